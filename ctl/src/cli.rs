@@ -1,0 +1,158 @@
+//! dmctl's command line, with DM 2.x's command names, flags and arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The whole command line: global flags and, optionally, one command.
+/// Without a command dmctl reads commands from standard input, one per line.
+#[derive(Debug, Parser)]
+#[command(name = "dmctl", about = "dmctl: control a DM cluster", version)]
+pub struct Cli {
+    /// Master addresses (host:port), comma-separated; any master will do.
+    #[arg(
+        long,
+        env = "DM_MASTER_ADDR",
+        default_value = "127.0.0.1:8261",
+        global = true
+    )]
+    pub master_addr: String,
+    /// Timeout of one request, e.g. 30s or 10m.
+    #[arg(long, default_value = "10m", global = true)]
+    pub rpc_timeout: String,
+    /// Restrict the command to these sources (repeatable, comma-separated).
+    #[arg(short = 's', long = "source", global = true, value_delimiter = ',')]
+    pub sources: Vec<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One command line typed at the interactive prompt (no global flags).
+#[derive(Debug, Parser)]
+#[command(name = "dmctl", no_binary_name = true, disable_version_flag = true)]
+pub struct Line {
+    /// Restrict the command to these sources (repeatable, comma-separated).
+    #[arg(short = 's', long = "source", global = true, value_delimiter = ',')]
+    pub sources: Vec<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a task from its file.
+    StartTask {
+        /// The task file.
+        config_file: PathBuf,
+        /// Remove the task's checkpoints and shard-DDL locks before starting.
+        #[arg(long)]
+        remove_meta: bool,
+    },
+    /// Stop a task.
+    StopTask(TaskArg),
+    /// Pause a task.
+    PauseTask(TaskArg),
+    /// Resume a paused task.
+    ResumeTask(TaskArg),
+    /// Show the status of one task or of all tasks.
+    QueryStatus {
+        /// Task name or task file; all tasks when omitted.
+        task: Option<String>,
+        /// Show the full status even without a task name.
+        #[arg(long)]
+        more: bool,
+    },
+    /// Check a task file and its sources without starting it.
+    CheckTask {
+        config_file: PathBuf,
+        /// Show at most this many errors.
+        #[arg(short = 'e', long = "error", default_value_t = 10)]
+        error_count: i64,
+        /// Show at most this many warnings.
+        #[arg(short = 'w', long = "warn", default_value_t = 10)]
+        warn_count: i64,
+    },
+    /// Create, stop or show upstream sources.
+    OperateSource {
+        op: SourceOp,
+        /// Source files (create, stop) or source ids (stop, show).
+        args: Vec<String>,
+        /// Print a sample source file.
+        #[arg(short = 'p', long)]
+        print_sample_config: bool,
+    },
+    /// List the cluster's members.
+    ListMember {
+        #[arg(short = 'l', long)]
+        leader: bool,
+        #[arg(short = 'm', long)]
+        master: bool,
+        #[arg(short = 'w', long)]
+        worker: bool,
+        /// Only these members (repeatable, comma-separated).
+        #[arg(short = 'n', long = "name", value_delimiter = ',')]
+        names: Vec<String>,
+    },
+    /// Remove a master from the Raft group, or forget an offline worker.
+    OfflineMember {
+        #[arg(short = 'm', long, conflicts_with = "worker")]
+        master: bool,
+        #[arg(short = 'w', long)]
+        worker: bool,
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Bind a source to another (free) worker.
+    TransferSource {
+        source_id: String,
+        worker_id: String,
+    },
+    /// Show the shard-DDL locks.
+    ShowDdlLocks {
+        /// Task name or task file; all tasks when omitted.
+        task: Option<String>,
+    },
+    /// Resolve a shard-DDL lock by hand.
+    UnlockDdlLock {
+        lock_id: String,
+        /// Source that executes the DDL instead of the lock's owner.
+        #[arg(short = 'o', long)]
+        owner: Option<String>,
+        /// Remove the lock even if some sources did not finish.
+        #[arg(short = 'f', long)]
+        force_remove: bool,
+    },
+    /// Show the configuration of a task, master, worker or source.
+    #[command(alias = "get-task-config")]
+    GetConfig {
+        kind: ConfigKind,
+        name: String,
+        /// Write the configuration to this file instead of printing it.
+        #[arg(short = 'f', long)]
+        file: Option<PathBuf>,
+    },
+    /// Leave the interactive prompt.
+    Exit,
+}
+
+/// A task given by name or by its file.
+#[derive(Debug, Args)]
+pub struct TaskArg {
+    pub task: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SourceOp {
+    Create,
+    Update,
+    Stop,
+    Show,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConfigKind {
+    Task,
+    Master,
+    Worker,
+    Source,
+}

@@ -1,0 +1,323 @@
+//! Runs one dmctl command: validates local files, sends the request to a
+//! master, prints the answer as DM prints it (JSON, 4-space indent).
+
+use std::path::Path;
+
+use dm_proto::config::{SourceConfig, TaskConfig};
+use dm_proto::pb;
+use serde::Serialize;
+
+use crate::cli::{Command, ConfigKind, SourceOp};
+use crate::client::Masters;
+use crate::error::CtlError;
+
+/// Sends `req` with the client method `$method` to the first master that answers.
+macro_rules! rpc {
+    ($masters:expr, $method:ident, $req:expr) => {
+        $masters
+            .call(|mut client| {
+                let req = $req.clone();
+                async move { client.$method(req).await }
+            })
+            .await
+    };
+}
+
+/// What a command printed and whether it succeeded.
+#[derive(Debug)]
+pub struct Outcome {
+    pub output: String,
+    pub ok: bool,
+}
+
+/// Runs `command` restricted to `sources`.
+pub async fn run(command: Command, sources: Vec<String>, masters: &Masters) -> Outcome {
+    match execute(command, sources, masters).await {
+        Ok(outcome) => outcome,
+        Err(err) => failure(&err.to_string()),
+    }
+}
+
+/// DM's shape for a request that failed before any master answered.
+#[derive(Debug, Serialize)]
+struct Failure<'a> {
+    result: bool,
+    msg: &'a str,
+}
+
+/// Prints a failure in DM's `{"result": false, "msg": ...}` shape.
+pub fn failure(msg: &str) -> Outcome {
+    Outcome {
+        output: to_json(&Failure { result: false, msg }),
+        ok: false,
+    }
+}
+
+/// 4-space indented JSON, as DM's dmctl prints.
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    match value.serialize(&mut ser) {
+        Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+        Err(e) => format!("{{\"result\": false, \"msg\": \"cannot print the answer: {e}\"}}"),
+    }
+}
+
+fn answer<T: Serialize>(value: &T, ok: bool) -> Outcome {
+    Outcome {
+        output: to_json(value),
+        ok,
+    }
+}
+
+fn read(path: &Path) -> Result<String, CtlError> {
+    std::fs::read_to_string(path).map_err(|source| CtlError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// A task given by name, or by a file whose `name` is used.
+fn task_name(arg: &str) -> Result<String, CtlError> {
+    let path = Path::new(arg);
+    if path.is_file() {
+        Ok(TaskConfig::from_file(path)?.name)
+    } else {
+        Ok(arg.to_string())
+    }
+}
+
+async fn execute(
+    command: Command,
+    sources: Vec<String>,
+    masters: &Masters,
+) -> Result<Outcome, CtlError> {
+    Ok(match command {
+        Command::StartTask {
+            config_file,
+            remove_meta,
+        } => {
+            let text = read(&config_file)?;
+            TaskConfig::parse(&config_file.display().to_string(), &text)?;
+            let req = pb::StartTaskRequest {
+                task: text,
+                sources,
+                remove_meta,
+                start_time: 0,
+            };
+            let resp = rpc!(masters, start_task, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::StopTask(t) => operate_task(pb::TaskOp::Stop, &t.task, sources, masters).await?,
+        Command::PauseTask(t) => operate_task(pb::TaskOp::Pause, &t.task, sources, masters).await?,
+        Command::ResumeTask(t) => {
+            operate_task(pb::TaskOp::Resume, &t.task, sources, masters).await?
+        }
+        Command::QueryStatus { task, more: _ } => {
+            let name = task
+                .as_deref()
+                .map(task_name)
+                .transpose()?
+                .unwrap_or_default();
+            let req = pb::QueryStatusListRequest { name, sources };
+            let resp = rpc!(masters, query_status, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::CheckTask {
+            config_file,
+            error_count,
+            warn_count,
+        } => {
+            let text = read(&config_file)?;
+            TaskConfig::parse(&config_file.display().to_string(), &text)?;
+            let req = pb::CheckTaskRequest {
+                task: text,
+                err_cnt: error_count,
+                warn_cnt: warn_count,
+                start_time: 0,
+            };
+            let resp = rpc!(masters, check_task, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::OperateSource {
+            op,
+            args,
+            print_sample_config,
+        } => {
+            if print_sample_config {
+                return Ok(Outcome {
+                    output: SourceConfig::sample().to_string(),
+                    ok: true,
+                });
+            }
+            operate_source(op, args, masters).await?
+        }
+        Command::ListMember {
+            leader,
+            master,
+            worker,
+            names,
+        } => {
+            let req = pb::ListMemberRequest {
+                leader,
+                master,
+                worker,
+                names,
+            };
+            let resp = rpc!(masters, list_member, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::OfflineMember {
+            master,
+            worker,
+            name,
+        } => {
+            let kind = match (master, worker) {
+                (true, _) => "master",
+                (_, true) => "worker",
+                _ => {
+                    return Err(CtlError::Flag {
+                        flag: "offline-member",
+                        message: "give --master or --worker".into(),
+                    })
+                }
+            };
+            let req = pb::OfflineMemberRequest {
+                r#type: kind.into(),
+                name,
+            };
+            let resp = rpc!(masters, offline_member, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::TransferSource {
+            source_id,
+            worker_id,
+        } => {
+            let req = pb::TransferSourceRequest {
+                source: source_id,
+                worker: worker_id,
+            };
+            let resp = rpc!(masters, transfer_source, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::ShowDdlLocks { task } => {
+            let task = task
+                .as_deref()
+                .map(task_name)
+                .transpose()?
+                .unwrap_or_default();
+            let req = pb::ShowDdlLocksRequest { task, sources };
+            let resp = rpc!(masters, show_ddl_locks, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::UnlockDdlLock {
+            lock_id,
+            owner,
+            force_remove,
+        } => {
+            let req = pb::UnlockDdlLockRequest {
+                id: lock_id,
+                replace_owner: owner.unwrap_or_default(),
+                force_remove,
+            };
+            let resp = rpc!(masters, unlock_ddl_lock, req)?;
+            answer(&resp, resp.result)
+        }
+        Command::GetConfig { kind, name, file } => {
+            let r#type = match kind {
+                ConfigKind::Task => pb::CfgType::TaskType,
+                ConfigKind::Master => pb::CfgType::MasterType,
+                ConfigKind::Worker => pb::CfgType::WorkerType,
+                ConfigKind::Source => pb::CfgType::SourceType,
+            } as i32;
+            let req = pb::GetCfgRequest { r#type, name };
+            let resp = rpc!(masters, get_cfg, req)?;
+            if let (Some(path), true) = (file, resp.result) {
+                std::fs::write(&path, &resp.cfg).map_err(|source| CtlError::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                let done = pb::GetCfgResponse {
+                    result: true,
+                    msg: format!("config written to {}", path.display()),
+                    cfg: String::new(),
+                };
+                answer(&done, true)
+            } else {
+                answer(&resp, resp.result)
+            }
+        }
+        Command::Exit => Outcome {
+            output: String::new(),
+            ok: true,
+        },
+    })
+}
+
+async fn operate_task(
+    op: pb::TaskOp,
+    task: &str,
+    sources: Vec<String>,
+    masters: &Masters,
+) -> Result<Outcome, CtlError> {
+    let req = pb::OperateTaskRequest {
+        op: op as i32,
+        name: task_name(task)?,
+        sources,
+    };
+    let resp = rpc!(masters, operate_task, req)?;
+    Ok(answer(&resp, resp.result))
+}
+
+async fn operate_source(
+    op: SourceOp,
+    args: Vec<String>,
+    masters: &Masters,
+) -> Result<Outcome, CtlError> {
+    let mut config = Vec::new();
+    let mut source_id = Vec::new();
+    let op = match op {
+        SourceOp::Update => {
+            return Ok(failure(
+                "updating a source is not supported; stop it and create it again",
+            ))
+        }
+        SourceOp::Create => {
+            if args.is_empty() {
+                return Ok(failure(
+                    "operate-source create needs at least one source file",
+                ));
+            }
+            for arg in &args {
+                let path = Path::new(arg);
+                let text = read(path)?;
+                SourceConfig::parse(arg, &text)?;
+                config.push(text);
+            }
+            pb::SourceOp::StartSource
+        }
+        SourceOp::Stop => {
+            for arg in &args {
+                let path = Path::new(arg);
+                if path.is_file() {
+                    source_id.push(SourceConfig::from_file(path)?.source_id);
+                } else {
+                    source_id.push(arg.clone());
+                }
+            }
+            pb::SourceOp::StopSource
+        }
+        SourceOp::Show => {
+            source_id = args;
+            pb::SourceOp::ShowSource
+        }
+    };
+    let req = pb::OperateSourceRequest {
+        op: op as i32,
+        config,
+        source_id,
+    };
+    let resp = rpc!(masters, operate_source, req)?;
+    Ok(answer(&resp, resp.result))
+}

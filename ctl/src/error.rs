@@ -1,0 +1,25 @@
+//! dmctl's one error type.
+
+use dm_proto::config::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// A file given on the command line is not valid.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// A flag's value is not valid.
+    #[error("{flag}: {message}")]
+    Flag { flag: &'static str, message: String },
+    /// No master answered.
+    #[error("cannot reach any master ({0}); check --master-addr and that the masters run")]
+    NoMaster(String),
+    /// A master answered with an error.
+    #[error("{addr}: {}", .status.message())]
+    Rpc { addr: String, status: tonic::Status },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

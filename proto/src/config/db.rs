@@ -1,0 +1,64 @@
+//! Connection settings of a MySQL-compatible server (a task's
+//! `target-database`, a source's `from`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DbConfig {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    pub user: String,
+    #[serde(default)]
+    pub password: String,
+    /// Deprecated in DM 2.x; accepted and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_allowed_packet: Option<u64>,
+    /// Session variables set on every connection.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub session: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<Security>,
+}
+
+fn default_port() -> u16 {
+    3306
+}
+
+/// TLS settings (`security` in DM's files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Security {
+    pub ssl_ca: String,
+    pub ssl_cert: String,
+    pub ssl_key: String,
+    pub cert_allowed_cn: Vec<String>,
+}
+
+impl DbConfig {
+    /// Checks what serde cannot; `path` is the key path of this block.
+    pub(crate) fn validate(&self, path: &str) -> Result<(), (String, String)> {
+        if self.host.trim().is_empty() {
+            return Err((
+                format!("{path}.host"),
+                "must not be empty; give the server's host name or IP address".to_string(),
+            ));
+        }
+        if self.port == 0 {
+            return Err((
+                format!("{path}.port"),
+                "must be a TCP port between 1 and 65535".to_string(),
+            ));
+        }
+        if self.user.is_empty() {
+            return Err((
+                format!("{path}.user"),
+                "must not be empty; give the user to connect as".to_string(),
+            ));
+        }
+        Ok(())
+    }
+}

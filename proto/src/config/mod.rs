@@ -1,0 +1,63 @@
+//! Configuration files and flags, the contract every program shares.
+//!
+//! - [`TaskConfig`]: task files given to `start-task` / `check-task` (YAML).
+//! - [`SourceConfig`]: source files given to `operate-source create` (YAML).
+//! - [`MasterConfig`], [`WorkerConfig`]: the `--config` TOML files of
+//!   dm-master and dm-worker, with command-line flags over them.
+//!
+//! Key names, defaults and deprecated keys follow DM 2.x so existing files
+//! work unchanged. Parsing is strict: every error names the file, line,
+//! column and key, and says what would be valid ([`ConfigError`]).
+
+mod addr;
+mod db;
+pub mod duration;
+mod error;
+mod master;
+mod source;
+pub mod task;
+mod toml_file;
+mod worker;
+mod yaml;
+
+pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer_url, split_list};
+pub use db::{DbConfig, Security};
+pub use error::{ConfigError, Location};
+pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};
+pub use source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
+pub use task::{MySqlInstance, ShardMode, TaskConfig, TaskMode};
+pub use worker::{
+    WorkerArgs, WorkerConfig, DEFAULT_JOIN, DEFAULT_KEEPALIVE_TTL_SECS, DEFAULT_WORKER_ADDR,
+};
+
+/// Log levels the programs accept.
+pub const LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
+
+fn check_log_level(level: &str) -> Result<(), String> {
+    if LOG_LEVELS.contains(&level) {
+        Ok(())
+    } else {
+        Err(format!(
+            "\"{level}\" is not a log level; use one of {}",
+            LOG_LEVELS.join(", ")
+        ))
+    }
+}
+
+fn check_log_format(format: &str) -> Result<(), String> {
+    match format {
+        "text" | "json" => Ok(()),
+        _ => Err(format!(
+            "\"{format}\" is not a log format; use text or json"
+        )),
+    }
+}
+
+/// This machine's host name, for DM's default master name.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

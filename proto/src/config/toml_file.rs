@@ -1,0 +1,107 @@
+//! Strict TOML parsing for the dm-master and dm-worker config files, with
+//! `file:line:column` in every error.
+
+use serde::de::DeserializeOwned;
+
+use super::error::{ConfigError, Location};
+
+/// Deserializes `text` (named `file` in errors) into `T`.
+pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|err| {
+        let at = match err.span() {
+            Some(span) => {
+                let (line, column) = line_column(text, span.start);
+                Location::at(file, line, column)
+            }
+            None => Location::file(file),
+        };
+        let message = err
+            .message()
+            .trim()
+            .replace("unknown field", "unknown key")
+            .replace("missing field", "missing required key")
+            .replace("unknown variant", "invalid value");
+        ConfigError::Syntax { at, message }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
+
+/// Where a top-level `key = ...` is written in `text`.
+pub fn locate_key(file: &str, text: &str, key: &str) -> Location {
+    for (n, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return Location::at(file, n + 1, line.len() - trimmed.len() + 1);
+            }
+        }
+        if trimmed.starts_with('[') {
+            // Past the top-level table.
+            break;
+        }
+    }
+    Location::file(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        let text = "a = 1\nbb = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        assert_eq!(line_column(text, 11), (2, 6));
+    }
+
+    #[test]
+    fn locates_top_level_keys() {
+        let text = "# c\nname = \"x\"\n  join = \"y\"\n[from]\nhost = \"h\"\n";
+        assert_eq!(locate_key("f", text, "join").to_string(), "f:3:3");
+        assert_eq!(locate_key("f", text, "host").to_string(), "f");
+    }
+}
+
+/// Where each value of a file-plus-flags config came from, so an error can
+/// point at the flag or at the file's line.
+#[derive(Debug, Default)]
+pub(crate) struct Origin {
+    /// The file's name and text, when a `--config` file was read.
+    pub file: Option<(String, String)>,
+    pub from_flags: std::collections::BTreeSet<&'static str>,
+}
+
+impl Origin {
+    /// Overrides `field` with a flag's value, when the flag was given.
+    pub fn flag<T: Clone>(&mut self, field: &mut T, value: &Option<T>, key: &'static str) {
+        if let Some(v) = value {
+            *field = v.clone();
+            self.from_flags.insert(key);
+        }
+    }
+
+    /// A [`ConfigError::Invalid`] for `key`, at the flag or the file line.
+    pub fn invalid(&self, key: &'static str, message: String) -> ConfigError {
+        let at = match &self.file {
+            _ if self.from_flags.contains(key) => Location::file(format!("command line (--{key})")),
+            Some((file, text)) => locate_key(file, text, key),
+            None => Location::file("defaults"),
+        };
+        ConfigError::Invalid {
+            at,
+            key: key.to_string(),
+            message,
+        }
+    }
+}

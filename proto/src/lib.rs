@@ -1,0 +1,34 @@
+//! The contract every program of the cluster shares.
+//!
+//! - [`pb`]: gRPC services and messages generated from `proto/*.proto`:
+//!   [`pb::master_client`] / [`pb::master_server`] (the API dmctl calls on any
+//!   master), [`pb::worker_control_client`] / [`pb::worker_control_server`]
+//!   (registration and the level-triggered heartbeat between workers and the
+//!   leader), and [`pb::raft`] (Raft traffic between masters). Messages carry
+//!   serde impls that print DM's JSON.
+//! - [`config`]: task, source, master and worker configuration, parsed and
+//!   validated with errors that name the file, line and key.
+//! - [`cli`]: DM's Go-style single-dash long flags.
+//! - [`logging`]: DM's log keys on top of `tracing`.
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+
+/// Generated protobuf code.
+#[allow(
+    clippy::all,
+    clippy::pedantic,
+    missing_docs,
+    missing_debug_implementations
+)]
+pub mod pb {
+    tonic::include_proto!("dm");
+    include!(concat!(env!("OUT_DIR"), "/dm.serde.rs"));
+
+    /// Raft transport between masters.
+    pub mod raft {
+        tonic::include_proto!("dm.raft");
+        include!(concat!(env!("OUT_DIR"), "/dm.raft.serde.rs"));
+    }
+}

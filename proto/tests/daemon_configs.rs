@@ -1,0 +1,216 @@
+//! dm-master and dm-worker config files with DM's keys, flags over them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use dm_proto::config::{Flavor, MasterArgs, MasterConfig, WorkerArgs, WorkerConfig};
+
+fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    let mut file = std::fs::File::create(&path).expect("create");
+    file.write_all(text.as_bytes()).expect("write");
+    path
+}
+
+fn master(args: &[&str]) -> Result<MasterConfig, String> {
+    let args = MasterArgs::try_parse_from(std::iter::once("dm-master").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    MasterConfig::load(&args).map_err(|e| e.to_string())
+}
+
+fn worker(args: &[&str]) -> Result<WorkerConfig, String> {
+    let args = WorkerArgs::try_parse_from(std::iter::once("dm-worker").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    WorkerConfig::load(&args).map_err(|e| e.to_string())
+}
+
+#[test]
+fn master_defaults_are_dms() {
+    let cfg = master(&["--name", "m1"]).expect("defaults load");
+    assert_eq!(cfg.master_addr, ":8261");
+    assert_eq!(cfg.advertise_addr, "127.0.0.1:8261");
+    assert_eq!(cfg.peer_urls, "http://127.0.0.1:8291");
+    assert_eq!(cfg.advertise_peer_urls, "http://127.0.0.1:8291");
+    assert_eq!(cfg.initial_cluster, "m1=http://127.0.0.1:8291");
+    assert_eq!(cfg.data_dir, "default.m1");
+    assert!(cfg.raft_election_timeout_ms > cfg.raft_heartbeat_interval_ms);
+}
+
+#[test]
+fn master_flags_override_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_temp(
+        &dir,
+        "dm-master.toml",
+        "name = \"master1\"\nmaster-addr = \":8261\"\nlog-level = \"debug\"\npeer-urls = \"http://127.0.0.1:8291\"\ninitial-cluster = \"master1=http://127.0.0.1:8291,master2=http://127.0.0.1:8292\"\nauto-compaction-retention = \"1h\"\n\n[[deploy]]\nsource-id = \"mysql1\"\ndm-worker = \"127.0.0.1:8262\"\n",
+    );
+    let path = file.to_str().expect("utf-8 path");
+    let cfg = master(&[
+        "--config",
+        path,
+        "--master-addr",
+        "127.0.0.1:9261",
+        "-L",
+        "warn",
+    ])
+    .expect("loads");
+    assert_eq!(cfg.name, "master1", "from the file");
+    assert_eq!(cfg.master_addr, "127.0.0.1:9261", "flag wins");
+    assert_eq!(cfg.advertise_addr, "127.0.0.1:9261");
+    assert_eq!(cfg.log_level, "warn", "flag wins");
+    assert_eq!(cfg.deploy.len(), 1, "DM 1.x [[deploy]] accepted");
+}
+
+#[test]
+fn master_errors_name_the_file_line_or_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unknown = write_temp(&dir, "a.toml", "name = \"m1\"\nmaster-adr = \":8261\"\n");
+    let err = master(&["--config", unknown.to_str().expect("utf-8")]).expect_err("rejected");
+    assert!(
+        err.starts_with(&format!(
+            "{}:2:1: unknown key `master-adr`, expected one of `name`, `master-addr`",
+            unknown.display()
+        )),
+        "{err}"
+    );
+
+    let bad_addr = write_temp(&dir, "b.toml", "name = \"m1\"\n\nmaster-addr = \"8261\"\n");
+    let err = master(&["--config", bad_addr.to_str().expect("utf-8")]).expect_err("rejected");
+    assert_eq!(
+        err,
+        format!(
+            "{}:3:1: `master-addr`: \"8261\" is not an address; write host:port, e.g. 127.0.0.1:8261 or :8261",
+            bad_addr.display()
+        )
+    );
+
+    let err = master(&[
+        "--name",
+        "m3",
+        "--initial-cluster",
+        "m1=http://127.0.0.1:8291",
+    ])
+    .expect_err("rejected");
+    assert_eq!(
+        err,
+        "command line (--initial-cluster): `initial-cluster`: does not list this master's name \"m3\"; write name=url for every bootstrapping master, this one included"
+    );
+
+    let err = master(&["--name", "m1", "--peer-urls", "127.0.0.1:8291"]).expect_err("rejected");
+    assert_eq!(
+        err,
+        "command line (--peer-urls): `peer-urls`: \"127.0.0.1:8291\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291"
+    );
+
+    let err = master(&["--config", "/nonexistent/dm-master.toml"]).expect_err("rejected");
+    assert!(
+        err.starts_with("/nonexistent/dm-master.toml: cannot read the file:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn master_joining_needs_no_initial_cluster() {
+    let cfg = master(&["--name", "m4", "--join", "127.0.0.1:8261,127.0.0.1:8361"]).expect("loads");
+    assert_eq!(cfg.initial_cluster, "");
+    assert_eq!(cfg.join, "127.0.0.1:8261,127.0.0.1:8361");
+}
+
+#[test]
+fn tutorial_worker_file_loads_with_its_embedded_source() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dm-cnf/dm-worker1.toml");
+    let cfg = worker(&["--config", path.to_str().expect("utf-8")]).expect("tutorial file loads");
+    assert_eq!(cfg.worker_addr, ":8262");
+    assert_eq!(cfg.advertise_addr, "127.0.0.1:8262");
+    assert_eq!(
+        cfg.name, "127.0.0.1:8262",
+        "DM names a worker by its address"
+    );
+    assert_eq!(cfg.join, "127.0.0.1:8261");
+    assert_eq!(cfg.log_file, "logs/worker1.log");
+    let source = cfg.embedded_source().expect("embedded source");
+    assert_eq!(source.source_id, "mysql1");
+    assert_eq!(source.flavor, Flavor::Mysql);
+    assert_eq!(source.server_id, Some(1));
+    assert_eq!(source.from.port, 3307);
+    assert_eq!(source.relay_dir, "data/relay1");
+}
+
+#[test]
+fn every_tutorial_daemon_file_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dm-cnf");
+    let cfg = master(&[
+        "--config",
+        dir.join("dm-master.toml").to_str().expect("utf-8"),
+    ])
+    .expect("dm-master.toml loads");
+    assert_eq!(cfg.deploy.len(), 3);
+    for i in 1..=3 {
+        let file = dir.join(format!("dm-worker{i}.toml"));
+        let cfg = worker(&["--config", file.to_str().expect("utf-8")]).expect("worker file loads");
+        assert_eq!(cfg.advertise_addr, format!("127.0.0.1:{}", 8261 + i));
+        let source = cfg.embedded_source().expect("embedded source");
+        assert_eq!(source.source_id, format!("mysql{i}"));
+        assert_eq!(source.from.port, 3306 + i as u16);
+    }
+}
+
+#[test]
+fn worker_flags_override_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_temp(
+        &dir,
+        "w.toml",
+        "name = \"w1\"\nworker-addr = \":8262\"\nkeepalive-ttl = 10\njoin = \"127.0.0.1:8261\"\n",
+    );
+    let cfg = worker(&[
+        "--config",
+        file.to_str().expect("utf-8"),
+        "--keepalive-ttl",
+        "2",
+        "--join",
+        "127.0.0.1:8261,127.0.0.1:8361",
+    ])
+    .expect("loads");
+    assert_eq!(cfg.name, "w1");
+    assert_eq!(cfg.keepalive_ttl, 2);
+    assert_eq!(cfg.join, "127.0.0.1:8261,127.0.0.1:8361");
+    assert!(cfg.embedded_source().is_none());
+}
+
+#[test]
+fn worker_errors_name_the_file_line_or_flag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write_temp(&dir, "w.toml", "name = \"w1\"\nsource-id = \"mysql1\"\n");
+    let err = worker(&["--config", file.to_str().expect("utf-8")]).expect_err("rejected");
+    assert_eq!(
+        err,
+        format!("{}:2:1: `source-id`: a worker file that names its source needs a [from] table with host, port, user and password", file.display())
+    );
+
+    let err = worker(&["--keepalive-ttl", "0"]).expect_err("rejected");
+    assert_eq!(
+        err,
+        "command line (--keepalive-ttl): `keepalive-ttl`: must be at least 1 second"
+    );
+
+    let typo = write_temp(&dir, "t.toml", "keepalive-ttl = \"3s\"\n");
+    let err = worker(&["--config", typo.to_str().expect("utf-8")]).expect_err("rejected");
+    assert!(
+        err.starts_with(&format!(
+            "{}:1:17: invalid type: string \"3s\"",
+            typo.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn samples_are_valid_configs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = write_temp(&dir, "m.toml", MasterConfig::sample());
+    master(&["--config", m.to_str().expect("utf-8")]).expect("master sample loads");
+    let w = write_temp(&dir, "w.toml", WorkerConfig::sample());
+    worker(&["--config", w.to_str().expect("utf-8")]).expect("worker sample loads");
+}

@@ -1,0 +1,35 @@
+//! Test harness for the DM cluster: throwaway MariaDB servers and guarded child processes.
+//!
+//! Integration tests need real upstream/downstream databases and, later, the real
+//! `dm-master` / `dm-worker` binaries. Everything here is built around one rule: whatever a
+//! test starts is stopped and removed again, also when the test panics (cleanup lives in
+//! `Drop`, which runs on unwind) and also when the test process itself is killed (children
+//! get `PR_SET_PDEATHSIG(SIGKILL)`).
+//!
+//! A second rule: tests never sleep to wait for something; they poll a condition with a
+//! deadline ([`wait_until`]) so they are as fast as the system allows and fail with a message
+//! naming what never happened.
+//!
+//! Modules, one job each:
+//! - [`mariadb`]: start/stop MariaDB servers in temp directories ([`MariaDb`]).
+//! - [`process`]: a guard that stops a spawned child on drop ([`ChildGuard`]).
+//! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
+//! - [`port`]: pick free TCP ports on 127.0.0.1.
+//! - [`wait`]: poll a condition until a deadline.
+//! - [`error`]: the harness error type.
+//! - `sys`: the few `libc` calls (the only `unsafe` in this crate).
+
+pub mod binaries;
+pub mod error;
+pub mod mariadb;
+pub mod port;
+pub mod process;
+mod sys;
+pub mod wait;
+
+pub use binaries::{find_program, workspace_binary};
+pub use error::{HarnessError, Result, ServerReport};
+pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions};
+pub use port::free_port;
+pub use process::ChildGuard;
+pub use wait::{wait_until, Check, Outcome};

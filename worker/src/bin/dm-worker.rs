@@ -1,0 +1,22 @@
+//! `dm-worker`: runs the migration of the source it is bound to.
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+use dm_proto::cli::go_style_args;
+use dm_proto::config::{WorkerArgs, WorkerConfig};
+
+fn main() -> ExitCode {
+    let args = WorkerArgs::parse_from(go_style_args(&WorkerArgs::command(), std::env::args_os()));
+    if args.print_sample_config {
+        print!("{}", WorkerConfig::sample());
+        return ExitCode::SUCCESS;
+    }
+    match dm_worker::run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("dm-worker: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
