@@ -76,6 +76,10 @@ pub enum HarnessError {
         server: Box<ServerReport>,
     },
 
+    /// A fixed port asked for is in use.
+    #[error("port {0} on 127.0.0.1 is taken by another process; stop it, or run with free ports")]
+    PortTaken(u16),
+
     /// No free port could be found on 127.0.0.1.
     #[error("no free TCP port on 127.0.0.1: {0}")]
     NoFreePort(String),

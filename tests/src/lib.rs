@@ -16,6 +16,7 @@
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
 //! - [`wait`]: poll a condition until a deadline.
+//! - [`tutorial`]: the DM tutorial's steps, shared by `seed-tutorial` and the tests.
 //! - [`error`]: the harness error type.
 //! - `sys`: the few `libc` calls (the only `unsafe` in this crate).
 
@@ -25,6 +26,7 @@ pub mod mariadb;
 pub mod port;
 pub mod process;
 mod sys;
+pub mod tutorial;
 pub mod wait;
 
 pub use binaries::{find_program, workspace_binary};

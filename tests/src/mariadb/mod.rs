@@ -91,7 +91,16 @@ pub struct MariaDb {
 impl MariaDb {
     /// Starts one server and waits until it accepts connections.
     pub async fn start(options: MariaDbOptions) -> Result<Self> {
-        Self::start_with_ports(options, free_port).await
+        match options.port {
+            Some(port) => {
+                let mut given = Some(port);
+                Self::start_with_ports(options, move || {
+                    given.take().ok_or(HarnessError::PortTaken(port))
+                })
+                .await
+            }
+            None => Self::start_with_ports(options, free_port).await,
+        }
     }
 
     /// Starts `n` servers concurrently; `options(i)` gives the options of server `i`

@@ -47,6 +47,9 @@ pub struct MariaDbOptions {
     pub startup_timeout: Duration,
     /// How long the server gets to exit after SIGTERM before it is SIGKILLed.
     pub stop_timeout: Duration,
+    /// A fixed port (e.g. the ports a tutorial's config files name); `None`
+    /// picks a free one.
+    pub port: Option<u16>,
 }
 
 impl Default for MariaDbOptions {
@@ -64,7 +67,14 @@ impl MariaDbOptions {
             extra_args: Vec::new(),
             startup_timeout: Duration::from_secs(30),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
+            port: None,
         }
+    }
+
+    /// Listens on `port` instead of a free one; starting fails if it is taken.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
     }
 
     /// Sets `--auto-increment-increment=increment --auto-increment-offset=offset`.

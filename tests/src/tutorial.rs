@@ -1,0 +1,189 @@
+//! The DM tutorial (`seed-tutorial.md`), step by step, as library functions
+//! shared by the `seed-tutorial` program and the tests.
+//!
+//! The tutorial runs three upstream servers with `auto-increment-increment=5`
+//! and offsets 1, 2, 3 (non-overlapping ids), one downstream on port 4000,
+//! and the configuration files in `dm-cnf/`. Its first exercise merges
+//! `dmtest1.t1` from all three; its second merges `dmtest2.t1`, whose ids
+//! collide, through the `partition id` column mapping.
+//!
+//! Run "as written", the servers listen on the tutorial's ports (3307-3309,
+//! 4000) so `dm-cnf/` works unchanged; tests use free ports instead.
+
+use std::path::{Path, PathBuf};
+
+use mysql_async::prelude::Queryable;
+
+use crate::error::{HarnessError, Result};
+use crate::mariadb::{MariaDb, MariaDbOptions};
+
+/// Ports the tutorial's files name.
+pub const UPSTREAM_PORTS: [u16; 3] = [3307, 3308, 3309];
+/// The downstream's port in the tutorial (TiDB's default).
+pub const DOWNSTREAM_PORT: u16 = 4000;
+/// `auto-increment-increment` of the tutorial's upstreams.
+pub const AUTO_INCREMENT_INCREMENT: u16 = 5;
+
+/// The tutorial's first data set: non-overlapping ids (the server's
+/// auto-increment settings), 256 rows per upstream.
+pub const DMTEST1_SQL: &[&str] = &[
+    "create database dmtest1",
+    "create table dmtest1.t1 (id bigint unsigned not null auto_increment primary key, c char(32), port int)",
+    "insert into dmtest1.t1 values (),(),(),(),(),(),(),()",
+    "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    "update dmtest1.t1 set c=md5(id), port=@@port",
+];
+
+/// The tutorial's second data set: the same ids on every upstream.
+pub const DMTEST2_SQL: &[&str] = &[
+    "create database dmtest2",
+    "create table dmtest2.t1 (id bigint unsigned not null auto_increment primary key, c char(32), port int)",
+    "set auto_increment_increment=1, auto_increment_offset=1",
+    "insert into dmtest2.t1 values (),(),(),(),(),(),(),()",
+    "insert into dmtest2.t1 (id) select null from dmtest2.t1",
+    "insert into dmtest2.t1 (id) select null from dmtest2.t1",
+    "insert into dmtest2.t1 (id) select null from dmtest2.t1",
+    "insert into dmtest2.t1 (id) select null from dmtest2.t1",
+    "insert into dmtest2.t1 (id) select null from dmtest2.t1",
+    "update dmtest2.t1 set c=md5(id), port=@@port",
+];
+
+/// Which ports the tutorial's servers use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ports {
+    /// 3307-3309 and 4000, so `dm-cnf/` works unchanged.
+    AsWritten,
+    /// Free ports (tests).
+    Free,
+}
+
+/// The tutorial's database servers.
+#[derive(Debug)]
+pub struct Databases {
+    /// `mysql1`..`mysql3`, server-ids 1..3.
+    pub upstreams: Vec<MariaDb>,
+    pub downstream: MariaDb,
+}
+
+/// One row of `t1`: id, c, port.
+pub type Row = (u64, Option<String>, Option<i32>);
+
+/// Starts the three upstreams (auto-increment increment 5, offsets 1..3) and
+/// the downstream.
+pub async fn start_databases(ports: Ports) -> Result<Databases> {
+    let fixed = |port: u16, options: MariaDbOptions| match ports {
+        Ports::AsWritten => options.port(port),
+        Ports::Free => options,
+    };
+    let mut servers = MariaDb::start_many(4, |i| {
+        if i < 3 {
+            let n = i as u16 + 1;
+            fixed(
+                UPSTREAM_PORTS[i],
+                MariaDbOptions::new(u32::from(n)).auto_increment(AUTO_INCREMENT_INCREMENT, n),
+            )
+        } else {
+            fixed(DOWNSTREAM_PORT, MariaDbOptions::new(100))
+        }
+    })
+    .await?;
+    let downstream = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("the downstream server did not start".into()))?;
+    Ok(Databases {
+        upstreams: servers,
+        downstream,
+    })
+}
+
+/// Runs `statements` on `server`, in order, on one connection.
+pub async fn run_sql(server: &MariaDb, statements: &[&str]) -> Result<()> {
+    let mut conn = server.conn().await?;
+    for statement in statements {
+        conn.query_drop(*statement)
+            .await
+            .map_err(|e| mysql_error(server, statement, e))?;
+    }
+    conn.disconnect()
+        .await
+        .map_err(|e| mysql_error(server, "disconnect", e))
+}
+
+/// Every row of `schema.t1`, ordered by id.
+pub async fn rows(server: &MariaDb, schema: &str) -> Result<Vec<Row>> {
+    let mut conn = server.conn().await?;
+    let sql = format!("select id, c, port from `{schema}`.t1 order by id");
+    let rows: Vec<Row> = conn
+        .query(&sql)
+        .await
+        .map_err(|e| mysql_error(server, &sql, e))?;
+    conn.disconnect()
+        .await
+        .map_err(|e| mysql_error(server, "disconnect", e))?;
+    Ok(rows)
+}
+
+fn mysql_error(server: &MariaDb, what: &str, e: mysql_async::Error) -> HarnessError {
+    HarnessError::Mysql {
+        what: what.to_string(),
+        port: server.port(),
+        dir: server.dir().to_path_buf(),
+        source: Box::new(e),
+    }
+}
+
+/// The tutorial's configuration directory (`dm-cnf/` at the repository root).
+pub fn config_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../dm-cnf")
+}
+
+/// Loads every file of `dm-cnf/` with the programs' own parsers; returns one
+/// line per file saying what it holds.
+pub fn check_config_files(dir: &Path) -> std::result::Result<Vec<String>, String> {
+    use clap::Parser;
+    use dm_proto::config::{MasterArgs, MasterConfig, TaskConfig, WorkerArgs, WorkerConfig};
+
+    let mut report = Vec::new();
+    let path = |name: &str| dir.join(name).display().to_string();
+    let master_args =
+        MasterArgs::try_parse_from(["dm-master", "--config", &path("dm-master.toml")])
+            .map_err(|e| e.to_string())?;
+    let master = MasterConfig::load(&master_args).map_err(|e| e.to_string())?;
+    report.push(format!(
+        "dm-master.toml: master {} serving {}",
+        master.name, master.advertise_addr
+    ));
+    for i in 1..=3 {
+        let file = path(&format!("dm-worker{i}.toml"));
+        let args = WorkerArgs::try_parse_from(["dm-worker", "--config", &file])
+            .map_err(|e| e.to_string())?;
+        let worker = WorkerConfig::load(&args).map_err(|e| e.to_string())?;
+        let source = worker
+            .embedded_source()
+            .ok_or_else(|| format!("{file}: declares no source"))?;
+        report.push(format!(
+            "dm-worker{i}.toml: worker {} for source {} at {}:{}",
+            worker.name, source.source_id, source.from.host, source.from.port
+        ));
+    }
+    for name in ["dmtask1.yaml", "dmtask2.yaml"] {
+        let task = TaskConfig::from_file(&dir.join(name)).map_err(|e| e.to_string())?;
+        let sources: Vec<_> = task
+            .mysql_instances
+            .iter()
+            .map(|i| i.source_id.as_str())
+            .collect();
+        report.push(format!(
+            "{name}: task {} ({:?}, shard mode {:?}) over {}",
+            task.name,
+            task.task_mode,
+            task.shard_mode,
+            sources.join(", ")
+        ));
+    }
+    Ok(report)
+}
