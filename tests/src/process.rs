@@ -157,11 +157,8 @@ impl ChildGuard {
             return Ok(status);
         }
         loop {
-            if let Some(status) = self.try_exit_status()? {
-                return Ok(self.stopped(status, started));
-            }
-            if started.elapsed() >= self.stop_timeout {
-                return self.kill_after_timeout();
+            if let Some(status) = self.stop_step(started)? {
+                return Ok(status);
             }
             std::thread::sleep(STOP_POLL);
         }
@@ -174,14 +171,23 @@ impl ChildGuard {
             return Ok(status);
         }
         loop {
-            if let Some(status) = self.try_exit_status()? {
-                return Ok(self.stopped(status, started));
-            }
-            if started.elapsed() >= self.stop_timeout {
-                return self.kill_after_timeout();
+            if let Some(status) = self.stop_step(started)? {
+                return Ok(status);
             }
             tokio::time::sleep(STOP_POLL).await;
         }
+    }
+
+    /// One poll of a stop begun at `started`: the exit status once the child
+    /// exited (SIGKILLed when the stop timeout passed), `None` to poll again.
+    fn stop_step(&mut self, started: Instant) -> Result<Option<ExitStatus>> {
+        if let Some(status) = self.try_exit_status()? {
+            return Ok(Some(self.stopped(status, started)));
+        }
+        if started.elapsed() >= self.stop_timeout {
+            return self.kill_after_timeout().map(Some);
+        }
+        Ok(None)
     }
 
     /// The last `max_lines` lines of the child's log (or a note saying why it is unreadable).

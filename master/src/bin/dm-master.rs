@@ -8,7 +8,7 @@ use dm_proto::config::{MasterArgs, MasterConfig};
 
 fn main() -> ExitCode {
     let args = MasterArgs::parse_from(go_style_args(&MasterArgs::command(), std::env::args_os()));
-    if args.print_sample_config {
+    if args.common.print_sample_config {
         print!("{}", MasterConfig::sample());
         return ExitCode::SUCCESS;
     }

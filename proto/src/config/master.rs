@@ -7,11 +7,10 @@
 //! `[[deploy]]` table (source -> worker address) is accepted for the same
 //! reason.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use super::addr;
+use super::daemon_args::DaemonArgs;
 use super::error::ConfigError;
 use super::toml_file::{self, Origin};
 
@@ -28,9 +27,6 @@ pub const DEFAULT_PEER_URLS: &str = "http://127.0.0.1:8291";
     version
 )]
 pub struct MasterArgs {
-    /// Path of a TOML config file.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Human-readable name of this master, unique in the cluster.
     #[arg(long)]
     pub name: Option<String>,
@@ -55,18 +51,8 @@ pub struct MasterArgs {
     /// Directory for the Raft log and state.
     #[arg(long)]
     pub data_dir: Option<String>,
-    /// Log file (default: stderr).
-    #[arg(long)]
-    pub log_file: Option<String>,
-    /// Log level: debug, info, warn, error.
-    #[arg(short = 'L', long)]
-    pub log_level: Option<String>,
-    /// Log format: text or json.
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// Print a sample config file and exit.
-    #[arg(long)]
-    pub print_sample_config: bool,
+    #[command(flatten)]
+    pub common: DaemonArgs,
 }
 
 /// The effective dm-master configuration.
@@ -164,18 +150,7 @@ impl MasterConfig {
     /// The file (if `--config`), then the flags over it, then derived
     /// defaults, then validation.
     pub fn load(args: &MasterArgs) -> Result<Self, ConfigError> {
-        let (mut cfg, file) = match &args.config {
-            Some(path) => {
-                let text = super::error::read_file(path)?;
-                let name = path.display().to_string();
-                (Self::parse_toml(&name, &text)?, Some((name, text)))
-            }
-            None => (Self::default(), None),
-        };
-        let mut origin = Origin {
-            file,
-            ..Origin::default()
-        };
+        let (mut cfg, mut origin) = toml_file::load_file::<Self>(args.common.config.as_deref())?;
         origin.flag(&mut cfg.name, &args.name, "name");
         origin.flag(&mut cfg.master_addr, &args.master_addr, "master-addr");
         origin.flag(
@@ -196,9 +171,9 @@ impl MasterConfig {
         );
         origin.flag(&mut cfg.join, &args.join, "join");
         origin.flag(&mut cfg.data_dir, &args.data_dir, "data-dir");
-        origin.flag(&mut cfg.log_file, &args.log_file, "log-file");
-        origin.flag(&mut cfg.log_level, &args.log_level, "log-level");
-        origin.flag(&mut cfg.log_format, &args.log_format, "log-format");
+        origin.flag(&mut cfg.log_file, &args.common.log_file, "log-file");
+        origin.flag(&mut cfg.log_level, &args.common.log_level, "log-level");
+        origin.flag(&mut cfg.log_format, &args.common.log_format, "log-format");
         cfg.complete(&origin)?;
         Ok(cfg)
     }

@@ -10,6 +10,7 @@
 //! column and key, and says what would be valid ([`ConfigError`]).
 
 mod addr;
+mod daemon_args;
 mod db;
 pub mod duration;
 mod error;
@@ -21,6 +22,7 @@ mod worker;
 mod yaml;
 
 pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer_url, split_list};
+pub use daemon_args::DaemonArgs;
 pub use db::{DbConfig, Security};
 pub use error::{ConfigError, Location};
 pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};

@@ -73,6 +73,24 @@ mod tests {
     }
 }
 
+/// Reads and parses the `--config` file when one is given (defaults
+/// otherwise), and returns the config with an [`Origin`] ready for flags.
+pub(crate) fn load_file<T: DeserializeOwned + Default>(
+    path: Option<&std::path::Path>,
+) -> Result<(T, Origin), ConfigError> {
+    let Some(path) = path else {
+        return Ok((T::default(), Origin::default()));
+    };
+    let text = super::error::read_file(path)?;
+    let name = path.display().to_string();
+    let cfg = from_str(&name, &text)?;
+    let origin = Origin {
+        file: Some((name, text)),
+        ..Origin::default()
+    };
+    Ok((cfg, origin))
+}
+
 /// Where each value of a file-plus-flags config came from, so an error can
 /// point at the flag or at the file's line.
 #[derive(Debug, Default)]

@@ -6,15 +6,14 @@
 //! tutorial's `dm-worker1.toml` does. Those keys are accepted: such a worker
 //! offers its source to the cluster when it registers ([`WorkerConfig::embedded_source`]).
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use super::addr;
+use super::daemon_args::DaemonArgs;
 use super::db::DbConfig;
 use super::error::ConfigError;
 use super::source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
-use super::toml_file::{self, Origin};
+use super::toml_file;
 
 /// Default worker address.
 pub const DEFAULT_WORKER_ADDR: &str = ":8262";
@@ -32,9 +31,6 @@ pub const DEFAULT_KEEPALIVE_TTL_SECS: u64 = 3;
     version
 )]
 pub struct WorkerArgs {
-    /// Path of a TOML config file.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// Name of this worker, unique in the cluster (default: its advertise address).
     #[arg(long)]
     pub name: Option<String>,
@@ -50,18 +46,8 @@ pub struct WorkerArgs {
     /// Seconds without a heartbeat after which the worker's source moves elsewhere.
     #[arg(long)]
     pub keepalive_ttl: Option<u64>,
-    /// Log file (default: stderr).
-    #[arg(long)]
-    pub log_file: Option<String>,
-    /// Log level: debug, info, warn, error.
-    #[arg(short = 'L', long)]
-    pub log_level: Option<String>,
-    /// Log format: text or json.
-    #[arg(long)]
-    pub log_format: Option<String>,
-    /// Print a sample config file and exit.
-    #[arg(long)]
-    pub print_sample_config: bool,
+    #[command(flatten)]
+    pub common: DaemonArgs,
 }
 
 /// The effective dm-worker configuration.
@@ -162,18 +148,7 @@ impl WorkerConfig {
     /// The file (if `--config`), then the flags over it, then derived
     /// defaults, then validation.
     pub fn load(args: &WorkerArgs) -> Result<Self, ConfigError> {
-        let (mut cfg, file) = match &args.config {
-            Some(path) => {
-                let text = super::error::read_file(path)?;
-                let name = path.display().to_string();
-                (Self::parse_toml(&name, &text)?, Some((name, text)))
-            }
-            None => (Self::default(), None),
-        };
-        let mut origin = Origin {
-            file,
-            ..Origin::default()
-        };
+        let (mut cfg, mut origin) = toml_file::load_file::<Self>(args.common.config.as_deref())?;
         origin.flag(&mut cfg.name, &args.name, "name");
         origin.flag(&mut cfg.worker_addr, &args.worker_addr, "worker-addr");
         origin.flag(
@@ -182,9 +157,9 @@ impl WorkerConfig {
             "advertise-addr",
         );
         origin.flag(&mut cfg.join, &args.join, "join");
-        origin.flag(&mut cfg.log_file, &args.log_file, "log-file");
-        origin.flag(&mut cfg.log_level, &args.log_level, "log-level");
-        origin.flag(&mut cfg.log_format, &args.log_format, "log-format");
+        origin.flag(&mut cfg.log_file, &args.common.log_file, "log-file");
+        origin.flag(&mut cfg.log_level, &args.common.log_level, "log-level");
+        origin.flag(&mut cfg.log_format, &args.common.log_format, "log-format");
         let ttl = args.keepalive_ttl;
         origin.flag(&mut cfg.keepalive_ttl, &ttl, "keepalive-ttl");
         let invalid = |key: &'static str, message: String| origin.invalid(key, message);

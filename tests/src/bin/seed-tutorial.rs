@@ -50,32 +50,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     println!("downstream: 127.0.0.1:{}", dbs.downstream.port());
 
     println!("\n== Non-overlapping shards: dmtest1.t1 on every upstream");
-    let mut all = Vec::new();
-    for server in &dbs.upstreams {
-        tutorial::run_sql(server, tutorial::DMTEST1_SQL).await?;
-        all.extend(tutorial::rows(server, "dmtest1").await?);
-    }
-    all.sort_by_key(|r| r.0);
-    println!(
-        "{} rows, ids unique across shards: {}",
-        all.len(),
-        unique_ids(&all)
-    );
-    print_tail(&all);
+    load_and_show(&dbs.upstreams, tutorial::DMTEST1_SQL, "dmtest1").await?;
 
     println!("\n== Overlapping shards: dmtest2.t1 on every upstream");
-    let mut all2 = Vec::new();
-    for server in &dbs.upstreams {
-        tutorial::run_sql(server, tutorial::DMTEST2_SQL).await?;
-        all2.extend(tutorial::rows(server, "dmtest2").await?);
-    }
-    all2.sort_by_key(|r| r.0);
-    println!(
-        "{} rows, ids unique across shards: {}",
-        all2.len(),
-        unique_ids(&all2)
-    );
-    print_tail(&all2);
+    load_and_show(&dbs.upstreams, tutorial::DMTEST2_SQL, "dmtest2").await?;
 
     println!(
         "\n== The tutorial's configuration files ({})",
@@ -94,8 +72,23 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn unique_ids(rows: &[tutorial::Row]) -> bool {
-    rows.windows(2).all(|w| w[0].0 != w[1].0)
+/// Runs a data set's SQL on every upstream, then prints the merged rows'
+/// tail as the tutorial's `select * ... | sort -n` shows it.
+async fn load_and_show(
+    upstreams: &[dm_tests::MariaDb],
+    sql: &[&str],
+    schema: &str,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for server in upstreams {
+        tutorial::run_sql(server, sql).await?;
+        rows.extend(tutorial::rows(server, schema).await?);
+    }
+    rows.sort_by_key(|r| r.0);
+    let unique = rows.windows(2).all(|w| w[0].0 != w[1].0);
+    println!("{} rows, ids unique across shards: {unique}", rows.len());
+    print_tail(&rows);
+    Ok(())
 }
 
 fn print_tail(rows: &[tutorial::Row]) {

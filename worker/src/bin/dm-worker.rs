@@ -8,7 +8,7 @@ use dm_proto::config::{WorkerArgs, WorkerConfig};
 
 fn main() -> ExitCode {
     let args = WorkerArgs::parse_from(go_style_args(&WorkerArgs::command(), std::env::args_os()));
-    if args.print_sample_config {
+    if args.common.print_sample_config {
         print!("{}", WorkerConfig::sample());
         return ExitCode::SUCCESS;
     }
