@@ -52,14 +52,16 @@ fn pick() -> std::io::Result<u16> {
 mod tests {
     use super::*;
 
+    /// The contract: non-zero and never handed out twice by this process.
+    /// (Whether a port is still free when used cannot be promised: other
+    /// tests' client connections draw ephemeral ports from the same range,
+    /// which is why servers retry on a new port.)
     #[test]
-    fn ports_are_distinct_and_bindable() {
+    fn ports_are_distinct_and_nonzero() {
         let ports = free_ports(20).unwrap();
-        let distinct: BTreeSet<_> = ports.iter().copied().collect();
-        assert_eq!(distinct.len(), ports.len());
-        for port in ports {
-            assert_ne!(port, 0);
-            TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
-        }
+        let more = free_ports(20).unwrap();
+        let distinct: BTreeSet<_> = ports.iter().chain(&more).copied().collect();
+        assert_eq!(distinct.len(), ports.len() + more.len());
+        assert!(!distinct.contains(&0));
     }
 }
