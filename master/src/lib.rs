@@ -1,8 +1,11 @@
 //! dm-master: the Raft group that holds every source, task, binding and
 //! shard-DDL lock, and the API dmctl and workers call.
 //!
-//! Today this crate loads and validates the configuration; the replicated
-//! state, the Raft store and the gRPC services are built on top of it.
+//! - [`state`]: the replicated state, a pure state machine.
+//! - [`raft`]: openraft's types, stores and network.
+
+pub mod raft;
+pub mod state;
 
 use anyhow::Context;
 use dm_proto::config::{MasterArgs, MasterConfig};

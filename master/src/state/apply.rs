@@ -1,0 +1,459 @@
+//! [`ClusterState::apply`]: the one place the replicated state changes.
+
+use std::collections::BTreeMap;
+
+use super::{
+    Binding, CheckpointEntry, ClusterState, Command, Rejection, Response, SourceEntry, TaskEntry,
+    WorkerEntry,
+};
+
+impl ClusterState {
+    /// Applies `command`, proposed by the leader at `proposed_at_ms`. A
+    /// command that does not fit the state changes nothing and says why.
+    pub fn apply(&mut self, command: &Command, proposed_at_ms: u64) -> Response {
+        match self.try_apply(command, proposed_at_ms) {
+            Ok(response) => response,
+            Err(rejection) => Response::Rejected(rejection),
+        }
+    }
+
+    fn try_apply(&mut self, command: &Command, now_ms: u64) -> Result<Response, Rejection> {
+        match command {
+            Command::CreateSource { config } => {
+                let id = &config.source_id;
+                if self.sources.contains_key(id) {
+                    return Err(Rejection::SourceExists(id.clone()));
+                }
+                self.sources.insert(
+                    id.clone(),
+                    SourceEntry {
+                        config: config.as_ref().clone(),
+                        created_at_ms: now_ms,
+                    },
+                );
+            }
+            Command::RemoveSource { source_id } => {
+                if !self.sources.contains_key(source_id) {
+                    return Err(Rejection::SourceNotFound(source_id.clone()));
+                }
+                let tasks = self.tasks_of(source_id);
+                if !tasks.is_empty() {
+                    return Err(Rejection::SourceInUse {
+                        source_id: source_id.clone(),
+                        tasks: tasks.join(", "),
+                    });
+                }
+                self.sources.remove(source_id);
+                self.bindings.remove(source_id);
+            }
+            Command::RegisterWorker { name, addr } => match self.workers.get(name) {
+                Some(existing) if existing.addr != *addr => {
+                    return Err(Rejection::WorkerNameTaken {
+                        name: name.clone(),
+                        existing: existing.addr.clone(),
+                        requested: addr.clone(),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    self.workers.insert(
+                        name.clone(),
+                        WorkerEntry {
+                            addr: addr.clone(),
+                            registered_at_ms: now_ms,
+                        },
+                    );
+                }
+            },
+            Command::RemoveWorker { name } => {
+                if !self.workers.contains_key(name) {
+                    return Err(Rejection::WorkerNotFound(name.clone()));
+                }
+                if let Some(source) = self.source_bound_to(name) {
+                    return Err(Rejection::WorkerBound(name.clone(), source));
+                }
+                self.workers.remove(name);
+                self.last_bindings.remove(name);
+            }
+            Command::Bind { source, worker } => {
+                if !self.sources.contains_key(source) {
+                    return Err(Rejection::SourceNotFound(source.clone()));
+                }
+                if !self.workers.contains_key(worker) {
+                    return Err(Rejection::WorkerNotFound(worker.clone()));
+                }
+                if let Some(other) = self.source_bound_to(worker).filter(|s| s != source) {
+                    return Err(Rejection::WorkerBusy {
+                        worker: worker.clone(),
+                        source_id: other,
+                    });
+                }
+                let epoch = self.next_epoch;
+                self.next_epoch += 1;
+                self.bindings.insert(
+                    source.clone(),
+                    Binding {
+                        worker: worker.clone(),
+                        epoch,
+                        bound_at_ms: now_ms,
+                    },
+                );
+                self.last_bindings.insert(worker.clone(), source.clone());
+                return Ok(Response::Bound { epoch });
+            }
+            Command::Unbind { source } => {
+                if self.bindings.remove(source).is_none() {
+                    return Err(Rejection::NotBound(source.clone()));
+                }
+            }
+            Command::StartTask {
+                name,
+                config_yaml,
+                sources,
+                stage,
+            } => {
+                if self.tasks.contains_key(name) {
+                    return Err(Rejection::TaskExists(name.clone()));
+                }
+                if let Some(missing) = sources.iter().find(|s| !self.sources.contains_key(*s)) {
+                    return Err(Rejection::SourceNotFound(missing.clone()));
+                }
+                self.tasks.insert(
+                    name.clone(),
+                    TaskEntry {
+                        config_yaml: config_yaml.clone(),
+                        stages: sources.iter().map(|s| (s.clone(), *stage)).collect(),
+                        created_at_ms: now_ms,
+                    },
+                );
+            }
+            Command::SetTaskStage {
+                name,
+                sources,
+                stage,
+            } => {
+                let task = self
+                    .tasks
+                    .get_mut(name)
+                    .ok_or_else(|| Rejection::TaskNotFound(name.clone()))?;
+                let targets = select_sources(name, &task.stages, sources)?;
+                for source in targets {
+                    task.stages.insert(source, *stage);
+                }
+            }
+            Command::StopTask { name, sources } => {
+                let task = self
+                    .tasks
+                    .get_mut(name)
+                    .ok_or_else(|| Rejection::TaskNotFound(name.clone()))?;
+                let targets = select_sources(name, &task.stages, sources)?;
+                for source in &targets {
+                    task.stages.remove(source);
+                }
+                if task.stages.is_empty() {
+                    self.tasks.remove(name);
+                    self.checkpoints.remove(name);
+                } else if let Some(points) = self.checkpoints.get_mut(name) {
+                    for source in &targets {
+                        points.remove(source);
+                    }
+                }
+            }
+            Command::ReportCheckpoints { reports } => {
+                for report in reports {
+                    let known = self
+                        .tasks
+                        .get(&report.task)
+                        .is_some_and(|t| t.stages.contains_key(&report.source));
+                    if !known {
+                        // The task stopped meanwhile: the report is stale.
+                        continue;
+                    }
+                    self.checkpoints
+                        .entry(report.task.clone())
+                        .or_default()
+                        .insert(
+                            report.source.clone(),
+                            CheckpointEntry {
+                                binlog_name: report.binlog_name.clone(),
+                                binlog_pos: report.binlog_pos,
+                                binlog_gtid: report.binlog_gtid.clone(),
+                                reported_at_ms: now_ms,
+                            },
+                        );
+                }
+            }
+        }
+        Ok(Response::Done)
+    }
+
+    /// Names of the tasks that use `source_id`.
+    pub fn tasks_of(&self, source_id: &str) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter(|(_, t)| t.stages.contains_key(source_id))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The source `worker` is bound to, if any.
+    pub fn source_bound_to(&self, worker: &str) -> Option<String> {
+        self.bindings
+            .iter()
+            .find(|(_, b)| b.worker == worker)
+            .map(|(source, _)| source.clone())
+    }
+}
+
+/// `requested` sources of a task (all of them when empty), each checked.
+fn select_sources<T>(
+    task: &str,
+    stages: &BTreeMap<String, T>,
+    requested: &[String],
+) -> Result<Vec<String>, Rejection> {
+    if requested.is_empty() {
+        return Ok(stages.keys().cloned().collect());
+    }
+    for source in requested {
+        if !stages.contains_key(source) {
+            return Err(Rejection::SourceNotInTask {
+                task: task.to_string(),
+                source_id: source.clone(),
+            });
+        }
+    }
+    Ok(requested.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{CheckpointReport, TaskStage};
+    use dm_proto::config::SourceConfig;
+
+    fn source(id: &str) -> Command {
+        let text = format!("source-id: {id}\nfrom:\n  host: 127.0.0.1\n  user: root\n");
+        Command::CreateSource {
+            config: Box::new(SourceConfig::parse("s.yaml", &text).expect("valid source")),
+        }
+    }
+
+    fn worker(name: &str) -> Command {
+        Command::RegisterWorker {
+            name: name.into(),
+            addr: format!("{name}:8262"),
+        }
+    }
+
+    /// Applies a script of commands, checking each response.
+    fn run(state: &mut ClusterState, script: &[(Command, Response)]) {
+        for (n, (command, expected)) in script.iter().enumerate() {
+            assert_eq!(
+                &state.apply(command, 1000 + n as u64),
+                expected,
+                "step {n}: {command:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sources_are_created_once_and_removed_when_unused() {
+        let mut state = ClusterState::default();
+        run(
+            &mut state,
+            &[
+                (source("s1"), Response::Done),
+                (
+                    source("s1"),
+                    Response::Rejected(Rejection::SourceExists("s1".into())),
+                ),
+                (
+                    Command::RemoveSource {
+                        source_id: "s2".into(),
+                    },
+                    Response::Rejected(Rejection::SourceNotFound("s2".into())),
+                ),
+                (
+                    Command::StartTask {
+                        name: "t".into(),
+                        config_yaml: "name: t".into(),
+                        sources: vec!["s1".into()],
+                        stage: TaskStage::Running,
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::RemoveSource {
+                        source_id: "s1".into(),
+                    },
+                    Response::Rejected(Rejection::SourceInUse {
+                        source_id: "s1".into(),
+                        tasks: "t".into(),
+                    }),
+                ),
+                (
+                    Command::StopTask {
+                        name: "t".into(),
+                        sources: vec![],
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::RemoveSource {
+                        source_id: "s1".into(),
+                    },
+                    Response::Done,
+                ),
+            ],
+        );
+        assert!(state.sources.is_empty());
+        assert!(state.tasks.is_empty());
+        assert_eq!(state.sources.len(), 0);
+    }
+
+    #[test]
+    fn every_binding_gets_a_larger_epoch_and_is_remembered() {
+        let mut state = ClusterState::default();
+        run(
+            &mut state,
+            &[
+                (source("s1"), Response::Done),
+                (worker("w1"), Response::Done),
+                (worker("w2"), Response::Done),
+                (
+                    Command::Bind {
+                        source: "s1".into(),
+                        worker: "w1".into(),
+                    },
+                    Response::Bound { epoch: 1 },
+                ),
+                (
+                    Command::Bind {
+                        source: "s1".into(),
+                        worker: "w2".into(),
+                    },
+                    Response::Bound { epoch: 2 },
+                ),
+                (
+                    Command::RemoveWorker { name: "w2".into() },
+                    Response::Rejected(Rejection::WorkerBound("w2".into(), "s1".into())),
+                ),
+                (
+                    Command::Unbind {
+                        source: "s1".into(),
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::Unbind {
+                        source: "s1".into(),
+                    },
+                    Response::Rejected(Rejection::NotBound("s1".into())),
+                ),
+                (
+                    Command::Bind {
+                        source: "s1".into(),
+                        worker: "w1".into(),
+                    },
+                    Response::Bound { epoch: 3 },
+                ),
+            ],
+        );
+        assert_eq!(
+            state.last_bindings.get("w2").map(String::as_str),
+            Some("s1")
+        );
+        assert_eq!(state.next_epoch, 4);
+    }
+
+    #[test]
+    fn a_worker_name_belongs_to_one_address() {
+        let mut state = ClusterState::default();
+        run(
+            &mut state,
+            &[
+                (worker("w1"), Response::Done),
+                (worker("w1"), Response::Done),
+                (
+                    Command::RegisterWorker {
+                        name: "w1".into(),
+                        addr: "other:1".into(),
+                    },
+                    Response::Rejected(Rejection::WorkerNameTaken {
+                        name: "w1".into(),
+                        existing: "w1:8262".into(),
+                        requested: "other:1".into(),
+                    }),
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn task_stages_and_checkpoints_follow_the_task() {
+        let mut state = ClusterState::default();
+        let report = |task: &str, source: &str, pos: u32| CheckpointReport {
+            task: task.into(),
+            source: source.into(),
+            binlog_name: "mysql-bin.000001".into(),
+            binlog_pos: pos,
+            binlog_gtid: String::new(),
+        };
+        run(
+            &mut state,
+            &[
+                (source("s1"), Response::Done),
+                (source("s2"), Response::Done),
+                (
+                    Command::StartTask {
+                        name: "t".into(),
+                        config_yaml: "name: t".into(),
+                        sources: vec!["s1".into(), "s2".into()],
+                        stage: TaskStage::Running,
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::SetTaskStage {
+                        name: "t".into(),
+                        sources: vec!["s2".into()],
+                        stage: TaskStage::Paused,
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::SetTaskStage {
+                        name: "t".into(),
+                        sources: vec!["s3".into()],
+                        stage: TaskStage::Paused,
+                    },
+                    Response::Rejected(Rejection::SourceNotInTask {
+                        task: "t".into(),
+                        source_id: "s3".into(),
+                    }),
+                ),
+                (
+                    Command::ReportCheckpoints {
+                        reports: vec![report("t", "s1", 400), report("gone", "s1", 9)],
+                    },
+                    Response::Done,
+                ),
+                (
+                    Command::StopTask {
+                        name: "t".into(),
+                        sources: vec!["s1".into()],
+                    },
+                    Response::Done,
+                ),
+            ],
+        );
+        let task = &state.tasks["t"];
+        assert_eq!(task.stages.get("s2"), Some(&TaskStage::Paused));
+        assert!(!task.stages.contains_key("s1"));
+        assert!(state
+            .checkpoints
+            .get("t")
+            .is_none_or(|c| !c.contains_key("s1")));
+        assert!(!state.checkpoints.contains_key("gone"));
+    }
+}

@@ -1,0 +1,111 @@
+//! Commands (the Raft log's payload) and their results.
+
+use dm_proto::config::SourceConfig;
+use serde::{Deserialize, Serialize};
+
+/// One Raft log entry's payload: a command and the leader's clock when it
+/// proposed it (Unix milliseconds). `apply` uses this time, never a clock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    pub command: Command,
+    pub proposed_at_ms: u64,
+}
+
+/// A change to the cluster state. Persisted: never rename or remove a
+/// variant; give new fields serde defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// `operate-source create`.
+    CreateSource { config: Box<SourceConfig> },
+    /// `operate-source stop`: removes the source and its binding.
+    RemoveSource { source_id: String },
+    /// A worker registered (or re-registered at a new address).
+    RegisterWorker { name: String, addr: String },
+    /// `offline-member --worker`: forget a worker.
+    RemoveWorker { name: String },
+    /// Bind a source to a worker under a new, larger epoch.
+    Bind { source: String, worker: String },
+    /// Unbind a source (its worker stops it).
+    Unbind { source: String },
+    /// `start-task`: the task's file and its sources' expected stage.
+    StartTask {
+        name: String,
+        config_yaml: String,
+        sources: Vec<String>,
+        stage: TaskStage,
+    },
+    /// `pause-task` / `resume-task` for some sources of a task.
+    SetTaskStage {
+        name: String,
+        sources: Vec<String>,
+        stage: TaskStage,
+    },
+    /// `stop-task` for some sources (all of them removes the task).
+    StopTask { name: String, sources: Vec<String> },
+    /// Checkpoints workers reported, flushed periodically by the leader.
+    ReportCheckpoints { reports: Vec<CheckpointReport> },
+}
+
+/// What a subtask of a source should be doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TaskStage {
+    Running,
+    Paused,
+}
+
+/// One subtask's checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointReport {
+    pub task: String,
+    pub source: String,
+    pub binlog_name: String,
+    pub binlog_pos: u32,
+    #[serde(default)]
+    pub binlog_gtid: String,
+}
+
+/// The result of applying a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// Applied.
+    Done,
+    /// Applied; the binding got this epoch.
+    Bound { epoch: u64 },
+    /// Not applied: the command does not fit the state.
+    Rejected(Rejection),
+}
+
+/// Why a command was not applied. The messages are shown to users.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum Rejection {
+    #[error(
+        "source {0} already exists; stop it first (`operate-source stop {0}`) to create it anew"
+    )]
+    SourceExists(String),
+    #[error("source {0} does not exist; create it with `operate-source create`")]
+    SourceNotFound(String),
+    #[error("source {source_id} is used by task(s) {tasks}; stop them first")]
+    SourceInUse { source_id: String, tasks: String },
+    #[error("worker {0} does not exist")]
+    WorkerNotFound(String),
+    #[error(
+        "worker {name} is registered at {existing}, not {requested}; a worker name must be unique"
+    )]
+    WorkerNameTaken {
+        name: String,
+        existing: String,
+        requested: String,
+    },
+    #[error("worker {0} is bound to source {1}; a bound worker cannot be removed")]
+    WorkerBound(String, String),
+    #[error("worker {worker} is already bound to source {source_id}")]
+    WorkerBusy { worker: String, source_id: String },
+    #[error("source {0} is not bound")]
+    NotBound(String),
+    #[error("task {0} already exists; stop it first or use another name")]
+    TaskExists(String),
+    #[error("task {0} does not exist")]
+    TaskNotFound(String),
+    #[error("source {source_id} is not part of task {task}")]
+    SourceNotInTask { task: String, source_id: String },
+}

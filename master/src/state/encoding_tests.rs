@@ -1,0 +1,125 @@
+//! Pins the JSON encoding of every command: it is written into the Raft log
+//! and read back by every later version. A change here is a format change.
+
+use dm_proto::config::SourceConfig;
+
+use super::{CheckpointReport, Command, Request, Response, TaskStage};
+
+fn encode(command: Command) -> String {
+    serde_json::to_string(&Request {
+        command,
+        proposed_at_ms: 1_700_000_000_000,
+    })
+    .expect("encodes")
+}
+
+fn source() -> SourceConfig {
+    SourceConfig::parse(
+        "s.yaml",
+        "source-id: mysql1\nflavor: mariadb\nfrom:\n  host: 127.0.0.1\n  port: 3307\n  user: root\n  password: secret\n",
+    )
+    .expect("valid source")
+}
+
+#[test]
+fn every_command_has_a_pinned_encoding() {
+    let cases = [
+        (
+            Command::CreateSource {
+                config: Box::new(source()),
+            },
+            r#"{"command":{"CreateSource":{"config":{"source-id":"mysql1","enable-gtid":false,"auto-fix-gtid":false,"enable-relay":false,"relay-binlog-name":"","relay-binlog-gtid":"","relay-dir":"relay-dir","meta-dir":"","flavor":"mariadb","charset":"","from":{"host":"127.0.0.1","port":3307,"user":"root","password":"secret"},"purge":{"interval":3600,"expires":0,"remain-space":15},"checker":{"check-enable":true,"backoff-rollback":"5m","backoff-max":"5m","check-interval":"5s","backoff-min":"1s","backoff-jitter":true,"backoff-factor":2.0},"case-sensitive":false,"filters":[]}}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::RemoveSource {
+                source_id: "mysql1".into(),
+            },
+            r#"{"command":{"RemoveSource":{"source_id":"mysql1"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::RegisterWorker {
+                name: "w1".into(),
+                addr: "127.0.0.1:8262".into(),
+            },
+            r#"{"command":{"RegisterWorker":{"name":"w1","addr":"127.0.0.1:8262"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::RemoveWorker { name: "w1".into() },
+            r#"{"command":{"RemoveWorker":{"name":"w1"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::Bind {
+                source: "mysql1".into(),
+                worker: "w1".into(),
+            },
+            r#"{"command":{"Bind":{"source":"mysql1","worker":"w1"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::Unbind {
+                source: "mysql1".into(),
+            },
+            r#"{"command":{"Unbind":{"source":"mysql1"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::StartTask {
+                name: "t".into(),
+                config_yaml: "name: t\n".into(),
+                sources: vec!["mysql1".into()],
+                stage: TaskStage::Running,
+            },
+            r#"{"command":{"StartTask":{"name":"t","config_yaml":"name: t\n","sources":["mysql1"],"stage":"Running"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::SetTaskStage {
+                name: "t".into(),
+                sources: vec![],
+                stage: TaskStage::Paused,
+            },
+            r#"{"command":{"SetTaskStage":{"name":"t","sources":[],"stage":"Paused"}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::StopTask {
+                name: "t".into(),
+                sources: vec!["mysql1".into()],
+            },
+            r#"{"command":{"StopTask":{"name":"t","sources":["mysql1"]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::ReportCheckpoints {
+                reports: vec![CheckpointReport {
+                    task: "t".into(),
+                    source: "mysql1".into(),
+                    binlog_name: "mysql-bin.000001".into(),
+                    binlog_pos: 4,
+                    binlog_gtid: "0-1-5".into(),
+                }],
+            },
+            r#"{"command":{"ReportCheckpoints":{"reports":[{"task":"t","source":"mysql1","binlog_name":"mysql-bin.000001","binlog_pos":4,"binlog_gtid":"0-1-5"}]}},"proposed_at_ms":1700000000000}"#,
+        ),
+    ];
+    for (command, expected) in cases {
+        let encoded = encode(command.clone());
+        assert_eq!(encoded, expected, "encoding of {command:?} changed");
+        let decoded: Request = serde_json::from_str(expected).expect("decodes");
+        assert_eq!(decoded.command, command);
+    }
+}
+
+#[test]
+fn responses_have_a_pinned_encoding() {
+    assert_eq!(
+        serde_json::to_string(&Response::Done).expect("encodes"),
+        r#""Done""#
+    );
+    assert_eq!(
+        serde_json::to_string(&Response::Bound { epoch: 7 }).expect("encodes"),
+        r#"{"Bound":{"epoch":7}}"#
+    );
+}
+
+#[test]
+fn an_old_entry_without_new_fields_still_decodes() {
+    let entry = r#"{"command":{"ReportCheckpoints":{"reports":[{"task":"t","source":"s","binlog_name":"b","binlog_pos":4}]}},"proposed_at_ms":1}"#;
+    let decoded: Request = serde_json::from_str(entry).expect("decodes");
+    assert_eq!(decoded.proposed_at_ms, 1);
+}

@@ -1,0 +1,139 @@
+//! The replicated cluster state and the commands that change it.
+//!
+//! Every master holds the same [`ClusterState`], built by applying the
+//! committed Raft log in order. [`ClusterState::apply`] is a pure function of
+//! the state, the command and the time the leader stamped into the proposal:
+//! no IO, no clock, no randomness. That makes every master agree, lets a
+//! restarted master rebuild the state from its log and snapshot, and lets the
+//! simulation replay any history.
+//!
+//! [`Command`] is a persisted wire format (it is written into the Raft log):
+//! variants are never renamed or removed and new fields get serde defaults.
+//! `tests` in this module pin the encoding of every variant.
+
+mod apply;
+mod command;
+#[cfg(test)]
+mod encoding_tests;
+
+use std::collections::BTreeMap;
+
+use dm_proto::config::SourceConfig;
+use serde::{Deserialize, Serialize};
+
+pub use command::{CheckpointReport, Command, Rejection, Request, Response, TaskStage};
+
+/// Version of the [`ClusterState`] layout, stored with it in snapshots.
+pub const STATE_VERSION: u32 = 1;
+
+/// Everything the masters agree on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// Layout version ([`STATE_VERSION`]).
+    pub version: u32,
+    /// Upstream sources by source-id.
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceEntry>,
+    /// Registered workers by name.
+    #[serde(default)]
+    pub workers: BTreeMap<String, WorkerEntry>,
+    /// Tasks by name.
+    #[serde(default)]
+    pub tasks: BTreeMap<String, TaskEntry>,
+    /// Current binding of each bound source.
+    #[serde(default)]
+    pub bindings: BTreeMap<String, Binding>,
+    /// The source each worker was last bound to (kept after unbinding; the
+    /// scheduler prefers it).
+    #[serde(default)]
+    pub last_bindings: BTreeMap<String, String>,
+    /// Checkpoints workers reported: task -> source -> checkpoint.
+    #[serde(default)]
+    pub checkpoints: BTreeMap<String, BTreeMap<String, CheckpointEntry>>,
+    /// Shard-DDL locks by lock id.
+    #[serde(default)]
+    pub shard_ddl_locks: BTreeMap<String, ShardDdlLock>,
+    /// The epoch the next binding gets; epochs only grow.
+    #[serde(default = "first_epoch")]
+    pub next_epoch: u64,
+}
+
+fn first_epoch() -> u64 {
+    1
+}
+
+impl Default for ClusterState {
+    fn default() -> Self {
+        Self {
+            version: STATE_VERSION,
+            sources: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            tasks: BTreeMap::new(),
+            bindings: BTreeMap::new(),
+            last_bindings: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
+            shard_ddl_locks: BTreeMap::new(),
+            next_epoch: first_epoch(),
+        }
+    }
+}
+
+/// A source and when it was created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    pub config: SourceConfig,
+    /// Leader's clock at proposal, Unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// A registered worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerEntry {
+    /// Address the worker advertises.
+    pub addr: String,
+    pub registered_at_ms: u64,
+}
+
+/// A task: its file and what each of its sources should be doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskEntry {
+    /// The task file as the user gave it (YAML).
+    pub config_yaml: String,
+    /// Expected stage per source-id.
+    pub stages: BTreeMap<String, TaskStage>,
+    pub created_at_ms: u64,
+}
+
+/// A source bound to a worker under an epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    pub worker: String,
+    pub epoch: u64,
+    pub bound_at_ms: u64,
+}
+
+/// The last checkpoint a worker reported for one subtask.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointEntry {
+    pub binlog_name: String,
+    pub binlog_pos: u32,
+    #[serde(default)]
+    pub binlog_gtid: String,
+    pub reported_at_ms: u64,
+}
+
+/// A pessimistic shard-DDL lock.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardDdlLock {
+    pub task: String,
+    /// The DDL statements every source must reach.
+    pub ddls: Vec<String>,
+    /// The source that executes the DDL downstream.
+    pub owner: String,
+    /// Sources that reached the DDL.
+    #[serde(default)]
+    pub synced: Vec<String>,
+    /// Sources that executed (owner) or skipped (others) it.
+    #[serde(default)]
+    pub done: Vec<String>,
+}
