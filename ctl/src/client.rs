@@ -3,8 +3,11 @@
 //! Any master serves every request (followers forward to the leader), so
 //! dmctl just needs one that answers: it connects to the addresses in order
 //! and moves on when one cannot be reached or answers `Unavailable` (a master
-//! that knows no leader yet says so with that code, and the request is safe to
-//! retry elsewhere).
+//! that knows no leader yet, or whose leader just changed, says so with that
+//! code, and the request was not carried out, so it is safe to send again).
+//! When some master answered `Unavailable`, a new round starts after
+//! [`RETRY_BACKOFF`], until [`RETRY_DEADLINE`]: an election takes well under
+//! a second. When no master could even be reached, dmctl fails at once.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,6 +20,10 @@ use crate::error::CtlError;
 
 /// Time allowed to open a connection to one master.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Pause between rounds over the addresses.
+pub const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+/// How long to keep retrying while masters answer but have no leader.
+pub const RETRY_DEADLINE: Duration = Duration::from_secs(20);
 
 #[derive(Debug, Clone)]
 pub struct Masters {
@@ -44,13 +51,37 @@ impl Masters {
         Ok(Self { addrs, rpc_timeout })
     }
 
-    /// Runs `call` against the first master that answers.
+    /// Runs `call` against the first master that answers, retrying while
+    /// the masters are reachable but have no leader.
     pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, CtlError>
     where
         F: Fn(MasterClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        let deadline = tokio::time::Instant::now() + RETRY_DEADLINE;
+        loop {
+            let round = self.round(&call).await?;
+            match round {
+                Round::Done(value) => return Ok(value),
+                Round::NoneReachable(failures) => return Err(CtlError::NoMaster(failures)),
+                Round::NoLeader(failures) => {
+                    if tokio::time::Instant::now() + RETRY_BACKOFF > deadline {
+                        return Err(CtlError::NoMaster(failures));
+                    }
+                    tokio::time::sleep(RETRY_BACKOFF).await;
+                }
+            }
+        }
+    }
+
+    /// One pass over the addresses.
+    async fn round<T, F, Fut>(&self, call: &F) -> Result<Round<T>, CtlError>
+    where
+        F: Fn(MasterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
         let mut failures = Vec::new();
+        let mut answered = false;
         for addr in &self.addrs {
             let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
                 Ok(e) => e
@@ -71,8 +102,9 @@ impl Masters {
                 }
             };
             match call(MasterClient::new(channel)).await {
-                Ok(resp) => return Ok(resp.into_inner()),
+                Ok(resp) => return Ok(Round::Done(resp.into_inner())),
                 Err(status) if status.code() == tonic::Code::Unavailable => {
+                    answered = true;
                     failures.push(format!("{addr}: {}", status.message()));
                 }
                 Err(status) => {
@@ -83,8 +115,22 @@ impl Masters {
                 }
             }
         }
-        Err(CtlError::NoMaster(failures.join("; ")))
+        let failures = failures.join("; ");
+        Ok(if answered {
+            Round::NoLeader(failures)
+        } else {
+            Round::NoneReachable(failures)
+        })
     }
+}
+
+/// How one pass over the addresses ended.
+enum Round<T> {
+    Done(T),
+    /// Some master answered, but none could serve (no leader yet): retry.
+    NoLeader(String),
+    /// No master could be reached at all.
+    NoneReachable(String),
 }
 
 /// The innermost cause of a connection error ("Connection refused").

@@ -3,27 +3,54 @@
 //!
 //! - [`state`]: the replicated state, a pure state machine.
 //! - [`raft`]: openraft's types, stores and network.
+//! - [`node`]: one running master and how requests reach the state.
+//! - [`service`]: the gRPC services (client API with forwarding, Raft transport).
 
+mod catch_up;
+pub mod error;
+pub mod node;
 pub mod raft;
+pub mod server;
+pub mod service;
+pub mod start;
 pub mod state;
+mod upstream_check;
 
 use anyhow::Context;
 use dm_proto::config::{MasterArgs, MasterConfig};
 
-/// Loads the configuration, sets up logging and runs the master.
+/// Loads the configuration, sets up logging and runs the master until
+/// SIGTERM or Ctrl-C.
 pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
     let cfg = MasterConfig::load(args)?;
     dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
         .map_err(anyhow::Error::msg)?;
     tracing::info!(name = %cfg.name, master_addr = %cfg.master_addr, advertise_addr = %cfg.advertise_addr,
         peer_urls = %cfg.peer_urls, initial_cluster = %cfg.initial_cluster, join = %cfg.join,
-        data_dir = %cfg.data_dir, "dm-master configuration loaded");
-    serve(&cfg).context("dm-master stopped")
+        data_dir = %cfg.data_dir, "dm-master starting");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let running = start::start(&cfg).await?;
+        wait_for_signal().await;
+        tracing::info!("dm-master stopping");
+        running.stop().await;
+        Ok(())
+    })
 }
 
-fn serve(cfg: &MasterConfig) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "configuration of {} is valid, but this build cannot serve yet (no Raft service)",
-        cfg.name
-    )
+/// SIGTERM or Ctrl-C.
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the master");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -10,10 +10,12 @@
 //!   validated with errors that name the file, line and key.
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
+//! - [`net`]: the network as an input (connectors for clients).
 
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod net;
 
 /// Generated protobuf code.
 #[allow(

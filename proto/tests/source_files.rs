@@ -40,3 +40,12 @@ fn a_minimal_source_file_gets_dm_defaults() {
 fn the_sample_source_file_is_valid() {
     SourceConfig::parse("sample.yaml", SourceConfig::sample()).expect("sample parses");
 }
+
+#[test]
+fn passwords_never_show_in_debug_output_or_masked_copies() {
+    let text = "source-id: s1\nfrom:\n  host: 127.0.0.1\n  user: root\n  password: hunter2\n";
+    let source = SourceConfig::parse("s1.yaml", text).expect("parses");
+    assert!(!format!("{source:?}").contains("hunter2"));
+    assert_eq!(source.from.masked().password, "******");
+    assert_eq!(source.from.password, "hunter2");
+}

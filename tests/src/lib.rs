@@ -12,6 +12,7 @@
 //!
 //! Modules, one job each:
 //! - [`mariadb`]: start/stop MariaDB servers in temp directories ([`MariaDb`]).
+//! - [`cluster`]: real dm-master processes and dmctl.
 //! - [`process`]: a guard that stops a spawned child on drop ([`ChildGuard`]).
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
@@ -20,7 +21,9 @@
 //! - [`error`]: the harness error type.
 //! - `sys`: the few `libc` calls (the only `unsafe` in this crate).
 
+pub mod bench;
 pub mod binaries;
+pub mod cluster;
 pub mod error;
 pub mod mariadb;
 pub mod port;

@@ -159,6 +159,7 @@ impl ClusterState {
                     }
                 }
             }
+            Command::Noop => {}
             Command::ReportCheckpoints { reports } => {
                 for report in reports {
                     let known = self

@@ -44,6 +44,9 @@ pub enum Command {
     StopTask { name: String, sources: Vec<String> },
     /// Checkpoints workers reported, flushed periodically by the leader.
     ReportCheckpoints { reports: Vec<CheckpointReport> },
+    /// Changes nothing. The leader appends one to restart replication to a
+    /// follower that is reachable but behind (see `catch_up`).
+    Noop,
 }
 
 /// What a subtask of a source should be doing.

@@ -96,6 +96,10 @@ fn every_command_has_a_pinned_encoding() {
             },
             r#"{"command":{"ReportCheckpoints":{"reports":[{"task":"t","source":"mysql1","binlog_name":"mysql-bin.000001","binlog_pos":4,"binlog_gtid":"0-1-5"}]}},"proposed_at_ms":1700000000000}"#,
         ),
+        (
+            Command::Noop,
+            r#"{"command":"Noop","proposed_at_ms":1700000000000}"#,
+        ),
     ];
     for (command, expected) in cases {
         let encoded = encode(command.clone());

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` never shows the password: configs end up in logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DbConfig {
     pub host: String,
@@ -22,6 +23,33 @@ pub struct DbConfig {
     pub session: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security: Option<Security>,
+}
+
+/// What a masked password looks like.
+pub const MASKED_PASSWORD: &str = "******";
+
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &MASKED_PASSWORD)
+            .field("session", &self.session)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DbConfig {
+    /// A copy whose password is masked (for `get-config`, `show`).
+    pub fn masked(&self) -> Self {
+        let mut copy = self.clone();
+        if !copy.password.is_empty() {
+            copy.password = MASKED_PASSWORD.to_string();
+        }
+        copy
+    }
 }
 
 fn default_port() -> u16 {

@@ -122,7 +122,7 @@ impl Default for MasterConfig {
             initial_cluster_state: "new".into(),
             join: String::new(),
             raft_heartbeat_interval_ms: 50,
-            raft_election_timeout_ms: 250,
+            raft_election_timeout_ms: 100,
             rpc_timeout: "30s".into(),
             rpc_rate_limit: 10.0,
             rpc_rate_burst: 40,

@@ -23,7 +23,7 @@ mod yaml;
 
 pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer_url, split_list};
 pub use daemon_args::DaemonArgs;
-pub use db::{DbConfig, Security};
+pub use db::{DbConfig, Security, MASKED_PASSWORD};
 pub use error::{ConfigError, Location};
 pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};
 pub use source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};

@@ -1,0 +1,192 @@
+//! One running master: its identity, its Raft handle and how requests reach
+//! the state.
+//!
+//! Requests are served by the leader only. [`Node::route`] says whether this
+//! master is the leader (serve locally) or which master to forward to; a
+//! forwarded request carries [`FORWARDED`] and is never forwarded twice, so
+//! two masters that briefly disagree about the leader cannot bounce a
+//! request between them: the second one answers `Unavailable` and the client
+//! retries.
+//!
+//! Writes go through Raft ([`Node::write`]) and are answered after they are
+//! committed and applied. Reads first confirm leadership with a quorum and
+//! wait until the state machine has applied everything committed before
+//! ([`Node::read`]), so no answer ever comes from stale state.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dm_proto::net::SharedConnector;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::Raft;
+use tonic::transport::Channel;
+
+use crate::error::MasterError;
+use crate::raft::{AppliedState, MasterNode, NodeId, StateReader, TypeConfig};
+use crate::state::{Command, Request, Response};
+
+/// How long a master may take to answer a liveness ping.
+pub const PING_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Metadata key marking a request a master forwarded to the leader.
+pub const FORWARDED: &str = "x-dm-forwarded";
+
+/// Where a request is served.
+#[derive(Debug)]
+pub enum Route {
+    /// This master is the leader.
+    Local,
+    /// Forward to the leader over this channel.
+    Forward {
+        leader: MasterNode,
+        channel: Channel,
+    },
+}
+
+/// A running master.
+pub struct Node {
+    pub id: NodeId,
+    pub me: MasterNode,
+    pub raft: Raft<TypeConfig>,
+    pub connector: SharedConnector,
+    state: StateReader,
+    /// How long a write may take to commit before the client is told.
+    pub write_timeout: Duration,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("me", &self.me)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Unix milliseconds now: the time the leader stamps into proposals.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Node {
+    pub fn new(
+        me: MasterNode,
+        raft: Raft<TypeConfig>,
+        connector: SharedConnector,
+        state: StateReader,
+        write_timeout: Duration,
+    ) -> Self {
+        Self {
+            id: crate::raft::node_id(&me.name),
+            me,
+            raft,
+            connector,
+            state,
+            write_timeout,
+        }
+    }
+
+    /// The leader as this master knows it.
+    pub fn leader(&self) -> Option<(NodeId, MasterNode)> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let id = metrics.current_leader?;
+        if id == self.id {
+            return Some((id, self.me.clone()));
+        }
+        let node = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)?
+            .clone();
+        Some((id, node))
+    }
+
+    /// Where a request is served; `forwarded` requests are never forwarded again.
+    pub fn route(&self, forwarded: bool) -> Result<Route, MasterError> {
+        match self.leader() {
+            None => Err(MasterError::NoLeader),
+            Some((id, _)) if id == self.id => Ok(Route::Local),
+            Some(_) if forwarded => Err(MasterError::LeaderMoved),
+            Some((_, leader)) => {
+                let channel = self
+                    .connector
+                    .channel(&leader.peer_addr)
+                    .map_err(|reason| MasterError::LeaderUnreachable {
+                        addr: leader.peer_addr.clone(),
+                        reason,
+                    })?;
+                Ok(Route::Forward { leader, channel })
+            }
+        }
+    }
+
+    /// Who answers at `peer`'s Raft address, if anyone does in time.
+    pub async fn ping(&self, peer: &MasterNode) -> Option<MasterNode> {
+        let channel = self.connector.channel(&peer.peer_addr).ok()?;
+        let mut request = tonic::Request::new(dm_proto::pb::raft::PingRequest {});
+        request.set_timeout(PING_TIMEOUT);
+        let mut client =
+            dm_proto::pb::raft::raft_transport_client::RaftTransportClient::new(channel);
+        let reply = tokio::time::timeout(PING_TIMEOUT, client.ping(request))
+            .await
+            .ok()?
+            .ok()?
+            .into_inner();
+        Some(MasterNode {
+            name: reply.name,
+            client_addr: reply.client_addr,
+            peer_addr: reply.peer_addr,
+        })
+    }
+
+    /// Whether the member with raft id `id` answers a ping.
+    pub async fn ping_member(&self, id: NodeId) -> bool {
+        let member = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned();
+        match member {
+            Some(member) => self.ping(&member).await.is_some(),
+            None => false,
+        }
+    }
+
+    /// Proposes `command` and returns its result once committed and applied.
+    pub async fn write(&self, command: Command) -> Result<Response, MasterError> {
+        let request = Request {
+            command,
+            proposed_at_ms: now_ms(),
+        };
+        let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(request))
+            .await
+            .map_err(|_| MasterError::NotCommitted {
+                timeout_ms: u64::try_from(self.write_timeout.as_millis()).unwrap_or(u64::MAX),
+            })?;
+        match written {
+            Ok(reply) => Ok(reply.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
+                Err(MasterError::LeaderMoved)
+            }
+            Err(e) => Err(MasterError::Raft(e.to_string())),
+        }
+    }
+
+    /// The state, after confirming leadership and applying everything
+    /// committed before this call (a linearizable read).
+    pub async fn read(&self) -> Result<Arc<AppliedState>, MasterError> {
+        let confirmed = tokio::time::timeout(self.write_timeout, self.raft.ensure_linearizable())
+            .await
+            .map_err(|_| MasterError::NoLeader)?;
+        match confirmed {
+            Ok(_) => Ok(self.state.current()),
+            Err(RaftError::APIError(_)) => Err(MasterError::LeaderMoved),
+            Err(e) => Err(MasterError::Raft(e.to_string())),
+        }
+    }
+}

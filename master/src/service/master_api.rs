@@ -1,0 +1,110 @@
+//! `dm.Master`: the API dmctl calls.
+
+use std::sync::Arc;
+
+use dm_proto::pb;
+use dm_proto::pb::master_client::MasterClient;
+use tonic::{Request, Response, Status};
+
+use super::routed;
+use super::{members, sources};
+use crate::error::MasterError;
+use crate::node::Node;
+
+/// The client API of one master.
+#[derive(Debug, Clone)]
+pub struct MasterApi {
+    pub node: Arc<Node>,
+}
+
+fn unsupported<T>(what: &'static str) -> Result<Response<T>, Status> {
+    Err(MasterError::Unsupported(what).into())
+}
+
+#[tonic::async_trait]
+impl pb::master_server::Master for MasterApi {
+    async fn start_task(
+        &self,
+        _request: Request<pb::StartTaskRequest>,
+    ) -> Result<Response<pb::StartTaskResponse>, Status> {
+        unsupported("start-task")
+    }
+
+    async fn operate_task(
+        &self,
+        _request: Request<pb::OperateTaskRequest>,
+    ) -> Result<Response<pb::OperateTaskResponse>, Status> {
+        unsupported("stop-task / pause-task / resume-task")
+    }
+
+    async fn query_status(
+        &self,
+        _request: Request<pb::QueryStatusListRequest>,
+    ) -> Result<Response<pb::QueryStatusListResponse>, Status> {
+        unsupported("query-status")
+    }
+
+    async fn check_task(
+        &self,
+        _request: Request<pb::CheckTaskRequest>,
+    ) -> Result<Response<pb::CheckTaskResponse>, Status> {
+        unsupported("check-task")
+    }
+
+    async fn operate_source(
+        &self,
+        request: Request<pb::OperateSourceRequest>,
+    ) -> Result<Response<pb::OperateSourceResponse>, Status> {
+        routed!(self, request, MasterClient, operate_source, |req| {
+            sources::operate(&self.node, req).await
+        })
+    }
+
+    async fn list_member(
+        &self,
+        request: Request<pb::ListMemberRequest>,
+    ) -> Result<Response<pb::ListMemberResponse>, Status> {
+        routed!(self, request, MasterClient, list_member, |req| {
+            members::list(&self.node, req).await
+        })
+    }
+
+    async fn offline_member(
+        &self,
+        request: Request<pb::OfflineMemberRequest>,
+    ) -> Result<Response<pb::OfflineMemberResponse>, Status> {
+        routed!(self, request, MasterClient, offline_member, |req| {
+            members::offline(&self.node, req).await
+        })
+    }
+
+    async fn transfer_source(
+        &self,
+        _request: Request<pb::TransferSourceRequest>,
+    ) -> Result<Response<pb::TransferSourceResponse>, Status> {
+        unsupported("transfer-source")
+    }
+
+    async fn show_ddl_locks(
+        &self,
+        _request: Request<pb::ShowDdlLocksRequest>,
+    ) -> Result<Response<pb::ShowDdlLocksResponse>, Status> {
+        unsupported("show-ddl-locks")
+    }
+
+    async fn unlock_ddl_lock(
+        &self,
+        _request: Request<pb::UnlockDdlLockRequest>,
+    ) -> Result<Response<pb::UnlockDdlLockResponse>, Status> {
+        unsupported("unlock-ddl-lock")
+    }
+
+    async fn get_cfg(
+        &self,
+        request: Request<pb::GetCfgRequest>,
+    ) -> Result<Response<pb::GetCfgResponse>, Status> {
+        routed!(self, request, MasterClient, get_cfg, |req| {
+            sources::get_config(&self.node, req).await
+        })
+    }
+}

@@ -1,0 +1,37 @@
+//! "Does the upstream answer?" — checked before a source is stored, so a
+//! typo in a host or password is reported by `operate-source create` and not
+//! discovered later by a worker.
+
+use std::time::Duration;
+
+use dm_proto::config::SourceConfig;
+use mysql_async::prelude::Queryable;
+
+/// How long the check may take.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects as the source's user and asks for the server's version.
+pub async fn check(source: &SourceConfig) -> Result<String, String> {
+    let from = &source.from;
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(from.host.clone())
+        .tcp_port(from.port)
+        .user(Some(from.user.clone()))
+        .pass(Some(from.password.clone()))
+        .prefer_socket(false);
+    let where_ = format!("{}@{}:{}", from.user, from.host, from.port);
+    let attempt = async {
+        let mut conn = mysql_async::Conn::new(opts).await?;
+        let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
+        conn.disconnect().await?;
+        Ok::<_, mysql_async::Error>(version.unwrap_or_default())
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {
+        Ok(Ok(version)) => Ok(version),
+        Ok(Err(e)) => Err(format!("cannot connect to the upstream {where_}: {e}")),
+        Err(_) => Err(format!(
+            "the upstream {where_} did not answer within {} s",
+            CHECK_TIMEOUT.as_secs()
+        )),
+    }
+}

@@ -1,0 +1,243 @@
+//! Real dm-master processes on loopback, and dmctl, for tests and benchmarks.
+//!
+//! Each master gets two free ports (client API, Raft peer traffic), a data
+//! dir and a log file in one temp dir that outlives restarts, so a master can
+//! be SIGKILLed and started again on the same data, as an operator would.
+//! Processes are [`ChildGuard`]s: stopped when the cluster is dropped, also
+//! when a test panics.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::binaries::workspace_binary;
+use crate::error::{HarnessError, Result};
+use crate::port::free_port;
+use crate::process::ChildGuard;
+use crate::wait::wait_until;
+
+/// One master's identity and ports.
+#[derive(Debug, Clone)]
+pub struct MasterSpec {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+}
+
+impl MasterSpec {
+    pub fn client_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.client_port)
+    }
+
+    pub fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
+    }
+}
+
+/// How a master process is started.
+#[derive(Debug, Clone)]
+enum Bootstrap {
+    InitialCluster(String),
+    Join(String),
+}
+
+#[derive(Debug)]
+struct MasterProcess {
+    spec: MasterSpec,
+    bootstrap: Bootstrap,
+    process: Option<ChildGuard>,
+}
+
+/// A set of dm-master processes.
+#[derive(Debug)]
+pub struct Masters {
+    masters: Vec<MasterProcess>,
+    binary: PathBuf,
+    // Last: removed after the processes are stopped.
+    dir: TempDir,
+}
+
+impl Masters {
+    /// Starts `n` masters forming one group (`--initial-cluster`).
+    pub fn start(n: usize) -> Result<Self> {
+        let mut dir = tempfile::Builder::new()
+            .prefix("dm-masters-")
+            .tempdir()
+            .map_err(|e| HarnessError::io("creating the masters' temp dir", e))?;
+        // DM_KEEP_TEST_DIRS=1 keeps data dirs and logs for a post-mortem.
+        if std::env::var_os("DM_KEEP_TEST_DIRS").is_some() {
+            dir.disable_cleanup(true);
+        }
+        let specs = (1..=n)
+            .map(|i| {
+                Ok(MasterSpec {
+                    name: format!("master{i}"),
+                    client_port: free_port()?,
+                    peer_port: free_port()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let initial = specs
+            .iter()
+            .map(|s| format!("{}={}", s.name, s.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut masters = Self {
+            masters: specs
+                .into_iter()
+                .map(|spec| MasterProcess {
+                    spec,
+                    bootstrap: Bootstrap::InitialCluster(initial.clone()),
+                    process: None,
+                })
+                .collect(),
+            binary: workspace_binary("dm-master")?,
+            dir,
+        };
+        for i in 0..n {
+            masters.spawn(i)?;
+        }
+        Ok(masters)
+    }
+
+    /// Starts one more master that joins through the running ones; returns its index.
+    pub fn join_new(&mut self) -> Result<usize> {
+        let join = self.client_addrs();
+        let index = self.masters.len();
+        self.masters.push(MasterProcess {
+            spec: MasterSpec {
+                name: format!("master{}", index + 1),
+                client_port: free_port()?,
+                peer_port: free_port()?,
+            },
+            bootstrap: Bootstrap::Join(join),
+            process: None,
+        });
+        self.spawn(index)?;
+        Ok(index)
+    }
+
+    /// (Re)starts master `i` on its data dir.
+    pub fn spawn(&mut self, i: usize) -> Result<()> {
+        let dir = self.dir.path().to_path_buf();
+        let binary = self.binary.clone();
+        let master = self
+            .masters
+            .get_mut(i)
+            .ok_or_else(|| HarnessError::Task(format!("no master {i}")))?;
+        let spec = &master.spec;
+        let mut cmd = Command::new(binary);
+        cmd.arg("--name")
+            .arg(&spec.name)
+            .arg("--master-addr")
+            .arg(spec.client_addr())
+            .arg("--peer-urls")
+            .arg(spec.peer_url())
+            .arg("--data-dir")
+            .arg(dir.join(format!("{}.data", spec.name)))
+            .env(
+                "RUST_LOG",
+                std::env::var("DM_MASTER_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
+            );
+        match &master.bootstrap {
+            Bootstrap::InitialCluster(ic) => cmd.arg("--initial-cluster").arg(ic),
+            Bootstrap::Join(join) => cmd.arg("--join").arg(join),
+        };
+        let log = dir.join(format!("{}.log", spec.name));
+        master.process = Some(ChildGuard::spawn(spec.name.clone(), cmd, log)?);
+        Ok(())
+    }
+
+    /// SIGKILLs master `i`.
+    pub fn kill(&mut self, i: usize) -> Result<()> {
+        if let Some(mut process) = self.masters.get_mut(i).and_then(|m| m.process.take()) {
+            process.kill()?;
+        }
+        Ok(())
+    }
+
+    /// Stops master `i` gracefully (SIGTERM).
+    pub fn stop(&mut self, i: usize) -> Result<()> {
+        if let Some(mut process) = self.masters.get_mut(i).and_then(|m| m.process.take()) {
+            process.stop()?;
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.masters.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.masters.is_empty()
+    }
+
+    pub fn spec(&self, i: usize) -> Option<&MasterSpec> {
+        self.masters.get(i).map(|m| &m.spec)
+    }
+
+    /// Index of the master named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.masters.iter().position(|m| m.spec.name == name)
+    }
+
+    /// Every master's client address, comma-separated (for `--master-addr`).
+    pub fn client_addrs(&self) -> String {
+        self.masters
+            .iter()
+            .map(|m| m.spec.client_addr())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Where the masters' data dirs and logs are.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The leader's name as `list-member --leader` reports it, waiting
+    /// until there is one.
+    pub async fn leader(&self, deadline: Duration) -> Result<String> {
+        let addrs = self.client_addrs();
+        wait_until(
+            "a leader is elected",
+            deadline,
+            Duration::from_millis(50),
+            || {
+                let addrs = addrs.clone();
+                async move {
+                    let answer = dmctl(&addrs, &["list-member", "--leader"]).await?;
+                    answer["members"][0]["leader"]["name"]
+                        .as_str()
+                        .map(str::to_string)
+                        .filter(|name| !name.is_empty())
+                        .ok_or_else(|| HarnessError::Task(format!("no leader in {answer}")))
+                }
+            },
+        )
+        .await
+    }
+}
+
+/// Runs `dmctl --master-addr ADDRS ARGS...` and parses its JSON answer.
+pub async fn dmctl(master_addrs: &str, args: &[&str]) -> Result<Value> {
+    let binary = workspace_binary("dmctl")?;
+    let output = tokio::process::Command::new(binary)
+        .arg("--master-addr")
+        .arg(master_addrs)
+        .args(args)
+        .env_remove("DM_MASTER_ADDR")
+        .output()
+        .await
+        .map_err(|e| HarnessError::io("running dmctl", e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(&stdout).map_err(|e| {
+        HarnessError::Task(format!(
+            "dmctl {args:?} printed no JSON ({e}): {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    })
+}
