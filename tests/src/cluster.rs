@@ -61,16 +61,8 @@ pub struct Masters {
 }
 
 impl Masters {
-    /// Starts `n` masters forming one group (`--initial-cluster`).
+    /// Starts `n` masters on free ports forming one group (`--initial-cluster`).
     pub fn start(n: usize) -> Result<Self> {
-        let mut dir = tempfile::Builder::new()
-            .prefix("dm-masters-")
-            .tempdir()
-            .map_err(|e| HarnessError::io("creating the masters' temp dir", e))?;
-        // DM_KEEP_TEST_DIRS=1 keeps data dirs and logs for a post-mortem.
-        if std::env::var_os("DM_KEEP_TEST_DIRS").is_some() {
-            dir.disable_cleanup(true);
-        }
         let specs = (1..=n)
             .map(|i| {
                 Ok(MasterSpec {
@@ -80,6 +72,20 @@ impl Masters {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        Self::start_with(specs)
+    }
+
+    /// Starts masters with the given names and ports forming one group.
+    pub fn start_with(specs: Vec<MasterSpec>) -> Result<Self> {
+        let n = specs.len();
+        let mut dir = tempfile::Builder::new()
+            .prefix("dm-masters-")
+            .tempdir()
+            .map_err(|e| HarnessError::io("creating the masters' temp dir", e))?;
+        // DM_KEEP_TEST_DIRS=1 keeps data dirs and logs for a post-mortem.
+        if std::env::var_os("DM_KEEP_TEST_DIRS").is_some() {
+            dir.disable_cleanup(true);
+        }
         let initial = specs
             .iter()
             .map(|s| format!("{}={}", s.name, s.peer_url()))

@@ -21,6 +21,10 @@ use crate::mariadb::{MariaDb, MariaDbOptions};
 pub const UPSTREAM_PORTS: [u16; 3] = [3307, 3308, 3309];
 /// The downstream's port in the tutorial (TiDB's default).
 pub const DOWNSTREAM_PORT: u16 = 4000;
+/// Client ports of the local 3-master cluster; the first is the tutorial's
+/// `master-addr = ":8261"`. Raft peer ports are these plus 30 (8291, ...).
+pub const MASTER_PORTS: [u16; 3] = [8261, 8361, 8461];
+
 /// `auto-increment-increment` of the tutorial's upstreams.
 pub const AUTO_INCREMENT_INCREMENT: u16 = 5;
 
@@ -186,4 +190,23 @@ pub fn check_config_files(dir: &Path) -> std::result::Result<Vec<String>, String
         ));
     }
     Ok(report)
+}
+
+/// Starts the local 3-master cluster.
+pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
+    use crate::cluster::{MasterSpec, Masters};
+    match ports {
+        Ports::Free => Masters::start(3),
+        Ports::AsWritten => Masters::start_with(
+            MASTER_PORTS
+                .iter()
+                .enumerate()
+                .map(|(i, port)| MasterSpec {
+                    name: format!("master{}", i + 1),
+                    client_port: *port,
+                    peer_port: port + 30,
+                })
+                .collect(),
+        ),
+    }
 }

@@ -63,8 +63,17 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         println!("ok  {line}");
     }
 
-    println!("\n== Stopping here: this build has no cluster yet (dm-master cannot serve), so");
-    println!("   'dm-master --config=dm-cnf/dm-master.toml', the workers and 'dmctl start-task' are not run.");
+    println!("\n== Starting DM master and workers: a local 3-master cluster");
+    let masters = tutorial::start_masters(ports)?;
+    let leader = masters.leader(std::time::Duration::from_secs(30)).await?;
+    let first = masters.spec(0).map(|s| s.client_addr()).unwrap_or_default();
+    println!("leader: {leader}; dmctl -master-addr {first} list-member --master:");
+    let members = dm_tests::cluster::dmctl(&first, &["list-member", "--master"]).await?;
+    println!("{}", serde_json::to_string_pretty(&members)?);
+
+    println!("\n== Stopping here: dm-worker does not run sources yet, so the workers and");
+    println!("   'dmctl start-task dm-cnf/dmtask1.yaml' are not run.");
+    drop(masters);
     for server in dbs.upstreams {
         server.stop().await?;
     }

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Benchmarks (release build): prints measured figures and exits non-zero when
+# a target is missed. Usage: scripts/bench.sh [master-failover [--rounds N]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cargo build --release --workspace --bins
+if [ $# -eq 0 ]; then
+    set -- master-failover --rounds 10
+fi
+cargo run --release -q -p dm-tests --bin bench -- "$@"
