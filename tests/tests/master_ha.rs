@@ -234,3 +234,72 @@ async fn a_master_joins_and_another_is_taken_offline() {
     assert_eq!(answer["result"], false);
     assert_eq!(answer["msg"], "master nobody is not a member");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_source_password_is_never_printed_or_logged() {
+    const PASSWORD: &str = "s3cret-Pw-91";
+    let upstream = MariaDb::start(MariaDbOptions::new(1))
+        .await
+        .expect("upstream");
+    dm_tests::tutorial::run_sql(
+        &upstream,
+        &[
+            &format!("CREATE USER 'dm'@'%' IDENTIFIED BY '{PASSWORD}'"),
+            "GRANT ALL PRIVILEGES ON *.* TO 'dm'@'%'",
+        ],
+    )
+    .await
+    .expect("user created");
+    let masters = Masters::start(3).expect("masters start");
+    masters.leader(LEADER_DEADLINE).await.expect("leader");
+    let addrs = masters.client_addrs();
+
+    let files = tempfile::tempdir().expect("tempdir");
+    let path = files.path().join("secret.yaml");
+    let text = format!(
+        "source-id: secret\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"{PASSWORD}\"\n",
+        upstream.port()
+    );
+    std::fs::write(&path, text).expect("write");
+    let path = path.display().to_string();
+
+    let created = dmctl(&addrs, &["operate-source", "create", &path])
+        .await
+        .expect("answers");
+    assert_eq!(created["result"], true, "{created}");
+    let wrong = files.path().join("wrong.yaml").display().to_string();
+    std::fs::write(&wrong, format!("source-id: wrong\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"not-{PASSWORD}\"\n", upstream.port())).expect("write");
+    let refused = dmctl(&addrs, &["operate-source", "create", &wrong])
+        .await
+        .expect("answers");
+    assert_eq!(
+        refused["result"], false,
+        "a wrong password is caught at create: {refused}"
+    );
+
+    let config = dmctl(&addrs, &["get-config", "source", "secret"])
+        .await
+        .expect("answers");
+    assert_eq!(config["result"], true, "{config}");
+    let cfg = config["cfg"].as_str().expect("cfg");
+    assert!(cfg.contains("password: '******'"), "{cfg}");
+    for answer in [&created, &refused, &config] {
+        assert!(!answer.to_string().contains(PASSWORD), "{answer}");
+    }
+    let shown = dmctl(&addrs, &["operate-source", "show"])
+        .await
+        .expect("answers");
+    assert!(!shown.to_string().contains(PASSWORD));
+
+    for entry in std::fs::read_dir(masters.dir()).expect("masters dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).expect("log");
+            assert!(
+                !log.contains(PASSWORD),
+                "{} contains the password",
+                path.display()
+            );
+        }
+    }
+}
