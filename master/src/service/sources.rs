@@ -76,22 +76,36 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
             sources: failures,
         });
     }
+    let commands = configs
+        .into_iter()
+        .map(|config| {
+            let id = config.source_id.clone();
+            let command = Command::CreateSource {
+                config: Box::new(config),
+            };
+            (id, command)
+        })
+        .collect();
+    write_each(node, commands, "source created").await
+}
+
+/// Writes one command per source, in order, and answers per source in DM's
+/// shape (`result` is true only when every command was applied).
+async fn write_each(
+    node: &Node,
+    commands: Vec<(String, Command)>,
+    applied: &str,
+) -> Result<pb::OperateSourceResponse, MasterError> {
     let mut result = true;
     let mut sources = Vec::new();
-    for config in configs {
-        let id = config.source_id.clone();
-        match node
-            .write(Command::CreateSource {
-                config: Box::new(config),
-            })
-            .await?
-        {
+    for (id, command) in commands {
+        match node.write(command).await? {
             Response::Rejected(why) => {
                 result = false;
                 sources.push(entry(false, why.to_string(), id, String::new()));
             }
             _ => {
-                tracing::info!(source = %id, "source created");
+                tracing::info!(source = %id, "{applied}");
                 sources.push(entry(true, String::new(), id, String::new()));
             }
         }
@@ -109,30 +123,16 @@ async fn stop(node: &Node, ids: Vec<String>) -> Result<pb::OperateSourceResponse
             "operate-source stop needs source files or source ids".into(),
         ));
     }
-    let mut result = true;
-    let mut sources = Vec::new();
-    for id in ids {
-        match node
-            .write(Command::RemoveSource {
+    let commands = ids
+        .into_iter()
+        .map(|id| {
+            let command = Command::RemoveSource {
                 source_id: id.clone(),
-            })
-            .await?
-        {
-            Response::Rejected(why) => {
-                result = false;
-                sources.push(entry(false, why.to_string(), id, String::new()));
-            }
-            _ => {
-                tracing::info!(source = %id, "source stopped");
-                sources.push(entry(true, String::new(), id, String::new()));
-            }
-        }
-    }
-    Ok(pb::OperateSourceResponse {
-        result,
-        msg: String::new(),
-        sources,
-    })
+            };
+            (id, command)
+        })
+        .collect();
+    write_each(node, commands, "source stopped").await
 }
 
 async fn show(node: &Node, ids: &[String]) -> Result<pb::OperateSourceResponse, MasterError> {
