@@ -32,6 +32,9 @@ pub enum MasterError {
     /// Storage failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// A heartbeat from a worker the cluster does not know.
+    #[error("worker {0} is not registered; register first")]
+    UnknownWorker(String),
     /// Not available in this version.
     #[error("{0} is not supported by this version yet")]
     Unsupported(&'static str),
@@ -48,6 +51,7 @@ impl From<MasterError> for tonic::Status {
             MasterError::Raft(_) | MasterError::Storage(_) => tonic::Status::internal(message),
             MasterError::Rejected(_) => tonic::Status::failed_precondition(message),
             MasterError::InvalidRequest(_) => tonic::Status::invalid_argument(message),
+            MasterError::UnknownWorker(_) => tonic::Status::not_found(message),
             MasterError::Unsupported(_) => tonic::Status::unimplemented(message),
         }
     }

@@ -3,13 +3,17 @@
 //!
 //! - [`state`]: the replicated state, a pure state machine.
 //! - [`raft`]: openraft's types, stores and network.
+//! - [`scheduler`]: which worker runs which source (pure).
 //! - [`node`]: one running master and how requests reach the state.
 //! - [`service`]: the gRPC services (client API with forwarding, Raft transport).
 
 mod catch_up;
 pub mod error;
+pub mod liveness;
 pub mod node;
 pub mod raft;
+pub mod scheduler;
+mod scheduling;
 pub mod server;
 pub mod service;
 pub mod start;
@@ -31,26 +35,9 @@ pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let running = start::start(&cfg).await?;
-        wait_for_signal().await;
+        dm_proto::shutdown::signalled().await;
         tracing::info!("dm-master stopping");
         running.stop().await;
         Ok(())
     })
-}
-
-/// SIGTERM or Ctrl-C.
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the master");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }

@@ -22,6 +22,7 @@ use openraft::Raft;
 use tonic::transport::Channel;
 
 use crate::error::MasterError;
+use crate::liveness::Liveness;
 use crate::raft::{AppliedState, MasterNode, NodeId, StateReader, TypeConfig};
 use crate::state::{Command, Request, Response};
 
@@ -49,6 +50,11 @@ pub struct Node {
     pub me: MasterNode,
     pub raft: Raft<TypeConfig>,
     pub connector: SharedConnector,
+    /// Which workers are alive (leader-local soft state).
+    pub liveness: Liveness,
+    /// Raft election timeout: a leader whose last quorum ack is older may
+    /// have been deposed.
+    pub election_timeout: Duration,
     state: StateReader,
     /// How long a write may take to commit before the client is told.
     pub write_timeout: Duration,
@@ -77,15 +83,39 @@ impl Node {
         connector: SharedConnector,
         state: StateReader,
         write_timeout: Duration,
+        election_timeout: Duration,
     ) -> Self {
         Self {
             id: crate::raft::node_id(&me.name),
             me,
             raft,
             connector,
+            liveness: Liveness::default(),
+            election_timeout,
             state,
             write_timeout,
         }
+    }
+
+    /// The state as applied here, without confirming leadership: for the
+    /// leader's own loops and heartbeats, never for answering reads.
+    pub fn state(&self) -> Arc<AppliedState> {
+        self.state.current()
+    }
+
+    /// `Some(true)` when this master leads and heard from a quorum within an
+    /// election timeout, i.e. no other leader can have been elected since.
+    pub fn proven_leader(&self) -> Option<bool> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.state != openraft::ServerState::Leader {
+            return None;
+        }
+        let fresh_ms = u64::try_from(self.election_timeout.as_millis()).unwrap_or(u64::MAX);
+        Some(
+            metrics
+                .millis_since_quorum_ack
+                .is_some_and(|ms| ms < fresh_ms),
+        )
     }
 
     /// The leader as this master knows it.

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use dm_proto::pb::master_server::MasterServer;
 use dm_proto::pb::raft::raft_transport_server::RaftTransportServer;
+use dm_proto::pb::worker_control_server::WorkerControlServer;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_stream::Stream;
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
 use crate::node::Node;
-use crate::service::{MasterApi, RaftApi};
+use crate::service::{MasterApi, RaftApi, WorkerApi};
 
 /// Largest Raft message accepted (snapshot chunks, entry batches).
 pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -39,6 +40,7 @@ where
         .http2_keepalive_timeout(Some(Duration::from_millis(600)))
         .tcp_nodelay(true)
         .add_service(MasterServer::new(MasterApi { node: node.clone() }))
+        .add_service(WorkerControlServer::new(WorkerApi { node: node.clone() }))
         .add_service(
             RaftTransportServer::new(RaftApi { node })
                 .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)

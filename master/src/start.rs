@@ -140,6 +140,7 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
         connector.clone(),
         reader,
         WRITE_TIMEOUT,
+        Duration::from_millis(cfg.raft_election_timeout_ms),
     ));
 
     let (stop, stopped) = watch::channel(false);
@@ -172,6 +173,10 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
     }
     tracing::info!(id, me = %addrs.me, "master serving");
     servers.push(tokio::spawn(crate::catch_up::run(
+        node.clone(),
+        stopped.clone(),
+    )));
+    servers.push(tokio::spawn(crate::scheduling::run(
         node.clone(),
         stopped.clone(),
     )));

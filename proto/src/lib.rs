@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod logging;
 pub mod net;
+pub mod shutdown;
 
 /// Generated protobuf code.
 #[allow(

@@ -247,3 +247,117 @@ pub async fn dmctl(master_addrs: &str, args: &[&str]) -> Result<Value> {
         ))
     })
 }
+
+/// A set of dm-worker processes joined to a set of masters.
+#[derive(Debug)]
+pub struct Workers {
+    workers: Vec<(String, u16, Option<ChildGuard>)>,
+    join: String,
+    keepalive_ttl_secs: u64,
+    binary: PathBuf,
+    dir: TempDir,
+}
+
+impl Workers {
+    /// Starts `n` workers named `worker1..` joining `join` (master addresses).
+    pub fn start(n: usize, join: &str, keepalive_ttl_secs: u64) -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("dm-workers-")
+            .tempdir()
+            .map_err(|e| HarnessError::io("creating the workers' temp dir", e))?;
+        let mut workers = Self {
+            workers: Vec::new(),
+            join: join.to_string(),
+            keepalive_ttl_secs,
+            binary: workspace_binary("dm-worker")?,
+            dir,
+        };
+        for i in 1..=n {
+            workers
+                .workers
+                .push((format!("worker{i}"), free_port()?, None));
+            workers.spawn(i - 1)?;
+        }
+        Ok(workers)
+    }
+
+    /// (Re)starts worker `i`.
+    pub fn spawn(&mut self, i: usize) -> Result<()> {
+        let log = self.dir.path().join(format!("worker{}.log", i + 1));
+        let (name, port, process) = self
+            .workers
+            .get_mut(i)
+            .ok_or_else(|| HarnessError::Task(format!("no worker {i}")))?;
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("--name")
+            .arg(&*name)
+            .arg("--worker-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--join")
+            .arg(&self.join)
+            .arg("--keepalive-ttl")
+            .arg(self.keepalive_ttl_secs.to_string())
+            .env("RUST_LOG", "info");
+        *process = Some(ChildGuard::spawn(name.clone(), cmd, log)?);
+        Ok(())
+    }
+
+    /// SIGKILLs worker `i`.
+    pub fn kill(&mut self, i: usize) -> Result<()> {
+        if let Some(mut process) = self.workers.get_mut(i).and_then(|w| w.2.take()) {
+            process.kill()?;
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` (e.g. SIGSTOP / SIGCONT) to worker `i`.
+    pub fn signal(&mut self, i: usize, signal: libc::c_int) -> Result<()> {
+        match self.workers.get_mut(i).and_then(|w| w.2.as_mut()) {
+            Some(process) => process.signal(signal),
+            None => Err(HarnessError::Task(format!("worker {i} is not running"))),
+        }
+    }
+
+    /// Index of the worker named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.workers.iter().position(|w| w.0 == name)
+    }
+
+    /// The log file of worker `i`.
+    pub fn log_path(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("worker{}.log", i + 1))
+    }
+}
+
+/// One worker as `list-member --worker` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerView {
+    pub name: String,
+    pub stage: String,
+    pub source: String,
+}
+
+/// `list-member --worker`, parsed.
+pub async fn workers_view(master_addrs: &str) -> Result<Vec<WorkerView>> {
+    let answer = dmctl(master_addrs, &["list-member", "--worker"]).await?;
+    let workers = answer["members"][0]["worker"]["workers"]
+        .as_array()
+        .ok_or_else(|| HarnessError::Task(format!("no workers in {answer}")))?;
+    Ok(workers
+        .iter()
+        .map(|w| WorkerView {
+            name: w["name"].as_str().unwrap_or_default().to_string(),
+            stage: w["stage"].as_str().unwrap_or_default().to_string(),
+            source: w["source"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// The worker `source` is bound to, per `list-member --worker`.
+pub async fn bound_worker(master_addrs: &str, source: &str) -> Result<Option<String>> {
+    Ok(workers_view(master_addrs)
+        .await?
+        .into_iter()
+        .find(|w| w.stage == "bound" && w.source == source)
+        .map(|w| w.name))
+}

@@ -1,13 +1,25 @@
 //! dm-worker: registers with the masters, heartbeats to the leader and runs
-//! the subtasks of the source it is bound to (dump -> load -> sync).
+//! the sources it is bound to.
 //!
-//! Today this crate loads and validates the configuration; the master
-//! client, the units and the upstream/downstream adapters are built on it.
+//! - [`master_client`]: registration and the heartbeat loop, following the
+//!   leader across master failovers.
+//! - [`lease`]: how long the worker may write without an answer (pure).
+//! - [`assignments`]: what runs, under which epoch (pure).
+
+pub mod assignments;
+pub mod lease;
+pub mod master_client;
 
 use anyhow::Context;
 use dm_proto::config::{WorkerArgs, WorkerConfig};
+use dm_proto::net::{ChannelTimeouts, TcpConnector};
+use tokio::sync::watch;
 
-/// Loads the configuration, sets up logging and runs the worker.
+use assignments::Assignments;
+use master_client::MasterClient;
+
+/// Loads the configuration, sets up logging and runs the worker until
+/// SIGTERM or Ctrl-C.
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let cfg = WorkerConfig::load(args)?;
     dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
@@ -15,13 +27,32 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let source = cfg.embedded_source().map(|s| s.source_id);
     tracing::info!(name = %cfg.name, worker_addr = %cfg.worker_addr, advertise_addr = %cfg.advertise_addr,
         join = %cfg.join, keepalive_ttl_secs = cfg.keepalive_ttl, embedded_source = ?source,
-        "dm-worker configuration loaded");
-    serve(&cfg).context("dm-worker stopped")
-}
-
-fn serve(cfg: &WorkerConfig) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "configuration of {} is valid, but this build cannot serve yet (no master client)",
-        cfg.name
-    )
+        "dm-worker starting");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        let (stop, stopped) = watch::channel(false);
+        let connector = TcpConnector::shared(ChannelTimeouts::default());
+        let mut client = MasterClient::new(&cfg, connector);
+        let work = async {
+            let mut registration_stop = stopped.clone();
+            client
+                .register(&mut registration_stop)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let mut assignments = Assignments::default();
+            client
+                .run(&mut assignments, stopped.clone())
+                .await
+                .map_err(anyhow::Error::msg)
+        };
+        tokio::pin!(work);
+        tokio::select! {
+            result = &mut work => result,
+            () = dm_proto::shutdown::signalled() => {
+                tracing::info!("dm-worker stopping");
+                let _ = stop.send(true);
+                work.await
+            }
+        }
+    })
 }

@@ -22,6 +22,18 @@ pub struct MasterNode {
     pub peer_addr: String,
 }
 
+impl MasterNode {
+    /// Where clients should talk to this master: its client address, or its
+    /// peer address (which serves every service too) when that is unknown.
+    pub fn client_or_peer_addr(&self) -> &str {
+        if self.client_addr.is_empty() {
+            &self.peer_addr
+        } else {
+            &self.client_addr
+        }
+    }
+}
+
 impl fmt::Display for MasterNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

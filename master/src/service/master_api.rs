@@ -80,9 +80,11 @@ impl pb::master_server::Master for MasterApi {
 
     async fn transfer_source(
         &self,
-        _request: Request<pb::TransferSourceRequest>,
+        request: Request<pb::TransferSourceRequest>,
     ) -> Result<Response<pb::TransferSourceResponse>, Status> {
-        unsupported("transfer-source")
+        routed!(self, request, MasterClient, transfer_source, |req| {
+            members::transfer_source(&self.node, req).await
+        })
     }
 
     async fn show_ddl_locks(

@@ -75,16 +75,24 @@ pub async fn list(
         }));
     }
     if all || req.worker {
+        let now = std::time::Instant::now();
         let workers = state
             .workers
             .iter()
             .filter(|(name, _)| wanted(name))
             .map(|(name, w)| {
                 let bound = state.source_bound_to(name);
+                let stage = if !node.liveness.is_alive(name, now) {
+                    "offline"
+                } else if bound.is_some() {
+                    "bound"
+                } else {
+                    "free"
+                };
                 pb::WorkerInfo {
                     name: name.clone(),
                     addr: w.addr.clone(),
-                    stage: if bound.is_some() { "bound" } else { "offline" }.to_string(),
+                    stage: stage.to_string(),
                     source: bound.unwrap_or_default(),
                 }
             })
@@ -167,4 +175,70 @@ pub async fn offline(
             "offline-member type {other:?} is not valid; use master or worker"
         ))),
     }
+}
+
+/// `transfer-source SOURCE WORKER`, with DM's conditions: the worker is
+/// alive and free, and no task of the source is running.
+pub async fn transfer_source(
+    node: &Node,
+    req: pb::TransferSourceRequest,
+) -> Result<pb::TransferSourceResponse, MasterError> {
+    let refuse = |msg: String| pb::TransferSourceResponse { result: false, msg };
+    let applied = node.read().await?;
+    let state = &applied.state;
+    if !state.sources.contains_key(&req.source) {
+        return Ok(refuse(format!("source {} does not exist", req.source)));
+    }
+    if !state.workers.contains_key(&req.worker) {
+        return Ok(refuse(format!("worker {} does not exist", req.worker)));
+    }
+    if state
+        .bindings
+        .get(&req.source)
+        .is_some_and(|b| b.worker == req.worker)
+    {
+        return Ok(pb::TransferSourceResponse {
+            result: true,
+            msg: String::new(),
+        });
+    }
+    if !node
+        .liveness
+        .is_alive(&req.worker, std::time::Instant::now())
+    {
+        return Ok(refuse(format!("worker {} is offline", req.worker)));
+    }
+    if let Some(other) = state.source_bound_to(&req.worker) {
+        return Ok(refuse(format!(
+            "worker {} is not free: it is bound to source {other}",
+            req.worker
+        )));
+    }
+    let running: Vec<String> = state
+        .tasks
+        .iter()
+        .filter(|(_, t)| t.stages.get(&req.source) == Some(&crate::state::TaskStage::Running))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !running.is_empty() {
+        return Ok(refuse(format!(
+            "tasks {} on source {} should not be running; pause-task first",
+            running.join(", "),
+            req.source
+        )));
+    }
+    let command = Command::Bind {
+        source: req.source.clone(),
+        worker: req.worker.clone(),
+    };
+    Ok(match node.write(command).await? {
+        Response::Rejected(why) => refuse(why.to_string()),
+        _ => {
+            tracing::info!(source = %req.source, worker = %req.worker, "source transferred");
+            pb::TransferSourceResponse {
+                result: true,
+                msg: String::new(),
+            }
+        }
+    })
 }

@@ -8,9 +8,11 @@ mod master_api;
 mod members;
 mod raft_api;
 mod sources;
+mod worker_api;
 
 pub use master_api::MasterApi;
 pub use raft_api::{RaftApi, JOIN_TIMEOUT};
+pub use worker_api::{heartbeat_interval_for, lease_for, WorkerApi};
 
 use tonic::metadata::MetadataValue;
 

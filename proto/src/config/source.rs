@@ -148,8 +148,10 @@ impl SourceConfig {
         yaml::to_string(self)
     }
 
-    /// Checks what serde cannot; returns the offending key path and why.
-    pub(crate) fn validate(&self) -> Result<(), (String, String)> {
+    /// Checks what serde cannot (for a config that did not come from a
+    /// file, e.g. one sent over the network); returns the offending key path
+    /// and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
         let id = &self.source_id;
         if id.is_empty() {
             return Err((

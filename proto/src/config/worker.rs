@@ -21,7 +21,7 @@ pub const DEFAULT_WORKER_ADDR: &str = ":8262";
 pub const DEFAULT_JOIN: &str = "127.0.0.1:8261";
 /// Default keepalive TTL in seconds: the time after which a silent worker's
 /// sources move to another worker. DM 2.x uses 60 s.
-pub const DEFAULT_KEEPALIVE_TTL_SECS: u64 = 3;
+pub const DEFAULT_KEEPALIVE_TTL_SECS: u64 = 2;
 
 /// dm-worker's command line. Flags override the `--config` file.
 #[derive(Debug, Clone, Default, clap::Parser)]

@@ -1,0 +1,133 @@
+//! Which workers are alive: the leader's soft state, never replicated.
+//!
+//! A worker is alive while its last heartbeat is younger than its keepalive
+//! TTL. Heartbeat times are measured on this master's monotonic clock, so
+//! they mean nothing to another master: a new leader starts with an empty
+//! table and counts every registered worker alive for one full TTL from the
+//! moment it became leader before judging it (a master failover must not
+//! move sources whose workers are fine).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::state::ClusterState;
+
+/// TTL assumed for a worker not heard from yet under this leadership.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(dm_proto::config::DEFAULT_KEEPALIVE_TTL_SECS);
+
+#[derive(Debug, Default)]
+pub struct Liveness {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Term and start of the current leadership, if this master leads.
+    leading: Option<(u64, Instant)>,
+    seen: HashMap<String, Seen>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    at: Instant,
+    ttl: Duration,
+}
+
+impl Liveness {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records whether this master leads (and in which term) as of `now`;
+    /// a new leadership forgets everything heard before.
+    pub fn observe(&self, leading_term: Option<u64>, now: Instant) {
+        let mut inner = self.lock();
+        match (leading_term, inner.leading) {
+            (Some(term), Some((known, _))) if term == known => {}
+            (Some(term), _) => {
+                inner.leading = Some((term, now));
+                inner.seen.clear();
+            }
+            (None, _) => {
+                inner.leading = None;
+                inner.seen.clear();
+            }
+        }
+    }
+
+    /// A heartbeat (or registration) from `worker` arrived at `now`.
+    pub fn heard(&self, worker: &str, ttl: Duration, now: Instant) {
+        self.lock()
+            .seen
+            .insert(worker.to_string(), Seen { at: now, ttl });
+    }
+
+    /// Whether `worker` counts as alive at `now`.
+    pub fn is_alive(&self, worker: &str, now: Instant) -> bool {
+        let inner = self.lock();
+        let Some((_, since)) = inner.leading else {
+            return false;
+        };
+        let (at, ttl) = match inner.seen.get(worker) {
+            Some(seen) => (seen.at.max(since), seen.ttl),
+            None => (since, DEFAULT_TTL),
+        };
+        now < at + ttl
+    }
+
+    /// The registered workers alive at `now`.
+    pub fn alive(&self, state: &ClusterState, now: Instant) -> BTreeSet<String> {
+        state
+            .workers
+            .keys()
+            .filter(|w| self.is_alive(w, now))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(3);
+
+    #[test]
+    fn a_worker_is_alive_for_one_ttl_after_its_last_heartbeat() {
+        let t0 = Instant::now();
+        let live = Liveness::default();
+        live.observe(Some(1), t0);
+        live.heard("w1", TTL, t0 + Duration::from_secs(1));
+        assert!(live.is_alive("w1", t0 + Duration::from_millis(3900)));
+        assert!(!live.is_alive("w1", t0 + Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn a_new_leader_gives_everyone_a_full_ttl() {
+        let t0 = Instant::now();
+        let live = Liveness::default();
+        live.observe(Some(1), t0);
+        live.heard("w1", TTL, t0);
+        // Leadership moves to a new term 10 s later: w1 was silent for 10 s
+        // under the old leader, but the new one has not judged it yet.
+        let t1 = t0 + Duration::from_secs(10);
+        live.observe(Some(2), t1);
+        assert!(live.is_alive("w1", t1 + Duration::from_millis(2900)));
+        assert!(!live.is_alive("w1", t1 + TTL));
+        // A worker not heard from under this leadership gets the default TTL.
+        let just_before = DEFAULT_TTL - Duration::from_millis(1);
+        assert!(live.is_alive("never-heard", t1 + just_before));
+        assert!(!live.is_alive("never-heard", t1 + DEFAULT_TTL));
+    }
+
+    #[test]
+    fn a_follower_judges_nobody_alive() {
+        let t0 = Instant::now();
+        let live = Liveness::default();
+        live.observe(Some(1), t0);
+        live.heard("w1", TTL, t0);
+        live.observe(None, t0);
+        assert!(!live.is_alive("w1", t0));
+    }
+}

@@ -1,0 +1,216 @@
+//! The worker's side of `dm.WorkerControl`: register, then heartbeat to the
+//! leader for as long as the worker runs.
+//!
+//! The worker starts with the `--join` addresses. A master that is not the
+//! leader answers with the leader's address, and the worker talks to that one
+//! from then on; when its target fails it moves to the next known address.
+//! Meanwhile what it runs keeps running, until the lease runs out (see
+//! [`crate::lease`]): a master failover is much shorter than the lease.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dm_proto::config::{advertise_for, split_list, WorkerConfig};
+use dm_proto::net::SharedConnector;
+use dm_proto::pb;
+use dm_proto::pb::worker_control_client::WorkerControlClient;
+use tokio::sync::watch;
+
+use crate::assignments::{Assignments, Change};
+use crate::lease::Lease;
+
+/// Pause before trying the next master after a failure.
+pub const RETRY: Duration = Duration::from_millis(50);
+/// Heartbeat interval until the leader says otherwise.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(300);
+
+/// The worker's identity and where the masters are.
+#[derive(Debug)]
+pub struct MasterClient {
+    name: String,
+    address: String,
+    ttl: Duration,
+    embedded_source: String,
+    /// Known master addresses; `target` indexes the one tried first.
+    masters: Vec<String>,
+    target: usize,
+    connector: SharedConnector,
+    boot_id: u64,
+    seq: u64,
+}
+
+impl MasterClient {
+    pub fn new(cfg: &WorkerConfig, connector: SharedConnector) -> Self {
+        let masters = split_list(&cfg.join)
+            .iter()
+            .filter_map(|a| advertise_for(a).ok())
+            .collect();
+        Self {
+            name: cfg.name.clone(),
+            address: cfg.advertise_addr.clone(),
+            ttl: Duration::from_secs(cfg.keepalive_ttl),
+            embedded_source: cfg
+                .embedded_source()
+                .and_then(|s| serde_json::to_string(&s).ok())
+                .unwrap_or_default(),
+            masters,
+            target: 0,
+            connector,
+            boot_id: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+                u64::try_from(d.as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
+            }),
+            seq: 0,
+        }
+    }
+
+    fn client(&self) -> Option<WorkerControlClient<tonic::transport::Channel>> {
+        let addr = self.masters.get(self.target)?;
+        self.connector
+            .channel(addr)
+            .ok()
+            .map(WorkerControlClient::new)
+    }
+
+    fn next_master(&mut self) {
+        if !self.masters.is_empty() {
+            self.target = (self.target + 1) % self.masters.len();
+        }
+    }
+
+    /// Points at `addr`, learning it if new.
+    fn follow(&mut self, addr: &str) {
+        match self.masters.iter().position(|a| a == addr) {
+            Some(i) => self.target = i,
+            None => {
+                self.masters.push(addr.to_string());
+                self.target = self.masters.len() - 1;
+            }
+        }
+    }
+
+    /// Registers through any master, retrying until one accepts or refuses.
+    pub async fn register(&mut self, stopped: &mut watch::Receiver<bool>) -> Result<(), String> {
+        let request = pb::RegisterWorkerRequest {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            embedded_source_config: self.embedded_source.clone(),
+            keepalive_ttl_ms: millis(self.ttl),
+        };
+        loop {
+            if *stopped.borrow() {
+                return Err("stopped before registering".into());
+            }
+            let attempt = match self.client() {
+                Some(mut c) => c.register_worker(request.clone()).await,
+                None => Err(tonic::Status::unavailable("no master address")),
+            };
+            match attempt {
+                Ok(answer) => {
+                    let answer = answer.into_inner();
+                    if answer.result {
+                        tracing::info!(worker = %self.name, "registered");
+                        return Ok(());
+                    }
+                    return Err(format!("registration refused: {}", answer.msg));
+                }
+                Err(status) => {
+                    tracing::debug!(master = ?self.masters.get(self.target), error = %status.message(), "registration attempt failed");
+                    self.next_master();
+                    tokio::time::sleep(RETRY).await;
+                }
+            }
+        }
+    }
+
+    /// Heartbeats until `stopped`; keeps `assignments` in line with the
+    /// leader's answers and the lease.
+    pub async fn run(
+        &mut self,
+        assignments: &mut Assignments,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let mut lease = Lease::default();
+        let mut interval = DEFAULT_INTERVAL;
+        loop {
+            let sent_at = Instant::now();
+            self.seq += 1;
+            let request = pb::HeartbeatRequest {
+                name: self.name.clone(),
+                address: self.address.clone(),
+                seq: self.seq,
+                boot_id: self.boot_id,
+                sources: assignments.reports(),
+                keepalive_ttl_ms: millis(self.ttl),
+            };
+            let attempt = match self.client() {
+                Some(mut c) => {
+                    let mut req = tonic::Request::new(request);
+                    req.set_timeout(interval.max(Duration::from_millis(500)));
+                    c.heartbeat(req).await
+                }
+                None => Err(tonic::Status::unavailable("no master address")),
+            };
+            let pause = match attempt {
+                Ok(answer) => {
+                    let answer = answer.into_inner();
+                    if answer.is_leader {
+                        lease.renew(sent_at, Duration::from_millis(answer.lease_ms));
+                        if answer.heartbeat_interval_ms > 0 {
+                            interval = Duration::from_millis(answer.heartbeat_interval_ms);
+                        }
+                        if lease.is_valid(Instant::now()) {
+                            log_changes(assignments.apply(&answer.assignments));
+                        }
+                        interval
+                    } else {
+                        if answer.leader_addr.is_empty() {
+                            self.next_master();
+                        } else {
+                            self.follow(&answer.leader_addr);
+                        }
+                        RETRY
+                    }
+                }
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    tracing::warn!(error = %status.message(), "the leader does not know this worker; registering again");
+                    lease.revoke();
+                    log_changes(assignments.stop_all());
+                    self.register(&mut stopped).await?;
+                    Duration::ZERO
+                }
+                Err(status) => {
+                    tracing::debug!(master = ?self.masters.get(self.target), error = %status.message(), "heartbeat failed; trying another master");
+                    self.next_master();
+                    RETRY
+                }
+            };
+            if !lease.is_valid(Instant::now()) && !assignments.running().is_empty() {
+                tracing::warn!("lease expired: stopping every source until the leader answers");
+                log_changes(assignments.stop_all());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stopped.wait_for(|s| *s) => {
+                    log_changes(assignments.stop_all());
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn log_changes(changes: Vec<Change>) {
+    for change in changes {
+        match change {
+            Change::Started { source, epoch } => {
+                tracing::info!(%source, epoch, "running source");
+            }
+            Change::Stopped { source, epoch, why } => {
+                tracing::info!(%source, epoch, why, "stopped source");
+            }
+        }
+    }
+}
