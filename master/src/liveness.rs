@@ -63,17 +63,28 @@ impl Liveness {
             .insert(worker.to_string(), Seen { at: now, ttl });
     }
 
-    /// Whether `worker` counts as alive at `now`.
-    pub fn is_alive(&self, worker: &str, now: Instant) -> bool {
+    /// Whether `worker`, registered with `registered_ttl` (None or zero:
+    /// the default), counts as alive at `now`.
+    pub fn is_alive(&self, worker: &str, registered_ttl: Option<Duration>, now: Instant) -> bool {
         let inner = self.lock();
         let Some((_, since)) = inner.leading else {
             return false;
         };
+        let registered = registered_ttl
+            .filter(|t| !t.is_zero())
+            .unwrap_or(DEFAULT_TTL);
         let (at, ttl) = match inner.seen.get(worker) {
             Some(seen) => (seen.at.max(since), seen.ttl),
-            None => (since, DEFAULT_TTL),
+            None => (since, registered),
         };
         now < at + ttl
+    }
+
+    /// Whether the registered `worker` counts as alive at `now`.
+    pub fn is_registered_alive(&self, state: &ClusterState, worker: &str, now: Instant) -> bool {
+        state.workers.get(worker).is_some_and(|w| {
+            self.is_alive(worker, Some(Duration::from_millis(w.keepalive_ttl_ms)), now)
+        })
     }
 
     /// The registered workers alive at `now`.
@@ -81,7 +92,7 @@ impl Liveness {
         state
             .workers
             .keys()
-            .filter(|w| self.is_alive(w, now))
+            .filter(|w| self.is_registered_alive(state, w, now))
             .cloned()
             .collect()
     }
@@ -99,8 +110,8 @@ mod tests {
         let live = Liveness::default();
         live.observe(Some(1), t0);
         live.heard("w1", TTL, t0 + Duration::from_secs(1));
-        assert!(live.is_alive("w1", t0 + Duration::from_millis(3900)));
-        assert!(!live.is_alive("w1", t0 + Duration::from_secs(4)));
+        assert!(live.is_alive("w1", None, t0 + Duration::from_millis(3900)));
+        assert!(!live.is_alive("w1", None, t0 + Duration::from_secs(4)));
     }
 
     #[test]
@@ -113,12 +124,13 @@ mod tests {
         // under the old leader, but the new one has not judged it yet.
         let t1 = t0 + Duration::from_secs(10);
         live.observe(Some(2), t1);
-        assert!(live.is_alive("w1", t1 + Duration::from_millis(2900)));
-        assert!(!live.is_alive("w1", t1 + TTL));
-        // A worker not heard from under this leadership gets the default TTL.
+        // It is judged by the TTL it registered with...
+        assert!(live.is_alive("w1", Some(TTL), t1 + Duration::from_millis(2900)));
+        assert!(!live.is_alive("w1", Some(TTL), t1 + TTL));
+        // ... or, registered without one, by the default.
         let just_before = DEFAULT_TTL - Duration::from_millis(1);
-        assert!(live.is_alive("never-heard", t1 + just_before));
-        assert!(!live.is_alive("never-heard", t1 + DEFAULT_TTL));
+        assert!(live.is_alive("never-heard", None, t1 + just_before));
+        assert!(!live.is_alive("never-heard", None, t1 + DEFAULT_TTL));
     }
 
     #[test]
@@ -128,6 +140,6 @@ mod tests {
         live.observe(Some(1), t0);
         live.heard("w1", TTL, t0);
         live.observe(None, t0);
-        assert!(!live.is_alive("w1", t0));
+        assert!(!live.is_alive("w1", None, t0));
     }
 }

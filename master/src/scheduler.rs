@@ -101,6 +101,7 @@ mod tests {
                 WorkerEntry {
                     addr: format!("{name}:8262"),
                     registered_at_ms: 0,
+                    keepalive_ttl_ms: 0,
                 },
             );
         }

@@ -87,6 +87,7 @@ fn history() -> Vec<Entry<TypeConfig>> {
             Command::RegisterWorker {
                 name: "w1".into(),
                 addr: "127.0.0.1:8262".into(),
+                keepalive_ttl_ms: 0,
             },
         ),
         normal(
@@ -101,6 +102,7 @@ fn history() -> Vec<Entry<TypeConfig>> {
             Command::RegisterWorker {
                 name: "w1".into(),
                 addr: "elsewhere:1".into(),
+                keepalive_ttl_ms: 0,
             },
         ),
     ]

@@ -372,6 +372,7 @@ mod tests {
                 command: Command::RegisterWorker {
                     name: format!("worker-{index}"),
                     addr: format!("10.0.0.{}:8262", index % 250),
+                    keepalive_ttl_ms: 0,
                 },
                 proposed_at_ms: 1_700_000_000_000 + index,
             }),
@@ -426,7 +427,7 @@ mod tests {
         let normal = encode("e", &entry(3)).expect("encode");
         assert_eq!(
             String::from_utf8(normal.clone()).expect("utf8"),
-            r#"{"log_id":{"leader_id":{"term":2,"node_id":7},"index":3},"payload":{"Normal":{"command":{"RegisterWorker":{"name":"worker-3","addr":"10.0.0.3:8262"}},"proposed_at_ms":1700000000003}}}"#
+            r#"{"log_id":{"leader_id":{"term":2,"node_id":7},"index":3},"payload":{"Normal":{"command":{"RegisterWorker":{"name":"worker-3","addr":"10.0.0.3:8262","keepalive_ttl_ms":0}},"proposed_at_ms":1700000000003}}}"#
         );
         assert_eq!(
             decode::<Entry<TypeConfig>>("e", &normal).expect("decode"),

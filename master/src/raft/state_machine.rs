@@ -393,6 +393,7 @@ mod tests {
                 command: Command::RegisterWorker {
                     name: format!("w{index}"),
                     addr: format!("w{index}:8262"),
+                    keepalive_ttl_ms: 0,
                 },
                 proposed_at_ms: index,
             }),

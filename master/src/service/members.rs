@@ -82,7 +82,7 @@ pub async fn list(
             .filter(|(name, _)| wanted(name))
             .map(|(name, w)| {
                 let bound = state.source_bound_to(name);
-                let stage = if !node.liveness.is_alive(name, now) {
+                let stage = if !node.liveness.is_registered_alive(state, name, now) {
                     "offline"
                 } else if bound.is_some() {
                     "bound"
@@ -204,7 +204,7 @@ pub async fn transfer_source(
     }
     if !node
         .liveness
-        .is_alive(&req.worker, std::time::Instant::now())
+        .is_registered_alive(state, &req.worker, std::time::Instant::now())
     {
         return Ok(refuse(format!("worker {} is offline", req.worker)));
     }

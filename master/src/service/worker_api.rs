@@ -99,6 +99,7 @@ async fn register(
     let command = Command::RegisterWorker {
         name: req.name.clone(),
         addr: req.address.clone(),
+        keepalive_ttl_ms: req.keepalive_ttl_ms,
     };
     if let Applied::Rejected(why) = node.write(command).await? {
         return Ok(pb::RegisterWorkerResponse {

@@ -46,7 +46,11 @@ impl ClusterState {
                 self.sources.remove(source_id);
                 self.bindings.remove(source_id);
             }
-            Command::RegisterWorker { name, addr } => match self.workers.get(name) {
+            Command::RegisterWorker {
+                name,
+                addr,
+                keepalive_ttl_ms,
+            } => match self.workers.get_mut(name) {
                 Some(existing) if existing.addr != *addr => {
                     return Err(Rejection::WorkerNameTaken {
                         name: name.clone(),
@@ -54,13 +58,14 @@ impl ClusterState {
                         requested: addr.clone(),
                     })
                 }
-                Some(_) => {}
+                Some(existing) => existing.keepalive_ttl_ms = *keepalive_ttl_ms,
                 None => {
                     self.workers.insert(
                         name.clone(),
                         WorkerEntry {
                             addr: addr.clone(),
                             registered_at_ms: now_ms,
+                            keepalive_ttl_ms: *keepalive_ttl_ms,
                         },
                     );
                 }
@@ -243,6 +248,7 @@ mod tests {
         Command::RegisterWorker {
             name: name.into(),
             addr: format!("{name}:8262"),
+            keepalive_ttl_ms: 2000,
         }
     }
 
@@ -379,6 +385,7 @@ mod tests {
                     Command::RegisterWorker {
                         name: "w1".into(),
                         addr: "other:1".into(),
+                        keepalive_ttl_ms: 0,
                     },
                     Response::Rejected(Rejection::WorkerNameTaken {
                         name: "w1".into(),

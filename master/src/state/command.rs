@@ -19,8 +19,15 @@ pub enum Command {
     CreateSource { config: Box<SourceConfig> },
     /// `operate-source stop`: removes the source and its binding.
     RemoveSource { source_id: String },
-    /// A worker registered (or re-registered at a new address).
-    RegisterWorker { name: String, addr: String },
+    /// A worker registered (or registered again, e.g. after a restart).
+    RegisterWorker {
+        name: String,
+        addr: String,
+        /// The worker's keepalive TTL; 0 (entries from before the field)
+        /// means the default.
+        #[serde(default)]
+        keepalive_ttl_ms: u64,
+    },
     /// `offline-member --worker`: forget a worker.
     RemoveWorker { name: String },
     /// Bind a source to a worker under a new, larger epoch.

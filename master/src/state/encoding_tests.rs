@@ -40,8 +40,9 @@ fn every_command_has_a_pinned_encoding() {
             Command::RegisterWorker {
                 name: "w1".into(),
                 addr: "127.0.0.1:8262".into(),
+                keepalive_ttl_ms: 2000,
             },
-            r#"{"command":{"RegisterWorker":{"name":"w1","addr":"127.0.0.1:8262"}},"proposed_at_ms":1700000000000}"#,
+            r#"{"command":{"RegisterWorker":{"name":"w1","addr":"127.0.0.1:8262","keepalive_ttl_ms":2000}},"proposed_at_ms":1700000000000}"#,
         ),
         (
             Command::RemoveWorker { name: "w1".into() },
@@ -118,6 +119,20 @@ fn responses_have_a_pinned_encoding() {
     assert_eq!(
         serde_json::to_string(&Response::Bound { epoch: 7 }).expect("encodes"),
         r#"{"Bound":{"epoch":7}}"#
+    );
+}
+
+#[test]
+fn a_registration_from_before_the_ttl_field_still_decodes() {
+    let entry = r#"{"command":{"RegisterWorker":{"name":"w1","addr":"a:1"}},"proposed_at_ms":1}"#;
+    let decoded: Request = serde_json::from_str(entry).expect("decodes");
+    assert_eq!(
+        decoded.command,
+        Command::RegisterWorker {
+            name: "w1".into(),
+            addr: "a:1".into(),
+            keepalive_ttl_ms: 0
+        }
     );
 }
 

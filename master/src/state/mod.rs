@@ -92,6 +92,10 @@ pub struct WorkerEntry {
     /// Address the worker advertises.
     pub addr: String,
     pub registered_at_ms: u64,
+    /// Keepalive TTL the worker asked for (0: the default). Replicated so
+    /// that every leader judges the worker by its own TTL.
+    #[serde(default)]
+    pub keepalive_ttl_ms: u64,
 }
 
 /// A task: its file and what each of its sources should be doing.
