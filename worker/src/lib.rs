@@ -5,8 +5,10 @@
 //!   leader across master failovers.
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
+//! - [`downstream`]: fenced transactional writes and checkpoints.
 
 pub mod assignments;
+pub mod downstream;
 pub mod lease;
 pub mod master_client;
 
