@@ -71,8 +71,8 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let members = dm_tests::cluster::dmctl(&first, &["list-member", "--master"]).await?;
     println!("{}", serde_json::to_string_pretty(&members)?);
 
-    println!("\n== Stopping here: dm-worker does not run sources yet, so the workers and");
-    println!("   'dmctl start-task dm-cnf/dmtask1.yaml' are not run.");
+    println!("\n== Stopping here: the workers do not copy or replicate data yet, so");
+    println!("   'dmctl start-task dm-cnf/dmtask1.yaml' is not run.");
     drop(masters);
     for server in dbs.upstreams {
         server.stop().await?;
