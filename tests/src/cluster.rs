@@ -361,3 +361,24 @@ pub async fn bound_worker(master_addrs: &str, source: &str) -> Result<Option<Str
         .find(|w| w.stage == "bound" && w.source == source)
         .map(|w| w.name))
 }
+
+/// Waits until `list-member --worker` shows `worker` in `stage`.
+pub async fn wait_worker_stage(
+    master_addrs: &str,
+    worker: &str,
+    stage: &str,
+    deadline: Duration,
+) -> Result<()> {
+    wait_until(
+        &format!("{worker} shows {stage}"),
+        deadline,
+        Duration::from_millis(50),
+        || async move {
+            let view = workers_view(master_addrs).await.ok()?;
+            view.iter()
+                .any(|w| w.name == worker && w.stage == stage)
+                .then_some(())
+        },
+    )
+    .await
+}

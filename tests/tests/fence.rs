@@ -26,15 +26,8 @@ fn insert(id: u32) -> Vec<String> {
     vec![format!("INSERT INTO app.t (id) VALUES ({id})")]
 }
 
-async fn ids(server: &MariaDb) -> Vec<u32> {
-    let mut conn = server.conn().await.expect("conn");
-    conn.query("SELECT id FROM app.t ORDER BY id")
-        .await
-        .expect("select")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_epoch_never_commits_after_a_newer_one() {
+/// A downstream server with an `app.t` table to write into.
+async fn downstream_with_table() -> MariaDb {
     let server = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("downstream");
@@ -47,6 +40,19 @@ async fn an_older_epoch_never_commits_after_a_newer_one() {
     )
     .await
     .expect("schema");
+    server
+}
+
+async fn ids(server: &MariaDb) -> Vec<u32> {
+    let mut conn = server.conn().await.expect("conn");
+    conn.query("SELECT id FROM app.t ORDER BY id")
+        .await
+        .expect("select")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_epoch_never_commits_after_a_newer_one() {
+    let server = downstream_with_table().await;
     let old = MySqlDownstream::new(server.opts());
     let new = MySqlDownstream::new(server.opts());
     old.prepare(&key()).await.expect("prepare");
@@ -89,18 +95,7 @@ async fn an_older_epoch_never_commits_after_a_newer_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_row_lock_orders_a_racing_old_and_new_epoch() {
-    let server = MariaDb::start(MariaDbOptions::new(1))
-        .await
-        .expect("downstream");
-    dm_tests::tutorial::run_sql(
-        &server,
-        &[
-            "CREATE DATABASE app",
-            "CREATE TABLE app.t (id INT PRIMARY KEY)",
-        ],
-    )
-    .await
-    .expect("schema");
+    let server = downstream_with_table().await;
     let downstream = MySqlDownstream::new(server.opts());
     downstream.prepare(&key()).await.expect("prepare");
     downstream

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dm_tests::cluster::{bound_worker, dmctl, workers_view, Masters, Workers};
+use dm_tests::cluster::{bound_worker, dmctl, wait_worker_stage, workers_view, Masters, Workers};
 use dm_tests::{wait_until, MariaDb, MariaDbOptions};
 
 const TTL_SECS: u64 = 2;
@@ -85,46 +85,18 @@ async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
         moved_after < Duration::from_secs(TTL_SECS + 5),
         "moved after {moved_after:?}"
     );
-    wait_until(
-        "the dead worker shows offline",
-        MOVE_DEADLINE,
-        Duration::from_millis(50),
-        || {
-            let addrs = addrs.clone();
-            let a = a.clone();
-            async move {
-                let view = workers_view(&addrs).await.ok()?;
-                view.iter()
-                    .any(|w| w.name == a && w.stage == "offline")
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .expect("offline");
+    wait_worker_stage(&addrs, &a, "offline", MOVE_DEADLINE)
+        .await
+        .expect("offline");
 
     // The dead worker comes back (free), then the leader and the worker now
     // running source-a die at the same moment: the new leader still moves it.
     workers
         .spawn(workers.index_of(&a).expect("ours"))
         .expect("restart");
-    wait_until(
-        "the restarted worker is free",
-        MOVE_DEADLINE,
-        Duration::from_millis(50),
-        || {
-            let addrs = addrs.clone();
-            let a = a.clone();
-            async move {
-                let view = workers_view(&addrs).await.ok()?;
-                view.iter()
-                    .any(|w| w.name == a && w.stage == "free")
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .expect("free again");
+    wait_worker_stage(&addrs, &a, "free", MOVE_DEADLINE)
+        .await
+        .expect("free again");
     let leader = masters
         .leader(Duration::from_secs(20))
         .await
@@ -164,22 +136,9 @@ async fn transfer_source_moves_a_source_to_a_free_worker() {
     } else {
         "worker1"
     };
-    wait_until(
-        "the other worker is free",
-        MOVE_DEADLINE,
-        Duration::from_millis(50),
-        || {
-            let addrs = addrs.clone();
-            async move {
-                let view = workers_view(&addrs).await.ok()?;
-                view.iter()
-                    .any(|w| w.name == other && w.stage == "free")
-                    .then_some(())
-            }
-        },
-    )
-    .await
-    .expect("free");
+    wait_worker_stage(&addrs, other, "free", MOVE_DEADLINE)
+        .await
+        .expect("free");
 
     let answer = dmctl(&addrs, &["transfer-source", "source-a", other])
         .await
