@@ -122,17 +122,21 @@ async fn the_row_lock_orders_a_racing_old_and_new_epoch() {
                 .await
         })
     };
-    // Wait until the old transaction is really blocked on the row lock.
+    // Wait until the old transaction is really blocked on the row lock
+    // (one watcher connection, polled).
+    let watcher = tokio::sync::Mutex::new(server.conn().await.expect("conn"));
     dm_tests::wait_until(
         "the old epoch's transaction waits on the checkpoint row",
         std::time::Duration::from_secs(10),
         std::time::Duration::from_millis(10),
         || {
-            let server = &server;
+            let watcher = &watcher;
             async move {
-                let mut conn = server.conn().await.ok()?;
+                let mut conn = watcher.lock().await;
                 let waiting: Option<u64> = conn
-                    .query_first("SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'")
+                    .query_first(
+                        "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+                    )
                     .await
                     .ok()?;
                 (waiting == Some(1)).then_some(())
