@@ -114,15 +114,21 @@ async fn execute(
         Command::ResumeTask(t) => {
             operate_task(pb::TaskOp::Resume, &t.task, sources, masters).await?
         }
-        Command::QueryStatus { task, more: _ } => {
+        Command::QueryStatus { task, more } => {
             let name = task
                 .as_deref()
                 .map(task_name)
                 .transpose()?
                 .unwrap_or_default();
+            // DM prints a one-line-per-task summary when nothing narrows it.
+            let summarized = name.is_empty() && sources.is_empty() && !more;
             let req = pb::QueryStatusListRequest { name, sources };
             let resp = rpc!(masters, query_status, req)?;
-            answer(&resp, resp.result)
+            if summarized {
+                answer(&crate::status::summarize(&resp), resp.result)
+            } else {
+                answer(&resp, resp.result)
+            }
         }
         Command::CheckTask {
             config_file,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod error;
+pub mod status;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;

@@ -11,6 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use dm_proto::pb;
+
 use crate::state::ClusterState;
 
 /// TTL assumed for a worker not heard from yet under this leadership.
@@ -26,6 +28,8 @@ struct Inner {
     /// Term and start of the current leadership, if this master leads.
     leading: Option<(u64, Instant)>,
     seen: HashMap<String, Seen>,
+    /// What each worker last reported running.
+    reports: HashMap<String, Vec<pb::SourceReport>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -48,10 +52,12 @@ impl Liveness {
             (Some(term), _) => {
                 inner.leading = Some((term, now));
                 inner.seen.clear();
+                inner.reports.clear();
             }
             (None, _) => {
                 inner.leading = None;
                 inner.seen.clear();
+                inner.reports.clear();
             }
         }
     }
@@ -61,6 +67,29 @@ impl Liveness {
         self.lock()
             .seen
             .insert(worker.to_string(), Seen { at: now, ttl });
+    }
+
+    /// Keeps what `worker` reported running in its last heartbeat.
+    pub fn reported(&self, worker: &str, sources: Vec<pb::SourceReport>) {
+        self.lock().reports.insert(worker.to_string(), sources);
+    }
+
+    /// The last report of `task` on `source` by `worker`.
+    pub fn subtask_report(
+        &self,
+        worker: &str,
+        source: &str,
+        task: &str,
+    ) -> Option<pb::SubtaskReport> {
+        let inner = self.lock();
+        inner
+            .reports
+            .get(worker)?
+            .iter()
+            .filter(|s| s.source == source && !s.fenced)
+            .flat_map(|s| s.subtasks.iter())
+            .find(|t| t.task == task)
+            .cloned()
     }
 
     /// Whether `worker`, registered with `registered_ttl` (None or zero:

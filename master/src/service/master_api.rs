@@ -7,7 +7,7 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{members, sources};
+use super::{members, sources, tasks};
 use crate::error::MasterError;
 use crate::node::Node;
 
@@ -25,30 +25,38 @@ fn unsupported<T>(what: &'static str) -> Result<Response<T>, Status> {
 impl pb::master_server::Master for MasterApi {
     async fn start_task(
         &self,
-        _request: Request<pb::StartTaskRequest>,
+        request: Request<pb::StartTaskRequest>,
     ) -> Result<Response<pb::StartTaskResponse>, Status> {
-        unsupported("start-task")
+        routed!(self, request, MasterClient, start_task, |req| {
+            tasks::start(&self.node, req).await
+        })
     }
 
     async fn operate_task(
         &self,
-        _request: Request<pb::OperateTaskRequest>,
+        request: Request<pb::OperateTaskRequest>,
     ) -> Result<Response<pb::OperateTaskResponse>, Status> {
-        unsupported("stop-task / pause-task / resume-task")
+        routed!(self, request, MasterClient, operate_task, |req| {
+            tasks::operate(&self.node, req).await
+        })
     }
 
     async fn query_status(
         &self,
-        _request: Request<pb::QueryStatusListRequest>,
+        request: Request<pb::QueryStatusListRequest>,
     ) -> Result<Response<pb::QueryStatusListResponse>, Status> {
-        unsupported("query-status")
+        routed!(self, request, MasterClient, query_status, |req| {
+            tasks::query_status(&self.node, req).await
+        })
     }
 
     async fn check_task(
         &self,
-        _request: Request<pb::CheckTaskRequest>,
+        request: Request<pb::CheckTaskRequest>,
     ) -> Result<Response<pb::CheckTaskResponse>, Status> {
-        unsupported("check-task")
+        routed!(self, request, MasterClient, check_task, |req| {
+            tasks::check(&self.node, req).await
+        })
     }
 
     async fn operate_source(

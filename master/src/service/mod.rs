@@ -8,6 +8,7 @@ mod master_api;
 mod members;
 mod raft_api;
 mod sources;
+mod tasks;
 mod worker_api;
 
 pub use master_api::MasterApi;

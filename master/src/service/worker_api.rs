@@ -166,6 +166,7 @@ fn heartbeat(node: &Node, req: pb::HeartbeatRequest) -> Result<pb::HeartbeatResp
     for source in req.sources.iter().filter(|s| s.fenced) {
         tracing::warn!(worker = %req.name, source = %source.source, epoch = source.epoch, "worker reports it was fenced");
     }
+    node.liveness.reported(&req.name, req.sources.clone());
     Ok(pb::HeartbeatResponse {
         is_leader: true,
         leader_addr: node.me.client_or_peer_addr().to_string(),

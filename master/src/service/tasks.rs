@@ -1,0 +1,272 @@
+//! start-task, stop/pause/resume-task, query-status, check-task.
+//!
+//! The master validates a task file, checks that its sources exist, and
+//! stores the task with one expected stage per source (its subtasks) in
+//! Raft. Workers get the subtasks of their bound sources through the
+//! heartbeat. What a subtask is actually doing (stage, unit, progress,
+//! errors) is what its worker last reported; a subtask no worker reported
+//! yet shows stage `New`.
+
+use dm_proto::config::TaskConfig;
+use dm_proto::pb;
+
+use crate::error::MasterError;
+use crate::node::Node;
+use crate::state::{ClusterState, Command, Response, TaskStage};
+use crate::upstream_check;
+
+fn worker_of(state: &ClusterState, source: &str) -> String {
+    state
+        .bindings
+        .get(source)
+        .map(|b| b.worker.clone())
+        .unwrap_or_default()
+}
+
+fn source_result(state: &ClusterState, source: &str) -> pb::CommonWorkerResponse {
+    pb::CommonWorkerResponse {
+        result: true,
+        msg: String::new(),
+        source: source.to_string(),
+        worker: worker_of(state, source),
+    }
+}
+
+/// The task's sources, restricted to `requested` (`-s`) when given.
+fn select(task: &TaskConfig, requested: &[String]) -> Result<Vec<String>, String> {
+    let all: Vec<String> = task
+        .mysql_instances
+        .iter()
+        .map(|i| i.source_id.clone())
+        .collect();
+    if requested.is_empty() {
+        return Ok(all);
+    }
+    if let Some(unknown) = requested.iter().find(|s| !all.contains(s)) {
+        return Err(format!(
+            "source {unknown} is not in task {}; its sources are {}",
+            task.name,
+            all.join(", ")
+        ));
+    }
+    Ok(requested.to_vec())
+}
+
+pub async fn start(
+    node: &Node,
+    req: pb::StartTaskRequest,
+) -> Result<pb::StartTaskResponse, MasterError> {
+    let refuse = |msg: String| pb::StartTaskResponse {
+        result: false,
+        msg,
+        sources: Vec::new(),
+        check_result: String::new(),
+    };
+    let task = match TaskConfig::parse("task file", &req.task) {
+        Ok(t) => t,
+        Err(e) => return Ok(refuse(e.to_string())),
+    };
+    let sources = match select(&task, &req.sources) {
+        Ok(s) => s,
+        Err(e) => return Ok(refuse(e)),
+    };
+    let applied = node.read().await?;
+    if let Some(missing) = sources
+        .iter()
+        .find(|s| !applied.state.sources.contains_key(*s))
+    {
+        return Ok(refuse(format!(
+            "source {missing} does not exist; create it with `operate-source create` first"
+        )));
+    }
+    let command = Command::StartTask {
+        name: task.name.clone(),
+        config_yaml: req.task.clone(),
+        sources: sources.clone(),
+        stage: TaskStage::Running,
+    };
+    if let Response::Rejected(why) = node.write(command).await? {
+        return Ok(refuse(why.to_string()));
+    }
+    tracing::info!(task = %task.name, sources = ?sources, "task started");
+    let applied = node.state();
+    Ok(pb::StartTaskResponse {
+        result: true,
+        msg: String::new(),
+        sources: sources
+            .iter()
+            .map(|s| source_result(&applied.state, s))
+            .collect(),
+        check_result: String::new(),
+    })
+}
+
+pub async fn operate(
+    node: &Node,
+    req: pb::OperateTaskRequest,
+) -> Result<pb::OperateTaskResponse, MasterError> {
+    let refuse = |msg: String| pb::OperateTaskResponse {
+        op: req.op,
+        result: false,
+        msg,
+        sources: Vec::new(),
+    };
+    let applied = node.read().await?;
+    let Some(entry) = applied.state.tasks.get(&req.name) else {
+        return Ok(refuse(format!("task {} does not exist", req.name)));
+    };
+    let sources: Vec<String> = if req.sources.is_empty() {
+        entry.stages.keys().cloned().collect()
+    } else {
+        req.sources.clone()
+    };
+    let command = match pb::TaskOp::try_from(req.op) {
+        Ok(pb::TaskOp::Stop) => Command::StopTask {
+            name: req.name.clone(),
+            sources: req.sources.clone(),
+        },
+        Ok(pb::TaskOp::Pause) => Command::SetTaskStage {
+            name: req.name.clone(),
+            sources: req.sources.clone(),
+            stage: TaskStage::Paused,
+        },
+        Ok(pb::TaskOp::Resume) => Command::SetTaskStage {
+            name: req.name.clone(),
+            sources: req.sources.clone(),
+            stage: TaskStage::Running,
+        },
+        _ => {
+            return Err(MasterError::InvalidRequest(format!(
+                "task operation {} is not stop, pause or resume",
+                req.op
+            )))
+        }
+    };
+    if let Response::Rejected(why) = node.write(command).await? {
+        return Ok(refuse(why.to_string()));
+    }
+    Ok(pb::OperateTaskResponse {
+        op: req.op,
+        result: true,
+        msg: String::new(),
+        sources: sources
+            .iter()
+            .map(|s| source_result(&applied.state, s))
+            .collect(),
+    })
+}
+
+/// Per source: its worker and the status of the selected task(s)' subtasks.
+pub async fn query_status(
+    node: &Node,
+    req: pb::QueryStatusListRequest,
+) -> Result<pb::QueryStatusListResponse, MasterError> {
+    let applied = node.read().await?;
+    let state = &applied.state;
+    if !req.name.is_empty() && !state.tasks.contains_key(&req.name) {
+        return Ok(pb::QueryStatusListResponse {
+            result: false,
+            msg: format!("task {} does not exist", req.name),
+            sources: Vec::new(),
+        });
+    }
+    let mut per_source: std::collections::BTreeMap<String, Vec<pb::SubTaskStatus>> =
+        std::collections::BTreeMap::new();
+    for (name, task) in &state.tasks {
+        if !req.name.is_empty() && *name != req.name {
+            continue;
+        }
+        for source in task.stages.keys() {
+            if !req.sources.is_empty() && !req.sources.contains(source) {
+                continue;
+            }
+            let reported = node
+                .liveness
+                .subtask_report(&worker_of(state, source), source, name);
+            per_source
+                .entry(source.clone())
+                .or_default()
+                .push(subtask_status(name, reported));
+        }
+    }
+    Ok(pb::QueryStatusListResponse {
+        result: true,
+        msg: String::new(),
+        sources: per_source
+            .into_iter()
+            .map(|(source, subtasks)| pb::QueryStatusResponse {
+                result: true,
+                msg: String::new(),
+                source_status: Some(pb::SourceStatus {
+                    worker: worker_of(state, &source),
+                    source,
+                    result: None,
+                    relay_status: None,
+                }),
+                sub_task_status: subtasks,
+            })
+            .collect(),
+    })
+}
+
+fn subtask_status(task: &str, reported: Option<pb::SubtaskReport>) -> pb::SubTaskStatus {
+    match reported {
+        Some(report) => pb::SubTaskStatus {
+            name: task.to_string(),
+            stage: report.stage,
+            unit: report.unit,
+            result: report.result,
+            unresolved_ddl_lock_id: String::new(),
+            status: report.progress.map(|p| match p {
+                pb::subtask_report::Progress::Dump(d) => pb::sub_task_status::Status::Dump(d),
+                pb::subtask_report::Progress::Load(l) => pb::sub_task_status::Status::Load(l),
+                pb::subtask_report::Progress::Sync(s) => pb::sub_task_status::Status::Sync(s),
+            }),
+        },
+        None => pb::SubTaskStatus {
+            name: task.to_string(),
+            stage: pb::Stage::New as i32,
+            unit: pb::UnitType::InvalidUnit as i32,
+            result: None,
+            unresolved_ddl_lock_id: String::new(),
+            status: Some(pb::sub_task_status::Status::Msg(
+                "no worker has reported this subtask yet".into(),
+            )),
+        },
+    }
+}
+
+/// Validates the file, and that each source exists and its upstream answers.
+pub async fn check(
+    node: &Node,
+    req: pb::CheckTaskRequest,
+) -> Result<pb::CheckTaskResponse, MasterError> {
+    let fail = |msg: String| pb::CheckTaskResponse { result: false, msg };
+    let task = match TaskConfig::parse("task file", &req.task) {
+        Ok(t) => t,
+        Err(e) => return Ok(fail(e.to_string())),
+    };
+    let applied = node.read().await?;
+    let mut problems = Vec::new();
+    for instance in &task.mysql_instances {
+        match applied.state.sources.get(&instance.source_id) {
+            None => problems.push(format!(
+                "source {}: does not exist; create it with `operate-source create`",
+                instance.source_id
+            )),
+            Some(entry) => {
+                if let Err(e) = upstream_check::check(&entry.config).await {
+                    problems.push(format!("source {}: {e}", instance.source_id));
+                }
+            }
+        }
+    }
+    Ok(if problems.is_empty() {
+        pb::CheckTaskResponse {
+            result: true,
+            msg: "pre-check is passed. ".into(),
+        }
+    } else {
+        fail(problems.join("\n"))
+    })
+}
