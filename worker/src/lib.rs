@@ -6,11 +6,14 @@
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
 //! - [`downstream`]: fenced transactional writes and checkpoints.
+//! - [`rules`]: DM's table rules (block-allow lists, routes, binlog event
+//!   filters, column mappings) as pure functions.
 
 pub mod assignments;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
+pub mod rules;
 
 use anyhow::Context;
 use dm_proto::config::{WorkerArgs, WorkerConfig};

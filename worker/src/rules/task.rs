@@ -1,0 +1,399 @@
+//! One source's rules within a task, compiled.
+//!
+//! As DM's `TaskConfig.SubTaskConfigs` does, an instance's `route-rules`,
+//! `filter-rules` and `column-mapping-rules` name entries of the task's
+//! `routes`, `filters` and `column-mappings` (in the instance's order), and
+//! its `block-allow-list` (or `black-white-list`) names one entry of the
+//! task's lists; an instance without one migrates every non-system schema.
+//! The task's `case-sensitive` applies to all of them. Errors carry the
+//! section and rule name they come from.
+
+use std::collections::BTreeMap;
+
+use dm_proto::config::task::{ColumnMappingRule, RouteRule};
+use dm_proto::config::TaskConfig;
+
+use super::binlog_filter::BinlogFilter;
+use super::block_allow::BlockAllow;
+use super::column_mapping::{ColumnMapper, ColumnMappings};
+use super::error::RuleError;
+use super::router::Router;
+
+/// The compiled rules of one source of a task.
+#[derive(Debug, Clone)]
+pub struct TaskRules {
+    pub source_id: String,
+    pub case_sensitive: bool,
+    pub block_allow: BlockAllow,
+    pub router: Router,
+    pub binlog_filter: BinlogFilter,
+    pub column_mappings: ColumnMappings,
+}
+
+/// The rules `names` picks from `section`, each checked on its own first.
+fn pick<'a, T>(
+    names: &[String],
+    section: &'a BTreeMap<String, T>,
+    list: &'static str,
+    section_key: &'static str,
+    check: impl Fn(&T) -> Result<(), RuleError>,
+) -> Result<Vec<(&'a str, &'a T)>, RuleError> {
+    names
+        .iter()
+        .map(|name| {
+            let (key, rule) =
+                section
+                    .get_key_value(name)
+                    .ok_or_else(|| RuleError::UnknownRule {
+                        list,
+                        section: section_key,
+                        name: name.clone(),
+                    })?;
+            check(rule).map_err(|e| e.in_rule(section_key, name))?;
+            Ok((key.as_str(), rule))
+        })
+        .collect()
+}
+
+/// Builds a compiled set from named rules; when it fails, finds the rule
+/// that makes it fail (alone, or together with the ones before it) to name
+/// it in the error.
+fn build<'a, T: 'a, R>(
+    rules: &[(&'a str, &'a T)],
+    section: &'static str,
+    compile: impl Fn(&mut dyn Iterator<Item = &'a T>) -> Result<R, RuleError>,
+) -> Result<R, RuleError> {
+    match compile(&mut rules.iter().map(|(_, r)| *r)) {
+        Ok(built) => Ok(built),
+        Err(err) => {
+            for end in 1..=rules.len() {
+                if let Err(e) = compile(&mut rules[..end].iter().map(|(_, r)| *r)) {
+                    let name = rules[end - 1].0;
+                    return Err(e.in_rule(section, name));
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+impl TaskRules {
+    /// Compiles the rules `source_id` runs with in `task`.
+    pub fn for_source(task: &TaskConfig, source_id: &str) -> Result<Self, RuleError> {
+        let instance = task
+            .instance(source_id)
+            .ok_or_else(|| RuleError::UnknownSource(source_id.to_string()))?;
+        let cs = task.case_sensitive;
+
+        let block_allow = match &instance.block_allow_list {
+            None => BlockAllow::allow_all(),
+            Some(name) => {
+                let list =
+                    task.block_allow_list
+                        .get(name)
+                        .ok_or_else(|| RuleError::UnknownRule {
+                            list: "block-allow-list",
+                            section: "block-allow-list",
+                            name: name.clone(),
+                        })?;
+                BlockAllow::new(list, cs).map_err(|e| e.in_rule("block-allow-list", name))?
+            }
+        };
+
+        let routes = pick(
+            &instance.route_rules,
+            &task.routes,
+            "route-rules",
+            "routes",
+            |r: &RouteRule| Router::new([r], cs).map(drop),
+        )?;
+        let router = build(&routes, "routes", |rules| Router::new(rules, cs))?;
+
+        let filters = pick(
+            &instance.filter_rules,
+            &task.filters,
+            "filter-rules",
+            "filters",
+            |r| BinlogFilter::new([r], cs).map(drop),
+        )?;
+        let binlog_filter = build(&filters, "filters", |rules| BinlogFilter::new(rules, cs))?;
+
+        let mappings = pick(
+            &instance.column_mapping_rules,
+            &task.column_mappings,
+            "column-mapping-rules",
+            "column-mappings",
+            |r: &ColumnMappingRule| ColumnMapper::new(r, cs).map(drop),
+        )?;
+        let column_mappings = build(&mappings, "column-mappings", |rules| {
+            ColumnMappings::new(rules, cs)
+        })?;
+
+        Ok(TaskRules {
+            source_id: source_id.to_string(),
+            case_sensitive: cs,
+            block_allow,
+            router,
+            binlog_filter,
+            column_mappings,
+        })
+    }
+
+    /// The column-mapping rule for `schema`.`table`, if any (an error when
+    /// more than one decides, as in DM).
+    pub fn column_mapper_for(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<&ColumnMapper>, RuleError> {
+        self.column_mappings.mapper_for(schema, table)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Action, ColumnValue, EventKind};
+
+    /// The tutorial's dmtask2, trimmed to the keys the rules use, plus a
+    /// route and a filter for mysql3.
+    const DMTASK2: &str = r#"
+name: dmtask2
+task-mode: all
+target-database:
+  host: "127.0.0.1"
+  port: 4000
+  user: "root"
+  password: ""
+column-mappings:
+  mysql1:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["1", "", ""]
+    source-column: "id"
+    target-column: "id"
+  mysql2:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["2", "", ""]
+    source-column: "id"
+    target-column: "id"
+  mysql3:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["3", "", ""]
+    source-column: "id"
+    target-column: "id"
+routes:
+  merge:
+    schema-pattern: "dmtest*"
+    target-schema: "merged"
+filters:
+  no-drop:
+    schema-pattern: "dmtest2"
+    events: ["drop table", "truncate table"]
+    action: Ignore
+mysql-instances:
+  - source-id: "mysql1"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql1"]
+  - source-id: "mysql2"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql2"]
+  - source-id: "mysql3"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql3"]
+    route-rules: ["merge"]
+    filter-rules: ["no-drop"]
+black-white-list:
+  dmtest2:
+    do-dbs: ["dmtest2"]
+"#;
+
+    fn task(text: &str) -> TaskConfig {
+        TaskConfig::parse("task.yaml", text).unwrap()
+    }
+
+    #[test]
+    fn tutorial_sources_map_372_apart() {
+        let task = task(DMTASK2);
+        for (source, want) in [
+            ("mysql1", 576_460_752_303_423_860_i64),
+            ("mysql2", 1_152_921_504_606_847_348),
+            ("mysql3", 1_729_382_256_910_270_836),
+        ] {
+            let rules = TaskRules::for_source(&task, source).unwrap();
+            assert!(rules.block_allow.allows("dmtest2", "t1"));
+            assert!(!rules.block_allow.allows("dmtest1", "t1"));
+            let mut row = vec![
+                ColumnValue::Int(372),
+                ColumnValue::Str("c".into()),
+                ColumnValue::Int(3307),
+            ];
+            let mapped = rules
+                .column_mappings
+                .map_row("dmtest2", "t1", &["id", "c", "port"], &mut row)
+                .unwrap();
+            assert_eq!(mapped, Some(0));
+            assert_eq!(row[0], ColumnValue::Int(want), "{source}");
+        }
+    }
+
+    #[test]
+    fn each_source_gets_only_its_rules() {
+        let task = task(DMTASK2);
+        let one = TaskRules::for_source(&task, "mysql1").unwrap();
+        assert!(one.router.is_empty());
+        assert!(one.binlog_filter.is_empty());
+        assert_eq!(
+            one.router.route("dmtest2", "t1").unwrap(),
+            ("dmtest2".into(), "t1".into())
+        );
+        assert_eq!(
+            one.binlog_filter
+                .decide("dmtest2", "t1", EventKind::DropTable, Some("drop table t1")),
+            Action::Do
+        );
+
+        let three = TaskRules::for_source(&task, "mysql3").unwrap();
+        assert_eq!(three.source_id, "mysql3");
+        assert!(!three.case_sensitive);
+        assert_eq!(
+            three.router.route("DMTest2", "T1").unwrap(),
+            ("merged".into(), "T1".into())
+        );
+        assert_eq!(
+            three.binlog_filter.decide(
+                "dmtest2",
+                "t1",
+                EventKind::DropTable,
+                Some("drop table t1")
+            ),
+            Action::Ignore
+        );
+        assert_eq!(
+            three
+                .binlog_filter
+                .decide("dmtest2", "t1", EventKind::Insert, None),
+            Action::Do
+        );
+        let mapper = three.column_mapper_for("dmtest2", "t1").unwrap().unwrap();
+        assert_eq!(mapper.partition_args().unwrap().instance_id, "3");
+        assert!(three.column_mapper_for("dmtest2", "t2").unwrap().is_none());
+    }
+
+    #[test]
+    fn unknown_source_and_rule_names() {
+        let task = task(DMTASK2);
+        let err = TaskRules::for_source(&task, "mysql9").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "source mysql9 is not an instance of this task"
+        );
+
+        // Validation refuses unknown names in files; a config built in code
+        // can still carry one.
+        let mut bad = task.clone();
+        bad.mysql_instances[0]
+            .column_mapping_rules
+            .push("nope".into());
+        let err = TaskRules::for_source(&bad, "mysql1").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RuleError::UnknownRule {
+                    section: "column-mappings",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let mut bad = task.clone();
+        bad.mysql_instances[0].block_allow_list = Some("nope".into());
+        assert!(TaskRules::for_source(&bad, "mysql1").is_err());
+    }
+
+    #[test]
+    fn two_mapping_rules_for_one_table_are_an_error_when_used() {
+        let mut task = task(DMTASK2);
+        task.mysql_instances[0].column_mapping_rules = vec!["mysql1".into()];
+        // A second rule on the same table with a different pattern spelling.
+        let mut other = task.column_mappings["mysql2"].clone();
+        other.table_pattern = "t?".into();
+        task.column_mappings.insert("other".into(), other);
+        task.mysql_instances[0]
+            .column_mapping_rules
+            .push("other".into());
+        let rules = TaskRules::for_source(&task, "mysql1").unwrap();
+        let err = rules.column_mapper_for("dmtest2", "t1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`dmtest2`.`t1` matches 2 table column mapping rules which should be one. It's not supported"
+        );
+        // `t2` only matches `t?`.
+        assert!(rules.column_mapper_for("dmtest2", "t2").unwrap().is_some());
+    }
+
+    #[test]
+    fn errors_name_the_rule() {
+        let mut task = task(DMTASK2);
+        // Same pattern pair as mysql1: refused when the set is built.
+        task.mysql_instances[0]
+            .column_mapping_rules
+            .push("mysql2".into());
+        let err = TaskRules::for_source(&task, "mysql1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column-mappings.mysql2: column mapping: pattern `dmtest2`.`t1` already exists"
+        );
+
+        let mut task = self::task(DMTASK2);
+        task.column_mappings.get_mut("mysql1").unwrap().arguments =
+            vec!["16".into(), "".into(), "".into()];
+        let err = TaskRules::for_source(&task, "mysql1").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "column-mappings.mysql1: strconv.ParseUint: parsing \"16\": value out of range"
+        );
+
+        let mut task = self::task(DMTASK2);
+        task.block_allow_list.get_mut("dmtest2").unwrap().do_dbs = vec!["~(".into()];
+        let err = TaskRules::for_source(&task, "mysql1").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("block-allow-list.dmtest2: invalid regular expression"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn case_sensitive_tasks_keep_case() {
+        let text = DMTASK2.replace("task-mode: all", "task-mode: all\ncase-sensitive: true");
+        let task = task(&text);
+        let rules = TaskRules::for_source(&task, "mysql3").unwrap();
+        assert!(rules.case_sensitive);
+        assert!(!rules.block_allow.allows("DMTEST2", "t1"));
+        assert_eq!(
+            rules.router.route("DMTEST2", "t1").unwrap(),
+            ("DMTEST2".into(), "t1".into())
+        );
+        assert!(rules.column_mapper_for("DMTEST2", "t1").unwrap().is_none());
+    }
+
+    #[test]
+    fn instances_without_lists_allow_everything_but_system_schemas() {
+        let text = DMTASK2
+            .replace("    black-white-list: \"dmtest2\"\n", "")
+            .replace(
+                "black-white-list:\n  dmtest2:\n    do-dbs: [\"dmtest2\"]\n",
+                "",
+            );
+        let task = task(&text);
+        let rules = TaskRules::for_source(&task, "mysql1").unwrap();
+        assert!(rules.block_allow.allows("anything", "t"));
+        assert!(!rules.block_allow.allows("mysql", "user"));
+    }
+}
