@@ -6,11 +6,14 @@
 //! - [`scheduler`]: which worker runs which source (pure).
 //! - [`node`]: one running master and how requests reach the state.
 //! - [`service`]: the gRPC services (client API with forwarding, Raft transport).
+//! - [`precheck`]: the task pre-check (`check-task`, `start-task`): binlog
+//!   settings, privileges and table structure of each upstream.
 
 mod catch_up;
 pub mod error;
 pub mod liveness;
 pub mod node;
+pub mod precheck;
 pub mod raft;
 pub mod scheduler;
 mod scheduling;

@@ -1,19 +1,23 @@
 //! start-task, stop/pause/resume-task, query-status, check-task.
 //!
-//! The master validates a task file, checks that its sources exist, and
-//! stores the task with one expected stage per source (its subtasks) in
-//! Raft. Workers get the subtasks of their bound sources through the
-//! heartbeat. What a subtask is actually doing (stage, unit, progress,
+//! The master validates a task file, checks that its sources exist, runs
+//! the pre-check on their upstreams ([`crate::precheck`]; skipped when the
+//! task ignores `all`), and stores the task with one expected stage per
+//! source (its subtasks) in Raft. Workers get the subtasks of their bound
+//! sources through the heartbeat. What a subtask is actually doing (stage, unit, progress,
 //! errors) is what its worker last reported; a subtask no worker reported
 //! yet shows stage `New`.
 
-use dm_proto::config::TaskConfig;
+use std::collections::BTreeMap;
+
+use dm_proto::config::task::CheckingItem;
+use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 
 use crate::error::MasterError;
 use crate::node::Node;
+use crate::precheck;
 use crate::state::{ClusterState, Command, Response, TaskStage};
-use crate::upstream_check;
 
 fn worker_of(state: &ClusterState, source: &str) -> String {
     state
@@ -79,6 +83,21 @@ pub async fn start(
             "source {missing} does not exist; create it with `operate-source create` first"
         )));
     }
+    // The pre-check covers the sources being started (all, or `-s`).
+    let mut check_result = String::new();
+    if !task.ignores_check(CheckingItem::All) {
+        let mut checked = task.clone();
+        checked
+            .mysql_instances
+            .retain(|i| sources.contains(&i.source_id));
+        let report =
+            precheck::check_task(&checked, &source_configs(&applied.state, &sources)).await;
+        if !report.passed() {
+            tracing::info!(task = %task.name, failures = report.failures.len(), "start-task refused by the pre-check");
+            return Ok(refuse(report.to_string()));
+        }
+        check_result = report.to_string();
+    }
     let command = Command::StartTask {
         name: task.name.clone(),
         config_yaml: req.task.clone(),
@@ -97,8 +116,21 @@ pub async fn start(
             .iter()
             .map(|s| source_result(&applied.state, s))
             .collect(),
-        check_result: String::new(),
+        check_result,
     })
+}
+
+/// The configurations of `sources` that exist.
+fn source_configs(state: &ClusterState, sources: &[String]) -> BTreeMap<String, SourceConfig> {
+    sources
+        .iter()
+        .filter_map(|s| {
+            state
+                .sources
+                .get(s)
+                .map(|entry| (s.clone(), entry.config.clone()))
+        })
+        .collect()
 }
 
 pub async fn operate(
@@ -236,7 +268,8 @@ fn subtask_status(task: &str, reported: Option<pb::SubtaskReport>) -> pb::SubTas
     }
 }
 
-/// Validates the file, and that each source exists and its upstream answers.
+/// Validates the file and that each source exists, then runs the
+/// pre-check: DM's "pre-check is passed. ", or one failure per line.
 pub async fn check(
     node: &Node,
     req: pb::CheckTaskRequest,
@@ -247,26 +280,28 @@ pub async fn check(
         Err(e) => return Ok(fail(e.to_string())),
     };
     let applied = node.read().await?;
-    let mut problems = Vec::new();
-    for instance in &task.mysql_instances {
-        match applied.state.sources.get(&instance.source_id) {
-            None => problems.push(format!(
+    let missing: Vec<String> = task
+        .mysql_instances
+        .iter()
+        .filter(|i| !applied.state.sources.contains_key(&i.source_id))
+        .map(|i| {
+            format!(
                 "source {}: does not exist; create it with `operate-source create`",
-                instance.source_id
-            )),
-            Some(entry) => {
-                if let Err(e) = upstream_check::check(&entry.config).await {
-                    problems.push(format!("source {}: {e}", instance.source_id));
-                }
-            }
-        }
+                i.source_id
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Ok(fail(missing.join("\n")));
     }
-    Ok(if problems.is_empty() {
-        pb::CheckTaskResponse {
-            result: true,
-            msg: "pre-check is passed. ".into(),
-        }
-    } else {
-        fail(problems.join("\n"))
+    let all: Vec<String> = task
+        .mysql_instances
+        .iter()
+        .map(|i| i.source_id.clone())
+        .collect();
+    let report = precheck::check_task(&task, &source_configs(&applied.state, &all)).await;
+    Ok(pb::CheckTaskResponse {
+        result: report.passed(),
+        msg: report.to_string(),
     })
 }

@@ -1,0 +1,390 @@
+//! The pure core over hand-made facts: which items run, what a failure
+//! says, and the tutorial's two tasks.
+
+use super::*;
+
+/// The tutorial's dmtask2 (three sources, `partition id` on `dmtest2.t1.id`).
+const DMTASK2: &str = r#"
+name: dmtask2
+task-mode: all
+is-sharding: true
+target-database:
+  host: "127.0.0.1"
+  port: 4000
+  user: "root"
+  password: ""
+column-mappings:
+  mysql1:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["1", "", ""]
+    source-column: "id"
+    target-column: "id"
+  mysql2:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["2", "", ""]
+    source-column: "id"
+    target-column: "id"
+  mysql3:
+    schema-pattern: "dmtest2"
+    table-pattern: "t1"
+    expression: "partition id"
+    arguments: ["3", "", ""]
+    source-column: "id"
+    target-column: "id"
+mysql-instances:
+  - source-id: "mysql1"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql1"]
+  - source-id: "mysql2"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql2"]
+  - source-id: "mysql3"
+    black-white-list: "dmtest2"
+    column-mapping-rules: ["mysql3"]
+black-white-list:
+  dmtest2:
+    do-dbs: ["dmtest2"]
+"#;
+
+/// dmtask2 without its column mappings.
+fn unmapped(extra: &str) -> TaskConfig {
+    let mut text = String::from("name: merge\ntask-mode: all\nis-sharding: true\n");
+    text.push_str(extra);
+    text.push_str(
+        "target-database:\n  host: 127.0.0.1\n  port: 4000\n  user: root\nmysql-instances:\n",
+    );
+    for s in ["mysql1", "mysql2", "mysql3"] {
+        text.push_str(&format!(
+            "  - source-id: {s}\n    block-allow-list: dmtest2\n"
+        ));
+    }
+    text.push_str("block-allow-list:\n  dmtest2:\n    do-dbs: [dmtest2]\n");
+    task(&text)
+}
+
+fn task(text: &str) -> TaskConfig {
+    TaskConfig::parse("task.yaml", text).unwrap()
+}
+
+fn t1(id_type: &str) -> TableFacts {
+    TableFacts {
+        schema: "dmtest2".into(),
+        name: "t1".into(),
+        columns: vec![
+            ColumnFacts {
+                name: "id".into(),
+                data_type: id_type.into(),
+                nullable: false,
+                auto_increment: true,
+            },
+            ColumnFacts {
+                name: "c".into(),
+                data_type: "char".into(),
+                nullable: true,
+                auto_increment: false,
+            },
+        ],
+        indexes: vec![IndexFacts {
+            name: "PRIMARY".into(),
+            unique: true,
+            columns: vec!["id".into()],
+        }],
+    }
+}
+
+/// A MariaDB 10.11 set up as DM wants it, root with all privileges.
+fn good(tables: Vec<TableFacts>) -> SourceFacts {
+    SourceFacts {
+        variables: [
+            ("version", "10.11.19-MariaDB-0+deb12u1-log"),
+            ("server_id", "1"),
+            ("log_bin", "ON"),
+            ("binlog_format", "ROW"),
+            ("binlog_row_image", "FULL"),
+            ("binlog_row_metadata", "FULL"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        current_user: "root@localhost".into(),
+        grants: vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED VIA mysql_native_password USING 'invalid' OR unix_socket WITH GRANT OPTION".into()],
+        tables: Some(tables),
+    }
+}
+
+fn with(mut facts: SourceFacts, variable: &str, value: &str) -> SourceFacts {
+    facts
+        .variables
+        .insert(variable.to_string(), value.to_string());
+    facts
+}
+
+fn three(facts: impl Fn(&str) -> SourceFacts) -> Vec<(String, Result<SourceFacts, PrecheckError>)> {
+    ["mysql1", "mysql2", "mysql3"]
+        .into_iter()
+        .map(|s| (s.to_string(), Ok(facts(s))))
+        .collect()
+}
+
+fn lines(report: &CheckReport) -> Vec<String> {
+    report.failures.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn the_tutorials_dmtask2_passes() {
+    let report = evaluate(&task(DMTASK2), &three(|_| good(vec![t1("bigint")])));
+    assert!(report.passed(), "{report}");
+    assert_eq!(report.to_string(), PASSED);
+}
+
+#[test]
+fn merged_auto_increment_keys_without_mappings_fail_per_source() {
+    let report = evaluate(&unmapped(""), &three(|_| good(vec![t1("bigint")])));
+    assert_eq!(
+        lines(&report),
+        ["mysql1", "mysql2", "mysql3"].map(|s| format!(
+            "source {s}: auto_increment_ID: `dmtest2`.`t1` has auto-increment key `id` and is merged with 2 other upstream tables into `dmtest2`.`t1`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)"
+        ))
+    );
+    assert!(report
+        .failures
+        .iter()
+        .all(|f| f.item == Item::AutoIncrementId));
+}
+
+#[test]
+fn the_tutorials_dmtask1_ignores_auto_increment_ids() {
+    let task = unmapped("ignore-checking-items: [\"auto_increment_ID\"]\n");
+    let report = evaluate(&task, &three(|_| good(vec![t1("bigint")])));
+    assert!(report.passed(), "{report}");
+}
+
+#[test]
+fn partition_ids_need_bigint() {
+    let report = evaluate(&task(DMTASK2), &three(|_| good(vec![t1("int")])));
+    assert_eq!(report.failures.len(), 3, "{report}");
+    assert_eq!(
+        report.failures[0].to_string(),
+        "source mysql1: auto_increment_ID: `dmtest2`.`t1` has a `partition id` column mapping on auto-increment key `id`, but `id` is INT; partition ids need BIGINT: change `id` to BIGINT upstream and downstream"
+    );
+}
+
+#[test]
+fn tables_of_one_source_merged_by_a_route_conflict_too() {
+    let text = r#"
+name: one
+task-mode: all
+shard-mode: pessimistic
+target-database: {host: 127.0.0.1, port: 4000, user: root}
+routes:
+  merge:
+    schema-pattern: "shard_*"
+    table-pattern: "t"
+    target-schema: "all"
+    target-table: "t"
+mysql-instances:
+  - source-id: mysql1
+    route-rules: [merge]
+"#;
+    let shard = |schema: &str| TableFacts {
+        schema: schema.into(),
+        ..t1("bigint")
+    };
+    let mut t = shard("shard_1");
+    t.name = "t".into();
+    let mut u = shard("shard_2");
+    u.name = "t".into();
+    let fetched = vec![("mysql1".to_string(), Ok(good(vec![t, u])))];
+    let report = evaluate(&task(text), &fetched);
+    assert_eq!(
+        lines(&report),
+        [
+            "source mysql1: auto_increment_ID: `shard_1`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)",
+            "source mysql1: auto_increment_ID: `shard_2`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)",
+        ]
+    );
+}
+
+#[test]
+fn server_settings_fail_with_the_source_and_the_fix() {
+    let fetched = three(|s| match s {
+        "mysql1" => with(good(vec![t1("bigint")]), "binlog_format", "STATEMENT"),
+        "mysql2" => with(
+            with(good(vec![t1("bigint")]), "binlog_row_image", "MINIMAL"),
+            "binlog_row_metadata",
+            "MINIMAL",
+        ),
+        _ => with(
+            with(good(vec![t1("bigint")]), "log_bin", "OFF"),
+            "server_id",
+            "0",
+        ),
+    });
+    let report = evaluate(&task(DMTASK2), &fetched);
+    assert_eq!(
+        lines(&report),
+        [
+            "source mysql1: binlog_format is STATEMENT; the sync unit needs ROW: SET GLOBAL binlog_format = ROW (and in the server config)",
+            "source mysql2: binlog_row_image is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_image = FULL (and in the server config)",
+            "source mysql2: binlog_row_metadata is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_metadata = FULL (and in the server config)",
+            "source mysql3: server_id is 0; a server whose binlog is replicated needs a non-zero server_id: SET GLOBAL server_id = <an id unique among the servers> (and in the server config)",
+            "source mysql3: binlog_enable: log_bin is OFF; the sync unit reads the binlog: start the server with log-bin (it cannot be turned on at runtime)",
+        ]
+    );
+    assert_eq!(
+        report.to_string(),
+        lines(&report).join("\n"),
+        "one failure per line"
+    );
+}
+
+#[test]
+fn ignored_items_and_units_that_do_not_run_are_not_checked() {
+    let statement = |_: &str| with(good(vec![t1("bigint")]), "binlog_format", "STATEMENT");
+    for (extra, mode, passes) in [
+        ("", "all", false),
+        ("ignore-checking-items: [\"binlog_format\"]\n", "all", true),
+        ("ignore-checking-items: [\"all\"]\n", "all", true),
+        (
+            "ignore-checking-items: [\"binlog_row_image\"]\n",
+            "all",
+            false,
+        ),
+        // A full task never reads the binlog.
+        ("", "full", true),
+        ("", "incremental", false),
+    ] {
+        let text = DMTASK2
+            .replace("task-mode: all\n", &format!("task-mode: {mode}\n{extra}"))
+            .replace(
+                "    column-mapping-rules: [\"mysql1\"]\n",
+                "    column-mapping-rules: [\"mysql1\"]\n    meta: {binlog-name: mysql-bin.000001}\n",
+            )
+            .replace(
+                "    column-mapping-rules: [\"mysql2\"]\n",
+                "    column-mapping-rules: [\"mysql2\"]\n    meta: {binlog-name: mysql-bin.000001}\n",
+            )
+            .replace(
+                "    column-mapping-rules: [\"mysql3\"]\n",
+                "    column-mapping-rules: [\"mysql3\"]\n    meta: {binlog-name: mysql-bin.000001}\n",
+            );
+        let report = evaluate(&task(&text), &three(statement));
+        assert_eq!(report.passed(), passes, "{extra} {mode}: {report}");
+    }
+}
+
+#[test]
+fn privileges_follow_the_units() {
+    let usage = |_: &str| SourceFacts {
+        current_user: "dm@%".into(),
+        grants: vec!["GRANT USAGE ON *.* TO `dm`@`%`".into()],
+        ..with(good(vec![t1("bigint")]), "version", "8.0.36")
+    };
+    let report = evaluate(&task(DMTASK2), &three(usage));
+    let mine: Vec<String> = lines(&report)
+        .into_iter()
+        .filter(|l| l.starts_with("source mysql1: "))
+        .collect();
+    assert_eq!(
+        mine,
+        [
+            "source mysql1: replication_privilege: 'dm'@'%' lacks REPLICATION SLAVE, REPLICATION CLIENT; the sync unit needs them to read the binlog: GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'dm'@'%'",
+            "source mysql1: dump_privilege: 'dm'@'%' lacks RELOAD, SELECT on `dmtest2`.`t1`; the dump unit needs them to copy the selected tables consistently: GRANT RELOAD ON *.* TO 'dm'@'%'; GRANT SELECT ON `dmtest2`.* TO 'dm'@'%'",
+        ]
+    );
+    let full = task(&DMTASK2.replace("task-mode: all", "task-mode: full"));
+    let report = evaluate(&full, &three(usage));
+    assert!(report
+        .failures
+        .iter()
+        .all(|f| f.item == Item::DumpPrivilege));
+}
+
+#[test]
+fn tables_without_keys_fail_table_schema() {
+    let nokey = TableFacts {
+        schema: "dmtest2".into(),
+        name: "log".into(),
+        columns: vec![ColumnFacts {
+            name: "line".into(),
+            data_type: "text".into(),
+            nullable: true,
+            auto_increment: false,
+        }],
+        indexes: vec![],
+    };
+    let fetched = vec![
+        ("mysql1".to_string(), Ok(good(vec![t1("bigint"), nokey]))),
+        ("mysql2".to_string(), Ok(good(vec![t1("bigint")]))),
+        ("mysql3".to_string(), Ok(good(vec![t1("bigint")]))),
+    ];
+    let report = evaluate(&task(DMTASK2), &fetched);
+    assert_eq!(
+        lines(&report),
+        ["source mysql1: table_schema: `dmtest2`.`log` has neither a primary key nor a unique key on NOT NULL columns; DM needs one to replicate updates and deletes exactly: ALTER TABLE `dmtest2`.`log` ADD PRIMARY KEY (...), or leave the table out with the block-allow list"]
+    );
+    let ignoring = task(&DMTASK2.replace(
+        "task-mode: all\n",
+        "task-mode: all\nignore-checking-items: [table_schema]\n",
+    ));
+    assert!(evaluate(&ignoring, &fetched).passed());
+}
+
+#[test]
+fn unreachable_and_missing_sources_are_failures_and_contribute_no_tables() {
+    let fetched = vec![
+        ("mysql1".to_string(), Ok(good(vec![t1("bigint")]))),
+        (
+            "mysql2".to_string(),
+            Err(PrecheckError::Connect {
+                addr: "root@127.0.0.1:1".into(),
+                reason: "Connection refused".into(),
+            }),
+        ),
+        ("mysql3".to_string(), Err(PrecheckError::MissingSource)),
+    ];
+    let report = evaluate(&unmapped(""), &fetched);
+    assert_eq!(
+        lines(&report),
+        [
+            "source mysql2: cannot connect to the upstream root@127.0.0.1:1: Connection refused; the pre-check needs it: check the source's `from` settings and that the server is running",
+            "source mysql3: does not exist; create it with `operate-source create`",
+        ]
+    );
+    let all = unmapped("ignore-checking-items: [all]\n");
+    assert!(evaluate(&all, &fetched).passed());
+}
+
+#[test]
+fn rules_that_do_not_compile_are_reported() {
+    let mut task = task(DMTASK2);
+    task.mysql_instances[0].block_allow_list = Some("nope".into());
+    let mut facts = good(vec![t1("bigint")]);
+    facts.tables = None;
+    let fetched = vec![
+        ("mysql1".to_string(), Ok(facts)),
+        ("mysql2".to_string(), Ok(good(vec![t1("bigint")]))),
+        ("mysql3".to_string(), Ok(good(vec![t1("bigint")]))),
+    ];
+    let report = evaluate(&task, &fetched);
+    assert_eq!(report.failures.len(), 1, "{report}");
+    assert_eq!(report.failures[0].item, Item::Rules);
+    assert!(report.failures[0]
+        .to_string()
+        .starts_with("source mysql1: the task's rules for this source do not compile ("));
+}
+
+#[test]
+fn items_map_to_dms_names() {
+    let task = task(DMTASK2);
+    assert!(Item::Connection.enabled(&task));
+    assert_eq!(
+        Item::BinlogRowMetadata.checking_item(),
+        Some(CheckingItem::BinlogRowImage)
+    );
+    assert_eq!(Item::Rules.checking_item(), None);
+}
