@@ -6,6 +6,7 @@
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
 //! - [`downstream`]: fenced transactional writes and checkpoints.
+//! - [`upstream`]: consistent snapshots and chunk plans for the full copy.
 //! - [`rules`]: DM's table rules (block-allow lists, routes, binlog event
 //!   filters, column mappings) as pure functions.
 
@@ -14,6 +15,7 @@ pub mod downstream;
 pub mod lease;
 pub mod master_client;
 pub mod rules;
+pub mod upstream;
 
 use anyhow::Context;
 use dm_proto::config::{WorkerArgs, WorkerConfig};
