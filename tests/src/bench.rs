@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use dm_proto::pb;
 use dm_proto::pb::master_client::MasterClient;
 
-use crate::cluster::{dmctl, Masters};
+use crate::cluster::{dmctl, source_yaml, Masters};
 use crate::error::{HarnessError, Result};
 use crate::mariadb::{MariaDb, MariaDbOptions};
 use crate::wait::wait_until;
@@ -32,10 +32,6 @@ pub struct FailoverReport {
     pub steady_ms: Vec<f64>,
     /// SIGKILL of the leader to the first acknowledged write (ms), one per round.
     pub failover_ms: Vec<f64>,
-}
-
-fn source_yaml(id: &str, port: u16) -> String {
-    format!("source-id: {id}\nflavor: mariadb\nfrom:\n  host: 127.0.0.1\n  port: {port}\n  user: root\n")
 }
 
 /// One `operate-source create` against `addr`; true when acknowledged.

@@ -382,3 +382,50 @@ pub async fn wait_worker_stage(
     )
     .await
 }
+
+/// A minimal source file's text for an upstream at 127.0.0.1:`port` (user
+/// root, no password).
+pub fn source_yaml(id: &str, port: u16) -> String {
+    format!("source-id: {id}\nfrom:\n  host: 127.0.0.1\n  port: {port}\n  user: root\n")
+}
+
+/// Writes [`source_yaml`] to `dir/<id>.yaml` and returns the path.
+pub fn write_source_file(dir: &Path, id: &str, port: u16) -> Result<String> {
+    let path = dir.join(format!("{id}.yaml"));
+    std::fs::write(&path, source_yaml(id, port))
+        .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))?;
+    Ok(path.display().to_string())
+}
+
+/// `operate-source create` of a minimal source file; an error unless the
+/// answer says `result: true`.
+pub async fn create_source(master_addrs: &str, dir: &Path, id: &str, port: u16) -> Result<()> {
+    let path = write_source_file(dir, id, port)?;
+    let answer = dmctl(master_addrs, &["operate-source", "create", &path]).await?;
+    if answer["result"] == true {
+        Ok(())
+    } else {
+        Err(HarnessError::Task(format!(
+            "source {id} not created: {answer}"
+        )))
+    }
+}
+
+/// Waits until `source` is bound to a worker other than `not`; returns it.
+pub async fn wait_bound(
+    master_addrs: &str,
+    source: &str,
+    not: Option<&str>,
+    deadline: Duration,
+) -> Result<String> {
+    wait_until(
+        &format!("{source} bound to a worker other than {not:?}"),
+        deadline,
+        Duration::from_millis(50),
+        || async move {
+            let worker = bound_worker(master_addrs, source).await.ok().flatten()?;
+            (Some(worker.as_str()) != not).then_some(worker)
+        },
+    )
+    .await
+}

@@ -3,26 +3,16 @@
 //! membership changes (join, offline-member) show in list-member.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, Masters};
+use dm_tests::cluster::{dmctl, write_source_file, Masters};
 use dm_tests::{wait_until, MariaDb, MariaDbOptions};
 use serde_json::Value;
 
 const LEADER_DEADLINE: Duration = Duration::from_secs(20);
 const SOURCES: usize = 30;
-
-fn write_source(dir: &Path, id: &str, upstream_port: u16) -> String {
-    let path = dir.join(format!("{id}.yaml"));
-    let text = format!(
-        "source-id: {id}\nflavor: mariadb\nfrom:\n  host: 127.0.0.1\n  port: {upstream_port}\n  user: root\n  password: \"\"\n"
-    );
-    std::fs::write(&path, text).expect("write source file");
-    path.display().to_string()
-}
 
 /// Source ids `operate-source show` lists.
 async fn shown_sources(addrs: &str) -> BTreeSet<String> {
@@ -51,7 +41,7 @@ async fn acknowledged_sources_survive_leader_kills_and_a_full_restart() {
     let paths: Vec<(String, String)> = (0..SOURCES)
         .map(|i| {
             let id = format!("source-{i:02}");
-            let path = write_source(files.path(), &id, upstream.port());
+            let path = write_source_file(files.path(), &id, upstream.port()).expect("source file");
             (id, path)
         })
         .collect();

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, Masters};
+use dm_tests::cluster::{create_source, dmctl, Masters};
 use dm_tests::tutorial::{self, run_sql, Ports};
 use dm_tests::{MariaDb, MariaDbOptions};
 use serde_json::Value;
@@ -25,19 +25,6 @@ async fn cluster() -> Masters {
         .await
         .expect("leader");
     masters
-}
-
-async fn create_source(addrs: &str, dir: &Path, id: &str, port: u16) {
-    let path = dir.join(format!("{id}.yaml"));
-    let text = format!("source-id: {id}\nfrom:\n  host: 127.0.0.1\n  port: {port}\n  user: root\n");
-    std::fs::write(&path, text).expect("write");
-    let answer = dmctl(
-        addrs,
-        &["operate-source", "create", &path.display().to_string()],
-    )
-    .await
-    .expect("answers");
-    assert_eq!(answer["result"], true, "{answer}");
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -100,8 +87,12 @@ async fn binlog_format_and_table_schema_fail_and_start_task_stores_nothing() {
     let masters = cluster().await;
     let addrs = masters.client_addrs();
     let dir = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, dir.path(), "stmt", statement.port()).await;
-    create_source(&addrs, dir.path(), "keyless", keyless.port()).await;
+    create_source(&addrs, dir.path(), "stmt", statement.port())
+        .await
+        .expect("source created");
+    create_source(&addrs, dir.path(), "keyless", keyless.port())
+        .await
+        .expect("source created");
     let downstream = keyless.port();
 
     // (a) STATEMENT binlogs fail binlog_format, naming the source.
@@ -224,7 +215,8 @@ async fn the_tutorials_shards_need_partition_ids_or_an_ignore() {
             &format!("mysql{}", i + 1),
             upstream.port(),
         )
-        .await;
+        .await
+        .expect("source created");
     }
     let port = format!("port: {}", databases.downstream.port());
     let read = |name: &str| {

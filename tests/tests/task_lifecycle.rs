@@ -5,21 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use dm_tests::cluster::{bound_worker, dmctl, Masters, Workers};
-use dm_tests::{wait_until, MariaDb, MariaDbOptions};
-
-async fn create_source(addrs: &str, dir: &Path, id: &str, port: u16) {
-    let path = dir.join(format!("{id}.yaml"));
-    let text = format!("source-id: {id}\nfrom:\n  host: 127.0.0.1\n  port: {port}\n  user: root\n");
-    std::fs::write(&path, text).expect("write");
-    let answer = dmctl(
-        addrs,
-        &["operate-source", "create", &path.display().to_string()],
-    )
-    .await
-    .expect("answers");
-    assert_eq!(answer["result"], true, "{answer}");
-}
+use dm_tests::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use dm_tests::{MariaDb, MariaDbOptions};
 
 fn task_file(dir: &Path, name: &str, sources: &[&str], port: u16) -> String {
     let instances: String = sources
@@ -46,21 +33,17 @@ async fn a_task_is_started_queried_paused_resumed_and_stopped() {
         .await
         .expect("leader");
     let dir = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, dir.path(), "mysql1", upstream.port()).await;
-    create_source(&addrs, dir.path(), "mysql2", upstream.port()).await;
+    create_source(&addrs, dir.path(), "mysql1", upstream.port())
+        .await
+        .expect("source created");
+    create_source(&addrs, dir.path(), "mysql2", upstream.port())
+        .await
+        .expect("source created");
     let _workers = Workers::start(2, &addrs, 2).expect("workers");
     for source in ["mysql1", "mysql2"] {
-        wait_until(
-            &format!("{source} bound"),
-            Duration::from_secs(20),
-            Duration::from_millis(50),
-            || {
-                let addrs = addrs.clone();
-                async move { bound_worker(&addrs, source).await.ok().flatten() }
-            },
-        )
-        .await
-        .expect("bound");
+        wait_bound(&addrs, source, None, Duration::from_secs(20))
+            .await
+            .expect("bound");
     }
 
     let file = task_file(dir.path(), "task1", &["mysql1", "mysql2"], upstream.port());

@@ -5,8 +5,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dm_tests::cluster::{bound_worker, dmctl, Masters};
-use dm_tests::{free_port, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions};
+use dm_tests::cluster::{dmctl, wait_bound, Masters};
+use dm_tests::{free_port, workspace_binary, ChildGuard, MariaDb, MariaDbOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_file_with_a_source_creates_it_on_registration() {
@@ -37,17 +37,9 @@ async fn a_worker_file_with_a_source_creates_it_on_registration() {
     let _worker = ChildGuard::spawn("dm-worker (v1 file)", cmd, dir.path().join("stdout.log"))
         .expect("worker starts");
 
-    let worker = wait_until(
-        "mysql1 created and bound",
-        Duration::from_secs(20),
-        Duration::from_millis(50),
-        || {
-            let addrs = addrs.clone();
-            async move { bound_worker(&addrs, "mysql1").await.ok().flatten() }
-        },
-    )
-    .await
-    .expect("bound");
+    let worker = wait_bound(&addrs, "mysql1", None, Duration::from_secs(20))
+        .await
+        .expect("mysql1 created and bound");
     assert!(
         worker.starts_with("127.0.0.1:"),
         "DM names a worker by its address: {worker}"

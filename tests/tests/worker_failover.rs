@@ -5,42 +5,16 @@
 //! A worker runs one source at a time (as in DM), so a dead worker's source
 //! can only move to a free worker: the tests run one more worker than sources.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use dm_tests::cluster::{bound_worker, dmctl, wait_worker_stage, workers_view, Masters, Workers};
+use dm_tests::cluster::{
+    bound_worker, create_source, dmctl, wait_bound, wait_worker_stage, workers_view, Masters,
+    Workers,
+};
 use dm_tests::{wait_until, MariaDb, MariaDbOptions};
 
 const TTL_SECS: u64 = 2;
 const MOVE_DEADLINE: Duration = Duration::from_secs(20);
-
-async fn create_source(addrs: &str, dir: &Path, id: &str, port: u16) {
-    let path = dir.join(format!("{id}.yaml"));
-    let text = format!("source-id: {id}\nfrom:\n  host: 127.0.0.1\n  port: {port}\n  user: root\n");
-    std::fs::write(&path, text).expect("write");
-    let answer = dmctl(
-        addrs,
-        &["operate-source", "create", &path.display().to_string()],
-    )
-    .await
-    .expect("dmctl answers");
-    assert_eq!(answer["result"], true, "{answer}");
-}
-
-/// Waits until `source` is bound to a worker other than `not`; returns it.
-async fn wait_bound(addrs: &str, source: &str, not: Option<&str>) -> String {
-    wait_until(
-        &format!("{source} bound to a worker other than {not:?}"),
-        MOVE_DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            let worker = bound_worker(addrs, source).await.ok().flatten()?;
-            (Some(worker.as_str()) != not).then_some(worker)
-        },
-    )
-    .await
-    .expect("source bound")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
@@ -54,12 +28,20 @@ async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
         .await
         .expect("leader");
     let files = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, files.path(), "source-a", upstream.port()).await;
-    create_source(&addrs, files.path(), "source-b", upstream.port()).await;
+    create_source(&addrs, files.path(), "source-a", upstream.port())
+        .await
+        .expect("source created");
+    create_source(&addrs, files.path(), "source-b", upstream.port())
+        .await
+        .expect("source created");
 
     let mut workers = Workers::start(3, &addrs, TTL_SECS).expect("workers");
-    let a = wait_bound(&addrs, "source-a", None).await;
-    let b = wait_bound(&addrs, "source-b", None).await;
+    let a = wait_bound(&addrs, "source-a", None, MOVE_DEADLINE)
+        .await
+        .expect("bound");
+    let b = wait_bound(&addrs, "source-b", None, MOVE_DEADLINE)
+        .await
+        .expect("bound");
     assert_ne!(a, b, "one source per worker");
     let view = workers_view(&addrs).await.expect("list-member");
     assert_eq!(
@@ -78,7 +60,9 @@ async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
     workers
         .kill(workers.index_of(&a).expect("ours"))
         .expect("kill");
-    let a2 = wait_bound(&addrs, "source-a", Some(&a)).await;
+    let a2 = wait_bound(&addrs, "source-a", Some(&a), MOVE_DEADLINE)
+        .await
+        .expect("bound");
     assert_ne!(a2, b);
     let moved_after = killed_at.elapsed();
     assert!(
@@ -107,7 +91,9 @@ async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
     workers
         .kill(workers.index_of(&a2).expect("ours"))
         .expect("kill worker");
-    let a3 = wait_bound(&addrs, "source-a", Some(&a2)).await;
+    let a3 = wait_bound(&addrs, "source-a", Some(&a2), MOVE_DEADLINE)
+        .await
+        .expect("bound");
     assert_eq!(a3, a, "the only free worker takes it");
     assert_eq!(
         bound_worker(&addrs, "source-b").await.expect("list"),
@@ -128,9 +114,13 @@ async fn transfer_source_moves_a_source_to_a_free_worker() {
         .await
         .expect("leader");
     let files = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, files.path(), "source-a", upstream.port()).await;
+    create_source(&addrs, files.path(), "source-a", upstream.port())
+        .await
+        .expect("source created");
     let _workers = Workers::start(2, &addrs, TTL_SECS).expect("workers");
-    let first = wait_bound(&addrs, "source-a", None).await;
+    let first = wait_bound(&addrs, "source-a", None, MOVE_DEADLINE)
+        .await
+        .expect("bound");
     let other = if first == "worker1" {
         "worker2"
     } else {

@@ -3,52 +3,9 @@
 
 use super::*;
 
-/// The tutorial's dmtask2 (three sources, `partition id` on `dmtest2.t1.id`).
-const DMTASK2: &str = r#"
-name: dmtask2
-task-mode: all
-is-sharding: true
-target-database:
-  host: "127.0.0.1"
-  port: 4000
-  user: "root"
-  password: ""
-column-mappings:
-  mysql1:
-    schema-pattern: "dmtest2"
-    table-pattern: "t1"
-    expression: "partition id"
-    arguments: ["1", "", ""]
-    source-column: "id"
-    target-column: "id"
-  mysql2:
-    schema-pattern: "dmtest2"
-    table-pattern: "t1"
-    expression: "partition id"
-    arguments: ["2", "", ""]
-    source-column: "id"
-    target-column: "id"
-  mysql3:
-    schema-pattern: "dmtest2"
-    table-pattern: "t1"
-    expression: "partition id"
-    arguments: ["3", "", ""]
-    source-column: "id"
-    target-column: "id"
-mysql-instances:
-  - source-id: "mysql1"
-    black-white-list: "dmtest2"
-    column-mapping-rules: ["mysql1"]
-  - source-id: "mysql2"
-    black-white-list: "dmtest2"
-    column-mapping-rules: ["mysql2"]
-  - source-id: "mysql3"
-    black-white-list: "dmtest2"
-    column-mapping-rules: ["mysql3"]
-black-white-list:
-  dmtest2:
-    do-dbs: ["dmtest2"]
-"#;
+/// The tutorial's dmtask2 as users run it (three sources, `partition id`
+/// on `dmtest2.t1.id`).
+const DMTASK2: &str = include_str!("../../../dm-cnf/dmtask2.yaml");
 
 /// dmtask2 without its column mappings.
 fn unmapped(extra: &str) -> TaskConfig {
