@@ -429,3 +429,65 @@ pub async fn wait_bound(
     )
     .await
 }
+
+/// The subtasks of `task` in a `query-status TASK` answer: (source, status).
+pub fn subtasks_of<'a>(answer: &'a Value, task: &str) -> Vec<(String, &'a Value)> {
+    answer["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| {
+            let source = s["sourceStatus"]["source"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            s["subTaskStatus"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(move |t| t["name"] == task)
+                .map(move |t| (source.clone(), t))
+        })
+        .collect()
+}
+
+/// Waits until every subtask of `task` shows `stage` in `query-status`;
+/// returns that answer. Fails at once when a subtask is paused by an error
+/// (unless `stage` is "Paused"), with the error.
+pub async fn wait_task_stage(
+    master_addrs: &str,
+    task: &str,
+    stage: &str,
+    deadline: Duration,
+) -> Result<Value> {
+    use crate::wait::Check;
+    wait_until(
+        &format!("every subtask of {task} {stage}"),
+        deadline,
+        Duration::from_millis(100),
+        || async move {
+            let answer = match dmctl(master_addrs, &["query-status", task]).await {
+                Ok(a) => a,
+                Err(e) => return Check::Pending(e.to_string()),
+            };
+            let subtasks = subtasks_of(&answer, task);
+            if stage != "Paused" {
+                if let Some((source, failed)) = subtasks
+                    .iter()
+                    .find(|(_, t)| t["stage"] == "Paused" && t["result"]["errors"].is_array())
+                {
+                    return Check::Abort(HarnessError::Task(format!(
+                        "{task} on {source} paused by an error: {}",
+                        failed["result"]["errors"]
+                    )));
+                }
+            }
+            if !subtasks.is_empty() && subtasks.iter().all(|(_, t)| t["stage"] == stage) {
+                Check::Ready(answer)
+            } else {
+                Check::Pending(answer.to_string())
+            }
+        },
+    )
+    .await
+}

@@ -210,3 +210,27 @@ pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
         ),
     }
 }
+
+/// Writes `dm-cnf/<name>` into `dir` with the downstream at `port` and the
+/// given `task-mode` (the tutorial's files say `all`); returns its path.
+pub fn task_file(dir: &Path, name: &str, port: u16, task_mode: &str) -> Result<String> {
+    let source = config_dir().join(name);
+    let text = std::fs::read_to_string(&source)
+        .map_err(|e| HarnessError::io(format!("reading {}", source.display()), e))?;
+    let text = text
+        .replace(
+            &format!("port: {DOWNSTREAM_PORT}"),
+            &format!("port: {port}"),
+        )
+        .replace("task-mode: all", &format!("task-mode: {task_mode}"));
+    let path = dir.join(name);
+    std::fs::write(&path, text)
+        .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))?;
+    Ok(path.display().to_string())
+}
+
+/// What `partition id` with instance id `instance` and empty schema and
+/// table arguments makes of `id` (the tutorial's arithmetic).
+pub fn partition_id(instance: u64, id: u64) -> u64 {
+    (instance << 59) | id
+}

@@ -2,7 +2,9 @@
 //! transaction of an older epoch commits, data and checkpoint alike.
 
 use dm_tests::{MariaDb, MariaDbOptions};
-use dm_worker::downstream::{CheckpointKey, Commit, MySqlDownstream, Position};
+use dm_worker::downstream::{
+    CheckpointKey, Commit, DownstreamError, FencedTx, MySqlDownstream, Position,
+};
 use mysql_async::prelude::Queryable;
 
 fn key() -> CheckpointKey {
@@ -51,18 +53,33 @@ async fn ids(server: &MariaDb) -> Vec<u32> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_epoch_never_commits_after_a_newer_one() {
+async fn an_older_epoch_never_commits_after_a_newer_one_claimed() {
     let server = downstream_with_table().await;
     let old = MySqlDownstream::new(server.opts());
     let new = MySqlDownstream::new(server.opts());
-    old.prepare(&key()).await.expect("prepare");
-    new.prepare(&key()).await.expect("prepare is idempotent");
+    let meta = key().meta();
+    old.prepare(&meta).await.expect("prepare");
+    new.prepare(&meta).await.expect("prepare is idempotent");
 
-    // Epoch 1 writes; then the source moves to epoch 2, which writes.
+    // Writing needs a claim first.
+    assert!(matches!(
+        old.commit_fenced(&key(), 1, &at(50), &insert(9)).await,
+        Err(DownstreamError::NotClaimed { stored: 0, .. })
+    ));
+
+    // Epoch 1 claims and writes; then the source moves to epoch 2.
+    assert_eq!(
+        old.claim(&meta, "mysql1", 1).await.expect("claim"),
+        Commit::Committed
+    );
     assert_eq!(
         old.commit_fenced(&key(), 1, &at(100), &insert(1))
             .await
             .expect("commit"),
+        Commit::Committed
+    );
+    assert_eq!(
+        new.claim(&meta, "mysql1", 2).await.expect("claim"),
         Commit::Committed
     );
     assert_eq!(
@@ -72,11 +89,16 @@ async fn an_older_epoch_never_commits_after_a_newer_one() {
         Commit::Committed
     );
 
-    // The old worker wakes up and tries to go on: fenced, nothing applied.
+    // The old worker wakes up and tries to go on: fenced, nothing applied,
+    // and it cannot claim the source back.
     assert_eq!(
         old.commit_fenced(&key(), 1, &at(300), &insert(3))
             .await
             .expect("answer"),
+        Commit::Fenced { by_epoch: 2 }
+    );
+    assert_eq!(
+        old.claim(&meta, "mysql1", 1).await.expect("answer"),
         Commit::Fenced { by_epoch: 2 }
     );
     assert_eq!(ids(&server).await, [1, 2]);
@@ -93,69 +115,43 @@ async fn an_older_epoch_never_commits_after_a_newer_one() {
     assert_eq!(ids(&server).await, [1, 2, 4]);
 }
 
+/// The case of a worker paused (SIGSTOP) in the middle of a transaction:
+/// it holds the fence row and its rows locked and will never finish. The
+/// new owner's claim kills that transaction (it rolls back) and goes on;
+/// the old transaction can never commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_row_lock_orders_a_racing_old_and_new_epoch() {
+async fn a_claim_kills_a_stale_open_transaction_of_the_old_epoch() {
     let server = downstream_with_table().await;
-    let downstream = MySqlDownstream::new(server.opts());
-    downstream.prepare(&key()).await.expect("prepare");
-    downstream
-        .commit_fenced(&key(), 1, &at(100), &insert(1))
-        .await
-        .expect("commit");
-
-    // The new epoch holds the checkpoint row locked (a transaction in
-    // flight) while the old one tries to commit: the old one waits, then
-    // sees the new epoch and rolls back.
-    let mut holder = server.conn().await.expect("conn");
-    holder.query_drop("START TRANSACTION").await.expect("begin");
-    holder
-        .query_drop(
-            "SELECT epoch FROM dm_meta.task1_checkpoint WHERE source_id = 'mysql1' FOR UPDATE",
-        )
-        .await
-        .expect("lock");
-    let old = {
-        let downstream = downstream.clone();
-        tokio::spawn(async move {
-            downstream
-                .commit_fenced(&key(), 1, &at(150), &insert(5))
-                .await
-        })
+    let meta = key().meta();
+    let old = MySqlDownstream::new(server.opts());
+    old.prepare(&meta).await.expect("prepare");
+    assert_eq!(
+        old.claim(&meta, "mysql1", 1).await.expect("claim"),
+        Commit::Committed
+    );
+    let FencedTx::Open(mut stale) = old.begin_fenced(&meta, "mysql1", 1).await.expect("begin")
+    else {
+        panic!("epoch 1 owns the source");
     };
-    // Wait until the old transaction is really blocked on the row lock
-    // (one watcher connection, polled).
-    let watcher = tokio::sync::Mutex::new(server.conn().await.expect("conn"));
-    dm_tests::wait_until(
-        "the old epoch's transaction waits on the checkpoint row",
-        std::time::Duration::from_secs(10),
-        std::time::Duration::from_millis(10),
-        || {
-            let watcher = &watcher;
-            async move {
-                let mut conn = watcher.lock().await;
-                let waiting: Option<u64> = conn
-                    .query_first(
-                        "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
-                    )
-                    .await
-                    .ok()?;
-                (waiting == Some(1)).then_some(())
-            }
-        },
-    )
-    .await
-    .expect("lock wait");
-    holder
-        .query_drop("INSERT INTO app.t (id) VALUES (2)")
+    stale
+        .query_drop("INSERT INTO app.t (id) VALUES (7)")
         .await
-        .expect("new data");
-    holder
-        .query_drop("UPDATE dm_meta.task1_checkpoint SET epoch = 2, binlog_pos = 200 WHERE source_id = 'mysql1'")
-        .await
-        .expect("new checkpoint");
-    holder.query_drop("COMMIT").await.expect("commit");
+        .expect("insert in the stale transaction");
 
-    let outcome = old.await.expect("task").expect("answer");
-    assert_eq!(outcome, Commit::Fenced { by_epoch: 2 });
-    assert_eq!(ids(&server).await, [1, 2]);
+    let new = MySqlDownstream::new(server.opts());
+    assert_eq!(
+        new.claim(&meta, "mysql1", 2).await.expect("claim"),
+        Commit::Committed
+    );
+    assert!(
+        stale.commit().await.is_err(),
+        "the stale transaction was killed"
+    );
+    assert_eq!(
+        new.commit_fenced(&key(), 2, &at(200), &insert(2))
+            .await
+            .expect("commit"),
+        Commit::Committed
+    );
+    assert_eq!(ids(&server).await, [2]);
 }

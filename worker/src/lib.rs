@@ -7,14 +7,18 @@
 //! - [`assignments`]: what runs, under which epoch (pure).
 //! - [`downstream`]: fenced transactional writes and checkpoints.
 //! - [`upstream`]: consistent snapshots and chunk plans for the full copy.
+//! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
+//! - [`subtask`]: the subtasks of the bound sources and their stages.
 //! - [`rules`]: DM's table rules (block-allow lists, routes, binlog event
 //!   filters, column mappings) as pure functions.
 
 pub mod assignments;
+pub mod copy;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
 pub mod rules;
+pub mod subtask;
 pub mod upstream;
 
 use anyhow::Context;
@@ -22,8 +26,8 @@ use dm_proto::config::{WorkerArgs, WorkerConfig};
 use dm_proto::net::{ChannelTimeouts, TcpConnector};
 use tokio::sync::watch;
 
-use assignments::Assignments;
 use master_client::MasterClient;
+use subtask::Supervisor;
 
 /// Loads the configuration, sets up logging and runs the worker until
 /// SIGTERM or Ctrl-C.
@@ -46,9 +50,9 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
                 .register(&mut registration_stop)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            let mut assignments = Assignments::default();
+            let mut supervisor = Supervisor::default();
             client
-                .run(&mut assignments, stopped.clone())
+                .run(&mut supervisor, stopped.clone())
                 .await
                 .map_err(anyhow::Error::msg)
         };

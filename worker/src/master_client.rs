@@ -15,8 +15,8 @@ use dm_proto::pb;
 use dm_proto::pb::worker_control_client::WorkerControlClient;
 use tokio::sync::watch;
 
-use crate::assignments::{Assignments, Change};
 use crate::lease::Lease;
+use crate::subtask::Supervisor;
 
 /// Pause before trying the next master after a failure.
 pub const RETRY: Duration = Duration::from_millis(50);
@@ -121,16 +121,18 @@ impl MasterClient {
         }
     }
 
-    /// Heartbeats until `stopped`; keeps `assignments` in line with the
+    /// Heartbeats until `stopped`; keeps the subtasks in line with the
     /// leader's answers and the lease.
     pub async fn run(
         &mut self,
-        assignments: &mut Assignments,
+        supervisor: &mut Supervisor,
         mut stopped: watch::Receiver<bool>,
     ) -> Result<(), String> {
         let mut lease = Lease::default();
         let mut interval = DEFAULT_INTERVAL;
+        let wake = supervisor.wake();
         loop {
+            supervisor.step();
             let sent_at = Instant::now();
             self.seq += 1;
             let request = pb::HeartbeatRequest {
@@ -138,7 +140,7 @@ impl MasterClient {
                 address: self.address.clone(),
                 seq: self.seq,
                 boot_id: self.boot_id,
-                sources: assignments.reports(),
+                sources: supervisor.reports(),
                 keepalive_ttl_ms: millis(self.ttl),
             };
             let attempt = match self.client() {
@@ -158,7 +160,7 @@ impl MasterClient {
                             interval = Duration::from_millis(answer.heartbeat_interval_ms);
                         }
                         if lease.is_valid(Instant::now()) {
-                            log_changes(assignments.apply(&answer.assignments));
+                            supervisor.apply(&answer.assignments);
                         }
                         interval
                     } else {
@@ -173,7 +175,7 @@ impl MasterClient {
                 Err(status) if status.code() == tonic::Code::NotFound => {
                     tracing::warn!(error = %status.message(), "the leader does not know this worker; registering again");
                     lease.revoke();
-                    log_changes(assignments.stop_all());
+                    supervisor.stop_all();
                     self.register(&mut stopped).await?;
                     Duration::ZERO
                 }
@@ -183,14 +185,15 @@ impl MasterClient {
                     RETRY
                 }
             };
-            if !lease.is_valid(Instant::now()) && !assignments.running().is_empty() {
+            if !lease.is_valid(Instant::now()) && supervisor.running_sources() > 0 {
                 tracing::warn!("lease expired: stopping every source until the leader answers");
-                log_changes(assignments.stop_all());
+                supervisor.stop_all();
             }
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
+                _ = wake.notified() => {}
                 _ = stopped.wait_for(|s| *s) => {
-                    log_changes(assignments.stop_all());
+                    supervisor.stop_all();
                     return Ok(());
                 }
             }
@@ -200,17 +203,4 @@ impl MasterClient {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-fn log_changes(changes: Vec<Change>) {
-    for change in changes {
-        match change {
-            Change::Started { source, epoch } => {
-                tracing::info!(%source, epoch, "running source");
-            }
-            Change::Stopped { source, epoch, why } => {
-                tracing::info!(%source, epoch, why, "stopped source");
-            }
-        }
-    }
 }

@@ -129,6 +129,7 @@ impl ClusterState {
                         config_yaml: config_yaml.clone(),
                         stages: sources.iter().map(|s| (s.clone(), *stage)).collect(),
                         created_at_ms: now_ms,
+                        resumes: BTreeMap::new(),
                     },
                 );
             }
@@ -143,6 +144,9 @@ impl ClusterState {
                     .ok_or_else(|| Rejection::TaskNotFound(name.clone()))?;
                 let targets = select_sources(name, &task.stages, sources)?;
                 for source in targets {
+                    if *stage == super::TaskStage::Running {
+                        *task.resumes.entry(source.clone()).or_default() += 1;
+                    }
                     task.stages.insert(source, *stage);
                 }
             }
@@ -154,6 +158,7 @@ impl ClusterState {
                 let targets = select_sources(name, &task.stages, sources)?;
                 for source in &targets {
                     task.stages.remove(source);
+                    task.resumes.remove(source);
                 }
                 if task.stages.is_empty() {
                     self.tasks.remove(name);

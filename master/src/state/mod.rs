@@ -106,6 +106,10 @@ pub struct TaskEntry {
     /// Expected stage per source-id.
     pub stages: BTreeMap<String, TaskStage>,
     pub created_at_ms: u64,
+    /// Per source-id, how many times the subtask was resumed: a subtask
+    /// paused by an error retries when the count grows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resumes: BTreeMap<String, u64>,
 }
 
 /// A source bound to a worker under an epoch.

@@ -1,28 +1,45 @@
 //! The downstream database: transactional writes fenced by the binding
-//! epoch, and checkpoints.
+//! epoch, checkpoints, and the copy's chunk records.
 //!
-//! Checkpoints live downstream, in the task's meta schema (`dm_meta` by
-//! default), one row per (source, lane). Every transaction a worker commits
-//! downstream carries its checkpoint update and is conditional on the fence:
+//! Everything the worker keeps lives downstream, in the task's meta schema
+//! (`dm_meta` by default), next to the data it describes:
 //!
-//! 1. lock the checkpoint row (`SELECT ... FOR UPDATE`);
-//! 2. if its epoch is larger than the worker's, roll back: another worker
-//!    was given the source since (the caller stops the source, reports it
-//!    fenced, and never retries under the old epoch);
-//! 3. otherwise apply the changes, write the new position and the worker's
-//!    epoch into the row, and commit.
+//! - `<task>_fence`: one row per source with the epoch of the binding that
+//!   owns the source's writes;
+//! - `<task>_checkpoint`: one row per (source, lane) with the binlog
+//!   position applied so far;
+//! - `<task>_copy_chunk`: the full copy's plan, one row per key-range chunk,
+//!   with its done-mark and the binlog position of the snapshot it was read
+//!   in (see [`crate::copy`]).
 //!
-//! The row lock orders the old and the new worker's transactions, so once
-//! the new worker committed anything, no transaction of the old one can
-//! commit: data and checkpoint move together or not at all. That holds even
-//! when the old worker was paused (SIGSTOP) or cut off and never heard of
-//! the move.
+//! ## The fence
+//!
+//! A worker that starts running a source first *claims* it: it locks the
+//! source's fence row exclusively and, unless a larger epoch is stored,
+//! writes its own epoch there. Every transaction it commits afterwards
+//! begins by reading the fence row with a shared lock and rolls back when
+//! the row no longer holds its epoch:
+//!
+//! - the shared locks of one worker's parallel writers do not conflict, so
+//!   its lanes commit in parallel;
+//! - a claim waits for every open transaction that read the row, and every
+//!   transaction that starts after the claim sees the new epoch; so once
+//!   the new owner claimed, no transaction of an older epoch commits, data
+//!   and checkpoint alike. That holds when the old worker was paused
+//!   (SIGSTOP) or cut off and never heard of the move;
+//! - a paused old worker may sit on an open transaction and its locks
+//!   forever; the claimant kills such blockers (they can only roll back).
+//!
+//! A worker that finds itself fenced stops the source, reports it, and never
+//! retries under the old epoch.
 
+mod copy_chunks;
 mod mysql;
 
 use std::fmt;
 
-pub use mysql::MySqlDownstream;
+pub use copy_chunks::{ChunkDone, StoredChunk};
+pub use mysql::{db_opts, FencedTx, MySqlDownstream};
 
 /// Where a subtask's changes come from: a binlog position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,6 +47,14 @@ pub struct Position {
     pub binlog_name: String,
     pub binlog_pos: u32,
     pub binlog_gtid: String,
+}
+
+/// The meta tables of one task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaTables {
+    /// Schema holding them (the task's `meta-schema`).
+    pub meta_schema: String,
+    pub task: String,
 }
 
 /// Identifies one checkpoint row.
@@ -43,6 +68,15 @@ pub struct CheckpointKey {
     pub lane: u32,
 }
 
+impl CheckpointKey {
+    pub fn meta(&self) -> MetaTables {
+        MetaTables {
+            meta_schema: self.meta_schema.clone(),
+            task: self.task.clone(),
+        }
+    }
+}
+
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -50,12 +84,12 @@ pub struct Checkpoint {
     pub position: Position,
 }
 
-/// The outcome of a fenced commit.
+/// The outcome of a fenced commit or a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Commit {
-    /// Changes and checkpoint committed.
+    /// Changes and checkpoint committed (or the source claimed).
     Committed,
-    /// A larger epoch wrote the checkpoint: nothing was committed.
+    /// A larger epoch owns the source: nothing was committed.
     Fenced { by_epoch: u64 },
 }
 
@@ -69,8 +103,32 @@ pub enum DownstreamError {
         #[source]
         source: mysql_async::Error,
     },
-    #[error("checkpoint table name `{0}` is not valid: {1}")]
+    #[error("meta table name `{0}` is not valid: {1}")]
     Name(String, &'static str),
+    #[error("source {source_id} is not claimed by epoch {epoch} (the fence holds epoch {stored}); claim it first")]
+    NotClaimed {
+        source_id: String,
+        epoch: u64,
+        stored: u64,
+    },
+    #[error("downstream {addr}: {what}")]
+    Unexpected { addr: String, what: String },
+}
+
+impl DownstreamError {
+    /// Whether retrying the same work later may succeed (lost connection,
+    /// lock wait timeout, deadlock, server gone) rather than a problem with
+    /// the statements or the data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DownstreamError::Database { source, .. } => match source {
+                mysql_async::Error::Server(e) => matches!(e.code, 1205 | 1213 | 1927 | 2006 | 2013),
+                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 impl fmt::Display for Position {

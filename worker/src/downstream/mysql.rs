@@ -1,9 +1,33 @@
 //! The fenced downstream on a MySQL-compatible server (mysql_async).
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, Pool, TxOpts};
+use std::time::Duration;
 
-use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, Position};
+use dm_proto::config::DbConfig;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
+
+use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
+use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
+
+/// How long a claim waits on the fence row before it looks for stale
+/// transactions holding it.
+const CLAIM_PATIENCE: Duration = Duration::from_millis(500);
+
+/// Connection options for `cfg`, with up to `pool_max` pooled connections
+/// and `setup` run on every connection.
+pub fn db_opts(cfg: &DbConfig, pool_max: usize, setup: Vec<String>) -> Opts {
+    let constraints = PoolConstraints::new(0, pool_max.max(1)).unwrap_or_default();
+    OptsBuilder::default()
+        .ip_or_hostname(cfg.host.clone())
+        .tcp_port(cfg.port)
+        .user(Some(cfg.user.clone()))
+        .pass(Some(cfg.password.clone()))
+        .prefer_socket(false)
+        .tcp_nodelay(true)
+        .setup(setup)
+        .pool_opts(PoolOpts::default().with_constraints(constraints))
+        .into()
+}
 
 /// A downstream database reached through a connection pool.
 #[derive(Debug, Clone)]
@@ -12,18 +36,22 @@ pub struct MySqlDownstream {
     addr: String,
 }
 
-/// Backtick-quotes an identifier.
-fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
+/// An open transaction that passed the fence, or the epoch that fenced it.
+#[derive(Debug)]
+pub enum FencedTx {
+    Open(Transaction<'static>),
+    Fenced { by_epoch: u64 },
 }
 
-/// `dm_meta`.`<task>_checkpoint`: DM names its checkpoint tables after the task.
-fn table(key: &CheckpointKey) -> Result<String, DownstreamError> {
-    let name = format!("{}_checkpoint", key.task);
-    if name.len() > 64 {
-        return Err(DownstreamError::Name(name, "longer than 64 characters"));
+impl MetaTables {
+    /// `meta`.`<task>_<suffix>`: DM names its meta tables after the task.
+    pub(super) fn table(&self, suffix: &str) -> Result<String, DownstreamError> {
+        let name = format!("{}_{suffix}", self.task);
+        if name.len() > 64 {
+            return Err(DownstreamError::Name(name, "longer than 64 characters"));
+        }
+        Ok(format!("{}.{}", quote(&self.meta_schema), quote(&name)))
     }
-    Ok(format!("{}.{}", quote(&key.meta_schema), quote(&name)))
 }
 
 impl MySqlDownstream {
@@ -35,7 +63,28 @@ impl MySqlDownstream {
         }
     }
 
-    fn error(
+    /// The downstream of a task (`target-database`), with sessions set up
+    /// for the copy and the sync: UTC, utf8mb4, a fixed `sql_mode`.
+    pub fn connect(cfg: &DbConfig, pool_max: usize) -> Self {
+        let mut setup = vec![
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+            format!("SET sql_mode = '{DOWNSTREAM_SQL_MODE}'"),
+            "SET foreign_key_checks = 0".to_string(),
+        ];
+        setup.extend(
+            cfg.session
+                .iter()
+                .map(|(k, v)| format!("SET SESSION {k} = {v}")),
+        );
+        Self::new(db_opts(cfg, pool_max, setup))
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub(super) fn error(
         &self,
         what: impl Into<String>,
     ) -> impl FnOnce(mysql_async::Error) -> DownstreamError + '_ {
@@ -47,39 +96,181 @@ impl MySqlDownstream {
         }
     }
 
-    /// Creates the meta schema and the task's checkpoint table if missing.
-    pub async fn prepare(&self, key: &CheckpointKey) -> Result<(), DownstreamError> {
-        let table = table(key)?;
-        let mut conn = self
-            .pool
-            .get_conn()
+    pub(super) async fn conn(&self) -> Result<mysql_async::Conn, DownstreamError> {
+        self.pool.get_conn().await.map_err(self.error("connecting"))
+    }
+
+    /// Runs one statement outside any transaction (schema creation).
+    pub async fn execute(&self, statement: &str) -> Result<(), DownstreamError> {
+        let mut conn = self.conn().await?;
+        conn.query_drop(statement)
             .await
-            .map_err(self.error("connecting"))?;
+            .map_err(self.error(format!("running `{statement}`")))
+    }
+
+    /// Creates the meta schema and the task's meta tables if missing.
+    pub async fn prepare(&self, meta: &MetaTables) -> Result<(), DownstreamError> {
+        let fence = meta.table("fence")?;
+        let checkpoint = meta.table("checkpoint")?;
+        let chunks = meta.table("copy_chunk")?;
+        let mut conn = self.conn().await?;
         conn.query_drop(format!(
             "CREATE DATABASE IF NOT EXISTS {}",
-            quote(&key.meta_schema)
+            quote(&meta.meta_schema)
         ))
         .await
         .map_err(self.error("creating the meta schema"))?;
-        conn.query_drop(format!(
-            "CREATE TABLE IF NOT EXISTS {table} (
-                source_id VARCHAR(32) NOT NULL,
-                lane INT UNSIGNED NOT NULL,
-                epoch BIGINT UNSIGNED NOT NULL,
-                binlog_name VARCHAR(128) NOT NULL DEFAULT '',
-                binlog_pos INT UNSIGNED NOT NULL DEFAULT 0,
-                binlog_gtid TEXT,
-                update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
-                PRIMARY KEY (source_id, lane)
-            )"
-        ))
-        .await
-        .map_err(self.error("creating the checkpoint table"))?;
+        for (what, ddl) in [
+            (
+                "creating the fence table",
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {fence} (
+                        source_id VARCHAR(32) NOT NULL PRIMARY KEY,
+                        epoch BIGINT UNSIGNED NOT NULL,
+                        update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
+                    )"
+                ),
+            ),
+            (
+                "creating the checkpoint table",
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {checkpoint} (
+                        source_id VARCHAR(32) NOT NULL,
+                        lane INT UNSIGNED NOT NULL,
+                        epoch BIGINT UNSIGNED NOT NULL,
+                        binlog_name VARCHAR(128) NOT NULL DEFAULT '',
+                        binlog_pos INT UNSIGNED NOT NULL DEFAULT 0,
+                        binlog_gtid TEXT,
+                        update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
+                        PRIMARY KEY (source_id, lane)
+                    )"
+                ),
+            ),
+            ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
+        ] {
+            conn.query_drop(ddl).await.map_err(self.error(what))?;
+        }
         Ok(())
     }
 
+    /// Takes `source` for `epoch`: from now on no transaction of a smaller
+    /// epoch commits. `Fenced` when a larger epoch already claimed it.
+    pub async fn claim(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+        epoch: u64,
+    ) -> Result<Commit, DownstreamError> {
+        let fence = meta.table("fence")?;
+        let mut conn = self.conn().await?;
+        conn.exec_drop(
+            format!("INSERT IGNORE INTO {fence} (source_id, epoch) VALUES (?, 0)"),
+            (source,),
+        )
+        .await
+        .map_err(self.error("creating the fence row"))?;
+        let thread_id = conn.id();
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(self.error("starting a transaction"))?;
+        let stored: Option<u64> = {
+            let lock = tx.exec_first(
+                format!("SELECT epoch FROM {fence} WHERE source_id = ? FOR UPDATE"),
+                (source,),
+            );
+            tokio::pin!(lock);
+            loop {
+                tokio::select! {
+                    stored = &mut lock => break stored.map_err(self.error("locking the fence row"))?,
+                    () = tokio::time::sleep(CLAIM_PATIENCE) => self.kill_blockers(thread_id).await,
+                }
+            }
+        };
+        let stored = stored.unwrap_or(0);
+        if stored > epoch {
+            tx.rollback().await.map_err(self.error("rolling back"))?;
+            return Ok(Commit::Fenced { by_epoch: stored });
+        }
+        tx.exec_drop(
+            format!("UPDATE {fence} SET epoch = ? WHERE source_id = ?"),
+            (epoch, source),
+        )
+        .await
+        .map_err(self.error("claiming the fence row"))?;
+        tx.commit()
+            .await
+            .map_err(self.error("committing the claim"))?;
+        Ok(Commit::Committed)
+    }
+
+    /// Kills the transactions that hold what connection `waiting` waits
+    /// for: only a stale owner of the fence row can (it holds the row in a
+    /// transaction it never finished: paused, cut off). Its transaction
+    /// rolls back. Best effort: without the privilege the claim just waits.
+    async fn kill_blockers(&self, waiting: u32) {
+        let Ok(mut conn) = self.conn().await else {
+            return;
+        };
+        let blockers: Vec<u64> = conn
+            .exec(
+                "SELECT DISTINCT b.trx_mysql_thread_id \
+                 FROM information_schema.INNODB_LOCK_WAITS w \
+                 JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+                 JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
+                 WHERE r.trx_mysql_thread_id = ?",
+                (waiting,),
+            )
+            .await
+            .unwrap_or_default();
+        for thread in blockers {
+            tracing::warn!(downstream = %self.addr, thread, "killing a stale transaction that holds the fence");
+            if let Err(e) = conn.query_drop(format!("KILL {thread}")).await {
+                tracing::warn!(downstream = %self.addr, thread, error = %e, "could not kill the stale transaction");
+            }
+        }
+    }
+
+    /// Opens a transaction for `source` under `epoch`, after reading the
+    /// fence row with a shared lock: `Fenced` (and nothing open) when a
+    /// larger epoch claimed the source.
+    pub async fn begin_fenced(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+        epoch: u64,
+    ) -> Result<FencedTx, DownstreamError> {
+        let fence = meta.table("fence")?;
+        let mut tx = self
+            .pool
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(self.error("starting a transaction"))?;
+        let stored: Option<u64> = tx
+            .exec_first(
+                format!("SELECT epoch FROM {fence} WHERE source_id = ? LOCK IN SHARE MODE"),
+                (source,),
+            )
+            .await
+            .map_err(self.error("reading the fence row"))?;
+        let stored = stored.unwrap_or(0);
+        if stored > epoch {
+            tx.rollback().await.map_err(self.error("rolling back"))?;
+            return Ok(FencedTx::Fenced { by_epoch: stored });
+        }
+        if stored < epoch {
+            tx.rollback().await.map_err(self.error("rolling back"))?;
+            return Err(DownstreamError::NotClaimed {
+                source_id: source.to_string(),
+                epoch,
+                stored,
+            });
+        }
+        Ok(FencedTx::Open(tx))
+    }
+
     /// Runs `statements` and moves the checkpoint to `position`, in one
-    /// transaction, unless a larger epoch than `epoch` wrote the checkpoint.
+    /// transaction, unless a larger epoch than `epoch` claimed the source.
     pub async fn commit_fenced(
         &self,
         key: &CheckpointKey,
@@ -87,30 +278,11 @@ impl MySqlDownstream {
         position: &Position,
         statements: &[String],
     ) -> Result<Commit, DownstreamError> {
-        let table = table(key)?;
-        let mut tx = self
-            .pool
-            .start_transaction(TxOpts::default())
-            .await
-            .map_err(self.error("starting a transaction"))?;
-        // The row must exist to be locked; epoch 0 is below every binding.
-        tx.exec_drop(
-            format!("INSERT IGNORE INTO {table} (source_id, lane, epoch) VALUES (?, ?, 0)"),
-            (&key.source, key.lane),
-        )
-        .await
-        .map_err(self.error("creating the checkpoint row"))?;
-        let stored: Option<u64> = tx
-            .exec_first(
-                format!("SELECT epoch FROM {table} WHERE source_id = ? AND lane = ? FOR UPDATE"),
-                (&key.source, key.lane),
-            )
-            .await
-            .map_err(self.error("locking the checkpoint row"))?;
-        if let Some(by_epoch) = stored.filter(|stored| *stored > epoch) {
-            tx.rollback().await.map_err(self.error("rolling back"))?;
-            return Ok(Commit::Fenced { by_epoch });
-        }
+        let checkpoint = key.meta().table("checkpoint")?;
+        let mut tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
+            FencedTx::Open(tx) => tx,
+            FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
+        };
         for statement in statements {
             tx.query_drop(statement.as_str())
                 .await
@@ -118,16 +290,18 @@ impl MySqlDownstream {
         }
         tx.exec_drop(
             format!(
-                "UPDATE {table} SET epoch = ?, binlog_name = ?, binlog_pos = ?, binlog_gtid = ? \
-                 WHERE source_id = ? AND lane = ?"
+                "INSERT INTO {checkpoint} (source_id, lane, epoch, binlog_name, binlog_pos, binlog_gtid) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), \
+                 binlog_name = VALUES(binlog_name), binlog_pos = VALUES(binlog_pos), \
+                 binlog_gtid = VALUES(binlog_gtid)"
             ),
             (
+                &key.source,
+                key.lane,
                 epoch,
                 &position.binlog_name,
                 position.binlog_pos,
                 &position.binlog_gtid,
-                &key.source,
-                key.lane,
             ),
         )
         .await
@@ -141,17 +315,13 @@ impl MySqlDownstream {
         &self,
         key: &CheckpointKey,
     ) -> Result<Option<Checkpoint>, DownstreamError> {
-        let table = table(key)?;
-        let mut conn = self
-            .pool
-            .get_conn()
-            .await
-            .map_err(self.error("connecting"))?;
+        let table = key.meta().table("checkpoint")?;
+        let mut conn = self.conn().await?;
         let row: Option<(u64, String, u32, Option<String>)> = conn
             .exec_first(
                 format!(
                     "SELECT epoch, binlog_name, binlog_pos, binlog_gtid FROM {table} \
-                     WHERE source_id = ? AND lane = ? AND epoch > 0"
+                     WHERE source_id = ? AND lane = ?"
                 ),
                 (&key.source, key.lane),
             )

@@ -12,7 +12,7 @@ mod chunks;
 mod snapshot;
 
 pub use chunks::{plan_int_chunks, Chunk};
-pub use snapshot::{open_snapshot, Snapshot};
+pub use snapshot::{open_snapshot, open_snapshots, Snapshot};
 
 /// The upstream layer's one error type.
 #[derive(Debug, thiserror::Error)]

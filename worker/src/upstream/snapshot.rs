@@ -108,3 +108,52 @@ pub async fn open_snapshot(opts: Opts) -> Result<Snapshot, UpstreamError> {
         mariadb,
     })
 }
+
+/// Opens `count` snapshots at one binlog position, so parallel readers see
+/// the same data. Without a lock first (MariaDB gives each snapshot's exact
+/// position; on a quiet upstream they agree); when writes keep moving the
+/// position, the snapshots start under a brief `FLUSH TABLES WITH READ
+/// LOCK`; without the privilege for that, the readers go on at their own
+/// positions, which each chunk records (the sync unit replays from the
+/// earliest).
+pub async fn open_snapshots(opts: Opts, count: usize) -> Result<Vec<Snapshot>, UpstreamError> {
+    const LOCK_FREE_ATTEMPTS: usize = 2;
+    let count = count.max(1);
+    let mut group = Vec::with_capacity(count);
+    for _ in 0..LOCK_FREE_ATTEMPTS {
+        group.clear();
+        for _ in 0..count {
+            group.push(open_snapshot(opts.clone()).await?);
+        }
+        if aligned(&group) {
+            return Ok(group);
+        }
+    }
+    let addr = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
+    let mut lock = Conn::new(opts.clone())
+        .await
+        .map_err(|source| UpstreamError::Database {
+            addr: addr.clone(),
+            what: "connecting".into(),
+            source,
+        })?;
+    if let Err(e) = lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
+        tracing::warn!(upstream = %addr, error = %e, "snapshots at different positions and no global read lock; every chunk records its own");
+        return Ok(group);
+    }
+    group.clear();
+    let opened = async {
+        let mut locked = Vec::with_capacity(count);
+        for _ in 0..count {
+            locked.push(open_snapshot(opts.clone()).await?);
+        }
+        Ok::<_, UpstreamError>(locked)
+    }
+    .await;
+    let _ = lock.query_drop("UNLOCK TABLES").await;
+    opened
+}
+
+fn aligned(group: &[Snapshot]) -> bool {
+    group.windows(2).all(|w| w[0].position == w[1].position)
+}

@@ -1,0 +1,124 @@
+//! The full copy (`task-mode: full`) over real processes and MariaDB: the
+//! tutorial's two exercises, copied by 3 masters and 3 workers.
+
+use std::time::Duration;
+
+use dm_tests::cluster::{
+    create_source, dmctl, subtasks_of, wait_bound, wait_task_stage, Masters, Workers,
+};
+use dm_tests::tutorial::{self, partition_id, Ports, Row};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_tutorials_tables_are_copied_merged_and_mapped() {
+    let dbs = tutorial::start_databases(Ports::Free)
+        .await
+        .expect("databases");
+    for server in &dbs.upstreams {
+        tutorial::run_sql(server, tutorial::DMTEST1_SQL)
+            .await
+            .expect("dmtest1");
+        tutorial::run_sql(server, tutorial::DMTEST2_SQL)
+            .await
+            .expect("dmtest2");
+    }
+    let masters = Masters::start(3).expect("masters");
+    let addrs = masters.client_addrs();
+    masters
+        .leader(Duration::from_secs(20))
+        .await
+        .expect("leader");
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (i, server) in dbs.upstreams.iter().enumerate() {
+        create_source(
+            &addrs,
+            dir.path(),
+            &format!("mysql{}", i + 1),
+            server.port(),
+        )
+        .await
+        .expect("source");
+    }
+    let _workers = Workers::start(3, &addrs, 2).expect("workers");
+    for i in 1..=3 {
+        wait_bound(&addrs, &format!("mysql{i}"), None, Duration::from_secs(20))
+            .await
+            .expect("bound");
+    }
+
+    // dmtest1: ids do not collide; the merge is the union.
+    let task1 = tutorial::task_file(dir.path(), "dmtask1.yaml", dbs.downstream.port(), "full")
+        .expect("task file");
+    let started = dmctl(&addrs, &["start-task", &task1])
+        .await
+        .expect("answer");
+    assert_eq!(started["result"], true, "{started}");
+    let status = wait_task_stage(&addrs, "dmtask1", "Finished", DEADLINE)
+        .await
+        .expect("dmtask1 finished");
+    let mut expected: Vec<Row> = Vec::new();
+    for server in &dbs.upstreams {
+        expected.extend(
+            tutorial::rows(server, "dmtest1")
+                .await
+                .expect("upstream rows"),
+        );
+    }
+    expected.sort();
+    assert_eq!(expected.len(), 3 * 256);
+    assert_eq!(
+        tutorial::rows(&dbs.downstream, "dmtest1")
+            .await
+            .expect("downstream rows"),
+        expected
+    );
+    // query-status shows the copy's figures per source and table.
+    for (source, subtask) in subtasks_of(&status, "dmtask1") {
+        let load = &subtask["load"];
+        assert_eq!(subtask["unit"], "Load", "{source}: {subtask}");
+        assert_eq!(load["finishedRows"], "256", "{source}: {subtask}");
+        assert_eq!(load["progress"], "100.00 %", "{source}: {subtask}");
+        assert_eq!(
+            load["tables"][0]["target"], "`dmtest1`.`t1`",
+            "{source}: {subtask}"
+        );
+        assert!(
+            load["metaBinlog"]
+                .as_str()
+                .is_some_and(|b| b.contains("-bin.")),
+            "{source}: {subtask}"
+        );
+    }
+
+    // dmtest2: the same ids everywhere, made unique by `partition id`.
+    let task2 = tutorial::task_file(dir.path(), "dmtask2.yaml", dbs.downstream.port(), "full")
+        .expect("task file");
+    let started = dmctl(&addrs, &["start-task", &task2])
+        .await
+        .expect("answer");
+    assert_eq!(started["result"], true, "{started}");
+    wait_task_stage(&addrs, "dmtask2", "Finished", DEADLINE)
+        .await
+        .expect("dmtask2 finished");
+    let mut expected: Vec<Row> = Vec::new();
+    for (i, server) in dbs.upstreams.iter().enumerate() {
+        let instance = i as u64 + 1;
+        expected.extend(
+            tutorial::rows(server, "dmtest2")
+                .await
+                .expect("upstream rows")
+                .into_iter()
+                .map(|(id, c, port)| (partition_id(instance, id), c, port)),
+        );
+    }
+    expected.sort();
+    let copied = tutorial::rows(&dbs.downstream, "dmtest2")
+        .await
+        .expect("downstream rows");
+    assert_eq!(copied, expected);
+    // The tutorial's last row: id 372 from instance 3.
+    let last = copied.last().expect("rows");
+    assert_eq!(last.0, 1_729_382_256_910_270_836);
+    assert_eq!(last.2, Some(i32::from(dbs.upstreams[2].port())));
+}

@@ -1,0 +1,516 @@
+//! The full copy: dump and load as one streamed unit, resumable chunk by
+//! chunk on any worker.
+//!
+//! ## Protocol
+//!
+//! 1. **Claim.** The worker claims the source in the downstream fence
+//!    (see [`crate::downstream`]) with its binding epoch. From then on a
+//!    worker that had the source before cannot commit anything.
+//! 2. **Snapshots.** It opens one consistent snapshot per copier on the
+//!    upstream (MariaDB: `START TRANSACTION WITH CONSISTENT SNAPSHOT` and the
+//!    snapshot's exact binlog position, no lock), all at one position when
+//!    it can (see [`crate::upstream::open_snapshots`]).
+//! 3. **Plan.** If the source has no plan downstream yet, it lists the
+//!    tables the block-allow list selects, routes each one, creates the
+//!    target schemas and tables downstream, splits every table into
+//!    integer-key chunks ([`plan`]) and writes the plan to
+//!    `<task>_copy_chunk` in one fenced transaction. A resumed copy reads the
+//!    stored plan instead, so every worker copies the same chunks.
+//! 4. **Copy.** Copiers take the chunks not yet done. Each reads its chunk
+//!    in its snapshot (streamed, never a file), rewrites the rows with the
+//!    column mappings, and writes them as multi-row `INSERT`s through a
+//!    fenced downstream transaction, while the next rows are still being
+//!    read; the chunk's done-mark, with its row and byte counts and the
+//!    snapshot's binlog position, commits in that same transaction. A chunk
+//!    is therefore copied exactly once, whatever dies when.
+//! 5. **Done** when every chunk is done. The sync unit starts from the
+//!    earliest chunk position and replays idempotently up to the latest.
+
+pub mod discover;
+pub mod plan;
+pub mod progress;
+pub mod sql;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, Value};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::downstream::{
+    ChunkDone, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, StoredChunk,
+};
+use crate::rules::{ColumnMapper, ColumnValue, TaskRules};
+use crate::upstream::{open_snapshots, Snapshot, UpstreamError};
+use progress::CopyProgress;
+use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal};
+
+/// Default rows per chunk (one downstream transaction each).
+pub const DEFAULT_ROWS_PER_CHUNK: u64 = 20_000;
+/// How often the worker logs the copy's progress.
+pub const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// One source's copy within a task.
+#[derive(Debug)]
+pub struct CopyJob {
+    pub task: String,
+    pub source: String,
+    pub epoch: u64,
+    /// The upstream, sessions in UTC and utf8mb4.
+    pub upstream: Opts,
+    pub downstream: MySqlDownstream,
+    pub meta: MetaTables,
+    pub rules: TaskRules,
+    /// Parallel reader/writer pairs.
+    pub copiers: usize,
+    pub rows_per_chunk: u64,
+    /// Upper bound of one INSERT statement.
+    pub statement_bytes: usize,
+}
+
+/// How a copy ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyOutcome {
+    /// Every chunk is done.
+    Finished,
+    /// A newer epoch owns the source: this worker must stop it.
+    Fenced { by_epoch: u64 },
+}
+
+/// The copy's one error type.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("upstream: {what}: {source}")]
+    Upstream {
+        what: String,
+        #[source]
+        source: mysql_async::Error,
+    },
+    #[error(transparent)]
+    Snapshot(#[from] UpstreamError),
+    #[error(transparent)]
+    Downstream(#[from] DownstreamError),
+    #[error("rules: {0}")]
+    Rules(String),
+    #[error("{0}")]
+    Unexpected(String),
+}
+
+impl CopyError {
+    /// Whether running the copy again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CopyError::Downstream(e) => e.is_transient(),
+            CopyError::Upstream { source, .. }
+            | CopyError::Snapshot(UpstreamError::Database { source, .. }) => matches!(
+                source,
+                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Runs the copy to its end (or until fenced); `progress` is updated as
+/// chunks commit.
+pub async fn run(
+    job: Arc<CopyJob>,
+    progress: Arc<Mutex<CopyProgress>>,
+) -> Result<CopyOutcome, CopyError> {
+    job.downstream.prepare(&job.meta).await?;
+    if let Commit::Fenced { by_epoch } = job
+        .downstream
+        .claim(&job.meta, &job.source, job.epoch)
+        .await?
+    {
+        return Ok(CopyOutcome::Fenced { by_epoch });
+    }
+    let mut plan = job.downstream.copy_plan(&job.meta, &job.source).await?;
+    let pending = plan.iter().filter(|c| c.done.is_none()).count();
+    if !plan.is_empty() && pending == 0 {
+        set_progress(&progress, &plan);
+        return Ok(CopyOutcome::Finished);
+    }
+    let copiers = if plan.is_empty() {
+        job.copiers
+    } else {
+        job.copiers.min(pending)
+    }
+    .max(1);
+    let mut snapshots = open_snapshots(job.upstream.clone(), copiers).await?;
+    let Some(first) = snapshots.first_mut() else {
+        return Err(CopyError::Unexpected("no upstream snapshot".into()));
+    };
+    if plan.is_empty() {
+        plan = match make_plan(&job, &mut first.conn).await? {
+            Planned::Plan(plan) => plan,
+            Planned::Fenced { by_epoch } => return Ok(CopyOutcome::Fenced { by_epoch }),
+        };
+        tracing::info!(task = %job.task, source = %job.source, chunks = plan.len(),
+            position = %first.position, "copy planned");
+    } else {
+        tracing::info!(task = %job.task, source = %job.source, chunks = plan.len(), pending,
+            "resuming the copy: finished chunks are skipped");
+    }
+    set_progress(&progress, &plan);
+    let mut columns = BTreeMap::new();
+    let pending: VecDeque<StoredChunk> = plan.into_iter().filter(|c| c.done.is_none()).collect();
+    let tables: BTreeSet<(String, String)> = pending
+        .iter()
+        .map(|c| (c.schema.clone(), c.table.clone()))
+        .collect();
+    for (schema, table) in tables {
+        let cols = discover::writable_columns(&mut first.conn, &schema, &table).await?;
+        columns.insert((schema, table), Arc::new(cols));
+    }
+    let columns = Arc::new(columns);
+    let queue = Arc::new(Mutex::new(pending));
+    let mut copiers = JoinSet::new();
+    for snapshot in snapshots {
+        copiers.spawn(copier(
+            job.clone(),
+            snapshot,
+            queue.clone(),
+            columns.clone(),
+            progress.clone(),
+        ));
+    }
+    let mut log = tokio::time::interval(PROGRESS_LOG_INTERVAL);
+    log.tick().await;
+    loop {
+        tokio::select! {
+            joined = copiers.join_next() => {
+                let Some(joined) = joined else { break };
+                let outcome = joined.map_err(|e| CopyError::Unexpected(format!("a copier stopped: {e}")))?;
+                match outcome {
+                    Ok(None) => {}
+                    Ok(Some(by_epoch)) => return Ok(CopyOutcome::Fenced { by_epoch }),
+                    Err(e) => return Err(e),
+                }
+            }
+            _ = log.tick() => {
+                let summary = lock(&progress).summary(Instant::now());
+                tracing::info!(task = %job.task, source = %job.source, "copy progress: {summary}");
+            }
+        }
+    }
+    let summary = lock(&progress).summary(Instant::now());
+    tracing::info!(task = %job.task, source = %job.source, "copy finished: {summary}");
+    Ok(CopyOutcome::Finished)
+}
+
+fn lock(progress: &Mutex<CopyProgress>) -> std::sync::MutexGuard<'_, CopyProgress> {
+    progress.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn set_progress(progress: &Mutex<CopyProgress>, plan: &[StoredChunk]) {
+    lock(progress).load_plan(plan, Instant::now());
+}
+
+enum Planned {
+    Plan(Vec<StoredChunk>),
+    Fenced { by_epoch: u64 },
+}
+
+/// Lists, routes and chunks the tables, creates their targets downstream
+/// and stores the plan (fenced).
+async fn make_plan(job: &CopyJob, conn: &mut Conn) -> Result<Planned, CopyError> {
+    let candidates = discover::list_tables(conn, &job.rules).await?;
+    let mut plan = Vec::new();
+    let mut created = BTreeSet::new();
+    for candidate in &candidates {
+        let table = discover::plan(conn, &job.rules, candidate).await?;
+        let target = (table.target_schema.clone(), table.target_table.clone());
+        if created.insert(target.clone()) {
+            let show = discover::show_create(conn, &table.schema, &table.table).await?;
+            let create = sql::create_table_as(&show, &target.0, &target.1).map_err(|e| {
+                CopyError::Unexpected(format!("{}: {e}", qualified(&table.schema, &table.table)))
+            })?;
+            job.downstream
+                .execute(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {}",
+                    sql::quote(&target.0)
+                ))
+                .await?;
+            job.downstream.execute(&create).await?;
+        }
+        plan.extend(plan::plan_table(&table, job.rows_per_chunk));
+    }
+    let mut tx = match job
+        .downstream
+        .begin_fenced(&job.meta, &job.source, job.epoch)
+        .await?
+    {
+        FencedTx::Open(tx) => tx,
+        FencedTx::Fenced { by_epoch } => return Ok(Planned::Fenced { by_epoch }),
+    };
+    if !plan.is_empty() {
+        job.downstream
+            .save_copy_plan(&mut tx, &job.meta, &job.source, job.epoch, &plan)
+            .await?;
+    }
+    tx.commit()
+        .await
+        .map_err(|source| DownstreamError::Database {
+            addr: job.downstream.addr().to_string(),
+            what: "committing the copy plan".into(),
+            source,
+        })?;
+    Ok(Planned::Plan(plan))
+}
+
+type Columns = BTreeMap<(String, String), Arc<Vec<String>>>;
+
+/// Copies chunks from the queue until it is empty; `Some(epoch)` when
+/// fenced.
+async fn copier(
+    job: Arc<CopyJob>,
+    mut snapshot: Snapshot,
+    queue: Arc<Mutex<VecDeque<StoredChunk>>>,
+    columns: Arc<Columns>,
+    progress: Arc<Mutex<CopyProgress>>,
+) -> Result<Option<u64>, CopyError> {
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let Some(chunk) = next else {
+            return Ok(None);
+        };
+        let Some(cols) = columns.get(&(chunk.schema.clone(), chunk.table.clone())) else {
+            return Err(CopyError::Unexpected(format!(
+                "no columns known for {}",
+                qualified(&chunk.schema, &chunk.table)
+            )));
+        };
+        match copy_chunk(&job, &mut snapshot, &chunk, cols).await? {
+            ChunkOutcome::Done(done) => {
+                lock(&progress).chunk_done(
+                    &chunk.schema,
+                    &chunk.table,
+                    done.rows,
+                    done.bytes,
+                    &done.position,
+                );
+            }
+            ChunkOutcome::Fenced { by_epoch } => return Ok(Some(by_epoch)),
+        }
+    }
+}
+
+enum ChunkOutcome {
+    Done(ChunkDone),
+    Fenced { by_epoch: u64 },
+}
+
+/// The one rewritten column of a table with a column mapping.
+struct Mapped<'a> {
+    position: usize,
+    mapper: &'a ColumnMapper,
+}
+
+/// Reads one chunk in the snapshot and writes it, with its done-mark, in
+/// one fenced downstream transaction.
+async fn copy_chunk(
+    job: &CopyJob,
+    snapshot: &mut Snapshot,
+    chunk: &StoredChunk,
+    columns: &[String],
+) -> Result<ChunkOutcome, CopyError> {
+    let mapped = match job
+        .rules
+        .column_mappings
+        .mapper_for(&chunk.schema, &chunk.table)
+        .map_err(|e| CopyError::Rules(e.to_string()))?
+    {
+        Some(mapper) => Some(Mapped {
+            position: columns
+                .iter()
+                .position(|c| c == mapper.target_column())
+                .ok_or_else(|| {
+                    CopyError::Rules(format!(
+                        "column mapping: column {} not found in {}",
+                        mapper.target_column(),
+                        qualified(&chunk.schema, &chunk.table)
+                    ))
+                })?,
+            mapper,
+        }),
+        None => None,
+    };
+    let select = format!(
+        "SELECT {} FROM {}{}",
+        columns
+            .iter()
+            .map(|c| sql::quote(c))
+            .collect::<Vec<_>>()
+            .join(","),
+        qualified(&chunk.schema, &chunk.table),
+        plan::predicate(chunk)
+    );
+    let mut tx = match job
+        .downstream
+        .begin_fenced(&job.meta, &job.source, job.epoch)
+        .await?
+    {
+        FencedTx::Open(tx) => tx,
+        FencedTx::Fenced { by_epoch } => return Ok(ChunkOutcome::Fenced { by_epoch }),
+    };
+    let addr = job.downstream.addr().to_string();
+    let (statements, mut received) = mpsc::channel::<Vec<u8>>(2);
+    let read = read_chunk(job, snapshot, chunk, columns, &select, mapped, statements);
+    let write = async {
+        while let Some(statement) = received.recv().await {
+            tx.query_drop(statement)
+                .await
+                .map_err(|source| DownstreamError::Database {
+                    addr: addr.clone(),
+                    what: format!(
+                        "writing chunk {} of {}",
+                        chunk.index,
+                        qualified(&chunk.schema, &chunk.table)
+                    ),
+                    source,
+                })?;
+        }
+        Ok::<(), CopyError>(())
+    };
+    let (read, write) = tokio::join!(read, write);
+    write?;
+    let (rows, bytes) = read?;
+    let done = ChunkDone {
+        rows,
+        bytes,
+        position: snapshot.position.clone(),
+    };
+    job.downstream
+        .mark_chunk_done(&mut tx, &job.meta, &job.source, job.epoch, chunk, &done)
+        .await?;
+    tx.commit()
+        .await
+        .map_err(|source| DownstreamError::Database {
+            addr,
+            what: "committing a chunk".into(),
+            source,
+        })?;
+    Ok(ChunkOutcome::Done(done))
+}
+
+/// Streams a chunk's rows into INSERT statements for the writer; returns
+/// the rows and bytes sent.
+async fn read_chunk(
+    job: &CopyJob,
+    snapshot: &mut Snapshot,
+    chunk: &StoredChunk,
+    columns: &[String],
+    select: &str,
+    mapped: Option<Mapped<'_>>,
+    statements: mpsc::Sender<Vec<u8>>,
+) -> Result<(u64, u64), CopyError> {
+    let fail = |source| CopyError::Upstream {
+        what: format!(
+            "reading chunk {} of {}",
+            chunk.index,
+            qualified(&chunk.schema, &chunk.table)
+        ),
+        source,
+    };
+    let mut result = snapshot.conn.query_iter(select).await.map_err(fail)?;
+    let kinds: Vec<Literal> = result.columns_ref().iter().map(Literal::of).collect();
+    let mut batch = InsertBatcher::new(
+        &chunk.target_schema,
+        &chunk.target_table,
+        columns,
+        job.statement_bytes,
+    );
+    let (mut rows, mut bytes) = (0u64, 0u64);
+    let mut writer_gone = false;
+    while let Some(row) = result.next().await.map_err(fail)? {
+        let values = row.unwrap_raw();
+        batch.begin_row();
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                batch.separator();
+            }
+            let raw = match value {
+                Some(Value::Bytes(b)) => Some(b.as_slice()),
+                Some(Value::NULL) | None => None,
+                Some(other) => {
+                    return Err(CopyError::Unexpected(format!(
+                        "unexpected value {other:?} in a text result"
+                    )))
+                }
+            };
+            let kind = kinds.get(i).copied().unwrap_or(Literal::Text);
+            match &mapped {
+                Some(m) if m.position == i => {
+                    push_mapped(batch.buffer(), chunk, m, raw, i)?;
+                }
+                _ => push_literal(batch.buffer(), raw, kind),
+            }
+        }
+        rows += 1;
+        if let Some(statement) = batch.end_row() {
+            bytes += statement.len() as u64;
+            if statements.send(statement).await.is_err() {
+                writer_gone = true;
+                break;
+            }
+        }
+    }
+    if writer_gone {
+        // The writer failed; its error is the one reported. Drain the
+        // result so the snapshot connection stays usable.
+        result.drop_result().await.map_err(fail)?;
+        return Ok((rows, bytes));
+    }
+    if let Some(statement) = batch.finish() {
+        bytes += statement.len() as u64;
+        let _ = statements.send(statement).await;
+    }
+    Ok((rows, bytes))
+}
+
+/// Writes the column-mapped value of the target column.
+fn push_mapped(
+    out: &mut Vec<u8>,
+    chunk: &StoredChunk,
+    m: &Mapped<'_>,
+    raw: Option<&[u8]>,
+    position: usize,
+) -> Result<(), CopyError> {
+    let Some(raw) = raw else {
+        out.extend_from_slice(b"NULL");
+        return Ok(());
+    };
+    let text = std::str::from_utf8(raw).map_err(|_| {
+        CopyError::Rules(format!(
+            "column mapping: a value of {} is not text",
+            qualified(&chunk.schema, &chunk.table)
+        ))
+    })?;
+    let value = if let Ok(v) = text.parse::<i64>() {
+        ColumnValue::Int(v)
+    } else if let Ok(v) = text.parse::<u64>() {
+        ColumnValue::UInt(v)
+    } else {
+        ColumnValue::Str(text.to_string())
+    };
+    let mapped = m
+        .mapper
+        .map_value(&chunk.schema, &chunk.table, position, &value)
+        .map_err(|e| {
+            CopyError::Rules(format!(
+                "column mapping of {}: {e}",
+                qualified(&chunk.schema, &chunk.table)
+            ))
+        })?;
+    match mapped {
+        ColumnValue::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        ColumnValue::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),
+        ColumnValue::Null => out.extend_from_slice(b"NULL"),
+        other => push_quoted(out, other.to_string().as_bytes()),
+    }
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! The subtasks a worker runs, kept in line with the leader's answers.
+//!
+//! The heartbeat loop hands every answer to the [`Supervisor`]: it updates
+//! which sources run under which epoch ([`Assignments`]), then, for every
+//! subtask of a running source, asks the pure stage machine ([`stage`])
+//! whether to start or stop its unit ([`unit`]). Units run as tokio tasks
+//! and report how they ended through shared state; a fenced unit stops its
+//! whole source. Everything the heartbeat reports (stage, unit, progress,
+//! error, fenced) comes from here.
+
+pub mod stage;
+pub mod unit;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use dm_proto::pb;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::assignments::{Assignments, Change};
+use stage::{Decision, Expected, UnitState};
+use unit::{UnitEnd, UnitShared, UnitSpec};
+
+/// One subtask (task x source) of a running source.
+#[derive(Debug)]
+struct Subtask {
+    spec: UnitSpec,
+    expected: Expected,
+    resume_seq: u64,
+    state: UnitState,
+    retries: u32,
+    handle: Option<JoinHandle<()>>,
+    shared: Arc<Mutex<UnitShared>>,
+}
+
+impl Subtask {
+    fn stop(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.abort();
+        }
+    }
+}
+
+impl Drop for Subtask {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs the worker's subtasks.
+#[derive(Debug, Default)]
+pub struct Supervisor {
+    assignments: Assignments,
+    subtasks: BTreeMap<(String, String), Subtask>,
+    wake: Arc<Notify>,
+}
+
+fn lock(shared: &Mutex<UnitShared>) -> std::sync::MutexGuard<'_, UnitShared> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Supervisor {
+    /// Notified when a unit ends (report it without waiting).
+    pub fn wake(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    pub fn running_sources(&self) -> usize {
+        self.assignments.running().len()
+    }
+
+    /// Makes what runs match the leader's answer.
+    pub fn apply(&mut self, answer: &[pb::SourceAssignment]) {
+        let changes = self.assignments.apply(answer);
+        self.stopped(changes);
+        for assignment in answer {
+            let Some(running) = self.assignments.running().get(&assignment.source) else {
+                continue;
+            };
+            if running.epoch != assignment.epoch {
+                continue;
+            }
+            let source = assignment.source.clone();
+            let wanted: Vec<&str> = assignment
+                .subtasks
+                .iter()
+                .map(|s| s.task.as_str())
+                .collect();
+            self.subtasks
+                .retain(|(s, t), _| *s != source || wanted.contains(&t.as_str()));
+            for sub in &assignment.subtasks {
+                let spec = UnitSpec {
+                    task: sub.task.clone(),
+                    source: source.clone(),
+                    epoch: assignment.epoch,
+                    task_yaml: sub.config.clone(),
+                    source_json: assignment.source_config.clone(),
+                };
+                let expected = if sub.expected_stage == pb::Stage::Paused as i32 {
+                    Expected::Paused
+                } else {
+                    Expected::Running
+                };
+                let key = (source.clone(), sub.task.clone());
+                if self.subtasks.get(&key).is_some_and(|s| s.spec != spec) {
+                    self.subtasks.remove(&key);
+                }
+                let entry = self.subtasks.entry(key).or_insert_with(|| Subtask {
+                    spec,
+                    expected,
+                    resume_seq: sub.resume_seq,
+                    state: UnitState::Idle,
+                    retries: 0,
+                    handle: None,
+                    shared: Arc::new(Mutex::new(UnitShared::new())),
+                });
+                entry.expected = expected;
+                entry.resume_seq = sub.resume_seq;
+            }
+        }
+        self.step();
+    }
+
+    /// Stops everything (the lease ran out, or the worker stops).
+    pub fn stop_all(&mut self) {
+        let changes = self.assignments.stop_all();
+        self.stopped(changes);
+    }
+
+    fn stopped(&mut self, changes: Vec<Change>) {
+        for change in changes {
+            match change {
+                Change::Started { source, epoch } => {
+                    tracing::info!(%source, epoch, "running source");
+                }
+                Change::Stopped { source, epoch, why } => {
+                    tracing::info!(%source, epoch, why, "stopped source");
+                    self.subtasks.retain(|(s, _), _| *s != source);
+                }
+            }
+        }
+    }
+
+    /// Collects the units' ends and starts or stops units as the stage
+    /// machine decides.
+    pub fn step(&mut self) {
+        let now = Instant::now();
+        let mut fenced = Vec::new();
+        for subtask in self.subtasks.values_mut() {
+            let end = lock(&subtask.shared).end.take();
+            match end {
+                None => {}
+                Some(UnitEnd::Finished) => {
+                    subtask.handle = None;
+                    subtask.state = UnitState::Finished;
+                }
+                Some(UnitEnd::Fenced { by_epoch }) => {
+                    subtask.handle = None;
+                    fenced.push((subtask.spec.source.clone(), by_epoch));
+                }
+                Some(UnitEnd::Failed { error, transient }) => {
+                    subtask.handle = None;
+                    let retry_at = transient.then(|| now + stage::retry_backoff(subtask.retries));
+                    subtask.retries = subtask.retries.saturating_add(1);
+                    subtask.state = UnitState::Failed {
+                        error,
+                        resume_seq: subtask.resume_seq,
+                        retry_at,
+                    };
+                }
+            }
+        }
+        for (source, by_epoch) in fenced {
+            if let Some(change) = self.assignments.fence(&source, by_epoch) {
+                self.stopped(vec![change]);
+            }
+        }
+        for subtask in self.subtasks.values_mut() {
+            match stage::decide(subtask.expected, subtask.resume_seq, &subtask.state, now) {
+                Decision::Keep => {}
+                Decision::Stop => {
+                    subtask.stop();
+                    subtask.state = UnitState::Idle;
+                }
+                Decision::Start => {
+                    subtask.stop();
+                    if !matches!(
+                        subtask.state,
+                        UnitState::Failed {
+                            retry_at: Some(_),
+                            ..
+                        }
+                    ) {
+                        subtask.retries = 0;
+                    }
+                    subtask.shared = Arc::new(Mutex::new(UnitShared::new()));
+                    subtask.handle = Some(tokio::spawn(unit::run(
+                        subtask.spec.clone(),
+                        subtask.shared.clone(),
+                        self.wake.clone(),
+                    )));
+                    subtask.state = UnitState::Running;
+                }
+            }
+        }
+    }
+
+    /// What to report in the next heartbeat.
+    pub fn reports(&self) -> Vec<pb::SourceReport> {
+        let now = Instant::now();
+        let mut reports = self.assignments.reports();
+        for report in reports.iter_mut().filter(|r| !r.fenced) {
+            report.subtasks = self
+                .subtasks
+                .iter()
+                .filter(|((source, _), _)| *source == report.source)
+                .map(|((_, task), s)| subtask_report(task, s, now))
+                .collect();
+        }
+        reports
+    }
+}
+
+fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
+    let shared = lock(&s.shared);
+    let unit = shared.unit;
+    let progress = match unit {
+        pb::UnitType::Load => {
+            let status = shared
+                .progress
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .status(now);
+            Some(pb::subtask_report::Progress::Load(status))
+        }
+        _ => None,
+    };
+    let result = match &s.state {
+        UnitState::Failed { error, .. } => Some(pb::ProcessResult {
+            is_canceled: false,
+            errors: vec![pb::ProcessError {
+                err_code: String::new(),
+                err_class: format!("{:?}", unit).to_lowercase(),
+                err_scope: "internal".into(),
+                err_level: "high".into(),
+                message: error.clone(),
+                raw_cause: String::new(),
+                workaround: "fix the cause, then `resume-task`".into(),
+            }],
+            detail: Vec::new().into(),
+        }),
+        _ => None,
+    };
+    pb::SubtaskReport {
+        task: task.to_string(),
+        stage: stage::stage(s.expected, &s.state) as i32,
+        unit: unit as i32,
+        checkpoint: None,
+        upstream_position: None,
+        lag_seconds: 0,
+        result,
+        progress,
+        shard_ddl: None,
+    }
+}
