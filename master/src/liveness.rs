@@ -69,9 +69,24 @@ impl Liveness {
             .insert(worker.to_string(), Seen { at: now, ttl });
     }
 
-    /// Keeps what `worker` reported running in its last heartbeat.
-    pub fn reported(&self, worker: &str, sources: Vec<pb::SourceReport>) {
-        self.lock().reports.insert(worker.to_string(), sources);
+    /// Keeps what `worker` reported running in its last heartbeat; returns
+    /// the sources it newly reports fenced (with the epoch that fenced it).
+    pub fn reported(&self, worker: &str, sources: Vec<pb::SourceReport>) -> Vec<(String, u64)> {
+        let mut inner = self.lock();
+        let before = inner.reports.get(worker);
+        let newly: Vec<(String, u64)> = sources
+            .iter()
+            .filter(|s| s.fenced)
+            .filter(|s| {
+                !before.is_some_and(|b| {
+                    b.iter()
+                        .any(|p| p.fenced && p.source == s.source && p.epoch == s.epoch)
+                })
+            })
+            .map(|s| (s.source.clone(), s.epoch))
+            .collect();
+        inner.reports.insert(worker.to_string(), sources);
+        newly
     }
 
     /// The last report of `task` on `source` by `worker`.

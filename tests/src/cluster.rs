@@ -323,6 +323,14 @@ impl Workers {
         self.workers.iter().position(|w| w.0 == name)
     }
 
+    /// Process id of worker `i`, while it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.workers
+            .get(i)
+            .and_then(|w| w.2.as_ref())
+            .map(ChildGuard::pid)
+    }
+
     /// The log file of worker `i`.
     pub fn log_path(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("worker{}.log", i + 1))

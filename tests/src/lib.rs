@@ -22,6 +22,8 @@
 //! - `sys`: the few `libc` calls (the only `unsafe` in this crate).
 
 pub mod bench;
+pub mod bench_copy;
+pub mod big_table;
 pub mod binaries;
 pub mod cluster;
 pub mod error;

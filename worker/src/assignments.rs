@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use dm_proto::pb;
 
+/// Why a source stopped when a newer epoch wrote downstream.
+pub const FENCED: &str = "fenced by a newer epoch";
+
 /// One source the worker runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Running {
@@ -62,11 +65,12 @@ impl Assignments {
             if self
                 .fenced
                 .get(source)
-                .is_some_and(|e| *e >= assignment.epoch)
+                .is_some_and(|e| *e > assignment.epoch)
             {
                 continue;
             }
             if !self.running.contains_key(source) {
+                self.fenced.remove(source);
                 self.running.insert(
                     source.to_string(),
                     Running {
@@ -97,13 +101,18 @@ impl Assignments {
 
     /// Stops `source`: a newer epoch wrote downstream. It is reported until
     /// the leader assigns it anew under a newer epoch.
+    /// A report about an older epoch (the source runs under `epoch` or a
+    /// newer one here) changes nothing.
     pub fn fence(&mut self, source: &str, epoch: u64) -> Option<Change> {
+        if self.running.get(source).is_some_and(|r| r.epoch >= epoch) {
+            return None;
+        }
         self.fenced.insert(source.to_string(), epoch);
         let r = self.running.remove(source)?;
         Some(Change::Stopped {
             source: source.to_string(),
             epoch: r.epoch,
-            why: "fenced by a newer epoch",
+            why: FENCED,
         })
     }
 
@@ -192,22 +201,32 @@ mod tests {
     }
 
     #[test]
-    fn a_fenced_source_stays_stopped_until_a_newer_epoch() {
+    fn a_fenced_source_stays_stopped_until_the_fencing_epoch() {
         let mut a = Assignments::default();
         a.apply(&[assign("s1", 4)]);
-        assert!(a.fence("s1", 4).is_some());
+        assert!(a.fence("s1", 6).is_some(), "epoch 6 claimed the source");
         assert!(
             a.apply(&[assign("s1", 4)]).is_empty(),
             "the fenced epoch does not restart"
         );
         assert!(a.reports().iter().any(|r| r.source == "s1" && r.fenced));
         assert_eq!(
-            a.apply(&[assign("s1", 5)]),
+            a.apply(&[assign("s1", 6)]),
             [Change::Started {
                 source: "s1".into(),
-                epoch: 5
-            }]
+                epoch: 6
+            }],
+            "the fencing epoch itself may be this worker's"
         );
+    }
+
+    #[test]
+    fn a_late_fence_report_about_an_older_epoch_is_ignored() {
+        let mut a = Assignments::default();
+        a.apply(&[assign("s1", 5)]);
+        assert!(a.fence("s1", 5).is_none());
+        assert_eq!(a.running().get("s1").map(|r| r.epoch), Some(5));
+        assert!(a.reports().iter().all(|r| !r.fenced));
     }
 
     #[test]

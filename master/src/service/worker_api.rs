@@ -163,10 +163,9 @@ fn heartbeat(node: &Node, req: pb::HeartbeatRequest) -> Result<pb::HeartbeatResp
     }
     let ttl = ttl_of(req.keepalive_ttl_ms);
     node.liveness.heard(&req.name, ttl, Instant::now());
-    for source in req.sources.iter().filter(|s| s.fenced) {
-        tracing::warn!(worker = %req.name, source = %source.source, epoch = source.epoch, "worker reports it was fenced");
+    for (source, by_epoch) in node.liveness.reported(&req.name, req.sources.clone()) {
+        tracing::warn!(worker = %req.name, %source, by_epoch, "worker reports it was fenced: a newer binding owns the source");
     }
-    node.liveness.reported(&req.name, req.sources.clone());
     Ok(pb::HeartbeatResponse {
         is_leader: true,
         leader_addr: node.me.client_or_peer_addr().to_string(),

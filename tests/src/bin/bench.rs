@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use dm_tests::bench::{master_failover, summary, worker_failover};
+use dm_tests::bench_copy::full_copy;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks over real dm-master processes")]
@@ -16,6 +17,18 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Copy one table of ROWS rows with `mariadb-dump | mariadb` and with
+    /// the cluster (task-mode full) between the same servers; print both.
+    FullCopy {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Parallel copiers (the task's `mydumper.threads`).
+        #[arg(long, default_value_t = 4)]
+        threads: u32,
+        /// Exit non-zero unless baseline time / our time >= this.
+        #[arg(long, default_value_t = 1.5)]
+        target_ratio: f64,
+    },
     /// SIGKILL the worker bound to a source N times; time from the kill to
     /// the source bound to the other worker.
     WorkerFailover {
@@ -42,6 +55,48 @@ enum Bench {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     match Args::parse().bench {
+        Bench::FullCopy {
+            rows,
+            threads,
+            target_ratio,
+        } => {
+            let report = match full_copy(rows, threads).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("bench full-copy: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mib = report.table_bytes as f64 / (1024.0 * 1024.0);
+            let rate = |ms: f64| report.rows as f64 / (ms / 1000.0);
+            println!("full-copy: {} rows ({mib:.0} MiB of row data), one table, same upstream and downstream servers", report.rows);
+            println!(
+                "  mariadb-dump --single-transaction | mariadb: {:.0} ms ({:.0} rows/s)",
+                report.baseline_ms,
+                rate(report.baseline_ms)
+            );
+            println!(
+                "  dm cluster, task-mode full, {threads} copiers:     {:.0} ms ({:.0} rows/s)",
+                report.ours_ms,
+                rate(report.ours_ms)
+            );
+            let ratio = report.baseline_ms / report.ours_ms.max(0.001);
+            println!("  ratio baseline / ours = {ratio:.2}x");
+            match report.worker_peak_rss_kib {
+                Some(kib) => println!("  dm-worker peak RSS: {:.1} MiB", kib as f64 / 1024.0),
+                None => println!("  dm-worker peak RSS: not available"),
+            }
+            let ok = ratio >= target_ratio;
+            println!(
+                "  target ratio >= {target_ratio:.2}: {}",
+                if ok { "met" } else { "MISSED" }
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Bench::WorkerFailover {
             rounds,
             target_median_ms,

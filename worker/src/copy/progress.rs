@@ -119,11 +119,10 @@ impl CopyProgress {
             .tables
             .values()
             .map(|t| {
-                if t.rows == 0 {
-                    0
-                } else {
-                    t.bytes.saturating_mul(total_estimate(t)) / t.rows
-                }
+                t.bytes
+                    .saturating_mul(total_estimate(t))
+                    .checked_div(t.rows)
+                    .unwrap_or(0)
             })
             .sum::<u64>()
             .max(bytes);

@@ -145,8 +145,8 @@ impl MySqlDownstream {
                 None
             };
             plan.push(StoredChunk {
-                lower: bound(&self.addr(), lower)?,
-                upper: bound(&self.addr(), upper)?,
+                lower: bound(self.addr(), lower)?,
+                upper: bound(self.addr(), upper)?,
                 schema,
                 table: tbl,
                 index,

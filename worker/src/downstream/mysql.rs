@@ -231,6 +231,24 @@ impl MySqlDownstream {
         }
     }
 
+    /// The epoch that owns `source` (0 if none claimed it yet).
+    pub async fn fence_epoch(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+    ) -> Result<u64, DownstreamError> {
+        let fence = meta.table("fence")?;
+        let mut conn = self.conn().await?;
+        let stored: Option<u64> = conn
+            .exec_first(
+                format!("SELECT epoch FROM {fence} WHERE source_id = ?"),
+                (source,),
+            )
+            .await
+            .map_err(self.error("reading the fence row"))?;
+        Ok(stored.unwrap_or(0))
+    }
+
     /// Opens a transaction for `source` under `epoch`, after reading the
     /// fence row with a shared lock: `Fenced` (and nothing open) when a
     /// larger epoch claimed the source.

@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dm_proto::pb;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
-use crate::assignments::{Assignments, Change};
+use crate::assignments::{self, Assignments, Change};
 use stage::{Decision, Expected, UnitState};
 use unit::{UnitEnd, UnitShared, UnitSpec};
 
@@ -50,11 +50,27 @@ impl Drop for Subtask {
 }
 
 /// Runs the worker's subtasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Supervisor {
     assignments: Assignments,
     subtasks: BTreeMap<(String, String), Subtask>,
     wake: Arc<Notify>,
+    /// Fence probes of stopped sources report here: (source, newer epoch).
+    fenced_tx: mpsc::UnboundedSender<(String, u64)>,
+    fenced_rx: mpsc::UnboundedReceiver<(String, u64)>,
+}
+
+impl Default for Supervisor {
+    fn default() -> Self {
+        let (fenced_tx, fenced_rx) = mpsc::unbounded_channel();
+        Self {
+            assignments: Assignments::default(),
+            subtasks: BTreeMap::new(),
+            wake: Arc::new(Notify::new()),
+            fenced_tx,
+            fenced_rx,
+        }
+    }
 }
 
 fn lock(shared: &Mutex<UnitShared>) -> std::sync::MutexGuard<'_, UnitShared> {
@@ -131,15 +147,44 @@ impl Supervisor {
 
     fn stopped(&mut self, changes: Vec<Change>) {
         for change in changes {
+            let fenced =
+                matches!(change, Change::Stopped { why, .. } if why == assignments::FENCED);
             match change {
                 Change::Started { source, epoch } => {
                     tracing::info!(%source, epoch, "running source");
                 }
                 Change::Stopped { source, epoch, why } => {
                     tracing::info!(%source, epoch, why, "stopped source");
+                    let stopped: Vec<UnitSpec> = self
+                        .subtasks
+                        .iter()
+                        .filter(|((s, _), _)| *s == source)
+                        .map(|(_, sub)| sub.spec.clone())
+                        .collect();
                     self.subtasks.retain(|(s, _), _| *s != source);
+                    if !fenced {
+                        self.probe(stopped);
+                    }
                 }
             }
+        }
+    }
+
+    /// A stopped source may have been taken over while this worker could
+    /// not hear about it: ask the downstream fence, so that the worker
+    /// reports (and logs) that it was fenced out.
+    fn probe(&self, stopped: Vec<UnitSpec>) {
+        for spec in stopped {
+            let report = self.fenced_tx.clone();
+            let wake = self.wake.clone();
+            tokio::spawn(async move {
+                if let Some(by_epoch) = unit::probe_fence(&spec).await {
+                    tracing::warn!(task = %spec.task, source = %spec.source, epoch = spec.epoch, by_epoch,
+                        "fenced: a newer epoch owns the source");
+                    let _ = report.send((spec.source.clone(), by_epoch));
+                    wake.notify_one();
+                }
+            });
         }
     }
 
@@ -148,6 +193,9 @@ impl Supervisor {
     pub fn step(&mut self) {
         let now = Instant::now();
         let mut fenced = Vec::new();
+        while let Ok(probed) = self.fenced_rx.try_recv() {
+            fenced.push(probed);
+        }
         for subtask in self.subtasks.values_mut() {
             let end = lock(&subtask.shared).end.take();
             match end {
@@ -249,7 +297,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
                 raw_cause: String::new(),
                 workaround: "fix the cause, then `resume-task`".into(),
             }],
-            detail: Vec::new().into(),
+            detail: Vec::new(),
         }),
         _ => None,
     };

@@ -161,3 +161,24 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
     std::future::pending::<()>().await;
     None
 }
+
+/// How long a fence probe may take.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads the downstream fence of a subtask that was stopped: `Some(epoch)`
+/// when a newer epoch has claimed the source since, i.e. this worker was
+/// fenced out (the source moved while it was paused or cut off).
+pub async fn probe_fence(spec: &UnitSpec) -> Option<u64> {
+    let task = TaskConfig::parse("task", &spec.task_yaml).ok()?;
+    let downstream = MySqlDownstream::connect(&task.target_database, 1);
+    let meta = MetaTables {
+        meta_schema: task.meta_schema.clone(),
+        task: task.name.clone(),
+    };
+    let stored = tokio::time::timeout(PROBE_TIMEOUT, downstream.fence_epoch(&meta, &spec.source))
+        .await
+        .ok()?
+        .ok()?;
+    let _ = downstream.close().await;
+    (stored > spec.epoch).then_some(stored)
+}
