@@ -15,6 +15,7 @@ pub mod liveness;
 pub mod node;
 pub mod precheck;
 pub mod raft;
+mod remove_meta;
 pub mod scheduler;
 mod scheduling;
 pub mod server;

@@ -21,7 +21,7 @@ use crate::mariadb::{MariaDb, MariaDbOptions};
 use crate::wait::wait_until;
 
 /// Pause between write attempts while no leader answers.
-const RETRY: Duration = Duration::from_millis(5);
+pub(crate) const RETRY: Duration = Duration::from_millis(5);
 /// Time limit of one write attempt.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(300);
 
@@ -62,7 +62,7 @@ async fn try_create(addr: &str, id: &str, port: u16) -> bool {
 }
 
 /// Writes `id` through any of `addrs`, retrying until acknowledged.
-async fn create_anywhere(
+pub(crate) async fn create_anywhere(
     addrs: &[String],
     id: &str,
     port: u16,
@@ -184,107 +184,4 @@ pub fn summary(values: &[f64]) -> (f64, f64, f64) {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     };
     (sorted[0], median, sorted[n - 1])
-}
-
-/// Results of a worker failover run.
-#[derive(Debug, Clone)]
-pub struct WorkerFailoverReport {
-    /// SIGKILL of the bound worker to the source bound to another worker (ms).
-    pub rebind_ms: Vec<f64>,
-    pub keepalive_ttl_secs: u64,
-}
-
-/// The worker `source` is bound to, asking `addr` directly.
-async fn bound_to(addr: &str, source: &str) -> Option<String> {
-    let endpoint = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).ok()?;
-    let endpoint = endpoint
-        .connect_timeout(ATTEMPT_TIMEOUT)
-        .timeout(ATTEMPT_TIMEOUT);
-    let mut client = MasterClient::connect(endpoint).await.ok()?;
-    let answer = client
-        .list_member(pb::ListMemberRequest {
-            leader: false,
-            master: false,
-            worker: true,
-            names: Vec::new(),
-        })
-        .await
-        .ok()?
-        .into_inner();
-    answer.members.into_iter().find_map(|m| match m.member {
-        Some(pb::members::Member::Worker(w)) => w
-            .workers
-            .into_iter()
-            .find(|w| w.stage == "bound" && w.source == source)
-            .map(|w| w.name),
-        _ => None,
-    })
-}
-
-/// Kills the worker bound to one source `rounds` times (two workers, the
-/// default keepalive TTL) and times the move to the other worker.
-pub async fn worker_failover(rounds: usize) -> Result<WorkerFailoverReport> {
-    let ttl = dm_proto::config::DEFAULT_KEEPALIVE_TTL_SECS;
-    let upstream = MariaDb::start(MariaDbOptions::new(1)).await?;
-    let masters = Masters::start(3)?;
-    let all = masters.client_addrs();
-    let addrs: Vec<String> = all.split(',').map(str::to_string).collect();
-    masters.leader(Duration::from_secs(30)).await?;
-    create_anywhere(&addrs, "source-a", upstream.port(), Duration::from_secs(10)).await?;
-    let mut workers = crate::cluster::Workers::start(2, &all, ttl)?;
-
-    let bound = |not: Option<String>| {
-        let addrs = addrs.clone();
-        async move {
-            loop {
-                for addr in &addrs {
-                    if let Some(w) = bound_to(addr, "source-a").await {
-                        if Some(&w) != not.as_ref() {
-                            return w;
-                        }
-                    }
-                }
-                tokio::time::sleep(RETRY).await;
-            }
-        }
-    };
-    let mut rebind_ms = Vec::new();
-    for round in 0..rounds {
-        let current = tokio::time::timeout(Duration::from_secs(30), bound(None))
-            .await
-            .map_err(|_| HarnessError::Task("source-a never bound".into()))?;
-        let index = workers
-            .index_of(&current)
-            .ok_or_else(|| HarnessError::Task(format!("unknown worker {current}")))?;
-        // The other worker must be alive and free before the kill.
-        wait_until(
-            "the other worker is free",
-            Duration::from_secs(30),
-            Duration::from_millis(20),
-            || {
-                let all = all.clone();
-                async move {
-                    let view = crate::cluster::workers_view(&all).await.ok()?;
-                    (view.iter().filter(|w| w.stage == "free").count() == 1).then_some(())
-                }
-            },
-        )
-        .await?;
-        let killed_at = Instant::now();
-        workers.kill(index)?;
-        let next = tokio::time::timeout(Duration::from_secs(30), bound(Some(current.clone())))
-            .await
-            .map_err(|_| HarnessError::Task("source-a never moved".into()))?;
-        let ms = killed_at.elapsed().as_secs_f64() * 1000.0;
-        println!(
-            "round {:>2}: killed {current}, source-a bound to {next} after {ms:.0} ms",
-            round + 1
-        );
-        rebind_ms.push(ms);
-        workers.spawn(index)?;
-    }
-    Ok(WorkerFailoverReport {
-        rebind_ms,
-        keepalive_ttl_secs: ttl,
-    })
 }

@@ -121,4 +121,42 @@ async fn the_tutorials_tables_are_copied_merged_and_mapped() {
     let last = copied.last().expect("rows");
     assert_eq!(last.0, 1_729_382_256_910_270_836);
     assert_eq!(last.2, Some(i32::from(dbs.upstreams[2].port())));
+
+    // Started again, a task resumes from its meta: the copy is done, so
+    // nothing is copied. `--remove-meta` starts it from scratch.
+    let stopped = dmctl(&addrs, &["stop-task", "dmtask1"])
+        .await
+        .expect("answer");
+    assert_eq!(stopped["result"], true, "{stopped}");
+    tutorial::run_sql(&dbs.downstream, &["DROP DATABASE dmtest1", "CREATE DATABASE dmtest1", "CREATE TABLE dmtest1.t1 (id bigint unsigned not null primary key, c char(32), port int)"])
+        .await
+        .expect("emptied");
+    let again = dmctl(&addrs, &["start-task", &task1])
+        .await
+        .expect("answer");
+    assert_eq!(again["result"], true, "{again}");
+    wait_task_stage(&addrs, "dmtask1", "Finished", DEADLINE)
+        .await
+        .expect("finished from its meta");
+    assert!(tutorial::rows(&dbs.downstream, "dmtest1")
+        .await
+        .expect("rows")
+        .is_empty());
+    dmctl(&addrs, &["stop-task", "dmtask1"])
+        .await
+        .expect("answer");
+    let fresh = dmctl(&addrs, &["start-task", "--remove-meta", &task1])
+        .await
+        .expect("answer");
+    assert_eq!(fresh["result"], true, "{fresh}");
+    wait_task_stage(&addrs, "dmtask1", "Finished", DEADLINE)
+        .await
+        .expect("copied again");
+    assert_eq!(
+        tutorial::rows(&dbs.downstream, "dmtest1")
+            .await
+            .expect("rows")
+            .len(),
+        3 * 256
+    );
 }

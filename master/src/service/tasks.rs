@@ -98,6 +98,11 @@ pub async fn start(
         }
         check_result = report.to_string();
     }
+    if (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name) {
+        if let Err(e) = crate::remove_meta::remove_meta(&task).await {
+            return Ok(refuse(e));
+        }
+    }
     let command = Command::StartTask {
         name: task.name.clone(),
         config_yaml: req.task.clone(),
@@ -214,7 +219,8 @@ pub async fn query_status(
             }
             let reported = node
                 .liveness
-                .subtask_report(&worker_of(state, source), source, name);
+                .subtask_report(&worker_of(state, source), source, name)
+                .filter(|r| r.generation == task.created_at_ms);
             per_source
                 .entry(source.clone())
                 .or_default()

@@ -201,6 +201,7 @@ fn assignments(state: &ClusterState, worker: &str) -> Vec<pb::SourceAssignment> 
                         } as i32,
                         shard_ddl: None,
                         resume_seq: task.resumes.get(source).copied().unwrap_or(0),
+                        generation: task.created_at_ms,
                     })
                 })
                 .collect();

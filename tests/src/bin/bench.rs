@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use dm_tests::bench::{master_failover, summary, worker_failover};
+use dm_tests::bench::{master_failover, summary};
 use dm_tests::bench_copy::full_copy;
+use dm_tests::bench_worker::worker_failover;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks over real dm-master processes")]
@@ -29,8 +30,9 @@ enum Bench {
         #[arg(long, default_value_t = 1.5)]
         target_ratio: f64,
     },
-    /// SIGKILL the worker bound to a source N times; time from the kill to
-    /// the source bound to the other worker.
+    /// SIGKILL the worker bound to a source (copying) N times; time from
+    /// the kill to the source bound to the other worker, and to the new
+    /// worker's first downstream commit.
     WorkerFailover {
         #[arg(long, default_value_t = 10)]
         rounds: usize,
@@ -109,15 +111,17 @@ async fn main() -> ExitCode {
                 }
             };
             let (min, med, max) = summary(&report.rebind_ms);
-            println!("worker-failover: 3 masters, 2 workers, keepalive-ttl {} s, {rounds} worker SIGKILLs", report.keepalive_ttl_secs);
-            println!("  SIGKILL -> source bound to the other worker: min {min:.0} / median {med:.0} / max {max:.0} ms");
+            println!("worker-failover: 3 masters, 2 workers, keepalive-ttl {} s, {rounds} SIGKILLs of the worker copying the source", report.keepalive_ttl_secs);
+            let (c_min, c_med, c_max) = summary(&report.first_commit_ms);
+            println!("  SIGKILL -> source bound to the other worker:        min {min:.0} / median {med:.0} / max {max:.0} ms");
+            println!("  SIGKILL -> first downstream commit of the new worker: min {c_min:.0} / median {c_med:.0} / max {c_max:.0} ms");
             println!(
                 "  median = {:.2} x keepalive TTL; DM 2.x: 60000 ms TTL (1800000 ms with relay)",
                 med / (report.keepalive_ttl_secs as f64 * 1000.0)
             );
-            let ok = med < target_median_ms;
+            let ok = med < target_median_ms && c_med < target_median_ms;
             println!(
-                "  target median < {target_median_ms:.0} ms: {}",
+                "  target medians < {target_median_ms:.0} ms: {}",
                 if ok { "met" } else { "MISSED" }
             );
             if ok {

@@ -113,6 +113,7 @@ impl Supervisor {
                     epoch: assignment.epoch,
                     task_yaml: sub.config.clone(),
                     source_json: assignment.source_config.clone(),
+                    generation: sub.generation,
                 };
                 let expected = if sub.expected_stage == pb::Stage::Paused as i32 {
                     Expected::Paused
@@ -311,5 +312,6 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         result,
         progress,
         shard_ddl: None,
+        generation: s.spec.generation,
     }
 }

@@ -24,6 +24,8 @@ pub struct UnitSpec {
     pub task_yaml: String,
     /// The source configuration (JSON).
     pub source_json: String,
+    /// Which start of the task this is.
+    pub generation: u64,
 }
 
 /// How a unit run ended.

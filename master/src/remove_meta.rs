@@ -1,0 +1,54 @@
+//! `start-task --remove-meta`: drops the task's meta tables downstream
+//! before the task starts, so it begins from scratch (a new copy plan, no
+//! checkpoints). DM's own meta table names are dropped too, for tasks that
+//! were run by DM before.
+//!
+//! Only a task that does not exist is started, so no worker is writing
+//! these tables while they are dropped.
+
+use dm_proto::config::TaskConfig;
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+/// Suffixes of the task's meta tables (`<task>_<suffix>`): ours, then DM's.
+const SUFFIXES: &[&str] = &[
+    "fence",
+    "checkpoint",
+    "copy_chunk",
+    "loader_checkpoint",
+    "syncer_checkpoint",
+    "syncer_sharding_meta",
+    "onlineddl",
+];
+
+fn quote(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+/// Drops the meta tables of `task` in its target database.
+pub async fn remove_meta(task: &TaskConfig) -> Result<(), String> {
+    let target = &task.target_database;
+    let addr = format!("{}:{}", target.host, target.port);
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname(target.host.clone())
+        .tcp_port(target.port)
+        .user(Some(target.user.clone()))
+        .pass(Some(target.password.clone()))
+        .prefer_socket(false);
+    let mut conn = Conn::new(opts)
+        .await
+        .map_err(|e| format!("--remove-meta: cannot connect to the downstream {addr}: {e}"))?;
+    for suffix in SUFFIXES {
+        let table = format!(
+            "{}.{}",
+            quote(&task.meta_schema),
+            quote(&format!("{}_{suffix}", task.name))
+        );
+        conn.query_drop(format!("DROP TABLE IF EXISTS {table}"))
+            .await
+            .map_err(|e| format!("--remove-meta: dropping {table} on {addr}: {e}"))?;
+    }
+    tracing::info!(task = %task.name, downstream = %addr, "meta tables removed (--remove-meta)");
+    let _ = conn.disconnect().await;
+    Ok(())
+}
