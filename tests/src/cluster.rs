@@ -261,10 +261,13 @@ pub struct Workers {
 impl Workers {
     /// Starts `n` workers named `worker1..` joining `join` (master addresses).
     pub fn start(n: usize, join: &str, keepalive_ttl_secs: u64) -> Result<Self> {
-        let dir = tempfile::Builder::new()
+        let mut dir = tempfile::Builder::new()
             .prefix("dm-workers-")
             .tempdir()
             .map_err(|e| HarnessError::io("creating the workers' temp dir", e))?;
+        if std::env::var_os("DM_KEEP_TEST_DIRS").is_some() {
+            dir.disable_cleanup(true);
+        }
         let mut workers = Self {
             workers: Vec::new(),
             join: join.to_string(),

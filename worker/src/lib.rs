@@ -8,6 +8,7 @@
 //! - [`downstream`]: fenced transactional writes and checkpoints.
 //! - [`upstream`]: consistent snapshots and chunk plans for the full copy.
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
+//! - [`sync`]: the binlog sync, exactly once.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
 //! - [`rules`]: DM's table rules (block-allow lists, routes, binlog event
 //!   filters, column mappings) as pure functions.
@@ -19,6 +20,7 @@ pub mod lease;
 pub mod master_client;
 pub mod rules;
 pub mod subtask;
+pub mod sync;
 pub mod upstream;
 
 use anyhow::Context;

@@ -289,12 +289,12 @@ impl MySqlDownstream {
 
     /// Runs `statements` and moves the checkpoint to `position`, in one
     /// transaction, unless a larger epoch than `epoch` claimed the source.
-    pub async fn commit_fenced(
+    pub async fn commit_fenced<S: AsRef<[u8]>>(
         &self,
         key: &CheckpointKey,
         epoch: u64,
         position: &Position,
-        statements: &[String],
+        statements: &[S],
     ) -> Result<Commit, DownstreamError> {
         let checkpoint = key.meta().table("checkpoint")?;
         let mut tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
@@ -302,9 +302,11 @@ impl MySqlDownstream {
             FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
         };
         for statement in statements {
-            tx.query_drop(statement.as_str())
-                .await
-                .map_err(self.error(format!("applying `{statement}`")))?;
+            let statement = statement.as_ref();
+            tx.query_drop(statement).await.map_err(self.error(format!(
+                "applying `{}`",
+                String::from_utf8_lossy(&statement[..statement.len().min(512)])
+            )))?;
         }
         tx.exec_drop(
             format!(

@@ -275,7 +275,14 @@ impl Supervisor {
 fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let shared = lock(&s.shared);
     let unit = shared.unit;
+    let sync = shared
+        .sync
+        .as_ref()
+        .map(|p| p.lock().unwrap_or_else(|p| p.into_inner()).clone());
     let progress = match unit {
+        pb::UnitType::Sync => sync
+            .as_ref()
+            .map(|p| pb::subtask_report::Progress::Sync(p.status(now))),
         pb::UnitType::Load => {
             let status = shared
                 .progress
@@ -306,9 +313,17 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         task: task.to_string(),
         stage: stage::stage(s.expected, &s.state) as i32,
         unit: unit as i32,
-        checkpoint: None,
-        upstream_position: None,
-        lag_seconds: 0,
+        checkpoint: sync.as_ref().map(|p| pb::Checkpoint {
+            binlog_name: p.committed.binlog_name.clone(),
+            binlog_pos: p.committed.binlog_pos,
+            binlog_gtid: p.committed.binlog_gtid.clone(),
+        }),
+        upstream_position: sync.as_ref().map(|p| pb::Checkpoint {
+            binlog_name: p.read.binlog_name.clone(),
+            binlog_pos: p.read.binlog_pos,
+            binlog_gtid: p.read.binlog_gtid.clone(),
+        }),
+        lag_seconds: sync.as_ref().map_or(0, |p| p.lag_seconds),
         result,
         progress,
         shard_ddl: None,

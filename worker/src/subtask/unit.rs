@@ -1,18 +1,20 @@
 //! Runs one subtask's units: the full copy, then (for `task-mode: all` and
-//! `incremental`) the binlog sync.
+//! `incremental`) the binlog sync, which runs until stopped.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use dm_proto::config::task::TaskMode;
+use dm_proto::config::task::{MySqlInstance, TaskMode};
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use tokio::sync::Notify;
 
 use crate::copy::progress::CopyProgress;
 use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
-use crate::downstream::{db_opts, MetaTables, MySqlDownstream};
+use crate::downstream::{db_opts, CheckpointKey, MetaTables, MySqlDownstream, Position};
 use crate::rules::TaskRules;
+use crate::sync::status::SyncProgress;
+use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
 
 /// What a subtask runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum UnitEnd {
 pub struct UnitShared {
     pub unit: pb::UnitType,
     pub progress: Arc<Mutex<CopyProgress>>,
+    /// Set once the sync unit runs.
+    pub sync: Option<Arc<Mutex<SyncProgress>>>,
     pub end: Option<UnitEnd>,
 }
 
@@ -49,6 +53,7 @@ impl UnitShared {
         Self {
             unit: pb::UnitType::Load,
             progress: Arc::new(Mutex::new(CopyProgress::new(Instant::now()))),
+            sync: None,
             end: None,
         }
     }
@@ -110,6 +115,7 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
     };
+    let rules_for_sync = rules.clone();
     if task.task_mode != TaskMode::Incremental {
         lock(shared).unit = pb::UnitType::Load;
         let dumper = task.mydumper_for(instance);
@@ -158,10 +164,151 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
             return Some(UnitEnd::Finished);
         }
     }
-    // The binlog sync unit takes over here.
-    lock(shared).unit = pb::UnitType::Sync;
-    std::future::pending::<()>().await;
-    None
+    let job = match sync_job(spec, &task, instance, &source, rules_for_sync).await {
+        Ok(job) => job,
+        Err(e) => {
+            return Some(UnitEnd::Failed {
+                transient: e.is_transient(),
+                error: e.to_string(),
+            })
+        }
+    };
+    let progress = Arc::new(Mutex::new(SyncProgress::new(
+        Instant::now(),
+        job.start.clone(),
+    )));
+    {
+        let mut shared = lock(shared);
+        shared.unit = pb::UnitType::Sync;
+        shared.sync = Some(progress.clone());
+    }
+    match sync::run(Arc::new(job), progress).await {
+        Ok(SyncOutcome::Fenced { by_epoch }) => Some(UnitEnd::Fenced { by_epoch }),
+        Err(e) => Some(UnitEnd::Failed {
+            transient: e.is_transient(),
+            error: e.to_string(),
+        }),
+    }
+}
+
+/// Where the sync starts and how: the checkpoint if one was committed;
+/// else the earliest copy chunk's position (safe mode until the latest);
+/// else the task's `meta`; else the upstream's current position.
+async fn sync_job(
+    spec: &UnitSpec,
+    task: &TaskConfig,
+    instance: &MySqlInstance,
+    source: &SourceConfig,
+    rules: TaskRules,
+) -> Result<SyncJob, SyncError> {
+    let syncer = task.syncer_for(instance);
+    let downstream = MySqlDownstream::connect(&task.target_database, 4);
+    let meta = MetaTables {
+        meta_schema: task.meta_schema.clone(),
+        task: task.name.clone(),
+    };
+    downstream.prepare(&meta).await?;
+    let key = CheckpointKey {
+        meta_schema: meta.meta_schema.clone(),
+        task: meta.task.clone(),
+        source: spec.source.clone(),
+        lane: 0,
+    };
+    let checkpoint = downstream
+        .checkpoint(&key)
+        .await?
+        .map(|c| c.position)
+        .filter(|p| !p.binlog_name.is_empty());
+    let copied: Vec<Position> = downstream
+        .copy_plan(&meta, &spec.source)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.done.map(|d| d.position))
+        .filter(|p| !p.binlog_name.is_empty())
+        .collect();
+    let earliest = copied
+        .iter()
+        .min_by(|a, b| {
+            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
+        })
+        .cloned();
+    let latest = copied
+        .iter()
+        .max_by(|a, b| {
+            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
+        })
+        .cloned();
+    let upstream = db_opts(
+        &source.from,
+        2,
+        vec![
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+        ],
+    );
+    let configured = instance
+        .meta
+        .as_ref()
+        .filter(|m| !m.binlog_name.is_empty())
+        .map(|m| Position {
+            binlog_name: m.binlog_name.clone(),
+            binlog_pos: m.binlog_pos,
+            binlog_gtid: m.binlog_gtid.clone(),
+        });
+    let start = match checkpoint.or(earliest).or(configured) {
+        Some(p) => p,
+        None => current_position(&upstream).await?,
+    };
+    Ok(SyncJob {
+        task: task.name.clone(),
+        source: spec.source.clone(),
+        epoch: spec.epoch,
+        upstream,
+        server_id: replica_server_id(&spec.source, &task.name),
+        downstream,
+        meta,
+        rules,
+        start,
+        replay_until: latest,
+        always_safe: syncer.safe_mode,
+        batch_rows: usize::try_from(syncer.batch).unwrap_or(100).max(1),
+        statement_bytes: 1 << 20,
+    })
+}
+
+/// The upstream's current binlog position.
+async fn current_position(opts: &mysql_async::Opts) -> Result<Position, SyncError> {
+    use mysql_async::prelude::Queryable;
+    let fail = |source| SyncError::Upstream {
+        what: "reading the current binlog position".into(),
+        source,
+    };
+    let mut conn = mysql_async::Conn::new(opts.clone()).await.map_err(fail)?;
+    let row: Option<mysql_async::Row> =
+        conn.query_first("SHOW MASTER STATUS").await.map_err(fail)?;
+    let _ = conn.disconnect().await;
+    let (file, pos) = row
+        .and_then(|r| Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?)))
+        .ok_or_else(|| {
+            SyncError::Decode("SHOW MASTER STATUS is empty: is the binary log enabled?".into())
+        })?;
+    Ok(Position {
+        binlog_name: file,
+        binlog_pos: pos,
+        binlog_gtid: String::new(),
+    })
+}
+
+/// A replica server id for this (source, task) stream: stable, distinct
+/// per task (two streams with one id would cut each other off), and far
+/// from the small ids upstream servers use.
+fn replica_server_id(source: &str, task: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in source.bytes().chain([0]).chain(task.bytes()) {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    1_000_000 + hash % 1_000_000_000
 }
 
 /// How long a fence probe may take.

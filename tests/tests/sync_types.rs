@@ -1,0 +1,153 @@
+//! The sync unit applies every common column type exactly (integers at
+//! their limits, decimals, floats, text in utf8mb4, binary data, dates and
+//! times with fractions, ENUM, SET, JSON, BIT, NULL), and DDL on the way.
+
+use std::time::Duration;
+
+use dm_tests::cluster::{create_source, dmctl, subtasks_of, wait_bound, Masters, Workers};
+use dm_tests::{wait_until, Check, MariaDb, MariaDbOptions};
+use mysql_async::prelude::Queryable;
+use mysql_async::Row;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const TASK: &str = "name: types\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: PORT\n  user: \"root\"\n  password: \"\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n";
+
+const CREATE: &str = "CREATE TABLE app.types (
+    id INT PRIMARY KEY,
+    ti TINYINT, tu TINYINT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED,
+    de DECIMAL(30,6), fl FLOAT, dbl DOUBLE,
+    ch CHAR(10), vc VARCHAR(100), tx TEXT, bl BLOB, vb VARBINARY(20),
+    da DATE, dt DATETIME(6), ts TIMESTAMP(3) NULL DEFAULT NULL, tm TIME(2), yr YEAR,
+    en ENUM('a','b','c'), st SET('x','y','z'), js JSON, bt BIT(10)
+) DEFAULT CHARSET=utf8mb4";
+
+const ROWS: &[&str] = &[
+    "INSERT INTO app.types VALUES (1, -128, 255, -9223372036854775808, 18446744073709551615, \
+     -12345678901234.123456, 1.5, -2.25e-300, 'ch', 'héllo 🐬', REPEAT('long text ', 100), \
+     0x00FF10, 0x0000, '2024-02-29', '2024-02-29 23:59:59.123456', '2038-01-19 03:14:07.999', \
+     '-838:59:59.00', 2155, 'c', 'x,z', '{\"k\": [1, \"v\", null]}', b'1000000001')",
+    "INSERT INTO app.types (id) VALUES (2)",
+    "INSERT INTO app.types VALUES (3, 127, 0, 9223372036854775807, 0, 0.000001, -0, 0, '', '', '', '', '', \
+     '1000-01-01', '1000-01-01 00:00:00', '1970-01-01 00:00:01', '00:00:00', 1901, 'a', '', '[]', b'0')",
+];
+
+async fn all_rows(server: &MariaDb, table: &str) -> Vec<Vec<mysql_async::Value>> {
+    let mut conn = server.conn().await.expect("conn");
+    conn.query_drop("SET time_zone = '+00:00'")
+        .await
+        .expect("tz");
+    let rows: Vec<Row> = conn
+        .query(format!("SELECT * FROM app.{table} ORDER BY id"))
+        .await
+        .unwrap_or_default();
+    rows.into_iter().map(Row::unwrap).collect()
+}
+
+async fn wait_equal(upstream: &MariaDb, downstream: &MariaDb, table: &str, addrs: &str) {
+    wait_until(
+        &format!("app.{table} equal downstream"),
+        DEADLINE,
+        Duration::from_millis(50),
+        || async move {
+            let want = all_rows(upstream, table).await;
+            let got = all_rows(downstream, table).await;
+            if want == got && !want.is_empty() {
+                return Check::Ready(());
+            }
+            let status = dmctl(addrs, &["query-status", "types"]).await.ok();
+            Check::Pending(format!(
+                "upstream {want:?}\ndownstream {got:?}\nstatus {}",
+                status.map(|s| s.to_string()).unwrap_or_default()
+            ))
+        },
+    )
+    .await
+    .expect("equal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_common_type_and_ddl_arrive_exactly() {
+    let mut servers = MariaDb::start_many(2, |i| MariaDbOptions::new(i as u32 + 1))
+        .await
+        .expect("servers");
+    let downstream = servers.pop().expect("downstream");
+    let upstream = servers.pop().expect("upstream");
+    dm_tests::tutorial::run_sql(&upstream, &["CREATE DATABASE app", CREATE, ROWS[1]])
+        .await
+        .expect("schema");
+    let masters = Masters::start(3).expect("masters");
+    let addrs = masters.client_addrs();
+    masters
+        .leader(Duration::from_secs(20))
+        .await
+        .expect("leader");
+    let dir = tempfile::tempdir().expect("tempdir");
+    create_source(&addrs, dir.path(), "mysql1", upstream.port())
+        .await
+        .expect("source");
+    let _workers = Workers::start(1, &addrs, 2).expect("workers");
+    wait_bound(&addrs, "mysql1", None, Duration::from_secs(20))
+        .await
+        .expect("bound");
+    let file = dir.path().join("types.yaml");
+    std::fs::write(&file, TASK.replace("PORT", &downstream.port().to_string())).expect("task");
+    let started = dmctl(&addrs, &["start-task", &file.display().to_string()])
+        .await
+        .expect("answer");
+    assert_eq!(started["result"], true, "{started}");
+    wait_until("syncing", DEADLINE, Duration::from_millis(100), || {
+        let addrs = addrs.clone();
+        async move {
+            let answer = dmctl(&addrs, &["query-status", "types"]).await.ok()?;
+            subtasks_of(&answer, "types")
+                .iter()
+                .all(|(_, t)| t["unit"] == "Sync" && t["stage"] == "Running")
+                .then_some(())
+        }
+    })
+    .await
+    .expect("sync unit");
+    wait_equal(&upstream, &downstream, "types", &addrs).await;
+
+    // Inserts, updates (incl. of the key), deletes.
+    dm_tests::tutorial::run_sql(
+        &upstream,
+        &[
+            ROWS[0],
+            ROWS[2],
+            "UPDATE app.types SET vc = 'ändern', bu = bu - 1, js = JSON_SET(js, '$.n', 5) WHERE id = 1",
+            "UPDATE app.types SET id = 20, ti = NULL WHERE id = 3",
+            "DELETE FROM app.types WHERE id = 2",
+        ],
+    )
+    .await
+    .expect("changes");
+    wait_equal(&upstream, &downstream, "types", &addrs).await;
+
+    // DDL on the way: a new column, a new table.
+    dm_tests::tutorial::run_sql(
+        &upstream,
+        &[
+            "ALTER TABLE app.types ADD COLUMN extra INT NOT NULL DEFAULT 7",
+            "INSERT INTO app.types (id, extra) VALUES (30, 8)",
+            "CREATE TABLE app.t2 (id BIGINT UNSIGNED PRIMARY KEY, name VARCHAR(20))",
+            "INSERT INTO app.t2 VALUES (1, 'one'), (2, 'two')",
+            "CREATE DATABASE other",
+            "CREATE TABLE other.ignored (id INT)",
+            "INSERT INTO other.ignored VALUES (1)",
+        ],
+    )
+    .await
+    .expect("ddl");
+    wait_equal(&upstream, &downstream, "types", &addrs).await;
+    wait_equal(&upstream, &downstream, "t2", &addrs).await;
+    let mut conn = downstream.conn().await.expect("conn");
+    let other: Option<String> = conn
+        .query_first(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'other'",
+        )
+        .await
+        .expect("schemata");
+    assert_eq!(other, None, "the block-allow list keeps `other` out");
+}

@@ -1,0 +1,237 @@
+//! Row changes to downstream statements. Pure.
+//!
+//! Inserts of one table that follow each other become one multi-row
+//! statement (up to a size limit). Updates and deletes find their row by
+//! the primary key (every column when the table has none, `LIMIT 1`).
+//!
+//! In *safe mode* every statement is idempotent, so replaying changes the
+//! downstream already has is harmless: insert becomes `REPLACE`, update
+//! becomes delete-by-old-key plus `REPLACE` of the new row, delete stays
+//! delete. The sync unit runs in safe mode through the replay window after
+//! a full copy (and always when the task asks for `safe-mode`).
+
+use mysql_async::consts::ColumnFlags;
+use mysql_async::{Column, Value};
+
+use super::stream::{RowChange, RowKind};
+use super::value::push_value;
+use crate::copy::sql::{qualified, quote};
+
+/// Builds the statements of a batch.
+#[derive(Debug)]
+pub struct DmlBuilder {
+    max_bytes: usize,
+    statements: Vec<Vec<u8>>,
+    /// The open multi-row insert: (target, replace) and its text.
+    open: Option<(String, bool, Vec<u8>)>,
+}
+
+impl DmlBuilder {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes: max_bytes.max(1),
+            statements: Vec::new(),
+            open: None,
+        }
+    }
+
+    /// Adds one row change of the table routed to `schema`.`table`.
+    pub fn row(
+        &mut self,
+        schema: &str,
+        table: &str,
+        columns: &[Column],
+        change: &RowChange,
+        safe: bool,
+    ) {
+        let target = qualified(schema, table);
+        match (change.kind, &change.before, &change.after) {
+            (RowKind::Insert, _, Some(after)) => self.insert(&target, columns, after, safe),
+            (RowKind::Update, Some(before), Some(after)) => {
+                if safe {
+                    self.delete(&target, columns, before);
+                    self.insert(&target, columns, after, true);
+                } else {
+                    self.update(&target, columns, before, after);
+                }
+            }
+            (RowKind::Delete, Some(before), _) => self.delete(&target, columns, before),
+            _ => {}
+        }
+    }
+
+    /// Whether no statement is pending.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty() && self.open.is_none()
+    }
+
+    /// The statements, in order.
+    pub fn finish(mut self) -> Vec<Vec<u8>> {
+        self.close();
+        self.statements
+    }
+
+    fn close(&mut self) {
+        if let Some((_, _, text)) = self.open.take() {
+            self.statements.push(text);
+        }
+    }
+
+    fn insert(&mut self, target: &str, columns: &[Column], row: &[Value], replace: bool) {
+        let same = matches!(&self.open, Some((t, r, text)) if t == target && *r == replace && text.len() < self.max_bytes);
+        if !same {
+            self.close();
+            let names: Vec<String> = columns.iter().map(|c| quote(&c.name_str())).collect();
+            let verb = if replace { "REPLACE" } else { "INSERT" };
+            let head = format!("{verb} INTO {target} ({}) VALUES ", names.join(","));
+            self.open = Some((target.to_string(), replace, head.into_bytes()));
+        }
+        if let Some((_, _, text)) = &mut self.open {
+            if same {
+                text.push(b',');
+            }
+            text.push(b'(');
+            for (i, (value, column)) in row.iter().zip(columns).enumerate() {
+                if i > 0 {
+                    text.push(b',');
+                }
+                push_value(text, value, column);
+            }
+            text.push(b')');
+        }
+    }
+
+    fn update(&mut self, target: &str, columns: &[Column], before: &[Value], after: &[Value]) {
+        self.close();
+        let mut text = format!("UPDATE {target} SET ").into_bytes();
+        for (i, (value, column)) in after.iter().zip(columns).enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(quote(&column.name_str()).as_bytes());
+            text.push(b'=');
+            push_value(&mut text, value, column);
+        }
+        push_where(&mut text, columns, before);
+        self.statements.push(text);
+    }
+
+    fn delete(&mut self, target: &str, columns: &[Column], before: &[Value]) {
+        self.close();
+        let mut text = format!("DELETE FROM {target}").into_bytes();
+        push_where(&mut text, columns, before);
+        self.statements.push(text);
+    }
+}
+
+/// ` WHERE key = values LIMIT 1`: the primary key's columns, or all.
+fn push_where(text: &mut Vec<u8>, columns: &[Column], row: &[Value]) {
+    let keyed: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
+        .map(|(i, _)| i)
+        .collect();
+    let positions: Vec<usize> = if keyed.is_empty() {
+        (0..columns.len().min(row.len())).collect()
+    } else {
+        keyed
+    };
+    text.extend_from_slice(b" WHERE ");
+    for (n, i) in positions.iter().enumerate() {
+        let (Some(column), Some(value)) = (columns.get(*i), row.get(*i)) else {
+            continue;
+        };
+        if n > 0 {
+            text.extend_from_slice(b" AND ");
+        }
+        text.extend_from_slice(quote(&column.name_str()).as_bytes());
+        text.extend_from_slice(b" <=> ");
+        push_value(text, value, column);
+    }
+    text.extend_from_slice(b" LIMIT 1");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mysql_async::consts::ColumnType;
+
+    fn columns() -> Vec<Column> {
+        vec![
+            Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+                .with_name(b"id")
+                .with_flags(ColumnFlags::PRI_KEY_FLAG),
+            Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
+                .with_name(b"c")
+                .with_character_set(45),
+        ]
+    }
+
+    fn change(kind: RowKind, before: Option<(i64, &str)>, after: Option<(i64, &str)>) -> RowChange {
+        let row = |(id, c): (i64, &str)| vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())];
+        RowChange {
+            kind,
+            before: before.map(row),
+            after: after.map(row),
+        }
+    }
+
+    fn build(changes: &[RowChange], safe: bool) -> Vec<String> {
+        let mut b = DmlBuilder::new(1 << 20);
+        for c in changes {
+            b.row("db", "t", &columns(), c, safe);
+        }
+        b.finish()
+            .into_iter()
+            .map(|s| String::from_utf8(s).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn statements_in_order_with_inserts_merged() {
+        let changes = [
+            change(RowKind::Insert, None, Some((1, "a"))),
+            change(RowKind::Insert, None, Some((2, "b"))),
+            change(RowKind::Update, Some((1, "a")), Some((1, "z"))),
+            change(RowKind::Delete, Some((2, "b")), None),
+        ];
+        assert_eq!(
+            build(&changes, false),
+            [
+                "INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)",
+                "UPDATE `db`.`t` SET `id`=1,`c`=0x7a WHERE `id` <=> 1 LIMIT 1",
+                "DELETE FROM `db`.`t` WHERE `id` <=> 2 LIMIT 1",
+            ]
+        );
+        assert_eq!(
+            build(&changes, true),
+            [
+                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)",
+                "DELETE FROM `db`.`t` WHERE `id` <=> 1 LIMIT 1",
+                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,0x7a)",
+                "DELETE FROM `db`.`t` WHERE `id` <=> 2 LIMIT 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_table_without_a_primary_key_matches_every_column() {
+        let plain: Vec<Column> = columns()
+            .into_iter()
+            .map(|c| c.with_flags(ColumnFlags::empty()))
+            .collect();
+        let mut b = DmlBuilder::new(1 << 20);
+        b.row(
+            "db",
+            "t",
+            &plain,
+            &change(RowKind::Delete, Some((3, "x")), None),
+            false,
+        );
+        assert_eq!(
+            String::from_utf8(b.finish().remove(0)).unwrap(),
+            "DELETE FROM `db`.`t` WHERE `id` <=> 3 AND `c` <=> 0x78 LIMIT 1"
+        );
+    }
+}
