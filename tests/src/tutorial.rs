@@ -234,3 +234,88 @@ pub fn task_file(dir: &Path, name: &str, port: u16, task_mode: &str) -> Result<S
 pub fn partition_id(instance: u64, id: u64) -> u64 {
     (instance << 59) | id
 }
+
+/// Starts the tutorial's three workers from `dm-cnf/dm-worker{1,2,3}.toml`
+/// (DM 1.x files that declare their source), joined to `join`. With free
+/// ports the files are copied into `dir` with the servers' real ports and a
+/// free worker port. Workers run in `dir`, where their relative paths land.
+pub fn start_workers(
+    ports: Ports,
+    dbs: &Databases,
+    join: &str,
+    dir: &Path,
+) -> Result<Vec<crate::ChildGuard>> {
+    let binary = crate::workspace_binary("dm-worker")?;
+    let mut workers = Vec::new();
+    for (i, upstream) in dbs.upstreams.iter().enumerate() {
+        let n = i + 1;
+        let name = format!("dm-worker{n}.toml");
+        let mut config = config_dir().join(&name);
+        if ports == Ports::Free {
+            let text = std::fs::read_to_string(&config)
+                .map_err(|e| HarnessError::io(format!("reading {}", config.display()), e))?;
+            let text = text
+                .replace(
+                    &format!("port = {}", UPSTREAM_PORTS[i]),
+                    &format!("port = {}", upstream.port()),
+                )
+                .replace(
+                    &format!("worker-addr = \":{}\"", 8261 + n),
+                    &format!("worker-addr = \"127.0.0.1:{}\"", crate::free_port()?),
+                );
+            config = dir.join(&name);
+            std::fs::write(&config, text)
+                .map_err(|e| HarnessError::io(format!("writing {}", config.display()), e))?;
+        }
+        let mut command = std::process::Command::new(&binary);
+        command
+            .arg(format!("--config={}", config.display()))
+            .arg("--join")
+            .arg(join)
+            .current_dir(dir)
+            .env("RUST_LOG", "info");
+        workers.push(crate::ChildGuard::spawn(
+            format!("worker{n}"),
+            command,
+            dir.join(format!("worker{n}.out")),
+        )?);
+    }
+    Ok(workers)
+}
+
+/// The merged upstream rows of `schema`.t1, sorted by id.
+pub async fn merged_rows(upstreams: &[MariaDb], schema: &str) -> Result<Vec<Row>> {
+    let mut merged = Vec::new();
+    for server in upstreams {
+        merged.extend(rows(server, schema).await?);
+    }
+    merged.sort();
+    Ok(merged)
+}
+
+/// Waits until the downstream's `schema`.t1 equals `expected`.
+pub async fn wait_rows(
+    downstream: &MariaDb,
+    schema: &str,
+    expected: &[Row],
+    deadline: std::time::Duration,
+) -> Result<()> {
+    crate::wait_until(
+        &format!("downstream {schema}.t1 equal to the merged upstreams"),
+        deadline,
+        std::time::Duration::from_millis(50),
+        || async move {
+            let got = rows(downstream, schema).await.unwrap_or_default();
+            if got == expected {
+                crate::Check::Ready(())
+            } else {
+                crate::Check::Pending(format!(
+                    "{} rows downstream, {} expected",
+                    got.len(),
+                    expected.len()
+                ))
+            }
+        },
+    )
+    .await
+}

@@ -4,47 +4,19 @@
 use std::time::Duration;
 
 use dm_tests::cluster::{create_source, dmctl, subtasks_of, wait_bound, Masters, Workers};
-use dm_tests::tutorial::{self, Ports, Row};
-use dm_tests::{wait_until, Check, MariaDb};
+use dm_tests::tutorial::{self, Ports};
+use dm_tests::{wait_until, MariaDb};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// The merged upstream rows of `schema`.t1, sorted.
-async fn merged(upstreams: &[MariaDb], schema: &str) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for server in upstreams {
-        rows.extend(tutorial::rows(server, schema).await.expect("upstream rows"));
-    }
-    rows.sort();
-    rows
-}
-
 /// Waits until the downstream's `schema`.t1 equals the merged upstreams.
-async fn wait_in_sync(upstreams: &[MariaDb], downstream: &MariaDb, schema: &str, addrs: &str) {
-    let expected = merged(upstreams, schema).await;
-    wait_until(
-        &format!("downstream {schema}.t1 equals the merged upstreams"),
-        DEADLINE,
-        Duration::from_millis(50),
-        || {
-            let expected = expected.clone();
-            async move {
-                let got = tutorial::rows(downstream, schema).await.unwrap_or_default();
-                if got == expected {
-                    return Check::Ready(());
-                }
-                let status = dmctl(addrs, &["query-status", "dmtask1"]).await.ok();
-                Check::Pending(format!(
-                    "{} rows downstream, {} upstream; status {}",
-                    got.len(),
-                    expected.len(),
-                    status.map(|s| s.to_string()).unwrap_or_default()
-                ))
-            }
-        },
-    )
-    .await
-    .expect("in sync");
+async fn wait_in_sync(upstreams: &[MariaDb], downstream: &MariaDb, schema: &str) {
+    let expected = tutorial::merged_rows(upstreams, schema)
+        .await
+        .expect("upstream rows");
+    tutorial::wait_rows(downstream, schema, &expected, DEADLINE)
+        .await
+        .expect("in sync");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -105,7 +77,7 @@ async fn the_tutorials_inserts_and_updates_arrive_downstream() {
     )
     .await
     .expect("syncing");
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1", &addrs).await;
+    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
 
     // The tutorial's inserts, then its updates.
     for server in &dbs.upstreams {
@@ -116,14 +88,20 @@ async fn the_tutorials_inserts_and_updates_arrive_downstream() {
         .await
         .expect("insert");
     }
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1", &addrs).await;
-    assert_eq!(merged(&dbs.upstreams, "dmtest1").await.len(), 2 * 3 * 256);
+    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
+    assert_eq!(
+        tutorial::merged_rows(&dbs.upstreams, "dmtest1")
+            .await
+            .expect("rows")
+            .len(),
+        2 * 3 * 256
+    );
     for server in &dbs.upstreams {
         tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"])
             .await
             .expect("update");
     }
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1", &addrs).await;
+    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
 
     // query-status shows the sync's position and lag.
     let status = dmctl(&addrs, &["query-status", "dmtask1"])

@@ -1,10 +1,12 @@
 //! `seed-tutorial`: runs the DM tutorial (`seed-tutorial.md`) on this machine.
 //!
 //! It starts the tutorial's three upstream servers and its downstream on the
-//! tutorial's ports, loads the tutorial's data and checks the tutorial's
-//! configuration files (`dm-cnf/`) with the programs' own parsers. The
-//! cluster steps (dm-master, dm-worker, `dmctl start-task`) come after; this
-//! build stops before them and says so.
+//! tutorial's ports, loads the tutorial's data, checks the tutorial's
+//! configuration files (`dm-cnf/`) with the programs' own parsers, starts a
+//! local 3-master cluster and the tutorial's three workers from their own
+//! files, then does what the tutorial does: `start-task dmtask1.yaml`
+//! (copy, then replication), inserts and updates upstream and shows them
+//! arriving, and `start-task dmtask2.yaml` with the `partition id` ids.
 
 use std::process::ExitCode;
 
@@ -71,14 +73,144 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let members = dm_tests::cluster::dmctl(&first, &["list-member", "--master"]).await?;
     println!("{}", serde_json::to_string_pretty(&members)?);
 
-    println!("\n== Stopping here: the workers do not copy or replicate data yet, so");
-    println!("   'dmctl start-task dm-cnf/dmtask1.yaml' is not run.");
+    println!("\n== Starting the tutorial's workers: dm-worker --config=dm-cnf/dm-worker$i.toml");
+    let work_dir = tempfile::Builder::new().prefix("dm-tutorial-").tempdir()?;
+    let join = masters.client_addrs();
+    let _workers = tutorial::start_workers(ports, &dbs, &join, work_dir.path())?;
+    for i in 1..=3 {
+        let source = format!("mysql{i}");
+        let worker = dm_tests::cluster::wait_bound(&join, &source, None, DEADLINE).await?;
+        println!("source {source} (from dm-worker{i}.toml) bound to {worker}");
+    }
+
+    println!("\n== dmctl -master-addr {first} start-task dm-cnf/dmtask1.yaml");
+    let task1 = task_path(
+        ports,
+        "dmtask1.yaml",
+        dbs.downstream.port(),
+        work_dir.path(),
+    )?;
+    let answer = dm_tests::cluster::dmctl(&first, &["start-task", &task1]).await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    anyhow::ensure!(answer["result"] == true, "start-task dmtask1 failed");
+    wait_syncing(&first, "dmtask1").await?;
+    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
+    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    println!("All rows have been migrated: select * from dmtest1.t1 | tail");
+    print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
+    for server in &dbs.upstreams {
+        let dumps = binlog_dumps(server).await?;
+        println!(
+            "127.0.0.1:{}: {dumps} Binlog Dump connection(s)",
+            server.port()
+        );
+    }
+
+    println!("\n== Inserting upstream: insert into t1 (id) select null from t1, on each upstream");
+    for server in &dbs.upstreams {
+        tutorial::run_sql(
+            server,
+            &["insert into dmtest1.t1 (id) select null from dmtest1.t1"],
+        )
+        .await?;
+    }
+    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
+    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
+
+    println!("\n== Updating upstream: update t1 set c=md5(id), port=@@port, on each upstream");
+    for server in &dbs.upstreams {
+        tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"]).await?;
+    }
+    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
+    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
+
+    println!("\n== dmctl -master-addr {first} <<<\"start-task dm-cnf/dmtask2.yaml\"");
+    let task2 = task_path(
+        ports,
+        "dmtask2.yaml",
+        dbs.downstream.port(),
+        work_dir.path(),
+    )?;
+    let answer = dm_tests::cluster::dmctl(&first, &["start-task", &task2]).await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    anyhow::ensure!(answer["result"] == true, "start-task dmtask2 failed");
+    wait_syncing(&first, "dmtask2").await?;
+    let mut expected = Vec::new();
+    for (i, server) in dbs.upstreams.iter().enumerate() {
+        for (id, c, port) in tutorial::rows(server, "dmtest2").await? {
+            expected.push((tutorial::partition_id(i as u64 + 1, id), c, port));
+        }
+    }
+    expected.sort();
+    tutorial::wait_rows(&dbs.downstream, "dmtest2", &expected, DEADLINE).await?;
+    println!("select * from dmtest2.t1 | tail (ids rewritten by partition id):");
+    let merged2 = tutorial::rows(&dbs.downstream, "dmtest2").await?;
+    print_tail(&merged2);
+    let last = merged2.last().map(|r| r.0).unwrap_or_default();
+    println!(
+        "last id {last} & ((1<<44)-1) = {} from instance {}",
+        last & ((1 << 44) - 1),
+        last >> 59
+    );
+
+    println!("\n== dmctl -master-addr {first} query-status");
+    let status = dm_tests::cluster::dmctl(&first, &["query-status"]).await?;
+    println!("{}", serde_json::to_string_pretty(&status)?);
+    println!("\n== Done: the tutorial ran end to end.");
+    drop(_workers);
     drop(masters);
     for server in dbs.upstreams {
         server.stop().await?;
     }
     dbs.downstream.stop().await?;
     Ok(())
+}
+
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The task file as the tutorial has it, or (free ports) a copy pointing at
+/// the real downstream port.
+fn task_path(ports: Ports, name: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<String> {
+    Ok(match ports {
+        Ports::AsWritten => tutorial::config_dir().join(name).display().to_string(),
+        Ports::Free => tutorial::task_file(dir, name, port, "all")?,
+    })
+}
+
+/// Waits until every subtask of `task` runs the sync unit.
+async fn wait_syncing(master: &str, task: &str) -> anyhow::Result<()> {
+    dm_tests::wait_until(
+        &format!("every subtask of {task} replicating"),
+        DEADLINE,
+        std::time::Duration::from_millis(100),
+        || async move {
+            let answer = dm_tests::cluster::dmctl(master, &["query-status", task])
+                .await
+                .ok()?;
+            let subtasks = dm_tests::cluster::subtasks_of(&answer, task);
+            (subtasks.len() == 3
+                && subtasks
+                    .iter()
+                    .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync"))
+            .then_some(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// `Binlog Dump` connections on an upstream (DM acting as a replica).
+async fn binlog_dumps(server: &dm_tests::MariaDb) -> anyhow::Result<u64> {
+    use mysql_async::prelude::Queryable;
+    let mut conn = server.conn().await?;
+    let n: Option<u64> = conn
+        .query_first(
+            "select count(*) from information_schema.processlist where command = 'Binlog Dump'",
+        )
+        .await?;
+    Ok(n.unwrap_or(0))
 }
 
 /// Runs a data set's SQL on every upstream, then prints the merged rows'
