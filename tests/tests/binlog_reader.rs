@@ -61,8 +61,7 @@ async fn row_events_carry_names_keys_types_and_positions() {
             assert_eq!(names, ["id", "en", "st", "v"]);
             assert!(columns[0].flags().contains(ColumnFlags::PRI_KEY_FLAG));
             assert!(columns[0].flags().contains(ColumnFlags::UNSIGNED_FLAG));
-            let types: Vec<ColumnType> = columns.iter().map(|c| c.column_type()).collect();
-            eprintln!("types {types:?} rows {rows:?}");
+            assert_eq!(columns[2].column_type(), ColumnType::MYSQL_TYPE_SET);
             seen.push((rows[0].kind, rows[0].after.clone()));
             assert!(located.end.binlog_pos > last_end.binlog_pos);
         }
@@ -73,4 +72,25 @@ async fn row_events_carry_names_keys_types_and_positions() {
     let after = seen[0].1.clone().expect("after image");
     assert_eq!(after[0], Value::UInt(u64::MAX));
     assert!(!reader.last_gtid().is_empty(), "MariaDB GTIDs are decoded");
+
+    // A rotation moves the positions to the next file.
+    conn.query_drop("FLUSH BINARY LOGS").await.expect("flush");
+    conn.query_drop("DELETE FROM app.t").await.expect("delete");
+    let next_file = loop {
+        let located = tokio::time::timeout(Duration::from_secs(10), reader.next())
+            .await
+            .expect("an event in time")
+            .expect("read")
+            .expect("stream open");
+        if let Event::Rows { rows, .. } = located.event {
+            assert_eq!(rows[0].kind, RowKind::Delete);
+            break located.end;
+        }
+        assert!(
+            located.end.binlog_name == file || located.end.binlog_pos < 1000,
+            "no position past the old file's end in the new one: {}",
+            located.end
+        );
+    };
+    assert!(next_file.binlog_name > file, "{next_file} after {file}");
 }

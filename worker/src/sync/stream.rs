@@ -80,6 +80,8 @@ pub struct BinlogReader {
     file: String,
     last_gtid: String,
     tables: HashMap<u64, TableMapEvent<'static>>,
+    /// Set by a rotate: the position in the new file.
+    rotated_to: Option<u32>,
 }
 
 impl std::fmt::Debug for BinlogReader {
@@ -126,6 +128,7 @@ impl BinlogReader {
             file: from.binlog_name.clone(),
             last_gtid: from.binlog_gtid.clone(),
             tables: HashMap::new(),
+            rotated_to: None,
         })
     }
 
@@ -172,9 +175,11 @@ impl BinlogReader {
                 }
             },
         };
+        // After a rotate the stream is at the start of the new file, not at
+        // the rotate's position in the old one.
         let end = Position {
             binlog_name: self.file.clone(),
-            binlog_pos: header.log_pos(),
+            binlog_pos: self.rotated_to.take().unwrap_or(header.log_pos()),
             binlog_gtid: self.last_gtid.clone(),
         };
         Ok(Some(Located {
@@ -188,6 +193,7 @@ impl BinlogReader {
         Ok(match data {
             EventData::RotateEvent(rotate) => {
                 self.file = rotate_name(rotate.name_raw(), fake, &self.file);
+                self.rotated_to = Some(u32::try_from(rotate.position()).unwrap_or(4));
                 Event::Other
             }
             EventData::TableMapEvent(tme) => {
