@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (release build): prints measured figures and exits non-zero when
 # a target is missed. Usage: scripts/bench.sh [master-failover|worker-failover
-# [--rounds N] | full-copy [--rows N] [--threads N]]
+# [--rounds N] | full-copy [--rows N] [--threads N] | sync [--transactions N]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

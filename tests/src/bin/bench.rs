@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dm_tests::bench::{master_failover, summary};
 use dm_tests::bench_copy::full_copy;
+use dm_tests::bench_sync::{sync, ROWS_PER_TRANSACTION};
 use dm_tests::bench_worker::worker_failover;
 
 #[derive(Debug, Parser)]
@@ -18,6 +19,26 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Apply the same sysbench binlog with a native replica (single and
+    /// parallel) and with the cluster; then measure lag at a fixed rate.
+    Sync {
+        /// sysbench oltp_write_only transactions (4 row changes each).
+        #[arg(long, default_value_t = 50_000)]
+        transactions: u64,
+        /// Offered transactions per second during the lag measurement.
+        #[arg(long, default_value_t = 250)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        lag_secs: u64,
+        #[arg(long, default_value_t = 4)]
+        parallel_threads: u32,
+        /// Exit non-zero unless ours / native single-threaded rate >= this.
+        #[arg(long, default_value_t = 0.5)]
+        target_ratio: f64,
+        /// Exit non-zero unless the lag p99 < this (ms).
+        #[arg(long, default_value_t = 1000.0)]
+        target_lag_p99_ms: f64,
+    },
     /// Copy one table of ROWS rows with `mariadb-dump | mariadb` and with
     /// the cluster (task-mode full) between the same servers; print both.
     FullCopy {
@@ -57,6 +78,65 @@ enum Bench {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     match Args::parse().bench {
+        Bench::Sync {
+            transactions,
+            rate,
+            lag_secs,
+            parallel_threads,
+            target_ratio,
+            target_lag_p99_ms,
+        } => {
+            let report = match sync(transactions, rate, lag_secs, parallel_threads).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("bench sync: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let rows = (report.transactions * ROWS_PER_TRANSACTION) as f64;
+            let per_sec = |ms: f64| rows / (ms / 1000.0);
+            println!("sync: sysbench oltp_write_only, {} transactions ({rows:.0} row changes), one binlog applied by each", report.transactions);
+            println!(
+                "  native replica, single-threaded:        {:.0} ms ({:.0} rows/s)",
+                report.native_single_ms,
+                per_sec(report.native_single_ms)
+            );
+            println!(
+                "  native replica, {} parallel threads:    {:.0} ms ({:.0} rows/s)",
+                report.parallel_threads,
+                report.native_parallel_ms,
+                per_sec(report.native_parallel_ms)
+            );
+            println!(
+                "  dm cluster (task-mode incremental):     {:.0} ms ({:.0} rows/s)",
+                report.ours_ms,
+                per_sec(report.ours_ms)
+            );
+            let ratio = report.native_single_ms / report.ours_ms.max(0.001);
+            println!(
+                "  ours / native single = {ratio:.2}x; ours / native parallel = {:.2}x",
+                report.native_parallel_ms / report.ours_ms.max(0.001)
+            );
+            let mut lag = report.lag_ms.clone();
+            lag.sort_by(f64::total_cmp);
+            let pct = |p: f64| {
+                lag.get(((lag.len() as f64 - 1.0) * p).round() as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+            };
+            let (p50, p99) = (pct(0.5), pct(0.99));
+            println!("  lag at {} txn/s ({} writes/s) offered: p50 {p50:.0} ms, p99 {p99:.0} ms, max {:.0} ms ({} probes)", report.offered_txn_per_sec, u64::from(report.offered_txn_per_sec) * ROWS_PER_TRANSACTION, lag.last().copied().unwrap_or(f64::NAN), lag.len());
+            let ok = ratio >= target_ratio && p99 < target_lag_p99_ms;
+            println!(
+                "  targets ratio >= {target_ratio:.2}, lag p99 < {target_lag_p99_ms:.0} ms: {}",
+                if ok { "met" } else { "MISSED" }
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
         Bench::FullCopy {
             rows,
             threads,

@@ -9,6 +9,9 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transactio
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
 use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
 
+/// Upper bound of one multi-statement packet.
+const MULTI_STATEMENT_BYTES: usize = 4 << 20;
+
 /// How long a claim waits on the fence row before it looks for stale
 /// transactions holding it.
 const CLAIM_PATIENCE: Duration = Duration::from_millis(500);
@@ -301,12 +304,26 @@ impl MySqlDownstream {
             FencedTx::Open(tx) => tx,
             FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
         };
+        // Statements travel several to a packet (one round trip each
+        // packet, not each statement).
+        let mut packet: Vec<u8> = Vec::new();
+        let mut first = String::new();
         for statement in statements {
             let statement = statement.as_ref();
-            tx.query_drop(statement).await.map_err(self.error(format!(
-                "applying `{}`",
-                String::from_utf8_lossy(&statement[..statement.len().min(512)])
-            )))?;
+            if !packet.is_empty() && packet.len() + statement.len() > MULTI_STATEMENT_BYTES {
+                self.send(&mut tx, &packet, &first).await?;
+                packet.clear();
+            }
+            if packet.is_empty() {
+                first =
+                    String::from_utf8_lossy(&statement[..statement.len().min(512)]).into_owned();
+            } else {
+                packet.extend_from_slice(b";\n");
+            }
+            packet.extend_from_slice(statement);
+        }
+        if !packet.is_empty() {
+            self.send(&mut tx, &packet, &first).await?;
         }
         tx.exec_drop(
             format!(
@@ -328,6 +345,19 @@ impl MySqlDownstream {
         .map_err(self.error("updating the checkpoint"))?;
         tx.commit().await.map_err(self.error("committing"))?;
         Ok(Commit::Committed)
+    }
+
+    /// Runs one packet of `;`-separated statements in `tx`; `first` names
+    /// it in errors.
+    async fn send(
+        &self,
+        tx: &mut Transaction<'static>,
+        packet: &[u8],
+        first: &str,
+    ) -> Result<(), DownstreamError> {
+        tx.query_drop(packet).await.map_err(self.error(format!(
+            "applying `{first}` (and what follows it in the batch)"
+        )))
     }
 
     /// The stored checkpoint, if any transaction committed one.

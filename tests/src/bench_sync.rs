@@ -1,0 +1,330 @@
+//! `sync`: the same binlog applied by a native MariaDB replica (single
+//! threaded, then with `slave_parallel_threads`) and by our cluster, each
+//! into its own server, one after the other on this machine.
+//!
+//! 1. sysbench `oltp_write_only` writes a fixed number of transactions on
+//!    the upstream (4 row changes each: two updates, a delete, an insert)
+//!    while nothing replicates, so every replicator then applies the same
+//!    binlog from the same position, schema creation included.
+//! 2. Each replicator is started at that position and timed until it has
+//!    applied everything up to the binlog's end (native: `SHOW SLAVE
+//!    STATUS`; ours: the checkpoint row in `dm_meta`). All copies are then
+//!    compared with the upstream (row count and checksum).
+//! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
+//!    probe inserts a numbered row every 20 ms upstream and watches for it
+//!    downstream; the probe's arrival delays give p50 / p99.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+
+use crate::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use crate::error::{HarnessError, Result};
+use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::wait::wait_until;
+
+/// Row changes per `oltp_write_only` transaction.
+pub const ROWS_PER_TRANSACTION: u64 = 4;
+const TABLE_SIZE: u64 = 10_000;
+
+/// Results of a sync run.
+#[derive(Debug, Clone)]
+pub struct SyncReport {
+    pub transactions: u64,
+    pub native_single_ms: f64,
+    pub native_parallel_ms: f64,
+    pub parallel_threads: u32,
+    pub ours_ms: f64,
+    pub offered_txn_per_sec: u32,
+    pub lag_ms: Vec<f64>,
+}
+
+fn err(what: &str) -> impl FnOnce(mysql_async::Error) -> HarnessError + '_ {
+    move |e| HarnessError::Task(format!("{what}: {e}"))
+}
+
+fn sysbench(server: &MariaDb, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sysbench");
+    cmd.arg("oltp_write_only")
+        .args([
+            "--db-driver=mysql",
+            "--mysql-host=127.0.0.1",
+            "--mysql-user=root",
+        ])
+        .arg(format!("--mysql-port={}", server.port()))
+        .args(["--mysql-db=sbtest", "--tables=1"])
+        .arg(format!("--table-size={TABLE_SIZE}"))
+        .args(args)
+        .stdout(std::process::Stdio::null());
+    cmd
+}
+
+fn run(mut cmd: std::process::Command, what: &str) -> Result<()> {
+    let status = cmd
+        .status()
+        .map_err(|e| HarnessError::io(format!("running {what}"), e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(HarnessError::Task(format!("{what} failed: {status}")))
+    }
+}
+
+async fn master_position(server: &MariaDb) -> Result<(String, u64)> {
+    let mut conn = server.conn().await?;
+    let row: Option<mysql_async::Row> = conn
+        .query_first("SHOW MASTER STATUS")
+        .await
+        .map_err(err("SHOW MASTER STATUS"))?;
+    row.and_then(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)))
+        .ok_or_else(|| HarnessError::Task("no binlog position".into()))
+}
+
+async fn fingerprint(server: &MariaDb) -> Result<(u64, String)> {
+    let mut conn = server.conn().await?;
+    let row: Option<(u64, String)> = conn
+        .query_first(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(CRC32(CONCAT_WS('|', id, k, c, pad))), 0) AS CHAR) FROM sbtest.sbtest1",
+        )
+        .await
+        .map_err(err("fingerprint"))?;
+    row.ok_or_else(|| HarnessError::Task("no fingerprint".into()))
+}
+
+/// Starts a native replica of `upstream` at `from` and times it to `to`.
+async fn native(
+    replica: &MariaDb,
+    upstream: &MariaDb,
+    from: &(String, u64),
+    to: &(String, u64),
+    threads: u32,
+) -> Result<f64> {
+    let mut conn = replica.conn().await?;
+    conn.query_drop(format!("SET GLOBAL slave_parallel_threads = {threads}"))
+        .await
+        .map_err(err("slave_parallel_threads"))?;
+    if threads > 0 {
+        conn.query_drop("SET GLOBAL slave_parallel_mode = 'optimistic'")
+            .await
+            .map_err(err("slave_parallel_mode"))?;
+    }
+    conn.query_drop(format!(
+        "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = {}, MASTER_USER = 'root', \
+         MASTER_PASSWORD = '', MASTER_LOG_FILE = '{}', MASTER_LOG_POS = {}",
+        upstream.port(),
+        from.0,
+        from.1
+    ))
+    .await
+    .map_err(err("CHANGE MASTER TO"))?;
+    let started = Instant::now();
+    conn.query_drop("START SLAVE")
+        .await
+        .map_err(err("START SLAVE"))?;
+    let conn = tokio::sync::Mutex::new(conn);
+    wait_until(
+        "the native replica caught up",
+        Duration::from_secs(1800),
+        Duration::from_millis(5),
+        || async {
+            let mut conn = conn.lock().await;
+            let row: Option<mysql_async::Row> = conn.query_first("SHOW SLAVE STATUS").await.ok()?;
+            let row = row?;
+            let file: String = row.get("Relay_Master_Log_File")?;
+            let pos: u64 = row.get("Exec_Master_Log_Pos")?;
+            (file == to.0 && pos >= to.1).then_some(())
+        },
+    )
+    .await?;
+    Ok(started.elapsed().as_secs_f64() * 1000.0)
+}
+
+pub async fn sync(
+    transactions: u64,
+    rate: u32,
+    lag_secs: u64,
+    parallel_threads: u32,
+) -> Result<SyncReport> {
+    let mut servers = MariaDb::start_many(4, |i| {
+        MariaDbOptions::new(i as u32 + 1)
+            .arg("--innodb-buffer-pool-size=512M")
+            .arg("--innodb-log-file-size=256M")
+    })
+    .await?;
+    let downstream = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+    let parallel = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+    let single = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+    let upstream = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+
+    let from = master_position(&upstream).await?;
+    crate::tutorial::run_sql(&upstream, &["CREATE DATABASE sbtest"]).await?;
+    run(sysbench(&upstream, &["prepare"]), "sysbench prepare")?;
+    run(
+        sysbench(
+            &upstream,
+            &[
+                "--threads=4",
+                "--time=0",
+                &format!("--events={transactions}"),
+                "run",
+            ],
+        ),
+        "sysbench run",
+    )?;
+    let to = master_position(&upstream).await?;
+    let expected = fingerprint(&upstream).await?;
+
+    let native_single_ms = native(&single, &upstream, &from, &to, 0).await?;
+    let native_parallel_ms = native(&parallel, &upstream, &from, &to, parallel_threads).await?;
+    for (server, what) in [
+        (&single, "native replica"),
+        (&parallel, "parallel native replica"),
+    ] {
+        if fingerprint(server).await? != expected {
+            return Err(HarnessError::Task(format!(
+                "the {what} differs from the upstream"
+            )));
+        }
+    }
+
+    // Ours: task-mode incremental from the same position.
+    let masters = Masters::start(3)?;
+    let addrs = masters.client_addrs();
+    masters.leader(Duration::from_secs(30)).await?;
+    let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
+    create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
+    let _workers = Workers::start(1, &addrs, 2)?;
+    wait_bound(&addrs, "mysql1", None, Duration::from_secs(30)).await?;
+    let task = format!(
+        "name: bench\ntask-mode: incremental\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"root\"\n  password: \"\"\n\
+mysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"sb\"\n    meta:\n      binlog-name: \"{}\"\n      binlog-pos: {}\n\
+block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
+        downstream.port(),
+        from.0,
+        from.1
+    );
+    let file = dir.path().join("bench.yaml");
+    std::fs::write(&file, task).map_err(|e| HarnessError::io("task file", e))?;
+    let started = Instant::now();
+    let answer = dmctl(&addrs, &["start-task", &file.display().to_string()]).await?;
+    if answer["result"] != true {
+        return Err(HarnessError::Task(format!("start-task: {answer}")));
+    }
+    let probe = tokio::sync::Mutex::new(downstream.conn().await?);
+    wait_until(
+        "our sync caught up",
+        Duration::from_secs(1800),
+        Duration::from_millis(5),
+        || async {
+            let mut conn = probe.lock().await;
+            let row: Option<(String, u64)> = conn
+                .query_first(
+                    "SELECT binlog_name, binlog_pos FROM dm_meta.bench_checkpoint WHERE lane = 0",
+                )
+                .await
+                .ok()?;
+            let (file, pos) = row?;
+            (file == to.0 && pos >= to.1).then_some(())
+        },
+    )
+    .await?;
+    let ours_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if fingerprint(&downstream).await? != expected {
+        return Err(HarnessError::Task(
+            "our downstream differs from the upstream".into(),
+        ));
+    }
+
+    let lag_ms = lag(&upstream, &downstream, rate, lag_secs).await?;
+    Ok(SyncReport {
+        transactions,
+        native_single_ms,
+        native_parallel_ms,
+        parallel_threads,
+        ours_ms,
+        offered_txn_per_sec: rate,
+        lag_ms,
+    })
+}
+
+/// Probe delays (ms) while sysbench offers `rate` transactions per second.
+async fn lag(upstream: &MariaDb, downstream: &MariaDb, rate: u32, secs: u64) -> Result<Vec<f64>> {
+    crate::tutorial::run_sql(
+        upstream,
+        &["CREATE TABLE sbtest.probe (seq INT PRIMARY KEY, note VARCHAR(10))"],
+    )
+    .await?;
+    let watch = tokio::sync::Mutex::new(downstream.conn().await?);
+    wait_until("the probe table downstream", Duration::from_secs(30), Duration::from_millis(20), || {
+        let watch = &watch;
+        async move {
+            let n: Option<u64> = watch
+                .lock()
+                .await
+                .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'sbtest' AND TABLE_NAME = 'probe'")
+                .await
+                .ok()?;
+            (n == Some(1)).then_some(())
+        }
+    })
+    .await?;
+    let mut watch = watch.into_inner();
+    let mut load = tokio::process::Command::from(sysbench(
+        upstream,
+        &[
+            "--threads=4",
+            &format!("--rate={rate}"),
+            &format!("--time={secs}"),
+            "run",
+        ],
+    ));
+    let mut load = load
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| HarnessError::io("starting the sysbench load", e))?;
+    let mut writer = upstream.conn().await?;
+    let probes = (secs * 1000 / 20).max(1) as usize;
+    let mut sent: Vec<Instant> = Vec::with_capacity(probes);
+    let mut seen: Vec<Option<Instant>> = vec![None; probes];
+    let mut next_send = Instant::now();
+    let mut highest_seen: i64 = -1;
+    let end = Instant::now() + Duration::from_secs(secs + 30);
+    while (sent.len() < probes || highest_seen + 1 < probes as i64) && Instant::now() < end {
+        if sent.len() < probes && Instant::now() >= next_send {
+            writer
+                .exec_drop("INSERT INTO sbtest.probe VALUES (?, 'p')", (sent.len(),))
+                .await
+                .map_err(err("probe insert"))?;
+            sent.push(Instant::now());
+            next_send += Duration::from_millis(20);
+        }
+        let max: Option<Option<i64>> = watch
+            .query_first("SELECT MAX(seq) FROM sbtest.probe")
+            .await
+            .map_err(err("probe watch"))?;
+        let now = Instant::now();
+        if let Some(Some(max)) = max {
+            for seq in (highest_seen + 1)..=max {
+                if let Some(slot) = seen.get_mut(seq as usize) {
+                    *slot = Some(now);
+                }
+            }
+            highest_seen = highest_seen.max(max);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let _ = load.wait().await;
+    Ok(sent
+        .iter()
+        .zip(&seen)
+        .filter_map(|(s, r)| r.map(|r| r.saturating_duration_since(*s).as_secs_f64() * 1000.0))
+        .collect())
+}
