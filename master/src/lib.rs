@@ -10,6 +10,7 @@
 //!   settings, privileges and table structure of each upstream.
 
 mod catch_up;
+mod checkpoints;
 pub mod error;
 pub mod liveness;
 pub mod node;

@@ -89,6 +89,15 @@ impl Liveness {
         newly
     }
 
+    /// Every worker's last report, by worker name.
+    pub fn reports(&self) -> Vec<(String, Vec<pb::SourceReport>)> {
+        self.lock()
+            .reports
+            .iter()
+            .map(|(w, r)| (w.clone(), r.clone()))
+            .collect()
+    }
+
     /// The last report of `task` on `source` by `worker`.
     pub fn subtask_report(
         &self,

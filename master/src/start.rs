@@ -180,6 +180,10 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
         node.clone(),
         stopped.clone(),
     )));
+    servers.push(tokio::spawn(crate::checkpoints::run(
+        node.clone(),
+        stopped.clone(),
+    )));
 
     let running = Running {
         node,

@@ -94,3 +94,54 @@ async fn row_events_carry_names_keys_types_and_positions() {
     };
     assert!(next_file.binlog_name > file, "{next_file} after {file}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_gtid_alone_positions_the_stream() {
+    let server = MariaDb::start(MariaDbOptions::new(1))
+        .await
+        .expect("server");
+    let mut conn = server.conn().await.expect("conn");
+    for sql in [
+        "CREATE DATABASE app",
+        "CREATE TABLE app.t (id INT PRIMARY KEY, v INT)",
+        "INSERT INTO app.t VALUES (1, 1)",
+    ] {
+        conn.query_drop(sql).await.expect(sql);
+    }
+    let gtid: String = conn
+        .query_first("SELECT @@gtid_binlog_pos")
+        .await
+        .expect("gtid")
+        .expect("row");
+    conn.query_drop("UPDATE app.t SET v = 2")
+        .await
+        .expect("update");
+    let start = Position {
+        binlog_name: String::new(),
+        binlog_pos: 0,
+        binlog_gtid: gtid,
+    };
+    let mut reader = BinlogReader::open(server.opts(), 4343, &start)
+        .await
+        .expect("open");
+    loop {
+        let located = tokio::time::timeout(Duration::from_secs(10), reader.next())
+            .await
+            .expect("an event in time")
+            .expect("read")
+            .expect("stream open");
+        if let Event::Rows { rows, .. } = located.event {
+            assert_eq!(
+                rows[0].kind,
+                RowKind::Update,
+                "the insert is before the GTID"
+            );
+            assert!(
+                located.end.binlog_name.starts_with("mysql-bin."),
+                "{}",
+                located.end
+            );
+            break;
+        }
+    }
+}

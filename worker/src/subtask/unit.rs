@@ -249,7 +249,7 @@ async fn sync_job(
     let configured = instance
         .meta
         .as_ref()
-        .filter(|m| !m.binlog_name.is_empty())
+        .filter(|m| !m.binlog_name.is_empty() || !m.binlog_gtid.is_empty())
         .map(|m| Position {
             binlog_name: m.binlog_name.clone(),
             binlog_pos: m.binlog_pos,

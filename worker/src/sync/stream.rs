@@ -100,25 +100,38 @@ fn db(what: &str) -> impl FnOnce(mysql_async::Error) -> SyncError + '_ {
 }
 
 impl BinlogReader {
-    /// Opens the binlog at `from` as replica `server_id`.
+    /// Opens the binlog at `from` as replica `server_id`: at its file and
+    /// position, or (MariaDB, no file given) at its GTID position.
     pub async fn open(opts: Opts, server_id: u32, from: &Position) -> Result<Self, SyncError> {
         let mut conn = Conn::new(opts)
             .await
             .map_err(db("connecting for the binlog"))?;
-        for setup in [
+        let mut setup = vec![
             "SET @mariadb_slave_capability = 4".to_string(),
             format!(
                 "SET @master_heartbeat_period = {}",
                 HEARTBEAT_PERIOD_SECS * 1_000_000_000
             ),
-        ] {
+        ];
+        // MariaDB: a GTID position alone (no file) starts from that GTID.
+        let by_gtid = from.binlog_name.is_empty() && !from.binlog_gtid.is_empty();
+        if by_gtid {
+            let gtid = from.binlog_gtid.replace('\'', "");
+            setup.push(format!("SET @slave_connect_state = '{gtid}'"));
+            setup.push("SET @slave_gtid_strict_mode = 1".to_string());
+        }
+        for setup in setup {
             conn.query_drop(setup)
                 .await
                 .map_err(db("setting up the binlog session"))?;
         }
         let request = BinlogStreamRequest::new(server_id)
             .with_filename(from.binlog_name.as_bytes())
-            .with_pos(u64::from(from.binlog_pos.max(4)));
+            .with_pos(if by_gtid {
+                4
+            } else {
+                u64::from(from.binlog_pos.max(4))
+            });
         let stream = conn
             .get_binlog_stream(request)
             .await
