@@ -8,7 +8,7 @@
 //!    binlog from the same position, schema creation included.
 //! 2. Each replicator is started at that position and timed until it has
 //!    applied everything up to the binlog's end (native: `SHOW SLAVE
-//!    STATUS`; ours: the checkpoint row in `dm_meta`). All copies are then
+//!    STATUS`; ours: every apply lane's checkpoint row in `dm_meta`). All copies are then
 //!    compared with the upstream (row count and checksum).
 //! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
 //!    probe inserts a numbered row every 20 ms upstream and watches for it
@@ -224,15 +224,17 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
         Duration::from_secs(1800),
         Duration::from_millis(5),
         || async {
+            // Every apply lane has committed up to the binlog's end.
             let mut conn = probe.lock().await;
-            let row: Option<(String, u64)> = conn
-                .query_first(
-                    "SELECT binlog_name, binlog_pos FROM dm_meta.bench_checkpoint WHERE lane = 0",
-                )
+            let lanes: Vec<(String, u64)> = conn
+                .query("SELECT binlog_name, binlog_pos FROM dm_meta.bench_checkpoint")
                 .await
                 .ok()?;
-            let (file, pos) = row?;
-            (file == to.0 && pos >= to.1).then_some(())
+            (!lanes.is_empty()
+                && lanes
+                    .iter()
+                    .all(|(file, pos)| *file == to.0 && *pos >= to.1))
+            .then_some(())
         },
     )
     .await?;

@@ -402,3 +402,56 @@ impl MySqlDownstream {
             })
     }
 }
+
+impl MySqlDownstream {
+    /// Every stored checkpoint of `source` in `meta`, by lane.
+    pub async fn lane_checkpoints(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+    ) -> Result<std::collections::BTreeMap<u32, Position>, DownstreamError> {
+        let table = meta.table("checkpoint")?;
+        let mut conn = self.conn().await?;
+        let rows: Vec<(u32, String, u32, Option<String>)> = conn
+            .exec(
+                format!(
+                    "SELECT lane, binlog_name, binlog_pos, binlog_gtid FROM {table} \
+                     WHERE source_id = ? AND binlog_name <> ''"
+                ),
+                (source,),
+            )
+            .await
+            .map_err(self.error("reading the checkpoints"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(lane, binlog_name, binlog_pos, gtid)| {
+                (
+                    lane,
+                    Position {
+                        binlog_name,
+                        binlog_pos,
+                        binlog_gtid: gtid.unwrap_or_default(),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Whether `schema`.`table` has a unique key besides its primary key.
+    pub async fn has_other_unique_keys(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<bool, DownstreamError> {
+        let mut conn = self.conn().await?;
+        let count: Option<u64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 AND INDEX_NAME <> 'PRIMARY'",
+                (schema, table),
+            )
+            .await
+            .map_err(self.error("reading the table's unique keys"))?;
+        Ok(count.unwrap_or(0) > 0)
+    }
+}

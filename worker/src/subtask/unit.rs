@@ -175,7 +175,7 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
     };
     let progress = Arc::new(Mutex::new(SyncProgress::new(
         Instant::now(),
-        job.start.clone(),
+        vec![job.start.clone()],
     )));
     {
         let mut shared = lock(shared);
@@ -202,7 +202,10 @@ async fn sync_job(
     rules: TaskRules,
 ) -> Result<SyncJob, SyncError> {
     let syncer = task.syncer_for(instance);
-    let downstream = MySqlDownstream::connect(&task.target_database, 4);
+    let lanes = usize::try_from(syncer.worker_count)
+        .unwrap_or(1)
+        .clamp(1, MAX_LANES);
+    let downstream = MySqlDownstream::connect(&task.target_database, lanes + 4);
     let meta = MetaTables {
         meta_schema: task.meta_schema.clone(),
         task: task.name.clone(),
@@ -272,9 +275,15 @@ async fn sync_job(
         replay_until: latest,
         always_safe: syncer.safe_mode,
         batch_rows: usize::try_from(syncer.batch).unwrap_or(100).max(1),
+        lanes: usize::try_from(syncer.worker_count)
+            .unwrap_or(1)
+            .clamp(1, MAX_LANES),
         statement_bytes: 1 << 20,
     })
 }
+
+/// Most apply lanes a subtask runs (`syncer.worker-count` above is capped).
+pub const MAX_LANES: usize = 32;
 
 /// The upstream's current binlog position.
 async fn current_position(opts: &mysql_async::Opts) -> Result<Position, SyncError> {

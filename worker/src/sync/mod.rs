@@ -27,27 +27,30 @@
 
 pub mod ddl;
 pub mod dml;
+pub mod lane;
+pub mod route;
 pub mod status;
 pub mod stream;
 pub mod value;
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use mysql_async::{Column, Opts, Value};
 
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::copy::sql::qualified;
 use crate::downstream::{
     CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position,
 };
 use crate::rules::{Action, ColumnValue, EventKind, TaskRules};
-use dml::DmlBuilder;
+use lane::{LaneMsg, Routed};
+use route::LaneChoice;
 use status::SyncProgress;
 use stream::{BinlogReader, Event, RowChange, RowKind};
-
-/// A batch is committed when idle this long (nothing more to read).
-const IDLE_FLUSH: Duration = Duration::from_millis(20);
-/// Checkpoint-only commits (everything filtered) at most this often.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One source's sync within a task.
 #[derive(Debug)]
@@ -70,6 +73,8 @@ pub struct SyncJob {
     pub always_safe: bool,
     /// Row changes per batch (`syncer.batch`).
     pub batch_rows: usize,
+    /// Parallel apply lanes (`syncer.worker-count`).
+    pub lanes: usize,
     pub statement_bytes: usize,
 }
 
@@ -119,35 +124,123 @@ pub fn at_or_before(a: &Position, b: &Position) -> bool {
     (a.binlog_name.as_str(), a.binlog_pos) <= (b.binlog_name.as_str(), b.binlog_pos)
 }
 
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn lock(progress: &Mutex<SyncProgress>) -> std::sync::MutexGuard<'_, SyncProgress> {
     progress.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The open batch: statements and the position after its last transaction.
-struct Batch {
-    builder: DmlBuilder,
-    rows: usize,
-    /// End of the last complete transaction in the batch.
-    boundary: Option<Position>,
-    /// Event time of the last transaction.
-    timestamp: u32,
+/// Per-lane resume positions: (reader start, each lane's skip position,
+/// replay-until for a changed lane count).
+fn resume_plan(
+    stored: &BTreeMap<u32, Position>,
+    lanes: usize,
+    start: &Position,
+) -> (Position, Vec<Position>, Option<Position>) {
+    let same_layout = stored.len() == lanes && stored.keys().all(|l| (*l as usize) < lanes);
+    if stored.is_empty() {
+        return (start.clone(), vec![start.clone(); lanes], None);
+    }
+    let all: Vec<Position> = stored.values().cloned().collect();
+    let from = status::earliest(&all);
+    if same_layout {
+        let per_lane = (0..lanes)
+            .map(|l| {
+                stored
+                    .get(&(l as u32))
+                    .cloned()
+                    .unwrap_or_else(|| from.clone())
+            })
+            .collect();
+        (from, per_lane, None)
+    } else {
+        // The lane count changed: lanes cannot skip by the old lanes'
+        // checkpoints; replay idempotently from the earliest up to the
+        // latest of them.
+        let latest = all
+            .iter()
+            .max_by(|a, b| {
+                (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
+            })
+            .cloned();
+        (from.clone(), vec![from; lanes], latest)
+    }
 }
 
-impl Batch {
-    fn new(statement_bytes: usize) -> Self {
-        Self {
-            builder: DmlBuilder::new(statement_bytes),
-            rows: 0,
-            boundary: None,
-            timestamp: 0,
+/// The reader's handle on the lanes.
+struct Lanes {
+    senders: Vec<mpsc::Sender<LaneMsg>>,
+    tasks: JoinSet<Result<Option<u64>, SyncError>>,
+}
+
+impl Lanes {
+    /// Why a lane stopped: its error, or fenced.
+    async fn failure(&mut self) -> Result<SyncOutcome, SyncError> {
+        while let Some(joined) = self.tasks.join_next().await {
+            match joined {
+                Ok(Ok(Some(by_epoch))) => return Ok(SyncOutcome::Fenced { by_epoch }),
+                Ok(Err(e)) => return Err(e),
+                Ok(Ok(None)) => {}
+                Err(e) => return Err(SyncError::Decode(format!("an apply lane stopped: {e}"))),
+            }
         }
+        Err(SyncError::Decode("the apply lanes stopped".into()))
     }
+
+    async fn send(
+        &mut self,
+        lane: usize,
+        msg: LaneMsg,
+    ) -> Result<(), Result<SyncOutcome, SyncError>> {
+        let Some(sender) = self.senders.get(lane) else {
+            return Err(Err(SyncError::Decode(format!("no lane {lane}"))));
+        };
+        if sender.send(msg).await.is_err() {
+            return Err(self.failure().await);
+        }
+        Ok(())
+    }
+
+    async fn boundary(
+        &mut self,
+        end: &Position,
+        timestamp: u32,
+    ) -> Result<(), Result<SyncOutcome, SyncError>> {
+        for lane in 0..self.senders.len() {
+            self.send(
+                lane,
+                LaneMsg::Boundary {
+                    end: end.clone(),
+                    timestamp,
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Every lane commits what it has; returns when all did.
+    async fn barrier(&mut self) -> Result<(), Result<SyncOutcome, SyncError>> {
+        let mut acks = Vec::with_capacity(self.senders.len());
+        for lane in 0..self.senders.len() {
+            let (done, ack) = oneshot::channel();
+            self.send(lane, LaneMsg::Barrier(done)).await?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            if ack.await.is_err() {
+                return Err(self.failure().await);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Changes of the open upstream transaction, waiting for its end.
+#[derive(Default)]
+struct Transaction {
+    changes: Vec<(Routed, LaneChoice)>,
+    conflict: bool,
+    /// Too big to hold: streamed to lane 0 between barriers.
+    serial: bool,
 }
 
 /// Runs the sync until fenced or an error.
@@ -155,51 +248,96 @@ pub async fn run(
     job: Arc<SyncJob>,
     progress: Arc<Mutex<SyncProgress>>,
 ) -> Result<SyncOutcome, SyncError> {
-    job.downstream.prepare(&job.meta).await?;
+    match drive(job, progress).await {
+        Ok(outcome) | Err(Ok(outcome)) => Ok(outcome),
+        Err(Err(e)) => Err(e),
+    }
+}
+
+type Stop = Result<SyncOutcome, SyncError>;
+
+fn stop(e: impl Into<SyncError>) -> Stop {
+    Err(e.into())
+}
+
+async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<SyncOutcome, Stop> {
+    job.downstream.prepare(&job.meta).await.map_err(stop)?;
     if let Commit::Fenced { by_epoch } = job
         .downstream
         .claim(&job.meta, &job.source, job.epoch)
-        .await?
+        .await
+        .map_err(stop)?
     {
         return Ok(SyncOutcome::Fenced { by_epoch });
     }
-    let key = CheckpointKey {
-        meta_schema: job.meta.meta_schema.clone(),
-        task: job.task.clone(),
-        source: job.source.clone(),
-        lane: 0,
-    };
-    tracing::info!(task = %job.task, source = %job.source, start = %job.start,
-        replay_until = ?job.replay_until.as_ref().map(ToString::to_string), "binlog sync starting");
-    let mut reader = BinlogReader::open(job.upstream.clone(), job.server_id, &job.start).await?;
-    let mut batch = Batch::new(job.statement_bytes);
-    let mut last_checkpoint = Instant::now();
-    loop {
-        let pending = batch.boundary.is_some();
-        let next = if pending {
-            match tokio::time::timeout(IDLE_FLUSH, reader.next()).await {
-                Ok(next) => next?,
-                Err(_) => {
-                    if batch.rows > 0 || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
-                        if let Some(outcome) = flush(&job, &key, &mut batch, &progress).await? {
-                            return Ok(outcome);
-                        }
-                        last_checkpoint = Instant::now();
-                    }
-                    continue;
-                }
+    let lanes_n = job.lanes.max(1);
+    let mut stored = job
+        .downstream
+        .lane_checkpoints(&job.meta, &job.source)
+        .await
+        .map_err(stop)?;
+    if stored.is_empty() {
+        // First start: every lane's checkpoint begins at the start, so a
+        // lane that has not committed yet still resumes from there.
+        for lane in 0..lanes_n {
+            let key = CheckpointKey {
+                meta_schema: job.meta.meta_schema.clone(),
+                task: job.task.clone(),
+                source: job.source.clone(),
+                lane: lane as u32,
+            };
+            let none: [&[u8]; 0] = [];
+            if let Commit::Fenced { by_epoch } = job
+                .downstream
+                .commit_fenced(&key, job.epoch, &job.start, &none)
+                .await
+                .map_err(stop)?
+            {
+                return Ok(SyncOutcome::Fenced { by_epoch });
             }
-        } else {
-            reader.next().await?
+            stored.insert(lane as u32, job.start.clone());
+        }
+    }
+    let (from, per_lane, relane_until) = resume_plan(&stored, lanes_n, &job.start);
+    let replay_until = match (&job.replay_until, relane_until) {
+        (Some(a), Some(b)) => Some(if at_or_before(a, &b) { b } else { a.clone() }),
+        (a, b) => a.clone().or(b),
+    };
+    *progress.lock().unwrap_or_else(|p| p.into_inner()) =
+        SyncProgress::new(Instant::now(), per_lane.clone());
+    tracing::info!(task = %job.task, source = %job.source, start = %from, lanes = lanes_n,
+        replay_until = ?replay_until.as_ref().map(ToString::to_string), "binlog sync starting");
+
+    let mut lanes = Lanes {
+        senders: Vec::with_capacity(lanes_n),
+        tasks: JoinSet::new(),
+    };
+    for (index, skip) in per_lane.into_iter().enumerate() {
+        let (tx, rx) = mpsc::channel(4096);
+        lanes.senders.push(tx);
+        let skip = (skip != from).then_some(skip);
+        lanes
+            .tasks
+            .spawn(lane::run(index, job.clone(), skip, progress.clone(), rx));
+    }
+    let mut reader = BinlogReader::open(job.upstream.clone(), job.server_id, &from)
+        .await
+        .map_err(stop)?;
+    let mut serial_tables: HashMap<String, bool> = HashMap::new();
+    let mut txn = Transaction::default();
+    loop {
+        let next = tokio::select! {
+            next = reader.next() => next.map_err(stop)?,
+            failed = lanes.failure() => return Err(failed),
         };
         let Some(located) = next else {
-            return Err(SyncError::Closed);
+            return Err(Err(SyncError::Closed));
         };
         {
             let mut p = lock(&progress);
             p.read = located.end.clone();
-            if located.timestamp > 0 {
-                p.lag_seconds = (now_unix() - i64::from(located.timestamp)).max(0);
+            if located.timestamp > 0 && p.committed.binlog_pos == p.read.binlog_pos {
+                p.lag_seconds = 0;
             }
         }
         match located.event {
@@ -210,46 +348,79 @@ pub async fn run(
                 rows,
             } => {
                 let safe = job.always_safe
-                    || job
-                        .replay_until
+                    || replay_until
                         .as_ref()
                         .is_some_and(|until| at_or_before(&located.end, until));
-                batch.rows += add_rows(
-                    &job,
-                    &mut batch.builder,
-                    &schema,
-                    &table,
-                    &columns,
-                    rows,
-                    safe,
-                )?;
+                let routed = route_rows(&job, &schema, &table, &columns, rows, safe, &located.end)
+                    .map_err(stop)?;
+                for r in routed {
+                    let target = qualified(&r.target_schema, &r.target_table);
+                    let serial = match serial_tables.get(&target) {
+                        Some(s) => *s,
+                        None => {
+                            let s = job
+                                .downstream
+                                .has_other_unique_keys(&r.target_schema, &r.target_table)
+                                .await
+                                .map_err(stop)?;
+                            serial_tables.insert(target.clone(), s);
+                            s
+                        }
+                    };
+                    let choice = route::lane_of(&target, &r.columns, &r.change, lanes_n, serial);
+                    if txn.serial {
+                        lanes.send(0, LaneMsg::Change(Box::new(r))).await?;
+                        continue;
+                    }
+                    txn.conflict |= choice == LaneChoice::Conflict;
+                    txn.changes.push((r, choice));
+                    if txn.changes.len() > MAX_HELD_CHANGES {
+                        // Too big to hold: the rest of it goes to lane 0 alone.
+                        lanes.barrier().await?;
+                        txn.serial = true;
+                        for (r, _) in std::mem::take(&mut txn.changes) {
+                            lanes.send(0, LaneMsg::Change(Box::new(r))).await?;
+                        }
+                    }
+                }
             }
             Event::Commit => {
-                batch.boundary = Some(located.end.clone());
-                batch.timestamp = located.timestamp;
-                if batch.rows >= job.batch_rows {
-                    if let Some(outcome) = flush(&job, &key, &mut batch, &progress).await? {
-                        return Ok(outcome);
+                let done = std::mem::take(&mut txn);
+                if done.serial || done.conflict {
+                    if !done.serial {
+                        lanes.barrier().await?;
                     }
-                    last_checkpoint = Instant::now();
+                    for (r, _) in done.changes {
+                        lanes.send(0, LaneMsg::Change(Box::new(r))).await?;
+                    }
+                    lanes.boundary(&located.end, located.timestamp).await?;
+                    lanes.barrier().await?;
+                } else {
+                    for (r, choice) in done.changes {
+                        let lane = match choice {
+                            LaneChoice::Lane(l) => l,
+                            LaneChoice::Conflict => 0,
+                        };
+                        lanes.send(lane, LaneMsg::Change(Box::new(r))).await?;
+                    }
+                    lanes.boundary(&located.end, located.timestamp).await?;
                 }
             }
             Event::Query { schema, sql } => {
-                if batch.boundary.is_some() {
-                    if let Some(outcome) = flush(&job, &key, &mut batch, &progress).await? {
-                        return Ok(outcome);
-                    }
-                }
-                ddl::apply(&job, &schema, &sql).await?;
-                batch.boundary = Some(located.end.clone());
-                if let Some(outcome) = flush(&job, &key, &mut batch, &progress).await? {
-                    return Ok(outcome);
-                }
-                last_checkpoint = Instant::now();
+                // A DDL is a barrier: everything before it is applied first,
+                // and every lane's checkpoint moves past it after.
+                lanes.barrier().await?;
+                ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
+                serial_tables.clear();
+                lanes.boundary(&located.end, located.timestamp).await?;
+                lanes.barrier().await?;
             }
             Event::Heartbeat => {
-                if batch.boundary.is_none() {
-                    lock(&progress).lag_seconds = 0;
+                let mut p = lock(&progress);
+                if p.committed.binlog_pos == p.read.binlog_pos
+                    && p.committed.binlog_name == p.read.binlog_name
+                {
+                    p.lag_seconds = 0;
                 }
             }
             Event::Gtid(_) | Event::Other => {}
@@ -257,62 +428,32 @@ pub async fn run(
     }
 }
 
-/// Commits the batch with its checkpoint; `Some` when fenced.
-async fn flush(
-    job: &SyncJob,
-    key: &CheckpointKey,
-    batch: &mut Batch,
-    progress: &Mutex<SyncProgress>,
-) -> Result<Option<SyncOutcome>, SyncError> {
-    let Some(boundary) = batch.boundary.take() else {
-        return Ok(None);
-    };
-    let done = std::mem::replace(batch, Batch::new(job.statement_bytes));
-    let rows = done.rows as u64;
-    let statements = done.builder.finish();
-    match job
-        .downstream
-        .commit_fenced(key, job.epoch, &boundary, &statements)
-        .await?
-    {
-        Commit::Committed => {
-            let mut p = lock(progress);
-            p.committed(&boundary, rows, Instant::now());
-            p.replaying = job
-                .replay_until
-                .as_ref()
-                .is_some_and(|until| at_or_before(&boundary, until));
-            if done.timestamp > 0 {
-                p.lag_seconds = (now_unix() - i64::from(done.timestamp)).max(0);
-            }
-            Ok(None)
-        }
-        Commit::Fenced { by_epoch } => Ok(Some(SyncOutcome::Fenced { by_epoch })),
-    }
-}
+/// Changes held per upstream transaction before it is streamed serially.
+const MAX_HELD_CHANGES: usize = 20_000;
 
-/// Adds a row event's changes through the rules; returns how many.
-fn add_rows(
+/// A row event's changes through the rules (filters, routes, column
+/// mappings), ready for the lanes.
+fn route_rows(
     job: &SyncJob,
-    builder: &mut DmlBuilder,
     schema: &str,
     table: &str,
     columns: &Arc<[Column]>,
     rows: Vec<RowChange>,
     safe: bool,
-) -> Result<usize, SyncError> {
+    end: &Position,
+) -> Result<Vec<Routed>, SyncError> {
     let rules = &job.rules;
     if !rules.block_allow.allows(schema, table) {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let kind = match rows.first().map(|r| r.kind) {
         Some(RowKind::Insert) => EventKind::Insert,
         Some(RowKind::Update) => EventKind::Update,
         Some(RowKind::Delete) => EventKind::Delete,
-        None => return Ok(0),
+        None => return Ok(Vec::new()),
     };
     if rules.binlog_filter.decide(schema, table, kind, None) == Action::Ignore {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let (target_schema, target_table) = rules
         .router
@@ -337,7 +478,7 @@ fn add_rows(
         )),
         None => None,
     };
-    let count = rows.len();
+    let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
         if let Some((position, mapper)) = mapped {
             for image in [change.before.as_mut(), change.after.as_mut()]
@@ -371,7 +512,53 @@ fn add_rows(
                 }
             }
         }
-        builder.row(&target_schema, &target_table, columns, &change, safe);
+        out.push(Routed {
+            target_schema: target_schema.clone(),
+            target_table: target_table.clone(),
+            columns: columns.clone(),
+            change,
+            safe,
+            end: end.clone(),
+        });
     }
-    Ok(count)
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(pos: u32) -> Position {
+        Position {
+            binlog_name: "bin.000001".into(),
+            binlog_pos: pos,
+            binlog_gtid: String::new(),
+        }
+    }
+
+    #[test]
+    fn lanes_resume_at_their_own_checkpoints_from_the_earliest() {
+        let stored = BTreeMap::from([(0, at(500)), (1, at(300)), (2, at(900))]);
+        let (from, per_lane, replay) = resume_plan(&stored, 3, &at(4));
+        assert_eq!(from, at(300));
+        assert_eq!(per_lane, [at(500), at(300), at(900)]);
+        assert_eq!(replay, None);
+    }
+
+    #[test]
+    fn a_changed_lane_count_replays_idempotently_up_to_the_latest() {
+        let stored = BTreeMap::from([(0, at(500)), (1, at(300))]);
+        let (from, per_lane, replay) = resume_plan(&stored, 4, &at(4));
+        assert_eq!(from, at(300));
+        assert_eq!(per_lane, vec![at(300); 4]);
+        assert_eq!(replay, Some(at(500)));
+        let (_, _, fewer) = resume_plan(&stored, 1, &at(4));
+        assert_eq!(fewer, Some(at(500)));
+    }
+
+    #[test]
+    fn a_first_start_begins_everywhere_at_the_start() {
+        let (from, per_lane, replay) = resume_plan(&BTreeMap::new(), 2, &at(4));
+        assert_eq!((from, per_lane, replay), (at(4), vec![at(4), at(4)], None));
+    }
 }

@@ -14,8 +14,10 @@ const RECENT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct SyncProgress {
     started: Instant,
-    /// The last position committed downstream.
+    /// The position every lane has committed up to.
     pub committed: Position,
+    /// Each lane's committed position.
+    pub lanes: Vec<Position>,
     /// The last position read from the upstream.
     pub read: Position,
     /// Seconds behind the upstream's event time.
@@ -27,11 +29,14 @@ pub struct SyncProgress {
 }
 
 impl SyncProgress {
-    pub fn new(now: Instant, start: Position) -> Self {
+    /// Progress of a sync whose lanes resume at `lanes` (one position each).
+    pub fn new(now: Instant, lanes: Vec<Position>) -> Self {
+        let committed = earliest(&lanes);
         Self {
             started: now,
-            committed: start.clone(),
-            read: start,
+            read: committed.clone(),
+            committed,
+            lanes,
             lag_seconds: 0,
             rows: 0,
             replaying: false,
@@ -39,10 +44,27 @@ impl SyncProgress {
         }
     }
 
-    /// A batch of `rows` row changes committed at `at`.
-    pub fn committed(&mut self, at: &Position, rows: u64, now: Instant) {
-        self.committed = at.clone();
+    /// Lane `lane` committed `rows` row changes up to `at`, whose upstream
+    /// transaction was written at `timestamp` (Unix seconds, 0 unknown).
+    pub fn lane_committed(
+        &mut self,
+        lane: usize,
+        at: &Position,
+        rows: u64,
+        timestamp: u32,
+        now: Instant,
+    ) {
+        if let Some(slot) = self.lanes.get_mut(lane) {
+            *slot = at.clone();
+        }
+        self.committed = earliest(&self.lanes);
         self.rows += rows;
+        if timestamp > 0 && rows > 0 {
+            let now_unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            self.lag_seconds = (now_unix - i64::from(timestamp)).max(0);
+        }
         self.samples.push_back((now, self.rows));
         while self
             .samples
@@ -89,4 +111,15 @@ impl SyncProgress {
             seconds_behind_master: self.lag_seconds,
         }
     }
+}
+
+/// The earliest of `positions` (the default position if none).
+pub fn earliest(positions: &[Position]) -> Position {
+    positions
+        .iter()
+        .min_by(|a, b| {
+            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
+        })
+        .cloned()
+        .unwrap_or_default()
 }
