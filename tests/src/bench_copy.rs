@@ -15,7 +15,7 @@ use crate::big_table;
 use crate::binaries::find_program;
 use crate::cluster::{create_source, dmctl, wait_bound, wait_task_stage, Masters, Workers};
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::mariadb::MariaDb;
 
 /// Results of a full-copy run.
 #[derive(Debug, Clone)]
@@ -35,18 +35,7 @@ const SERVER_ARGS: &[&str] = &[
 ];
 
 pub async fn full_copy(rows: u64, threads: u32) -> Result<CopyReport> {
-    let mut servers = MariaDb::start_many(2, |i| {
-        SERVER_ARGS
-            .iter()
-            .fold(MariaDbOptions::new(i as u32 + 1), |o, a| o.arg(*a))
-    })
-    .await?;
-    let downstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("no downstream".into()))?;
-    let upstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("no upstream".into()))?;
+    let (upstream, downstream) = crate::scenario::upstream_and_downstream(SERVER_ARGS).await?;
     big_table::create(&upstream, rows).await?;
     let expected = big_table::fingerprint(&upstream).await?;
     let table_bytes = table_bytes(&upstream).await?;

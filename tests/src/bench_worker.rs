@@ -16,7 +16,6 @@ use crate::bench::{create_anywhere, RETRY};
 use crate::big_table;
 use crate::cluster::{dmctl, Masters, Workers};
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
 use crate::wait::wait_until;
 
 /// Rows of the copied table: enough that a copy outlasts a failover.
@@ -81,13 +80,7 @@ fn routed_task(task: &str, port: u16) -> String {
 
 pub async fn worker_failover(rounds: usize) -> Result<WorkerFailoverReport> {
     let ttl = dm_proto::config::DEFAULT_KEEPALIVE_TTL_SECS;
-    let mut servers = MariaDb::start_many(2, |i| MariaDbOptions::new(i as u32 + 1)).await?;
-    let downstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("no downstream".into()))?;
-    let upstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("no upstream".into()))?;
+    let (upstream, downstream) = crate::scenario::upstream_and_downstream(&[]).await?;
     big_table::create(&upstream, ROWS).await?;
     let masters = Masters::start(3)?;
     let all = masters.client_addrs();

@@ -502,3 +502,22 @@ pub async fn wait_task_stage(
     )
     .await
 }
+
+/// Waits until every subtask of `task` runs the sync unit.
+pub async fn wait_syncing(master_addrs: &str, task: &str, deadline: Duration) -> Result<()> {
+    wait_until(
+        &format!("every subtask of {task} replicating"),
+        deadline,
+        Duration::from_millis(50),
+        || async move {
+            let answer = dmctl(master_addrs, &["query-status", task]).await.ok()?;
+            let subtasks = subtasks_of(&answer, task);
+            (!subtasks.is_empty()
+                && subtasks
+                    .iter()
+                    .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync"))
+            .then_some(())
+        },
+    )
+    .await
+}

@@ -32,6 +32,7 @@ pub mod error;
 pub mod mariadb;
 pub mod port;
 pub mod process;
+pub mod scenario;
 mod sys;
 pub mod tutorial;
 pub mod wait;

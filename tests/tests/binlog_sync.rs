@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{create_source, dmctl, subtasks_of, wait_bound, Masters, Workers};
-use dm_tests::tutorial::{self, Ports};
+use dm_tests::cluster::{dmctl, subtasks_of, wait_syncing, wait_task_stage};
+use dm_tests::scenario::TutorialCluster;
+use dm_tests::tutorial;
 use dm_tests::{wait_until, MariaDb};
+use mysql_async::prelude::Queryable;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -19,92 +21,46 @@ async fn wait_in_sync(upstreams: &[MariaDb], downstream: &MariaDb, schema: &str)
         .expect("in sync");
 }
 
+/// Runs `sql` on every upstream.
+async fn on_every_upstream(c: &TutorialCluster, sql: &str) {
+    for server in &c.dbs.upstreams {
+        tutorial::run_sql(server, &[sql]).await.expect(sql);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_tutorials_inserts_and_updates_arrive_downstream() {
-    let dbs = tutorial::start_databases(Ports::Free)
+    let c = TutorialCluster::start(&[tutorial::DMTEST1_SQL])
         .await
-        .expect("databases");
-    for server in &dbs.upstreams {
-        tutorial::run_sql(server, tutorial::DMTEST1_SQL)
-            .await
-            .expect("dmtest1");
-    }
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
+        .expect("cluster");
+    c.start_tutorial_task("dmtask1.yaml", "all")
         .await
-        .expect("leader");
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (i, server) in dbs.upstreams.iter().enumerate() {
-        create_source(
-            &addrs,
-            dir.path(),
-            &format!("mysql{}", i + 1),
-            server.port(),
-        )
-        .await
-        .expect("source");
-    }
-    let _workers = Workers::start(3, &addrs, 2).expect("workers");
-    for i in 1..=3 {
-        wait_bound(&addrs, &format!("mysql{i}"), None, Duration::from_secs(20))
-            .await
-            .expect("bound");
-    }
-    let task = tutorial::task_file(dir.path(), "dmtask1.yaml", dbs.downstream.port(), "all")
-        .expect("task file");
-    let started = dmctl(&addrs, &["start-task", &task]).await.expect("answer");
-    assert_eq!(started["result"], true, "{started}");
-
+        .expect("started");
     // The copy, then every subtask in the sync unit.
-    wait_until(
-        "every subtask of dmtask1 syncing",
-        DEADLINE,
-        Duration::from_millis(100),
-        || {
-            let addrs = addrs.clone();
-            async move {
-                let answer = dmctl(&addrs, &["query-status", "dmtask1"]).await.ok()?;
-                let subtasks = subtasks_of(&answer, "dmtask1");
-                (subtasks.len() == 3
-                    && subtasks
-                        .iter()
-                        .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync"))
-                .then_some(())
-            }
-        },
-    )
-    .await
-    .expect("syncing");
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
+    wait_syncing(&c.addrs, "dmtask1", DEADLINE)
+        .await
+        .expect("syncing");
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
 
     // The tutorial's inserts, then its updates.
-    for server in &dbs.upstreams {
-        tutorial::run_sql(
-            server,
-            &["insert into dmtest1.t1 (id) select null from dmtest1.t1"],
-        )
-        .await
-        .expect("insert");
-    }
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
+    on_every_upstream(
+        &c,
+        "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    )
+    .await;
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
     assert_eq!(
-        tutorial::merged_rows(&dbs.upstreams, "dmtest1")
+        tutorial::merged_rows(&c.dbs.upstreams, "dmtest1")
             .await
             .expect("rows")
             .len(),
         2 * 3 * 256
     );
-    for server in &dbs.upstreams {
-        tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"])
-            .await
-            .expect("update");
-    }
-    wait_in_sync(&dbs.upstreams, &dbs.downstream, "dmtest1").await;
+    on_every_upstream(&c, "update dmtest1.t1 set c=md5(id), port=@@port").await;
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
 
     // query-status shows the sync's position and lag.
-    let status = dmctl(&addrs, &["query-status", "dmtask1"])
+    let status = dmctl(&c.addrs, &["query-status", "dmtask1"])
         .await
         .expect("status");
     for (source, subtask) in subtasks_of(&status, "dmtask1") {
@@ -119,5 +75,75 @@ async fn the_tutorials_inserts_and_updates_arrive_downstream() {
             sync["secondsBehindMaster"].is_string(),
             "{source}: {subtask}"
         );
+    }
+}
+
+/// Pause, resume and stop / start mid-stream: changes made while paused or
+/// stopped arrive once the task runs again, each exactly once (a replayed
+/// insert would fail on its key and pause the subtask).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn pause_resume_and_restart_mid_stream() {
+    let c = TutorialCluster::start(&[tutorial::DMTEST1_SQL])
+        .await
+        .expect("cluster");
+    let task = c
+        .start_tutorial_task("dmtask1.yaml", "all")
+        .await
+        .expect("started");
+    wait_syncing(&c.addrs, "dmtask1", DEADLINE)
+        .await
+        .expect("syncing");
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
+
+    let paused = dmctl(&c.addrs, &["pause-task", "dmtask1"])
+        .await
+        .expect("answer");
+    assert_eq!(paused["result"], true, "{paused}");
+    wait_task_stage(&c.addrs, "dmtask1", "Paused", DEADLINE)
+        .await
+        .expect("paused");
+    on_every_upstream(
+        &c,
+        "insert into dmtest1.t1 (id) select null from dmtest1.t1",
+    )
+    .await;
+    let resumed = dmctl(&c.addrs, &["resume-task", "dmtask1"])
+        .await
+        .expect("answer");
+    assert_eq!(resumed["result"], true, "{resumed}");
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
+
+    let stopped = dmctl(&c.addrs, &["stop-task", "dmtask1"])
+        .await
+        .expect("answer");
+    assert_eq!(stopped["result"], true, "{stopped}");
+    // The workers have let go of the upstreams' binlogs.
+    for server in &c.dbs.upstreams {
+        wait_until("no binlog dump left", DEADLINE, Duration::from_millis(20), || async move {
+            let mut conn = server.conn().await.ok()?;
+            let dumps: Option<u64> = conn
+                .query_first("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+                .await
+                .ok()?;
+            (dumps == Some(0)).then_some(())
+        })
+        .await
+        .expect("stopped");
+    }
+    on_every_upstream(&c, "update dmtest1.t1 set c=md5(id), port=@@port").await;
+    let again = dmctl(&c.addrs, &["start-task", &task])
+        .await
+        .expect("answer");
+    assert_eq!(again["result"], true, "{again}");
+    wait_syncing(&c.addrs, "dmtask1", DEADLINE)
+        .await
+        .expect("syncing again");
+    wait_in_sync(&c.dbs.upstreams, &c.dbs.downstream, "dmtest1").await;
+    let status = dmctl(&c.addrs, &["query-status", "dmtask1"])
+        .await
+        .expect("status");
+    for (source, subtask) in subtasks_of(&status, "dmtask1") {
+        assert_eq!(subtask["stage"], "Running", "{source}: {subtask}");
+        assert!(subtask["result"].is_null(), "{source}: {subtask}");
     }
 }

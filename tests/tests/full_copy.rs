@@ -3,57 +3,24 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{
-    create_source, dmctl, subtasks_of, wait_bound, wait_task_stage, Masters, Workers,
-};
-use dm_tests::tutorial::{self, partition_id, Ports, Row};
+use dm_tests::cluster::{dmctl, subtasks_of, wait_task_stage};
+use dm_tests::scenario::TutorialCluster;
+use dm_tests::tutorial::{self, partition_id, Row};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_tutorials_tables_are_copied_merged_and_mapped() {
-    let dbs = tutorial::start_databases(Ports::Free)
+    let c = TutorialCluster::start(&[tutorial::DMTEST1_SQL, tutorial::DMTEST2_SQL])
         .await
-        .expect("databases");
-    for server in &dbs.upstreams {
-        tutorial::run_sql(server, tutorial::DMTEST1_SQL)
-            .await
-            .expect("dmtest1");
-        tutorial::run_sql(server, tutorial::DMTEST2_SQL)
-            .await
-            .expect("dmtest2");
-    }
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (i, server) in dbs.upstreams.iter().enumerate() {
-        create_source(
-            &addrs,
-            dir.path(),
-            &format!("mysql{}", i + 1),
-            server.port(),
-        )
-        .await
-        .expect("source");
-    }
-    let _workers = Workers::start(3, &addrs, 2).expect("workers");
-    for i in 1..=3 {
-        wait_bound(&addrs, &format!("mysql{i}"), None, Duration::from_secs(20))
-            .await
-            .expect("bound");
-    }
+        .expect("cluster");
+    let (dbs, addrs) = (&c.dbs, c.addrs.clone());
 
     // dmtest1: ids do not collide; the merge is the union.
-    let task1 = tutorial::task_file(dir.path(), "dmtask1.yaml", dbs.downstream.port(), "full")
-        .expect("task file");
-    let started = dmctl(&addrs, &["start-task", &task1])
+    let task1 = c
+        .start_tutorial_task("dmtask1.yaml", "full")
         .await
-        .expect("answer");
-    assert_eq!(started["result"], true, "{started}");
+        .expect("started");
     let status = wait_task_stage(&addrs, "dmtask1", "Finished", DEADLINE)
         .await
         .expect("dmtask1 finished");
@@ -92,12 +59,9 @@ async fn the_tutorials_tables_are_copied_merged_and_mapped() {
     }
 
     // dmtest2: the same ids everywhere, made unique by `partition id`.
-    let task2 = tutorial::task_file(dir.path(), "dmtask2.yaml", dbs.downstream.port(), "full")
-        .expect("task file");
-    let started = dmctl(&addrs, &["start-task", &task2])
+    c.start_tutorial_task("dmtask2.yaml", "full")
         .await
-        .expect("answer");
-    assert_eq!(started["result"], true, "{started}");
+        .expect("started");
     wait_task_stage(&addrs, "dmtask2", "Finished", DEADLINE)
         .await
         .expect("dmtask2 finished");

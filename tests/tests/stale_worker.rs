@@ -5,60 +5,37 @@
 use std::time::Duration;
 
 use dm_tests::big_table::{self, done_chunks, fingerprint, meta_dump};
-use dm_tests::cluster::{create_source, dmctl, wait_bound, wait_task_stage, Masters, Workers};
-use dm_tests::{wait_until, MariaDb, MariaDbOptions};
+use dm_tests::cluster::{wait_bound, wait_task_stage};
+use dm_tests::scenario::OneSource;
+use dm_tests::wait_until;
 
 const ROWS: u64 = 100_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_paused_worker_wakes_up_fenced_and_commits_nothing() {
-    let mut servers = MariaDb::start_many(2, |i| MariaDbOptions::new(i as u32 + 1))
-        .await
-        .expect("servers");
-    let downstream = servers.pop().expect("downstream");
-    let upstream = servers.pop().expect("upstream");
-    big_table::create(&upstream, ROWS)
+    let mut c = OneSource::start(2, &[]).await.expect("cluster");
+    big_table::create(&c.upstream, ROWS)
         .await
         .expect("upstream data");
-
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
+    let (upstream, downstream, addrs, first) =
+        (&c.upstream, &c.downstream, c.addrs.clone(), c.bound.clone());
+    let paused = c.workers.index_of(&first).expect("index");
+    let yaml = big_table::task_yaml("big", downstream.port(), 1, 1_000);
+    dm_tests::scenario::start_task(&addrs, c.dir.path(), "big", &yaml)
         .await
-        .expect("leader");
-    let dir = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, dir.path(), "mysql1", upstream.port())
-        .await
-        .expect("source");
-    let mut workers = Workers::start(2, &addrs, 2).expect("workers");
-    let first = wait_bound(&addrs, "mysql1", None, Duration::from_secs(20))
-        .await
-        .expect("bound");
-    let paused = workers.index_of(&first).expect("index");
-
-    let file = dir.path().join("big.yaml");
-    std::fs::write(
-        &file,
-        big_table::task_yaml("big", downstream.port(), 1, 1_000),
-    )
-    .expect("task file");
-    let started = dmctl(&addrs, &["start-task", &file.display().to_string()])
-        .await
-        .expect("answer");
-    assert_eq!(started["result"], true, "{started}");
+        .expect("started");
     wait_until(
         "some chunks copied",
         Duration::from_secs(60),
         Duration::from_millis(10),
-        || async { (done_chunks(&downstream, "big").await.len() >= 3).then_some(()) },
+        || async { (done_chunks(downstream, "big").await.len() >= 3).then_some(()) },
     )
     .await
     .expect("copy under way");
 
     // Paused mid-copy (possibly inside a chunk's transaction): its source
     // moves, and the new worker finishes the copy.
-    workers.signal(paused, libc::SIGSTOP).expect("SIGSTOP");
+    c.workers.signal(paused, libc::SIGSTOP).expect("SIGSTOP");
     let second = wait_bound(&addrs, "mysql1", Some(&first), Duration::from_secs(20))
         .await
         .expect("moved");
@@ -66,17 +43,17 @@ async fn a_paused_worker_wakes_up_fenced_and_commits_nothing() {
     wait_task_stage(&addrs, "big", "Finished", Duration::from_secs(120))
         .await
         .expect("finished by the new worker");
-    let meta_after_move = meta_dump(&downstream, "big").await.expect("meta");
-    let data_after_move = fingerprint(&downstream).await.expect("data");
+    let meta_after_move = meta_dump(downstream, "big").await.expect("meta");
+    let data_after_move = fingerprint(downstream).await.expect("data");
     assert_eq!(
         data_after_move,
-        fingerprint(&upstream).await.expect("upstream")
+        fingerprint(upstream).await.expect("upstream")
     );
 
     // The old worker wakes up: it finds itself fenced, says so, and has
     // committed nothing.
-    workers.signal(paused, libc::SIGCONT).expect("SIGCONT");
-    let log = workers.log_path(paused);
+    c.workers.signal(paused, libc::SIGCONT).expect("SIGCONT");
+    let log = c.workers.log_path(paused);
     wait_until(
         "the resumed worker reports it was fenced",
         Duration::from_secs(20),
@@ -122,11 +99,11 @@ async fn a_paused_worker_wakes_up_fenced_and_commits_nothing() {
         Some(second.as_str())
     );
     assert_eq!(
-        meta_dump(&downstream, "big").await.expect("meta"),
+        meta_dump(downstream, "big").await.expect("meta"),
         meta_after_move
     );
     assert_eq!(
-        fingerprint(&downstream).await.expect("data"),
+        fingerprint(downstream).await.expect("data"),
         data_after_move
     );
 }

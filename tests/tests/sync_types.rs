@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{create_source, dmctl, subtasks_of, wait_bound, Masters, Workers};
-use dm_tests::{wait_until, Check, MariaDb, MariaDbOptions};
+use dm_tests::cluster::{dmctl, wait_syncing};
+use dm_tests::scenario::OneSource;
+use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
 use mysql_async::Row;
 
@@ -68,51 +69,19 @@ async fn wait_equal(upstream: &MariaDb, downstream: &MariaDb, table: &str, addrs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_common_type_and_ddl_arrive_exactly() {
-    let mut servers = MariaDb::start_many(2, |i| MariaDbOptions::new(i as u32 + 1))
+    let c = OneSource::start(1, &["CREATE DATABASE app", CREATE, ROWS[1]])
         .await
-        .expect("servers");
-    let downstream = servers.pop().expect("downstream");
-    let upstream = servers.pop().expect("upstream");
-    dm_tests::tutorial::run_sql(&upstream, &["CREATE DATABASE app", CREATE, ROWS[1]])
+        .expect("cluster");
+    let (upstream, downstream, addrs) = (&c.upstream, &c.downstream, c.addrs.clone());
+    c.start_task("types", TASK).await.expect("started");
+    wait_syncing(&addrs, "types", DEADLINE)
         .await
-        .expect("schema");
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
-    let dir = tempfile::tempdir().expect("tempdir");
-    create_source(&addrs, dir.path(), "mysql1", upstream.port())
-        .await
-        .expect("source");
-    let _workers = Workers::start(1, &addrs, 2).expect("workers");
-    wait_bound(&addrs, "mysql1", None, Duration::from_secs(20))
-        .await
-        .expect("bound");
-    let file = dir.path().join("types.yaml");
-    std::fs::write(&file, TASK.replace("PORT", &downstream.port().to_string())).expect("task");
-    let started = dmctl(&addrs, &["start-task", &file.display().to_string()])
-        .await
-        .expect("answer");
-    assert_eq!(started["result"], true, "{started}");
-    wait_until("syncing", DEADLINE, Duration::from_millis(100), || {
-        let addrs = addrs.clone();
-        async move {
-            let answer = dmctl(&addrs, &["query-status", "types"]).await.ok()?;
-            subtasks_of(&answer, "types")
-                .iter()
-                .all(|(_, t)| t["unit"] == "Sync" && t["stage"] == "Running")
-                .then_some(())
-        }
-    })
-    .await
-    .expect("sync unit");
-    wait_equal(&upstream, &downstream, "types", &addrs).await;
+        .expect("sync unit");
+    wait_equal(upstream, downstream, "types", &addrs).await;
 
     // Inserts, updates (incl. of the key), deletes.
     dm_tests::tutorial::run_sql(
-        &upstream,
+        upstream,
         &[
             ROWS[0],
             ROWS[2],
@@ -123,11 +92,11 @@ async fn every_common_type_and_ddl_arrive_exactly() {
     )
     .await
     .expect("changes");
-    wait_equal(&upstream, &downstream, "types", &addrs).await;
+    wait_equal(upstream, downstream, "types", &addrs).await;
 
     // DDL on the way: a new column, a new table.
     dm_tests::tutorial::run_sql(
-        &upstream,
+        upstream,
         &[
             "ALTER TABLE app.types ADD COLUMN extra INT NOT NULL DEFAULT 7",
             "INSERT INTO app.types (id, extra) VALUES (30, 8)",
@@ -140,8 +109,8 @@ async fn every_common_type_and_ddl_arrive_exactly() {
     )
     .await
     .expect("ddl");
-    wait_equal(&upstream, &downstream, "types", &addrs).await;
-    wait_equal(&upstream, &downstream, "t2", &addrs).await;
+    wait_equal(upstream, downstream, "types", &addrs).await;
+    wait_equal(upstream, downstream, "t2", &addrs).await;
     let mut conn = downstream.conn().await.expect("conn");
     let other: Option<String> = conn
         .query_first(

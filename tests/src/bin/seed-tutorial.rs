@@ -181,23 +181,7 @@ fn task_path(ports: Ports, name: &str, port: u16, dir: &std::path::Path) -> anyh
 
 /// Waits until every subtask of `task` runs the sync unit.
 async fn wait_syncing(master: &str, task: &str) -> anyhow::Result<()> {
-    dm_tests::wait_until(
-        &format!("every subtask of {task} replicating"),
-        DEADLINE,
-        std::time::Duration::from_millis(100),
-        || async move {
-            let answer = dm_tests::cluster::dmctl(master, &["query-status", task])
-                .await
-                .ok()?;
-            let subtasks = dm_tests::cluster::subtasks_of(&answer, task);
-            (subtasks.len() == 3
-                && subtasks
-                    .iter()
-                    .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync"))
-            .then_some(())
-        },
-    )
-    .await?;
+    dm_tests::cluster::wait_syncing(master, task, DEADLINE).await?;
     Ok(())
 }
 

@@ -51,6 +51,59 @@ pub enum LaneMsg {
     Barrier(oneshot::Sender<()>),
 }
 
+/// One lane's state between messages.
+struct Lane {
+    index: usize,
+    job: Arc<SyncJob>,
+    key: CheckpointKey,
+    progress: Arc<Mutex<SyncProgress>>,
+    builder: DmlBuilder,
+    rows: usize,
+    /// The last complete transaction's end and time.
+    boundary: Option<(Position, u32)>,
+    /// When the oldest change of the batch was added.
+    first_pending: Option<Instant>,
+    last_commit: Instant,
+}
+
+impl Lane {
+    /// Commits the batch at its boundary; `Some(epoch)` when fenced.
+    async fn flush(&mut self) -> Result<Option<u64>, SyncError> {
+        let Some((end, timestamp)) = self.boundary.take() else {
+            return Ok(None);
+        };
+        let statements =
+            std::mem::replace(&mut self.builder, DmlBuilder::new(self.job.statement_bytes))
+                .finish();
+        let applied = std::mem::take(&mut self.rows) as u64;
+        self.first_pending = None;
+        self.last_commit = Instant::now();
+        match self
+            .job
+            .downstream
+            .commit_fenced(&self.key, self.job.epoch, &end, &statements)
+            .await?
+        {
+            Commit::Committed => {
+                let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+                p.lane_committed(self.index, &end, applied, timestamp, Instant::now());
+                Ok(None)
+            }
+            Commit::Fenced { by_epoch } => Ok(Some(by_epoch)),
+        }
+    }
+
+    /// How long to wait for more before committing: until idle, but never
+    /// holding a change longer than MAX_DELAY (a busy upstream must not
+    /// delay a quiet lane's batch).
+    fn wait(&self) -> Duration {
+        match self.first_pending {
+            Some(since) => IDLE_FLUSH.min(MAX_DELAY.saturating_sub(since.elapsed())),
+            None => IDLE_FLUSH,
+        }
+    }
+}
+
 /// Runs lane `index` until its channel closes; `Some(epoch)` when fenced.
 pub async fn run(
     index: usize,
@@ -65,43 +118,30 @@ pub async fn run(
         source: job.source.clone(),
         lane: u32::try_from(index).unwrap_or(u32::MAX),
     };
-    let mut builder = DmlBuilder::new(job.statement_bytes);
-    let mut rows = 0usize;
+    let mut lane = Lane {
+        index,
+        builder: DmlBuilder::new(job.statement_bytes),
+        job,
+        key,
+        progress,
+        rows: 0,
+        boundary: None,
+        first_pending: None,
+        last_commit: Instant::now(),
+    };
     // Changes of the transaction whose boundary has not come yet: never
-    // committed before it, or the checkpoint would claim less than is applied.
+    // committed before it, or the checkpoint would claim more than is applied.
     let mut open: Vec<Box<Routed>> = Vec::new();
-    // When the oldest change of the batch was added.
-    let mut first_pending: Option<Instant> = None;
-    let mut boundary: Option<(Position, u32)> = None;
-    let mut last_commit = Instant::now();
     let covered = |end: &Position| skip.as_ref().is_some_and(|s| at_or_before(end, s));
     loop {
-        // Wait for more until idle, but never hold a change longer than
-        // MAX_DELAY: a busy upstream must not delay a quiet lane's batch.
-        let wait = match first_pending {
-            Some(since) => IDLE_FLUSH.min(MAX_DELAY.saturating_sub(since.elapsed())),
-            None => IDLE_FLUSH,
-        };
-        let msg = if boundary.is_some() {
-            match tokio::time::timeout(wait, rx.recv()).await {
+        let msg = if lane.boundary.is_some() {
+            match tokio::time::timeout(lane.wait(), rx.recv()).await {
                 Ok(msg) => msg,
                 Err(_) => {
-                    if rows > 0 || last_commit.elapsed() >= CHECKPOINT_INTERVAL {
-                        if let Some(by) = flush(
-                            &job,
-                            &key,
-                            index,
-                            &mut builder,
-                            &mut rows,
-                            &mut boundary,
-                            &progress,
-                        )
-                        .await?
-                        {
+                    if lane.rows > 0 || lane.last_commit.elapsed() >= CHECKPOINT_INTERVAL {
+                        if let Some(by) = lane.flush().await? {
                             return Ok(Some(by));
                         }
-                        last_commit = Instant::now();
-                        first_pending = None;
                     }
                     continue;
                 }
@@ -125,85 +165,32 @@ pub async fn run(
                 }
                 // The transaction is complete: its changes join the batch.
                 for routed in open.drain(..) {
-                    builder.row(
+                    lane.builder.row(
                         &routed.target_schema,
                         &routed.target_table,
                         &routed.columns,
                         &routed.change,
                         routed.safe,
                     );
-                    rows += 1;
+                    lane.rows += 1;
                 }
-                if rows > 0 && first_pending.is_none() {
-                    first_pending = Some(Instant::now());
+                if lane.rows > 0 && lane.first_pending.is_none() {
+                    lane.first_pending = Some(Instant::now());
                 }
-                boundary = Some((end, timestamp));
-                if rows >= job.batch_rows || first_pending.is_some_and(|t| t.elapsed() >= MAX_DELAY)
-                {
-                    if let Some(by) = flush(
-                        &job,
-                        &key,
-                        index,
-                        &mut builder,
-                        &mut rows,
-                        &mut boundary,
-                        &progress,
-                    )
-                    .await?
-                    {
+                lane.boundary = Some((end, timestamp));
+                let due = lane.first_pending.is_some_and(|t| t.elapsed() >= MAX_DELAY);
+                if lane.rows >= lane.job.batch_rows || due {
+                    if let Some(by) = lane.flush().await? {
                         return Ok(Some(by));
                     }
-                    last_commit = Instant::now();
-                    first_pending = None;
                 }
             }
             LaneMsg::Barrier(done) => {
-                if let Some(by) = flush(
-                    &job,
-                    &key,
-                    index,
-                    &mut builder,
-                    &mut rows,
-                    &mut boundary,
-                    &progress,
-                )
-                .await?
-                {
+                if let Some(by) = lane.flush().await? {
                     return Ok(Some(by));
                 }
-                last_commit = Instant::now();
-                first_pending = None;
                 let _ = done.send(());
             }
         }
-    }
-}
-
-/// Commits the lane's batch at its boundary; `Some(epoch)` when fenced.
-async fn flush(
-    job: &SyncJob,
-    key: &CheckpointKey,
-    index: usize,
-    builder: &mut DmlBuilder,
-    rows: &mut usize,
-    boundary: &mut Option<(Position, u32)>,
-    progress: &Mutex<SyncProgress>,
-) -> Result<Option<u64>, SyncError> {
-    let Some((end, timestamp)) = boundary.take() else {
-        return Ok(None);
-    };
-    let statements = std::mem::replace(builder, DmlBuilder::new(job.statement_bytes)).finish();
-    let applied = std::mem::take(rows) as u64;
-    match job
-        .downstream
-        .commit_fenced(key, job.epoch, &end, &statements)
-        .await?
-    {
-        Commit::Committed => {
-            let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
-            p.lane_committed(index, &end, applied, timestamp, Instant::now());
-            Ok(None)
-        }
-        Commit::Fenced { by_epoch } => Ok(Some(by_epoch)),
     }
 }

@@ -1,0 +1,277 @@
+//! Clusters the integration tests start again and again: one source with
+//! its own downstream, or the tutorial's three sources; plus a steady
+//! upstream write load.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use crate::error::{HarnessError, Result};
+use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::tutorial::{self, Databases, Ports};
+
+/// How long a scenario waits for a binding.
+const BIND_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Writes `yaml` as `<name>.yaml` in `dir` and starts it; an error unless
+/// the answer says `result: true`.
+pub async fn start_task(
+    addrs: &str,
+    dir: &std::path::Path,
+    name: &str,
+    yaml: &str,
+) -> Result<Value> {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).map_err(|e| HarnessError::io("writing the task file", e))?;
+    let answer = dmctl(addrs, &["start-task", &file.display().to_string()]).await?;
+    if answer["result"] != true {
+        return Err(HarnessError::Task(format!("start-task {name}: {answer}")));
+    }
+    Ok(answer)
+}
+
+/// Two servers, server-ids 1 (the upstream) and 2 (the downstream), both
+/// started with `args`.
+pub async fn upstream_and_downstream(args: &[&str]) -> Result<(MariaDb, MariaDb)> {
+    let mut servers = MariaDb::start_many(2, |i| {
+        args.iter()
+            .fold(MariaDbOptions::new(i as u32 + 1), |o, a| o.arg(*a))
+    })
+    .await?;
+    let downstream = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("no downstream".into()))?;
+    let upstream = servers
+        .pop()
+        .ok_or_else(|| HarnessError::Task("no upstream".into()))?;
+    Ok((upstream, downstream))
+}
+
+/// One upstream (source `mysql1`) and its downstream, 3 masters and some
+/// workers, the source bound.
+#[derive(Debug)]
+pub struct OneSource {
+    pub upstream: MariaDb,
+    pub downstream: MariaDb,
+    pub masters: Masters,
+    pub addrs: String,
+    pub workers: Workers,
+    /// The worker the source was first bound to.
+    pub bound: String,
+    pub dir: TempDir,
+}
+
+impl OneSource {
+    /// Runs `upstream_sql` on the upstream first.
+    pub async fn start(workers: usize, upstream_sql: &[&str]) -> Result<Self> {
+        let (upstream, downstream) = upstream_and_downstream(&[]).await?;
+        tutorial::run_sql(&upstream, upstream_sql).await?;
+        let masters = Masters::start(3)?;
+        let addrs = masters.client_addrs();
+        masters.leader(BIND_DEADLINE).await?;
+        let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
+        create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
+        let workers = Workers::start(workers, &addrs, 2)?;
+        let bound = wait_bound(&addrs, "mysql1", None, BIND_DEADLINE).await?;
+        Ok(Self {
+            upstream,
+            downstream,
+            masters,
+            addrs,
+            workers,
+            bound,
+            dir,
+        })
+    }
+
+    /// Waits until the downstream's `app.t` equals the upstream's (see
+    /// [`WriteLoad`]), then checks that `task` runs without an error.
+    pub async fn wait_load_in_sync(&self, task: &str, deadline: Duration) -> Result<()> {
+        let expected = load_rows(&self.upstream).await;
+        crate::wait_until(
+            "downstream app.t equals upstream",
+            deadline,
+            Duration::from_millis(50),
+            || {
+                let expected = &expected;
+                async move {
+                    let got = load_rows(&self.downstream).await;
+                    if &got == expected {
+                        return crate::Check::Ready(());
+                    }
+                    let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
+                    crate::Check::Pending(format!(
+                        "{} rows downstream, {} upstream; {}",
+                        got.len(),
+                        expected.len(),
+                        status.map(|s| s.to_string()).unwrap_or_default()
+                    ))
+                }
+            },
+        )
+        .await?;
+        let status = dmctl(&self.addrs, &["query-status", task]).await?;
+        for (source, subtask) in crate::cluster::subtasks_of(&status, task) {
+            if subtask["stage"] != "Running" || !subtask["result"].is_null() {
+                return Err(HarnessError::Task(format!("{task} on {source}: {subtask}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `yaml` with `PORT` replaced by the downstream's port, started.
+    pub async fn start_task(&self, name: &str, yaml: &str) -> Result<Value> {
+        let yaml = yaml.replace("PORT", &self.downstream.port().to_string());
+        start_task(&self.addrs, self.dir.path(), name, &yaml).await
+    }
+}
+
+/// The tutorial's databases (data sets loaded), 3 masters, 3 workers, the
+/// sources `mysql1..3` bound.
+#[derive(Debug)]
+pub struct TutorialCluster {
+    pub dbs: Databases,
+    pub masters: Masters,
+    pub addrs: String,
+    pub workers: Workers,
+    pub dir: TempDir,
+}
+
+impl TutorialCluster {
+    pub async fn start(data_sets: &[&[&str]]) -> Result<Self> {
+        let dbs = tutorial::start_databases(Ports::Free).await?;
+        for server in &dbs.upstreams {
+            for sql in data_sets {
+                tutorial::run_sql(server, sql).await?;
+            }
+        }
+        let masters = Masters::start(3)?;
+        let addrs = masters.client_addrs();
+        masters.leader(BIND_DEADLINE).await?;
+        let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
+        for (i, server) in dbs.upstreams.iter().enumerate() {
+            create_source(
+                &addrs,
+                dir.path(),
+                &format!("mysql{}", i + 1),
+                server.port(),
+            )
+            .await?;
+        }
+        let workers = Workers::start(3, &addrs, 2)?;
+        for i in 1..=3 {
+            wait_bound(&addrs, &format!("mysql{i}"), None, BIND_DEADLINE).await?;
+        }
+        Ok(Self {
+            dbs,
+            masters,
+            addrs,
+            workers,
+            dir,
+        })
+    }
+
+    /// The tutorial's task file `name` with the given mode, started.
+    pub async fn start_tutorial_task(&self, name: &str, task_mode: &str) -> Result<String> {
+        let file =
+            tutorial::task_file(self.dir.path(), name, self.dbs.downstream.port(), task_mode)?;
+        let answer = dmctl(&self.addrs, &["start-task", &file]).await?;
+        if answer["result"] != true {
+            return Err(HarnessError::Task(format!("start-task {name}: {answer}")));
+        }
+        Ok(file)
+    }
+}
+
+/// `app.t` for [`WriteLoad`]: a key, a version bumped by every update.
+pub const LOAD_TABLE: &str = "CREATE TABLE app.t (id INT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40) NOT NULL)";
+
+/// Small upstream transactions on `app.t` until stopped: insert a row,
+/// bump an older row's version, now and then delete one.
+#[derive(Debug)]
+pub struct WriteLoad {
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU32>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl WriteLoad {
+    pub fn start(mut conn: mysql_async::Conn) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU32::new(0));
+        let (stopping, counter) = (stop.clone(), done.clone());
+        let task = tokio::spawn(async move {
+            let fail = |e: mysql_async::Error| HarnessError::Task(format!("write load: {e}"));
+            let mut i: u32 = 0;
+            while !stopping.load(Ordering::Relaxed) {
+                i += 1;
+                let mut tx = conn
+                    .start_transaction(mysql_async::TxOpts::default())
+                    .await
+                    .map_err(fail)?;
+                tx.exec_drop(
+                    "INSERT INTO app.t (v, note) VALUES (0, ?)",
+                    (format!("w{i}"),),
+                )
+                .await
+                .map_err(fail)?;
+                tx.exec_drop(
+                    "UPDATE app.t SET v = v + 1 WHERE id = ?",
+                    (1 + i * 13 % 800,),
+                )
+                .await
+                .map_err(fail)?;
+                if i.is_multiple_of(7) {
+                    tx.exec_drop("DELETE FROM app.t WHERE id = ?", (800 + i / 7,))
+                        .await
+                        .map_err(fail)?;
+                }
+                tx.commit().await.map_err(fail)?;
+                counter.store(i, Ordering::Relaxed);
+            }
+            Ok(())
+        });
+        Self { stop, done, task }
+    }
+
+    /// Transactions committed so far.
+    pub fn done(&self) -> u32 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `more` further transactions committed.
+    pub async fn more(&self, more: u32, deadline: Duration) -> Result<()> {
+        let target = self.done() + more;
+        crate::wait_until(
+            "more upstream writes",
+            deadline,
+            Duration::from_millis(10),
+            || async move { (self.done() >= target).then_some(()) },
+        )
+        .await
+    }
+
+    /// Stops; returns how many transactions committed.
+    pub async fn stop(self) -> Result<u32> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task
+            .await
+            .map_err(|e| HarnessError::Task(format!("write load: {e}")))??;
+        Ok(self.done.load(Ordering::Relaxed))
+    }
+}
+
+/// `(id, v, note)` of every row of `app.t`.
+pub async fn load_rows(server: &MariaDb) -> Vec<(u32, i32, String)> {
+    let Ok(mut conn) = server.conn().await else {
+        return Vec::new();
+    };
+    conn.query("SELECT id, v, note FROM app.t ORDER BY id")
+        .await
+        .unwrap_or_default()
+}
