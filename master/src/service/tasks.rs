@@ -224,7 +224,11 @@ pub async fn query_status(
             per_source
                 .entry(source.clone())
                 .or_default()
-                .push(subtask_status(name, reported));
+                .push(subtask_status(
+                    name,
+                    reported,
+                    stored_checkpoint(state, name, source),
+                ));
         }
     }
     Ok(pb::QueryStatusListResponse {
@@ -247,7 +251,17 @@ pub async fn query_status(
     })
 }
 
-fn subtask_status(task: &str, reported: Option<pb::SubtaskReport>) -> pb::SubTaskStatus {
+/// The checkpoint the leader last stored in Raft for a subtask, as text.
+fn stored_checkpoint(state: &ClusterState, task: &str, source: &str) -> Option<String> {
+    let cp = state.checkpoints.get(task)?.get(source)?;
+    Some(format!("({}, {})", cp.binlog_name, cp.binlog_pos))
+}
+
+fn subtask_status(
+    task: &str,
+    reported: Option<pb::SubtaskReport>,
+    stored: Option<String>,
+) -> pb::SubTaskStatus {
     match reported {
         Some(report) => pb::SubTaskStatus {
             name: task.to_string(),
@@ -267,9 +281,12 @@ fn subtask_status(task: &str, reported: Option<pb::SubtaskReport>) -> pb::SubTas
             unit: pb::UnitType::InvalidUnit as i32,
             result: None,
             unresolved_ddl_lock_id: String::new(),
-            status: Some(pb::sub_task_status::Status::Msg(
-                "no worker has reported this subtask yet".into(),
-            )),
+            status: Some(pb::sub_task_status::Status::Msg(match stored {
+                Some(at) => format!(
+                    "no worker has reported this subtask yet; its last stored checkpoint is {at}"
+                ),
+                None => "no worker has reported this subtask yet".into(),
+            })),
         },
     }
 }
@@ -310,4 +327,21 @@ pub async fn check(
         result: report.passed(),
         msg: report.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreported_subtask_shows_its_stored_checkpoint() {
+        let status = subtask_status("t", None, Some("(bin.000002, 900)".into()));
+        assert_eq!(status.stage, pb::Stage::New as i32);
+        assert_eq!(
+            status.status,
+            Some(pb::sub_task_status::Status::Msg(
+                "no worker has reported this subtask yet; its last stored checkpoint is (bin.000002, 900)".into()
+            ))
+        );
+    }
 }
