@@ -1,13 +1,21 @@
 //! The binlog sync unit: follows a source's binlog and applies every change
 //! downstream exactly once.
 //!
-//! ## Exactly once
+//! ## Exactly once, in parallel
 //!
-//! Changes are applied in batches of whole upstream transactions. A batch's
-//! statements and the checkpoint row (the binlog position after its last
-//! transaction) commit in one fenced downstream transaction (see
-//! [`crate::downstream`]), so after any crash the unit resumes at the
-//! checkpoint and every transaction before it is applied exactly once.
+//! One reader decodes the binlog ([`stream`]) and puts each row change
+//! through the task's rules; the changes go to `worker-count` apply lanes
+//! ([`lane`]), chosen by table and primary key ([`route`]) so that one
+//! row's changes stay in order on one lane. After every upstream
+//! transaction the reader tells every lane where it ended (a boundary).
+//! Each lane commits batches of whole transactions: a batch's statements
+//! and the lane's checkpoint row (the position after its last transaction)
+//! commit in one fenced downstream transaction (see [`crate::downstream`]).
+//! After any crash the reader resumes at the earliest lane checkpoint and
+//! each lane skips what its own checkpoint covers, so every change is
+//! applied exactly once. A transaction that moves a row from one lane to
+//! another, and every DDL, runs alone between barriers (all lanes commit
+//! first).
 //!
 //! ## After a full copy
 //!
