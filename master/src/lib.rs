@@ -11,6 +11,7 @@
 
 mod catch_up;
 mod checkpoints;
+mod db_opts;
 pub mod error;
 pub mod liveness;
 pub mod node;

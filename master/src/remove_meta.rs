@@ -29,12 +29,7 @@ fn quote(ident: &str) -> String {
 pub async fn remove_meta(task: &TaskConfig) -> Result<(), String> {
     let target = &task.target_database;
     let addr = format!("{}:{}", target.host, target.port);
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(target.host.clone())
-        .tcp_port(target.port)
-        .user(Some(target.user.clone()))
-        .pass(Some(target.password.clone()))
-        .prefer_socket(false);
+    let opts = crate::db_opts::db_opts(target);
     let mut conn = Conn::new(opts)
         .await
         .map_err(|e| format!("--remove-meta: cannot connect to the downstream {addr}: {e}"))?;

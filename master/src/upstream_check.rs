@@ -13,12 +13,7 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connects as the source's user and asks for the server's version.
 pub async fn check(source: &SourceConfig) -> Result<String, String> {
     let from = &source.from;
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(from.host.clone())
-        .tcp_port(from.port)
-        .user(Some(from.user.clone()))
-        .pass(Some(from.password.clone()))
-        .prefer_socket(false);
+    let opts = crate::db_opts::db_opts(from);
     let where_ = format!("{}@{}:{}", from.user, from.host, from.port);
     let attempt = async {
         let mut conn = mysql_async::Conn::new(opts).await?;

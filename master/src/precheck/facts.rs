@@ -122,12 +122,7 @@ async fn fetch_unbounded(
     addr: &str,
 ) -> Result<SourceFacts, PrecheckError> {
     let from = &source.from;
-    let opts = mysql_async::OptsBuilder::default()
-        .ip_or_hostname(from.host.clone())
-        .tcp_port(from.port)
-        .user(Some(from.user.clone()))
-        .pass(Some(from.password.clone()))
-        .prefer_socket(false);
+    let opts = crate::db_opts::db_opts(from);
     let mut conn = Conn::new(opts).await.map_err(|e| PrecheckError::Connect {
         addr: addr.to_string(),
         reason: e.to_string(),
