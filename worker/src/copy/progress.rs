@@ -174,12 +174,7 @@ fn total_estimate(t: &TableProgress) -> u64 {
 
 fn earlier(current: Option<Position>, candidate: &Position) -> Option<Position> {
     match current {
-        Some(c)
-            if (c.binlog_name.as_str(), c.binlog_pos)
-                <= (candidate.binlog_name.as_str(), candidate.binlog_pos) =>
-        {
-            Some(c)
-        }
+        Some(c) if c.at_or_before(candidate) => Some(c),
         _ => Some(candidate.clone()),
     }
 }

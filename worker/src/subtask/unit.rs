@@ -229,18 +229,8 @@ async fn sync_job(
         .filter_map(|c| c.done.map(|d| d.position))
         .filter(|p| !p.binlog_name.is_empty())
         .collect();
-    let earliest = copied
-        .iter()
-        .min_by(|a, b| {
-            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
-        })
-        .cloned();
-    let latest = copied
-        .iter()
-        .max_by(|a, b| {
-            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
-        })
-        .cloned();
+    let earliest = Position::earliest(&copied).cloned();
+    let latest = Position::latest(&copied).cloned();
     let upstream = db_opts(
         &source.from,
         2,

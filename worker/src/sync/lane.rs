@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::dml::DmlBuilder;
 use super::status::SyncProgress;
-use super::{at_or_before, SyncError, SyncJob};
+use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, Position};
 use mysql_async::Column;
 
@@ -132,7 +132,7 @@ pub async fn run(
     // Changes of the transaction whose boundary has not come yet: never
     // committed before it, or the checkpoint would claim more than is applied.
     let mut open: Vec<Box<Routed>> = Vec::new();
-    let covered = |end: &Position| skip.as_ref().is_some_and(|s| at_or_before(end, s));
+    let covered = |end: &Position| skip.as_ref().is_some_and(|s| end.at_or_before(s));
     loop {
         let msg = if lane.boundary.is_some() {
             match tokio::time::timeout(lane.wait(), rx.recv()).await {

@@ -127,11 +127,6 @@ impl SyncError {
     }
 }
 
-/// `a` is at or before `b` in the binlog.
-pub fn at_or_before(a: &Position, b: &Position) -> bool {
-    (a.binlog_name.as_str(), a.binlog_pos) <= (b.binlog_name.as_str(), b.binlog_pos)
-}
-
 fn lock(progress: &Mutex<SyncProgress>) -> std::sync::MutexGuard<'_, SyncProgress> {
     progress.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -163,12 +158,7 @@ fn resume_plan(
         // The lane count changed: lanes cannot skip by the old lanes'
         // checkpoints; replay idempotently from the earliest up to the
         // latest of them.
-        let latest = all
-            .iter()
-            .max_by(|a, b| {
-                (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
-            })
-            .cloned();
+        let latest = Position::latest(&all).cloned();
         (from.clone(), vec![from; lanes], latest)
     }
 }
@@ -308,7 +298,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
     }
     let (from, per_lane, relane_until) = resume_plan(&stored, lanes_n, &job.start);
     let replay_until = match (&job.replay_until, relane_until) {
-        (Some(a), Some(b)) => Some(if at_or_before(a, &b) { b } else { a.clone() }),
+        (Some(a), Some(b)) => Some(if a.at_or_before(&b) { b } else { a.clone() }),
         (a, b) => a.clone().or(b),
     };
     *progress.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -358,7 +348,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 let safe = job.always_safe
                     || replay_until
                         .as_ref()
-                        .is_some_and(|until| at_or_before(&located.end, until));
+                        .is_some_and(|until| located.end.at_or_before(until));
                 let routed = route_rows(&job, &schema, &table, &columns, rows, safe, &located.end)
                     .map_err(stop)?;
                 for r in routed {

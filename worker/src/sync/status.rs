@@ -115,11 +115,5 @@ impl SyncProgress {
 
 /// The earliest of `positions` (the default position if none).
 pub fn earliest(positions: &[Position]) -> Position {
-    positions
-        .iter()
-        .min_by(|a, b| {
-            (a.binlog_name.as_str(), a.binlog_pos).cmp(&(b.binlog_name.as_str(), b.binlog_pos))
-        })
-        .cloned()
-        .unwrap_or_default()
+    Position::earliest(positions).cloned().unwrap_or_default()
 }
