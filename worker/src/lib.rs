@@ -31,6 +31,14 @@ use tokio::sync::watch;
 use master_client::MasterClient;
 use subtask::Supervisor;
 
+/// Locks `mutex`, also after a panic elsewhere left it poisoned: the
+/// shared state here (progress, unit outcomes) stays meaningful.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Loads the configuration, sets up logging and runs the worker until
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {

@@ -43,6 +43,7 @@ use tokio::task::JoinSet;
 use crate::downstream::{
     ChunkDone, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, StoredChunk,
 };
+use crate::lock;
 use crate::rules::{ColumnMapper, ColumnValue, TaskRules};
 use crate::upstream::{open_snapshots, Snapshot, UpstreamError};
 use progress::CopyProgress;
@@ -202,10 +203,6 @@ pub async fn run(
     Ok(CopyOutcome::Finished)
 }
 
-fn lock(progress: &Mutex<CopyProgress>) -> std::sync::MutexGuard<'_, CopyProgress> {
-    progress.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 fn set_progress(progress: &Mutex<CopyProgress>, plan: &[StoredChunk]) {
     lock(progress).load_plan(plan, Instant::now());
 }
@@ -274,7 +271,7 @@ async fn copier(
     progress: Arc<Mutex<CopyProgress>>,
 ) -> Result<Option<u64>, CopyError> {
     loop {
-        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        let next = lock(&queue).pop_front();
         let Some(chunk) = next else {
             return Ok(None);
         };

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 use crate::assignments::{self, Assignments, Change};
+use crate::lock;
 use stage::{Decision, Expected, UnitState};
 use unit::{UnitEnd, UnitShared, UnitSpec};
 
@@ -71,10 +72,6 @@ impl Default for Supervisor {
             fenced_rx,
         }
     }
-}
-
-fn lock(shared: &Mutex<UnitShared>) -> std::sync::MutexGuard<'_, UnitShared> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Supervisor {
@@ -275,20 +272,13 @@ impl Supervisor {
 fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let shared = lock(&s.shared);
     let unit = shared.unit;
-    let sync = shared
-        .sync
-        .as_ref()
-        .map(|p| p.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    let sync = shared.sync.as_ref().map(|p| lock(p).clone());
     let progress = match unit {
         pb::UnitType::Sync => sync
             .as_ref()
             .map(|p| pb::subtask_report::Progress::Sync(p.status(now))),
         pb::UnitType::Load => {
-            let status = shared
-                .progress
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .status(now);
+            let status = lock(&shared.progress).status(now);
             Some(pb::subtask_report::Progress::Load(status))
         }
         _ => None,

@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 
 use crate::copy::progress::CopyProgress;
 use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
-use crate::downstream::{db_opts, CheckpointKey, MetaTables, MySqlDownstream, Position};
+use crate::downstream::{db_opts, MetaTables, MySqlDownstream, Position};
+use crate::lock;
 use crate::rules::TaskRules;
 use crate::sync::status::SyncProgress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
@@ -63,10 +64,6 @@ impl Default for UnitShared {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn lock(shared: &Mutex<UnitShared>) -> std::sync::MutexGuard<'_, UnitShared> {
-    shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs the subtask and records how it ended; wakes the supervisor.
@@ -126,14 +123,7 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
             task: task.name.clone(),
             source: spec.source.clone(),
             epoch: spec.epoch,
-            upstream: db_opts(
-                &source.from,
-                copiers + 1,
-                vec![
-                    "SET NAMES utf8mb4".to_string(),
-                    "SET time_zone = '+00:00'".to_string(),
-                ],
-            ),
+            upstream: upstream_opts(&source, copiers + 1),
             downstream: MySqlDownstream::connect(&task.target_database, copiers + 2),
             meta: MetaTables {
                 meta_schema: task.meta_schema.clone(),
@@ -191,9 +181,10 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
     }
 }
 
-/// Where the sync starts and how: the checkpoint if one was committed;
-/// else the earliest copy chunk's position (safe mode until the latest);
-/// else the task's `meta`; else the upstream's current position.
+/// The sync of a subtask. Its lanes resume at their own checkpoints once
+/// they have any; a first start begins at the earliest copy chunk's
+/// position (safe mode until the latest), else at the task's `meta`, else
+/// at the upstream's current position.
 async fn sync_job(
     spec: &UnitSpec,
     task: &TaskConfig,
@@ -211,17 +202,6 @@ async fn sync_job(
         task: task.name.clone(),
     };
     downstream.prepare(&meta).await?;
-    let key = CheckpointKey {
-        meta_schema: meta.meta_schema.clone(),
-        task: meta.task.clone(),
-        source: spec.source.clone(),
-        lane: 0,
-    };
-    let checkpoint = downstream
-        .checkpoint(&key)
-        .await?
-        .map(|c| c.position)
-        .filter(|p| !p.binlog_name.is_empty());
     let copied: Vec<Position> = downstream
         .copy_plan(&meta, &spec.source)
         .await?
@@ -231,14 +211,7 @@ async fn sync_job(
         .collect();
     let earliest = Position::earliest(&copied).cloned();
     let latest = Position::latest(&copied).cloned();
-    let upstream = db_opts(
-        &source.from,
-        2,
-        vec![
-            "SET NAMES utf8mb4".to_string(),
-            "SET time_zone = '+00:00'".to_string(),
-        ],
-    );
+    let upstream = upstream_opts(source, 2);
     let configured = instance
         .meta
         .as_ref()
@@ -248,7 +221,7 @@ async fn sync_job(
             binlog_pos: m.binlog_pos,
             binlog_gtid: m.binlog_gtid.clone(),
         });
-    let start = match checkpoint.or(earliest).or(configured) {
+    let start = match earliest.or(configured) {
         Some(p) => p,
         None => current_position(&upstream).await?,
     };
@@ -265,11 +238,21 @@ async fn sync_job(
         replay_until: latest,
         always_safe: syncer.safe_mode,
         batch_rows: usize::try_from(syncer.batch).unwrap_or(100).max(1),
-        lanes: usize::try_from(syncer.worker_count)
-            .unwrap_or(1)
-            .clamp(1, MAX_LANES),
+        lanes,
         statement_bytes: 1 << 20,
     })
+}
+
+/// Upstream connections in UTC and utf8mb4, up to `pool_max` pooled.
+fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
+    db_opts(
+        &source.from,
+        pool_max,
+        vec![
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+        ],
+    )
 }
 
 /// Most apply lanes a subtask runs (`syncer.worker-count` above is capped).

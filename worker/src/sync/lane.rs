@@ -85,7 +85,7 @@ impl Lane {
             .await?
         {
             Commit::Committed => {
-                let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+                let mut p = crate::lock(&self.progress);
                 p.lane_committed(self.index, &end, applied, timestamp, Instant::now());
                 Ok(None)
             }

@@ -54,6 +54,7 @@ use crate::copy::sql::qualified;
 use crate::downstream::{
     CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position,
 };
+use crate::lock;
 use crate::rules::{Action, ColumnValue, EventKind, TaskRules};
 use lane::{LaneMsg, Routed};
 use route::LaneChoice;
@@ -125,10 +126,6 @@ impl SyncError {
             _ => false,
         }
     }
-}
-
-fn lock(progress: &Mutex<SyncProgress>) -> std::sync::MutexGuard<'_, SyncProgress> {
-    progress.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Per-lane resume positions: (reader start, each lane's skip position,
@@ -301,8 +298,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
         (Some(a), Some(b)) => Some(if a.at_or_before(&b) { b } else { a.clone() }),
         (a, b) => a.clone().or(b),
     };
-    *progress.lock().unwrap_or_else(|p| p.into_inner()) =
-        SyncProgress::new(Instant::now(), per_lane.clone());
+    *lock(&progress) = SyncProgress::new(Instant::now(), per_lane.clone());
     tracing::info!(task = %job.task, source = %job.source, start = %from, lanes = lanes_n,
         replay_until = ?replay_until.as_ref().map(ToString::to_string), "binlog sync starting");
 
@@ -351,20 +347,24 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                         .is_some_and(|until| located.end.at_or_before(until));
                 let routed = route_rows(&job, &schema, &table, &columns, rows, safe, &located.end)
                     .map_err(stop)?;
+                // One event, one table: its target and lane policy once.
+                let Some(first) = routed.first() else {
+                    continue;
+                };
+                let target = qualified(&first.target_schema, &first.target_table);
+                let serial = match serial_tables.get(&target) {
+                    Some(s) => *s,
+                    None => {
+                        let s = job
+                            .downstream
+                            .has_other_unique_keys(&first.target_schema, &first.target_table)
+                            .await
+                            .map_err(stop)?;
+                        serial_tables.insert(target.clone(), s);
+                        s
+                    }
+                };
                 for r in routed {
-                    let target = qualified(&r.target_schema, &r.target_table);
-                    let serial = match serial_tables.get(&target) {
-                        Some(s) => *s,
-                        None => {
-                            let s = job
-                                .downstream
-                                .has_other_unique_keys(&r.target_schema, &r.target_table)
-                                .await
-                                .map_err(stop)?;
-                            serial_tables.insert(target.clone(), s);
-                            s
-                        }
-                    };
                     let choice = route::lane_of(&target, &r.columns, &r.change, lanes_n, serial);
                     if txn.serial {
                         lanes.send(0, LaneMsg::Change(Box::new(r))).await?;

@@ -23,8 +23,6 @@ pub struct SyncProgress {
     /// Seconds behind the upstream's event time.
     pub lag_seconds: i64,
     pub rows: u64,
-    /// Still replaying what the full copy already has (safe mode).
-    pub replaying: bool,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -39,7 +37,6 @@ impl SyncProgress {
             lanes,
             lag_seconds: 0,
             rows: 0,
-            replaying: false,
             samples: VecDeque::new(),
         }
     }
