@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::big_table;
 use crate::binaries::find_program;
-use crate::cluster::{create_source, dmctl, wait_bound, wait_task_stage, Masters, Workers};
+use crate::cluster::{create_source, wait_bound, wait_task_stage, Workers};
 use crate::error::{HarnessError, Result};
 use crate::mariadb::MariaDb;
 
@@ -44,24 +44,14 @@ pub async fn full_copy(rows: u64, threads: u32) -> Result<CopyReport> {
     check(&downstream, &expected, "mariadb-dump | mariadb").await?;
     crate::tutorial::run_sql(&downstream, &["DROP DATABASE big"]).await?;
 
-    let masters = Masters::start(3)?;
-    let addrs = masters.client_addrs();
-    masters.leader(Duration::from_secs(30)).await?;
+    let (_masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
     let workers = Workers::start(1, &addrs, 2)?;
     wait_bound(&addrs, "mysql1", None, Duration::from_secs(30)).await?;
-    let file = dir.path().join("bench.yaml");
-    std::fs::write(
-        &file,
-        big_table::task_yaml("bench", downstream.port(), threads, 0),
-    )
-    .map_err(|e| HarnessError::io("writing the task file", e))?;
+    let task = big_table::task_yaml("bench", downstream.port(), threads, 0);
     let started_at = Instant::now();
-    let started = dmctl(&addrs, &["start-task", &file.display().to_string()]).await?;
-    if started["result"] != true {
-        return Err(HarnessError::Task(format!("start-task failed: {started}")));
-    }
+    crate::scenario::start_task(&addrs, dir.path(), "bench", &task).await?;
     wait_task_stage(&addrs, "bench", "Finished", Duration::from_secs(1800)).await?;
     let ours_ms = started_at.elapsed().as_secs_f64() * 1000.0;
     check(&downstream, &expected, "the cluster's copy").await?;

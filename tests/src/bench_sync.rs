@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use crate::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use crate::cluster::{create_source, wait_bound, Workers};
 use crate::error::{HarnessError, Result};
 use crate::mariadb::{MariaDb, MariaDbOptions};
 use crate::wait::wait_until;
@@ -196,9 +196,7 @@ pub async fn sync(
     }
 
     // Ours: task-mode incremental from the same position.
-    let masters = Masters::start(3)?;
-    let addrs = masters.client_addrs();
-    masters.leader(Duration::from_secs(30)).await?;
+    let (_masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
     let _workers = Workers::start(1, &addrs, 2)?;
@@ -211,13 +209,8 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
         from.0,
         from.1
     );
-    let file = dir.path().join("bench.yaml");
-    std::fs::write(&file, task).map_err(|e| HarnessError::io("task file", e))?;
     let started = Instant::now();
-    let answer = dmctl(&addrs, &["start-task", &file.display().to_string()]).await?;
-    if answer["result"] != true {
-        return Err(HarnessError::Task(format!("start-task: {answer}")));
-    }
+    crate::scenario::start_task(&addrs, dir.path(), "bench", &task).await?;
     let probe = tokio::sync::Mutex::new(downstream.conn().await?);
     wait_until(
         "our sync caught up",

@@ -14,7 +14,7 @@ use mysql_async::prelude::Queryable;
 
 use crate::bench::{create_anywhere, RETRY};
 use crate::big_table;
-use crate::cluster::{dmctl, Masters, Workers};
+use crate::cluster::{dmctl, Workers};
 use crate::error::{HarnessError, Result};
 use crate::wait::wait_until;
 
@@ -82,10 +82,8 @@ pub async fn worker_failover(rounds: usize) -> Result<WorkerFailoverReport> {
     let ttl = dm_proto::config::DEFAULT_KEEPALIVE_TTL_SECS;
     let (upstream, downstream) = crate::scenario::upstream_and_downstream(&[]).await?;
     big_table::create(&upstream, ROWS).await?;
-    let masters = Masters::start(3)?;
-    let all = masters.client_addrs();
+    let (_masters, all) = crate::scenario::masters().await?;
     let addrs: Vec<String> = all.split(',').map(str::to_string).collect();
-    masters.leader(Duration::from_secs(30)).await?;
     create_anywhere(&addrs, "mysql1", upstream.port(), Duration::from_secs(10)).await?;
     let mut workers = Workers::start(2, &all, ttl)?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
@@ -130,13 +128,13 @@ pub async fn worker_failover(rounds: usize) -> Result<WorkerFailoverReport> {
         )
         .await?;
         let task = format!("wf{}", round + 1);
-        let file = dir.path().join(format!("{task}.yaml"));
-        std::fs::write(&file, routed_task(&task, downstream.port()))
-            .map_err(|e| HarnessError::io("writing the task file", e))?;
-        let started = dmctl(&all, &["start-task", &file.display().to_string()]).await?;
-        if started["result"] != true {
-            return Err(HarnessError::Task(format!("start-task {task}: {started}")));
-        }
+        crate::scenario::start_task(
+            &all,
+            dir.path(),
+            &task,
+            &routed_task(&task, downstream.port()),
+        )
+        .await?;
         let old_epoch = wait_until(
             "the copy is under way",
             Duration::from_secs(30),

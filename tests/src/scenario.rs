@@ -35,6 +35,14 @@ pub async fn start_task(
     Ok(answer)
 }
 
+/// Three masters with a leader elected, and their client addresses.
+pub async fn masters() -> Result<(Masters, String)> {
+    let masters = Masters::start(3)?;
+    let addrs = masters.client_addrs();
+    masters.leader(BIND_DEADLINE).await?;
+    Ok((masters, addrs))
+}
+
 /// Two servers, server-ids 1 (the upstream) and 2 (the downstream), both
 /// started with `args`.
 pub async fn upstream_and_downstream(args: &[&str]) -> Result<(MariaDb, MariaDb)> {
@@ -71,9 +79,7 @@ impl OneSource {
     pub async fn start(workers: usize, upstream_sql: &[&str]) -> Result<Self> {
         let (upstream, downstream) = upstream_and_downstream(&[]).await?;
         tutorial::run_sql(&upstream, upstream_sql).await?;
-        let masters = Masters::start(3)?;
-        let addrs = masters.client_addrs();
-        masters.leader(BIND_DEADLINE).await?;
+        let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
         create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
         let workers = Workers::start(workers, &addrs, 2)?;
@@ -150,9 +156,7 @@ impl TutorialCluster {
                 tutorial::run_sql(server, sql).await?;
             }
         }
-        let masters = Masters::start(3)?;
-        let addrs = masters.client_addrs();
-        masters.leader(BIND_DEADLINE).await?;
+        let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
         for (i, server) in dbs.upstreams.iter().enumerate() {
             create_source(

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use dm_tests::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use dm_tests::cluster::{create_source, dmctl, wait_bound, Workers};
 use dm_tests::{MariaDb, MariaDbOptions};
 
 fn task_file(dir: &Path, name: &str, sources: &[&str], port: u16) -> String {
@@ -26,12 +26,7 @@ async fn a_task_is_started_queried_paused_resumed_and_stopped() {
     let upstream = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
+    let (_masters, addrs) = dm_tests::scenario::masters().await.expect("masters");
     let dir = tempfile::tempdir().expect("tempdir");
     create_source(&addrs, dir.path(), "mysql1", upstream.port())
         .await

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_bound, Masters};
+use dm_tests::cluster::{dmctl, wait_bound};
 use dm_tests::{free_port, workspace_binary, ChildGuard, MariaDb, MariaDbOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -13,12 +13,7 @@ async fn a_worker_file_with_a_source_creates_it_on_registration() {
     let upstream = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
+    let (_masters, addrs) = dm_tests::scenario::masters().await.expect("masters");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("dm-worker1.toml");

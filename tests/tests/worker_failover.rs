@@ -8,8 +8,7 @@
 use std::time::{Duration, Instant};
 
 use dm_tests::cluster::{
-    bound_worker, create_source, dmctl, wait_bound, wait_worker_stage, workers_view, Masters,
-    Workers,
+    bound_worker, create_source, dmctl, wait_bound, wait_worker_stage, workers_view, Workers,
 };
 use dm_tests::{wait_until, MariaDb, MariaDbOptions};
 
@@ -21,12 +20,7 @@ async fn a_dead_workers_source_moves_even_when_the_leader_dies_too() {
     let upstream = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
-    let mut masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
+    let (mut masters, addrs) = dm_tests::scenario::masters().await.expect("masters");
     let files = tempfile::tempdir().expect("tempdir");
     create_source(&addrs, files.path(), "source-a", upstream.port())
         .await
@@ -107,12 +101,7 @@ async fn transfer_source_moves_a_source_to_a_free_worker() {
     let upstream = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
-    let masters = Masters::start(3).expect("masters");
-    let addrs = masters.client_addrs();
-    masters
-        .leader(Duration::from_secs(20))
-        .await
-        .expect("leader");
+    let (_masters, addrs) = dm_tests::scenario::masters().await.expect("masters");
     let files = tempfile::tempdir().expect("tempdir");
     create_source(&addrs, files.path(), "source-a", upstream.port())
         .await
