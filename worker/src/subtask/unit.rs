@@ -260,24 +260,28 @@ pub const MAX_LANES: usize = 32;
 
 /// The upstream's current binlog position.
 async fn current_position(opts: &mysql_async::Opts) -> Result<Position, SyncError> {
-    use mysql_async::prelude::Queryable;
     let fail = |source| SyncError::Upstream {
         what: "reading the current binlog position".into(),
         source,
     };
     let mut conn = mysql_async::Conn::new(opts.clone()).await.map_err(fail)?;
-    let row: Option<mysql_async::Row> =
-        conn.query_first("SHOW MASTER STATUS").await.map_err(fail)?;
+    let row = crate::upstream::binlog_status(&mut conn)
+        .await
+        .map_err(fail)?;
     let _ = conn.disconnect().await;
-    let (file, pos) = row
-        .and_then(|r| Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?)))
+    // MySQL's fifth column is the executed GTID set; MariaDB has four.
+    let (file, pos, gtid) = row
+        .and_then(|r| {
+            let gtid = r.get::<Option<String>, _>(4).flatten().unwrap_or_default();
+            Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?, gtid))
+        })
         .ok_or_else(|| {
             SyncError::Decode("SHOW MASTER STATUS is empty: is the binary log enabled?".into())
         })?;
     Ok(Position {
         binlog_name: file,
         binlog_pos: pos,
-        binlog_gtid: String::new(),
+        binlog_gtid: gtid,
     })
 }
 

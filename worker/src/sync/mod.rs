@@ -35,6 +35,7 @@
 
 pub mod ddl;
 pub mod dml;
+pub mod gtid_set;
 pub mod lane;
 pub mod route;
 pub mod status;

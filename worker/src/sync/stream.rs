@@ -5,7 +5,10 @@
 //! with a dummy `BEGIN`) and writes events mysql_common 0.37 does not know
 //! (types 160-163): the GTID event (162) is decoded here by hand
 //! (`seq_no u64 LE, domain u32 LE, flags u8`; the server id is the header's),
-//! the others are skipped. Row events arrive as v1 events. The stream starts
+//! the others are skipped. MySQL GTID events (33) add `uuid:gno` to the
+//! executed GTID set the reader carries (see `gtid_set`); a MySQL start by
+//! GTID alone sends that set with `COM_BINLOG_DUMP_GTID`. Row events arrive
+//! as v1 events on MariaDB, v2 on MySQL. The stream starts
 //! with a synthetic Rotate that names the file (with 4 checksum bytes glued
 //! to the name on MariaDB). Idle upstreams send heartbeats (requested every
 //! second) so the reader notices a dead connection.
@@ -20,6 +23,7 @@ use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Column, Conn, Opts, Value};
 
+use super::gtid_set::{is_mysql_gtid, GtidSet};
 use super::SyncError;
 use crate::downstream::Position;
 
@@ -45,7 +49,8 @@ pub struct RowChange {
 /// A decoded binlog event.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// The following transaction's MariaDB GTID (`domain-server-seq`).
+    /// The following transaction's GTID: MariaDB `domain-server-seq`, or
+    /// MySQL `uuid:gno`.
     Gtid(String),
     /// Row changes of one table.
     Rows {
@@ -79,6 +84,8 @@ pub struct BinlogReader {
     stream: BinlogStream,
     file: String,
     last_gtid: String,
+    /// MySQL: the executed set, `last_gtid` in structured form.
+    mysql_gtids: Option<GtidSet>,
     tables: HashMap<u64, TableMapEvent<'static>>,
     /// Set by a rotate: the position in the new file.
     rotated_to: Option<u32>,
@@ -101,7 +108,8 @@ fn db(what: &str) -> impl FnOnce(mysql_async::Error) -> SyncError + '_ {
 
 impl BinlogReader {
     /// Opens the binlog at `from` as replica `server_id`: at its file and
-    /// position, or (MariaDB, no file given) at its GTID position.
+    /// position, or (no file given) at its GTID position: a MariaDB GTID
+    /// list, or a MySQL GTID set.
     pub async fn open(opts: Opts, server_id: u32, from: &Position) -> Result<Self, SyncError> {
         let mut conn = Conn::new(opts)
             .await
@@ -113,9 +121,14 @@ impl BinlogReader {
                 HEARTBEAT_PERIOD_SECS * 1_000_000_000
             ),
         ];
-        // MariaDB: a GTID position alone (no file) starts from that GTID.
+        let mysql_gtids = if is_mysql_gtid(&from.binlog_gtid) {
+            Some(GtidSet::parse(&from.binlog_gtid).map_err(SyncError::Decode)?)
+        } else {
+            None
+        };
+        // A GTID position alone (no file) starts from that GTID.
         let by_gtid = from.binlog_name.is_empty() && !from.binlog_gtid.is_empty();
-        if by_gtid {
+        if by_gtid && mysql_gtids.is_none() {
             let gtid = from.binlog_gtid.replace('\'', "");
             setup.push(format!("SET @slave_connect_state = '{gtid}'"));
             setup.push("SET @slave_gtid_strict_mode = 1".to_string());
@@ -125,13 +138,16 @@ impl BinlogReader {
                 .await
                 .map_err(db("setting up the binlog session"))?;
         }
-        let request = BinlogStreamRequest::new(server_id)
+        let mut request = BinlogStreamRequest::new(server_id)
             .with_filename(from.binlog_name.as_bytes())
             .with_pos(if by_gtid {
                 4
             } else {
                 u64::from(from.binlog_pos.max(4))
             });
+        if let Some(set) = mysql_gtids.as_ref().filter(|_| by_gtid) {
+            request = request.with_gtid().with_gtid_set(set.to_sids());
+        }
         let stream = conn
             .get_binlog_stream(request)
             .await
@@ -140,6 +156,7 @@ impl BinlogReader {
             stream,
             file: from.binlog_name.clone(),
             last_gtid: from.binlog_gtid.clone(),
+            mysql_gtids,
             tables: HashMap::new(),
             rotated_to: None,
         })
@@ -212,6 +229,15 @@ impl BinlogReader {
             EventData::TableMapEvent(tme) => {
                 self.tables.insert(tme.table_id(), tme.into_owned());
                 Event::Other
+            }
+            EventData::GtidEvent(gtid) => {
+                let uuid = uuid::Uuid::from_bytes(gtid.sid())
+                    .as_hyphenated()
+                    .to_string();
+                let set = self.mysql_gtids.get_or_insert_with(GtidSet::default);
+                set.add(&uuid, gtid.gno());
+                self.last_gtid = set.to_string();
+                Event::Gtid(format!("{uuid}:{}", gtid.gno()))
             }
             EventData::XidEvent(_) => Event::Commit,
             EventData::HeartbeatEvent => Event::Heartbeat,

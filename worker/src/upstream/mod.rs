@@ -8,9 +8,11 @@
 //! are exactly at the snapshot); MySQL needs `FLUSH TABLES WITH READ LOCK`
 //! for a moment while the snapshot starts.
 
+mod binlog_status;
 mod chunks;
 mod snapshot;
 
+pub use binlog_status::binlog_status;
 pub use chunks::{plan_int_chunks, Chunk};
 pub use snapshot::{open_snapshot, open_snapshots, Snapshot};
 

@@ -80,17 +80,19 @@ pub async fn open_snapshot(opts: Opts) -> Result<Snapshot, UpstreamError> {
             conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
                 .await
                 .map_err(fail("starting the snapshot"))?;
-            let row: Option<(String, u32, String, String, Option<String>)> = conn
-                .query_first("SHOW MASTER STATUS")
+            let row = super::binlog_status(&mut conn)
                 .await
                 .map_err(fail("reading the binlog position"))?;
-            Ok::<_, UpstreamError>(row)
+            Ok::<_, UpstreamError>(row.and_then(|r| {
+                let gtid = r.get::<Option<String>, _>(4).flatten();
+                Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?, gtid))
+            }))
         }
         .await;
         conn.query_drop("UNLOCK TABLES")
             .await
             .map_err(fail("releasing the global read lock"))?;
-        let Some((file, pos, _, _, gtid)) = started? else {
+        let Some((file, pos, gtid)) = started? else {
             return Err(UpstreamError::Unexpected {
                 addr,
                 what: "SHOW MASTER STATUS is empty: is the binary log enabled?".into(),
