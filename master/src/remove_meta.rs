@@ -15,6 +15,7 @@ const SUFFIXES: &[&str] = &[
     "fence",
     "checkpoint",
     "copy_chunk",
+    "shard_ddl",
     "loader_checkpoint",
     "syncer_checkpoint",
     "syncer_sharding_meta",

@@ -7,18 +7,13 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{members, sources, tasks};
-use crate::error::MasterError;
+use super::{members, shard_ddl, sources, tasks};
 use crate::node::Node;
 
 /// The client API of one master.
 #[derive(Debug, Clone)]
 pub struct MasterApi {
     pub node: Arc<Node>,
-}
-
-fn unsupported<T>(what: &'static str) -> Result<Response<T>, Status> {
-    Err(MasterError::Unsupported(what).into())
 }
 
 #[tonic::async_trait]
@@ -97,16 +92,20 @@ impl pb::master_server::Master for MasterApi {
 
     async fn show_ddl_locks(
         &self,
-        _request: Request<pb::ShowDdlLocksRequest>,
+        request: Request<pb::ShowDdlLocksRequest>,
     ) -> Result<Response<pb::ShowDdlLocksResponse>, Status> {
-        unsupported("show-ddl-locks")
+        routed!(self, request, MasterClient, show_ddl_locks, |req| {
+            shard_ddl::show(&self.node, req).await
+        })
     }
 
     async fn unlock_ddl_lock(
         &self,
-        _request: Request<pb::UnlockDdlLockRequest>,
+        request: Request<pb::UnlockDdlLockRequest>,
     ) -> Result<Response<pb::UnlockDdlLockResponse>, Status> {
-        unsupported("unlock-ddl-lock")
+        routed!(self, request, MasterClient, unlock_ddl_lock, |req| {
+            shard_ddl::unlock(&self.node, req).await
+        })
     }
 
     async fn get_cfg(

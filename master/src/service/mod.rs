@@ -7,6 +7,7 @@
 mod master_api;
 mod members;
 mod raft_api;
+mod shard_ddl;
 mod sources;
 mod tasks;
 mod worker_api;

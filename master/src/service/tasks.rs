@@ -224,11 +224,10 @@ pub async fn query_status(
             per_source
                 .entry(source.clone())
                 .or_default()
-                .push(subtask_status(
-                    name,
-                    reported,
-                    stored_checkpoint(state, name, source),
-                ));
+                .push(pb::SubTaskStatus {
+                    unresolved_ddl_lock_id: unresolved_lock(state, name, source),
+                    ..subtask_status(name, reported, stored_checkpoint(state, name, source))
+                });
         }
     }
     Ok(pb::QueryStatusListResponse {
@@ -249,6 +248,21 @@ pub async fn query_status(
             })
             .collect(),
     })
+}
+
+/// The shard-DDL lock `source` of `task` reached and waits on.
+fn unresolved_lock(state: &ClusterState, task: &str, source: &str) -> String {
+    state
+        .shard_ddl_locks
+        .iter()
+        .find(|(_, l)| {
+            l.task == task
+                && l.members
+                    .get(source)
+                    .is_some_and(|m| m.arrived.is_some() && !m.done)
+        })
+        .map(|(id, _)| id.clone())
+        .unwrap_or_default()
 }
 
 /// The checkpoint the leader last stored in Raft for a subtask, as text.

@@ -18,7 +18,7 @@ use dm_proto::pb;
 use dm_proto::pb::worker_control_client::WorkerControlClient;
 use tonic::{Request, Response, Status};
 
-use super::routed;
+use super::{routed, shard_ddl};
 use crate::error::MasterError;
 use crate::node::Node;
 use crate::state::{ClusterState, Command, Response as Applied, TaskStage};
@@ -68,9 +68,12 @@ impl pb::worker_control_server::WorkerControl for WorkerApi {
     ) -> Result<Response<pb::HeartbeatResponse>, Status> {
         let req = request.into_inner();
         match self.node.proven_leader() {
-            Some(true) => heartbeat(&self.node, req)
-                .map(Response::new)
-                .map_err(Status::from),
+            Some(true) => {
+                shard_ddl::apply_reports(&self.node, &req.name, &req.sources).await;
+                heartbeat(&self.node, req)
+                    .map(Response::new)
+                    .map_err(Status::from)
+            }
             _ => Ok(Response::new(pb::HeartbeatResponse {
                 is_leader: false,
                 leader_addr: self
@@ -199,7 +202,7 @@ fn assignments(state: &ClusterState, worker: &str) -> Vec<pb::SourceAssignment> 
                             TaskStage::Running => pb::Stage::Running,
                             TaskStage::Paused => pb::Stage::Paused,
                         } as i32,
-                        shard_ddl: None,
+                        shard_ddl: shard_ddl::operation_for(state, name, source),
                         resume_seq: task.resumes.get(source).copied().unwrap_or(0),
                         generation: task.created_at_ms,
                     })

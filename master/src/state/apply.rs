@@ -160,7 +160,9 @@ impl ClusterState {
                     task.stages.remove(source);
                     task.resumes.remove(source);
                 }
-                if task.stages.is_empty() {
+                let emptied = task.stages.is_empty();
+                self.shard_ddl_sources_left(name, &targets);
+                if emptied {
                     self.tasks.remove(name);
                     self.checkpoints.remove(name);
                 } else if let Some(points) = self.checkpoints.get_mut(name) {
@@ -169,6 +171,13 @@ impl ClusterState {
                     }
                 }
             }
+            Command::ShardDdlArrive(arrival) => self.shard_ddl_arrive(arrival, now_ms)?,
+            Command::ShardDdlDone { lock, source, at } => self.shard_ddl_done(lock, source, at)?,
+            Command::UnlockDdlLock {
+                lock,
+                owner,
+                force_remove,
+            } => self.unlock_ddl_lock(lock, owner, *force_remove)?,
             Command::Noop => {}
             Command::ReportCheckpoints { reports } => {
                 for report in reports {

@@ -3,6 +3,8 @@
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
+use super::shard_ddl::{Arrival, DdlPosition};
+
 /// One Raft log entry's payload: a command and the leader's clock when it
 /// proposed it (Unix milliseconds). `apply` uses this time, never a clock.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +53,23 @@ pub enum Command {
     StopTask { name: String, sources: Vec<String> },
     /// Checkpoints workers reported, flushed periodically by the leader.
     ReportCheckpoints { reports: Vec<CheckpointReport> },
+    /// A source reached a shard DDL and waits at it (pessimistic mode).
+    ShardDdlArrive(Arrival),
+    /// A source executed (owner) or skipped the DDL of a lock.
+    ShardDdlDone {
+        lock: String,
+        source: String,
+        at: DdlPosition,
+    },
+    /// `unlock-ddl-lock`: stop waiting for missing sources (or, with
+    /// `force_remove`, delete the lock); `owner` (if set) executes.
+    UnlockDdlLock {
+        lock: String,
+        #[serde(default)]
+        owner: String,
+        #[serde(default)]
+        force_remove: bool,
+    },
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
@@ -118,4 +137,8 @@ pub enum Rejection {
     TaskNotFound(String),
     #[error("source {source_id} is not part of task {task}")]
     SourceNotInTask { task: String, source_id: String },
+    #[error("shard DDL lock {0} does not exist")]
+    LockNotFound(String),
+    #[error("source {owner} is not waiting at lock {lock}, so it cannot execute its DDL")]
+    OwnerNotWaiting { lock: String, owner: String },
 }

@@ -3,7 +3,7 @@
 
 use dm_proto::config::SourceConfig;
 
-use super::{CheckpointReport, Command, Request, Response, TaskStage};
+use super::{Arrival, CheckpointReport, Command, DdlPosition, Request, Response, TaskStage};
 
 fn encode(command: Command) -> String {
     serde_json::to_string(&Request {
@@ -96,6 +96,39 @@ fn every_command_has_a_pinned_encoding() {
                 }],
             },
             r#"{"command":{"ReportCheckpoints":{"reports":[{"task":"t","source":"mysql1","binlog_name":"mysql-bin.000001","binlog_pos":4,"binlog_gtid":"0-1-5"}]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::ShardDdlArrive(Arrival {
+                task: "t".into(),
+                source: "mysql1".into(),
+                schema: "db".into(),
+                table: "tb".into(),
+                ddls: vec!["ALTER TABLE `db`.`tb` ADD COLUMN c INT".into()],
+                at: DdlPosition {
+                    binlog_name: "mysql-bin.000001".into(),
+                    binlog_pos: 400,
+                },
+            }),
+            r#"{"command":{"ShardDdlArrive":{"task":"t","source":"mysql1","schema":"db","table":"tb","ddls":["ALTER TABLE `db`.`tb` ADD COLUMN c INT"],"at":{"binlog_name":"mysql-bin.000001","binlog_pos":400}}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::ShardDdlDone {
+                lock: "t-`db`.`tb`".into(),
+                source: "mysql1".into(),
+                at: DdlPosition {
+                    binlog_name: "mysql-bin.000001".into(),
+                    binlog_pos: 400,
+                },
+            },
+            r#"{"command":{"ShardDdlDone":{"lock":"t-`db`.`tb`","source":"mysql1","at":{"binlog_name":"mysql-bin.000001","binlog_pos":400}}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::UnlockDdlLock {
+                lock: "t-`db`.`tb`".into(),
+                owner: "mysql2".into(),
+                force_remove: true,
+            },
+            r#"{"command":{"UnlockDdlLock":{"lock":"t-`db`.`tb`","owner":"mysql2","force_remove":true}},"proposed_at_ms":1700000000000}"#,
         ),
         (
             Command::Noop,

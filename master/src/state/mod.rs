@@ -15,6 +15,7 @@ mod apply;
 mod command;
 #[cfg(test)]
 mod encoding_tests;
+mod shard_ddl;
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
 pub use command::{CheckpointReport, Command, Rejection, Request, Response, TaskStage};
+pub use shard_ddl::{lock_id, Arrival, DdlPosition, LockMember, LockOp, ShardDdlLock};
 
 /// Version of the [`ClusterState`] layout, stored with it in snapshots.
 pub const STATE_VERSION: u32 = 1;
@@ -128,20 +130,4 @@ pub struct CheckpointEntry {
     #[serde(default)]
     pub binlog_gtid: String,
     pub reported_at_ms: u64,
-}
-
-/// A pessimistic shard-DDL lock.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ShardDdlLock {
-    pub task: String,
-    /// The DDL statements every source must reach.
-    pub ddls: Vec<String>,
-    /// The source that executes the DDL downstream.
-    pub owner: String,
-    /// Sources that reached the DDL.
-    #[serde(default)]
-    pub synced: Vec<String>,
-    /// Sources that executed (owner) or skipped (others) it.
-    #[serde(default)]
-    pub done: Vec<String>,
 }

@@ -10,7 +10,9 @@
 //!   position applied so far;
 //! - `<task>_copy_chunk`: the full copy's plan, one row per key-range chunk,
 //!   with its done-mark and the binlog position of the snapshot it was read
-//!   in (see [`crate::copy`]).
+//!   in (see [`crate::copy`]);
+//! - `<task>_shard_ddl`: per source, the shard DDL its worker was about to
+//!   run as a lock's owner (see `shard_intents`).
 //!
 //! ## The fence
 //!
@@ -35,11 +37,13 @@
 
 mod copy_chunks;
 mod mysql;
+mod shard_intents;
 
 use std::fmt;
 
 pub use copy_chunks::{ChunkDone, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
+pub use shard_intents::ShardIntent;
 
 /// Where a subtask's changes come from: a binlog position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -116,6 +116,7 @@ impl MySqlDownstream {
         let fence = meta.table("fence")?;
         let checkpoint = meta.table("checkpoint")?;
         let chunks = meta.table("copy_chunk")?;
+        let shard = meta.table("shard_ddl")?;
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
             "CREATE DATABASE IF NOT EXISTS {}",
@@ -150,6 +151,7 @@ impl MySqlDownstream {
                 ),
             ),
             ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
+            ("creating the shard DDL table", super::shard_intents::ddl(&shard)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
         }

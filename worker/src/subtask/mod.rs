@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use dm_proto::pb;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::assignments::{self, Assignments, Change};
@@ -34,6 +34,8 @@ struct Subtask {
     retries: u32,
     handle: Option<JoinHandle<()>>,
     shared: Arc<Mutex<UnitShared>>,
+    /// The leader's shard-DDL operation, as its unit sees it.
+    shard_ops: watch::Sender<Option<pb::ShardDdlOperation>>,
 }
 
 impl Subtask {
@@ -129,9 +131,15 @@ impl Supervisor {
                     retries: 0,
                     handle: None,
                     shared: Arc::new(Mutex::new(UnitShared::new())),
+                    shard_ops: watch::channel(None).0,
                 });
                 entry.expected = expected;
                 entry.resume_seq = sub.resume_seq;
+                entry.shard_ops.send_if_modified(|op| {
+                    let changed = *op != sub.shard_ddl;
+                    op.clone_from(&sub.shard_ddl);
+                    changed
+                });
             }
         }
         self.step();
@@ -246,6 +254,7 @@ impl Supervisor {
                         subtask.spec.clone(),
                         subtask.shared.clone(),
                         self.wake.clone(),
+                        subtask.shard_ops.subscribe(),
                     )));
                     subtask.state = UnitState::Running;
                 }
@@ -315,8 +324,8 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         }),
         lag_seconds: sync.as_ref().map_or(0, |p| p.lag_seconds),
         result,
+        shard_ddl: sync.as_ref().and_then(|p| p.shard_ddl.clone()),
         progress,
-        shard_ddl: None,
         generation: s.spec.generation,
     }
 }

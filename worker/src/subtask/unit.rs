@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use dm_proto::config::task::{MySqlInstance, TaskMode};
+use dm_proto::config::task::{MySqlInstance, ShardMode, TaskMode};
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use tokio::sync::Notify;
@@ -67,8 +67,13 @@ impl Default for UnitShared {
 }
 
 /// Runs the subtask and records how it ended; wakes the supervisor.
-pub async fn run(spec: UnitSpec, shared: Arc<Mutex<UnitShared>>, wake: Arc<Notify>) {
-    let end = run_units(&spec, &shared).await;
+pub async fn run(
+    spec: UnitSpec,
+    shared: Arc<Mutex<UnitShared>>,
+    wake: Arc<Notify>,
+    shard_ops: sync::shard::Ops,
+) {
+    let end = run_units(&spec, &shared, shard_ops).await;
     if let Some(end) = end {
         match &end {
             UnitEnd::Failed { error, transient } => {
@@ -87,7 +92,11 @@ pub async fn run(spec: UnitSpec, shared: Arc<Mutex<UnitShared>>, wake: Arc<Notif
 }
 
 /// `None` while the subtask keeps running (the sync unit).
-async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<UnitEnd> {
+async fn run_units(
+    spec: &UnitSpec,
+    shared: &Arc<Mutex<UnitShared>>,
+    shard_ops: sync::shard::Ops,
+) -> Option<UnitEnd> {
     let failed = |error: String| {
         Some(UnitEnd::Failed {
             error,
@@ -154,7 +163,7 @@ async fn run_units(spec: &UnitSpec, shared: &Arc<Mutex<UnitShared>>) -> Option<U
             return Some(UnitEnd::Finished);
         }
     }
-    let job = match sync_job(spec, &task, instance, &source, rules_for_sync).await {
+    let job = match sync_job(spec, &task, instance, &source, rules_for_sync, shard_ops).await {
         Ok(job) => job,
         Err(e) => {
             return Some(UnitEnd::Failed {
@@ -191,6 +200,7 @@ async fn sync_job(
     instance: &MySqlInstance,
     source: &SourceConfig,
     rules: TaskRules,
+    shard_ops: sync::shard::Ops,
 ) -> Result<SyncJob, SyncError> {
     let syncer = task.syncer_for(instance);
     let lanes = usize::try_from(syncer.worker_count)
@@ -240,6 +250,8 @@ async fn sync_job(
         batch_rows: usize::try_from(syncer.batch).unwrap_or(100).max(1),
         lanes,
         statement_bytes: 1 << 20,
+        sharded: task.shard_mode != ShardMode::None,
+        shard_ops,
     })
 }
 

@@ -172,7 +172,7 @@ mod tests {
     fn bad_sets_name_the_part() {
         for bad in [
             "nonsense:1-2",
-            &format!("{A}"),
+            A,
             &format!("{A}:x"),
             &format!("{A}:5-3"),
             &format!("{A}:0"),

@@ -38,6 +38,7 @@ pub mod dml;
 pub mod gtid_set;
 pub mod lane;
 pub mod route;
+pub mod shard;
 pub mod status;
 pub mod stream;
 pub mod value;
@@ -86,6 +87,10 @@ pub struct SyncJob {
     /// Parallel apply lanes (`syncer.worker-count`).
     pub lanes: usize,
     pub statement_bytes: usize,
+    /// A sharded merge: table DDLs are coordinated through shard-DDL locks.
+    pub sharded: bool,
+    /// The leader's shard-DDL operation for this subtask.
+    pub shard_ops: shard::Ops,
 }
 
 /// How a sync run ended (it never ends on its own otherwise).
@@ -109,6 +114,8 @@ pub enum SyncError {
     Decode(String),
     #[error("rules: {0}")]
     Rules(String),
+    #[error("shard DDL: {0}")]
+    ShardDdl(String),
     #[error("DDL `{sql}` cannot be applied: {error}")]
     Ddl { sql: String, error: String },
     #[error("the upstream closed the binlog stream")]
@@ -320,10 +327,16 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
         .map_err(stop)?;
     let mut serial_tables: HashMap<String, bool> = HashMap::new();
     let mut txn = Transaction::default();
+    let mut ops = job.shard_ops.clone();
+    shard::passed(&ops, &progress);
     loop {
         let next = tokio::select! {
             next = reader.next() => next.map_err(stop)?,
             failed = lanes.failure() => return Err(failed),
+            Ok(()) = ops.changed() => {
+                shard::passed(&ops, &progress);
+                continue;
+            }
         };
         let Some(located) = next else {
             return Err(Err(SyncError::Closed));
@@ -409,10 +422,23 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 // A DDL is a barrier: everything before it is applied first,
                 // and every lane's checkpoint moves past it after.
                 lanes.barrier().await?;
-                ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
+                if job.sharded {
+                    let at = located.end.clone();
+                    if let Some(outcome) =
+                        sharded_ddl(&job, &mut lanes, &mut ops, &progress, &schema, &sql, at)
+                            .await?
+                    {
+                        return Ok(outcome);
+                    }
+                } else {
+                    ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
+                }
                 serial_tables.clear();
                 lanes.boundary(&located.end, located.timestamp).await?;
                 lanes.barrier().await?;
+                if job.sharded {
+                    shard::done(&progress);
+                }
             }
             Event::Heartbeat => {
                 let mut p = lock(&progress);
@@ -425,6 +451,63 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
             Event::Gtid(_) | Event::Other => {}
         }
     }
+}
+
+/// A DDL of a sharded merge (see [`shard`]): applied, skipped, or
+/// coordinated through its lock, waiting until the leader says whether to
+/// execute or skip it. The caller moves the checkpoints past it.
+async fn sharded_ddl(
+    job: &SyncJob,
+    lanes: &mut Lanes,
+    ops: &mut shard::Ops,
+    progress: &Mutex<SyncProgress>,
+    schema: &str,
+    sql: &str,
+    at: Position,
+) -> Result<Option<SyncOutcome>, Stop> {
+    let refused = |error: String| {
+        stop(SyncError::Ddl {
+            sql: sql.to_string(),
+            error,
+        })
+    };
+    let plan = ddl::plan(&job.rules, schema, sql).map_err(refused)?;
+    let ddl = match shard::classify(plan).map_err(refused)? {
+        shard::Sharded::Skip(why) => {
+            tracing::debug!(task = %job.task, source = %job.source, %sql, why, "DDL skipped");
+            return Ok(None);
+        }
+        shard::Sharded::Direct(statements) => {
+            ddl::execute(job, &statements).await.map_err(stop)?;
+            return Ok(None);
+        }
+        shard::Sharded::Coordinate {
+            schema,
+            table,
+            ddls,
+        } => shard::ShardDdl {
+            schema,
+            table,
+            ddls,
+            at,
+        },
+    };
+    shard::arrived(progress, &job.task, &ddl);
+    let op = tokio::select! {
+        op = shard::wait_op(ops, &ddl.at) => op.map_err(stop)?,
+        failed = lanes.failure() => return Err(failed),
+    };
+    if op.execute {
+        let outcome = shard::execute_once(job, &ddl, &op.lock_id)
+            .await
+            .map_err(stop)?;
+        if let Commit::Fenced { by_epoch } = outcome {
+            return Ok(Some(SyncOutcome::Fenced { by_epoch }));
+        }
+    } else {
+        tracing::info!(task = %job.task, source = %job.source, lock = %op.lock_id, "shard DDL skipped: the owner executed it");
+    }
+    Ok(None)
 }
 
 /// Changes held per upstream transaction before it is streamed serially.

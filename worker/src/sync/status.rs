@@ -23,6 +23,8 @@ pub struct SyncProgress {
     /// Seconds behind the upstream's event time.
     pub lag_seconds: i64,
     pub rows: u64,
+    /// The shard DDL this source waits at or last finished.
+    pub shard_ddl: Option<pb::ShardDdlInfo>,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -37,6 +39,7 @@ impl SyncProgress {
             lanes,
             lag_seconds: 0,
             rows: 0,
+            shard_ddl: None,
             samples: VecDeque::new(),
         }
     }

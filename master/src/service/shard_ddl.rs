@@ -1,0 +1,234 @@
+//! Shard-DDL locks at the service edge: workers' heartbeat reports become
+//! lock commands, locks become the operations handed back to workers, and
+//! dmctl's `show-ddl-locks` / `unlock-ddl-lock`.
+//!
+//! Reports are level-triggered: a worker waiting at a DDL says so in every
+//! heartbeat, and says `done` (with the DDL's position) after it executed or
+//! skipped it until the lock no longer asks anything of it. The leader only
+//! proposes a command when a report says something the state does not know
+//! yet, and only for a source the reporting worker is bound to under the
+//! reported epoch and a task of the reported generation, so a stale worker's
+//! report never moves a lock.
+
+use std::time::{Duration, Instant};
+
+use dm_proto::pb;
+
+use crate::error::MasterError;
+use crate::node::Node;
+use crate::state::{Arrival, ClusterState, Command, DdlPosition, LockOp, Response as Applied};
+
+fn position_of(checkpoint: Option<&pb::Checkpoint>) -> DdlPosition {
+    checkpoint
+        .map(|c| DdlPosition {
+            binlog_name: c.binlog_name.clone(),
+            binlog_pos: c.binlog_pos,
+        })
+        .unwrap_or_default()
+}
+
+/// The commands a worker's heartbeat calls for (pure).
+pub fn commands_for_reports(
+    state: &ClusterState,
+    worker: &str,
+    sources: &[pb::SourceReport],
+) -> Vec<Command> {
+    let mut out = Vec::new();
+    for report in sources {
+        let bound = state
+            .bindings
+            .get(&report.source)
+            .is_some_and(|b| b.worker == worker && b.epoch == report.epoch);
+        if !bound || report.fenced {
+            continue;
+        }
+        for sub in &report.subtasks {
+            let Some(info) = &sub.shard_ddl else {
+                continue;
+            };
+            let current = state
+                .tasks
+                .get(&sub.task)
+                .is_some_and(|t| t.created_at_ms == sub.generation);
+            if !current {
+                continue;
+            }
+            let at = position_of(info.position.as_ref());
+            let source = &report.source;
+            let lock_id = if info.lock_id.is_empty() {
+                crate::state::lock_id(&sub.task, &info.downstream_schema, &info.downstream_table)
+            } else {
+                info.lock_id.clone()
+            };
+            if info.done {
+                let asked = state
+                    .shard_ddl_op(&sub.task, source)
+                    .is_some_and(|(id, _, op, p)| {
+                        id == lock_id && p == at && matches!(op, LockOp::Execute | LockOp::Skip)
+                    });
+                if asked {
+                    out.push(Command::ShardDdlDone {
+                        lock: lock_id,
+                        source: source.clone(),
+                        at,
+                    });
+                }
+                continue;
+            }
+            let known = match state.shard_ddl_locks.get(&lock_id) {
+                None => false,
+                Some(lock) => match lock.members.get(source) {
+                    // Dropped by `unlock-ddl-lock`: not asked again.
+                    None => lock.forced,
+                    Some(m) => {
+                        let same_ddls = if lock.ddls == info.ddls {
+                            m.conflict.is_empty()
+                        } else {
+                            m.conflict == info.ddls
+                        };
+                        m.done || (m.arrived.as_ref() == Some(&at) && same_ddls)
+                    }
+                },
+            };
+            if !known {
+                out.push(Command::ShardDdlArrive(Arrival {
+                    task: sub.task.clone(),
+                    source: source.clone(),
+                    schema: info.downstream_schema.clone(),
+                    table: info.downstream_table.clone(),
+                    ddls: info.ddls.clone(),
+                    at,
+                }));
+            }
+        }
+    }
+    out
+}
+
+/// The operation for `source` of `task` in a heartbeat answer.
+pub fn operation_for(
+    state: &ClusterState,
+    task: &str,
+    source: &str,
+) -> Option<pb::ShardDdlOperation> {
+    let (lock_id, lock, op, at) = state.shard_ddl_op(task, source)?;
+    let position = Some(pb::Checkpoint {
+        binlog_name: at.binlog_name,
+        binlog_pos: at.binlog_pos,
+        binlog_gtid: String::new(),
+    });
+    let (execute, error) = match op {
+        LockOp::Execute => (true, String::new()),
+        LockOp::Skip => (false, String::new()),
+        LockOp::Conflict(e) => (false, e),
+    };
+    Some(pb::ShardDdlOperation {
+        lock_id,
+        ddls: lock.ddls.clone(),
+        execute,
+        position,
+        error,
+    })
+}
+
+/// Proposes what `sources` (one worker's heartbeat) call for.
+pub async fn apply_reports(node: &Node, worker: &str, sources: &[pb::SourceReport]) {
+    let commands = commands_for_reports(&node.state().state, worker, sources);
+    for command in commands {
+        match node.write(command.clone()).await {
+            Ok(Applied::Rejected(why)) => {
+                tracing::debug!(%worker, ?command, %why, "shard DDL report not applied")
+            }
+            Ok(_) => tracing::info!(%worker, ?command, "shard DDL lock updated"),
+            Err(e) => tracing::warn!(%worker, error = %e, "shard DDL report not applied"),
+        }
+    }
+}
+
+/// `show-ddl-locks [-s source ...] [task]`.
+pub async fn show(
+    node: &Node,
+    req: pb::ShowDdlLocksRequest,
+) -> Result<pb::ShowDdlLocksResponse, MasterError> {
+    let applied = node.read().await?;
+    let locks: Vec<pb::DdlLock> = applied
+        .state
+        .shard_ddl_locks
+        .iter()
+        .filter(|(_, l)| req.task.is_empty() || l.task == req.task)
+        .filter(|(_, l)| {
+            req.sources.is_empty() || req.sources.iter().any(|s| l.members.contains_key(s))
+        })
+        .map(|(id, l)| {
+            let (synced, unsynced) = l.synced_unsynced();
+            pb::DdlLock {
+                id: id.clone(),
+                task: l.task.clone(),
+                mode: "pessimistic".into(),
+                owner: l.owner.clone(),
+                dd_ls: l.ddls.clone(),
+                synced,
+                unsynced,
+            }
+        })
+        .collect();
+    Ok(pb::ShowDdlLocksResponse {
+        result: true,
+        msg: if locks.is_empty() {
+            "no DDL lock exists".into()
+        } else {
+            String::new()
+        },
+        locks,
+    })
+}
+
+/// How long `unlock-ddl-lock` waits for the lock to be resolved.
+const UNLOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// `unlock-ddl-lock [--owner SOURCE] [--force-remove] LOCK_ID`: the lock
+/// stops waiting for missing sources; the answer comes when the owner and
+/// the others have executed / skipped (or after a while, saying who has
+/// not yet). `--force-remove` deletes the lock without any DDL run.
+pub async fn unlock(
+    node: &Node,
+    req: pb::UnlockDdlLockRequest,
+) -> Result<pb::UnlockDdlLockResponse, MasterError> {
+    let command = Command::UnlockDdlLock {
+        lock: req.id.clone(),
+        owner: req.replace_owner.clone(),
+        force_remove: req.force_remove,
+    };
+    if let Applied::Rejected(why) = node.write(command).await? {
+        return Ok(pb::UnlockDdlLockResponse {
+            result: false,
+            msg: why.to_string(),
+        });
+    }
+    let deadline = Instant::now() + UNLOCK_WAIT;
+    loop {
+        let state = node.state();
+        let Some(lock) = state.state.shard_ddl_locks.get(&req.id) else {
+            return Ok(pb::UnlockDdlLockResponse {
+                result: true,
+                msg: String::new(),
+            });
+        };
+        if Instant::now() >= deadline {
+            let waiting: Vec<&String> = lock
+                .members
+                .iter()
+                .filter(|(_, m)| !m.done)
+                .map(|(s, _)| s)
+                .collect();
+            return Ok(pb::UnlockDdlLockResponse {
+                result: false,
+                msg: format!(
+                    "lock {} is unlocked but not resolved yet: waiting for {waiting:?} (owner {}) to execute or skip the DDL; it completes when their workers run, or remove it with --force-remove",
+                    req.id, lock.owner
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
