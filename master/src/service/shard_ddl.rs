@@ -232,3 +232,110 @@ pub async fn unlock(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::TaskStage;
+    use dm_proto::config::SourceConfig;
+
+    const ADD: &str = "ALTER TABLE `db`.`tb` ADD COLUMN c INT";
+
+    /// Sources s1, s2 in task t (generation 2), bound to w1, w2 (epochs 1, 2).
+    fn state() -> ClusterState {
+        let mut state = ClusterState::default();
+        for (source, worker) in [("s1", "w1"), ("s2", "w2")] {
+            let text = format!("source-id: {source}\nfrom:\n  host: 127.0.0.1\n  user: root\n");
+            let config = SourceConfig::parse("s.yaml", &text).expect("valid source");
+            for command in [
+                Command::CreateSource {
+                    config: Box::new(config),
+                },
+                Command::RegisterWorker {
+                    name: worker.into(),
+                    addr: format!("{worker}:1"),
+                    keepalive_ttl_ms: 0,
+                },
+                Command::Bind {
+                    source: source.into(),
+                    worker: worker.into(),
+                },
+            ] {
+                state.apply(&command, 1);
+            }
+        }
+        state.apply(
+            &Command::StartTask {
+                name: "t".into(),
+                config_yaml: "name: t".into(),
+                sources: vec!["s1".into(), "s2".into()],
+                stage: TaskStage::Running,
+            },
+            2,
+        );
+        state
+    }
+
+    fn report(source: &str, epoch: u64, generation: u64, pos: u32, done: bool) -> pb::SourceReport {
+        pb::SourceReport {
+            source: source.into(),
+            epoch,
+            subtasks: vec![pb::SubtaskReport {
+                task: "t".into(),
+                generation,
+                shard_ddl: Some(pb::ShardDdlInfo {
+                    downstream_schema: "db".into(),
+                    downstream_table: "tb".into(),
+                    ddls: vec![ADD.into()],
+                    position: Some(pb::Checkpoint {
+                        binlog_name: "bin.000001".into(),
+                        binlog_pos: pos,
+                        binlog_gtid: String::new(),
+                    }),
+                    done,
+                    lock_id: String::new(),
+                }),
+                ..Default::default()
+            }],
+            fenced: false,
+        }
+    }
+
+    fn apply_all(state: &mut ClusterState, commands: Vec<Command>) {
+        for c in commands {
+            assert_eq!(state.apply(&c, 3), Applied::Done, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_bound_current_worker_moves_a_lock_and_only_with_news() {
+        let mut state = state();
+        // Wrong worker, stale epoch, old generation: nothing.
+        assert!(commands_for_reports(&state, "w2", &[report("s1", 1, 2, 100, false)]).is_empty());
+        assert!(commands_for_reports(&state, "w1", &[report("s1", 9, 2, 100, false)]).is_empty());
+        assert!(commands_for_reports(&state, "w1", &[report("s1", 1, 7, 100, false)]).is_empty());
+        let arrive = commands_for_reports(&state, "w1", &[report("s1", 1, 2, 100, false)]);
+        assert_eq!(arrive.len(), 1);
+        apply_all(&mut state, arrive);
+        // The same report again is no news.
+        assert!(commands_for_reports(&state, "w1", &[report("s1", 1, 2, 100, false)]).is_empty());
+        // A done before being asked is no news either.
+        assert!(commands_for_reports(&state, "w1", &[report("s1", 1, 2, 100, true)]).is_empty());
+        let news = commands_for_reports(&state, "w2", &[report("s2", 2, 2, 50, false)]);
+        apply_all(&mut state, news);
+        let op = operation_for(&state, "t", "s1").expect("the owner executes");
+        assert!(op.execute && op.error.is_empty());
+        assert_eq!(op.lock_id, "t-`db`.`tb`");
+        assert_eq!(op.position.map(|p| p.binlog_pos), Some(100));
+        assert_eq!(operation_for(&state, "t", "s2"), None);
+        let news = commands_for_reports(&state, "w1", &[report("s1", 1, 2, 100, true)]);
+        apply_all(&mut state, news);
+        let op = operation_for(&state, "t", "s2").expect("the other skips");
+        assert!(!op.execute);
+        let news = commands_for_reports(&state, "w2", &[report("s2", 2, 2, 50, true)]);
+        apply_all(&mut state, news);
+        assert!(state.shard_ddl_locks.is_empty());
+        // A late report of the finished DDL does not recreate the lock...
+        assert!(commands_for_reports(&state, "w2", &[report("s2", 2, 2, 50, true)]).is_empty());
+    }
+}
