@@ -10,6 +10,7 @@
 //! owning worker killed; and a lock whose last shard never issues the DDL,
 //! resolved with `unlock-ddl-lock`.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,38 +117,37 @@ fn names(v: &Value) -> Vec<String> {
 /// Waits until the lock shows exactly `synced` as arrived.
 async fn wait_synced(addrs: &str, synced: &[&str]) -> Value {
     let want: Vec<String> = synced.iter().map(|s| s.to_string()).collect();
-    wait_until(
-        &format!("lock {LOCK} synced by {synced:?}"),
-        DEADLINE,
-        Duration::from_millis(50),
-        || {
-            let want = want.clone();
-            async move {
-                match lock(addrs).await {
-                    Some(l) if names(&l["synced"]) == want => Check::Ready(l),
-                    other => Check::Pending(format!("{other:?}")),
-                }
+    poll(&format!("lock {LOCK} synced by {synced:?}"), || {
+        let want = want.clone();
+        async move {
+            match lock(addrs).await {
+                Some(l) if names(&l["synced"]) == want => Check::Ready(l),
+                other => Check::Pending(format!("{other:?}")),
             }
-        },
-    )
+        }
+    })
     .await
-    .expect("lock state")
+}
+
+/// Polls `condition` every 50 ms until it is ready; fails at the deadline.
+async fn poll<T, F, Fut>(what: &str, condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Check<T>>,
+{
+    wait_until(what, DEADLINE, Duration::from_millis(50), condition)
+        .await
+        .expect(what)
 }
 
 async fn wait_lock_gone(addrs: &str) {
-    wait_until(
-        "the lock resolved",
-        DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            match lock(addrs).await {
-                None => Check::Ready(()),
-                Some(l) => Check::Pending(format!("{l}")),
-            }
-        },
-    )
+    poll("the lock resolved", || async move {
+        match lock(addrs).await {
+            None => Check::Ready(()),
+            Some(l) => Check::Pending(format!("{l}")),
+        }
+    })
     .await
-    .expect("lock gone");
 }
 
 async fn has_extra_column(server: &MariaDb) -> bool {
@@ -162,20 +162,14 @@ async fn has_extra_column(server: &MariaDb) -> bool {
 }
 
 async fn wait_extra_column(server: &MariaDb) {
-    wait_until(
-        "the column downstream",
-        DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            if has_extra_column(server).await {
-                Check::Ready(())
-            } else {
-                Check::Pending("no column `extra` yet".to_string())
-            }
-        },
-    )
+    poll("the column downstream", || async move {
+        if has_extra_column(server).await {
+            Check::Ready(())
+        } else {
+            Check::Pending("no column `extra` yet".to_string())
+        }
+    })
     .await
-    .expect("column");
 }
 
 /// How many times a worker ran the DDL downstream, from every log.
@@ -246,7 +240,9 @@ async fn shards_reach_the_ddl_one_after_another_and_it_runs_once() {
     let status = dmctl(&c.addrs, &["query-status", TASK])
         .await
         .expect("status");
-    assert!(format!("{status}").contains(LOCK), "{status}");
+    let shown = format!("{status}");
+    assert!(shown.contains(LOCK), "unresolvedDDLLockID: {shown}");
+    assert!(shown.contains("ADD COLUMN extra"), "blockingDDLs: {shown}");
     assert!(!has_extra_column(&c.dbs.downstream).await);
 
     alter(&c, 1).await;
@@ -272,6 +268,8 @@ async fn the_leader_dies_after_the_owner_executed_before_the_others_skip() {
     let mut c = start().await;
     let load = ShardLoad::start(&c.dbs.upstreams).await;
     alter(&c, 0).await;
+    // mysql1 arrives first: it owns the lock.
+    wait_synced(&c.addrs, &["mysql1"]).await;
     alter(&c, 1).await;
     wait_synced(&c.addrs, &["mysql1", "mysql2"]).await;
     // mysql2's worker is frozen: it cannot skip until it thaws.

@@ -104,7 +104,13 @@ impl SyncProgress {
                 self.committed.binlog_name, self.committed.binlog_pos
             ),
             syncer_binlog_gtid: self.committed.binlog_gtid.clone(),
-            blocking_dd_ls: Vec::new(),
+            // The DDL the source waits at for its shard-DDL lock.
+            blocking_dd_ls: self
+                .shard_ddl
+                .as_ref()
+                .filter(|i| !i.done)
+                .map(|i| i.ddls.clone())
+                .unwrap_or_default(),
             unresolved_groups: Vec::new(),
             synced: self.committed == self.read && self.lag_seconds == 0,
             binlog_type: "remote".into(),
