@@ -103,6 +103,15 @@ impl Node {
         self.state.current()
     }
 
+    /// Wakes on every change of the Raft metrics here (an entry applied,
+    /// a new term, ...): check the state after creating it, then wait on
+    /// `changed()`, and no change is missed.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<impl Sized> {
+        let mut metrics = self.raft.metrics();
+        metrics.borrow_and_update();
+        metrics
+    }
+
     /// `Some(true)` when this master leads and heard from a quorum within an
     /// election timeout, i.e. no other leader can have been elected since.
     pub fn proven_leader(&self) -> Option<bool> {

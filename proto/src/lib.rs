@@ -18,6 +18,13 @@ pub mod logging;
 pub mod net;
 pub mod shutdown;
 
+/// The id of a shard-DDL lock, as DM users know it:
+/// ``<task>-`schema`.`table` `` (the merged downstream table). Masters and
+/// workers both name locks with it.
+pub fn shard_ddl_lock_id(task: &str, schema: &str, table: &str) -> String {
+    format!("{task}-`{schema}`.`{table}`")
+}
+
 /// Generated protobuf code.
 #[allow(
     clippy::all,

@@ -206,6 +206,7 @@ pub async fn unlock(
         });
     }
     let deadline = Instant::now() + UNLOCK_WAIT;
+    let mut changes = node.changes();
     loop {
         let state = node.state();
         let Some(lock) = state.state.shard_ddl_locks.get(&req.id) else {
@@ -229,7 +230,7 @@ pub async fn unlock(
                 ),
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _ = tokio::time::timeout_at(deadline.into(), changes.changed()).await;
     }
 }
 

@@ -87,10 +87,7 @@ pub enum LockOp {
     Conflict(String),
 }
 
-/// The lock id DM users know: ``<task>-`schema`.`table` ``.
-pub fn lock_id(task: &str, schema: &str, table: &str) -> String {
-    format!("{task}-`{schema}`.`{table}`")
-}
+pub use dm_proto::shard_ddl_lock_id as lock_id;
 
 impl ShardDdlLock {
     /// Every member that must arrive did.

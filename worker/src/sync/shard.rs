@@ -137,10 +137,7 @@ fn info(ddl: &ShardDdl, lock_id: &str, done: bool) -> pb::ShardDdlInfo {
     }
 }
 
-/// The lock id DM users know: ``<task>-`schema`.`table` ``.
-pub fn lock_id(task: &str, schema: &str, table: &str) -> String {
-    format!("{task}-`{schema}`.`{table}`")
-}
+use dm_proto::shard_ddl_lock_id as lock_id;
 
 /// The source reached `ddl`: report it in every heartbeat from now on.
 pub fn arrived(progress: &Mutex<SyncProgress>, task: &str, ddl: &ShardDdl) {
