@@ -16,6 +16,7 @@ const SUFFIXES: &[&str] = &[
     "checkpoint",
     "copy_chunk",
     "shard_ddl",
+    "shard_group",
     "loader_checkpoint",
     "syncer_checkpoint",
     "syncer_sharding_meta",

@@ -12,7 +12,9 @@
 //!   with its done-mark and the binlog position of the snapshot it was read
 //!   in (see [`crate::copy`]);
 //! - `<task>_shard_ddl`: per source, the shard DDL its worker was about to
-//!   run as a lock's owner (see `shard_intents`).
+//!   run as a lock's owner (see `shard_intents`);
+//! - `<task>_shard_group`: per source, the open window of a sharding group
+//!   within the source (see `shard_groups`).
 //!
 //! ## The fence
 //!
@@ -37,6 +39,7 @@
 
 mod copy_chunks;
 mod mysql;
+mod shard_groups;
 mod shard_intents;
 
 use std::fmt;

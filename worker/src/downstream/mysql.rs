@@ -117,6 +117,7 @@ impl MySqlDownstream {
         let checkpoint = meta.table("checkpoint")?;
         let chunks = meta.table("copy_chunk")?;
         let shard = meta.table("shard_ddl")?;
+        let group = meta.table("shard_group")?;
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
             "CREATE DATABASE IF NOT EXISTS {}",
@@ -152,6 +153,7 @@ impl MySqlDownstream {
             ),
             ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
             ("creating the shard DDL table", super::shard_intents::ddl(&shard)),
+            ("creating the shard group table", super::shard_groups::ddl(&group)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
         }

@@ -29,6 +29,8 @@ pub struct PlannedDdl {
     pub kind: EventKind,
     /// The (routed) table a table-level statement changes first.
     pub table: Option<(String, String)>,
+    /// That table's upstream name.
+    pub source_table: Option<(String, String)>,
 }
 
 impl DdlPlan {
@@ -91,10 +93,15 @@ pub fn plan(rules: &TaskRules, schema: &str, sql: &str) -> Result<DdlPlan, Strin
     let mut filtered = false;
     for mut statement in statements {
         match route_statement(rules, schema, sql, &mut statement)? {
-            Routed::Apply { kind, table } => out.push(PlannedDdl {
+            Routed::Apply {
+                kind,
+                table,
+                source_table,
+            } => out.push(PlannedDdl {
                 sql: statement.to_string(),
                 kind,
                 table,
+                source_table,
             }),
             Routed::Filtered => filtered = true,
             Routed::NotDdl => {}
@@ -138,6 +145,7 @@ enum Routed {
     Apply {
         kind: EventKind,
         table: Option<(String, String)>,
+        source_table: Option<(String, String)>,
     },
     Filtered,
     NotDdl,
@@ -213,6 +221,7 @@ fn route_statement(
         return Ok(Routed::NotDdl);
     }
     let mut first_table = None;
+    let mut first_source = None;
     for target in targets {
         match target {
             Target::Table(name) => {
@@ -230,6 +239,7 @@ fn route_statement(
                     .map_err(|e| e.to_string())?;
                 *name = ObjectName::from(vec![quoted(&to_schema), quoted(&to_table)]);
                 first_table.get_or_insert((to_schema, to_table));
+                first_source.get_or_insert((schema, table));
             }
             Target::Schema(name) => {
                 let schema = last_part(name)?;
@@ -247,6 +257,7 @@ fn route_statement(
     Ok(Routed::Apply {
         kind,
         table: first_table,
+        source_table: first_source,
     })
 }
 
@@ -320,6 +331,7 @@ filters:
             sql: sql.into(),
             kind: EventKind::Unclassified,
             table: None,
+            source_table: None,
         }])
     }
 
@@ -368,6 +380,7 @@ filters:
                             sql,
                             kind: EventKind::Unclassified,
                             table: None,
+                            source_table: None,
                         })
                         .collect(),
                 ),

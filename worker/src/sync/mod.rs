@@ -37,8 +37,10 @@ pub mod ddl;
 pub mod dml;
 pub mod gtid_set;
 pub mod lane;
+pub mod resync;
 pub mod route;
 pub mod shard;
+pub mod shard_group;
 pub mod status;
 pub mod stream;
 pub mod value;
@@ -301,12 +303,28 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
             stored.insert(lane as u32, job.start.clone());
         }
     }
-    let (from, per_lane, relane_until) = resume_plan(&stored, lanes_n, &job.start);
+    let (mut from, per_lane, relane_until) = resume_plan(&stored, lanes_n, &job.start);
+    // A sharding group's window within this source (see `shard_group`):
+    // when its DDL already ran, the held rows are re-read first.
+    let mut window = resync::load(&job).await.map_err(stop)?;
+    let mut resync = None;
+    if let Some(w) = window.as_ref() {
+        if let (Some(until), Some(first)) = (w.until(), w.first()) {
+            let lane0 = per_lane.first().cloned().unwrap_or_else(|| from.clone());
+            tracing::info!(task = %job.task, source = %job.source, %first, %until,
+                "the shard group's DDL already ran: re-reading its held rows first");
+            resync = Some(resync::Resync::new(&job, until, lane0));
+            if first.at_or_before(&from) {
+                from = first;
+            }
+        }
+    }
     let replay_until = match (&job.replay_until, relane_until) {
         (Some(a), Some(b)) => Some(if a.at_or_before(&b) { b } else { a.clone() }),
         (a, b) => a.clone().or(b),
     };
     *lock(&progress) = SyncProgress::new(Instant::now(), per_lane.clone());
+    lock(&progress).shard_group = window.as_ref().map(shard_group::GroupWindow::status);
     tracing::info!(task = %job.task, source = %job.source, start = %from, lanes = lanes_n,
         replay_until = ?replay_until.as_ref().map(ToString::to_string), "binlog sync starting");
 
@@ -348,6 +366,58 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 p.lag_seconds = 0;
             }
         }
+        if let Some(r) = resync.as_mut() {
+            if r.covers(&located.end) {
+                if let (
+                    Some(w),
+                    Event::Rows {
+                        schema,
+                        table,
+                        columns,
+                        rows,
+                    },
+                ) = (window.as_ref(), &located.event)
+                {
+                    if w.replays(schema, table, &located.end) {
+                        let routed = route_rows(
+                            &job,
+                            schema,
+                            table,
+                            columns,
+                            rows.clone(),
+                            true,
+                            &located.end,
+                        )
+                        .map_err(stop)?;
+                        r.add(routed);
+                    }
+                }
+                if matches!(located.event, Event::Commit) && r.is_full(job.batch_rows) {
+                    if let Some(by_epoch) = r.flush(&job).await.map_err(stop)? {
+                        return Ok(SyncOutcome::Fenced { by_epoch });
+                    }
+                }
+                if !r.ends_at(&located.end) {
+                    continue;
+                }
+            }
+            // The window's end: the held rows are all applied; close it.
+            if let Some(by_epoch) = r.flush(&job).await.map_err(stop)? {
+                return Ok(SyncOutcome::Fenced { by_epoch });
+            }
+            if let Some(by_epoch) = resync::save(&job, None).await.map_err(stop)? {
+                return Ok(SyncOutcome::Fenced { by_epoch });
+            }
+            tracing::info!(task = %job.task, source = %job.source, rows = r.rows, until = %r.until,
+                "shard group window closed: held rows re-applied");
+            let inside = r.covers(&located.end);
+            lock(&progress).shard_group = None;
+            window = None;
+            resync = None;
+            if inside {
+                continue;
+            }
+        }
         match located.event {
             Event::Rows {
                 schema,
@@ -355,6 +425,13 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 columns,
                 rows,
             } => {
+                if window
+                    .as_ref()
+                    .is_some_and(|w| w.holds(&schema, &table, &located.end))
+                {
+                    // Held: its table reached a shard DDL; re-read later.
+                    continue;
+                }
                 let safe = job.always_safe
                     || replay_until
                         .as_ref()
@@ -424,10 +501,13 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 lanes.barrier().await?;
                 if job.sharded {
                     let at = located.end.clone();
-                    if let Some(outcome) =
-                        sharded_ddl(&job, &mut lanes, &mut ops, &progress, &schema, &sql, at)
-                            .await?
-                    {
+                    let mut shard = ShardCtx {
+                        lanes: &mut lanes,
+                        ops: &mut ops,
+                        progress: &progress,
+                        window: &mut window,
+                    };
+                    if let Some(outcome) = sharded_ddl(&job, &mut shard, &schema, &sql, at).await? {
                         return Ok(outcome);
                     }
                 } else {
@@ -438,6 +518,20 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 lanes.barrier().await?;
                 if job.sharded {
                     shard::done(&progress);
+                }
+                if let Some((until, first)) = window
+                    .as_ref()
+                    .and_then(|w| w.until().zip(w.first()))
+                    .filter(|_| resync.is_none())
+                {
+                    // The group's DDL ran: re-read the held rows.
+                    tracing::info!(task = %job.task, source = %job.source, from = %first, %until,
+                        "re-reading the rows held by the shard group");
+                    resync = Some(resync::Resync::new(&job, until, located.end.clone()));
+                    drop(reader);
+                    reader = BinlogReader::open(job.upstream.clone(), job.server_id, &first)
+                        .await
+                        .map_err(stop)?;
                 }
             }
             Event::Heartbeat => {
@@ -456,11 +550,16 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
 /// A DDL of a sharded merge (see [`shard`]): applied, skipped, or
 /// coordinated through its lock, waiting until the leader says whether to
 /// execute or skip it. The caller moves the checkpoints past it.
+struct ShardCtx<'a> {
+    lanes: &'a mut Lanes,
+    ops: &'a mut shard::Ops,
+    progress: &'a Mutex<SyncProgress>,
+    window: &'a mut Option<shard_group::GroupWindow>,
+}
+
 async fn sharded_ddl(
     job: &SyncJob,
-    lanes: &mut Lanes,
-    ops: &mut shard::Ops,
-    progress: &Mutex<SyncProgress>,
+    ctx: &mut ShardCtx<'_>,
     schema: &str,
     sql: &str,
     at: Position,
@@ -485,17 +584,31 @@ async fn sharded_ddl(
             schema,
             table,
             ddls,
-        } => shard::ShardDdl {
-            schema,
-            table,
-            ddls,
-            at,
-        },
+            upstream,
+        } => {
+            let target = (schema, table);
+            let step = resync::arrive(job, ctx.progress, ctx.window, upstream, &target, &ddls, &at)
+                .await
+                .map_err(stop)?;
+            match step {
+                Err(by_epoch) => return Ok(Some(SyncOutcome::Fenced { by_epoch })),
+                // Other shard tables of this source have not reached it.
+                Ok(resync::GroupStep::Waiting) => return Ok(None),
+                Ok(resync::GroupStep::Single | resync::GroupStep::AllArrived) => {}
+            }
+            let (schema, table) = target;
+            shard::ShardDdl {
+                schema,
+                table,
+                ddls,
+                at,
+            }
+        }
     };
-    shard::arrived(progress, &job.task, &ddl);
+    shard::arrived(ctx.progress, &job.task, &ddl);
     let op = tokio::select! {
-        op = shard::wait_op(ops, &ddl.at) => op.map_err(stop)?,
-        failed = lanes.failure() => return Err(failed),
+        op = shard::wait_op(ctx.ops, &ddl.at) => op.map_err(stop)?,
+        failed = ctx.lanes.failure() => return Err(failed),
     };
     if op.execute {
         let outcome = shard::execute_once(job, &ddl, &op.lock_id)
@@ -506,6 +619,14 @@ async fn sharded_ddl(
         }
     } else {
         tracing::info!(task = %job.task, source = %job.source, lock = %op.lock_id, "shard DDL skipped: the owner executed it");
+    }
+    if let Some(w) = ctx.window.as_mut() {
+        // Recorded before the checkpoints pass the DDL: a successor then
+        // knows to re-read the held rows.
+        w.resolved(&ddl.at);
+        if let Some(by_epoch) = resync::save(job, Some(w)).await.map_err(stop)? {
+            return Ok(Some(SyncOutcome::Fenced { by_epoch }));
+        }
     }
     Ok(None)
 }

@@ -58,6 +58,8 @@ pub enum Sharded {
         schema: String,
         table: String,
         ddls: Vec<String>,
+        /// The upstream (shard) table the DDL changes.
+        upstream: (String, String),
     },
     Skip(&'static str),
 }
@@ -100,11 +102,15 @@ pub fn classify(plan: DdlPlan) -> Result<Sharded, String> {
                 .collect(),
         ));
     }
-    let mut tables = statements.iter().filter_map(|p| p.table.clone());
-    let Some((schema, table)) = tables.next() else {
+    let mut tables = statements
+        .iter()
+        .filter_map(|p| p.table.clone().zip(p.source_table.clone()));
+    let Some(((schema, table), upstream)) = tables.next() else {
         return Err("a shard DDL must name the table it changes".into());
     };
-    if tables.any(|t| t != (schema.clone(), table.clone())) || !statements.iter().all(coordinated) {
+    if tables.any(|(t, u)| t != (schema.clone(), table.clone()) || u != upstream)
+        || !statements.iter().all(coordinated)
+    {
         return Err(
             "a shard DDL must change one merged table only; split the statement per table".into(),
         );
@@ -113,6 +119,7 @@ pub fn classify(plan: DdlPlan) -> Result<Sharded, String> {
         schema,
         table,
         ddls: statements.into_iter().map(|p| p.sql).collect(),
+        upstream,
     })
 }
 
@@ -254,6 +261,7 @@ mod tests {
             sql: sql.into(),
             kind,
             table: table.map(|(s, t)| (s.into(), t.into())),
+            source_table: table.map(|(s, t)| (format!("{s}_1"), t.into())),
         }
     }
 
@@ -271,6 +279,7 @@ mod tests {
                 schema: "db".into(),
                 table: "t".into(),
                 ddls: vec!["ALTER A".into(), "CREATE INDEX".into()],
+                upstream: ("db_1".into(), "t".into()),
             })
         );
         assert_eq!(

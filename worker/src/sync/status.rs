@@ -25,6 +25,8 @@ pub struct SyncProgress {
     pub rows: u64,
     /// The shard DDL this source waits at or last finished.
     pub shard_ddl: Option<pb::ShardDdlInfo>,
+    /// The open window of a sharding group within the source.
+    pub shard_group: Option<pb::ShardingGroup>,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -40,6 +42,7 @@ impl SyncProgress {
             lag_seconds: 0,
             rows: 0,
             shard_ddl: None,
+            shard_group: None,
             samples: VecDeque::new(),
         }
     }
@@ -111,7 +114,7 @@ impl SyncProgress {
                 .filter(|i| !i.done)
                 .map(|i| i.ddls.clone())
                 .unwrap_or_default(),
-            unresolved_groups: Vec::new(),
+            unresolved_groups: self.shard_group.clone().into_iter().collect(),
             synced: self.committed == self.read && self.lag_seconds == 0,
             binlog_type: "remote".into(),
             seconds_behind_master: self.lag_seconds,
