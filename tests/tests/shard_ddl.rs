@@ -7,8 +7,9 @@
 //! row was lost or duplicated, and the lock is gone. The same with the
 //! master leader killed after the second shard, with the leader killed
 //! after the owner executed but before the others skipped, and with the
-//! owning worker killed; and a lock whose last shard never issues the DDL,
-//! resolved with `unlock-ddl-lock`.
+//! owning worker killed; a lock whose last shard never issues the DDL,
+//! resolved with `unlock-ddl-lock`; and different DDLs on two shards, which
+//! pause the late source with both statements shown.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -343,4 +344,38 @@ async fn unlock_resolves_a_lock_whose_last_shard_never_arrives() {
         .await
         .expect("downstream equals the merged shards");
     assert_eq!(executions(&c), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn different_ddls_on_different_shards_pause_with_both_shown() {
+    let c = start().await;
+    alter(&c, 0).await;
+    wait_synced(&c.addrs, &["mysql1"]).await;
+    run_sql(
+        &c.dbs.upstreams[1],
+        &["ALTER TABLE dmtest1.t1 ADD COLUMN other INT NOT NULL DEFAULT 8"],
+    )
+    .await
+    .expect("another ALTER on shard 2");
+    let addrs = c.addrs.as_str();
+    let error = poll("mysql2 paused with both DDLs", || async move {
+        let status = dmctl(addrs, &["query-status", TASK]).await.ok();
+        let paused = status.as_ref().and_then(|s| {
+            s["sources"].as_array()?.iter().find_map(|source| {
+                let sub = &source["subTaskStatus"][0];
+                (source["sourceStatus"]["source"] == "mysql2" && sub["stage"] == "Paused")
+                    .then(|| sub["result"].to_string())
+            })
+        });
+        match paused {
+            Some(e) => Check::Ready(e),
+            None => Check::Pending(format!("{status:?}")),
+        }
+    })
+    .await;
+    assert!(error.contains("ADD COLUMN other"), "{error}");
+    assert!(error.contains("ADD COLUMN extra"), "{error}");
+    // Nothing ran downstream.
+    assert!(!has_extra_column(&c.dbs.downstream).await);
+    assert_eq!(executions(&c), 0);
 }
