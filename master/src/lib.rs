@@ -11,6 +11,7 @@
 
 mod catch_up;
 mod checkpoints;
+pub mod databases;
 mod db_opts;
 pub mod error;
 pub mod liveness;

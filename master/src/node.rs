@@ -14,13 +14,14 @@
 //! ([`Node::read`]), so no answer ever comes from stale state.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use dm_proto::net::SharedConnector;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
 use tonic::transport::Channel;
 
+use crate::databases::Databases;
 use crate::error::MasterError;
 use crate::liveness::Liveness;
 use crate::raft::{AppliedState, MasterNode, NodeId, StateReader, TypeConfig};
@@ -50,6 +51,8 @@ pub struct Node {
     pub me: MasterNode,
     pub raft: Raft<TypeConfig>,
     pub connector: SharedConnector,
+    /// The users' databases (upstream checks, pre-check facts, meta removal).
+    pub databases: Arc<dyn Databases>,
     /// Which workers are alive (leader-local soft state).
     pub liveness: Liveness,
     /// Raft election timeout: a leader whose last quorum ack is older may
@@ -71,9 +74,7 @@ impl std::fmt::Debug for Node {
 
 /// Unix milliseconds now: the time the leader stamps into proposals.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    dm_proto::clock::unix_ms()
 }
 
 impl Node {
@@ -81,6 +82,7 @@ impl Node {
         me: MasterNode,
         raft: Raft<TypeConfig>,
         connector: SharedConnector,
+        databases: Arc<dyn Databases>,
         state: StateReader,
         write_timeout: Duration,
         election_timeout: Duration,
@@ -90,6 +92,7 @@ impl Node {
             me,
             raft,
             connector,
+            databases,
             liveness: Liveness::default(),
             election_timeout,
             state,

@@ -4,7 +4,9 @@
 //! it does, proposes the binds and unbinds the pure scheduler asks for.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use openraft::ServerState;
 use tokio::sync::watch;

@@ -25,14 +25,17 @@ use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
 use dm_proto::pb::raft::raft_transport_client::RaftTransportClient;
 use dm_proto::pb::raft::JoinClusterRequest;
 use openraft::error::{InitializeError, RaftError};
+use openraft::storage::{RaftLogStorage, RaftStateMachine};
 use openraft::{Raft, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_stream::StreamExt;
 
+use crate::databases::{Databases, MySqlDatabases};
 use crate::node::Node;
-use crate::raft::{node_id, open_stores, MasterNode, Network, TypeConfig};
+use crate::raft::{node_id, open_stores, MasterNode, Network, StateReader, TypeConfig};
 use crate::server::serve;
 
 /// How long a write may wait for its commit before the client is told.
@@ -117,6 +120,54 @@ impl Running {
     }
 }
 
+/// What a master runs on besides its configuration.
+#[allow(missing_debug_implementations)]
+pub struct Parts<LS, SM> {
+    pub connector: SharedConnector,
+    pub databases: Arc<dyn Databases>,
+    pub log_store: LS,
+    pub state_machine: SM,
+    /// The state machine's read handle.
+    pub reader: StateReader,
+}
+
+/// Starts Raft on `parts` and builds the node; nothing is served yet.
+pub async fn build<LS, SM>(cfg: &MasterConfig, parts: Parts<LS, SM>) -> anyhow::Result<Arc<Node>>
+where
+    LS: RaftLogStorage<TypeConfig>,
+    SM: RaftStateMachine<TypeConfig>,
+{
+    let addrs = Addresses::from_config(cfg)?;
+    let raft = Raft::<TypeConfig>::new(
+        node_id(&cfg.name),
+        raft_config(cfg)?,
+        Network::new(parts.connector.clone()),
+        parts.log_store,
+        parts.state_machine,
+    )
+    .await
+    .context("starting raft")?;
+    Ok(Arc::new(Node::new(
+        addrs.me,
+        raft,
+        parts.connector,
+        parts.databases,
+        parts.reader,
+        WRITE_TIMEOUT,
+        Duration::from_millis(cfg.raft_election_timeout_ms),
+    )))
+}
+
+/// The leader's background loops (catch-up, scheduling, checkpoint
+/// flushes), until `stopped` turns true.
+pub fn spawn_loops(node: &Arc<Node>, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(crate::catch_up::run(node.clone(), stopped.clone())),
+        tokio::spawn(crate::scheduling::run(node.clone(), stopped.clone())),
+        tokio::spawn(crate::checkpoints::run(node.clone(), stopped.clone())),
+    ]
+}
+
 /// Starts a master on real TCP from its configuration.
 pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
     let addrs = Addresses::from_config(cfg)?;
@@ -124,24 +175,17 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
     let (log_store, state_machine) = open_stores(Path::new(&cfg.data_dir))
         .with_context(|| format!("opening the data dir {}", cfg.data_dir))?;
     let reader = state_machine.reader();
-    let id = node_id(&cfg.name);
-    let raft = Raft::<TypeConfig>::new(
-        id,
-        raft_config(cfg)?,
-        Network::new(connector.clone()),
-        log_store,
-        state_machine,
+    let node = build(
+        cfg,
+        Parts {
+            connector: connector.clone(),
+            databases: Arc::new(MySqlDatabases),
+            log_store,
+            state_machine,
+            reader,
+        },
     )
-    .await
-    .context("starting raft")?;
-    let node = Arc::new(Node::new(
-        addrs.me.clone(),
-        raft,
-        connector.clone(),
-        reader,
-        WRITE_TIMEOUT,
-        Duration::from_millis(cfg.raft_election_timeout_ms),
-    ));
+    .await?;
 
     let (stop, stopped) = watch::channel(false);
     let mut servers = Vec::new();
@@ -171,19 +215,8 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
             }
         }));
     }
-    tracing::info!(id, me = %addrs.me, "master serving");
-    servers.push(tokio::spawn(crate::catch_up::run(
-        node.clone(),
-        stopped.clone(),
-    )));
-    servers.push(tokio::spawn(crate::scheduling::run(
-        node.clone(),
-        stopped.clone(),
-    )));
-    servers.push(tokio::spawn(crate::checkpoints::run(
-        node.clone(),
-        stopped.clone(),
-    )));
+    tracing::info!(id = node.id, me = %addrs.me, "master serving");
+    servers.extend(spawn_loops(&node, &stopped));
 
     let running = Running {
         node,
@@ -198,7 +231,7 @@ pub async fn start(cfg: &MasterConfig) -> anyhow::Result<Running> {
 }
 
 /// Initializes, joins, or (with existing state) does nothing.
-async fn bootstrap(
+pub async fn bootstrap(
     cfg: &MasterConfig,
     node: &Node,
     connector: &SharedConnector,

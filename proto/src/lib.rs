@@ -13,6 +13,7 @@
 //! - [`net`]: the network as an input (connectors for clients).
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod net;

@@ -10,7 +10,9 @@
 //! a worker that wakes up after a long pause finds its lease expired before
 //! it writes anything.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Default)]
 pub struct Lease {

@@ -7,7 +7,9 @@
 //! Meanwhile what it runs keeps running, until the lease runs out (see
 //! [`crate::lease`]): a master failover is much shorter than the lease.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use dm_proto::config::{advertise_for, split_list, WorkerConfig};
 use dm_proto::net::SharedConnector;
@@ -55,9 +57,7 @@ impl MasterClient {
             masters,
             target: 0,
             connector,
-            boot_id: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
-                u64::try_from(d.as_nanos() & u128::from(u64::MAX)).unwrap_or(0)
-            }),
+            boot_id: dm_proto::clock::unix_ms(),
             seq: 0,
         }
     }

@@ -191,6 +191,7 @@ const TABLE_ITEMS: [Item; 3] = [
 /// configurations by source-id; an instance whose source is not there fails
 /// as not existing). Never errors: what cannot be checked is a failure.
 pub async fn check_task(
+    databases: &dyn crate::databases::Databases,
     task: &TaskConfig,
     sources: &BTreeMap<String, SourceConfig>,
 ) -> CheckReport {
@@ -221,7 +222,9 @@ pub async fn check_task(
         } else {
             None
         };
-        let facts = facts::fetch(config, rules.as_ref().map(|r| &r.block_allow)).await;
+        let facts = databases
+            .source_facts(config, rules.as_ref().map(|r| &r.block_allow))
+            .await;
         (id, facts)
     });
     let fetched = futures::future::join_all(fetches).await;

@@ -1,5 +1,6 @@
-//! The Raft log and vote on sled: [`SledLogStore`] (openraft's
-//! `RaftLogStorage`) and its cheap, cloneable [`SledLogReader`].
+//! The Raft log and vote on a [`Disk`]: [`LogStore`] (openraft's
+//! `RaftLogStorage`) and its cheap, cloneable [`LogReader`];
+//! [`SledLogStore`] is the production one.
 //!
 //! Entries live in the `raft_log` tree under their index as big-endian
 //! `u64`; the vote, the last purged log id and the committed log id live in
@@ -8,9 +9,10 @@
 //! # Durability
 //!
 //! - `append` applies the entries as one `Batch` (atomic: a crash leaves no
-//!   hole) and reports them flushed to openraft only after
-//!   `flush_async` returned. openraft counts an entry towards a quorum only
-//!   once reported, so an acknowledged entry survives a crash.
+//!   hole) and reports them flushed to openraft only after the disk's
+//!   `flush` (sled's `flush_async`) returned. openraft counts an entry
+//!   towards a quorum only once reported, so an acknowledged entry survives
+//!   a crash.
 //! - `save_vote` flushes before returning: a master must never vote twice in
 //!   a term, even across a crash.
 //! - `truncate` removes the conflicting suffix as one `Batch` and flushes
@@ -18,7 +20,7 @@
 //!   while the removed ones come back.
 //! - `purge` first records and flushes the new `last_purged`, then removes
 //!   the entries (one `Batch`) and flushes. A crash in between leaves
-//!   entries at or below `last_purged`; [`SledLogStore::open`] removes them.
+//!   entries at or below `last_purged`; [`LogStore::open`] removes them.
 //!   The opposite order could lose the entries but keep an old
 //!   `last_purged`: a hole at the start of the log.
 //! - `save_committed` does not flush: the committed id only lets a
@@ -32,6 +34,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, Vote};
 use serde::Serialize;
 
+use super::disk::{Batch, Disk, KeyRange, MemDisk, SledDisk, Tree};
 use super::store::{decode, encode, get_json, RaftStorageError, StoreError, LOG_TREE, META_TREE};
 use super::types::{NodeId, TypeConfig};
 
@@ -56,10 +59,7 @@ fn key_index(key: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(bytes))
 }
 
-/// A range of log keys.
-type KeyRange = (Bound<[u8; 8]>, Bound<[u8; 8]>);
-
-/// `range` as sled keys; `None` when it holds no index.
+/// `range` as tree keys; `None` when it holds no index.
 fn key_range(range: &impl RangeBounds<u64>) -> Option<KeyRange> {
     let start = match range.start_bound() {
         Bound::Included(&i) => i,
@@ -67,22 +67,25 @@ fn key_range(range: &impl RangeBounds<u64>) -> Option<KeyRange> {
         Bound::Unbounded => 0,
     };
     let end = match range.end_bound() {
-        Bound::Included(&i) if i >= start => Bound::Included(index_key(i)),
-        Bound::Excluded(&i) if i > start => Bound::Excluded(index_key(i)),
+        Bound::Included(&i) if i >= start => Bound::Included(index_key(i).into()),
+        Bound::Excluded(&i) if i > start => Bound::Excluded(index_key(i).into()),
         Bound::Unbounded => Bound::Unbounded,
         _ => return None,
     };
-    Some((Bound::Included(index_key(start)), end))
+    Some((Bound::Included(index_key(start).into()), end))
 }
 
-/// Reads log entries; shares the tree with its [`SledLogStore`] (cloning is
+/// Reads log entries; shares the tree with its [`LogStore`] (cloning is
 /// a reference-count increment).
 #[derive(Debug, Clone)]
-pub struct SledLogReader {
-    log: sled::Tree,
+pub struct LogReader<D: Disk> {
+    log: D::Tree,
 }
 
-impl SledLogReader {
+/// The production log reader, on sled.
+pub type SledLogReader = LogReader<SledDisk>;
+
+impl<D: Disk> LogReader<D> {
     /// Entries in `range`, in order, stopping after `max_bytes` of encoded
     /// entries (but always returning the first one present).
     fn read(
@@ -95,7 +98,7 @@ impl SledLogReader {
         };
         let mut entries = Vec::new();
         let mut bytes = 0;
-        for item in self.log.range::<[u8; 8], _>(keys) {
+        for item in self.log.range(keys) {
             let (key, value) = item?;
             let index = key_index(&key)?;
             let entry: Entry<TypeConfig> = decode("log entry", &value)?;
@@ -128,7 +131,7 @@ fn read_logs_error(e: StoreError) -> RaftStorageError {
     e.into_raft(ErrorSubject::Logs, ErrorVerb::Read)
 }
 
-impl RaftLogReader<TypeConfig> for SledLogReader {
+impl<D: Disk> RaftLogReader<TypeConfig> for LogReader<D> {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -146,35 +149,41 @@ impl RaftLogReader<TypeConfig> for SledLogReader {
     }
 }
 
-/// The Raft log and vote of one master, on sled.
+/// The Raft log and vote of one master, on a [`Disk`].
 #[derive(Debug, Clone)]
-pub struct SledLogStore {
-    db: sled::Db,
-    reader: SledLogReader,
-    meta: sled::Tree,
+pub struct LogStore<D: Disk> {
+    disk: D,
+    reader: LogReader<D>,
+    meta: D::Tree,
 }
 
-impl SledLogStore {
-    /// The log store on `db`. Finishes a purge a crash interrupted (removes
-    /// entries at or below the recorded `last_purged`).
-    pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
+/// The production log store, on sled.
+pub type SledLogStore = LogStore<SledDisk>;
+
+/// The simulation's log store, in memory.
+pub type MemLogStore = LogStore<MemDisk>;
+
+impl<D: Disk> LogStore<D> {
+    /// The log store on `disk`. Finishes a purge a crash interrupted
+    /// (removes entries at or below the recorded `last_purged`).
+    pub fn open(disk: &D) -> Result<Self, StoreError> {
         let store = Self {
-            db: db.clone(),
-            reader: SledLogReader {
-                log: db.open_tree(LOG_TREE)?,
+            disk: disk.clone(),
+            reader: LogReader {
+                log: disk.open_tree(LOG_TREE)?,
             },
-            meta: db.open_tree(META_TREE)?,
+            meta: disk.open_tree(META_TREE)?,
         };
         if let Some(purged) = store.last_purged()? {
             if store.remove_up_to(purged.index)? > 0 {
-                store.db.flush()?;
+                store.disk.flush_blocking()?;
             }
         }
         Ok(store)
     }
 
     /// A reader sharing this store's log.
-    pub fn reader(&self) -> SledLogReader {
+    pub fn reader(&self) -> LogReader<D> {
         self.reader.clone()
     }
 
@@ -183,26 +192,25 @@ impl SledLogStore {
     }
 
     fn put_meta<T: Serialize>(&self, key: &'static str, value: &T) -> Result<(), StoreError> {
-        self.meta.insert(key, encode(key, value)?)?;
-        Ok(())
+        self.meta.insert(key.as_bytes(), encode(key, value)?)
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.disk.flush().await
     }
 
     /// Removes every entry with index `<= last` in one batch; returns how
     /// many.
     fn remove_up_to(&self, last: u64) -> Result<usize, StoreError> {
-        self.remove((Bound::Unbounded, Bound::Included(index_key(last))))
+        self.remove((Bound::Unbounded, Bound::Included(index_key(last).into())))
     }
 
     fn remove(&self, keys: KeyRange) -> Result<usize, StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut removed = 0;
-        for key in self.reader.log.range::<[u8; 8], _>(keys).keys() {
-            batch.remove(key?);
+        for item in self.reader.log.range(keys) {
+            let (key, _) = item?;
+            batch.remove(key);
             removed += 1;
         }
         if removed > 0 {
@@ -224,12 +232,11 @@ impl SledLogStore {
         &self,
         entries: impl IntoIterator<Item = Entry<TypeConfig>>,
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         for entry in entries {
-            batch.insert(&index_key(entry.log_id.index), encode("log entry", &entry)?);
+            batch.insert(index_key(entry.log_id.index), encode("log entry", &entry)?);
         }
-        self.reader.log.apply_batch(batch)?;
-        Ok(())
+        self.reader.log.apply_batch(batch)
     }
 
     async fn append_durably(
@@ -253,7 +260,7 @@ impl SledLogStore {
     }
 }
 
-impl RaftLogReader<TypeConfig> for SledLogStore {
+impl<D: Disk> RaftLogReader<TypeConfig> for LogStore<D> {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -270,8 +277,8 @@ impl RaftLogReader<TypeConfig> for SledLogStore {
     }
 }
 
-impl RaftLogStorage<TypeConfig> for SledLogStore {
-    type LogReader = SledLogReader;
+impl<D: Disk> RaftLogStorage<TypeConfig> for LogStore<D> {
+    type LogReader = LogReader<D>;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, RaftStorageError> {
         self.log_state().map_err(read_logs_error)
@@ -335,7 +342,11 @@ impl RaftLogStorage<TypeConfig> for SledLogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), RaftStorageError> {
         let write = async {
-            if self.remove((Bound::Included(index_key(log_id.index)), Bound::Unbounded))? > 0 {
+            let suffix = (
+                Bound::Included(index_key(log_id.index).into()),
+                Bound::Unbounded,
+            );
+            if self.remove(suffix)? > 0 {
                 self.flush().await?;
             }
             Ok::<_, StoreError>(())
@@ -391,7 +402,7 @@ mod tests {
 
     #[test]
     fn key_ranges_cover_exactly_the_requested_indexes() {
-        let k = |i: u64| i.to_be_bytes();
+        let k = |i: u64| i.to_be_bytes().to_vec();
         assert_eq!(key_range(&(3..3)), None);
         let (five, three) = (5, 3);
         assert_eq!(key_range(&(five..three)), None);
@@ -446,14 +457,14 @@ mod tests {
         let vote = Vote::new_committed(2, 7);
         {
             let db = open_db(dir.path()).expect("open db");
-            let mut store = SledLogStore::open(&db).expect("open store");
+            let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("open store");
             append_range(&mut store, 1..=1000).await;
             store.save_vote(&vote).await.expect("save vote");
             store.purge(log_id(900)).await.expect("purge");
         }
 
         let db = open_db(dir.path()).expect("reopen db");
-        let mut store = SledLogStore::open(&db).expect("reopen store");
+        let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("reopen store");
         let state = store.get_log_state().await.expect("log state");
         assert_eq!(state.last_purged_log_id, Some(log_id(900)));
         assert_eq!(state.last_log_id, Some(log_id(1000)));
@@ -471,14 +482,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         {
             let db = open_db(dir.path()).expect("open db");
-            let mut store = SledLogStore::open(&db).expect("open store");
+            let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("open store");
             append_range(&mut store, 1..=10).await;
             // The first half of a purge: the id is recorded, the entries remain.
             store.put_meta(LAST_PURGED_KEY, &log_id(6)).expect("meta");
             db.flush().expect("flush");
         }
         let db = open_db(dir.path()).expect("reopen db");
-        let mut store = SledLogStore::open(&db).expect("reopen store");
+        let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("reopen store");
         let entries = store.try_get_log_entries(..).await.expect("read log");
         assert_eq!(entries.first().map(|e| e.log_id.index), Some(7));
         assert_eq!(entries.len(), 4);
@@ -488,7 +499,7 @@ mod tests {
     async fn truncate_removes_the_suffix_and_purge_never_goes_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = open_db(dir.path()).expect("open db");
-        let mut store = SledLogStore::open(&db).expect("open store");
+        let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("open store");
         append_range(&mut store, 1..=10).await;
         store.truncate(log_id(8)).await.expect("truncate");
         store.purge(log_id(3)).await.expect("purge");
@@ -508,7 +519,7 @@ mod tests {
     async fn limited_reads_stop_at_the_byte_budget_but_return_something() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = open_db(dir.path()).expect("open db");
-        let mut store = SledLogStore::open(&db).expect("open store");
+        let mut store = SledLogStore::open(&SledDisk::new(db.clone())).expect("open store");
         let big = |index: u64| Entry {
             log_id: log_id(index),
             payload: EntryPayload::Normal(Request {

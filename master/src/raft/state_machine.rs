@@ -1,6 +1,7 @@
 //! The replicated [`ClusterState`] as openraft's state machine, persisted
-//! in sled: [`SledStateMachine`], and [`StateReader`], the handle the
-//! service layer reads the state through.
+//! on a [`Disk`]: [`StateMachine`] ([`SledStateMachine`] in production),
+//! and [`StateReader`], the handle the service layer reads the state
+//! through.
 //!
 //! The `state_machine` tree holds the applied state as three keys (`state`,
 //! `last_applied`, `last_membership`) and the latest snapshot as two
@@ -33,6 +34,7 @@ use openraft::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::disk::{Batch, Disk, MemDisk, SledDisk, Tree};
 use super::store::{decode, encode, get_json, RaftStorageError, StoreError, STATE_MACHINE_TREE};
 use super::types::{MasterNode, NodeId, TypeConfig};
 use crate::state::{ClusterState, Response};
@@ -88,15 +90,15 @@ impl StateReader {
 /// The `state_machine` tree, shared by the state machine and its snapshot
 /// builders.
 #[derive(Debug, Clone)]
-struct MachineTree {
-    db: sled::Db,
-    tree: sled::Tree,
+struct MachineTree<D: Disk> {
+    disk: D,
+    tree: D::Tree,
     /// Serializes "compare with the stored snapshot, then write" between
     /// snapshot builders and `install_snapshot`.
     snapshot_lock: Arc<Mutex<()>>,
 }
 
-impl MachineTree {
+impl<D: Disk> MachineTree<D> {
     fn load_applied(&self) -> Result<AppliedState, StoreError> {
         let state = get_json(&self.tree, STATE_KEY)?;
         let last_applied = get_json(&self.tree, LAST_APPLIED_KEY)?;
@@ -115,7 +117,7 @@ impl MachineTree {
         }
     }
 
-    fn put_applied(batch: &mut sled::Batch, applied: &AppliedState) -> Result<(), StoreError> {
+    fn put_applied(batch: &mut Batch, applied: &AppliedState) -> Result<(), StoreError> {
         batch.insert(STATE_KEY, encode(STATE_KEY, &applied.state)?);
         batch.insert(
             LAST_APPLIED_KEY,
@@ -129,7 +131,7 @@ impl MachineTree {
     }
 
     fn put_snapshot(
-        batch: &mut sled::Batch,
+        batch: &mut Batch,
         meta: &SnapshotMeta<NodeId, MasterNode>,
         data: &[u8],
     ) -> Result<(), StoreError> {
@@ -139,9 +141,9 @@ impl MachineTree {
     }
 
     fn save_applied(&self, applied: &AppliedState) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         Self::put_applied(&mut batch, applied)?;
-        Ok(self.tree.apply_batch(batch)?)
+        self.tree.apply_batch(batch)
     }
 
     fn stored_snapshot_meta(&self) -> Result<Option<SnapshotMeta<NodeId, MasterNode>>, StoreError> {
@@ -163,9 +165,9 @@ impl MachineTree {
                 return Ok(());
             }
         }
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         Self::put_snapshot(&mut batch, meta, data)?;
-        Ok(self.tree.apply_batch(batch)?)
+        self.tree.apply_batch(batch)
     }
 
     /// Replaces the applied state and the stored snapshot at once.
@@ -179,10 +181,10 @@ impl MachineTree {
             .snapshot_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         Self::put_applied(&mut batch, applied)?;
         Self::put_snapshot(&mut batch, meta, data)?;
-        Ok(self.tree.apply_batch(batch)?)
+        self.tree.apply_batch(batch)
     }
 
     fn load_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>, StoreError> {
@@ -191,37 +193,42 @@ impl MachineTree {
         };
         let data = self
             .tree
-            .get(SNAPSHOT_DATA_KEY)?
+            .get(SNAPSHOT_DATA_KEY.as_bytes())?
             .ok_or(StoreError::Corrupt {
                 what: "snapshot",
                 detail: "snapshot_meta without snapshot_data".into(),
             })?;
         Ok(Some(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(data.to_vec())),
+            snapshot: Box::new(Cursor::new(data)),
         }))
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.disk.flush().await
     }
 }
 
-/// The masters' state machine on sled. Cloning gives a handle to the same
-/// machine (openraft uses a clone as the snapshot builder).
+/// The masters' state machine on a [`Disk`]. Cloning gives a handle to the
+/// same machine (openraft uses a clone as the snapshot builder).
 #[derive(Debug, Clone)]
-pub struct SledStateMachine {
-    tree: MachineTree,
+pub struct StateMachine<D: Disk> {
+    tree: MachineTree<D>,
     reader: StateReader,
 }
 
-impl SledStateMachine {
-    /// The state machine on `db`, with the state it last persisted.
-    pub fn open(db: &sled::Db) -> Result<Self, StoreError> {
+/// The production state machine, on sled.
+pub type SledStateMachine = StateMachine<SledDisk>;
+
+/// The simulation's state machine, in memory.
+pub type MemStateMachine = StateMachine<MemDisk>;
+
+impl<D: Disk> StateMachine<D> {
+    /// The state machine on `disk`, with the state it last persisted.
+    pub fn open(disk: &D) -> Result<Self, StoreError> {
         let tree = MachineTree {
-            db: db.clone(),
-            tree: db.open_tree(STATE_MACHINE_TREE)?,
+            disk: disk.clone(),
+            tree: disk.open_tree(STATE_MACHINE_TREE)?,
             snapshot_lock: Arc::default(),
         };
         let applied = tree.load_applied()?;
@@ -267,7 +274,7 @@ impl SledStateMachine {
     async fn build(&self) -> Result<Snapshot<TypeConfig>, StoreError> {
         let applied = self.reader.current();
         let data = encode("snapshot", &*applied)?;
-        let seq = self.tree.db.generate_id()?;
+        let seq = self.tree.disk.generate_id()?;
         let snapshot_id = match &applied.last_applied {
             Some(id) => format!("{}-{}-{seq}", id.leader_id.term, id.index),
             None => format!("0-0-{seq}"),
@@ -316,7 +323,7 @@ fn snapshot_error(
     move |e| e.into_raft(subject, verb)
 }
 
-impl RaftSnapshotBuilder<TypeConfig> for SledStateMachine {
+impl<D: Disk> RaftSnapshotBuilder<TypeConfig> for StateMachine<D> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, RaftStorageError> {
         self.build()
             .await
@@ -324,7 +331,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SledStateMachine {
     }
 }
 
-impl RaftStateMachine<TypeConfig> for SledStateMachine {
+impl<D: Disk> RaftStateMachine<TypeConfig> for StateMachine<D> {
     type SnapshotBuilder = Self;
 
     async fn applied_state(
@@ -413,7 +420,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let built = {
             let db = open_db(dir.path()).expect("open db");
-            let mut sm = SledStateMachine::open(&db).expect("open sm");
+            let mut sm = SledStateMachine::open(&SledDisk::new(db.clone())).expect("open sm");
             sm.apply([membership(1), register(2), register(3)])
                 .await
                 .expect("apply");
@@ -421,7 +428,7 @@ mod tests {
             builder.build_snapshot().await.expect("build")
         };
         let db = open_db(dir.path()).expect("reopen db");
-        let mut sm = SledStateMachine::open(&db).expect("reopen sm");
+        let mut sm = SledStateMachine::open(&SledDisk::new(db.clone())).expect("reopen sm");
         let current = sm
             .get_current_snapshot()
             .await
@@ -438,7 +445,7 @@ mod tests {
     async fn an_older_built_snapshot_never_replaces_an_installed_newer_one() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = open_db(dir.path()).expect("open db");
-        let mut leader = SledStateMachine::open(&db).expect("open sm");
+        let mut leader = SledStateMachine::open(&SledDisk::new(db.clone())).expect("open sm");
         leader
             .apply([membership(1), register(2), register(3), register(4)])
             .await
@@ -447,7 +454,7 @@ mod tests {
 
         let other = tempfile::tempdir().expect("tempdir");
         let db = open_db(other.path()).expect("open db");
-        let mut follower = SledStateMachine::open(&db).expect("open sm");
+        let mut follower = SledStateMachine::open(&SledDisk::new(db.clone())).expect("open sm");
         follower
             .apply([membership(1), register(2)])
             .await
@@ -482,7 +489,7 @@ mod tests {
     async fn a_snapshot_whose_data_contradicts_its_meta_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = open_db(dir.path()).expect("open db");
-        let mut sm = SledStateMachine::open(&db).expect("open sm");
+        let mut sm = SledStateMachine::open(&SledDisk::new(db.clone())).expect("open sm");
         sm.apply([membership(1), register(2)]).await.expect("apply");
         let snapshot = sm.build().await.expect("build");
         let mut meta = snapshot.meta.clone();

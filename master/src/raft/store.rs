@@ -1,17 +1,19 @@
-//! What the sled-backed Raft stores share: opening the database, the
-//! on-disk layout, the JSON codec and the error type.
+//! What the Raft stores share: the on-disk layout, the JSON codec, the
+//! error type, and opening them (on sled in production, on a [`MemDisk`] in
+//! the simulation; see [`disk`] for why there are two backends).
 //!
 //! # Layout
 //!
-//! One [`sled::Db`] per master (under its data dir) holds three trees:
+//! One [`Disk`] per master (in production a [`sled::Db`] under its data
+//! dir) holds three trees:
 //!
 //! | tree            | key                      | value                                   | owner |
 //! |-----------------|--------------------------|-----------------------------------------|-------|
-//! | `raft_log`      | log index, `u64` big-endian (so sled's byte order is index order) | `openraft::Entry<TypeConfig>` as JSON | [`SledLogStore`] |
-//! | `raft_meta`     | `vote`                   | `Vote<NodeId>` as JSON                  | [`SledLogStore`] |
+//! | `raft_log`      | log index, `u64` big-endian (so the trees' byte order is index order) | `openraft::Entry<TypeConfig>` as JSON | [`LogStore`] |
+//! | `raft_meta`     | `vote`                   | `Vote<NodeId>` as JSON                  | [`LogStore`] |
 //! |                 | `last_purged`            | `LogId<NodeId>` as JSON                 | |
 //! |                 | `committed`              | `Option<LogId<NodeId>>` as JSON         | |
-//! | `state_machine` | `state`                  | [`ClusterState`](crate::state::ClusterState) as JSON | [`SledStateMachine`] |
+//! | `state_machine` | `state`                  | [`ClusterState`](crate::state::ClusterState) as JSON | [`StateMachine`] |
 //! |                 | `last_applied`           | `Option<LogId<NodeId>>` as JSON         | |
 //! |                 | `last_membership`        | `StoredMembership<NodeId, MasterNode>` as JSON | |
 //! |                 | `snapshot_meta`          | `SnapshotMeta<NodeId, MasterNode>` of the latest snapshot, as JSON | |
@@ -23,17 +25,22 @@
 //!
 //! # Durability
 //!
-//! sled writes go to its page cache and reach the disk on `flush` (or its
-//! own background flush every 500 ms, which we never rely on). A `Batch`
-//! applied to one tree is atomic: after a crash it is either wholly there
-//! or wholly absent. `flush` covers every tree of the `Db`. The argument
-//! for each write is with the code that does it, in [`log_store`] and
-//! [`state_machine`].
+//! The stores rely only on what every [`Disk`] promises (see [`disk`]): a
+//! [`Batch`] applied to one tree is atomic (after a crash it is either
+//! wholly there or wholly absent), and `flush` makes every earlier write to
+//! every tree of the disk durable. On sled, writes go to its page cache and
+//! reach the disk on `flush` (or its own background flush every 500 ms,
+//! which we never rely on). The argument for each write is with the code
+//! that does it, in [`log_store`] and [`state_machine`].
 //!
+//! [`disk`]: super::disk
+//! [`Disk`]: super::disk::Disk
+//! [`Batch`]: super::disk::Batch
+//! [`MemDisk`]: super::disk::MemDisk
 //! [`log_store`]: super::log_store
 //! [`state_machine`]: super::state_machine
-//! [`SledLogStore`]: super::log_store::SledLogStore
-//! [`SledStateMachine`]: super::state_machine::SledStateMachine
+//! [`LogStore`]: super::log_store::LogStore
+//! [`StateMachine`]: super::state_machine::StateMachine
 //! [`AppliedState`]: super::state_machine::AppliedState
 
 use std::path::Path;
@@ -43,8 +50,9 @@ use openraft::{ErrorSubject, ErrorVerb, StorageError, StorageIOError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::log_store::SledLogStore;
-use super::state_machine::SledStateMachine;
+use super::disk::{Disk, MemDisk, SledDisk, Tree};
+use super::log_store::{LogStore, SledLogStore};
+use super::state_machine::{SledStateMachine, StateMachine};
 use super::types::NodeId;
 
 /// sled's page cache size. sled's default (1 GiB) grows a master's RSS to
@@ -58,7 +66,7 @@ pub(crate) const STATE_MACHINE_TREE: &str = "state_machine";
 /// openraft's storage error for our node id type.
 pub type RaftStorageError = StorageError<NodeId>;
 
-/// An error of the sled stores.
+/// An error of the Raft stores.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("sled: {0}")]
@@ -131,7 +139,21 @@ pub fn open_stores(path: &Path) -> Result<(SledLogStore, SledStateMachine), Stor
 /// Both stores on an already open database (they share it: one flush makes
 /// both durable).
 pub fn stores_from_db(db: &sled::Db) -> Result<(SledLogStore, SledStateMachine), StoreError> {
-    Ok((SledLogStore::open(db)?, SledStateMachine::open(db)?))
+    stores_on(&SledDisk::new(db.clone()))
+}
+
+/// Both stores on an in-memory disk, for the simulation. Opening them again
+/// on the same `disk` (after dropping them, as a crashed and restarted host
+/// does) finds everything they wrote.
+pub fn mem_stores(
+    disk: &MemDisk,
+) -> Result<(LogStore<MemDisk>, StateMachine<MemDisk>), StoreError> {
+    stores_on(disk)
+}
+
+/// Both stores on `disk` (they share it: one flush makes both durable).
+pub fn stores_on<D: Disk>(disk: &D) -> Result<(LogStore<D>, StateMachine<D>), StoreError> {
+    Ok((LogStore::open(disk)?, StateMachine::open(disk)?))
 }
 
 pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>, StoreError> {
@@ -147,8 +169,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
 
 /// Reads and decodes `key` of `tree`, `None` when absent.
 pub(crate) fn get_json<T: DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &impl Tree,
     key: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    tree.get(key)?.map(|bytes| decode(key, &bytes)).transpose()
+    tree.get(key.as_bytes())?
+        .map(|bytes| decode(key, &bytes))
+        .transpose()
 }

@@ -53,7 +53,7 @@ openraft::declare_raft_types!(
         Node = MasterNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
-        AsyncRuntime = openraft::TokioRuntime,
+        AsyncRuntime = super::runtime::RaftRuntime,
 );
 
 /// FNV-1a 64 of the master's name: deterministic across processes and

@@ -75,7 +75,7 @@ pub async fn list(
         }));
     }
     if all || req.worker {
-        let now = std::time::Instant::now();
+        let now = tokio::time::Instant::now();
         let workers = state
             .workers
             .iter()
@@ -204,7 +204,7 @@ pub async fn transfer_source(
     }
     if !node
         .liveness
-        .is_registered_alive(state, &req.worker, std::time::Instant::now())
+        .is_registered_alive(state, &req.worker, tokio::time::Instant::now())
     {
         return Ok(refuse(format!("worker {} is offline", req.worker)));
     }

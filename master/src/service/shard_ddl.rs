@@ -10,7 +10,9 @@
 //! reported epoch and a task of the reported generation, so a stale worker's
 //! report never moves a lock.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use dm_proto::pb;
 
@@ -230,7 +232,7 @@ pub async fn unlock(
                 ),
             });
         }
-        let _ = tokio::time::timeout_at(deadline.into(), changes.changed()).await;
+        let _ = tokio::time::timeout_at(deadline, changes.changed()).await;
     }
 }
 

@@ -6,7 +6,6 @@ use dm_proto::pb;
 use crate::error::MasterError;
 use crate::node::Node;
 use crate::state::{Command, Response};
-use crate::upstream_check;
 
 /// DM's answer to `operate-source update`.
 const UPDATE_UNSUPPORTED: &str = "updating a source is not supported; stop it and create it again";
@@ -65,7 +64,7 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
         }
     }
     for config in &configs {
-        if let Err(e) = upstream_check::check(config).await {
+        if let Err(e) = node.databases.check_upstream(config).await {
             failures.push(entry(false, e, config.source_id.clone(), String::new()));
         }
     }

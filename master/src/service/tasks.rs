@@ -90,8 +90,12 @@ pub async fn start(
         checked
             .mysql_instances
             .retain(|i| sources.contains(&i.source_id));
-        let report =
-            precheck::check_task(&checked, &source_configs(&applied.state, &sources)).await;
+        let report = precheck::check_task(
+            &*node.databases,
+            &checked,
+            &source_configs(&applied.state, &sources),
+        )
+        .await;
         if !report.passed() {
             tracing::info!(task = %task.name, failures = report.failures.len(), "start-task refused by the pre-check");
             return Ok(refuse(report.to_string()));
@@ -99,7 +103,7 @@ pub async fn start(
         check_result = report.to_string();
     }
     if (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name) {
-        if let Err(e) = crate::remove_meta::remove_meta(&task).await {
+        if let Err(e) = node.databases.remove_meta(&task).await {
             return Ok(refuse(e));
         }
     }
@@ -336,7 +340,12 @@ pub async fn check(
         .iter()
         .map(|i| i.source_id.clone())
         .collect();
-    let report = precheck::check_task(&task, &source_configs(&applied.state, &all)).await;
+    let report = precheck::check_task(
+        &*node.databases,
+        &task,
+        &source_configs(&applied.state, &all),
+    )
+    .await;
     Ok(pb::CheckTaskResponse {
         result: report.passed(),
         msg: report.to_string(),

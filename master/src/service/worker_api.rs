@@ -11,7 +11,9 @@
 //! moved its source. Such a leader answers "not leader" instead.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use dm_proto::config::SourceConfig;
 use dm_proto::pb;
@@ -22,7 +24,6 @@ use super::{routed, shard_ddl};
 use crate::error::MasterError;
 use crate::node::Node;
 use crate::state::{ClusterState, Command, Response as Applied, TaskStage};
-use crate::upstream_check;
 
 /// The worker's TTL when it does not say.
 const FALLBACK_TTL: Duration = crate::liveness::DEFAULT_TTL;
@@ -140,7 +141,7 @@ async fn offer_source(node: &Node, worker: &str, config_json: &str) {
         tracing::warn!(%worker, source = %id, error = %e, "the worker's embedded source is not valid");
         return;
     }
-    if let Err(e) = upstream_check::check(&config).await {
+    if let Err(e) = node.databases.check_upstream(&config).await {
         tracing::warn!(%worker, source = %id, error = %e, "the worker's embedded source was not created");
         return;
     }

@@ -13,7 +13,7 @@ pub mod unit;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use dm_proto::pb;
 use tokio::sync::{mpsc, watch, Notify};
@@ -285,9 +285,9 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let progress = match unit {
         pb::UnitType::Sync => sync
             .as_ref()
-            .map(|p| pb::subtask_report::Progress::Sync(p.status(now))),
+            .map(|p| pb::subtask_report::Progress::Sync(p.status(now.into_std()))),
         pb::UnitType::Load => {
-            let status = lock(&shared.progress).status(now);
+            let status = lock(&shared.progress).status(now.into_std());
             Some(pb::subtask_report::Progress::Load(status))
         }
         _ => None,

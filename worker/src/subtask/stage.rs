@@ -8,7 +8,9 @@
 //!   `resume-task` (the resume counter grew past the one seen at the
 //!   failure) or, for a transient error, its retry time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use dm_proto::pb;
 

@@ -1,0 +1,132 @@
+//! `chaos`: runs the deterministic simulation over a range of seeds and
+//! prints a summary, or replays one seed with its fault schedule and trace.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use dm_chaos::sim::{run_seed, Options, Summary};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaos",
+    about = "Deterministic simulation of a dm cluster under faults"
+)]
+struct Args {
+    /// Seeds to run, `A..B` (B excluded).
+    #[arg(long, default_value = "0..20")]
+    seeds: String,
+    /// Replay one seed and print its schedule and trace.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Faults happen during the first this many simulated seconds.
+    #[arg(long, default_value_t = 12)]
+    fault_window_secs: u64,
+    /// Log the cluster's own tracing output (with --seed).
+    #[arg(long)]
+    verbose: bool,
+}
+
+fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let (a, b) = text
+        .split_once("..")
+        .ok_or_else(|| format!("--seeds {text}: write A..B, e.g. 0..200"))?;
+    let a: u64 = a
+        .trim()
+        .parse()
+        .map_err(|e| format!("--seeds {text}: {e}"))?;
+    let b: u64 = b
+        .trim()
+        .parse()
+        .map_err(|e| format!("--seeds {text}: {e}"))?;
+    if b <= a {
+        return Err(format!("--seeds {text}: the range is empty"));
+    }
+    Ok(a..b)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let opts = Options {
+        fault_window: Duration::from_secs(args.fault_window_secs),
+        ..Options::default()
+    };
+    if let Some(seed) = args.seed {
+        if args.verbose {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info,openraft=warn")
+                .try_init();
+        }
+        let report = run_seed(seed, &opts);
+        println!("seed {seed}: {} faults", report.schedule.injections());
+        for line in &report.trace {
+            println!("  {line}");
+        }
+        for v in &report.violations {
+            println!("VIOLATION {v}");
+        }
+        return if report.violations.is_empty() {
+            println!(
+                "seed {seed}: all invariants hold ({:?} simulated)",
+                report.sim_time
+            );
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    let range = match parse_range(&args.seeds) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    for seed in range.clone() {
+        let report = run_seed(seed, &opts);
+        if !report.violations.is_empty() {
+            println!(
+                "seed {seed}: {} violation(s); replay: chaos --seed {seed}",
+                report.violations.len()
+            );
+        }
+        summary.add(report);
+    }
+    let total: usize = summary.faults.values().sum();
+    println!(
+        "simulation: {} seeds ({}..{}) in {:.1} s",
+        summary.seeds,
+        range.start,
+        range.end,
+        started.elapsed().as_secs_f64()
+    );
+    println!("faults injected: {total}");
+    for (kind, n) in &summary.faults {
+        println!("  {kind:<26} {n}");
+    }
+    let mut converged = summary.converged_ms.clone();
+    converged.sort_unstable();
+    if let (Some(median), Some(max)) = (converged.get(converged.len() / 2), converged.last()) {
+        println!("converged after the last fault: median {median} ms, max {max} ms");
+    }
+    println!(
+        "invariant violations: {}",
+        summary
+            .failed
+            .iter()
+            .map(|r| r.violations.len())
+            .sum::<usize>()
+    );
+    for report in &summary.failed {
+        for v in &report.violations {
+            println!("  seed {}: {v}", report.seed);
+        }
+    }
+    if summary.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,81 @@
+//! Acknowledged requests survive: after the run, every source whose last
+//! acknowledged request created it exists, and every source whose last
+//! acknowledged request stopped it is gone, unless a later request with an
+//! unknown outcome may have changed that.
+
+use std::collections::BTreeMap;
+
+use dm_master::state::ClusterState;
+
+use crate::sim::workload::{Op, Outcome, Record};
+
+/// Violations of the final state against the journal.
+pub fn check(records: &[Record], state: &ClusterState) -> Vec<String> {
+    // Per source: (exists after its last acknowledged request, whether a
+    // later request's outcome is unknown).
+    let mut expected: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    for r in records {
+        let (id, creates) = match &r.op {
+            Op::CreateSource(id) => (id.as_str(), true),
+            Op::StopSource(id) => (id.as_str(), false),
+        };
+        match r.outcome {
+            Outcome::Acked => {
+                expected.insert(id, (creates, false));
+            }
+            Outcome::Unknown(_) => {
+                if let Some(e) = expected.get_mut(id) {
+                    e.1 = true;
+                }
+            }
+            Outcome::Refused(_) => {}
+        }
+    }
+    expected
+        .into_iter()
+        .filter(|(_, (_, unsure))| !unsure)
+        .filter_map(|(id, (exists, _))| {
+            let found = state.sources.contains_key(id);
+            (found != exists).then(|| {
+                if exists {
+                    format!("source {id} was acknowledged as created but is gone")
+                } else {
+                    format!("source {id} was acknowledged as stopped but exists")
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record(op: Op, outcome: Outcome) -> Record {
+        Record {
+            op,
+            outcome,
+            at: Duration::ZERO,
+            after_faults: false,
+        }
+    }
+
+    #[test]
+    fn a_lost_acknowledged_create_is_a_violation_and_unknown_outcomes_are_not() {
+        let records = [
+            record(Op::CreateSource("a".into()), Outcome::Acked),
+            record(Op::CreateSource("b".into()), Outcome::Acked),
+            record(
+                Op::StopSource("b".into()),
+                Outcome::Unknown("timeout".into()),
+            ),
+            record(Op::CreateSource("c".into()), Outcome::Refused("bad".into())),
+        ];
+        let empty = ClusterState::default();
+        assert_eq!(
+            check(&records, &empty),
+            ["source a was acknowledged as created but is gone"]
+        );
+    }
+}

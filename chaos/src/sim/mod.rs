@@ -1,0 +1,284 @@
+//! Deterministic simulation of whole clusters.
+//!
+//! One seed decides everything: the workload (`dmctl` requests), the fault
+//! schedule (crashes and restarts of masters, the leader and workers;
+//! partitions master<->master and worker<->master, one-way too; held and
+//! released messages) and turmoil's own randomness (message latencies,
+//! Raft's election timeouts). The real master and worker code runs on
+//! turmoil's simulated network and clock ([`hosts`]); a master's Raft
+//! store lives in memory outside its host, so a restarted master finds its
+//! disk. After every step the [`invariants`] look at the running masters;
+//! when the faults are over the cluster must converge (liveness) and every
+//! acknowledged request must have survived.
+//!
+//! A failing seed replays exactly: `chaos --seed N` prints its schedule
+//! and what happened.
+
+pub mod databases;
+pub mod faults;
+pub mod hosts;
+pub mod invariants;
+pub mod net;
+pub mod workload;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use dm_master::raft::{seed_raft_rng, MemDisk};
+use openraft::ServerState;
+
+use faults::{Fault, Hosts, Schedule};
+use hosts::{
+    master_config, master_name, run_master, run_worker, worker_config, worker_name, Registry,
+};
+use invariants::{Checker, Violation};
+use workload::Journal;
+
+/// What one run looks like.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub masters: usize,
+    pub workers: usize,
+    /// Faults happen between 1 s and this.
+    pub fault_window: Duration,
+    /// How long the cluster may take to converge after the last fault.
+    pub settle_deadline: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            masters: 3,
+            workers: 3,
+            fault_window: Duration::from_secs(12),
+            settle_deadline: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The outcome of one seed.
+#[derive(Debug, Clone)]
+pub struct SeedReport {
+    pub seed: u64,
+    pub schedule: Schedule,
+    pub violations: Vec<Violation>,
+    /// What happened, in order (faults, requests, convergence).
+    pub trace: Vec<String>,
+    /// Simulated time from the last fault to convergence.
+    pub converged_after: Option<Duration>,
+    pub sim_time: Duration,
+}
+
+/// The wall clock the cluster reads inside the simulation: a fixed epoch
+/// plus simulated time, the same on every run of a seed.
+fn sim_clock_ms() -> u64 {
+    const EPOCH_MS: u64 = 1_767_225_600_000;
+    EPOCH_MS
+        + turmoil::sim_elapsed().map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs one seed to the end.
+pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
+    dm_proto::clock::install(sim_clock_ms);
+    seed_raft_rng(seed);
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(opts.fault_window + opts.settle_deadline + Duration::from_secs(60))
+        .tick_duration(Duration::from_millis(1))
+        .min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5))
+        .tcp_capacity(65536)
+        .rng_seed(seed)
+        .build();
+    let registry = Registry::default();
+    let hosts = Hosts {
+        masters: (0..opts.masters).map(master_name).collect(),
+        workers: (0..opts.workers).map(worker_name).collect(),
+    };
+    for name in &hosts.masters {
+        let cfg = master_config(name, opts.masters);
+        let disk = MemDisk::default();
+        let registry = registry.clone();
+        sim.host(name.as_str(), move || {
+            run_master(cfg.clone(), disk.clone(), registry.clone())
+        });
+    }
+    for name in &hosts.workers {
+        let cfg = worker_config(name, opts.masters);
+        sim.host(name.as_str(), move || run_worker(cfg.clone()));
+    }
+    let journal = Journal::default();
+    sim.client("ctl", workload::run(seed, opts.masters, journal.clone()));
+
+    let schedule = faults::schedule(seed, &hosts, Duration::from_secs(1), opts.fault_window);
+    let mut due = schedule.at.clone().into_iter().peekable();
+    let mut crashed_leaders: Vec<String> = Vec::new();
+    let mut checker = Checker::default();
+    let mut trace = Vec::new();
+    let mut client_done;
+    let mut converged_after = None;
+    let mut last_reason;
+    let mut last_leader: Option<String> = None;
+    loop {
+        let now = sim.elapsed();
+        while let Some((_, faults)) = due.next_if(|(at, _)| *at <= now) {
+            for fault in faults {
+                let done = apply(&mut sim, &registry, &fault, &mut crashed_leaders);
+                trace.push(format!("{:>6} ms  {fault}{done}", now.as_millis()));
+            }
+        }
+        let settled = due.peek().is_none() && now >= opts.fault_window;
+        if settled && !*journal.settled.borrow() {
+            *journal.settled.borrow_mut() = true;
+            trace.push(format!("{:>6} ms  faults over", now.as_millis()));
+        }
+        match sim.step() {
+            Ok(finished) => client_done = finished,
+            Err(e) => {
+                checker.violations.push(Violation {
+                    invariant: "hosts run",
+                    at: now,
+                    detail: format!("a host stopped: {e}"),
+                });
+                break;
+            }
+        }
+        let masters = registry.masters();
+        checker.observe(now, &masters);
+        let leader = masters
+            .iter()
+            .find(|(_, n)| n.raft.metrics().borrow().state == ServerState::Leader)
+            .map(|(name, _)| name.clone());
+        if leader != last_leader {
+            if let Some(l) = &leader {
+                trace.push(format!("{:>6} ms  leader {l}", now.as_millis()));
+            }
+            last_leader = leader;
+        }
+        if settled && now.as_millis() % 100 == 0 {
+            let records = journal.records.borrow().clone();
+            match invariants::liveness::check(&masters, opts.masters, opts.workers, &records) {
+                Ok(()) if client_done => {
+                    converged_after = Some(now.saturating_sub(opts.fault_window));
+                    trace.push(format!("{:>6} ms  converged", now.as_millis()));
+                    break;
+                }
+                Ok(()) => last_reason = "the client has not finished".into(),
+                Err(reason) => last_reason = reason,
+            }
+            if now > opts.fault_window + opts.settle_deadline {
+                checker.violations.push(Violation {
+                    invariant: "liveness",
+                    at: now,
+                    detail: format!(
+                        "no convergence {:?} after the faults: {last_reason}",
+                        opts.settle_deadline
+                    ),
+                });
+                break;
+            }
+        }
+    }
+    let records = journal.records.borrow().clone();
+    for r in &records {
+        trace.push(format!(
+            "{:>6} ms  {:?} -> {:?}",
+            r.at.as_millis(),
+            r.op,
+            r.outcome
+        ));
+    }
+    let masters = registry.masters();
+    if let Some(node) = masters.values().next() {
+        for detail in invariants::acked::check(&records, &node.state().state) {
+            checker.violations.push(Violation {
+                invariant: "acknowledged requests survive",
+                at: sim.elapsed(),
+                detail,
+            });
+        }
+    }
+    SeedReport {
+        seed,
+        schedule,
+        violations: checker.violations,
+        trace,
+        converged_after,
+        sim_time: sim.elapsed(),
+    }
+}
+
+/// Applies one fault; returns a note for the trace.
+fn apply(
+    sim: &mut turmoil::Sim<'_>,
+    registry: &Registry,
+    fault: &Fault,
+    crashed_leaders: &mut Vec<String>,
+) -> String {
+    let crash = |sim: &mut turmoil::Sim<'_>, host: &str| {
+        if sim.is_host_running(host) {
+            sim.crash(host);
+            registry.forget(host);
+        }
+    };
+    match fault {
+        Fault::Crash(h) => crash(sim, h),
+        Fault::CrashLeader => {
+            let leader = registry
+                .masters()
+                .into_iter()
+                .find(|(_, n)| n.raft.metrics().borrow().state == ServerState::Leader)
+                .map(|(name, _)| name);
+            match leader {
+                Some(l) => {
+                    crash(sim, &l);
+                    crashed_leaders.push(l.clone());
+                    return format!(" ({l})");
+                }
+                None => return " (no leader now)".into(),
+            }
+        }
+        Fault::Restart(h) => {
+            if !sim.is_host_running(h.as_str()) {
+                sim.bounce(h.as_str());
+            }
+        }
+        Fault::RestartLeader => {
+            if let Some(l) = crashed_leaders.pop() {
+                if !sim.is_host_running(l.as_str()) {
+                    sim.bounce(l.as_str());
+                }
+                return format!(" ({l})");
+            }
+        }
+        Fault::Partition(a, b) => sim.partition(a.as_str(), b.as_str()),
+        Fault::PartitionOneWay(a, b) => sim.partition_oneway(a.as_str(), b.as_str()),
+        Fault::Repair(a, b) => sim.repair(a.as_str(), b.as_str()),
+        Fault::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
+        Fault::Release(a, b) => sim.release(a.as_str(), b.as_str()),
+    }
+    String::new()
+}
+
+/// Totals over many seeds.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub seeds: usize,
+    pub faults: BTreeMap<&'static str, usize>,
+    pub failed: Vec<SeedReport>,
+    pub converged_ms: Vec<u128>,
+}
+
+impl Summary {
+    pub fn add(&mut self, report: SeedReport) {
+        self.seeds += 1;
+        for (kind, n) in report.schedule.kinds() {
+            *self.faults.entry(kind).or_insert(0) += n;
+        }
+        if let Some(c) = report.converged_after {
+            self.converged_ms.push(c.as_millis());
+        }
+        if !report.violations.is_empty() {
+            self.failed.push(report);
+        }
+    }
+}

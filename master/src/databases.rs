@@ -1,0 +1,62 @@
+//! What a master asks of the users' databases, behind one trait.
+//!
+//! A master touches the upstream and downstream servers in three places
+//! only: `operate-source create` checks that the upstream answers, the task
+//! pre-check reads each source's facts (variables, grants, tables), and
+//! `--remove-meta` drops a task's meta tables downstream. The binary uses
+//! [`MySqlDatabases`]; the deterministic simulation, which has no servers,
+//! supplies its own implementation, so the same master code runs in both.
+
+use std::fmt;
+
+use dm_proto::config::{SourceConfig, TaskConfig};
+use dm_worker::rules::BlockAllow;
+use futures::future::BoxFuture;
+
+use crate::precheck::facts::SourceFacts;
+use crate::precheck::PrecheckError;
+
+/// The master's view of the databases it manages.
+pub trait Databases: Send + Sync + fmt::Debug + 'static {
+    /// Connects to `source`'s upstream; its version, or why not.
+    fn check_upstream<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+    ) -> BoxFuture<'a, Result<String, String>>;
+
+    /// `source`'s facts for the pre-check (with `tables`, the tables it
+    /// selects).
+    fn source_facts<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+        tables: Option<&'a BlockAllow>,
+    ) -> BoxFuture<'a, Result<SourceFacts, PrecheckError>>;
+
+    /// Drops `task`'s meta tables in its target database.
+    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// Real MySQL / MariaDB servers, over the network.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MySqlDatabases;
+
+impl Databases for MySqlDatabases {
+    fn check_upstream<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(crate::upstream_check::check(source))
+    }
+
+    fn source_facts<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+        tables: Option<&'a BlockAllow>,
+    ) -> BoxFuture<'a, Result<SourceFacts, PrecheckError>> {
+        Box::pin(crate::precheck::facts::fetch(source, tables))
+    }
+
+    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(crate::remove_meta::remove_meta(task))
+    }
+}
