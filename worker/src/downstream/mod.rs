@@ -1,6 +1,10 @@
 //! The downstream database: transactional writes fenced by the binding
 //! epoch, checkpoints, and the copy's chunk records.
 //!
+//! The sync unit reaches it through the [`Downstream`] trait: MySQL /
+//! MariaDB ([`MySqlDownstream`]) or the simulation's in-memory database
+//! ([`memory::MemDownstream`]); both pass [`conformance`].
+//!
 //! Everything the worker keeps lives downstream, in the task's meta schema
 //! (`dm_meta` by default), next to the data it describes:
 //!
@@ -37,13 +41,17 @@
 //! A worker that finds itself fenced stops the source, reports it, and never
 //! retries under the old epoch.
 
+mod api;
+pub mod conformance;
 mod copy_chunks;
+pub mod memory;
 mod mysql;
 mod shard_groups;
 mod shard_intents;
 
 use std::fmt;
 
+pub use api::{Call, Downstream};
 pub use copy_chunks::{ChunkDone, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
 pub use shard_intents::ShardIntent;

@@ -441,6 +441,34 @@ impl MySqlDownstream {
             .collect())
     }
 
+    /// Every row of `schema`.`table`, values as text (`None` is NULL).
+    pub async fn table_rows(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, DownstreamError> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<mysql_async::Row> = conn
+            .query(format!("SELECT * FROM {}.{}", quote(schema), quote(table)))
+            .await
+            .map_err(self.error("reading the table"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                row.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        mysql_async::Value::NULL => None,
+                        mysql_async::Value::Bytes(b) => {
+                            Some(String::from_utf8_lossy(&b).into_owned())
+                        }
+                        other => Some(other.as_sql(true)),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     /// Whether `schema`.`table` has a unique key besides its primary key.
     pub async fn has_other_unique_keys(
         &self,

@@ -241,7 +241,7 @@ async fn sync_job(
         epoch: spec.epoch,
         upstream,
         server_id: replica_server_id(&spec.source, &task.name),
-        downstream,
+        downstream: Arc::new(downstream),
         meta,
         rules,
         start,

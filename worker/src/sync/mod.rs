@@ -55,9 +55,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::copy::sql::qualified;
-use crate::downstream::{
-    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position,
-};
+use crate::downstream::{CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position};
 use crate::lock;
 use crate::rules::{Action, ColumnValue, EventKind, TaskRules};
 use lane::{LaneMsg, Routed};
@@ -74,7 +72,7 @@ pub struct SyncJob {
     pub upstream: Opts,
     /// Replica server id of the binlog connection.
     pub server_id: u32,
-    pub downstream: MySqlDownstream,
+    pub downstream: Arc<dyn Downstream>,
     pub meta: MetaTables,
     pub rules: TaskRules,
     /// Where to start reading.
@@ -291,10 +289,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 source: job.source.clone(),
                 lane: lane as u32,
             };
-            let none: [&[u8]; 0] = [];
             if let Commit::Fenced { by_epoch } = job
                 .downstream
-                .commit_fenced(&key, job.epoch, &job.start, &none)
+                .commit_fenced(&key, job.epoch, &job.start, &[])
                 .await
                 .map_err(stop)?
             {

@@ -1,0 +1,203 @@
+//! The downstream as the sync unit sees it: one trait, two implementations
+//! ([`MySqlDownstream`] over the network, and the in-memory one the
+//! deterministic simulation uses), one conformance suite both pass
+//! (`super::conformance`).
+//!
+//! The trait is the contract of the fence: `claim` raises a source's epoch,
+//! and every later `commit_fenced` of a smaller epoch commits nothing;
+//! statements and the lane's checkpoint commit together or not at all.
+//! Statements are SQL text, exactly what is sent to MySQL, so the in-memory
+//! implementation runs the same statements the real one does.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use futures::future::BoxFuture;
+
+use super::{
+    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position, ShardIntent,
+};
+
+/// A downstream call's future.
+pub type Call<'a, T> = BoxFuture<'a, Result<T, DownstreamError>>;
+
+/// What the sync unit needs of the downstream database.
+pub trait Downstream: Send + Sync + fmt::Debug {
+    /// `host:port`, for messages.
+    fn addr(&self) -> &str;
+
+    /// Creates the meta schema and the task's meta tables if missing.
+    fn prepare<'a>(&'a self, meta: &'a MetaTables) -> Call<'a, ()>;
+
+    /// Takes `source` for `epoch` (see the module docs of `downstream`).
+    fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit>;
+
+    /// The epoch that owns `source` (0 if none claimed it yet).
+    fn fence_epoch<'a>(&'a self, meta: &'a MetaTables, source: &'a str) -> Call<'a, u64>;
+
+    /// Every stored checkpoint of `source`, by lane.
+    fn lane_checkpoints<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, BTreeMap<u32, Position>>;
+
+    /// Runs `statements` and moves `key`'s checkpoint to `position` in one
+    /// transaction, unless a larger epoch than `epoch` claimed the source.
+    fn commit_fenced<'a>(
+        &'a self,
+        key: &'a CheckpointKey,
+        epoch: u64,
+        position: &'a Position,
+        statements: &'a [Vec<u8>],
+    ) -> Call<'a, Commit>;
+
+    /// Runs one statement outside any transaction (DDL).
+    fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()>;
+
+    /// Whether `schema`.`table` has a unique key besides its primary key.
+    fn has_other_unique_keys<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, bool>;
+
+    /// `SHOW CREATE TABLE`; `None` when the table is absent.
+    fn show_create_table<'a>(&'a self, schema: &'a str, table: &'a str)
+        -> Call<'a, Option<String>>;
+
+    /// Every row of `schema`.`table`, values as text (`None` is NULL), in
+    /// no particular order: for checks, not for the data path.
+    fn table_rows<'a>(
+        &'a self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> Call<'a, Vec<Vec<Option<String>>>>;
+
+    /// The source's last recorded shard-DDL intent.
+    fn shard_intent<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Option<ShardIntent>>;
+
+    /// Records `intent` for `source`, fenced by `epoch`.
+    fn save_shard_intent<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        intent: &'a ShardIntent,
+    ) -> Call<'a, Commit>;
+
+    /// The source's stored sharding-group window.
+    fn shard_group<'a>(&'a self, meta: &'a MetaTables, source: &'a str)
+        -> Call<'a, Option<String>>;
+
+    /// Stores (`Some`) or closes (`None`) the window, fenced by `epoch`.
+    fn save_shard_group<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        state: Option<&'a str>,
+    ) -> Call<'a, Commit>;
+}
+
+impl Downstream for MySqlDownstream {
+    fn addr(&self) -> &str {
+        MySqlDownstream::addr(self)
+    }
+
+    fn prepare<'a>(&'a self, meta: &'a MetaTables) -> Call<'a, ()> {
+        Box::pin(MySqlDownstream::prepare(self, meta))
+    }
+
+    fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::claim(self, meta, source, epoch))
+    }
+
+    fn fence_epoch<'a>(&'a self, meta: &'a MetaTables, source: &'a str) -> Call<'a, u64> {
+        Box::pin(MySqlDownstream::fence_epoch(self, meta, source))
+    }
+
+    fn lane_checkpoints<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, BTreeMap<u32, Position>> {
+        Box::pin(MySqlDownstream::lane_checkpoints(self, meta, source))
+    }
+
+    fn commit_fenced<'a>(
+        &'a self,
+        key: &'a CheckpointKey,
+        epoch: u64,
+        position: &'a Position,
+        statements: &'a [Vec<u8>],
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::commit_fenced(
+            self, key, epoch, position, statements,
+        ))
+    }
+
+    fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {
+        Box::pin(MySqlDownstream::execute(self, statement))
+    }
+
+    fn has_other_unique_keys<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, bool> {
+        Box::pin(MySqlDownstream::has_other_unique_keys(self, schema, table))
+    }
+
+    fn show_create_table<'a>(
+        &'a self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> Call<'a, Option<String>> {
+        Box::pin(MySqlDownstream::show_create_table(self, schema, table))
+    }
+
+    fn table_rows<'a>(
+        &'a self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> Call<'a, Vec<Vec<Option<String>>>> {
+        Box::pin(MySqlDownstream::table_rows(self, schema, table))
+    }
+
+    fn shard_intent<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Option<ShardIntent>> {
+        Box::pin(MySqlDownstream::shard_intent(self, meta, source))
+    }
+
+    fn save_shard_intent<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        intent: &'a ShardIntent,
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_shard_intent(
+            self, meta, source, epoch, intent,
+        ))
+    }
+
+    fn shard_group<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Option<String>> {
+        Box::pin(MySqlDownstream::shard_group(self, meta, source))
+    }
+
+    fn save_shard_group<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        state: Option<&'a str>,
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_shard_group(
+            self, meta, source, epoch, state,
+        ))
+    }
+}

@@ -1,0 +1,333 @@
+//! The downstream conformance suite: what every [`Downstream`] must do,
+//! run against MySQL/MariaDB (the integration tests) and against the
+//! in-memory downstream (unit tests), so the simulation's downstream
+//! behaves as the real one for everything the worker relies on: the fence,
+//! atomic commits with the checkpoint, per-lane checkpoints, the
+//! statements the sync unit sends, DDL and its error codes, the shard-DDL
+//! records.
+//!
+//! [`run`] returns the first broken expectation as an error naming it.
+
+use super::{
+    CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position, ShardIntent,
+};
+
+fn at(pos: u32) -> Position {
+    Position {
+        binlog_name: "mysql-bin.000001".into(),
+        binlog_pos: pos,
+        binlog_gtid: String::new(),
+    }
+}
+
+fn code(e: &DownstreamError) -> Option<u16> {
+    match e {
+        DownstreamError::Database {
+            source: mysql_async::Error::Server(s),
+            ..
+        } => Some(s.code),
+        _ => None,
+    }
+}
+
+fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+fn ok<T>(what: &str, r: Result<T, DownstreamError>) -> Result<T, String> {
+    r.map_err(|e| format!("{what}: {e}"))
+}
+
+fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+    cells.iter().map(|c| c.map(String::from)).collect()
+}
+
+async fn sorted_rows(d: &dyn Downstream, schema: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+    let mut rows = ok("reading rows", d.table_rows(schema, "t").await)?;
+    rows.sort_by_key(|r| {
+        r.first()
+            .cloned()
+            .flatten()
+            .and_then(|id| id.parse::<i64>().ok())
+    });
+    Ok(rows)
+}
+
+/// Runs the suite in a fresh database `schema` (and `<schema>_meta`); both
+/// are dropped at the end.
+pub async fn run(d: &dyn Downstream, schema: &str) -> Result<(), String> {
+    let meta = MetaTables {
+        meta_schema: format!("{schema}_meta"),
+        task: "conformance".into(),
+    };
+    let _ = d
+        .execute(&format!("DROP DATABASE IF EXISTS `{schema}`"))
+        .await;
+    let _ = d
+        .execute(&format!("DROP DATABASE IF EXISTS `{}`", meta.meta_schema))
+        .await;
+    let result = cases(d, schema, &meta).await;
+    let _ = d
+        .execute(&format!("DROP DATABASE IF EXISTS `{schema}`"))
+        .await;
+    let _ = d
+        .execute(&format!("DROP DATABASE IF EXISTS `{}`", meta.meta_schema))
+        .await;
+    result
+}
+
+async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<(), String> {
+    let t = format!("`{schema}`.`t`");
+    ok("prepare", d.prepare(meta).await)?;
+    ok("prepare again", d.prepare(meta).await)?;
+    ok(
+        "create database",
+        d.execute(&format!("CREATE DATABASE `{schema}`")).await,
+    )?;
+    let create = format!("CREATE TABLE {t} (id INT NOT NULL, c VARCHAR(40), PRIMARY KEY (id))");
+    ok("create table", d.execute(&create).await)?;
+    let again = d.execute(&create).await.err();
+    expect(
+        "creating it again fails with 1050",
+        again.as_ref().and_then(code),
+        Some(1050),
+    )?;
+    expect(
+        "no table",
+        ok("show", d.show_create_table(schema, "nope").await)?,
+        None,
+    )?;
+
+    // The fence.
+    let key = |lane| CheckpointKey {
+        meta_schema: meta.meta_schema.clone(),
+        task: meta.task.clone(),
+        source: "s1".into(),
+        lane,
+    };
+    let insert = |sql: &str| vec![sql.as_bytes().to_vec()];
+    let unclaimed = d
+        .commit_fenced(
+            &key(0),
+            5,
+            &at(100),
+            &insert(&format!("INSERT INTO {t} (`id`,`c`) VALUES (9,0x39)")),
+        )
+        .await;
+    if !matches!(unclaimed, Err(DownstreamError::NotClaimed { .. })) {
+        return Err(format!(
+            "a commit before any claim must fail as not claimed: {unclaimed:?}"
+        ));
+    }
+    expect(
+        "claim 5",
+        ok("claim", d.claim(meta, "s1", 5).await)?,
+        Commit::Committed,
+    )?;
+    expect("fence", ok("fence", d.fence_epoch(meta, "s1").await)?, 5)?;
+    expect(
+        "an older claim",
+        ok("claim", d.claim(meta, "s1", 4).await)?,
+        Commit::Fenced { by_epoch: 5 },
+    )?;
+    let first = insert(&format!(
+        "INSERT INTO {t} (`id`,`c`) VALUES (1,0x61),(2,0x62)"
+    ));
+    expect(
+        "commit",
+        ok(
+            "commit",
+            d.commit_fenced(&key(0), 5, &at(100), &first).await,
+        )?,
+        Commit::Committed,
+    )?;
+    let two = vec![row(&[Some("1"), Some("a")]), row(&[Some("2"), Some("b")])];
+    expect(
+        "rows after the commit",
+        sorted_rows(d, schema).await?,
+        two.clone(),
+    )?;
+    let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
+    expect("checkpoint", checkpoints.get(&0).cloned(), Some(at(100)))?;
+
+    // Atomic: a failing statement leaves rows and checkpoint as they were.
+    let failing = vec![
+        format!("INSERT INTO {t} (`id`,`c`) VALUES (3,0x63)").into_bytes(),
+        format!("INSERT INTO {t} (`id`,`c`) VALUES (1,0x7a)").into_bytes(),
+    ];
+    let duplicate = d.commit_fenced(&key(0), 5, &at(200), &failing).await.err();
+    expect(
+        "a duplicate key fails with 1062",
+        duplicate.as_ref().and_then(code),
+        Some(1062),
+    )?;
+    expect(
+        "rows after the failed commit",
+        sorted_rows(d, schema).await?,
+        two.clone(),
+    )?;
+    let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
+    expect(
+        "checkpoint after the failed commit",
+        checkpoints.get(&0).cloned(),
+        Some(at(100)),
+    )?;
+
+    // A stale epoch commits nothing.
+    let stale = insert(&format!("INSERT INTO {t} (`id`,`c`) VALUES (4,0x64)"));
+    expect(
+        "a commit of an older epoch",
+        ok(
+            "commit",
+            d.commit_fenced(&key(0), 4, &at(300), &stale).await,
+        )?,
+        Commit::Fenced { by_epoch: 5 },
+    )?;
+    expect(
+        "claim 6",
+        ok("claim", d.claim(meta, "s1", 6).await)?,
+        Commit::Committed,
+    )?;
+    expect(
+        "a commit of the epoch claimed over",
+        ok(
+            "commit",
+            d.commit_fenced(&key(0), 5, &at(300), &stale).await,
+        )?,
+        Commit::Fenced { by_epoch: 6 },
+    )?;
+    expect(
+        "rows after fenced commits",
+        sorted_rows(d, schema).await?,
+        two,
+    )?;
+
+    // The sync unit's statements; lanes keep their own checkpoints.
+    let dml = vec![
+        format!("UPDATE {t} SET `id`=1,`c`=0x7a WHERE `id` <=> 1 LIMIT 1").into_bytes(),
+        format!("DELETE FROM {t} WHERE `id` <=> 2 LIMIT 1").into_bytes(),
+        format!("REPLACE INTO {t} (`id`,`c`) VALUES (3,NULL),(1,0x79)").into_bytes(),
+        format!("DELETE FROM {t} WHERE `id` <=> 42 LIMIT 1").into_bytes(),
+    ];
+    expect(
+        "commit on lane 1",
+        ok("commit", d.commit_fenced(&key(1), 6, &at(400), &dml).await)?,
+        Commit::Committed,
+    )?;
+    expect(
+        "rows after the sync unit's statements",
+        sorted_rows(d, schema).await?,
+        vec![row(&[Some("1"), Some("y")]), row(&[Some("3"), None])],
+    )?;
+    let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
+    expect(
+        "per-lane checkpoints",
+        checkpoints.into_iter().collect::<Vec<_>>(),
+        vec![(0, at(100)), (1, at(400))],
+    )?;
+
+    // DDL and the codes a replayed DDL meets.
+    let before = ok("show", d.show_create_table(schema, "t").await)?;
+    let alter = format!("ALTER TABLE {t} ADD COLUMN extra INT NOT NULL DEFAULT 7");
+    ok("alter", d.execute(&alter).await)?;
+    let again = d.execute(&alter).await.err();
+    expect(
+        "adding the column again fails with 1060",
+        again.as_ref().and_then(code),
+        Some(1060),
+    )?;
+    let after = ok("show", d.show_create_table(schema, "t").await)?;
+    if before == after || after.is_none() {
+        return Err(format!(
+            "SHOW CREATE TABLE must change with the table: {before:?} / {after:?}"
+        ));
+    }
+    expect(
+        "rows after ADD COLUMN",
+        sorted_rows(d, schema).await?,
+        vec![
+            row(&[Some("1"), Some("y"), Some("7")]),
+            row(&[Some("3"), None, Some("7")]),
+        ],
+    )?;
+    expect(
+        "no other unique key",
+        ok("keys", d.has_other_unique_keys(schema, "t").await)?,
+        false,
+    )?;
+    ok(
+        "unique index",
+        d.execute(&format!("CREATE UNIQUE INDEX u_c ON {t} (c)"))
+            .await,
+    )?;
+    expect(
+        "another unique key",
+        ok("keys", d.has_other_unique_keys(schema, "t").await)?,
+        true,
+    )?;
+    let missing = d
+        .execute(&format!("DROP TABLE `{schema}`.`nope`"))
+        .await
+        .err();
+    expect(
+        "dropping a missing table fails with 1051",
+        missing.as_ref().and_then(code),
+        Some(1051),
+    )?;
+
+    // Shard-DDL records, fenced like everything else.
+    let intent = ShardIntent {
+        lock_id: "task-`db`.`t`".into(),
+        binlog_name: "mysql-bin.000001".into(),
+        binlog_pos: 500,
+        table_before: before,
+    };
+    expect(
+        "no intent yet",
+        ok("intent", d.shard_intent(meta, "s1").await)?,
+        None,
+    )?;
+    expect(
+        "save an intent",
+        ok("intent", d.save_shard_intent(meta, "s1", 6, &intent).await)?,
+        Commit::Committed,
+    )?;
+    expect(
+        "the intent",
+        ok("intent", d.shard_intent(meta, "s1").await)?,
+        Some(intent.clone()),
+    )?;
+    expect(
+        "an intent of an older epoch",
+        ok("intent", d.save_shard_intent(meta, "s1", 5, &intent).await)?,
+        Commit::Fenced { by_epoch: 6 },
+    )?;
+    expect(
+        "open a group window",
+        ok(
+            "group",
+            d.save_shard_group(meta, "s1", 6, Some("{\"w\":1}")).await,
+        )?,
+        Commit::Committed,
+    )?;
+    expect(
+        "the window",
+        ok("group", d.shard_group(meta, "s1").await)?,
+        Some("{\"w\":1}".to_string()),
+    )?;
+    expect(
+        "close it",
+        ok("group", d.save_shard_group(meta, "s1", 6, None).await)?,
+        Commit::Committed,
+    )?;
+    expect(
+        "closed",
+        ok("group", d.shard_group(meta, "s1").await)?,
+        None,
+    )?;
+    Ok(())
+}
