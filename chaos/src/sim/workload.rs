@@ -63,6 +63,9 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
     let connector = SimConnector::default();
     let mut last = String::new();
+    // An attempt that got no answer may have happened: a later refusal
+    // ("does not exist", "already exists") then says nothing certain.
+    let mut unanswered = false;
     for attempt in 0..ATTEMPTS {
         let addr = master_addr(&master_name((first + attempt) % masters));
         let Ok(channel) = connector.channel(&addr) else {
@@ -90,12 +93,23 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
                 let msg = format!("{} {:?}", answer.msg, answer.sources);
                 // A master without a leader says so: try again.
                 if !msg.contains("leader") {
+                    if unanswered {
+                        return Outcome::Unknown(format!(
+                            "refused after an unanswered attempt: {msg}"
+                        ));
+                    }
                     return Outcome::Refused(msg);
                 }
                 last = msg;
             }
-            Ok(Err(status)) => last = format!("{addr}: {}", status.message()),
-            Err(_) => last = format!("{addr}: no answer within {ATTEMPT_TIMEOUT:?}"),
+            Ok(Err(status)) => {
+                unanswered = true;
+                last = format!("{addr}: {}", status.message());
+            }
+            Err(_) => {
+                unanswered = true;
+                last = format!("{addr}: no answer within {ATTEMPT_TIMEOUT:?}");
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

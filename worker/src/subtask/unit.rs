@@ -14,6 +14,7 @@ use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
 use crate::downstream::{db_opts, MetaTables, MySqlDownstream, Position};
 use crate::lock;
 use crate::rules::TaskRules;
+use crate::sync::source::{BinlogSource, MySqlSource};
 use crate::sync::status::SyncProgress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
 
@@ -221,7 +222,9 @@ async fn sync_job(
         .collect();
     let earliest = Position::earliest(&copied).cloned();
     let latest = Position::latest(&copied).cloned();
-    let upstream = upstream_opts(source, 2);
+    let upstream: Arc<dyn BinlogSource> = Arc::new(MySqlSource {
+        opts: upstream_opts(source, 2),
+    });
     let configured = instance
         .meta
         .as_ref()
@@ -233,7 +236,7 @@ async fn sync_job(
         });
     let start = match earliest.or(configured) {
         Some(p) => p,
-        None => current_position(&upstream).await?,
+        None => upstream.position().await?,
     };
     Ok(SyncJob {
         task: task.name.clone(),
@@ -269,33 +272,6 @@ fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
 
 /// Most apply lanes a subtask runs (`syncer.worker-count` above is capped).
 pub const MAX_LANES: usize = 32;
-
-/// The upstream's current binlog position.
-async fn current_position(opts: &mysql_async::Opts) -> Result<Position, SyncError> {
-    let fail = |source| SyncError::Upstream {
-        what: "reading the current binlog position".into(),
-        source,
-    };
-    let mut conn = mysql_async::Conn::new(opts.clone()).await.map_err(fail)?;
-    let row = crate::upstream::binlog_status(&mut conn)
-        .await
-        .map_err(fail)?;
-    let _ = conn.disconnect().await;
-    // MySQL's fifth column is the executed GTID set; MariaDB has four.
-    let (file, pos, gtid) = row
-        .and_then(|r| {
-            let gtid = r.get::<Option<String>, _>(4).flatten().unwrap_or_default();
-            Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?, gtid))
-        })
-        .ok_or_else(|| {
-            SyncError::Decode("SHOW MASTER STATUS is empty: is the binary log enabled?".into())
-        })?;
-    Ok(Position {
-        binlog_name: file,
-        binlog_pos: pos,
-        binlog_gtid: gtid,
-    })
-}
 
 /// A replica server id for this (source, task) stream: stable, distinct
 /// per task (two streams with one id would cut each other off), and far

@@ -41,6 +41,7 @@ pub mod resync;
 pub mod route;
 pub mod shard;
 pub mod shard_group;
+pub mod source;
 pub mod status;
 pub mod stream;
 pub mod value;
@@ -49,7 +50,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mysql_async::{Column, Opts, Value};
+use mysql_async::{Column, Value};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -61,7 +62,7 @@ use crate::rules::{Action, ColumnValue, EventKind, TaskRules};
 use lane::{LaneMsg, Routed};
 use route::LaneChoice;
 use status::SyncProgress;
-use stream::{BinlogReader, Event, RowChange, RowKind};
+use stream::{Event, RowChange, RowKind};
 
 /// One source's sync within a task.
 #[derive(Debug)]
@@ -69,7 +70,7 @@ pub struct SyncJob {
     pub task: String,
     pub source: String,
     pub epoch: u64,
-    pub upstream: Opts,
+    pub upstream: Arc<dyn source::BinlogSource>,
     /// Replica server id of the binlog connection.
     pub server_id: u32,
     pub downstream: Arc<dyn Downstream>,
@@ -337,7 +338,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
             .tasks
             .spawn(lane::run(index, job.clone(), skip, progress.clone(), rx));
     }
-    let mut reader = BinlogReader::open(job.upstream.clone(), job.server_id, &from)
+    let mut reader = job
+        .upstream
+        .open(job.server_id, &from)
         .await
         .map_err(stop)?;
     let mut serial_tables: HashMap<String, bool> = HashMap::new();
@@ -526,7 +529,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                         "re-reading the rows held by the shard group");
                     resync = Some(resync::Resync::new(&job, until, located.end.clone()));
                     drop(reader);
-                    reader = BinlogReader::open(job.upstream.clone(), job.server_id, &first)
+                    reader = job
+                        .upstream
+                        .open(job.server_id, &first)
                         .await
                         .map_err(stop)?;
                 }

@@ -10,14 +10,11 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use mysql_async::Conn;
-
 use super::dml::DmlBuilder;
 use super::lane::Routed;
 use super::shard_group::{Arrival, GroupWindow, TableName};
 use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
-use crate::copy::{discover, CopyError};
 use crate::downstream::{CheckpointKey, Commit, Position};
 
 /// How a coordinated DDL stands within its source.
@@ -29,34 +26,18 @@ pub enum GroupStep {
     AllArrived,
 }
 
-fn upstream_error(e: CopyError) -> SyncError {
-    match e {
-        CopyError::Upstream { what, source } => SyncError::Upstream { what, source },
-        other => SyncError::Rules(other.to_string()),
-    }
-}
-
 /// The source's tables (after the block-allow list) routed to `target`.
 async fn members(job: &SyncJob, target: &TableName) -> Result<BTreeSet<TableName>, SyncError> {
-    let mut conn = Conn::new(job.upstream.clone())
-        .await
-        .map_err(|source| SyncError::Upstream {
-            what: "connecting to list the shard tables".into(),
-            source,
-        })?;
-    let tables = discover::list_tables(&mut conn, &job.rules)
-        .await
-        .map_err(upstream_error)?;
-    let _ = conn.disconnect().await;
+    let tables = job.upstream.tables(&job.rules).await?;
     let mut out = BTreeSet::new();
-    for t in tables {
+    for (schema, table) in tables {
         let routed = job
             .rules
             .router
-            .route(&t.schema, &t.table)
+            .route(&schema, &table)
             .map_err(|e| SyncError::Rules(e.to_string()))?;
         if routed == *target {
-            out.insert((t.schema, t.table));
+            out.insert((schema, table));
         }
     }
     Ok(out)

@@ -10,6 +10,7 @@
 
 mod binlog_status;
 mod chunks;
+pub mod memory;
 mod snapshot;
 
 pub use binlog_status::binlog_status;

@@ -1,0 +1,409 @@
+//! The in-memory upstream of the deterministic simulation: tables with an
+//! integer primary key and a binlog of row events, as a MariaDB server
+//! with `binlog_format=ROW` and full row metadata writes it. Writes append
+//! whole transactions (GTID, rows, commit) and change the tables, so the
+//! tables are always the state the binlog leads to: what the downstream
+//! must end up equal to. A [`MemUpstream`] is a cheap handle; readers wait
+//! on a notification for new events.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use mysql_async::consts::{ColumnFlags, ColumnType};
+use mysql_async::{Column, Value};
+use tokio::sync::Notify;
+
+use crate::downstream::Position;
+use crate::rules::{is_system_schema, TaskRules};
+use crate::sync::source::{BinlogSource, Call, Events};
+use crate::sync::stream::{Event, Located, RowChange, RowKind};
+
+/// The binlog file every event is in.
+pub const BINLOG_FILE: &str = "mem-bin.000001";
+/// Bytes every event takes in the binlog (positions are multiples).
+const EVENT_BYTES: u32 = 100;
+/// The first event's start, as in a real binlog.
+const FIRST_POS: u32 = 4;
+/// utf8mb4.
+const UTF8MB4: u16 = 45;
+
+/// A table of the in-memory upstream: `id BIGINT` primary key and text
+/// columns.
+#[derive(Debug, Clone)]
+struct Table {
+    columns: Arc<[Column]>,
+    rows: BTreeMap<i64, Vec<Value>>,
+}
+
+#[derive(Debug, Default)]
+struct Server {
+    domain_server: String,
+    events: Vec<Located>,
+    tables: BTreeMap<(String, String), Table>,
+    gtid_seq: u64,
+}
+
+impl Server {
+    fn end(&self) -> u32 {
+        FIRST_POS + EVENT_BYTES * u32::try_from(self.events.len()).unwrap_or(u32::MAX / 200)
+    }
+
+    fn push(&mut self, event: Event) {
+        let end = self.end() + EVENT_BYTES;
+        let gtid = format!("{}-{}", self.domain_server, self.gtid_seq);
+        self.events.push(Located {
+            event,
+            end: Position {
+                binlog_name: BINLOG_FILE.into(),
+                binlog_pos: end,
+                binlog_gtid: gtid,
+            },
+            timestamp: 0,
+        });
+    }
+
+    fn begin(&mut self) {
+        self.gtid_seq += 1;
+        let gtid = format!("{}-{}", self.domain_server, self.gtid_seq);
+        self.push(Event::Gtid(gtid));
+    }
+}
+
+/// One in-memory upstream server.
+#[derive(Debug, Clone)]
+pub struct MemUpstream {
+    server: Arc<Mutex<Server>>,
+    appended: Arc<Notify>,
+}
+
+/// A change inside a transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Insert(Vec<Value>),
+    /// New values for the row with this id (same id).
+    Update(i64, Vec<Value>),
+    Delete(i64),
+}
+
+fn id_of(row: &[Value]) -> Option<i64> {
+    match row.first() {
+        Some(Value::Int(v)) => Some(*v),
+        Some(Value::UInt(v)) => i64::try_from(*v).ok(),
+        _ => None,
+    }
+}
+
+impl MemUpstream {
+    /// A server whose GTIDs are `0-<server_id>-N`.
+    pub fn new(server_id: u32) -> Self {
+        Self {
+            server: Arc::new(Mutex::new(Server {
+                domain_server: format!("0-{server_id}"),
+                ..Server::default()
+            })),
+            appended: Arc::new(Notify::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Server> {
+        crate::lock(&self.server)
+    }
+
+    fn appended(&self) {
+        self.appended.notify_waiters();
+    }
+
+    /// `CREATE DATABASE` and `CREATE TABLE schema.table (id BIGINT PRIMARY
+    /// KEY, <text columns>)`, written to the binlog.
+    pub fn create_table(&self, schema: &str, table: &str, text_columns: &[&str]) {
+        let mut columns = vec![Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+            .with_name(b"id")
+            .with_flags(ColumnFlags::PRI_KEY_FLAG | ColumnFlags::NOT_NULL_FLAG)];
+        let mut defs = vec!["`id` BIGINT NOT NULL".to_string()];
+        for c in text_columns {
+            columns.push(
+                Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
+                    .with_name(c.as_bytes())
+                    .with_character_set(UTF8MB4),
+            );
+            defs.push(format!("`{c}` VARCHAR(64)"));
+        }
+        let mut s = self.lock();
+        s.begin();
+        s.push(Event::Query {
+            schema: schema.into(),
+            sql: format!("CREATE DATABASE IF NOT EXISTS `{schema}`"),
+        });
+        s.begin();
+        s.push(Event::Query {
+            schema: schema.into(),
+            sql: format!(
+                "CREATE TABLE `{schema}`.`{table}` ({}, PRIMARY KEY (`id`))",
+                defs.join(", ")
+            ),
+        });
+        s.tables.insert(
+            (schema.into(), table.into()),
+            Table {
+                columns: columns.into(),
+                rows: BTreeMap::new(),
+            },
+        );
+        drop(s);
+        self.appended();
+    }
+
+    /// One transaction of `writes` on `schema`.`table`; writes that do not
+    /// apply (a duplicate id, a missing row) are dropped. Returns how many
+    /// applied.
+    pub fn transaction(&self, schema: &str, table: &str, writes: &[Write]) -> usize {
+        let mut s = self.lock();
+        let key = (schema.to_string(), table.to_string());
+        let Some(mut t) = s.tables.get(&key).cloned() else {
+            return 0;
+        };
+        let mut changes = Vec::new();
+        for w in writes {
+            match w {
+                Write::Insert(row) => {
+                    let Some(id) = id_of(row) else { continue };
+                    if t.rows.contains_key(&id) || row.len() != t.columns.len() {
+                        continue;
+                    }
+                    t.rows.insert(id, row.clone());
+                    changes.push(RowChange {
+                        kind: RowKind::Insert,
+                        before: None,
+                        after: Some(row.clone()),
+                    });
+                }
+                Write::Update(id, row) => {
+                    if id_of(row) != Some(*id) || row.len() != t.columns.len() {
+                        continue;
+                    }
+                    let Some(before) = t.rows.insert(*id, row.clone()) else {
+                        t.rows.remove(id);
+                        continue;
+                    };
+                    changes.push(RowChange {
+                        kind: RowKind::Update,
+                        before: Some(before),
+                        after: Some(row.clone()),
+                    });
+                }
+                Write::Delete(id) => {
+                    let Some(before) = t.rows.remove(id) else {
+                        continue;
+                    };
+                    changes.push(RowChange {
+                        kind: RowKind::Delete,
+                        before: Some(before),
+                        after: None,
+                    });
+                }
+            }
+        }
+        if changes.is_empty() {
+            return 0;
+        }
+        let applied = changes.len();
+        let columns = t.columns.clone();
+        s.tables.insert(key, t);
+        s.begin();
+        // One row event per kind run, as a server writes them.
+        let mut run: Vec<RowChange> = Vec::new();
+        for change in changes {
+            if run.last().is_some_and(|r| r.kind != change.kind) {
+                s.push(Event::Rows {
+                    schema: schema.into(),
+                    table: table.into(),
+                    columns: columns.clone(),
+                    rows: std::mem::take(&mut run),
+                });
+            }
+            run.push(change);
+        }
+        s.push(Event::Rows {
+            schema: schema.into(),
+            table: table.into(),
+            columns,
+            rows: run,
+        });
+        s.push(Event::Commit);
+        drop(s);
+        self.appended();
+        applied
+    }
+
+    /// The ids of `schema`.`table`'s rows.
+    pub fn ids(&self, schema: &str, table: &str) -> Vec<i64> {
+        self.lock()
+            .tables
+            .get(&(schema.to_string(), table.to_string()))
+            .map(|t| t.rows.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The rows of `schema`.`table` as text (`None` is NULL), by id.
+    pub fn rows(&self, schema: &str, table: &str) -> Vec<Vec<Option<String>>> {
+        let s = self.lock();
+        let Some(t) = s.tables.get(&(schema.to_string(), table.to_string())) else {
+            return Vec::new();
+        };
+        t.rows
+            .values()
+            .map(|row| {
+                row.iter()
+                    .map(|v| match v {
+                        Value::NULL => None,
+                        Value::Int(i) => Some(i.to_string()),
+                        Value::UInt(u) => Some(u.to_string()),
+                        Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        other => Some(other.as_sql(true)),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Events written so far.
+    pub fn events(&self) -> usize {
+        self.lock().events.len()
+    }
+}
+
+/// A reader of a [`MemUpstream`]'s binlog.
+struct MemEvents {
+    upstream: MemUpstream,
+    next: usize,
+}
+
+impl Events for MemEvents {
+    fn next(&mut self) -> Call<'_, Option<Located>> {
+        Box::pin(async move {
+            loop {
+                let notified = self.upstream.appended.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(event) = self.upstream.lock().events.get(self.next).cloned() {
+                    self.next += 1;
+                    return Ok(Some(event));
+                }
+                notified.await;
+            }
+        })
+    }
+}
+
+impl BinlogSource for MemUpstream {
+    fn open<'a>(&'a self, _server_id: u32, from: &'a Position) -> Call<'a, Box<dyn Events>> {
+        // Events ending at or before `from` were read already.
+        let next = {
+            let s = self.lock();
+            s.events
+                .iter()
+                .position(|e| !e.end.at_or_before(from))
+                .unwrap_or(s.events.len())
+        };
+        Box::pin(std::future::ready(Ok(Box::new(MemEvents {
+            upstream: self.clone(),
+            next,
+        }) as Box<dyn Events>)))
+    }
+
+    fn tables<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, Vec<(String, String)>> {
+        let tables = self
+            .lock()
+            .tables
+            .keys()
+            .filter(|(s, t)| !is_system_schema(s) && rules.block_allow.allows(s, t))
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(Ok(tables)))
+    }
+
+    fn position(&self) -> Call<'_, Position> {
+        let s = self.lock();
+        let position = Position {
+            binlog_name: BINLOG_FILE.into(),
+            binlog_pos: s.end(),
+            binlog_gtid: format!("{}-{}", s.domain_server, s.gtid_seq),
+        };
+        Box::pin(std::future::ready(Ok(position)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, c: &str) -> Vec<Value> {
+        vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())]
+    }
+
+    #[tokio::test]
+    async fn writes_change_the_tables_and_the_binlog_replays_them() {
+        let up = MemUpstream::new(1);
+        up.create_table("app", "t_1", &["c"]);
+        assert_eq!(
+            up.transaction(
+                "app",
+                "t_1",
+                &[Write::Insert(row(1, "a")), Write::Insert(row(2, "b"))]
+            ),
+            2
+        );
+        assert_eq!(
+            up.transaction(
+                "app",
+                "t_1",
+                &[
+                    Write::Update(1, row(1, "z")),
+                    Write::Delete(2),
+                    Write::Delete(9)
+                ]
+            ),
+            2
+        );
+        assert_eq!(
+            up.rows("app", "t_1"),
+            vec![vec![Some("1".to_string()), Some("z".to_string())]]
+        );
+        let mut events = up.open(0, &Position::default()).await.unwrap();
+        let mut kinds = Vec::new();
+        let mut last = Position::default();
+        for _ in 0..up.events() {
+            let e = events.next().await.unwrap().unwrap();
+            assert!(!e.end.at_or_before(&last), "positions grow");
+            last = e.end.clone();
+            kinds.push(match e.event {
+                Event::Gtid(_) => "gtid",
+                Event::Query { .. } => "query",
+                Event::Rows { rows, .. } => match rows[0].kind {
+                    RowKind::Insert => "insert",
+                    RowKind::Update => "update",
+                    RowKind::Delete => "delete",
+                },
+                Event::Commit => "commit",
+                _ => "other",
+            });
+        }
+        assert_eq!(
+            kinds,
+            [
+                "gtid", "query", "gtid", "query", "gtid", "insert", "commit", "gtid", "update",
+                "delete", "commit"
+            ]
+        );
+        // Resuming after an event skips it.
+        let position = up.position().await.unwrap();
+        assert_eq!(position, last);
+        let mut again = up.open(0, &last).await.unwrap();
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(20), again.next()).await;
+        assert!(waiting.is_err(), "nothing after the end yet");
+        up.transaction("app", "t_1", &[Write::Insert(row(3, "c"))]);
+        let next = again.next().await.unwrap().unwrap();
+        assert!(matches!(next.event, Event::Gtid(_)));
+    }
+}
