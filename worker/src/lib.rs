@@ -15,6 +15,7 @@
 
 pub mod assignments;
 pub mod copy;
+pub mod databases;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
@@ -60,7 +61,7 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
                 .register(&mut registration_stop)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            let mut supervisor = Supervisor::default();
+            let mut supervisor = Supervisor::new(std::sync::Arc::new(databases::MySqlDatabases));
             client
                 .run(&mut supervisor, stopped.clone())
                 .await

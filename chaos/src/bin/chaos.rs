@@ -25,6 +25,10 @@ struct Args {
     /// Log the cluster's own tracing output (with --seed).
     #[arg(long)]
     verbose: bool,
+    /// Test only: run with the downstream's epoch fence disabled, to see
+    /// the invariants catch what it prevents.
+    #[arg(long, hide = true)]
+    no_fence: bool,
 }
 
 fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
@@ -49,6 +53,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let opts = Options {
         fault_window: Duration::from_secs(args.fault_window_secs),
+        fence: !args.no_fence,
         ..Options::default()
     };
     if let Some(seed) = args.seed {

@@ -18,6 +18,7 @@ use dm_master::raft::{mem_stores, MemDisk};
 use dm_master::server::serve;
 use dm_master::start::{bootstrap, build, spawn_loops, Parts};
 use dm_proto::config::{MasterConfig, WorkerConfig};
+use dm_worker::databases::Databases;
 use dm_worker::master_client::MasterClient;
 use dm_worker::subtask::Supervisor;
 use tokio::sync::watch;
@@ -134,11 +135,14 @@ pub fn worker_config(name: &str, masters: usize) -> WorkerConfig {
 
 /// The host of a worker: registers, then heartbeats and runs what it is
 /// bound to, until crashed.
-pub async fn run_worker(cfg: WorkerConfig) -> Result<(), Box<dyn std::error::Error>> {
+pub async fn run_worker(
+    cfg: WorkerConfig,
+    databases: Arc<dyn Databases>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let mut client = MasterClient::new(&cfg, SimConnector::shared());
     let (_stop, mut stopped) = watch::channel(false);
     client.register(&mut stopped).await?;
-    let mut supervisor = Supervisor::default();
+    let mut supervisor = Supervisor::new(databases);
     client.run(&mut supervisor, stopped).await?;
     Ok(())
 }

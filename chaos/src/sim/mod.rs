@@ -14,6 +14,8 @@
 //! A failing seed replays exactly: `chaos --seed N` prints its schedule
 //! and what happened.
 
+pub mod app;
+pub mod data;
 pub mod databases;
 pub mod faults;
 pub mod hosts;
@@ -24,9 +26,13 @@ pub mod workload;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use dm_master::raft::{seed_raft_rng, MemDisk};
+use dm_worker::databases::Databases;
 use openraft::ServerState;
 
+use data::{SimDatabases, World};
 use faults::{Fault, Hosts, Schedule};
 use hosts::{
     master_config, master_name, run_master, run_worker, worker_config, worker_name, Registry,
@@ -43,15 +49,18 @@ pub struct Options {
     pub fault_window: Duration,
     /// How long the cluster may take to converge after the last fault.
     pub settle_deadline: Duration,
+    /// The downstream's epoch fence (off only to prove the checks fail).
+    pub fence: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             masters: 3,
-            workers: 3,
+            workers: 4,
             fault_window: Duration::from_secs(12),
             settle_deadline: Duration::from_secs(30),
+            fence: true,
         }
     }
 }
@@ -102,12 +111,25 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             run_master(cfg.clone(), disk.clone(), registry.clone())
         });
     }
-    for name in &hosts.workers {
+    let world = World::new(2 + usize::try_from(seed % 2).unwrap_or(0));
+    for (i, name) in hosts.workers.iter().enumerate() {
         let cfg = worker_config(name, opts.masters);
-        sim.host(name.as_str(), move || run_worker(cfg.clone()));
+        let databases: Arc<dyn Databases> = Arc::new(SimDatabases::new(
+            world.clone(),
+            seed.wrapping_mul(31).wrapping_add(i as u64 + 1),
+            opts.fence,
+        ));
+        sim.host(name.as_str(), move || {
+            run_worker(cfg.clone(), databases.clone())
+        });
     }
     let journal = Journal::default();
-    sim.client("ctl", workload::run(seed, opts.masters, journal.clone()));
+    let sources: Vec<String> = world.upstreams.keys().cloned().collect();
+    sim.client(
+        "ctl",
+        workload::run(seed, opts.masters, sources, journal.clone()),
+    );
+    sim.client("app", app::run(seed, world.clone(), journal.clone()));
 
     let schedule = faults::schedule(seed, &hosts, Duration::from_secs(1), opts.fault_window);
     let mut due = schedule.at.clone().into_iter().peekable();
@@ -156,10 +178,18 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         }
         if settled && now.as_millis() % 100 == 0 {
             let records = journal.records.borrow().clone();
-            match invariants::liveness::check(&masters, opts.masters, opts.workers, &records) {
+            let converged =
+                invariants::liveness::check(&masters, opts.masters, opts.workers, &records)
+                    .and_then(|()| invariants::data::converged(&world));
+            match converged {
                 Ok(()) if client_done => {
                     converged_after = Some(now.saturating_sub(opts.fault_window));
-                    trace.push(format!("{:>6} ms  converged", now.as_millis()));
+                    trace.push(format!(
+                        "{:>6} ms  converged: {} rows merged, {} downstream commits",
+                        now.as_millis(),
+                        world.downstream_rows().len(),
+                        world.downstream.commits()
+                    ));
                     break;
                 }
                 Ok(()) => last_reason = "the client has not finished".into(),
@@ -186,6 +216,13 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             r.op,
             r.outcome
         ));
+    }
+    for detail in invariants::data::anomalies(&world) {
+        checker.violations.push(Violation {
+            invariant: detail.0,
+            at: sim.elapsed(),
+            detail: detail.1,
+        });
     }
     let masters = registry.masters();
     if let Some(node) = masters.values().next() {

@@ -23,6 +23,8 @@ use super::net::SimConnector;
 pub enum Op {
     CreateSource(String),
     StopSource(String),
+    /// `start-task` of the merge task over these sources.
+    StartTask(Vec<String>),
 }
 
 /// What became of a request.
@@ -56,9 +58,44 @@ pub fn source_yaml(id: &str) -> String {
     format!("source-id: {id}\nfrom:\n  host: up-{id}\n  port: 3306\n  user: root\n")
 }
 
+/// The task merging every shard `app.t_<i>` into `app.t`, from the start
+/// of each source's binlog.
+pub fn task_yaml(sources: &[String]) -> String {
+    let mut yaml = String::from(
+        "name: merge\ntask-mode: incremental\nignore-checking-items: [\"all\"]\n\
+         target-database:\n  host: down\n  port: 3306\n  user: root\n\
+         block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n\
+         routes:\n  merge:\n    schema-pattern: \"app\"\n    table-pattern: \"t_*\"\n    target-schema: \"app\"\n    target-table: \"t\"\n\
+         syncers:\n  small:\n    worker-count: 2\n    batch: 50\n\
+         mysql-instances:\n",
+    );
+    for id in sources {
+        yaml.push_str(&format!(
+            "  - source-id: \"{id}\"\n    block-allow-list: \"app\"\n    route-rules: [\"merge\"]\n    syncer-config-name: \"small\"\n    meta:\n      binlog-name: \"mem-bin.000001\"\n      binlog-pos: 4\n"
+        ));
+    }
+    yaml
+}
+
 /// Attempts per request before its outcome is unknown.
 const ATTEMPTS: usize = 12;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+
+type Answer = Result<Result<(bool, String), tonic::Status>, tokio::time::error::Elapsed>;
+
+async fn operate(
+    client: &mut MasterClient<tonic::transport::Channel>,
+    request: pb::OperateSourceRequest,
+) -> Answer {
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, client.operate_source(request)).await {
+        Ok(Ok(a)) => {
+            let a = a.into_inner();
+            Ok(Ok((a.result, format!("{} {:?}", a.msg, a.sources))))
+        }
+        Ok(Err(status)) => Ok(Err(status)),
+        Err(e) => Err(e),
+    }
+}
 
 async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
     let connector = SimConnector::default();
@@ -72,25 +109,51 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
             continue;
         };
         let mut client = MasterClient::new(channel);
-        let request = match op {
-            Op::CreateSource(id) => pb::OperateSourceRequest {
-                op: pb::SourceOp::StartSource as i32,
-                config: vec![source_yaml(id)],
-                source_id: Vec::new(),
-            },
-            Op::StopSource(id) => pb::OperateSourceRequest {
-                op: pb::SourceOp::StopSource as i32,
-                config: Vec::new(),
-                source_id: vec![id.clone()],
-            },
+        let answer = match op {
+            Op::CreateSource(id) => {
+                operate(
+                    &mut client,
+                    pb::OperateSourceRequest {
+                        op: pb::SourceOp::StartSource as i32,
+                        config: vec![source_yaml(id)],
+                        source_id: Vec::new(),
+                    },
+                )
+                .await
+            }
+            Op::StopSource(id) => {
+                operate(
+                    &mut client,
+                    pb::OperateSourceRequest {
+                        op: pb::SourceOp::StopSource as i32,
+                        config: Vec::new(),
+                        source_id: vec![id.clone()],
+                    },
+                )
+                .await
+            }
+            Op::StartTask(sources) => {
+                let request = pb::StartTaskRequest {
+                    task: task_yaml(sources),
+                    sources: Vec::new(),
+                    remove_meta: false,
+                    start_time: 0,
+                };
+                match tokio::time::timeout(ATTEMPT_TIMEOUT, client.start_task(request)).await {
+                    Ok(Ok(a)) => {
+                        let a = a.into_inner();
+                        Ok(Ok((a.result, format!("{} {:?}", a.msg, a.sources))))
+                    }
+                    Ok(Err(status)) => Ok(Err(status)),
+                    Err(e) => Err(e),
+                }
+            }
         };
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, client.operate_source(request)).await {
-            Ok(Ok(answer)) => {
-                let answer = answer.into_inner();
-                if answer.result {
+        match answer {
+            Ok(Ok((result, msg))) => {
+                if result {
                     return Outcome::Acked;
                 }
-                let msg = format!("{} {:?}", answer.msg, answer.sources);
                 // A master without a leader says so: try again.
                 if !msg.contains("leader") {
                     if unanswered {
@@ -120,19 +183,19 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
 pub async fn run(
     seed: u64,
     masters: usize,
+    sources: Vec<String>,
     journal: Journal,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0xc11e_7000);
-    let sources = rng.gen_range(2..=4);
-    let mut ops = Vec::new();
-    for i in 0..sources {
-        ops.push(Op::CreateSource(format!("s{i}")));
-    }
+    let mut ops: Vec<Op> = sources.iter().cloned().map(Op::CreateSource).collect();
+    ops.push(Op::StartTask(sources.clone()));
+    // A source without a task: created and, sometimes, stopped again.
+    ops.push(Op::CreateSource("spare".into()));
     if rng.gen_bool(0.5) {
-        ops.push(Op::StopSource(format!("s{}", rng.gen_range(0..sources))));
+        ops.push(Op::StopSource("spare".into()));
     }
     for op in ops {
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(100..2500))).await;
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(50..600))).await;
         let outcome = send(&op, rng.gen_range(0..masters), masters).await;
         journal.records.borrow_mut().push(Record {
             op,

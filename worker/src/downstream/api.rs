@@ -16,6 +16,7 @@ use futures::future::BoxFuture;
 
 use super::{
     CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position, ShardIntent,
+    StoredChunk,
 };
 
 /// A downstream call's future.
@@ -69,6 +70,13 @@ pub trait Downstream: Send + Sync + fmt::Debug {
         schema: &'a str,
         table: &'a str,
     ) -> Call<'a, Vec<Vec<Option<String>>>>;
+
+    /// The stored plan of `source`'s full copy (empty without one).
+    fn copy_plan<'a>(&'a self, meta: &'a MetaTables, source: &'a str)
+        -> Call<'a, Vec<StoredChunk>>;
+
+    /// Closes the connections.
+    fn close(&self) -> Call<'_, ()>;
 
     /// The source's last recorded shard-DDL intent.
     fn shard_intent<'a>(
@@ -159,6 +167,18 @@ impl Downstream for MySqlDownstream {
         table: &'a str,
     ) -> Call<'a, Vec<Vec<Option<String>>>> {
         Box::pin(MySqlDownstream::table_rows(self, schema, table))
+    }
+
+    fn copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Vec<StoredChunk>> {
+        Box::pin(MySqlDownstream::copy_plan(self, meta, source))
+    }
+
+    fn close(&self) -> Call<'_, ()> {
+        Box::pin(MySqlDownstream::close(self.clone()))
     }
 
     fn shard_intent<'a>(

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::assignments::{self, Assignments, Change};
+use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
 use stage::{Decision, Expected, UnitState};
 use unit::{UnitEnd, UnitShared, UnitSpec};
@@ -61,10 +62,18 @@ pub struct Supervisor {
     /// Fence probes of stopped sources report here: (source, newer epoch).
     fenced_tx: mpsc::UnboundedSender<(String, u64)>,
     fenced_rx: mpsc::UnboundedReceiver<(String, u64)>,
+    databases: Arc<dyn Databases>,
 }
 
 impl Default for Supervisor {
     fn default() -> Self {
+        Self::new(Arc::new(MySqlDatabases))
+    }
+}
+
+impl Supervisor {
+    /// A supervisor whose subtasks use `databases`.
+    pub fn new(databases: Arc<dyn Databases>) -> Self {
         let (fenced_tx, fenced_rx) = mpsc::unbounded_channel();
         Self {
             assignments: Assignments::default(),
@@ -72,11 +81,10 @@ impl Default for Supervisor {
             wake: Arc::new(Notify::new()),
             fenced_tx,
             fenced_rx,
+            databases,
         }
     }
-}
 
-impl Supervisor {
     /// Notified when a unit ends (report it without waiting).
     pub fn wake(&self) -> Arc<Notify> {
         self.wake.clone()
@@ -183,8 +191,9 @@ impl Supervisor {
         for spec in stopped {
             let report = self.fenced_tx.clone();
             let wake = self.wake.clone();
+            let databases = self.databases.clone();
             tokio::spawn(async move {
-                if let Some(by_epoch) = unit::probe_fence(&spec).await {
+                if let Some(by_epoch) = unit::probe_fence(&spec, &*databases).await {
                     tracing::warn!(task = %spec.task, source = %spec.source, epoch = spec.epoch, by_epoch,
                         "fenced: a newer epoch owns the source");
                     let _ = report.send((spec.source.clone(), by_epoch));
@@ -255,6 +264,7 @@ impl Supervisor {
                         subtask.shared.clone(),
                         self.wake.clone(),
                         subtask.shard_ops.subscribe(),
+                        self.databases.clone(),
                     )));
                     subtask.state = UnitState::Running;
                 }

@@ -11,10 +11,10 @@ use tokio::sync::Notify;
 
 use crate::copy::progress::CopyProgress;
 use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
-use crate::downstream::{db_opts, MetaTables, MySqlDownstream, Position};
+use crate::databases::{upstream_opts, Databases};
+use crate::downstream::{MetaTables, MySqlDownstream, Position};
 use crate::lock;
 use crate::rules::TaskRules;
-use crate::sync::source::{BinlogSource, MySqlSource};
 use crate::sync::status::SyncProgress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
 
@@ -73,8 +73,9 @@ pub async fn run(
     shared: Arc<Mutex<UnitShared>>,
     wake: Arc<Notify>,
     shard_ops: sync::shard::Ops,
+    databases: Arc<dyn Databases>,
 ) {
-    let end = run_units(&spec, &shared, shard_ops).await;
+    let end = run_units(&spec, &shared, shard_ops, &*databases).await;
     if let Some(end) = end {
         match &end {
             UnitEnd::Failed { error, transient } => {
@@ -97,6 +98,7 @@ async fn run_units(
     spec: &UnitSpec,
     shared: &Arc<Mutex<UnitShared>>,
     shard_ops: sync::shard::Ops,
+    databases: &dyn Databases,
 ) -> Option<UnitEnd> {
     let failed = |error: String| {
         Some(UnitEnd::Failed {
@@ -164,7 +166,17 @@ async fn run_units(
             return Some(UnitEnd::Finished);
         }
     }
-    let job = match sync_job(spec, &task, instance, &source, rules_for_sync, shard_ops).await {
+    let job = match sync_job(
+        spec,
+        &task,
+        instance,
+        &source,
+        rules_for_sync,
+        shard_ops,
+        databases,
+    )
+    .await
+    {
         Ok(job) => job,
         Err(e) => {
             return Some(UnitEnd::Failed {
@@ -202,12 +214,13 @@ async fn sync_job(
     source: &SourceConfig,
     rules: TaskRules,
     shard_ops: sync::shard::Ops,
+    databases: &dyn Databases,
 ) -> Result<SyncJob, SyncError> {
     let syncer = task.syncer_for(instance);
     let lanes = usize::try_from(syncer.worker_count)
         .unwrap_or(1)
         .clamp(1, MAX_LANES);
-    let downstream = MySqlDownstream::connect(&task.target_database, lanes + 4);
+    let downstream = databases.downstream(&task.target_database, lanes + 4);
     let meta = MetaTables {
         meta_schema: task.meta_schema.clone(),
         task: task.name.clone(),
@@ -222,9 +235,7 @@ async fn sync_job(
         .collect();
     let earliest = Position::earliest(&copied).cloned();
     let latest = Position::latest(&copied).cloned();
-    let upstream: Arc<dyn BinlogSource> = Arc::new(MySqlSource {
-        opts: upstream_opts(source, 2),
-    });
+    let upstream = databases.source(source);
     let configured = instance
         .meta
         .as_ref()
@@ -244,7 +255,7 @@ async fn sync_job(
         epoch: spec.epoch,
         upstream,
         server_id: replica_server_id(&spec.source, &task.name),
-        downstream: Arc::new(downstream),
+        downstream,
         meta,
         rules,
         start,
@@ -256,18 +267,6 @@ async fn sync_job(
         sharded: task.shard_mode != ShardMode::None,
         shard_ops,
     })
-}
-
-/// Upstream connections in UTC and utf8mb4, up to `pool_max` pooled.
-fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
-    db_opts(
-        &source.from,
-        pool_max,
-        vec![
-            "SET NAMES utf8mb4".to_string(),
-            "SET time_zone = '+00:00'".to_string(),
-        ],
-    )
 }
 
 /// Most apply lanes a subtask runs (`syncer.worker-count` above is capped).
@@ -291,9 +290,9 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Reads the downstream fence of a subtask that was stopped: `Some(epoch)`
 /// when a newer epoch has claimed the source since, i.e. this worker was
 /// fenced out (the source moved while it was paused or cut off).
-pub async fn probe_fence(spec: &UnitSpec) -> Option<u64> {
+pub async fn probe_fence(spec: &UnitSpec, databases: &dyn Databases) -> Option<u64> {
     let task = TaskConfig::parse("task", &spec.task_yaml).ok()?;
-    let downstream = MySqlDownstream::connect(&task.target_database, 1);
+    let downstream = databases.downstream(&task.target_database, 1);
     let meta = MetaTables {
         meta_schema: task.meta_schema.clone(),
         task: task.name.clone(),

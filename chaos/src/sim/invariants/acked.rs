@@ -18,6 +18,7 @@ pub fn check(records: &[Record], state: &ClusterState) -> Vec<String> {
         let (id, creates) = match &r.op {
             Op::CreateSource(id) => (id.as_str(), true),
             Op::StopSource(id) => (id.as_str(), false),
+            Op::StartTask(_) => continue,
         };
         match r.outcome {
             Outcome::Acked => {
@@ -31,20 +32,28 @@ pub fn check(records: &[Record], state: &ClusterState) -> Vec<String> {
             Outcome::Refused(_) => {}
         }
     }
-    expected
-        .into_iter()
-        .filter(|(_, (_, unsure))| !unsure)
-        .filter_map(|(id, (exists, _))| {
-            let found = state.sources.contains_key(id);
-            (found != exists).then(|| {
-                if exists {
-                    format!("source {id} was acknowledged as created but is gone")
-                } else {
-                    format!("source {id} was acknowledged as stopped but exists")
-                }
-            })
-        })
-        .collect()
+    let mut lost: Vec<String> = records
+        .iter()
+        .filter(|r| matches!(r.op, Op::StartTask(_)) && r.outcome == Outcome::Acked)
+        .filter(|_| !state.tasks.contains_key("merge"))
+        .map(|_| "task merge was acknowledged as started but is gone".to_string())
+        .collect();
+    lost.extend(
+        expected
+            .into_iter()
+            .filter(|(_, (_, unsure))| !unsure)
+            .filter_map(|(id, (exists, _))| {
+                let found = state.sources.contains_key(id);
+                (found != exists).then(|| {
+                    if exists {
+                        format!("source {id} was acknowledged as created but is gone")
+                    } else {
+                        format!("source {id} was acknowledged as stopped but exists")
+                    }
+                })
+            }),
+    );
+    lost
 }
 
 #[cfg(test)]

@@ -9,11 +9,15 @@
 //! - [`bindings`]: a (source, epoch) binding names one worker, ever, and
 //!   epochs only grow;
 //! - [`acked`]: every request `dmctl` saw acknowledged survived;
+//! - [`data`]: the downstream equals the merged upstream shards; no commit
+//!   under a stale epoch, no checkpoint moved back, no event applied twice
+//!   outside safe mode;
 //! - [`liveness`]: with every fault over, the masters agree, every source is
 //!   bound to a live worker and a new request is acknowledged.
 
 pub mod acked;
 pub mod bindings;
+pub mod data;
 pub mod liveness;
 pub mod log_matching;
 pub mod state_safety;

@@ -20,6 +20,7 @@ use engine::{Cell, Engine, SqlError};
 
 use super::{
     Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position, ShardIntent,
+    StoredChunk,
 };
 
 /// (meta schema, task, source).
@@ -35,6 +36,50 @@ struct Db {
     groups: BTreeMap<SourceKey, String>,
     /// Committed transactions, for the simulation's checks.
     commits: u64,
+    anomalies: Anomalies,
+    /// Commits under way (stalled) per source: they hold the fence row.
+    in_flight: BTreeMap<SourceKey, Vec<u64>>,
+    /// In-flight commits a claim killed: they roll back when they land.
+    killed: Vec<u64>,
+    next_commit: u64,
+}
+
+/// What the simulation's invariants look for in the commits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Anomalies {
+    /// Commits applied under an epoch older than the source's fence (only
+    /// possible without the fence).
+    pub stale_commits: Vec<String>,
+    /// Checkpoints that moved back.
+    pub regressions: Vec<String>,
+    /// Inserts of rows that already existed (an event applied twice
+    /// outside safe mode).
+    pub duplicates: Vec<String>,
+}
+
+/// Seeded stalls of a handle's commits: a commit held this long before it
+/// reaches the database (a paused worker, a slow network).
+#[derive(Debug)]
+struct Stalls {
+    state: u64,
+    one_in: u64,
+}
+
+impl Stalls {
+    fn next(&mut self) -> u64 {
+        // xorshift64*: small, seedable, good enough for a schedule.
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// How long the next commit stalls.
+    fn draw(&mut self) -> Option<std::time::Duration> {
+        self.next()
+            .is_multiple_of(self.one_in)
+            .then(|| std::time::Duration::from_millis(1000 + self.next() % 3000))
+    }
 }
 
 /// A handle on one in-memory downstream database.
@@ -43,6 +88,7 @@ pub struct MemDownstream {
     addr: String,
     db: Arc<Mutex<Db>>,
     fence: bool,
+    stalls: Option<Arc<Mutex<Stalls>>>,
 }
 
 fn source_key(meta: &MetaTables, source: &str) -> SourceKey {
@@ -59,7 +105,25 @@ impl MemDownstream {
             addr: addr.to_string(),
             db: Arc::default(),
             fence: true,
+            stalls: None,
         }
+    }
+
+    /// Another handle on the same database whose commits stall 1-4 s, one
+    /// in `one_in`, drawn from `seed`.
+    pub fn stalling(&self, seed: u64, one_in: u64) -> Self {
+        Self {
+            stalls: Some(Arc::new(Mutex::new(Stalls {
+                state: seed | 1,
+                one_in: one_in.max(1),
+            }))),
+            ..self.clone()
+        }
+    }
+
+    /// What the commits so far did wrong.
+    pub fn anomalies(&self) -> Anomalies {
+        self.lock().anomalies.clone()
     }
 
     /// Another handle on the same database whose commits ignore the fence
@@ -130,6 +194,57 @@ impl MemDownstream {
         Ok(None)
     }
 
+    /// The commit itself: one atomic step.
+    fn commit_now(
+        &self,
+        key: &CheckpointKey,
+        epoch: u64,
+        position: &Position,
+        statements: &[Vec<u8>],
+    ) -> Result<Commit, DownstreamError> {
+        let meta = key.meta();
+        let skey = source_key(&meta, &key.source);
+        let mut db = self.lock();
+        if let Some(by_epoch) = self.fenced(&db, &skey, epoch)? {
+            return Ok(Commit::Fenced { by_epoch });
+        }
+        let fence = db.fences.get(&skey).copied().unwrap_or(0);
+        let mut scratch = db.engine.clone();
+        for statement in statements {
+            let sql = String::from_utf8_lossy(statement);
+            if let Err(e) = scratch.execute(&sql) {
+                let first: String = sql.chars().take(200).collect();
+                if e.code == 1062 {
+                    db.anomalies.duplicates.push(format!(
+                        "{} lane {} epoch {epoch}: `{first}`: {}",
+                        key.source, key.lane, e.message
+                    ));
+                }
+                return Err(self.sql_error(&format!("applying `{first}`"), e));
+            }
+        }
+        if epoch < fence {
+            db.anomalies.stale_commits.push(format!(
+                "{} lane {} committed under epoch {epoch} after epoch {fence} claimed it (up to {position})",
+                key.source, key.lane
+            ));
+        }
+        db.engine = scratch;
+        let slot = (skey.0.clone(), skey.1.clone(), skey.2.clone(), key.lane);
+        if let Some((_, before)) = db.checkpoints.get(&slot) {
+            if !before.at_or_before(position) {
+                let regression = format!(
+                    "{} lane {} checkpoint moved back from {before} to {position} (epoch {epoch})",
+                    key.source, key.lane
+                );
+                db.anomalies.regressions.push(regression);
+            }
+        }
+        db.checkpoints.insert(slot, (epoch, position.clone()));
+        db.commits += 1;
+        Ok(Commit::Committed)
+    }
+
     fn fenced_write(
         &self,
         meta: &MetaTables,
@@ -165,6 +280,12 @@ impl Downstream for MemDownstream {
     fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit> {
         let key = source_key(meta, source);
         let mut db = self.lock();
+        if self.fence {
+            // Commits under way hold the fence row: the claim kills them
+            // (MySQL: the claim's lock waits, then kills the blockers).
+            let blockers = db.in_flight.remove(&key).unwrap_or_default();
+            db.killed.extend(blockers);
+        }
         let stored = db.fences.entry(key).or_insert(0);
         let outcome = if *stored > epoch {
             Commit::Fenced { by_epoch: *stored }
@@ -207,30 +328,51 @@ impl Downstream for MemDownstream {
         position: &'a Position,
         statements: &'a [Vec<u8>],
     ) -> Call<'a, Commit> {
-        let meta = key.meta();
-        let skey = source_key(&meta, &key.source);
-        let mut db = self.lock();
-        let result = (|| {
-            if let Some(by_epoch) = self.fenced(&db, &skey, epoch)? {
-                return Ok(Commit::Fenced { by_epoch });
+        let stall = self.stalls.as_ref().and_then(|s| crate::lock(s).draw());
+        let Some(stall) = stall else {
+            return ready(self.commit_now(key, epoch, position, statements));
+        };
+        // A stalled commit is already on its way: it lands even if the
+        // worker gives up on it (stops the subtask) meanwhile, as a request
+        // on the wire does.
+        let this = self.clone();
+        let skey = source_key(&key.meta(), &key.source);
+        let id = {
+            let mut db = self.lock();
+            db.next_commit += 1;
+            let id = db.next_commit;
+            db.in_flight.entry(skey.clone()).or_default().push(id);
+            id
+        };
+        let (key, position, statements) = (key.clone(), position.clone(), statements.to_vec());
+        let landed = tokio::spawn(async move {
+            tokio::time::sleep(stall).await;
+            {
+                let mut db = this.lock();
+                if let Some(ids) = db.in_flight.get_mut(&skey) {
+                    ids.retain(|i| *i != id);
+                }
+                if let Some(at) = db.killed.iter().position(|k| *k == id) {
+                    db.killed.remove(at);
+                    return Err(this.sql_error(
+                        "committing",
+                        SqlError {
+                            code: 1927,
+                            message: "Connection was killed".into(),
+                        },
+                    ));
+                }
             }
-            let mut scratch = db.engine.clone();
-            for statement in statements {
-                let sql = String::from_utf8_lossy(statement);
-                scratch.execute(&sql).map_err(|e| {
-                    let first: String = sql.chars().take(200).collect();
-                    self.sql_error(&format!("applying `{first}`"), e)
-                })?;
-            }
-            db.engine = scratch;
-            db.checkpoints.insert(
-                (skey.0.clone(), skey.1.clone(), skey.2.clone(), key.lane),
-                (epoch, position.clone()),
-            );
-            db.commits += 1;
-            Ok(Commit::Committed)
-        })();
-        ready(result)
+            this.commit_now(&key, epoch, &position, &statements)
+        });
+        Box::pin(async move {
+            landed.await.unwrap_or_else(|e| {
+                Err(DownstreamError::Unexpected {
+                    addr: self.addr.clone(),
+                    what: format!("the commit task failed: {e}"),
+                })
+            })
+        })
     }
 
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {
@@ -294,6 +436,18 @@ impl Downstream for MemDownstream {
             )
         });
         ready(found)
+    }
+
+    fn copy_plan<'a>(
+        &'a self,
+        _meta: &'a MetaTables,
+        _source: &'a str,
+    ) -> Call<'a, Vec<StoredChunk>> {
+        ready(Ok(Vec::new()))
+    }
+
+    fn close(&self) -> Call<'_, ()> {
+        ready(Ok(()))
     }
 
     fn shard_intent<'a>(

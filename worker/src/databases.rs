@@ -1,0 +1,49 @@
+//! The databases a worker's sync units talk to, behind one trait: real
+//! servers for the binary, in-memory ones for the deterministic
+//! simulation, so the same supervisor and sync code runs in both. (The
+//! full copy still reads and writes MySQL directly.)
+
+use std::fmt;
+use std::sync::Arc;
+
+use dm_proto::config::{DbConfig, SourceConfig};
+
+use crate::downstream::{db_opts, Downstream, MySqlDownstream};
+use crate::sync::source::{BinlogSource, MySqlSource};
+
+/// Where a worker's subtasks read and write.
+pub trait Databases: Send + Sync + fmt::Debug {
+    /// A task's downstream, with room for `connections` at once.
+    fn downstream(&self, target: &DbConfig, connections: usize) -> Arc<dyn Downstream>;
+
+    /// A source's binlog (and tables).
+    fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource>;
+}
+
+/// Real MySQL / MariaDB servers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MySqlDatabases;
+
+/// Connection options of a source (UTF-8, UTC).
+pub fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
+    db_opts(
+        &source.from,
+        pool_max,
+        vec![
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+        ],
+    )
+}
+
+impl Databases for MySqlDatabases {
+    fn downstream(&self, target: &DbConfig, connections: usize) -> Arc<dyn Downstream> {
+        Arc::new(MySqlDownstream::connect(target, connections))
+    }
+
+    fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource> {
+        Arc::new(MySqlSource {
+            opts: upstream_opts(source, 2),
+        })
+    }
+}
