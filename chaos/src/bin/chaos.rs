@@ -63,7 +63,11 @@ fn main() -> ExitCode {
                 .try_init();
         }
         let report = run_seed(seed, &opts);
-        println!("seed {seed}: {} faults", report.schedule.injections());
+        println!(
+            "seed {seed}: {} faults, {} stalled commits",
+            report.schedule.injections(),
+            report.stalled_commits
+        );
         for line in &report.trace {
             println!("  {line}");
         }

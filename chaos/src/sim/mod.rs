@@ -76,6 +76,8 @@ pub struct SeedReport {
     /// Simulated time from the last fault to convergence.
     pub converged_after: Option<Duration>,
     pub sim_time: Duration,
+    /// Commits stalled on their way to the downstream.
+    pub stalled_commits: u64,
 }
 
 /// The wall clock the cluster reads inside the simulation: a fixed epoch
@@ -241,6 +243,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         trace,
         converged_after,
         sim_time: sim.elapsed(),
+        stalled_commits: world.downstream.stalled(),
     }
 }
 
@@ -311,6 +314,8 @@ impl Summary {
         for (kind, n) in report.schedule.kinds() {
             *self.faults.entry(kind).or_insert(0) += n;
         }
+        *self.faults.entry("stalled commit").or_insert(0) +=
+            usize::try_from(report.stalled_commits).unwrap_or(usize::MAX);
         if let Some(c) = report.converged_after {
             self.converged_ms.push(c.as_millis());
         }

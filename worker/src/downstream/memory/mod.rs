@@ -42,6 +42,8 @@ struct Db {
     /// In-flight commits a claim killed: they roll back when they land.
     killed: Vec<u64>,
     next_commit: u64,
+    /// Commits that were stalled.
+    stalled: u64,
 }
 
 /// What the simulation's invariants look for in the commits.
@@ -173,6 +175,11 @@ impl MemDownstream {
     /// Transactions committed so far.
     pub fn commits(&self) -> u64 {
         self.lock().commits
+    }
+
+    /// Commits that were stalled so far.
+    pub fn stalled(&self) -> u64 {
+        self.lock().stalled
     }
 
     /// Checks the fence of `source` for `epoch`: `Ok(None)` to go on.
@@ -339,6 +346,7 @@ impl Downstream for MemDownstream {
         let skey = source_key(&key.meta(), &key.source);
         let id = {
             let mut db = self.lock();
+            db.stalled += 1;
             db.next_commit += 1;
             let id = db.next_commit;
             db.in_flight.entry(skey.clone()).or_default().push(id);
