@@ -125,19 +125,24 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             run_worker(cfg.clone(), databases.clone())
         });
     }
+    let mut trace = Vec::new();
     let journal = Journal::default();
     let sources: Vec<String> = world.upstreams.keys().cloned().collect();
     sim.client(
         "ctl",
         workload::run(seed, opts.masters, sources, journal.clone()),
     );
-    sim.client("app", app::run(seed, world.clone(), journal.clone()));
+    let ddl = app::ddl_times(seed, world.upstreams.len(), opts.fault_window);
+    if let Some(times) = &ddl {
+        let at: Vec<u128> = times.iter().map(Duration::as_millis).collect();
+        trace.push(format!("shard DDL on each shard at {at:?} ms"));
+    }
+    sim.client("app", app::run(seed, world.clone(), journal.clone(), ddl));
 
     let schedule = faults::schedule(seed, &hosts, Duration::from_secs(1), opts.fault_window);
     let mut due = schedule.at.clone().into_iter().peekable();
     let mut crashed_leaders: Vec<String> = Vec::new();
     let mut checker = Checker::default();
-    let mut trace = Vec::new();
     let mut client_done;
     let mut converged_after = None;
     let mut last_reason;

@@ -62,7 +62,7 @@ pub fn source_yaml(id: &str) -> String {
 /// of each source's binlog.
 pub fn task_yaml(sources: &[String]) -> String {
     let mut yaml = String::from(
-        "name: merge\ntask-mode: incremental\nignore-checking-items: [\"all\"]\n\
+        "name: merge\ntask-mode: incremental\nshard-mode: pessimistic\nignore-checking-items: [\"all\"]\n\
          target-database:\n  host: down\n  port: 3306\n  user: root\n\
          block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n\
          routes:\n  merge:\n    schema-pattern: \"app\"\n    table-pattern: \"t_*\"\n    target-schema: \"app\"\n    target-table: \"t\"\n\

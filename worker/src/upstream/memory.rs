@@ -235,6 +235,43 @@ impl MemUpstream {
         applied
     }
 
+    /// `ALTER TABLE ... ADD COLUMN column VARCHAR(64) NOT NULL DEFAULT
+    /// 'default'`, written to the binlog; existing rows get the default.
+    pub fn add_column(&self, schema: &str, table: &str, column: &str, default: &str) {
+        let mut s = self.lock();
+        let key = (schema.to_string(), table.to_string());
+        let Some(t) = s.tables.get_mut(&key) else {
+            return;
+        };
+        let mut columns = t.columns.to_vec();
+        columns.push(
+            Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
+                .with_name(column.as_bytes())
+                .with_character_set(UTF8MB4),
+        );
+        t.columns = columns.into();
+        for row in t.rows.values_mut() {
+            row.push(Value::Bytes(default.as_bytes().to_vec()));
+        }
+        s.begin();
+        s.push(Event::Query {
+            schema: schema.into(),
+            sql: format!(
+                "ALTER TABLE `{schema}`.`{table}` ADD COLUMN `{column}` VARCHAR(64) NOT NULL DEFAULT '{default}'"
+            ),
+        });
+        drop(s);
+        self.appended();
+    }
+
+    /// How many columns `schema`.`table` has now.
+    pub fn column_count(&self, schema: &str, table: &str) -> usize {
+        self.lock()
+            .tables
+            .get(&(schema.to_string(), table.to_string()))
+            .map_or(0, |t| t.columns.len())
+    }
+
     /// The ids of `schema`.`table`'s rows.
     pub fn ids(&self, schema: &str, table: &str) -> Vec<i64> {
         self.lock()

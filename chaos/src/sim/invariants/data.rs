@@ -1,9 +1,9 @@
 //! The data: once the faults are over and the writes stopped, the
 //! downstream's merged table equals the merge of the upstream shards, row
 //! for row; and across the whole run, the downstream saw no commit under a
-//! stale epoch, no checkpoint moving back, and no insert of a row that was
+//! stale epoch, no checkpoint moving back, no insert of a row that was
 //! already there (an event applied twice outside the declared safe-mode
-//! replay).
+//! replay), and no shard DDL that ran downstream more than once.
 
 use crate::sim::data::World;
 
@@ -44,5 +44,15 @@ pub fn anomalies(world: &World) -> Vec<(&'static str, String)> {
         .duplicates
         .into_iter()
         .map(|d| ("no event applied twice", d));
-    stale.chain(back).chain(twice).collect()
+    let ddl = a
+        .alters
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(sql, n)| {
+            (
+                "a shard DDL runs once",
+                format!("`{sql}` ran {n} times downstream"),
+            )
+        });
+    stale.chain(back).chain(twice).chain(ddl).collect()
 }

@@ -57,6 +57,8 @@ pub struct Anomalies {
     /// Inserts of rows that already existed (an event applied twice
     /// outside safe mode).
     pub duplicates: Vec<String>,
+    /// `ALTER TABLE` statements that changed a table, with how often.
+    pub alters: BTreeMap<String, u32>,
 }
 
 /// Seeded stalls of a handle's commits: a commit held this long before it
@@ -389,6 +391,17 @@ impl Downstream for MemDownstream {
             .engine
             .execute(statement)
             .map_err(|e| self.sql_error(&format!("running `{statement}`"), e));
+        if result.is_ok()
+            && statement
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("ALTER")
+        {
+            *db.anomalies
+                .alters
+                .entry(statement.to_string())
+                .or_insert(0) += 1;
+        }
         // The meta tables live in their schema: dropping it drops them.
         let Db {
             engine,
