@@ -71,3 +71,14 @@ fn without_the_fence_the_invariants_fail_and_with_it_the_same_seeds_pass() {
         );
     }
 }
+
+/// Seed 6 once reported a checkpoint moving back under one epoch: the
+/// in-memory downstream let a stalled commit land after its worker had
+/// restarted the source under the same epoch. MySQL's claim waits for (and
+/// kills) transactions that hold the fence row; the in-memory claim now
+/// kills commits in flight the same way.
+#[test]
+fn seed_6_a_claim_kills_commits_in_flight() {
+    let report = run_seed(6, &Options::default());
+    assert!(report.violations.is_empty(), "{:#?}", report.violations);
+}

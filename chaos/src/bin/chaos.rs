@@ -25,6 +25,10 @@ struct Args {
     /// Log the cluster's own tracing output (with --seed).
     #[arg(long)]
     verbose: bool,
+    /// With --seed: run it this many times in this process and check that
+    /// every run took the same course.
+    #[arg(long, default_value_t = 1, hide = true)]
+    repeat: u32,
     /// Test only: run with the downstream's epoch fence disabled, to see
     /// the invariants catch what it prevents.
     #[arg(long, hide = true)]
@@ -63,6 +67,16 @@ fn main() -> ExitCode {
                 .try_init();
         }
         let report = run_seed(seed, &opts);
+        for n in 1..args.repeat {
+            let again = run_seed(seed, &opts);
+            if again.trace != report.trace {
+                println!(
+                    "run {} of seed {seed} took another course than the first",
+                    n + 1
+                );
+                return ExitCode::FAILURE;
+            }
+        }
         println!(
             "seed {seed}: {} faults, {} stalled commits",
             report.schedule.injections(),
