@@ -42,6 +42,7 @@ pub mod route;
 pub mod shard;
 pub mod shard_group;
 pub mod source;
+pub mod source_conformance;
 pub mod status;
 pub mod stream;
 pub mod value;

@@ -373,6 +373,46 @@ impl BinlogSource for MemUpstream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::source_conformance::{self, Writer};
+    use futures::future::BoxFuture;
+
+    impl Writer for MemUpstream {
+        fn create_table(&self) -> BoxFuture<'_, Result<(), String>> {
+            MemUpstream::create_table(self, "app", "t", &["c"]);
+            Box::pin(async { Ok(()) })
+        }
+
+        fn insert(&self, rows: &[(i64, &'static str)]) -> BoxFuture<'_, Result<(), String>> {
+            let writes: Vec<Write> = rows
+                .iter()
+                .map(|(id, c)| Write::Insert(row(*id, c)))
+                .collect();
+            self.transaction("app", "t", &writes);
+            Box::pin(async { Ok(()) })
+        }
+
+        fn update(&self, id: i64, c: &'static str) -> BoxFuture<'_, Result<(), String>> {
+            self.transaction("app", "t", &[Write::Update(id, row(id, c))]);
+            Box::pin(async { Ok(()) })
+        }
+
+        fn delete(&self, id: i64) -> BoxFuture<'_, Result<(), String>> {
+            self.transaction("app", "t", &[Write::Delete(id)]);
+            Box::pin(async { Ok(()) })
+        }
+
+        fn add_column(&self) -> BoxFuture<'_, Result<(), String>> {
+            MemUpstream::add_column(self, "app", "t", "extra", "d");
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_upstream_passes_the_conformance_suite() {
+        let up = MemUpstream::new(1);
+        let rules = source_conformance::app_rules().unwrap();
+        source_conformance::run(&up, &up, &rules).await.unwrap();
+    }
 
     fn row(id: i64, c: &str) -> Vec<Value> {
         vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())]

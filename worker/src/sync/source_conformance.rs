@@ -1,0 +1,163 @@
+//! The upstream conformance suite: what every [`BinlogSource`] must give
+//! the sync unit, run against MariaDB (integration tests) and the
+//! simulation's in-memory upstream (unit tests): each transaction's row
+//! changes in order with full before/after images, a commit after each,
+//! positions that only grow, a reopen after an event that continues right
+//! after it, DDL as a statement, the tables, and the binlog's end.
+//!
+//! The implementation under test is written to through a [`Writer`] (SQL
+//! for a server, the in-memory API for the simulation's).
+
+use futures::future::BoxFuture;
+use mysql_async::Value;
+
+use super::source::BinlogSource;
+use super::stream::{Event, Located, RowKind};
+use crate::downstream::Position;
+use crate::rules::TaskRules;
+
+/// Writes to the upstream under test: `app.t (id BIGINT PRIMARY KEY, c
+/// VARCHAR(64))`, one transaction per call.
+pub trait Writer: Send + Sync {
+    fn create_table(&self) -> BoxFuture<'_, Result<(), String>>;
+    fn insert(&self, rows: &[(i64, &'static str)]) -> BoxFuture<'_, Result<(), String>>;
+    fn update(&self, id: i64, c: &'static str) -> BoxFuture<'_, Result<(), String>>;
+    fn delete(&self, id: i64) -> BoxFuture<'_, Result<(), String>>;
+    fn add_column(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// A row change as the suite compares it: kind, before, after.
+type Change = (RowKind, Option<Vec<Value>>, Option<Vec<Value>>);
+
+fn row(id: i64, c: &str) -> Vec<Value> {
+    vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())]
+}
+
+/// What the events between `from` and the binlog's end say: the row
+/// changes of `app.t` per transaction, and the DDL statements.
+async fn read(
+    source: &dyn BinlogSource,
+    from: &Position,
+) -> Result<(Vec<Vec<Change>>, Vec<String>, Vec<Located>), String> {
+    let end = source.position().await.map_err(|e| e.to_string())?;
+    let mut events = source
+        .open(4_000_001, from)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut transactions: Vec<Vec<Change>> = Vec::new();
+    let mut open: Vec<Change> = Vec::new();
+    let mut ddl = Vec::new();
+    let mut all = Vec::new();
+    let mut last = from.clone();
+    while last.binlog_pos < end.binlog_pos || last.binlog_name != end.binlog_name {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .map_err(|_| format!("no event after {last} before the end {end}"))?
+            .map_err(|e| e.to_string())?
+            .ok_or("the stream closed")?;
+        if matches!(next.event, Event::Heartbeat | Event::Other) {
+            continue;
+        }
+        if next.end.at_or_before(&last) {
+            return Err(format!("positions must grow: {} after {last}", next.end));
+        }
+        last = next.end.clone();
+        match &next.event {
+            Event::Rows {
+                schema,
+                table,
+                rows,
+                ..
+            } if schema == "app" && table == "t" => {
+                open.extend(
+                    rows.iter()
+                        .map(|r| (r.kind, r.before.clone(), r.after.clone())),
+                );
+            }
+            Event::Commit => transactions.push(std::mem::take(&mut open)),
+            Event::Query { sql, .. } if sql.to_ascii_uppercase().contains("ALTER TABLE") => {
+                ddl.push(sql.clone())
+            }
+            _ => {}
+        }
+        all.push(next);
+    }
+    Ok((transactions, ddl, all))
+}
+
+fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+/// Runs the suite; `rules` selects `app.*`.
+pub async fn run(
+    source: &dyn BinlogSource,
+    writer: &dyn Writer,
+    rules: &TaskRules,
+) -> Result<(), String> {
+    writer.create_table().await?;
+    let start = source.position().await.map_err(|e| e.to_string())?;
+    writer.insert(&[(1, "a"), (2, "b")]).await?;
+    writer.update(1, "z").await?;
+    writer.delete(2).await?;
+    writer.add_column().await?;
+    let (transactions, ddl, all) = read(source, &start).await?;
+    expect(
+        "row changes per transaction",
+        transactions,
+        vec![
+            vec![
+                (RowKind::Insert, None, Some(row(1, "a"))),
+                (RowKind::Insert, None, Some(row(2, "b"))),
+            ],
+            vec![(RowKind::Update, Some(row(1, "a")), Some(row(1, "z")))],
+            vec![(RowKind::Delete, Some(row(2, "b")), None)],
+        ],
+    )?;
+    if ddl.len() != 1 || !ddl[0].to_ascii_uppercase().contains("ADD COLUMN") {
+        return Err(format!(
+            "the ALTER TABLE must arrive as one statement: {ddl:?}"
+        ));
+    }
+    let end = source.position().await.map_err(|e| e.to_string())?;
+    // File and offset: a server's status may not carry the GTID.
+    let place = |p: &Position| (p.binlog_name.clone(), p.binlog_pos);
+    expect(
+        "the last event ends at the binlog's end",
+        all.last().map(|e| place(&e.end)),
+        Some(place(&end)),
+    )?;
+
+    // Reopening after the first commit continues with the second
+    // transaction.
+    let first_commit = all
+        .iter()
+        .find(|e| matches!(e.event, Event::Commit))
+        .map(|e| e.end.clone())
+        .ok_or("no commit")?;
+    let (rest, _, _) = read(source, &first_commit).await?;
+    expect("transactions after the first commit", rest.len(), 2)?;
+
+    let tables = source.tables(rules).await.map_err(|e| e.to_string())?;
+    if !tables.contains(&("app".to_string(), "t".to_string())) {
+        return Err(format!("the tables must list app.t: {tables:?}"));
+    }
+    Ok(())
+}
+
+/// Rules selecting the suite's `app` schema.
+pub fn app_rules() -> Result<TaskRules, String> {
+    let task = dm_proto::config::TaskConfig::parse(
+        "conformance.yaml",
+        "name: conformance\ntask-mode: all\n\
+         target-database: {host: \"127.0.0.1\", port: 4000, user: \"root\"}\n\
+         mysql-instances:\n  - source-id: \"s1\"\n    block-allow-list: \"app\"\n\
+         block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
+    )
+    .map_err(|e| e.to_string())?;
+    TaskRules::for_source(&task, "s1").map_err(|e| e.to_string())
+}
