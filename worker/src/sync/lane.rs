@@ -9,7 +9,10 @@
 //! checkpoint and each lane skips what its own checkpoint already covers.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Batching decisions read tokio's clock, which a simulation drives.
+use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -86,7 +89,13 @@ impl Lane {
         {
             Commit::Committed => {
                 let mut p = crate::lock(&self.progress);
-                p.lane_committed(self.index, &end, applied, timestamp, Instant::now());
+                p.lane_committed(
+                    self.index,
+                    &end,
+                    applied,
+                    timestamp,
+                    std::time::Instant::now(),
+                );
                 Ok(None)
             }
             Commit::Fenced { by_epoch } => Ok(Some(by_epoch)),
