@@ -8,6 +8,7 @@
 //!   same cluster state;
 //! - [`bindings`]: a (source, epoch) binding names one worker, ever, and
 //!   epochs only grow;
+//! - [`shard_locks`]: a shard-DDL lock has one owner on every master;
 //! - [`acked`]: every request `dmctl` saw acknowledged survived;
 //! - [`data`]: the downstream equals the merged upstream shards; no commit
 //!   under a stale epoch, no checkpoint moved back, no event applied twice
@@ -20,6 +21,7 @@ pub mod bindings;
 pub mod data;
 pub mod liveness;
 pub mod log_matching;
+pub mod shard_locks;
 pub mod state_safety;
 
 use std::collections::BTreeMap;
@@ -49,6 +51,7 @@ pub struct Checker {
     pub log_matching: log_matching::LogMatching,
     pub state_safety: state_safety::StateSafety,
     pub bindings: bindings::Bindings,
+    pub shard_locks: shard_locks::ShardLocks,
     pub violations: Vec<Violation>,
 }
 
@@ -62,6 +65,7 @@ impl Checker {
                 self.log_matching.observe(name, &metrics),
                 self.state_safety.observe(name, &applied),
                 self.bindings.observe(name, &applied.state),
+                self.shard_locks.observe(name, &applied.state),
             ];
             for (invariant, detail) in found.into_iter().flatten() {
                 self.violations.push(Violation {
