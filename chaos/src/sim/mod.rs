@@ -157,7 +157,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         }
         let settled = due.peek().is_none() && now >= opts.fault_window;
         if settled && !*journal.settled.borrow() {
-            *journal.settled.borrow_mut() = true;
+            journal.settled.send_replace(true);
             trace.push(format!("{:>6} ms  faults over", now.as_millis()));
         }
         match sim.step() {

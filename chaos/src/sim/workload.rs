@@ -6,6 +6,7 @@
 //! more request must be acknowledged (liveness).
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use dm_proto::pb;
 use dm_proto::pb::master_client::MasterClient;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
+use tokio::sync::watch;
 
 use super::hosts::{master_addr, master_name};
 use super::net::SimConnector;
@@ -51,7 +53,7 @@ pub struct Record {
 pub struct Journal {
     pub records: Rc<RefCell<Vec<Record>>>,
     /// Set by the runner when the faults are over.
-    pub settled: Rc<RefCell<bool>>,
+    pub settled: Rc<watch::Sender<bool>>,
 }
 
 pub fn source_yaml(id: &str) -> String {
@@ -83,18 +85,19 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 
 type Answer = Result<Result<(bool, String), tonic::Status>, tokio::time::error::Elapsed>;
 
-async fn operate(
-    client: &mut MasterClient<tonic::transport::Channel>,
-    request: pb::OperateSourceRequest,
+/// One attempt of a call, bounded by [`ATTEMPT_TIMEOUT`]; `read` gives
+/// the answer's result and message.
+async fn ask<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    read: impl FnOnce(T) -> (bool, String),
 ) -> Answer {
-    match tokio::time::timeout(ATTEMPT_TIMEOUT, client.operate_source(request)).await {
-        Ok(Ok(a)) => {
-            let a = a.into_inner();
-            Ok(Ok((a.result, format!("{} {:?}", a.msg, a.sources))))
-        }
-        Ok(Err(status)) => Ok(Err(status)),
-        Err(e) => Err(e),
-    }
+    tokio::time::timeout(ATTEMPT_TIMEOUT, call)
+        .await
+        .map(|answer| answer.map(|a| read(a.into_inner())))
+}
+
+fn source_answer(a: pb::OperateSourceResponse) -> (bool, String) {
+    (a.result, format!("{} {:?}", a.msg, a.sources))
 }
 
 async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
@@ -111,26 +114,20 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
         let mut client = MasterClient::new(channel);
         let answer = match op {
             Op::CreateSource(id) => {
-                operate(
-                    &mut client,
-                    pb::OperateSourceRequest {
-                        op: pb::SourceOp::StartSource as i32,
-                        config: vec![source_yaml(id)],
-                        source_id: Vec::new(),
-                    },
-                )
-                .await
+                let request = pb::OperateSourceRequest {
+                    op: pb::SourceOp::StartSource as i32,
+                    config: vec![source_yaml(id)],
+                    source_id: Vec::new(),
+                };
+                ask(client.operate_source(request), source_answer).await
             }
             Op::StopSource(id) => {
-                operate(
-                    &mut client,
-                    pb::OperateSourceRequest {
-                        op: pb::SourceOp::StopSource as i32,
-                        config: Vec::new(),
-                        source_id: vec![id.clone()],
-                    },
-                )
-                .await
+                let request = pb::OperateSourceRequest {
+                    op: pb::SourceOp::StopSource as i32,
+                    config: Vec::new(),
+                    source_id: vec![id.clone()],
+                };
+                ask(client.operate_source(request), source_answer).await
             }
             Op::StartTask(sources) => {
                 let request = pb::StartTaskRequest {
@@ -139,14 +136,10 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
                     remove_meta: false,
                     start_time: 0,
                 };
-                match tokio::time::timeout(ATTEMPT_TIMEOUT, client.start_task(request)).await {
-                    Ok(Ok(a)) => {
-                        let a = a.into_inner();
-                        Ok(Ok((a.result, format!("{} {:?}", a.msg, a.sources))))
-                    }
-                    Ok(Err(status)) => Ok(Err(status)),
-                    Err(e) => Err(e),
-                }
+                ask(client.start_task(request), |a| {
+                    (a.result, format!("{} {:?}", a.msg, a.sources))
+                })
+                .await
             }
         };
         match answer {
@@ -204,9 +197,11 @@ pub async fn run(
             after_faults: false,
         });
     }
-    while !*journal.settled.borrow() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let _ = journal
+        .settled
+        .subscribe()
+        .wait_for(|settled| *settled)
+        .await;
     let probe = Op::CreateSource("probe".into());
     let outcome = send(&probe, rng.gen_range(0..masters), masters).await;
     journal.records.borrow_mut().push(Record {
