@@ -25,6 +25,9 @@ pub struct MasterSpec {
     pub name: String,
     pub client_port: u16,
     pub peer_port: u16,
+    /// `--advertise-addr` port, when clients are to reach this master
+    /// through something in between (a proxy); the client port otherwise.
+    pub advertise_port: Option<u16>,
 }
 
 impl MasterSpec {
@@ -69,6 +72,7 @@ impl Masters {
                     name: format!("master{i}"),
                     client_port: free_port()?,
                     peer_port: free_port()?,
+                    advertise_port: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -118,6 +122,7 @@ impl Masters {
                 name: format!("master{}", index + 1),
                 client_port: free_port()?,
                 peer_port: free_port()?,
+                advertise_port: None,
             },
             bootstrap: Bootstrap::Join(join),
             process: None,
@@ -148,6 +153,9 @@ impl Masters {
                 "RUST_LOG",
                 std::env::var("DM_MASTER_LOG").unwrap_or_else(|_| "info,openraft=warn".into()),
             );
+        if let Some(port) = spec.advertise_port {
+            cmd.arg("--advertise-addr").arg(format!("127.0.0.1:{port}"));
+        }
         match &master.bootstrap {
             Bootstrap::InitialCluster(ic) => cmd.arg("--initial-cluster").arg(ic),
             Bootstrap::Join(join) => cmd.arg("--join").arg(join),
@@ -171,6 +179,19 @@ impl Masters {
             process.stop()?;
         }
         Ok(())
+    }
+
+    /// Sends `signal` (e.g. SIGSTOP / SIGCONT) to master `i`.
+    pub fn signal(&mut self, i: usize, signal: libc::c_int) -> Result<()> {
+        match self.masters.get_mut(i).and_then(|m| m.process.as_mut()) {
+            Some(process) => process.signal(signal),
+            None => Err(HarnessError::Task(format!("master {i} is not running"))),
+        }
+    }
+
+    /// Whether master `i` has a process (running or stopped).
+    pub fn is_up(&self, i: usize) -> bool {
+        self.masters.get(i).is_some_and(|m| m.process.is_some())
     }
 
     pub fn len(&self) -> usize {
@@ -324,6 +345,14 @@ impl Workers {
     /// Index of the worker named `name`.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.workers.iter().position(|w| w.0 == name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.workers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.workers.is_empty()
     }
 
     /// Process id of worker `i`, while it runs.

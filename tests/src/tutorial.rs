@@ -205,6 +205,7 @@ pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
                     name: format!("master{}", i + 1),
                     client_port: *port,
                     peer_port: port + 30,
+                    advertise_port: None,
                 })
                 .collect(),
         ),

@@ -1,0 +1,114 @@
+//! A run's summary and verdict.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use super::audit::Twice;
+use super::verify::Diff;
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub seed: u64,
+    /// How long faults were injected.
+    pub run_time: Duration,
+    /// Faults injected (restarts, resumes and heals not counted).
+    pub faults: u32,
+    /// Every action by kind, faults and their ends.
+    pub kinds: BTreeMap<&'static str, u32>,
+    /// Upstream transactions committed by the load.
+    pub transactions: u64,
+    /// Rows in the shards at the end.
+    pub upstream_rows: u64,
+    pub lag_max: Option<Duration>,
+    pub lag_p99: Option<Duration>,
+    pub lag_samples: usize,
+    /// From the end of the last fault until the downstream matched.
+    pub converge_after_last_fault: Duration,
+    pub diff: Diff,
+    pub twice: Twice,
+    /// Per shard, when its source was first seen past the full copy.
+    pub copy_done_after: Vec<Duration>,
+    /// Errors subtasks reported during the run.
+    pub errors_seen: Vec<String>,
+}
+
+impl Report {
+    /// Nothing lost, nothing extra, nothing applied twice, and at least
+    /// `min_faults` faults.
+    pub fn passed(&self, min_faults: u32) -> bool {
+        self.faults >= min_faults
+            && self.diff.rows_differing == 0
+            && self.diff.rows_compared == self.upstream_rows
+            && self.twice.outside_window == 0
+    }
+}
+
+fn secs(d: Option<Duration>) -> String {
+    d.map(|d| format!("{:.2} s", d.as_secs_f64()))
+        .unwrap_or_else(|| "-".into())
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "chaos-run seed {}: faults for {:.1} s",
+            self.seed,
+            self.run_time.as_secs_f64()
+        )?;
+        let kinds = self
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        writeln!(f, "  faults injected: {} ({kinds})", self.faults)?;
+        writeln!(
+            f,
+            "  load: {} upstream transactions; {} rows upstream at the end",
+            self.transactions, self.upstream_rows
+        )?;
+        let copies = self
+            .copy_done_after
+            .iter()
+            .map(|d| format!("{:.1} s", d.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        writeln!(f, "  full copy done per source after: {copies}")?;
+        writeln!(
+            f,
+            "  replication lag: max {}, p99 {} ({} samples)",
+            secs(self.lag_max),
+            secs(self.lag_p99),
+            self.lag_samples
+        )?;
+        writeln!(
+            f,
+            "  converged {:.2} s after the last fault ended",
+            self.converge_after_last_fault.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  check-diff: {} rows compared in {} chunks; {} rows differing in {} chunks",
+            self.diff.rows_compared,
+            self.diff.chunks_compared,
+            self.diff.rows_differing,
+            self.diff.chunks_differing
+        )?;
+        writeln!(
+            f,
+            "  applied twice outside the replay window: {} (of {} rows written after the copy); \
+             inside it: {}",
+            self.twice.outside_window, self.twice.audited, self.twice.inside_window
+        )?;
+        for error in &self.errors_seen {
+            writeln!(f, "  subtask error seen: {error}")?;
+        }
+        if self.diff.rows_differing > 0 {
+            writeln!(f, "  check-diff answer: {}", self.diff.answer)?;
+        }
+        Ok(())
+    }
+}

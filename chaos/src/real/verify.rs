@@ -1,0 +1,123 @@
+//! After the faults: wait until the downstream caught up, then compare.
+//!
+//! Catching up is watched cheaply: one count and one checksum of the whole
+//! table on each side, polled until they agree and every subtask replicates
+//! without an error. The verdict is then `dmctl check-diff`: per
+//! primary-key chunk checksums of upstream (all shards, merged by the
+//! task's routes) against downstream, and a row-level diff of any chunk
+//! that differs.
+
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+
+use super::topology::{Addrs, Topology};
+use super::{RunError, TASK};
+use dm_tests::cluster::subtasks_of;
+use dm_tests::MariaDb;
+
+/// Count and checksum of rows; the same expression on both sides.
+const AGGREGATE: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, \
+     IFNULL(note, '<null>'), created_ms, IFNULL(extra, '<null>')))), 0) AS UNSIGNED) FROM ";
+
+async fn aggregate(server: &MariaDb, table: &str) -> Result<(u64, u64), RunError> {
+    let mut conn = server.conn().await.map_err(RunError::Harness)?;
+    let row: Option<(u64, u64)> = conn
+        .query_first(format!("{AGGREGATE}{table}"))
+        .await
+        .map_err(RunError::sql("a table checksum"))?;
+    Ok(row.unwrap_or_default())
+}
+
+/// The upstream's merged count and checksum.
+pub async fn upstream_aggregate(topology: &Topology) -> Result<(u64, u64), RunError> {
+    let mut total = (0u64, 0u64);
+    for (i, server) in topology.upstreams.iter().enumerate() {
+        let (count, sum) = aggregate(server, &format!("chaos.t_{}", i + 1)).await?;
+        total = (total.0 + count, total.1.wrapping_add(sum));
+    }
+    Ok(total)
+}
+
+/// Whether every subtask runs the sync unit with no error; why not.
+async fn replicating(addrs: &Addrs) -> Result<(), String> {
+    let answer = addrs
+        .dmctl(&["query-status", TASK])
+        .await
+        .map_err(|e| e.to_string())?;
+    let subtasks = subtasks_of(&answer, TASK);
+    if subtasks.is_empty() {
+        return Err(format!("no subtasks in {answer}"));
+    }
+    match subtasks
+        .iter()
+        .find(|(_, t)| t["stage"] != "Running" || t["unit"] != "Sync" || !t["result"].is_null())
+    {
+        Some((source, t)) => Err(format!("{source}: {t}")),
+        None => Ok(()),
+    }
+}
+
+/// Waits until the downstream equals the upstream by count and checksum
+/// and every subtask replicates; returns when that was first seen.
+pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Instant, RunError> {
+    let end = Instant::now() + deadline;
+    let expected = upstream_aggregate(topology).await?;
+    let mut last = String::new();
+    while Instant::now() < end {
+        let got = aggregate(&topology.downstream, "chaos.t").await;
+        match got {
+            Ok(got) if got == expected => match replicating(&topology.addrs).await {
+                Ok(()) => return Ok(Instant::now()),
+                Err(why) => last = why,
+            },
+            Ok(got) => {
+                last = format!(
+                    "downstream has {} rows (checksum {}), upstream {} ({})",
+                    got.0, got.1, expected.0, expected.1
+                )
+            }
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(RunError::Check(format!(
+        "the downstream did not catch up within {deadline:?}: {last}"
+    )))
+}
+
+/// What `check-diff` found.
+#[derive(Debug, Clone, Default)]
+pub struct Diff {
+    pub rows_compared: u64,
+    pub rows_differing: u64,
+    pub chunks_compared: u64,
+    pub chunks_differing: u64,
+    /// The answer, printed when rows differ.
+    pub answer: Value,
+}
+
+/// Runs `dmctl check-diff` on the task.
+pub async fn check_diff(addrs: &Addrs) -> Result<Diff, RunError> {
+    let answer = addrs
+        .dmctl(&["check-diff", TASK, "--chunk-size", "20000"])
+        .await?;
+    if answer["result"] != true {
+        return Err(RunError::Check(format!("check-diff did not run: {answer}")));
+    }
+    // 64-bit integers come as JSON numbers or, from protobuf's JSON, strings.
+    let number = |key: &str| {
+        let v = &answer[key];
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(0)
+    };
+    Ok(Diff {
+        rows_compared: number("rowsCompared"),
+        rows_differing: number("rowsDiffering"),
+        chunks_compared: number("chunksCompared"),
+        chunks_differing: number("chunksDiffering"),
+        answer: answer.clone(),
+    })
+}
