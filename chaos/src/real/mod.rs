@@ -275,8 +275,9 @@ fn act(
     faults: &mut u32,
 ) -> Result<(), RunError> {
     println!(
-        "{:>7.1} s  {:<17} {}",
+        "{:>7.1} s  {}  {:<17} {}",
         started.elapsed().as_secs_f64(),
+        wall_clock(dm_proto::clock::unix_ms()),
         action.kind(),
         action.process()
     );
@@ -286,4 +287,16 @@ fn act(
         *faults += 1;
     }
     Ok(())
+}
+
+/// `HH:MM:SS.mmm` (UTC) of a unix time, to match the processes' logs.
+fn wall_clock(unix_ms: u64) -> String {
+    let day_ms = unix_ms % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
 }

@@ -9,14 +9,17 @@
 
 use std::path::Path;
 
-/// The socket inode of the TCP socket bound to `127.0.0.1:local_port`,
-/// from the text of `/proc/net/tcp`. Pure.
-pub fn inode_of(proc_net_tcp: &str, local_port: u16) -> Option<u64> {
-    let wanted = format!("0100007F:{local_port:04X}");
+/// The socket inode of the TCP connection from `127.0.0.1:local_port` to
+/// `127.0.0.1:remote_port`, from the text of `/proc/net/tcp`. (A local
+/// port alone is not enough: connections to different destinations may
+/// share one.) Pure.
+pub fn inode_of(proc_net_tcp: &str, local_port: u16, remote_port: u16) -> Option<u64> {
+    let local = format!("0100007F:{local_port:04X}");
+    let remote = format!("0100007F:{remote_port:04X}");
     proc_net_tcp.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-        if fields.get(1) == Some(&wanted.as_str()) {
+        if fields.get(1) == Some(&local.as_str()) && fields.get(2) == Some(&remote.as_str()) {
             fields.get(9).and_then(|inode| inode.parse().ok())
         } else {
             None
@@ -38,10 +41,11 @@ pub fn holds(pid: u32, inode: u64) -> bool {
     })
 }
 
-/// Which of `pids` holds the socket bound to `127.0.0.1:peer_port`.
-pub fn owner(peer_port: u16, pids: &[u32]) -> Option<u32> {
+/// Which of `pids` holds the client end of the loopback connection from
+/// `peer_port` to `proxy_port`.
+pub fn owner(peer_port: u16, proxy_port: u16, pids: &[u32]) -> Option<u32> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let inode = inode_of(&table, peer_port)?;
+    let inode = inode_of(&table, peer_port, proxy_port)?;
     pids.iter().copied().find(|pid| holds(*pid, inode))
 }
 
@@ -56,9 +60,10 @@ mod tests {
 
     #[test]
     fn finds_the_inode_of_a_local_port() {
-        assert_eq!(inode_of(TABLE, 0xC350), Some(777));
-        assert_eq!(inode_of(TABLE, 8080), Some(4242));
-        assert_eq!(inode_of(TABLE, 1), None);
+        assert_eq!(inode_of(TABLE, 0xC350, 8080), Some(777));
+        assert_eq!(inode_of(TABLE, 0xC350, 8081), None);
+        assert_eq!(inode_of(TABLE, 8080, 0), None); // a listener, no connection
+        assert_eq!(inode_of(TABLE, 1, 0), None);
     }
 
     #[test]
@@ -67,7 +72,8 @@ mod tests {
         let client =
             std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let port = client.local_addr().expect("local").port();
+        let server = listener.local_addr().expect("addr").port();
         let me = std::process::id();
-        assert_eq!(owner(port, &[1, me]), Some(me));
+        assert_eq!(owner(port, server, &[1, me]), Some(me));
     }
 }

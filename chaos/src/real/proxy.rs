@@ -1,9 +1,10 @@
 //! A loopback TCP proxy in front of each master, able to cut one process
 //! off from the masters.
 //!
-//! Every master advertises its proxy's address, and workers join through
-//! the proxies, so every connection a worker makes to a master (the
-//! `--join` addresses and the leader a master points it to) passes here.
+//! Every master advertises its proxies' addresses (client and peer), and
+//! workers join through the proxies, so every connection a worker makes to
+//! a master (the `--join` addresses and the leader a master points it to)
+//! passes here. Raft traffic between masters passes too, and is never cut.
 //! A partition of worker W stops relaying, in both directions, every
 //! connection W holds, including connections it opens while cut off: bytes
 //! stay in the sockets' buffers, as packets would on a dead link, and the
@@ -80,20 +81,24 @@ pub async fn start(target: SocketAddr, partitions: &Partitions) -> io::Result<u1
     tokio::spawn(async move {
         while let Ok((client, peer)) = listener.accept().await {
             let view = partitions.watch();
-            tokio::spawn(relay(client, peer.port(), target, view));
+            let client_end = Owner::Unknown {
+                peer_port: peer.port(),
+                proxy_port: port,
+            };
+            tokio::spawn(relay(client, client_end, target, view));
         }
     });
     Ok(port)
 }
 
 /// Relays one connection until either side closes it.
-async fn relay(client: TcpStream, peer_port: u16, target: SocketAddr, view: watch::Receiver<View>) {
+async fn relay(client: TcpStream, owner: Owner, target: SocketAddr, view: watch::Receiver<View>) {
     let Ok(server) = TcpStream::connect(target).await else {
         return; // the master is down: the client sees its connection closed
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let owner = Arc::new(Mutex::new(Owner::Unknown(peer_port)));
+    let owner = Arc::new(Mutex::new(owner));
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
     let up = pump(client_read, server_write, owner.clone(), view.clone());
@@ -104,7 +109,11 @@ async fn relay(client: TcpStream, peer_port: u16, target: SocketAddr, view: watc
 /// Who holds a connection's client end, once asked.
 #[derive(Debug, Clone, Copy)]
 enum Owner {
-    Unknown(u16),
+    /// Not asked yet: the client's port, and the proxy's it connected to.
+    Unknown {
+        peer_port: u16,
+        proxy_port: u16,
+    },
     Known(Option<u32>),
 }
 
@@ -116,8 +125,11 @@ impl Owner {
         }
         let pid = match *self {
             Owner::Known(pid) => pid,
-            Owner::Unknown(port) => {
-                let pid = owner::owner(port, &view.pids);
+            Owner::Unknown {
+                peer_port,
+                proxy_port,
+            } => {
+                let pid = owner::owner(peer_port, proxy_port, &view.pids);
                 *self = Owner::Known(pid);
                 pid
             }

@@ -1,9 +1,10 @@
 //! The cluster under test, on loopback: MariaDB servers, masters behind
 //! their proxies, workers, and the actions the fault planner asks for.
 //!
-//! Masters advertise their proxy's address and workers join through the
-//! proxies ([`super::proxy`]); the runner itself and dmctl talk to the
-//! masters directly. dmctl is given the masters that are not stopped
+//! Masters advertise their proxies' addresses (client and peer: a master
+//! may point a worker at the leader's peer address, which serves every
+//! service too) and workers join through the proxies ([`super::proxy`]);
+//! the runner itself and dmctl talk to the masters directly. dmctl is given the masters that are not stopped
 //! first, so a SIGSTOPped master (which accepts connections and never
 //! answers) only slows the runner's own questions down.
 
@@ -54,6 +55,13 @@ impl Addrs {
     }
 }
 
+/// A proxy in front of `port`; its own port.
+async fn proxy_to(port: u16, partitions: &Partitions) -> Result<u16, RunError> {
+    proxy::start(([127, 0, 0, 1], port).into(), partitions)
+        .await
+        .map_err(|e| RunError::Check(format!("starting a proxy: {e}")))
+}
+
 /// Everything the run started.
 #[derive(Debug)]
 pub struct Topology {
@@ -100,16 +108,15 @@ impl Topology {
         let mut proxies = Vec::new();
         for i in 1..=options.masters {
             let client_port = free_port().map_err(RunError::Harness)?;
-            let target = ([127, 0, 0, 1], client_port).into();
-            let proxy = proxy::start(target, &partitions)
-                .await
-                .map_err(|e| RunError::Check(format!("starting a proxy: {e}")))?;
-            proxies.push(format!("127.0.0.1:{proxy}"));
+            let peer_port = free_port().map_err(RunError::Harness)?;
+            let client_proxy = proxy_to(client_port, &partitions).await?;
+            proxies.push(format!("127.0.0.1:{client_proxy}"));
             specs.push(MasterSpec {
                 name: format!("master{i}"),
                 client_port,
-                peer_port: free_port().map_err(RunError::Harness)?,
-                advertise_port: Some(proxy),
+                peer_port,
+                advertise_port: Some(client_proxy),
+                advertise_peer_port: Some(proxy_to(peer_port, &partitions).await?),
             });
         }
         let masters = Masters::start_with(specs).map_err(RunError::Harness)?;
