@@ -51,15 +51,41 @@ impl<K: Clone> Chunk<K> {
 /// and the last no upper bound, so upstream rows below or above every
 /// downstream key are compared too.
 pub fn chunks_between<K: Clone>(boundaries: &[K]) -> Vec<Chunk<K>> {
-    let mut lowers: Vec<Option<K>> = vec![None];
+    chunks_within(
+        &Chunk {
+            lower: None,
+            upper: None,
+        },
+        boundaries,
+    )
+}
+
+/// `outer` cut at `boundaries` (keys inside it, in order): the pieces
+/// cover exactly the keys of `outer`.
+pub fn chunks_within<K: Clone>(outer: &Chunk<K>, boundaries: &[K]) -> Vec<Chunk<K>> {
+    let mut lowers: Vec<Option<K>> = vec![outer.lower.clone()];
     lowers.extend(boundaries.iter().cloned().map(Some));
     let mut uppers: Vec<Option<K>> = boundaries.iter().cloned().map(Some).collect();
-    uppers.push(None);
+    uppers.push(outer.upper.clone());
     lowers
         .into_iter()
         .zip(uppers)
         .map(|(lower, upper)| Chunk { lower, upper })
         .collect()
+}
+
+/// Which side of a differing chunk to cut it along before reading rows:
+/// the one with the most rows, when it has more than twice `chunk_rows`
+/// (chunks are cut along the downstream's keys, so a side the downstream
+/// lacks many rows of can hold far more). Cutting along one side leaves
+/// at most `chunk_rows` of its rows in each piece, so after at most one cut
+/// per side every piece is small.
+pub fn oversized_side(rows_per_side: &[u64], chunk_rows: u64) -> Option<usize> {
+    let (side, rows) = rows_per_side
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, rows)| **rows)?;
+    (*rows > chunk_rows.saturating_mul(2)).then_some(side)
 }
 
 /// `(pk...)` as a row constructor (a plain column for a one-column key).
@@ -100,9 +126,15 @@ fn order_by(key: &[String]) -> String {
 }
 
 /// The first key of the next chunk: the key `chunk_rows` rows after the
-/// current chunk's first key (or after the table's start).
-pub fn next_boundary_sql(table: &str, key: &[String], chunk_rows: u64, from: bool) -> String {
-    let condition = range_condition(key, from, false);
+/// current chunk's first key (or after the table's start), below `upper`
+/// when there is one; parameters: the first key, then `upper`.
+pub fn next_boundary_sql(
+    table: &str,
+    key: &[String],
+    chunk_rows: u64,
+    bounds: (bool, bool),
+) -> String {
+    let condition = range_condition(key, bounds.0, bounds.1);
     format!(
         "SELECT {} FROM {table} WHERE {condition} ORDER BY {} LIMIT 1 OFFSET {chunk_rows}",
         order_by(key),
@@ -287,6 +319,35 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_is_cut_into_pieces_within_its_bounds() {
+        let outer = Chunk {
+            lower: Some(10),
+            upper: None,
+        };
+        assert_eq!(
+            chunks_within(&outer, &[15]),
+            vec![
+                Chunk {
+                    lower: Some(10),
+                    upper: Some(15)
+                },
+                Chunk {
+                    lower: Some(15),
+                    upper: None
+                },
+            ]
+        );
+        assert_eq!(chunks_within(&outer, &[]), vec![outer]);
+    }
+
+    #[test]
+    fn only_a_side_far_above_the_chunk_size_is_cut_along() {
+        assert_eq!(oversized_side(&[0, 100, 250, 30], 100), Some(2));
+        assert_eq!(oversized_side(&[0, 200, 150], 100), None);
+        assert_eq!(oversized_side(&[], 100), None);
+    }
+
+    #[test]
     fn conditions_use_one_column_or_a_tuple() {
         let one = vec!["id".to_string()];
         assert_eq!(range_condition(&one, false, false), "TRUE");
@@ -307,7 +368,7 @@ mod tests {
         assert!(sql.contains("CONCAT_WS(CHAR(31), `id`, `c`, ISNULL(`id`), ISNULL(`c`))"));
         assert!(sql.ends_with("WHERE `id` >= ?"), "{sql}");
         assert_eq!(
-            next_boundary_sql("`d`.`t`", &key, 100, false),
+            next_boundary_sql("`d`.`t`", &key, 100, (false, false)),
             "SELECT `id` FROM `d`.`t` WHERE TRUE ORDER BY `id` LIMIT 1 OFFSET 100"
         );
         assert_eq!(

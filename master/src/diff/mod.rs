@@ -25,6 +25,10 @@
 //!    rows compared by key: missing downstream, extra downstream, or
 //!    changed. A chunk can differ with no differing row when the two sides
 //!    store equal values differently (other column types or charsets).
+//!    Chunks follow the downstream's keys, so where the downstream lacks
+//!    many rows a chunk can hold far more upstream rows; such a chunk is
+//!    first cut again along the keys of its largest side (at most once per
+//!    side), so no read brings much more than a chunk of rows.
 //!
 //! The data keeps changing while a task syncs, so a diff of a running task
 //! is a snapshot of a moving target: run it when the upstream is quiet and

@@ -6,7 +6,7 @@
 //! key values passed back as parameters, so any key type works and no value
 //! is ever spliced into SQL text.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use dm_proto::config::{DbConfig, SourceConfig, TaskConfig};
@@ -120,22 +120,36 @@ impl Side {
         ))
     }
 
-    /// The first key of the chunk after the one starting at `from`.
-    async fn next_boundary(
+    /// The first key of every piece but the first when `chunk` is cut
+    /// every `chunk_rows` of this side's keys.
+    async fn boundaries(
         &mut self,
         table: &str,
         key: &[String],
         chunk_rows: u64,
-        from: Option<&Key>,
-    ) -> Result<Option<Key>, String> {
-        let sql = chunks::next_boundary_sql(table, key, chunk_rows, from.is_some());
-        let params: Vec<Value> = from.cloned().unwrap_or_default();
-        let row: Option<Row> = self
-            .conn
-            .exec_first(sql, params)
-            .await
-            .map_err(|e| self.failed(e))?;
-        Ok(row.map(|r| (0..key.len()).map(|i| cell(&r, i)).collect()))
+        chunk: &Chunk<Key>,
+    ) -> Result<Vec<Key>, String> {
+        let mut boundaries: Vec<Key> = Vec::new();
+        loop {
+            let from = boundaries.last().or(chunk.lower.as_ref());
+            let sql = chunks::next_boundary_sql(
+                table,
+                key,
+                chunk_rows,
+                (from.is_some(), chunk.upper.is_some()),
+            );
+            let mut params: Vec<Value> = from.cloned().unwrap_or_default();
+            params.extend(chunk.upper.iter().flatten().cloned());
+            let row: Option<Row> = self
+                .conn
+                .exec_first(sql, params)
+                .await
+                .map_err(|e| self.failed(e))?;
+            match row {
+                Some(r) => boundaries.push((0..key.len()).map(|i| cell(&r, i)).collect()),
+                None => return Ok(boundaries),
+            }
+        }
     }
 
     async fn checksum(
@@ -183,8 +197,10 @@ impl Side {
         Ok(rows
             .iter()
             .map(|r| {
-                let shown: Vec<String> = (0..columns.len())
-                    .map(|i| format!("{}={}", columns[i], show(&cell(r, i))))
+                let shown: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| format!("{column}={}", show(&cell(r, i))))
                     .collect();
                 TextRow {
                     key: key_at
@@ -347,38 +363,66 @@ async fn compare(
         .filter_map(|k| columns.iter().position(|c| c == k))
         .collect();
 
-    let mut boundaries: Vec<Key> = Vec::new();
-    while let Some(next) = downstream
-        .next_boundary(&report.target, &key, limits.chunk_rows, boundaries.last())
-        .await?
-    {
-        boundaries.push(next);
-    }
-
-    for chunk in chunks::chunks_between(&boundaries) {
+    let whole = Chunk {
+        lower: None,
+        upper: None,
+    };
+    let boundaries = downstream
+        .boundaries(&report.target, &key, limits.chunk_rows, &whole)
+        .await?;
+    // Chunks to compare, each with how many times it was cut already.
+    let mut queue: VecDeque<(Chunk<Key>, usize)> = chunks::chunks_between(&boundaries)
+        .into_iter()
+        .map(|c| (c, 0))
+        .collect();
+    let sides = target.members.len() + 1;
+    while let Some((chunk, cuts)) = queue.pop_front() {
+        // Side 0 is the downstream, side i the member i - 1.
         let down = downstream
             .checksum(&report.target, &columns, &key, &chunk)
             .await?;
+        let mut rows_per_side = vec![down.rows];
         let mut up = Checksum::default();
         for member in &target.members {
-            let table = quoted_table(&member.schema, &member.table);
             let sum = side_of(upstreams, member)?
-                .checksum(&table, &columns, &key, &chunk)
+                .checksum(&member.quoted(), &columns, &key, &chunk)
                 .await?;
+            rows_per_side.push(sum.rows);
             up = up.combine(sum);
         }
-        report.chunks_compared += 1;
         if up == down {
+            report.chunks_compared += 1;
             report.rows_compared += up.rows;
             continue;
         }
+        let oversized = chunks::oversized_side(&rows_per_side, limits.chunk_rows);
+        if let (Some(side), true) = (oversized, cuts < sides) {
+            let inner = match side.checked_sub(1).and_then(|i| target.members.get(i)) {
+                None => {
+                    downstream
+                        .boundaries(&report.target, &key, limits.chunk_rows, &chunk)
+                        .await?
+                }
+                Some(member) => {
+                    side_of(upstreams, member)?
+                        .boundaries(&member.quoted(), &key, limits.chunk_rows, &chunk)
+                        .await?
+                }
+            };
+            if !inner.is_empty() {
+                for piece in chunks::chunks_within(&chunk, &inner).into_iter().rev() {
+                    queue.push_front((piece, cuts + 1));
+                }
+                continue;
+            }
+        }
+        report.chunks_compared += 1;
         report.chunks_differing += 1;
         let mut up_rows = Vec::new();
         for member in &target.members {
-            let table = quoted_table(&member.schema, &member.table);
             up_rows.extend(
                 side_of(upstreams, member)?
-                    .rows(&table, &columns, &key, &key_at, &chunk)
+                    .rows(&member.quoted(), &columns, &key, &key_at, &chunk)
                     .await?,
             );
         }

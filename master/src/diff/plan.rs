@@ -22,11 +22,12 @@ pub struct Member {
 impl Member {
     /// `source:`schema`.`table``, as the report names it.
     pub fn label(&self) -> String {
-        format!(
-            "{}:{}",
-            self.source,
-            quoted_table(&self.schema, &self.table)
-        )
+        format!("{}:{}", self.source, self.quoted())
+    }
+
+    /// `` `schema`.`table` ``.
+    pub fn quoted(&self) -> String {
+        quoted_table(&self.schema, &self.table)
     }
 }
 
