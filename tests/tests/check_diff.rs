@@ -3,7 +3,8 @@
 //! upstream row downstream in every chunk. Then one row is changed, one
 //! deleted and one added downstream by hand: the diff reports exactly those
 //! three rows, with their kinds and keys, and only the chunks holding them
-//! differ. An unknown task is refused with its name.
+//! differ. An unknown task is refused with its name, and a database that
+//! cannot be reached is named.
 
 use std::time::Duration;
 
@@ -162,6 +163,20 @@ async fn check_diff_finds_exactly_the_rows_changed_downstream() {
             .is_some_and(|m| m.contains("no-such-task")),
         "{answer}"
     );
+
+    // A database that cannot be reached is named.
+    let downstream_port = c.dbs.downstream.port();
+    c.dbs.downstream.stop().await.expect("downstream stopped");
+    let answer = dmctl(&c.addrs, &["check-diff", TASK])
+        .await
+        .expect("dmctl check-diff without a downstream");
+    assert_eq!(answer["result"], false, "{answer}");
+    assert!(
+        answer["msg"].as_str().is_some_and(|m| m.contains("downstream")
+            && m.contains(&format!(":{downstream_port}"))),
+        "{answer}"
+    );
+    println!("without a downstream: {answer}");
 }
 
 const ONE_SOURCE_TASK: &str = "name: diffs\ntask-mode: all\nignore-checking-items: [\"all\"]\ntarget-database:\n  host: \"127.0.0.1\"\n  port: PORT\n  user: \"root\"\n  password: \"\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n";
@@ -296,4 +311,35 @@ async fn check_diff_handles_composite_keys_types_and_tables_without_keys_on_a_fo
     let types = table(&answer, "`app`.`types`");
     assert_eq!(types["differences"][0]["key"], "id=2", "{answer}");
     assert_eq!(types["differences"][0]["kind"], "changed", "{answer}");
+
+    // Most rows gone downstream: the chunk past its last key holds 43
+    // upstream rows and is cut along the upstream's keys, 7 at a time.
+    run_sql(&c.downstream, &["DELETE FROM app.pairs WHERE a >= 1"])
+        .await
+        .expect("downstream delete");
+    let answer = dmctl(
+        &follower,
+        &[
+            "check-diff",
+            "diffs",
+            "--chunk-size",
+            "7",
+            "--max-rows",
+            "100",
+        ],
+    )
+    .await
+    .expect("dmctl check-diff");
+    println!("after the delete: {answer}");
+    let pairs = table(&answer, "`app`.`pairs`");
+    assert_eq!(pairs["rowsCompared"], PAIRS, "{answer}");
+    assert_eq!(pairs["rowsDiffering"], 40, "{answer}");
+    assert_eq!(pairs["chunksCompared"], 8, "{answer}");
+    assert_eq!(pairs["chunksDiffering"], 7, "{answer}");
+    let differences = pairs["differences"].as_array().expect("differences");
+    assert_eq!(differences.len(), 40, "{answer}");
+    assert!(
+        differences.iter().all(|d| d["kind"] == "missing"),
+        "{answer}"
+    );
 }
