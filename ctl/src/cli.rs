@@ -131,6 +131,18 @@ pub enum Command {
         #[arg(short = 'f', long)]
         file: Option<PathBuf>,
     },
+    /// Compare a task's upstream tables with its downstream tables: chunk
+    /// checksums over the primary key, then row by row where they differ.
+    CheckDiff {
+        /// Task name or task file.
+        task: String,
+        /// Rows per chunk (cut along the downstream's primary key).
+        #[arg(long, default_value_t = 10_000)]
+        chunk_size: u64,
+        /// Differing rows listed per table (all are counted).
+        #[arg(long, default_value_t = 20)]
+        max_rows: u32,
+    },
     /// Leave the interactive prompt.
     Exit,
 }

@@ -254,6 +254,25 @@ async fn execute(
                 answer(&resp, resp.result)
             }
         }
+        Command::CheckDiff {
+            task,
+            chunk_size,
+            max_rows,
+        } => {
+            if chunk_size == 0 || max_rows == 0 {
+                return Err(CtlError::Flag {
+                    flag: "check-diff",
+                    message: "--chunk-size and --max-rows must be at least 1".into(),
+                });
+            }
+            let req = pb::CheckDiffRequest {
+                task: task_name(&task)?,
+                chunk_rows: chunk_size,
+                max_rows,
+            };
+            let resp = rpc!(masters, check_diff, req)?;
+            answer(&crate::diff::printable(&resp), resp.result)
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,

@@ -1,18 +1,21 @@
 //! What a master asks of the users' databases, behind one trait.
 //!
-//! A master touches the upstream and downstream servers in three places
+//! A master touches the upstream and downstream servers in four places
 //! only: `operate-source create` checks that the upstream answers, the task
-//! pre-check reads each source's facts (variables, grants, tables), and
-//! `--remove-meta` drops a task's meta tables downstream. The binary uses
+//! pre-check reads each source's facts (variables, grants, tables),
+//! `--remove-meta` drops a task's meta tables downstream, and `check-diff`
+//! compares a task's upstream and downstream tables. The binary uses
 //! [`MySqlDatabases`]; the deterministic simulation, which has no servers,
 //! supplies its own implementation, so the same master code runs in both.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_worker::rules::BlockAllow;
 use futures::future::BoxFuture;
 
+use crate::diff::{DiffError, DiffLimits, DiffReport};
 use crate::precheck::facts::SourceFacts;
 use crate::precheck::PrecheckError;
 
@@ -34,6 +37,15 @@ pub trait Databases: Send + Sync + fmt::Debug + 'static {
 
     /// Drops `task`'s meta tables in its target database.
     fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Compares `task`'s upstream tables (on `sources`, by id) with its
+    /// downstream tables (see [`crate::diff`]).
+    fn check_diff<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        sources: &'a BTreeMap<String, SourceConfig>,
+        limits: DiffLimits,
+    ) -> BoxFuture<'a, Result<DiffReport, DiffError>>;
 }
 
 /// Real MySQL / MariaDB servers, over the network.
@@ -58,5 +70,14 @@ impl Databases for MySqlDatabases {
 
     fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(crate::remove_meta::remove_meta(task))
+    }
+
+    fn check_diff<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        sources: &'a BTreeMap<String, SourceConfig>,
+        limits: DiffLimits,
+    ) -> BoxFuture<'a, Result<DiffReport, DiffError>> {
+        Box::pin(crate::diff::mysql::check_diff(task, sources, limits))
     }
 }

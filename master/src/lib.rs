@@ -8,11 +8,14 @@
 //! - [`service`]: the gRPC services (client API with forwarding, Raft transport).
 //! - [`precheck`]: the task pre-check (`check-task`, `start-task`): binlog
 //!   settings, privileges and table structure of each upstream.
+//! - [`diff`]: `check-diff`, the task's upstream and downstream tables
+//!   compared by chunk checksums, then row by row where they differ.
 
 mod catch_up;
 mod checkpoints;
 pub mod databases;
 mod db_opts;
+pub mod diff;
 pub mod error;
 pub mod liveness;
 pub mod node;

@@ -1,8 +1,11 @@
 //! The master's databases in the simulation: every upstream answers, and
-//! meta tables are removed without a server. (The data path's in-memory
+//! meta tables are removed without a server; `check-diff` is not available. (The data path's in-memory
 //! servers are separate; see the worker's upstream and downstream traits.)
 
+use std::collections::BTreeMap;
+
 use dm_master::databases::Databases;
+use dm_master::diff::{DiffError, DiffLimits, DiffReport};
 use dm_master::precheck::{PrecheckError, SourceFacts};
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_worker::rules::BlockAllow;
@@ -30,5 +33,18 @@ impl Databases for SimDatabases {
 
     fn remove_meta<'a>(&'a self, _task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn check_diff<'a>(
+        &'a self,
+        _task: &'a TaskConfig,
+        _sources: &'a BTreeMap<String, SourceConfig>,
+        _limits: DiffLimits,
+    ) -> BoxFuture<'a, Result<DiffReport, DiffError>> {
+        Box::pin(async {
+            Err(DiffError::NotAvailable(
+                "the simulation has no database servers to compare".into(),
+            ))
+        })
     }
 }

@@ -7,7 +7,7 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{members, shard_ddl, sources, tasks};
+use super::{diff, members, shard_ddl, sources, tasks};
 use crate::node::Node;
 
 /// The client API of one master.
@@ -115,5 +115,16 @@ impl pb::master_server::Master for MasterApi {
         routed!(self, request, MasterClient, get_cfg, |req| {
             sources::get_config(&self.node, req).await
         })
+    }
+
+    async fn check_diff(
+        &self,
+        request: Request<pb::CheckDiffRequest>,
+    ) -> Result<Response<pb::CheckDiffResponse>, Status> {
+        // Served here, never forwarded: see `service::diff`.
+        diff::check_diff(&self.node, request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(Status::from)
     }
 }

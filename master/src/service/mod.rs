@@ -1,9 +1,11 @@
 //! gRPC services of a master: the API dmctl calls (`dm.Master`) and the
 //! transport between masters (`dm.raft.RaftTransport`).
 //!
-//! Every handler of the client API is routed: served here on the leader,
-//! forwarded once to the leader otherwise (see [`crate::node`]).
+//! Every handler of the client API but `check-diff` is routed: served here
+//! on the leader, forwarded once to the leader otherwise (see
+//! [`crate::node`]); `check-diff` runs where it is received (see [`diff`]).
 
+mod diff;
 mod master_api;
 mod members;
 mod raft_api;

@@ -1,0 +1,169 @@
+//! Which tables are compared: every upstream table a source of the task
+//! selects (its block-allow list), grouped by the downstream table its
+//! routes send it to. Pure: the table lists come from the servers.
+
+use std::collections::BTreeMap;
+
+use dm_proto::config::TaskConfig;
+use dm_worker::rules::pattern::fold;
+use dm_worker::rules::TaskRules;
+
+use super::chunks::quoted_table;
+use super::error::DiffError;
+
+/// One upstream table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub source: String,
+    pub schema: String,
+    pub table: String,
+}
+
+impl Member {
+    /// `source:`schema`.`table``, as the report names it.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.source, self.quoted())
+    }
+
+    /// `` `schema`.`table` ``.
+    pub fn quoted(&self) -> String {
+        quoted_table(&self.schema, &self.table)
+    }
+}
+
+/// One downstream table and what is merged into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub schema: String,
+    pub table: String,
+    pub members: Vec<Member>,
+    /// Why the table cannot be compared, known from the rules alone (a
+    /// column-mapping rule rewrites values on the way).
+    pub problem: Option<String>,
+}
+
+/// The compiled rules of every source of `task`, in the task's order.
+pub fn rules(task: &TaskConfig) -> Result<Vec<TaskRules>, DiffError> {
+    task.mysql_instances
+        .iter()
+        .map(|i| {
+            TaskRules::for_source(task, &i.source_id).map_err(|e| DiffError::Rules {
+                source_id: i.source_id.clone(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The targets of the tables each source selected (`selected`, by source
+/// id, already filtered by that source's block-allow list), in target order.
+pub fn targets(
+    rules: &[TaskRules],
+    selected: &BTreeMap<String, Vec<(String, String)>>,
+) -> Result<Vec<Target>, DiffError> {
+    let mut targets: BTreeMap<(String, String), Target> = BTreeMap::new();
+    for source in rules {
+        let Some(tables) = selected.get(&source.source_id) else {
+            continue;
+        };
+        for (schema, table) in tables {
+            let (to_schema, to_table) =
+                source
+                    .router
+                    .route(schema, table)
+                    .map_err(|e| DiffError::Rules {
+                        source_id: source.source_id.clone(),
+                        reason: format!("{} cannot be routed: {e}", quoted_table(schema, table)),
+                    })?;
+            let key = (
+                fold(&to_schema, source.case_sensitive).into_owned(),
+                fold(&to_table, source.case_sensitive).into_owned(),
+            );
+            let target = targets.entry(key).or_insert_with(|| Target {
+                schema: to_schema,
+                table: to_table,
+                members: Vec::new(),
+                problem: None,
+            });
+            let member = Member {
+                source: source.source_id.clone(),
+                schema: schema.clone(),
+                table: table.clone(),
+            };
+            if let Ok(Some(mapper)) = source.column_mapper_for(schema, table) {
+                target.problem.get_or_insert_with(|| {
+                    format!(
+                        "the column-mapping rules rewrite column {} of {}, so upstream and downstream values differ by design; not comparable",
+                        mapper.target_column(),
+                        member.label()
+                    )
+                });
+            }
+            target.members.push(member);
+        }
+    }
+    Ok(targets.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TASK: &str = r#"
+name: merge
+task-mode: all
+target-database: {host: "127.0.0.1", port: 4000, user: root, password: ""}
+mysql-instances:
+  - source-id: s1
+    block-allow-list: app
+    route-rules: [merge]
+  - source-id: s2
+    block-allow-list: app
+    route-rules: [merge]
+block-allow-list:
+  app:
+    do-dbs: ["app"]
+routes:
+  merge:
+    schema-pattern: "app"
+    table-pattern: "t_*"
+    target-schema: "app"
+    target-table: "t"
+"#;
+
+    fn names(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(s, t)| (s.to_string(), t.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn shards_of_every_source_meet_in_their_target() {
+        let task = TaskConfig::parse("task", TASK).expect("task parses");
+        let rules = rules(&task).expect("rules compile");
+        let mut selected = BTreeMap::new();
+        selected.insert("s1".to_string(), names(&[("app", "t_1"), ("app", "u")]));
+        selected.insert("s2".to_string(), names(&[("app", "t_2")]));
+        let targets = targets(&rules, &selected).expect("routes");
+        let shown: Vec<(String, Vec<String>)> = targets
+            .iter()
+            .map(|t| {
+                (
+                    quoted_table(&t.schema, &t.table),
+                    t.members.iter().map(Member::label).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "`app`.`t`".to_string(),
+                    vec!["s1:`app`.`t_1`".to_string(), "s2:`app`.`t_2`".to_string()]
+                ),
+                ("`app`.`u`".to_string(), vec!["s1:`app`.`u`".to_string()]),
+            ]
+        );
+        assert!(targets.iter().all(|t| t.problem.is_none()));
+    }
+}

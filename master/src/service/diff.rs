@@ -1,0 +1,108 @@
+//! check-diff: the task's upstream and downstream tables compared (see
+//! [`crate::diff`]).
+//!
+//! Unlike the other commands, a diff is served by whichever master receives
+//! it, not forwarded to the leader: it reads the users' databases for as
+//! long as their tables take (minutes for large ones), far beyond the
+//! timeout of a request between masters, and it changes nothing. The leader
+//! answers from a linearizable read; a follower from the state it has
+//! applied, which names the same task and sources unless they changed in
+//! the last moments.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use dm_proto::config::TaskConfig;
+use dm_proto::pb;
+
+use crate::diff::{DiffLimits, DiffReport};
+use crate::error::MasterError;
+use crate::node::Node;
+use crate::raft::AppliedState;
+
+/// The state to read the task from: linearizable on the leader, as applied
+/// here on a follower.
+async fn state(node: &Node) -> Result<Arc<AppliedState>, MasterError> {
+    match node.leader() {
+        Some((id, _)) if id == node.id => node.read().await,
+        _ => Ok(node.state()),
+    }
+}
+
+pub async fn check_diff(
+    node: &Node,
+    req: pb::CheckDiffRequest,
+) -> Result<pb::CheckDiffResponse, MasterError> {
+    let fail = |msg: String| pb::CheckDiffResponse {
+        result: false,
+        msg,
+        task: req.task.clone(),
+        ..pb::CheckDiffResponse::default()
+    };
+    if req.task.is_empty() {
+        return Ok(fail("give the name of a task".into()));
+    }
+    let applied = state(node).await?;
+    let Some(entry) = applied.state.tasks.get(&req.task) else {
+        return Ok(fail(format!(
+            "task {} does not exist; `query-status` lists the tasks",
+            req.task
+        )));
+    };
+    let task = match TaskConfig::parse(&req.task, &entry.config_yaml) {
+        Ok(task) => task,
+        Err(e) => return Ok(fail(format!("the stored task {}: {e}", req.task))),
+    };
+    let mut sources = BTreeMap::new();
+    for instance in &task.mysql_instances {
+        let Some(source) = applied.state.sources.get(&instance.source_id) else {
+            return Ok(fail(format!(
+                "source {} of task {} does not exist",
+                instance.source_id, task.name
+            )));
+        };
+        sources.insert(instance.source_id.clone(), source.config.clone());
+    }
+    let limits = DiffLimits::new(req.chunk_rows, req.max_rows);
+    Ok(
+        match node.databases.check_diff(&task, &sources, limits).await {
+            Ok(report) => response(&task.name, &report),
+            Err(e) => fail(format!("task {}: {e}", task.name)),
+        },
+    )
+}
+
+fn response(task: &str, report: &DiffReport) -> pb::CheckDiffResponse {
+    pb::CheckDiffResponse {
+        result: true,
+        msg: String::new(),
+        task: task.to_string(),
+        rows_compared: report.rows_compared(),
+        rows_differing: report.rows_differing(),
+        chunks_compared: report.chunks_compared(),
+        chunks_differing: report.chunks_differing(),
+        tables: report
+            .tables
+            .iter()
+            .map(|t| pb::TableDiff {
+                target: t.target.clone(),
+                sources: t.sources.clone(),
+                rows_compared: t.rows_compared,
+                rows_differing: t.rows_differing,
+                chunks_compared: t.chunks_compared,
+                chunks_differing: t.chunks_differing,
+                error: t.error.clone().unwrap_or_default(),
+                differences: t
+                    .differences
+                    .iter()
+                    .map(|d| pb::RowDifference {
+                        kind: d.kind.as_str().to_string(),
+                        key: d.key.clone(),
+                        upstream: d.upstream.clone(),
+                        downstream: d.downstream.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
