@@ -162,6 +162,7 @@ where
 /// flushes), until `stopped` turns true.
 pub fn spawn_loops(node: &Arc<Node>, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     vec![
+        tokio::spawn(crate::advertise::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::catch_up::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::scheduling::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::checkpoints::run(node.clone(), stopped.clone())),

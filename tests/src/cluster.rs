@@ -28,9 +28,6 @@ pub struct MasterSpec {
     /// `--advertise-addr` port, when clients are to reach this master
     /// through something in between (a proxy); the client port otherwise.
     pub advertise_port: Option<u16>,
-    /// `--advertise-peer-urls` port, likewise for the peer port (which
-    /// serves every service too).
-    pub advertise_peer_port: Option<u16>,
 }
 
 impl MasterSpec {
@@ -40,14 +37,6 @@ impl MasterSpec {
 
     pub fn peer_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.peer_port)
-    }
-
-    /// The peer URL other masters are told to use.
-    pub fn advertised_peer_url(&self) -> String {
-        format!(
-            "http://127.0.0.1:{}",
-            self.advertise_peer_port.unwrap_or(self.peer_port)
-        )
     }
 }
 
@@ -84,7 +73,6 @@ impl Masters {
                     client_port: free_port()?,
                     peer_port: free_port()?,
                     advertise_port: None,
-                    advertise_peer_port: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -104,7 +92,7 @@ impl Masters {
         }
         let initial = specs
             .iter()
-            .map(|s| format!("{}={}", s.name, s.advertised_peer_url()))
+            .map(|s| format!("{}={}", s.name, s.peer_url()))
             .collect::<Vec<_>>()
             .join(",");
         let mut masters = Self {
@@ -135,7 +123,6 @@ impl Masters {
                 client_port: free_port()?,
                 peer_port: free_port()?,
                 advertise_port: None,
-                advertise_peer_port: None,
             },
             bootstrap: Bootstrap::Join(join),
             process: None,
@@ -168,10 +155,6 @@ impl Masters {
             );
         if let Some(port) = spec.advertise_port {
             cmd.arg("--advertise-addr").arg(format!("127.0.0.1:{port}"));
-        }
-        if spec.advertise_peer_port.is_some() {
-            cmd.arg("--advertise-peer-urls")
-                .arg(spec.advertised_peer_url());
         }
         match &master.bootstrap {
             Bootstrap::InitialCluster(ic) => cmd.arg("--initial-cluster").arg(ic),

@@ -206,7 +206,6 @@ pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
                     client_port: *port,
                     peer_port: port + 30,
                     advertise_port: None,
-                    advertise_peer_port: None,
                 })
                 .collect(),
         ),

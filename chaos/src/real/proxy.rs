@@ -1,10 +1,9 @@
 //! A loopback TCP proxy in front of each master, able to cut one process
 //! off from the masters.
 //!
-//! Every master advertises its proxies' addresses (client and peer), and
-//! workers join through the proxies, so every connection a worker makes to
-//! a master (the `--join` addresses and the leader a master points it to)
-//! passes here. Raft traffic between masters passes too, and is never cut.
+//! Every master advertises its proxy's address, and workers join through
+//! the proxies, so every connection a worker makes to a master (the
+//! `--join` addresses and the leader a master points it to) passes here.
 //! A partition of worker W stops relaying, in both directions, every
 //! connection W holds, including connections it opens while cut off: bytes
 //! stay in the sockets' buffers, as packets would on a dead link, and the
@@ -20,13 +19,14 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Mutex};
 
-use super::owner;
+use super::owner::Sockets;
 
 /// Which processes exist and which are cut off.
 #[derive(Debug, Clone, Default)]
@@ -41,12 +41,14 @@ pub struct View {
 #[derive(Debug, Clone)]
 pub struct Partitions {
     view: Arc<watch::Sender<View>>,
+    sockets: Arc<Sockets>,
 }
 
 impl Default for Partitions {
     fn default() -> Self {
         Self {
             view: Arc::new(watch::channel(View::default()).0),
+            sockets: Arc::new(Sockets::default()),
         }
     }
 }
@@ -84,6 +86,8 @@ pub async fn start(target: SocketAddr, partitions: &Partitions) -> io::Result<u1
             let client_end = Owner::Unknown {
                 peer_port: peer.port(),
                 proxy_port: port,
+                accepted: Instant::now(),
+                sockets: partitions.sockets.clone(),
             };
             tokio::spawn(relay(client, client_end, target, view));
         }
@@ -107,29 +111,40 @@ async fn relay(client: TcpStream, owner: Owner, target: SocketAddr, view: watch:
 }
 
 /// Who holds a connection's client end, once asked.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Owner {
-    /// Not asked yet: the client's port, and the proxy's it connected to.
+    /// Not asked yet: the client's port, the proxy's it connected to, and
+    /// when.
     Unknown {
         peer_port: u16,
         proxy_port: u16,
+        accepted: Instant,
+        sockets: Arc<Sockets>,
     },
     Known(Option<u32>),
 }
 
 impl Owner {
-    /// Whether the connection belongs to a process cut off in `view`.
-    fn is_cut(&mut self, view: &View) -> bool {
+    /// Whether the connection belongs to a process cut off in `view`. The
+    /// first time a partition asks, `/proc` is read off the async threads.
+    async fn is_cut(&mut self, view: &View) -> bool {
         if view.cut.is_empty() {
             return false;
         }
-        let pid = match *self {
+        let pid = match self.clone() {
             Owner::Known(pid) => pid,
             Owner::Unknown {
                 peer_port,
                 proxy_port,
+                accepted,
+                sockets,
             } => {
-                let pid = owner::owner(peer_port, proxy_port, &view.pids);
+                let pids = view.pids.clone();
+                let pid = tokio::task::spawn_blocking(move || {
+                    sockets.owner(peer_port, proxy_port, accepted, &pids)
+                })
+                .await
+                .unwrap_or(None);
                 *self = Owner::Known(pid);
                 pid
             }
@@ -149,7 +164,7 @@ async fn pump(
     loop {
         loop {
             let current = view.borrow_and_update().clone();
-            if !owner.lock().await.is_cut(&current) {
+            if !owner.lock().await.is_cut(&current).await {
                 break;
             }
             if view.changed().await.is_err() {

@@ -1,10 +1,10 @@
 //! The cluster under test, on loopback: MariaDB servers, masters behind
 //! their proxies, workers, and the actions the fault planner asks for.
 //!
-//! Masters advertise their proxies' addresses (client and peer: a master
-//! may point a worker at the leader's peer address, which serves every
-//! service too) and workers join through the proxies ([`super::proxy`]);
-//! the runner itself and dmctl talk to the masters directly. dmctl is given the masters that are not stopped
+//! Masters advertise their proxy's address and workers join through the
+//! proxies ([`super::proxy`]); a leader publishes that address in the
+//! membership, so followers point workers there too. Raft traffic between
+//! masters and the runner's own dmctl go to the masters directly. dmctl is given the masters that are not stopped
 //! first, so a SIGSTOPped master (which accepts connections and never
 //! answers) only slows the runner's own questions down.
 
@@ -116,7 +116,6 @@ impl Topology {
                 client_port,
                 peer_port,
                 advertise_port: Some(client_proxy),
-                advertise_peer_port: Some(proxy_to(peer_port, &partitions).await?),
             });
         }
         let masters = Masters::start_with(specs).map_err(RunError::Harness)?;
