@@ -29,6 +29,20 @@ async fn echo_server() -> std::net::SocketAddr {
     addr
 }
 
+/// An echo server behind a proxy that knows this process, and a
+/// connection through it: (switch, proxy port, connection).
+async fn proxied() -> (Partitions, u16, TcpStream) {
+    let partitions = Partitions::default();
+    partitions.set_pids(vec![std::process::id()]);
+    let port = proxy::start(echo_server().await, &partitions)
+        .await
+        .expect("proxy");
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    (partitions, port, stream)
+}
+
 async fn ping(stream: &mut TcpStream, byte: u8, within: Duration) -> Option<u8> {
     stream.write_all(&[byte]).await.expect("write");
     let mut got = [0u8; 1];
@@ -40,15 +54,8 @@ async fn ping(stream: &mut TcpStream, byte: u8, within: Duration) -> Option<u8> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuts_a_process_off_and_heals() {
-    let partitions = Partitions::default();
+    let (partitions, port, mut held) = proxied().await;
     let me = std::process::id();
-    partitions.set_pids(vec![me]);
-    let port = proxy::start(echo_server().await, &partitions)
-        .await
-        .expect("proxy");
-    let mut held = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
     assert_eq!(ping(&mut held, 1, DEADLINE).await, Some(1));
 
     partitions.cut(me);
@@ -79,15 +86,8 @@ async fn cuts_a_process_off_and_heals() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leaves_other_processes_alone() {
-    let partitions = Partitions::default();
+    let (partitions, _, mut stream) = proxied().await;
     let me = std::process::id();
-    partitions.set_pids(vec![me]);
-    let port = proxy::start(echo_server().await, &partitions)
-        .await
-        .expect("proxy");
-    let mut stream = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
     partitions.cut(me + 1_000_000);
     assert_eq!(ping(&mut stream, 9, DEADLINE).await, Some(9));
 }

@@ -180,6 +180,16 @@ impl TutorialCluster {
         })
     }
 
+    /// The tutorial's first exercise: `dmtest1` on every upstream and
+    /// `dmtask1.yaml` (task-mode all) started, waiting until every subtask
+    /// replicates.
+    pub async fn dmtask1_replicating(deadline: Duration) -> Result<Self> {
+        let c = Self::start(&[tutorial::DMTEST1_SQL]).await?;
+        c.start_tutorial_task("dmtask1.yaml", "all").await?;
+        crate::cluster::wait_syncing(&c.addrs, "dmtask1", deadline).await?;
+        Ok(c)
+    }
+
     /// The tutorial's task file `name` with the given mode, started.
     pub async fn start_tutorial_task(&self, name: &str, task_mode: &str) -> Result<String> {
         let file =

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, wait_syncing};
 use dm_tests::scenario::TutorialCluster;
-use dm_tests::tutorial::{merged_rows, run_sql, wait_rows, DMTEST1_SQL};
+use dm_tests::tutorial::{merged_rows, run_sql, wait_rows};
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -48,15 +48,9 @@ fn merged_table(answer: &Value) -> &Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_diff_finds_exactly_the_rows_changed_downstream() {
-    let c = TutorialCluster::start(&[DMTEST1_SQL])
+    let c = TutorialCluster::dmtask1_replicating(DEADLINE)
         .await
-        .expect("cluster");
-    c.start_tutorial_task("dmtask1.yaml", "all")
-        .await
-        .expect("task");
-    wait_syncing(&c.addrs, TASK, DEADLINE)
-        .await
-        .expect("syncing");
+        .expect("dmtask1 replicating");
     let expected = merged_rows(&c.dbs.upstreams, "dmtest1")
         .await
         .expect("upstream rows");

@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_tests::cluster::{bound_worker, dmctl, wait_syncing, wait_task_stage};
+use dm_tests::cluster::{bound_worker, dmctl, wait_task_stage};
 use dm_tests::scenario::TutorialCluster;
-use dm_tests::tutorial::{merged_rows, run_sql, wait_rows, DMTEST1_SQL};
+use dm_tests::tutorial::{merged_rows, run_sql, wait_rows};
 use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -80,15 +80,9 @@ impl ShardLoad {
 }
 
 async fn start() -> TutorialCluster {
-    let c = TutorialCluster::start(&[DMTEST1_SQL])
+    let c = TutorialCluster::dmtask1_replicating(DEADLINE)
         .await
-        .expect("cluster");
-    c.start_tutorial_task("dmtask1.yaml", "all")
-        .await
-        .expect("task");
-    wait_syncing(&c.addrs, TASK, DEADLINE)
-        .await
-        .expect("syncing");
+        .expect("dmtask1 replicating");
     c
 }
 

@@ -118,6 +118,20 @@ pub struct Planner {
     timing: Timing,
 }
 
+/// Marks process `i` disturbed until `until`, ended by `end`.
+fn disturb(
+    health: &mut [Health],
+    ends: &mut [Option<Action>],
+    i: usize,
+    until: Duration,
+    end: Action,
+) {
+    if let (Some(h), Some(e)) = (health.get_mut(i), ends.get_mut(i)) {
+        *h = Health::Down(until);
+        *e = Some(end);
+    }
+}
+
 fn draw(rng: &mut SmallRng, (lo, hi): (Duration, Duration)) -> Duration {
     if hi <= lo {
         return lo;
@@ -235,17 +249,11 @@ impl Planner {
     }
 
     fn disturb_master(&mut self, i: usize, until: Duration, end: Action) {
-        if let (Some(h), Some(e)) = (self.masters.get_mut(i), self.master_end.get_mut(i)) {
-            *h = Health::Down(until);
-            *e = Some(end);
-        }
+        disturb(&mut self.masters, &mut self.master_end, i, until, end);
     }
 
     fn disturb_worker(&mut self, i: usize, until: Duration, end: Action) {
-        if let (Some(h), Some(e)) = (self.workers.get_mut(i), self.worker_end.get_mut(i)) {
-            *h = Health::Down(until);
-            *e = Some(end);
-        }
+        disturb(&mut self.workers, &mut self.worker_end, i, until, end);
     }
 }
 
