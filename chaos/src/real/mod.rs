@@ -48,6 +48,8 @@ use topology::{source_id, Topology};
 
 /// The task's name.
 pub const TASK: &str = "chaos";
+/// Between two shards' shard DDLs.
+const DDL_STAGGER: Duration = Duration::from_secs(2);
 
 /// What a run does.
 #[derive(Debug, Clone)]
@@ -165,7 +167,9 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     for (i, server) in topology.upstreams.iter().enumerate() {
         let shard = i + 1;
         let conn = server.conn().await.map_err(RunError::Harness)?;
-        let ddl_after = options.duration.mul_f64(0.25 + 0.1 * shard as f64);
+        // The shards reach the DDL a few seconds apart: pessimistic mode
+        // holds each one at it until the last arrives, which is lag too.
+        let ddl_after = options.duration.mul_f64(0.3) + DDL_STAGGER * shard as u32;
         loads.push(ShardLoad::start(
             conn,
             shard,

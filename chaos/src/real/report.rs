@@ -7,6 +7,9 @@ use std::time::Duration;
 use super::audit::Twice;
 use super::verify::Diff;
 
+/// The kinds of action that end a fault.
+const ENDS: [&str; 3] = ["restart", "resume", "heal"];
+
 /// What a run measured.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -58,13 +61,21 @@ impl fmt::Display for Report {
             self.seed,
             self.run_time.as_secs_f64()
         )?;
-        let kinds = self
-            .kinds
-            .iter()
-            .map(|(k, n)| format!("{k} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        writeln!(f, "  faults injected: {} ({kinds})", self.faults)?;
+        let list = |ends: bool| {
+            self.kinds
+                .iter()
+                .filter(|(k, _)| ENDS.contains(k) == ends)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            f,
+            "  faults injected: {} ({}); ended by: {}",
+            self.faults,
+            list(false),
+            list(true)
+        )?;
         writeln!(
             f,
             "  load: {} upstream transactions; {} rows upstream at the end",
