@@ -15,8 +15,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::{
-    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position, ShardIntent,
-    StoredChunk,
+    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, OpenChunk, Position,
+    ShardIntent, StoredChunk,
 };
 
 /// A downstream call's future.
@@ -74,6 +74,25 @@ pub trait Downstream: Send + Sync + fmt::Debug {
     /// The stored plan of `source`'s full copy (empty without one).
     fn copy_plan<'a>(&'a self, meta: &'a MetaTables, source: &'a str)
         -> Call<'a, Vec<StoredChunk>>;
+
+    /// Stores the plan of `source`'s full copy in one transaction fenced
+    /// by `epoch`.
+    fn save_copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        plan: &'a [StoredChunk],
+    ) -> Call<'a, Commit>;
+
+    /// Opens the fenced transaction that writes `chunk` and its done-mark.
+    fn begin_chunk<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        chunk: &'a StoredChunk,
+    ) -> Call<'a, OpenChunk>;
 
     /// Closes the connections.
     fn close(&self) -> Call<'_, ()>;
@@ -175,6 +194,30 @@ impl Downstream for MySqlDownstream {
         source: &'a str,
     ) -> Call<'a, Vec<StoredChunk>> {
         Box::pin(MySqlDownstream::copy_plan(self, meta, source))
+    }
+
+    fn save_copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        plan: &'a [StoredChunk],
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_copy_plan(
+            self, meta, source, epoch, plan,
+        ))
+    }
+
+    fn begin_chunk<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        chunk: &'a StoredChunk,
+    ) -> Call<'a, OpenChunk> {
+        Box::pin(MySqlDownstream::begin_chunk(
+            self, meta, source, epoch, chunk,
+        ))
     }
 
     fn close(&self) -> Call<'_, ()> {
