@@ -33,7 +33,7 @@ pub const PRELOAD_BATCH: usize = 50;
 /// Rows every shard starts with when the task copies them.
 pub const PRELOADED_ROWS: i64 = 1000;
 /// Simulated time the full copy takes to read one upstream row.
-pub const READ_PER_ROW: Duration = Duration::from_millis(5);
+pub const READ_PER_ROW: Duration = Duration::from_millis(10);
 
 pub const SCHEMA: &str = "app";
 pub const TARGET: &str = "t";

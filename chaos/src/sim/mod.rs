@@ -7,7 +7,10 @@
 //! Raft's election timeouts). The real master and worker code runs on
 //! turmoil's simulated network and clock ([`hosts`]); a master's Raft
 //! store lives in memory outside its host, so a restarted master finds its
-//! disk. After every step the [`invariants`] look at the running masters;
+//! disk. Seeds without shard DDL start the task with the full copy
+//! (`task-mode: all`) of rows already in the shards ([`data`]), so the
+//! faults meet it mid-copy. After every step the [`invariants`] look at the
+//! running masters;
 //! when the faults are over the cluster must converge (liveness) and every
 //! acknowledged request must have survived.
 //!
@@ -78,6 +81,10 @@ pub struct SeedReport {
     pub sim_time: Duration,
     /// Commits stalled on their way to the downstream.
     pub stalled_commits: u64,
+    /// Whether the task started with the full copy.
+    pub full_copy: bool,
+    /// Sources whose copy another worker took over midway.
+    pub copies_taken_over: usize,
 }
 
 /// The wall clock the cluster reads inside the simulation: a fixed epoch
@@ -209,10 +216,12 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
                 Ok(()) if client_done => {
                     converged_after = Some(now.saturating_sub(opts.fault_window));
                     trace.push(format!(
-                        "{:>6} ms  converged: {} rows merged, {} downstream commits",
+                        "{:>6} ms  converged: {} rows merged, {} downstream commits, {} copy chunks, {} copies taken over midway",
                         now.as_millis(),
                         world.downstream_rows().len(),
-                        world.downstream.commits()
+                        world.downstream.commits(),
+                        world.downstream.chunks_committed(),
+                        world.downstream.copies_taken_over()
                     ));
                     break;
                 }
@@ -266,6 +275,8 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         converged_after,
         sim_time: sim.elapsed(),
         stalled_commits: world.downstream.stalled(),
+        full_copy: migration == Migration::Full,
+        copies_taken_over: world.downstream.copies_taken_over(),
     }
 }
 
@@ -328,6 +339,10 @@ pub struct Summary {
     pub faults: BTreeMap<&'static str, usize>,
     pub failed: Vec<SeedReport>,
     pub converged_ms: Vec<u128>,
+    /// Seeds whose task started with the full copy.
+    pub full_copies: usize,
+    /// Copies another worker took over midway, over every seed.
+    pub copies_taken_over: usize,
 }
 
 impl Summary {
@@ -338,6 +353,10 @@ impl Summary {
         }
         *self.faults.entry("stalled commit").or_insert(0) +=
             usize::try_from(report.stalled_commits).unwrap_or(usize::MAX);
+        if report.full_copy {
+            self.full_copies += 1;
+        }
+        self.copies_taken_over += report.copies_taken_over;
         if let Some(c) = report.converged_after {
             self.converged_ms.push(c.as_millis());
         }

@@ -1,12 +1,13 @@
-//! The downstream as the sync unit sees it: one trait, two implementations
-//! ([`MySqlDownstream`] over the network, and the in-memory one the
-//! deterministic simulation uses), one conformance suite both pass
-//! (`super::conformance`).
+//! The downstream as the sync unit and the full copy see it: one trait,
+//! two implementations ([`MySqlDownstream`] over the network, and the
+//! in-memory one the deterministic simulation uses), one conformance suite
+//! both pass (`super::conformance`).
 //!
 //! The trait is the contract of the fence: `claim` raises a source's epoch,
-//! and every later `commit_fenced` of a smaller epoch commits nothing;
-//! statements and the lane's checkpoint commit together or not at all.
-//! Statements are SQL text, exactly what is sent to MySQL, so the in-memory
+//! and every later `commit_fenced`, `save_copy_plan` or chunk commit of a
+//! smaller epoch commits nothing; statements and the lane's checkpoint
+//! commit together or not at all, and so do a copy chunk's rows and its
+//! done-mark. Statements are SQL text, exactly what is sent to MySQL, so the in-memory
 //! implementation runs the same statements the real one does.
 
 use std::collections::BTreeMap;

@@ -18,6 +18,26 @@ impl MemDownstream {
             .unwrap_or_default()
     }
 
+    /// Copies whose chunks committed under more than one epoch: copies
+    /// another worker took over midway.
+    pub fn copies_taken_over(&self) -> usize {
+        self.lock()
+            .chunk_epochs
+            .values()
+            .filter(|epochs| epochs.len() > 1)
+            .count()
+    }
+
+    /// Copy chunks committed so far.
+    pub fn chunks_committed(&self) -> usize {
+        self.lock()
+            .plans
+            .values()
+            .flatten()
+            .filter(|c| c.done.is_some())
+            .count()
+    }
+
     /// Stores the plan (fenced); a second plan for the source fails as the
     /// duplicate rows would.
     pub(super) fn store_plan(
@@ -116,6 +136,10 @@ impl MemDownstream {
         }) {
             stored.done = Some(done.clone());
         }
+        db.chunk_epochs
+            .entry(key.clone())
+            .or_default()
+            .insert(epoch);
         db.commits += 1;
         Ok(Commit::Committed)
     }

@@ -40,6 +40,8 @@ struct Db {
     groups: BTreeMap<SourceKey, String>,
     /// The full copy's plan per source, with the chunks' done-marks.
     plans: BTreeMap<SourceKey, Vec<StoredChunk>>,
+    /// The epochs whose copy chunks committed, per source.
+    chunk_epochs: BTreeMap<SourceKey, std::collections::BTreeSet<u64>>,
     /// Committed transactions, for the simulation's checks.
     commits: u64,
     anomalies: Anomalies,
