@@ -108,19 +108,19 @@ impl MemDownstream {
             return Ok(Commit::Fenced { by_epoch });
         }
         let fence = db.fences.get(key).copied().unwrap_or(0);
-        let mut scratch = db.engine.clone();
-        for statement in statements {
-            let sql = String::from_utf8_lossy(statement);
-            if let Err(e) = scratch.execute(&sql) {
-                let first: String = sql.chars().take(200).collect();
-                if e.code == 1062 {
-                    db.anomalies.duplicates.push(format!(
-                        "{} copy chunk {} of {}.{} epoch {epoch}: {}",
-                        key.2, chunk.index, chunk.schema, chunk.table, e.message
-                    ));
-                }
-                return Err(self.sql_error(&format!("applying `{first}`"), e));
+        if let Err((at, e)) = db.engine.transaction(statements) {
+            let sql = statements
+                .get(at)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            let first: String = sql.chars().take(200).collect();
+            if e.code == 1062 {
+                db.anomalies.duplicates.push(format!(
+                    "{} copy chunk {} of {}.{} epoch {epoch}: {}",
+                    key.2, chunk.index, chunk.schema, chunk.table, e.message
+                ));
             }
+            return Err(self.sql_error(&format!("applying `{first}`"), e));
         }
         if epoch < fence {
             db.anomalies.stale_commits.push(format!(
@@ -128,7 +128,6 @@ impl MemDownstream {
                 key.2, chunk.index, chunk.schema, chunk.table
             ));
         }
-        db.engine = scratch;
         if let Some(stored) = db.plans.get_mut(key).and_then(|plan| {
             plan.iter_mut().find(|c| {
                 c.schema == chunk.schema && c.table == chunk.table && c.index == chunk.index

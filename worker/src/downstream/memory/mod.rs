@@ -3,8 +3,8 @@
 //! the shard-DDL records), over [`engine`]'s tables.
 //!
 //! Every commit is one atomic step under a lock: the fence is checked,
-//! the statements run on a copy of the tables, and the copy and the
-//! checkpoint replace the originals only if every statement succeeded —
+//! the statements run as one engine transaction (undone if one fails), and
+//! the checkpoint moves only if every statement succeeded —
 //! what MySQL's transaction with the fence row read under a shared lock
 //! gives. Handles are cheap clones of one shared database.
 //!
@@ -226,19 +226,19 @@ impl MemDownstream {
             return Ok(Commit::Fenced { by_epoch });
         }
         let fence = db.fences.get(&skey).copied().unwrap_or(0);
-        let mut scratch = db.engine.clone();
-        for statement in statements {
-            let sql = String::from_utf8_lossy(statement);
-            if let Err(e) = scratch.execute(&sql) {
-                let first: String = sql.chars().take(200).collect();
-                if e.code == 1062 {
-                    db.anomalies.duplicates.push(format!(
-                        "{} lane {} epoch {epoch}: `{first}`: {}",
-                        key.source, key.lane, e.message
-                    ));
-                }
-                return Err(self.sql_error(&format!("applying `{first}`"), e));
+        if let Err((at, e)) = db.engine.transaction(statements) {
+            let sql = statements
+                .get(at)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            let first: String = sql.chars().take(200).collect();
+            if e.code == 1062 {
+                db.anomalies.duplicates.push(format!(
+                    "{} lane {} epoch {epoch}: `{first}`: {}",
+                    key.source, key.lane, e.message
+                ));
             }
+            return Err(self.sql_error(&format!("applying `{first}`"), e));
         }
         if epoch < fence {
             db.anomalies.stale_commits.push(format!(
@@ -246,7 +246,6 @@ impl MemDownstream {
                 key.source, key.lane
             ));
         }
-        db.engine = scratch;
         let slot = (skey.0.clone(), skey.1.clone(), skey.2.clone(), key.lane);
         if let Some((_, before)) = db.checkpoints.get(&slot) {
             if !before.at_or_before(position) {
