@@ -2,8 +2,11 @@
 //! (`dm_worker::downstream::conformance`) and the upstream's
 //! (`dm_worker::sync::source_conformance`). The simulation's in-memory
 //! downstream and upstream pass the same suites in the worker's unit tests.
+//! Both suites cover the full copy: snapshots upstream, the plan and
+//! fenced chunk transactions downstream.
 
 use dm_tests::{MariaDb, MariaDbOptions};
+use dm_worker::copy::mysql_source::MySqlCopySource;
 use dm_worker::downstream::{conformance, MySqlDownstream};
 use dm_worker::sync::source::MySqlSource;
 use dm_worker::sync::source_conformance::{self, Writer};
@@ -82,9 +85,12 @@ async fn mariadb_passes_the_upstream_conformance_suite() {
     let source = MySqlSource {
         opts: server.opts(),
     };
+    let copy = MySqlCopySource {
+        opts: server.opts(),
+    };
     let writer = SqlWriter { server };
     let rules = source_conformance::app_rules().expect("rules");
-    source_conformance::run(&source, &writer, &rules)
+    source_conformance::run(&source, &copy, &writer, &rules)
         .await
         .expect("conformance");
 }

@@ -1,13 +1,14 @@
 //! The databases a worker's sync units talk to, behind one trait: real
 //! servers for the binary, in-memory ones for the deterministic
-//! simulation, so the same supervisor and sync code runs in both. (The
-//! full copy still reads and writes MySQL directly.)
+//! simulation, so the same supervisor, copy and sync code runs in both.
 
 use std::fmt;
 use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
 
+use crate::copy::mysql_source::MySqlCopySource;
+use crate::copy::source::CopySource;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
 use crate::sync::source::{BinlogSource, MySqlSource};
 
@@ -18,6 +19,9 @@ pub trait Databases: Send + Sync + fmt::Debug {
 
     /// A source's binlog (and tables).
     fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource>;
+
+    /// A source's snapshots for the full copy, with `connections` readers.
+    fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource>;
 }
 
 /// Real MySQL / MariaDB servers.
@@ -44,6 +48,12 @@ impl Databases for MySqlDatabases {
     fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource> {
         Arc::new(MySqlSource {
             opts: upstream_opts(source, 2),
+        })
+    }
+
+    fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource> {
+        Arc::new(MySqlCopySource {
+            opts: upstream_opts(source, connections),
         })
     }
 }

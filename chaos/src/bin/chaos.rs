@@ -129,6 +129,10 @@ fn main() -> ExitCode {
     for (kind, n) in &summary.faults {
         println!("  {kind:<26} {n}");
     }
+    println!(
+        "full copy: {} seeds, {} copies taken over by another worker midway",
+        summary.full_copies, summary.copies_taken_over
+    );
     let mut converged = summary.converged_ms.clone();
     converged.sort_unstable();
     if let (Some(median), Some(max)) = (converged.get(converged.len() / 2), converged.last()) {

@@ -9,7 +9,7 @@ use mysql_async::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::data::{shard_table, World, SCHEMA};
+use super::data::{shard_base, shard_table, World, SCHEMA};
 use super::workload::Journal;
 
 /// A row of `columns` columns: the id, then text.
@@ -46,7 +46,16 @@ pub async fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x0a99_1e55);
     let shards: Vec<_> = world.upstreams.values().cloned().collect();
-    let mut next_id = vec![0i64; shards.len()];
+    // New ids follow the rows the shards start with.
+    let mut next_id: Vec<i64> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, up)| {
+            up.ids(SCHEMA, &shard_table(i))
+                .last()
+                .map_or(0, |id| id - shard_base(i))
+        })
+        .collect();
     let mut written = 0u64;
     let mut ddl_due = ddl.unwrap_or_default();
     while !*journal.settled.borrow() {
@@ -68,7 +77,7 @@ pub async fn run(
             match (rng.gen_range(0..100), existing) {
                 (0..=59, _) | (_, None) => {
                     next_id[i] += 1;
-                    let id = i64::try_from(i).unwrap_or(0) * 1_000_000 + next_id[i];
+                    let id = shard_base(i) + next_id[i];
                     writes.push(Write::Insert(row(id, format!("v{written}"), columns)));
                 }
                 (60..=84, Some(id)) => {

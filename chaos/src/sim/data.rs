@@ -1,7 +1,10 @@
 //! The data the simulated cluster migrates: one in-memory upstream per
 //! source (`app.t_<i>`, ids `i * 1_000_000 + n` so the shards never
 //! collide) and one in-memory downstream they merge into (`app.t`), both
-//! outside every host so they survive crashes, as real databases do.
+//! outside every host so they survive crashes, as real databases do. A
+//! run with the full copy starts with rows in every shard, enough for
+//! several chunks, read at [`READ_PER_ROW`] so that the copy takes
+//! seconds of simulated time and the faults meet it.
 //!
 //! Workers reach them through [`SimDatabases`]; each worker host's
 //! downstream handle stalls some commits (1-4 s, drawn from the seed), as
@@ -12,22 +15,36 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use dm_proto::config::{DbConfig, SourceConfig};
+use dm_worker::copy::source::CopySource;
 use dm_worker::databases::Databases;
 use dm_worker::downstream::memory::MemDownstream;
 use dm_worker::downstream::Downstream;
 use dm_worker::sync::source::BinlogSource;
-use dm_worker::upstream::memory::MemUpstream;
+use dm_worker::upstream::memory::{MemUpstream, Write};
+use mysql_async::Value;
 
 /// One commit in this many stalls.
 pub const STALL_ONE_IN: u64 = 40;
+/// Rows per transaction of the rows a shard starts with.
+pub const PRELOAD_BATCH: usize = 50;
+/// Rows every shard starts with when the task copies them.
+pub const PRELOADED_ROWS: i64 = 1000;
+/// Simulated time the full copy takes to read one upstream row.
+pub const READ_PER_ROW: Duration = Duration::from_millis(10);
 
 pub const SCHEMA: &str = "app";
 pub const TARGET: &str = "t";
 
 pub fn shard_table(i: usize) -> String {
     format!("t_{i}")
+}
+
+/// The first id of shard `i`'s range, less one.
+pub fn shard_base(i: usize) -> i64 {
+    i64::try_from(i).unwrap_or(0) * 1_000_000
 }
 
 pub fn source_id(i: usize) -> String {
@@ -42,12 +59,29 @@ pub struct World {
 }
 
 impl World {
-    /// `sources` upstreams, each with its shard table (empty).
-    pub fn new(sources: usize) -> Self {
+    /// `sources` upstreams, each with its shard table holding `rows` rows
+    /// (ids `1..=rows` in the shard's range), written in transactions of
+    /// [`PRELOAD_BATCH`].
+    pub fn new(sources: usize, rows: i64) -> Self {
         let upstreams = (0..sources)
             .map(|i| {
                 let up = MemUpstream::new(u32::try_from(i + 1).unwrap_or(1));
-                up.create_table(SCHEMA, &shard_table(i), &["c"]);
+                let table = shard_table(i);
+                up.create_table(SCHEMA, &table, &["c"]);
+                let base = shard_base(i);
+                let ids: Vec<i64> = (1..=rows).collect();
+                for batch in ids.chunks(PRELOAD_BATCH) {
+                    let writes: Vec<Write> = batch
+                        .iter()
+                        .map(|n| {
+                            Write::Insert(vec![
+                                Value::Int(base + n),
+                                Value::Bytes(format!("p{n}").into_bytes()),
+                            ])
+                        })
+                        .collect();
+                    up.transaction(SCHEMA, &table, &writes);
+                }
                 (source_id(i), up)
             })
             .collect();
@@ -55,6 +89,15 @@ impl World {
             upstreams,
             downstream: MemDownstream::new("down:3306"),
         }
+    }
+
+    /// A source's upstream; a source with no data (the probe) gets an
+    /// empty one.
+    pub fn upstream(&self, source: &str) -> MemUpstream {
+        self.upstreams
+            .get(source)
+            .cloned()
+            .unwrap_or_else(|| MemUpstream::new(99))
     }
 
     /// Every shard's rows, merged and ordered by id.
@@ -111,10 +154,14 @@ impl Databases for SimDatabases {
     }
 
     fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource> {
-        match self.world.upstreams.get(&source.source_id) {
-            Some(up) => Arc::new(up.clone()),
-            // A source with no data (the probe): an empty upstream.
-            None => Arc::new(MemUpstream::new(99)),
-        }
+        Arc::new(self.world.upstream(&source.source_id))
+    }
+
+    fn copy_source(&self, source: &SourceConfig, _connections: usize) -> Arc<dyn CopySource> {
+        Arc::new(
+            self.world
+                .upstream(&source.source_id)
+                .reading_at(READ_PER_ROW),
+        )
     }
 }

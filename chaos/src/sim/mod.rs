@@ -7,7 +7,10 @@
 //! Raft's election timeouts). The real master and worker code runs on
 //! turmoil's simulated network and clock ([`hosts`]); a master's Raft
 //! store lives in memory outside its host, so a restarted master finds its
-//! disk. After every step the [`invariants`] look at the running masters;
+//! disk. Seeds without shard DDL start the task with the full copy
+//! (`task-mode: all`) of rows already in the shards ([`data`]), so the
+//! faults meet it mid-copy. After every step the [`invariants`] look at the
+//! running masters;
 //! when the faults are over the cluster must converge (liveness) and every
 //! acknowledged request must have survived.
 //!
@@ -32,13 +35,13 @@ use dm_master::raft::{seed_raft_rng, MemDisk};
 use dm_worker::databases::Databases;
 use openraft::ServerState;
 
-use data::{SimDatabases, World};
+use data::{SimDatabases, World, PRELOADED_ROWS};
 use faults::{Fault, Hosts, Schedule};
 use hosts::{
     master_config, master_name, run_master, run_worker, worker_config, worker_name, Registry,
 };
 use invariants::{Checker, Violation};
-use workload::Journal;
+use workload::{Journal, Migration};
 
 /// What one run looks like.
 #[derive(Debug, Clone)]
@@ -78,6 +81,10 @@ pub struct SeedReport {
     pub sim_time: Duration,
     /// Commits stalled on their way to the downstream.
     pub stalled_commits: u64,
+    /// Whether the task started with the full copy.
+    pub full_copy: bool,
+    /// Sources whose copy another worker took over midway.
+    pub copies_taken_over: usize,
 }
 
 /// The wall clock the cluster reads inside the simulation: a fixed epoch
@@ -113,7 +120,24 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             run_master(cfg.clone(), disk.clone(), registry.clone())
         });
     }
-    let world = World::new(2 + usize::try_from(seed % 2).unwrap_or(0));
+    let shards = 2 + usize::try_from(seed % 2).unwrap_or(0);
+    let ddl = app::ddl_times(seed, shards, opts.fault_window);
+    // A seed with shard DDL migrates incrementally (a shard DDL during the
+    // full copy is not supported: the shards' snapshots would disagree on
+    // the merged table's columns); the others copy rows first.
+    let migration = if ddl.is_some() {
+        Migration::Incremental
+    } else {
+        Migration::Full
+    };
+    let world = World::new(
+        shards,
+        if migration == Migration::Full {
+            PRELOADED_ROWS
+        } else {
+            0
+        },
+    );
     for (i, name) in hosts.workers.iter().enumerate() {
         let cfg = worker_config(name, opts.masters);
         let databases: Arc<dyn Databases> = Arc::new(SimDatabases::new(
@@ -130,9 +154,9 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
     let sources: Vec<String> = world.upstreams.keys().cloned().collect();
     sim.client(
         "ctl",
-        workload::run(seed, opts.masters, sources, journal.clone()),
+        workload::run(seed, opts.masters, sources, migration, journal.clone()),
     );
-    let ddl = app::ddl_times(seed, world.upstreams.len(), opts.fault_window);
+    trace.push(format!("migration: {migration:?}"));
     if let Some(times) = &ddl {
         let at: Vec<u128> = times.iter().map(Duration::as_millis).collect();
         trace.push(format!("shard DDL on each shard at {at:?} ms"));
@@ -187,15 +211,17 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             let records = journal.records.borrow().clone();
             let converged =
                 invariants::liveness::check(&masters, opts.masters, opts.workers, &records)
-                    .and_then(|()| invariants::data::converged(&world));
+                    .and_then(|()| invariants::data::converged(&world, migration));
             match converged {
                 Ok(()) if client_done => {
                     converged_after = Some(now.saturating_sub(opts.fault_window));
                     trace.push(format!(
-                        "{:>6} ms  converged: {} rows merged, {} downstream commits",
+                        "{:>6} ms  converged: {} rows merged, {} downstream commits, {} copy chunks, {} copies taken over midway",
                         now.as_millis(),
                         world.downstream_rows().len(),
-                        world.downstream.commits()
+                        world.downstream.commits(),
+                        world.downstream.chunks_committed(),
+                        world.downstream.copies_taken_over()
                     ));
                     break;
                 }
@@ -249,6 +275,8 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         converged_after,
         sim_time: sim.elapsed(),
         stalled_commits: world.downstream.stalled(),
+        full_copy: migration == Migration::Full,
+        copies_taken_over: world.downstream.copies_taken_over(),
     }
 }
 
@@ -311,6 +339,10 @@ pub struct Summary {
     pub faults: BTreeMap<&'static str, usize>,
     pub failed: Vec<SeedReport>,
     pub converged_ms: Vec<u128>,
+    /// Seeds whose task started with the full copy.
+    pub full_copies: usize,
+    /// Copies another worker took over midway, over every seed.
+    pub copies_taken_over: usize,
 }
 
 impl Summary {
@@ -321,6 +353,10 @@ impl Summary {
         }
         *self.faults.entry("stalled commit").or_insert(0) +=
             usize::try_from(report.stalled_commits).unwrap_or(usize::MAX);
+        if report.full_copy {
+            self.full_copies += 1;
+        }
+        self.copies_taken_over += report.copies_taken_over;
         if let Some(c) = report.converged_after {
             self.converged_ms.push(c.as_millis());
         }

@@ -60,21 +60,45 @@ pub fn source_yaml(id: &str) -> String {
     format!("source-id: {id}\nfrom:\n  host: up-{id}\n  port: 3306\n  user: root\n")
 }
 
-/// The task merging every shard `app.t_<i>` into `app.t`, from the start
-/// of each source's binlog.
-pub fn task_yaml(sources: &[String]) -> String {
-    let mut yaml = String::from(
-        "name: merge\ntask-mode: incremental\nshard-mode: pessimistic\nignore-checking-items: [\"all\"]\n\
+/// How the task migrates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Migration {
+    /// `task-mode: incremental` from the start of each source's binlog.
+    Incremental,
+    /// `task-mode: all`: the full copy of the rows already there, then
+    /// the binlog from the copy's snapshots on.
+    Full,
+}
+
+/// Rows per chunk of the full copy (several chunks per shard).
+pub const COPY_ROWS_PER_CHUNK: u64 = 100;
+
+/// The task merging every shard `app.t_<i>` into `app.t`.
+pub fn task_yaml(sources: &[String], migration: Migration) -> String {
+    let mode = match migration {
+        Migration::Incremental => "incremental",
+        Migration::Full => "all",
+    };
+    let mut yaml = format!(
+        "name: merge\ntask-mode: {mode}\nshard-mode: pessimistic\nignore-checking-items: [\"all\"]\n\
          target-database:\n  host: down\n  port: 3306\n  user: root\n\
          block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n\
          routes:\n  merge:\n    schema-pattern: \"app\"\n    table-pattern: \"t_*\"\n    target-schema: \"app\"\n    target-table: \"t\"\n\
+         mydumpers:\n  small:\n    threads: 2\n    rows: {COPY_ROWS_PER_CHUNK}\n\
+         loaders:\n  small:\n    pool-size: 2\n\
          syncers:\n  small:\n    worker-count: 2\n    batch: 50\n\
          mysql-instances:\n",
     );
     for id in sources {
         yaml.push_str(&format!(
-            "  - source-id: \"{id}\"\n    block-allow-list: \"app\"\n    route-rules: [\"merge\"]\n    syncer-config-name: \"small\"\n    meta:\n      binlog-name: \"mem-bin.000001\"\n      binlog-pos: 4\n"
+            "  - source-id: \"{id}\"\n    block-allow-list: \"app\"\n    route-rules: [\"merge\"]\n    \
+             mydumper-config-name: \"small\"\n    loader-config-name: \"small\"\n    syncer-config-name: \"small\"\n"
         ));
+        if migration == Migration::Incremental {
+            yaml.push_str(
+                "    meta:\n      binlog-name: \"mem-bin.000001\"\n      binlog-pos: 4\n",
+            );
+        }
     }
     yaml
 }
@@ -100,7 +124,7 @@ fn source_answer(a: pb::OperateSourceResponse) -> (bool, String) {
     (a.result, format!("{} {:?}", a.msg, a.sources))
 }
 
-async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
+async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Outcome {
     let connector = SimConnector::default();
     let mut last = String::new();
     // An attempt that got no answer may have happened: a later refusal
@@ -131,7 +155,7 @@ async fn send(op: &Op, first: usize, masters: usize) -> Outcome {
             }
             Op::StartTask(sources) => {
                 let request = pb::StartTaskRequest {
-                    task: task_yaml(sources),
+                    task: task_yaml(sources, migration),
                     sources: Vec::new(),
                     remove_meta: false,
                     start_time: 0,
@@ -177,6 +201,7 @@ pub async fn run(
     seed: u64,
     masters: usize,
     sources: Vec<String>,
+    migration: Migration,
     journal: Journal,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0xc11e_7000);
@@ -189,7 +214,7 @@ pub async fn run(
     }
     for op in ops {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..600))).await;
-        let outcome = send(&op, rng.gen_range(0..masters), masters).await;
+        let outcome = send(&op, rng.gen_range(0..masters), masters, migration).await;
         journal.records.borrow_mut().push(Record {
             op,
             outcome,
@@ -203,7 +228,7 @@ pub async fn run(
         .wait_for(|settled| *settled)
         .await;
     let probe = Op::CreateSource("probe".into());
-    let outcome = send(&probe, rng.gen_range(0..masters), masters).await;
+    let outcome = send(&probe, rng.gen_range(0..masters), masters, migration).await;
     journal.records.borrow_mut().push(Record {
         op: probe,
         outcome,

@@ -1,11 +1,13 @@
 //! What a source's copy reads: its tables (after the block-allow list and
 //! the routes), their columns, keys, definitions and key ranges, all read
-//! inside the snapshot.
+//! inside the snapshot. [`plan`] works on any [`CopySnapshot`]; the other
+//! functions are the queries a MySQL / MariaDB snapshot runs.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
 use super::plan::{chunk_key, IndexColumn, PlannedTable};
+use super::source::CopySnapshot;
 use super::sql::qualified;
 use super::CopyError;
 use crate::rules::{is_system_schema, TaskRules};
@@ -47,7 +49,7 @@ pub async fn list_tables(conn: &mut Conn, rules: &TaskRules) -> Result<Vec<Candi
 
 /// Plans a table: route, chunk key, key range (read in the snapshot).
 pub async fn plan(
-    conn: &mut Conn,
+    snapshot: &mut dyn CopySnapshot,
     rules: &TaskRules,
     candidate: &Candidate,
 ) -> Result<PlannedTable, CopyError> {
@@ -55,6 +57,35 @@ pub async fn plan(
         .router
         .route(&candidate.schema, &candidate.table)
         .map_err(|e| CopyError::Rules(e.to_string()))?;
+    let columns = snapshot
+        .index_columns(&candidate.schema, &candidate.table)
+        .await?;
+    let key = chunk_key(&columns);
+    let key_range = match &key {
+        Some(k) => {
+            snapshot
+                .key_range(&candidate.schema, &candidate.table, k)
+                .await?
+        }
+        None => None,
+    };
+    Ok(PlannedTable {
+        schema: candidate.schema.clone(),
+        table: candidate.table.clone(),
+        target_schema,
+        target_table,
+        key,
+        key_range,
+        estimate_rows: candidate.estimate_rows,
+    })
+}
+
+/// The columns of the table's indexes (`information_schema.STATISTICS`).
+pub async fn index_columns(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<IndexColumn>, CopyError> {
     let indexes: Vec<(String, u8, String, String, String)> = conn
         .exec(
             "SELECT s.INDEX_NAME, s.NON_UNIQUE, s.COLUMN_NAME, c.IS_NULLABLE, c.DATA_TYPE \
@@ -62,14 +93,14 @@ pub async fn plan(
              ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME \
              AND c.COLUMN_NAME = s.COLUMN_NAME \
              WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? ORDER BY s.INDEX_NAME, s.SEQ_IN_INDEX",
-            (&candidate.schema, &candidate.table),
+            (schema, table),
         )
         .await
         .map_err(db(format!(
             "reading the keys of {}",
-            qualified(&candidate.schema, &candidate.table)
+            qualified(schema, table)
         )))?;
-    let columns: Vec<IndexColumn> = indexes
+    Ok(indexes
         .into_iter()
         .map(
             |(index, non_unique, column, nullable, data_type)| IndexColumn {
@@ -83,34 +114,28 @@ pub async fn plan(
                 ),
             },
         )
-        .collect();
-    let key = chunk_key(&columns);
-    let key_range = match &key {
-        Some(k) => {
-            let q = super::sql::quote(k);
-            let row: Option<(Option<String>, Option<String>)> = conn
-                .query_first(format!(
-                    "SELECT CAST(MIN({q}) AS CHAR), CAST(MAX({q}) AS CHAR) FROM {}",
-                    qualified(&candidate.schema, &candidate.table)
-                ))
-                .await
-                .map_err(db("reading the key range"))?;
-            match row {
-                Some((Some(min), Some(max))) => Some((parse_key(&min)?, parse_key(&max)?)),
-                _ => None,
-            }
-        }
-        None => None,
-    };
-    Ok(PlannedTable {
-        schema: candidate.schema.clone(),
-        table: candidate.table.clone(),
-        target_schema,
-        target_table,
-        key,
-        key_range,
-        estimate_rows: candidate.estimate_rows,
-    })
+        .collect())
+}
+
+/// The smallest and largest value of the integer column `key`.
+pub async fn key_range(
+    conn: &mut Conn,
+    schema: &str,
+    table: &str,
+    key: &str,
+) -> Result<Option<(i128, i128)>, CopyError> {
+    let q = super::sql::quote(key);
+    let row: Option<(Option<String>, Option<String>)> = conn
+        .query_first(format!(
+            "SELECT CAST(MIN({q}) AS CHAR), CAST(MAX({q}) AS CHAR) FROM {}",
+            qualified(schema, table)
+        ))
+        .await
+        .map_err(db("reading the key range"))?;
+    match row {
+        Some((Some(min), Some(max))) => Ok(Some((parse_key(&min)?, parse_key(&max)?))),
+        _ => Ok(None),
+    }
 }
 
 fn parse_key(text: &str) -> Result<i128, CopyError> {

@@ -25,28 +25,35 @@
 //!    is therefore copied exactly once, whatever dies when.
 //! 5. **Done** when every chunk is done. The sync unit starts from the
 //!    earliest chunk position and replays idempotently up to the latest.
+//!
+//! The upstream is reached through [`source::CopySource`] (snapshots) and
+//! the downstream through [`Downstream`] (`save_copy_plan`, `begin_chunk`),
+//! so the deterministic simulation runs this same code on its in-memory
+//! databases.
 
 pub mod discover;
+pub mod mysql_source;
 pub mod plan;
 pub mod progress;
+pub mod snapshot_conformance;
+pub mod source;
 pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::downstream::{
-    ChunkDone, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, StoredChunk,
+    ChunkDone, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, StoredChunk,
 };
 use crate::lock;
 use crate::rules::{ColumnMapper, ColumnValue, TaskRules};
-use crate::upstream::{open_snapshots, Snapshot, UpstreamError};
+use crate::upstream::UpstreamError;
 use progress::CopyProgress;
+use source::{CopySnapshot, CopySource};
 use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal};
 
 /// Default rows per chunk (one downstream transaction each).
@@ -60,9 +67,9 @@ pub struct CopyJob {
     pub task: String,
     pub source: String,
     pub epoch: u64,
-    /// The upstream, sessions in UTC and utf8mb4.
-    pub upstream: Opts,
-    pub downstream: MySqlDownstream,
+    /// The upstream's snapshots.
+    pub upstream: Arc<dyn CopySource>,
+    pub downstream: Arc<dyn Downstream>,
     pub meta: MetaTables,
     pub rules: TaskRules,
     /// Parallel reader/writer pairs.
@@ -141,17 +148,17 @@ pub async fn run(
         job.copiers.min(pending)
     }
     .max(1);
-    let mut snapshots = open_snapshots(job.upstream.clone(), copiers).await?;
+    let mut snapshots = job.upstream.open_snapshots(copiers).await?;
     let Some(first) = snapshots.first_mut() else {
         return Err(CopyError::Unexpected("no upstream snapshot".into()));
     };
     if plan.is_empty() {
-        plan = match make_plan(&job, &mut first.conn).await? {
+        plan = match make_plan(&job, first.as_mut()).await? {
             Planned::Plan(plan) => plan,
             Planned::Fenced { by_epoch } => return Ok(CopyOutcome::Fenced { by_epoch }),
         };
         tracing::info!(task = %job.task, source = %job.source, chunks = plan.len(),
-            position = %first.position, "copy planned");
+            position = %first.position(), "copy planned");
     } else {
         tracing::info!(task = %job.task, source = %job.source, chunks = plan.len(), pending,
             "resuming the copy: finished chunks are skipped");
@@ -164,7 +171,7 @@ pub async fn run(
         .map(|c| (c.schema.clone(), c.table.clone()))
         .collect();
     for (schema, table) in tables {
-        let cols = discover::writable_columns(&mut first.conn, &schema, &table).await?;
+        let cols = first.writable_columns(&schema, &table).await?;
         columns.insert((schema, table), Arc::new(cols));
     }
     let columns = Arc::new(columns);
@@ -214,15 +221,15 @@ enum Planned {
 
 /// Lists, routes and chunks the tables, creates their targets downstream
 /// and stores the plan (fenced).
-async fn make_plan(job: &CopyJob, conn: &mut Conn) -> Result<Planned, CopyError> {
-    let candidates = discover::list_tables(conn, &job.rules).await?;
+async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Planned, CopyError> {
+    let candidates = snapshot.list_tables(&job.rules).await?;
     let mut plan = Vec::new();
     let mut created = BTreeSet::new();
     for candidate in &candidates {
-        let table = discover::plan(conn, &job.rules, candidate).await?;
+        let table = discover::plan(snapshot, &job.rules, candidate).await?;
         let target = (table.target_schema.clone(), table.target_table.clone());
         if created.insert(target.clone()) {
-            let show = discover::show_create(conn, &table.schema, &table.table).await?;
+            let show = snapshot.show_create(&table.schema, &table.table).await?;
             let create = sql::create_table_as(&show, &target.0, &target.1).map_err(|e| {
                 CopyError::Unexpected(format!("{}: {e}", qualified(&table.schema, &table.table)))
             })?;
@@ -236,27 +243,14 @@ async fn make_plan(job: &CopyJob, conn: &mut Conn) -> Result<Planned, CopyError>
         }
         plan.extend(plan::plan_table(&table, job.rows_per_chunk));
     }
-    let mut tx = match job
+    match job
         .downstream
-        .begin_fenced(&job.meta, &job.source, job.epoch)
+        .save_copy_plan(&job.meta, &job.source, job.epoch, &plan)
         .await?
     {
-        FencedTx::Open(tx) => tx,
-        FencedTx::Fenced { by_epoch } => return Ok(Planned::Fenced { by_epoch }),
-    };
-    if !plan.is_empty() {
-        job.downstream
-            .save_copy_plan(&mut tx, &job.meta, &job.source, job.epoch, &plan)
-            .await?;
+        Commit::Committed => Ok(Planned::Plan(plan)),
+        Commit::Fenced { by_epoch } => Ok(Planned::Fenced { by_epoch }),
     }
-    tx.commit()
-        .await
-        .map_err(|source| DownstreamError::Database {
-            addr: job.downstream.addr().to_string(),
-            what: "committing the copy plan".into(),
-            source,
-        })?;
-    Ok(Planned::Plan(plan))
 }
 
 type Columns = BTreeMap<(String, String), Arc<Vec<String>>>;
@@ -265,7 +259,7 @@ type Columns = BTreeMap<(String, String), Arc<Vec<String>>>;
 /// fenced.
 async fn copier(
     job: Arc<CopyJob>,
-    mut snapshot: Snapshot,
+    mut snapshot: Box<dyn CopySnapshot>,
     queue: Arc<Mutex<VecDeque<StoredChunk>>>,
     columns: Arc<Columns>,
     progress: Arc<Mutex<CopyProgress>>,
@@ -281,7 +275,7 @@ async fn copier(
                 qualified(&chunk.schema, &chunk.table)
             )));
         };
-        match copy_chunk(&job, &mut snapshot, &chunk, cols).await? {
+        match copy_chunk(&job, snapshot.as_mut(), &chunk, cols).await? {
             ChunkOutcome::Done(done) => {
                 lock(&progress).chunk_done(
                     &chunk.schema,
@@ -311,7 +305,7 @@ struct Mapped<'a> {
 /// one fenced downstream transaction.
 async fn copy_chunk(
     job: &CopyJob,
-    snapshot: &mut Snapshot,
+    snapshot: &mut dyn CopySnapshot,
     chunk: &StoredChunk,
     columns: &[String],
 ) -> Result<ChunkOutcome, CopyError> {
@@ -336,40 +330,20 @@ async fn copy_chunk(
         }),
         None => None,
     };
-    let select = format!(
-        "SELECT {} FROM {}{}",
-        columns
-            .iter()
-            .map(|c| sql::quote(c))
-            .collect::<Vec<_>>()
-            .join(","),
-        qualified(&chunk.schema, &chunk.table),
-        plan::predicate(chunk)
-    );
     let mut tx = match job
         .downstream
-        .begin_fenced(&job.meta, &job.source, job.epoch)
+        .begin_chunk(&job.meta, &job.source, job.epoch, chunk)
         .await?
     {
-        FencedTx::Open(tx) => tx,
-        FencedTx::Fenced { by_epoch } => return Ok(ChunkOutcome::Fenced { by_epoch }),
+        OpenChunk::Open(tx) => tx,
+        OpenChunk::Fenced { by_epoch } => return Ok(ChunkOutcome::Fenced { by_epoch }),
     };
-    let addr = job.downstream.addr().to_string();
+    let position = snapshot.position().clone();
     let (statements, mut received) = mpsc::channel::<Vec<u8>>(2);
-    let read = read_chunk(job, snapshot, chunk, columns, &select, mapped, statements);
+    let read = read_chunk(job, snapshot, chunk, columns, mapped, statements);
     let write = async {
         while let Some(statement) = received.recv().await {
-            tx.query_drop(statement)
-                .await
-                .map_err(|source| DownstreamError::Database {
-                    addr: addr.clone(),
-                    what: format!(
-                        "writing chunk {} of {}",
-                        chunk.index,
-                        qualified(&chunk.schema, &chunk.table)
-                    ),
-                    source,
-                })?;
+            tx.write(statement).await?;
         }
         Ok::<(), CopyError>(())
     };
@@ -379,42 +353,26 @@ async fn copy_chunk(
     let done = ChunkDone {
         rows,
         bytes,
-        position: snapshot.position.clone(),
+        position,
     };
-    job.downstream
-        .mark_chunk_done(&mut tx, &job.meta, &job.source, job.epoch, chunk, &done)
-        .await?;
-    tx.commit()
-        .await
-        .map_err(|source| DownstreamError::Database {
-            addr,
-            what: "committing a chunk".into(),
-            source,
-        })?;
-    Ok(ChunkOutcome::Done(done))
+    match tx.commit(done.clone()).await? {
+        Commit::Committed => Ok(ChunkOutcome::Done(done)),
+        Commit::Fenced { by_epoch } => Ok(ChunkOutcome::Fenced { by_epoch }),
+    }
 }
 
 /// Streams a chunk's rows into INSERT statements for the writer; returns
 /// the rows and bytes sent.
 async fn read_chunk(
     job: &CopyJob,
-    snapshot: &mut Snapshot,
+    snapshot: &mut dyn CopySnapshot,
     chunk: &StoredChunk,
     columns: &[String],
-    select: &str,
     mapped: Option<Mapped<'_>>,
     statements: mpsc::Sender<Vec<u8>>,
 ) -> Result<(u64, u64), CopyError> {
-    let fail = |source| CopyError::Upstream {
-        what: format!(
-            "reading chunk {} of {}",
-            chunk.index,
-            qualified(&chunk.schema, &chunk.table)
-        ),
-        source,
-    };
-    let mut result = snapshot.conn.query_iter(select).await.map_err(fail)?;
-    let kinds: Vec<Literal> = result.columns_ref().iter().map(Literal::of).collect();
+    let mut result = snapshot.chunk_rows(chunk, columns).await?;
+    let kinds: Vec<Literal> = result.kinds().to_vec();
     let mut batch = InsertBatcher::new(
         &chunk.target_schema,
         &chunk.target_table,
@@ -423,22 +381,13 @@ async fn read_chunk(
     );
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut writer_gone = false;
-    while let Some(row) = result.next().await.map_err(fail)? {
-        let values = row.unwrap_raw();
+    while let Some(values) = result.next_row().await? {
         batch.begin_row();
         for (i, value) in values.iter().enumerate() {
             if i > 0 {
                 batch.separator();
             }
-            let raw = match value {
-                Some(Value::Bytes(b)) => Some(b.as_slice()),
-                Some(Value::NULL) | None => None,
-                Some(other) => {
-                    return Err(CopyError::Unexpected(format!(
-                        "unexpected value {other:?} in a text result"
-                    )))
-                }
-            };
+            let raw = value.as_deref();
             let kind = kinds.get(i).copied().unwrap_or(Literal::Text);
             match &mapped {
                 Some(m) if m.position == i => {
@@ -458,8 +407,8 @@ async fn read_chunk(
     }
     if writer_gone {
         // The writer failed; its error is the one reported. Drain the
-        // result so the snapshot connection stays usable.
-        result.drop_result().await.map_err(fail)?;
+        // result so the snapshot stays usable.
+        result.drain().await?;
         return Ok((rows, bytes));
     }
     if let Some(statement) = batch.finish() {

@@ -1,12 +1,13 @@
-//! The downstream as the sync unit sees it: one trait, two implementations
-//! ([`MySqlDownstream`] over the network, and the in-memory one the
-//! deterministic simulation uses), one conformance suite both pass
-//! (`super::conformance`).
+//! The downstream as the sync unit and the full copy see it: one trait,
+//! two implementations ([`MySqlDownstream`] over the network, and the
+//! in-memory one the deterministic simulation uses), one conformance suite
+//! both pass (`super::conformance`).
 //!
 //! The trait is the contract of the fence: `claim` raises a source's epoch,
-//! and every later `commit_fenced` of a smaller epoch commits nothing;
-//! statements and the lane's checkpoint commit together or not at all.
-//! Statements are SQL text, exactly what is sent to MySQL, so the in-memory
+//! and every later `commit_fenced`, `save_copy_plan` or chunk commit of a
+//! smaller epoch commits nothing; statements and the lane's checkpoint
+//! commit together or not at all, and so do a copy chunk's rows and its
+//! done-mark. Statements are SQL text, exactly what is sent to MySQL, so the in-memory
 //! implementation runs the same statements the real one does.
 
 use std::collections::BTreeMap;
@@ -15,8 +16,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::{
-    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, Position, ShardIntent,
-    StoredChunk,
+    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, OpenChunk, Position,
+    ShardIntent, StoredChunk,
 };
 
 /// A downstream call's future.
@@ -74,6 +75,25 @@ pub trait Downstream: Send + Sync + fmt::Debug {
     /// The stored plan of `source`'s full copy (empty without one).
     fn copy_plan<'a>(&'a self, meta: &'a MetaTables, source: &'a str)
         -> Call<'a, Vec<StoredChunk>>;
+
+    /// Stores the plan of `source`'s full copy in one transaction fenced
+    /// by `epoch`.
+    fn save_copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        plan: &'a [StoredChunk],
+    ) -> Call<'a, Commit>;
+
+    /// Opens the fenced transaction that writes `chunk` and its done-mark.
+    fn begin_chunk<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        chunk: &'a StoredChunk,
+    ) -> Call<'a, OpenChunk>;
 
     /// Closes the connections.
     fn close(&self) -> Call<'_, ()>;
@@ -175,6 +195,30 @@ impl Downstream for MySqlDownstream {
         source: &'a str,
     ) -> Call<'a, Vec<StoredChunk>> {
         Box::pin(MySqlDownstream::copy_plan(self, meta, source))
+    }
+
+    fn save_copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        plan: &'a [StoredChunk],
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_copy_plan(
+            self, meta, source, epoch, plan,
+        ))
+    }
+
+    fn begin_chunk<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        chunk: &'a StoredChunk,
+    ) -> Call<'a, OpenChunk> {
+        Box::pin(MySqlDownstream::begin_chunk(
+            self, meta, source, epoch, chunk,
+        ))
     }
 
     fn close(&self) -> Call<'_, ()> {

@@ -4,7 +4,8 @@
 //! behaves as the real one for everything the worker relies on: the fence,
 //! atomic commits with the checkpoint, per-lane checkpoints, the
 //! statements the sync unit sends, DDL and its error codes, the shard-DDL
-//! records.
+//! records, the full copy's plan and chunk transactions
+//! ([`super::conformance_copy`]).
 //!
 //! [`run`] returns the first broken expectation as an error naming it.
 
@@ -20,7 +21,7 @@ fn at(pos: u32) -> Position {
     }
 }
 
-fn code(e: &DownstreamError) -> Option<u16> {
+pub(super) fn code(e: &DownstreamError) -> Option<u16> {
     match e {
         DownstreamError::Database {
             source: mysql_async::Error::Server(s),
@@ -30,7 +31,11 @@ fn code(e: &DownstreamError) -> Option<u16> {
     }
 }
 
-fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+pub(super) fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: T,
+    want: T,
+) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {
@@ -38,11 +43,11 @@ fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result
     }
 }
 
-fn ok<T>(what: &str, r: Result<T, DownstreamError>) -> Result<T, String> {
+pub(super) fn ok<T>(what: &str, r: Result<T, DownstreamError>) -> Result<T, String> {
     r.map_err(|e| format!("{what}: {e}"))
 }
 
-fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+pub(super) fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
     cells.iter().map(|c| c.map(String::from)).collect()
 }
 
@@ -329,5 +334,5 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
         ok("group", d.shard_group(meta, "s1").await)?,
         None,
     )?;
-    Ok(())
+    super::conformance_copy::cases(d, schema, meta).await
 }

@@ -5,11 +5,42 @@
 //! every worker copies the same chunks whatever its own snapshot would have
 //! planned. A chunk's done-mark (rows, bytes, and the binlog position of the
 //! snapshot it was read in) commits in the transaction that writes its rows.
+//!
+//! The copy writes through the [`Downstream`](super::Downstream) trait:
+//! `save_copy_plan` (one fenced transaction) and `begin_chunk`, a fenced
+//! transaction ([`ChunkTx`]) that takes the chunk's `INSERT`s as they are
+//! read and commits them with the done-mark, or not at all.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Transaction;
 
-use super::{DownstreamError, MetaTables, MySqlDownstream, Position};
+use super::{Call, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, Position};
+use crate::copy::sql::qualified;
+
+/// A chunk's open transaction, or the epoch that fenced it.
+pub enum OpenChunk {
+    Open(Box<dyn ChunkTx>),
+    Fenced { by_epoch: u64 },
+}
+
+impl std::fmt::Debug for OpenChunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenChunk::Open(_) => f.write_str("Open"),
+            OpenChunk::Fenced { by_epoch } => write!(f, "Fenced {{ by_epoch: {by_epoch} }}"),
+        }
+    }
+}
+
+/// One chunk's fenced transaction: its rows, then its done-mark.
+pub trait ChunkTx: Send {
+    /// Runs one of the chunk's statements inside the transaction.
+    fn write(&mut self, statement: Vec<u8>) -> Call<'_, ()>;
+
+    /// Marks the chunk done with `done` and commits, unless a larger epoch
+    /// claimed the source meanwhile (then nothing of it commits).
+    fn commit(self: Box<Self>, done: ChunkDone) -> Call<'static, Commit>;
+}
 
 /// One chunk of the plan as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +191,52 @@ impl MySqlDownstream {
         Ok(plan)
     }
 
-    /// Writes the plan inside `tx` (a fenced transaction).
+    /// Writes the plan in one transaction fenced by `epoch` (an empty plan
+    /// writes nothing, but still checks the fence).
     pub async fn save_copy_plan(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+        epoch: u64,
+        plan: &[StoredChunk],
+    ) -> Result<Commit, DownstreamError> {
+        let mut tx = match self.begin_fenced(meta, source, epoch).await? {
+            FencedTx::Open(tx) => tx,
+            FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
+        };
+        if !plan.is_empty() {
+            self.write_copy_plan(&mut tx, meta, source, epoch, plan)
+                .await?;
+        }
+        tx.commit()
+            .await
+            .map_err(self.error("committing the copy plan"))?;
+        Ok(Commit::Committed)
+    }
+
+    /// Opens the fenced transaction of `chunk`.
+    pub async fn begin_chunk(
+        &self,
+        meta: &MetaTables,
+        source: &str,
+        epoch: u64,
+        chunk: &StoredChunk,
+    ) -> Result<OpenChunk, DownstreamError> {
+        Ok(match self.begin_fenced(meta, source, epoch).await? {
+            FencedTx::Open(tx) => OpenChunk::Open(Box::new(MySqlChunkTx {
+                tx,
+                downstream: self.clone(),
+                meta: meta.clone(),
+                source: source.to_string(),
+                epoch,
+                chunk: chunk.clone(),
+            })),
+            FencedTx::Fenced { by_epoch } => OpenChunk::Fenced { by_epoch },
+        })
+    }
+
+    /// Writes the plan inside `tx` (a fenced transaction).
+    async fn write_copy_plan(
         &self,
         tx: &mut Transaction<'static>,
         meta: &MetaTables,
@@ -197,8 +272,7 @@ impl MySqlDownstream {
     }
 
     /// Marks a chunk done inside `tx`, the transaction that wrote its rows.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn mark_chunk_done(
+    async fn mark_chunk_done(
         &self,
         tx: &mut Transaction<'static>,
         meta: &MetaTables,
@@ -229,5 +303,53 @@ impl MySqlDownstream {
         )
         .await
         .map_err(self.error("marking the chunk done"))
+    }
+}
+
+/// A chunk's transaction on a server: the fence row is held (shared) from
+/// the start, so a claim by a newer epoch kills it rather than let it
+/// commit.
+struct MySqlChunkTx {
+    tx: Transaction<'static>,
+    downstream: MySqlDownstream,
+    meta: MetaTables,
+    source: String,
+    epoch: u64,
+    chunk: StoredChunk,
+}
+
+impl ChunkTx for MySqlChunkTx {
+    fn write(&mut self, statement: Vec<u8>) -> Call<'_, ()> {
+        Box::pin(async move {
+            let what = format!(
+                "writing chunk {} of {}",
+                self.chunk.index,
+                qualified(&self.chunk.schema, &self.chunk.table)
+            );
+            self.tx
+                .query_drop(statement)
+                .await
+                .map_err(self.downstream.error(what))
+        })
+    }
+
+    fn commit(self: Box<Self>, done: ChunkDone) -> Call<'static, Commit> {
+        Box::pin(async move {
+            let MySqlChunkTx {
+                mut tx,
+                downstream,
+                meta,
+                source,
+                epoch,
+                chunk,
+            } = *self;
+            downstream
+                .mark_chunk_done(&mut tx, &meta, &source, epoch, &chunk, &done)
+                .await?;
+            tx.commit()
+                .await
+                .map_err(downstream.error("committing a chunk"))?;
+            Ok(Commit::Committed)
+        })
     }
 }

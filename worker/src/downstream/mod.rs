@@ -43,6 +43,7 @@
 
 mod api;
 pub mod conformance;
+mod conformance_copy;
 mod copy_chunks;
 pub mod memory;
 mod mysql;
@@ -52,7 +53,7 @@ mod shard_intents;
 use std::fmt;
 
 pub use api::{Call, Downstream};
-pub use copy_chunks::{ChunkDone, StoredChunk};
+pub use copy_chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
 pub use shard_intents::ShardIntent;
 

@@ -11,8 +11,8 @@ use tokio::sync::Notify;
 
 use crate::copy::progress::CopyProgress;
 use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
-use crate::databases::{upstream_opts, Databases};
-use crate::downstream::{MetaTables, MySqlDownstream, Position};
+use crate::databases::Databases;
+use crate::downstream::{MetaTables, Position};
 use crate::lock;
 use crate::rules::TaskRules;
 use crate::sync::status::SyncProgress;
@@ -135,8 +135,8 @@ async fn run_units(
             task: task.name.clone(),
             source: spec.source.clone(),
             epoch: spec.epoch,
-            upstream: upstream_opts(&source, copiers + 1),
-            downstream: MySqlDownstream::connect(&task.target_database, copiers + 2),
+            upstream: databases.copy_source(&source, copiers + 1),
+            downstream: databases.downstream(&task.target_database, copiers + 2),
             meta: MetaTables {
                 meta_schema: task.meta_schema.clone(),
                 task: task.name.clone(),

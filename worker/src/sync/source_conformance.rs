@@ -13,6 +13,8 @@ use mysql_async::Value;
 
 use super::source::BinlogSource;
 use super::stream::{Event, Located, RowKind};
+use crate::copy::snapshot_conformance;
+use crate::copy::source::CopySource;
 use crate::downstream::Position;
 use crate::rules::TaskRules;
 
@@ -35,7 +37,7 @@ fn row(id: i64, c: &str) -> Vec<Value> {
 
 /// What the events between `from` and the binlog's end say: the row
 /// changes of `app.t` per transaction, and the DDL statements.
-async fn read(
+pub(crate) async fn read(
     source: &dyn BinlogSource,
     from: &Position,
 ) -> Result<(Vec<Vec<Change>>, Vec<String>, Vec<Located>), String> {
@@ -85,7 +87,11 @@ async fn read(
     Ok((transactions, ddl, all))
 }
 
-fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
+pub(crate) fn expect<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    got: T,
+    want: T,
+) -> Result<(), String> {
     if got == want {
         Ok(())
     } else {
@@ -93,9 +99,11 @@ fn expect<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result
     }
 }
 
-/// Runs the suite; `rules` selects `app.*`.
+/// Runs the suite, snapshots for the full copy included; `rules`
+/// selects `app.*`.
 pub async fn run(
     source: &dyn BinlogSource,
+    copy: &dyn CopySource,
     writer: &dyn Writer,
     rules: &TaskRules,
 ) -> Result<(), String> {
@@ -146,7 +154,7 @@ pub async fn run(
     if !tables.contains(&("app".to_string(), "t".to_string())) {
         return Err(format!("the tables must list app.t: {tables:?}"));
     }
-    Ok(())
+    snapshot_conformance::cases(copy, source, writer, rules).await
 }
 
 /// Rules selecting the suite's `app` schema.

@@ -10,8 +10,9 @@
 //!   epochs only grow;
 //! - [`shard_locks`]: a shard-DDL lock has one owner on every master;
 //! - [`acked`]: every request `dmctl` saw acknowledged survived;
-//! - [`data`]: the downstream equals the merged upstream shards; no commit
-//!   under a stale epoch, no checkpoint moved back, no event applied twice
+//! - [`data`]: every full copy is done and the downstream equals the
+//!   merged upstream shards; no commit (copy chunk or sync) under a stale
+//!   epoch, no checkpoint moved back, no event or chunk applied twice
 //!   outside safe mode;
 //! - [`liveness`]: with every fault over, the masters agree, every source is
 //!   bound to a live worker and a new request is acknowledged.

@@ -46,6 +46,9 @@ pub struct Column {
     pub default: Cell,
 }
 
+/// A row change to undo: the key and the row before (`None`: absent).
+type RowUndo = (Vec<Cell>, Option<Vec<Cell>>);
+
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Table {
     pub columns: Vec<Column>,
@@ -56,6 +59,9 @@ pub struct Table {
     pub indexes: BTreeSet<String>,
     /// Rows by primary key (every column when there is none).
     pub rows: BTreeMap<Vec<Cell>, Vec<Cell>>,
+    /// While a transaction of row changes runs: how to undo each change,
+    /// oldest first.
+    undo: Option<Vec<RowUndo>>,
 }
 
 impl Table {
@@ -104,6 +110,54 @@ impl Table {
     pub fn ordered_rows(&self) -> Vec<Vec<Cell>> {
         self.rows.values().cloned().collect()
     }
+
+    /// Stores `row` at `key`, remembering what was there.
+    fn put(&mut self, key: Vec<Cell>, row: Vec<Cell>) {
+        let before = self.rows.insert(key.clone(), row);
+        if let Some(undo) = &mut self.undo {
+            undo.push((key, before));
+        }
+    }
+
+    /// Removes the row at `key`, remembering it.
+    fn take(&mut self, key: &Vec<Cell>) -> Option<Vec<Cell>> {
+        let before = self.rows.remove(key);
+        if let (Some(undo), Some(row)) = (&mut self.undo, &before) {
+            undo.push((key.clone(), Some(row.clone())));
+        }
+        before
+    }
+
+    /// Ends the transaction's journal; `rollback` undoes its changes.
+    fn end_transaction(&mut self, rollback: bool) {
+        let undo = self.undo.take().unwrap_or_default();
+        if !rollback {
+            return;
+        }
+        for (key, before) in undo.into_iter().rev() {
+            match before {
+                Some(row) => {
+                    self.rows.insert(key, row);
+                }
+                None => {
+                    self.rows.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a statement only changes rows (`INSERT`, `REPLACE`, `UPDATE`,
+/// `DELETE`): a transaction of those is undone row by row.
+fn changes_rows_only(sql: &[u8]) -> bool {
+    let start = sql
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(sql.len());
+    let head = sql.get(start..start.saturating_add(7)).unwrap_or_default();
+    ["INSERT ", "REPLACE", "UPDATE ", "DELETE "]
+        .iter()
+        .any(|k| head.eq_ignore_ascii_case(k.as_bytes()))
 }
 
 /// Every schema and table.
@@ -211,6 +265,39 @@ impl Engine {
             .ok_or_else(|| err(1146, format!("Table '{}.{}' doesn't exist", name.0, name.1)))
     }
 
+    /// Runs `statements` as one transaction: every one of them, or (on
+    /// the first error, returned with the statement's index) none. Row
+    /// changes are undone row by row; a transaction with anything else
+    /// runs on a copy of the engine.
+    pub fn transaction<S: AsRef<[u8]>>(
+        &mut self,
+        statements: &[S],
+    ) -> Result<(), (usize, SqlError)> {
+        let text = |s: &S| String::from_utf8_lossy(s.as_ref()).into_owned();
+        if !statements.iter().all(|s| changes_rows_only(s.as_ref())) {
+            let mut scratch = self.clone();
+            for (i, s) in statements.iter().enumerate() {
+                scratch.execute(&text(s)).map_err(|e| (i, e))?;
+            }
+            *self = scratch;
+            return Ok(());
+        }
+        for table in self.tables.values_mut() {
+            table.undo = Some(Vec::new());
+        }
+        let mut result = Ok(());
+        for (i, s) in statements.iter().enumerate() {
+            if let Err(e) = self.execute(&text(s)) {
+                result = Err((i, e));
+                break;
+            }
+        }
+        for table in self.tables.values_mut() {
+            table.end_transaction(result.is_err());
+        }
+        result
+    }
+
     /// Runs one statement.
     pub fn execute(&mut self, sql: &str) -> Result<(), SqlError> {
         let statements = Parser::parse_sql(&MySqlDialect {}, sql)
@@ -282,7 +369,7 @@ impl Engine {
                 let table = self.table_mut(&name)?;
                 let found = find(table, &filter)?;
                 if let Some(key) = found {
-                    table.rows.remove(&key);
+                    table.take(&key);
                 }
                 Ok(())
             }
@@ -378,7 +465,7 @@ impl Engine {
                     format!("Duplicate entry '{key:?}' for key 'PRIMARY'"),
                 ));
             }
-            table.rows.insert(key, row);
+            table.put(key, row);
         }
         Ok(())
     }
@@ -393,7 +480,7 @@ impl Engine {
         let Some(key) = find(table, filter)? else {
             return Ok(());
         };
-        let Some(mut row) = table.rows.remove(&key) else {
+        let Some(mut row) = table.take(&key) else {
             return Ok(());
         };
         for (column, value) in set {
@@ -405,13 +492,13 @@ impl Engine {
         let new_key = table.key_of(&row);
         if new_key != key && table.rows.contains_key(&new_key) {
             let old = table.key_of(&row);
-            table.rows.insert(key, row);
+            table.put(key, row);
             return Err(err(
                 1062,
                 format!("Duplicate entry '{old:?}' for key 'PRIMARY'"),
             ));
         }
-        table.rows.insert(new_key, row);
+        table.put(new_key, row);
         Ok(())
     }
 
@@ -596,10 +683,27 @@ fn find(table: &Table, filter: &[(String, Cell)]) -> Result<Option<Vec<Cell>>, S
         .iter()
         .map(|(c, v)| table.position(c).map(|p| (p, v)))
         .collect::<Result<_, _>>()?;
+    let matches = |row: &Vec<Cell>| positions.iter().all(|(p, v)| row.get(*p) == Some(*v));
+    // Every primary-key column in the filter: at most the row at that key.
+    if !table.primary.is_empty() {
+        let key: Option<Vec<Cell>> = table
+            .primary
+            .iter()
+            .map(|p| {
+                filter
+                    .iter()
+                    .find(|(c, _)| c.eq_ignore_ascii_case(p))
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        if let Some(key) = key {
+            return Ok(table.rows.get(&key).filter(|r| matches(r)).map(|_| key));
+        }
+    }
     Ok(table
         .rows
         .iter()
-        .find(|(_, row)| positions.iter().all(|(p, v)| row.get(*p) == Some(*v)))
+        .find(|(_, row)| matches(row))
         .map(|(k, _)| k.clone()))
 }
 
@@ -679,5 +783,32 @@ mod tests {
         assert_eq!(rows(&e), [row("1", Some("a"))]);
         e.execute("DROP DATABASE `db`").unwrap();
         assert!(e.tables.is_empty());
+    }
+
+    #[test]
+    fn a_transaction_applies_every_statement_or_none() {
+        let mut e = engine();
+        e.execute("INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)")
+            .unwrap();
+        let before = e.clone();
+        let failing = [
+            "UPDATE `db`.`t` SET `id`=1,`c`=0x7a WHERE `id` <=> 1 LIMIT 1",
+            "DELETE FROM `db`.`t` WHERE `id` <=> 2 LIMIT 1",
+            "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (5,0x65)",
+            "INSERT INTO `db`.`t` (`id`,`c`) VALUES (6,0x66),(1,0x61)",
+        ];
+        let (at, error) = e.transaction(&failing).unwrap_err();
+        assert_eq!((at, error.code), (3, 1062));
+        assert_eq!(e, before, "a failed transaction changes nothing");
+        // With DDL in it, too.
+        let mixed = [
+            "INSERT INTO `db`.`t` (`id`,`c`) VALUES (7,0x67)",
+            "ALTER TABLE `db`.`t` ADD COLUMN extra INT NOT NULL DEFAULT 7",
+            "INSERT INTO `db`.`t` (`id`,`c`) VALUES (7,0x67)",
+        ];
+        assert_eq!(e.transaction(&mixed).unwrap_err().0, 2);
+        assert_eq!(e, before);
+        e.transaction(&failing[..3]).unwrap();
+        assert_eq!(rows(&e), vec![row("1", Some("z")), row("5", Some("e"))]);
     }
 }

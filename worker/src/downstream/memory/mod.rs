@@ -3,14 +3,15 @@
 //! the shard-DDL records), over [`engine`]'s tables.
 //!
 //! Every commit is one atomic step under a lock: the fence is checked,
-//! the statements run on a copy of the tables, and the copy and the
-//! checkpoint replace the originals only if every statement succeeded —
+//! the statements run as one engine transaction (undone if one fails), and
+//! the checkpoint moves only if every statement succeeded —
 //! what MySQL's transaction with the fence row read under a shared lock
 //! gives. Handles are cheap clones of one shared database.
 //!
 //! `without_fence` builds a handle whose commits skip the fence check: the
 //! simulation's proof that its invariants can fail.
 
+mod copy;
 pub mod engine;
 
 use std::collections::BTreeMap;
@@ -19,12 +20,15 @@ use std::sync::{Arc, Mutex};
 use engine::{Cell, Engine, SqlError};
 
 use super::{
-    Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position, ShardIntent,
-    StoredChunk,
+    Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, Position,
+    ShardIntent, StoredChunk,
 };
 
 /// (meta schema, task, source).
 type SourceKey = (String, String, String);
+
+/// A commit's one atomic step, run when it lands.
+type Landing = Box<dyn FnOnce(&MemDownstream) -> Result<Commit, DownstreamError> + Send>;
 
 #[derive(Debug, Default)]
 struct Db {
@@ -34,6 +38,10 @@ struct Db {
     checkpoints: BTreeMap<(String, String, String, u32), (u64, Position)>,
     intents: BTreeMap<SourceKey, ShardIntent>,
     groups: BTreeMap<SourceKey, String>,
+    /// The full copy's plan per source, with the chunks' done-marks.
+    plans: BTreeMap<SourceKey, Vec<StoredChunk>>,
+    /// The epochs whose copy chunks committed, per source.
+    chunk_epochs: BTreeMap<SourceKey, std::collections::BTreeSet<u64>>,
     /// Committed transactions, for the simulation's checks.
     commits: u64,
     anomalies: Anomalies,
@@ -218,19 +226,19 @@ impl MemDownstream {
             return Ok(Commit::Fenced { by_epoch });
         }
         let fence = db.fences.get(&skey).copied().unwrap_or(0);
-        let mut scratch = db.engine.clone();
-        for statement in statements {
-            let sql = String::from_utf8_lossy(statement);
-            if let Err(e) = scratch.execute(&sql) {
-                let first: String = sql.chars().take(200).collect();
-                if e.code == 1062 {
-                    db.anomalies.duplicates.push(format!(
-                        "{} lane {} epoch {epoch}: `{first}`: {}",
-                        key.source, key.lane, e.message
-                    ));
-                }
-                return Err(self.sql_error(&format!("applying `{first}`"), e));
+        if let Err((at, e)) = db.engine.transaction(statements) {
+            let sql = statements
+                .get(at)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            let first: String = sql.chars().take(200).collect();
+            if e.code == 1062 {
+                db.anomalies.duplicates.push(format!(
+                    "{} lane {} epoch {epoch}: `{first}`: {}",
+                    key.source, key.lane, e.message
+                ));
             }
+            return Err(self.sql_error(&format!("applying `{first}`"), e));
         }
         if epoch < fence {
             db.anomalies.stale_commits.push(format!(
@@ -238,7 +246,6 @@ impl MemDownstream {
                 key.source, key.lane
             ));
         }
-        db.engine = scratch;
         let slot = (skey.0.clone(), skey.1.clone(), skey.2.clone(), key.lane);
         if let Some((_, before)) = db.checkpoints.get(&slot) {
             if !before.at_or_before(position) {
@@ -252,6 +259,55 @@ impl MemDownstream {
         db.checkpoints.insert(slot, (epoch, position.clone()));
         db.commits += 1;
         Ok(Commit::Committed)
+    }
+
+    /// Runs `commit` now, or, for a commit the seeded stalls hold, later:
+    /// a stalled commit is already on its way, so it lands even if the
+    /// worker gives up on it (stops the subtask) meanwhile, as a request on
+    /// the wire does; unless a claim killed it while it was held.
+    fn land(&self, skey: SourceKey, commit: Landing) -> Call<'static, Commit> {
+        let stall = self.stalls.as_ref().and_then(|s| crate::lock(s).draw());
+        let Some(stall) = stall else {
+            return ready(commit(self));
+        };
+        let this = self.clone();
+        let id = {
+            let mut db = self.lock();
+            db.stalled += 1;
+            db.next_commit += 1;
+            let id = db.next_commit;
+            db.in_flight.entry(skey.clone()).or_default().push(id);
+            id
+        };
+        let addr = self.addr.clone();
+        let landed = tokio::spawn(async move {
+            tokio::time::sleep(stall).await;
+            {
+                let mut db = this.lock();
+                if let Some(ids) = db.in_flight.get_mut(&skey) {
+                    ids.retain(|i| *i != id);
+                }
+                if let Some(at) = db.killed.iter().position(|k| *k == id) {
+                    db.killed.remove(at);
+                    return Err(this.sql_error(
+                        "committing",
+                        SqlError {
+                            code: 1927,
+                            message: "Connection was killed".into(),
+                        },
+                    ));
+                }
+            }
+            commit(&this)
+        });
+        Box::pin(async move {
+            landed.await.unwrap_or_else(|e| {
+                Err(DownstreamError::Unexpected {
+                    addr,
+                    what: format!("the commit task failed: {e}"),
+                })
+            })
+        })
     }
 
     fn fenced_write(
@@ -337,52 +393,14 @@ impl Downstream for MemDownstream {
         position: &'a Position,
         statements: &'a [Vec<u8>],
     ) -> Call<'a, Commit> {
-        let stall = self.stalls.as_ref().and_then(|s| crate::lock(s).draw());
-        let Some(stall) = stall else {
-            return ready(self.commit_now(key, epoch, position, statements));
-        };
-        // A stalled commit is already on its way: it lands even if the
-        // worker gives up on it (stops the subtask) meanwhile, as a request
-        // on the wire does.
-        let this = self.clone();
         let skey = source_key(&key.meta(), &key.source);
-        let id = {
-            let mut db = self.lock();
-            db.stalled += 1;
-            db.next_commit += 1;
-            let id = db.next_commit;
-            db.in_flight.entry(skey.clone()).or_default().push(id);
-            id
-        };
         let (key, position, statements) = (key.clone(), position.clone(), statements.to_vec());
-        let landed = tokio::spawn(async move {
-            tokio::time::sleep(stall).await;
-            {
-                let mut db = this.lock();
-                if let Some(ids) = db.in_flight.get_mut(&skey) {
-                    ids.retain(|i| *i != id);
-                }
-                if let Some(at) = db.killed.iter().position(|k| *k == id) {
-                    db.killed.remove(at);
-                    return Err(this.sql_error(
-                        "committing",
-                        SqlError {
-                            code: 1927,
-                            message: "Connection was killed".into(),
-                        },
-                    ));
-                }
-            }
-            this.commit_now(&key, epoch, &position, &statements)
-        });
-        Box::pin(async move {
-            landed.await.unwrap_or_else(|e| {
-                Err(DownstreamError::Unexpected {
-                    addr: self.addr.clone(),
-                    what: format!("the commit task failed: {e}"),
-                })
-            })
-        })
+        self.land(
+            skey,
+            Box::new(move |this: &MemDownstream| {
+                this.commit_now(&key, epoch, &position, &statements)
+            }),
+        )
     }
 
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {
@@ -415,6 +433,7 @@ impl Downstream for MemDownstream {
         checkpoints.retain(|k, _| engine.schemas.contains(&k.0));
         intents.retain(|k, _| engine.schemas.contains(&k.0));
         groups.retain(|k, _| engine.schemas.contains(&k.0));
+        Self::forget_dropped_plans(&mut db);
         ready(result)
     }
 
@@ -461,10 +480,30 @@ impl Downstream for MemDownstream {
 
     fn copy_plan<'a>(
         &'a self,
-        _meta: &'a MetaTables,
-        _source: &'a str,
+        meta: &'a MetaTables,
+        source: &'a str,
     ) -> Call<'a, Vec<StoredChunk>> {
-        ready(Ok(Vec::new()))
+        ready(Ok(self.stored_plan(meta, source)))
+    }
+
+    fn save_copy_plan<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        plan: &'a [StoredChunk],
+    ) -> Call<'a, Commit> {
+        ready(self.store_plan(meta, source, epoch, plan))
+    }
+
+    fn begin_chunk<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        chunk: &'a StoredChunk,
+    ) -> Call<'a, OpenChunk> {
+        ready(self.open_chunk(meta, source, epoch, chunk))
     }
 
     fn close(&self) -> Call<'_, ()> {

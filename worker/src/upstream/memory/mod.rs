@@ -4,7 +4,11 @@
 //! whole transactions (GTID, rows, commit) and change the tables, so the
 //! tables are always the state the binlog leads to: what the downstream
 //! must end up equal to. A [`MemUpstream`] is a cheap handle; readers wait
-//! on a notification for new events.
+//! on a notification for new events. The full copy reads it through
+//! [`snapshot`]: copies of the tables taken atomically at a binlog
+//! position.
+
+mod snapshot;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +36,8 @@ const UTF8MB4: u16 = 45;
 #[derive(Debug, Clone)]
 struct Table {
     columns: Arc<[Column]>,
+    /// The columns' definitions, as `SHOW CREATE TABLE` prints them.
+    definitions: Vec<String>,
     rows: BTreeMap<i64, Vec<Value>>,
 }
 
@@ -62,6 +68,15 @@ impl Server {
         });
     }
 
+    /// The end of the binlog: where the next transaction starts.
+    fn position(&self) -> Position {
+        Position {
+            binlog_name: BINLOG_FILE.into(),
+            binlog_pos: self.end(),
+            binlog_gtid: format!("{}-{}", self.domain_server, self.gtid_seq),
+        }
+    }
+
     fn begin(&mut self) {
         self.gtid_seq += 1;
         let gtid = format!("{}-{}", self.domain_server, self.gtid_seq);
@@ -74,6 +89,8 @@ impl Server {
 pub struct MemUpstream {
     server: Arc<Mutex<Server>>,
     appended: Arc<Notify>,
+    /// Simulated time a snapshot takes to read one row.
+    read_per_row: std::time::Duration,
 }
 
 /// A change inside a transaction.
@@ -102,6 +119,16 @@ impl MemUpstream {
                 ..Server::default()
             })),
             appended: Arc::new(Notify::new()),
+            read_per_row: std::time::Duration::ZERO,
+        }
+    }
+
+    /// Another handle on the same server whose snapshots take `per_row`
+    /// (tokio's clock) to read each row of a chunk, as a real scan does.
+    pub fn reading_at(&self, per_row: std::time::Duration) -> Self {
+        Self {
+            read_per_row: per_row,
+            ..self.clone()
         }
     }
 
@@ -146,6 +173,7 @@ impl MemUpstream {
             (schema.into(), table.into()),
             Table {
                 columns: columns.into(),
+                definitions: defs,
                 rows: BTreeMap::new(),
             },
         );
@@ -159,7 +187,9 @@ impl MemUpstream {
     pub fn transaction(&self, schema: &str, table: &str, writes: &[Write]) -> usize {
         let mut s = self.lock();
         let key = (schema.to_string(), table.to_string());
-        let Some(mut t) = s.tables.get(&key).cloned() else {
+        // Writes that do not apply leave the table as it was, so the
+        // table changes in place (no copy of its rows per transaction).
+        let Some(t) = s.tables.get_mut(&key) else {
             return 0;
         };
         let mut changes = Vec::new();
@@ -208,7 +238,6 @@ impl MemUpstream {
         }
         let applied = changes.len();
         let columns = t.columns.clone();
-        s.tables.insert(key, t);
         s.begin();
         // One row event per kind run, as a server writes them.
         let mut run: Vec<RowChange> = Vec::new();
@@ -250,6 +279,9 @@ impl MemUpstream {
                 .with_character_set(UTF8MB4),
         );
         t.columns = columns.into();
+        t.definitions.push(format!(
+            "`{column}` VARCHAR(64) NOT NULL DEFAULT '{default}'"
+        ));
         for row in t.rows.values_mut() {
             row.push(Value::Bytes(default.as_bytes().to_vec()));
         }
@@ -360,12 +392,7 @@ impl BinlogSource for MemUpstream {
     }
 
     fn position(&self) -> Call<'_, Position> {
-        let s = self.lock();
-        let position = Position {
-            binlog_name: BINLOG_FILE.into(),
-            binlog_pos: s.end(),
-            binlog_gtid: format!("{}-{}", s.domain_server, s.gtid_seq),
-        };
+        let position = self.lock().position();
         Box::pin(std::future::ready(Ok(position)))
     }
 }
@@ -383,16 +410,28 @@ mod tests {
         }
 
         fn insert(&self, rows: &[(i64, &'static str)]) -> BoxFuture<'_, Result<(), String>> {
+            // Columns added since take their default, as in SQL.
+            let columns = self.column_count("app", "t");
             let writes: Vec<Write> = rows
                 .iter()
-                .map(|(id, c)| Write::Insert(row(*id, c)))
+                .map(|(id, c)| Write::Insert(padded(row(*id, c), columns)))
                 .collect();
             self.transaction("app", "t", &writes);
             Box::pin(async { Ok(()) })
         }
 
         fn update(&self, id: i64, c: &'static str) -> BoxFuture<'_, Result<(), String>> {
-            self.transaction("app", "t", &[Write::Update(id, row(id, c))]);
+            // An update of `c` keeps the other columns.
+            let mut new = self
+                .lock()
+                .tables
+                .get(&("app".to_string(), "t".to_string()))
+                .and_then(|t| t.rows.get(&id).cloned())
+                .unwrap_or_else(|| row(id, c));
+            if let Some(v) = new.get_mut(1) {
+                *v = Value::Bytes(c.as_bytes().to_vec());
+            }
+            self.transaction("app", "t", &[Write::Update(id, new)]);
             Box::pin(async { Ok(()) })
         }
 
@@ -411,11 +450,20 @@ mod tests {
     async fn the_in_memory_upstream_passes_the_conformance_suite() {
         let up = MemUpstream::new(1);
         let rules = source_conformance::app_rules().unwrap();
-        source_conformance::run(&up, &up, &rules).await.unwrap();
+        source_conformance::run(&up, &up, &up, &rules)
+            .await
+            .unwrap();
     }
 
     fn row(id: i64, c: &str) -> Vec<Value> {
         vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())]
+    }
+
+    fn padded(mut row: Vec<Value>, columns: usize) -> Vec<Value> {
+        while row.len() < columns {
+            row.push(Value::Bytes(b"d".to_vec()));
+        }
+        row
     }
 
     #[tokio::test]

@@ -1,0 +1,95 @@
+//! What the copy reads, behind traits: consistent snapshots of the
+//! upstream at one binlog position, the tables they hold, and a chunk's
+//! rows streamed as text.
+//!
+//! Two implementations: a MySQL / MariaDB server ([`super::mysql_source`],
+//! one `REPEATABLE READ` transaction per snapshot) and the simulation's
+//! in-memory upstream (`upstream::memory`, a copy of its tables taken
+//! atomically at a binlog position). Both pass the upstream conformance
+//! suite (`sync::source_conformance`).
+//!
+//! The contract: every read of one [`CopySnapshot`] sees the upstream as
+//! it was at [`CopySnapshot::position`], so the snapshot's rows plus the
+//! binlog after that position give exactly the upstream.
+
+use std::fmt;
+
+use futures::future::BoxFuture;
+
+use super::discover::Candidate;
+use super::plan::IndexColumn;
+use super::sql::Literal;
+use super::CopyError;
+use crate::downstream::{Position, StoredChunk};
+use crate::rules::TaskRules;
+
+/// A copy call's future.
+pub type CopyCall<'a, T> = BoxFuture<'a, Result<T, CopyError>>;
+
+/// One row as the text protocol gives it: a value's bytes, `None` is NULL.
+pub type TextRow = Vec<Option<Vec<u8>>>;
+
+/// Where a copy's snapshots come from.
+pub trait CopySource: Send + Sync + fmt::Debug {
+    /// Opens `count` snapshots, at one binlog position when the upstream
+    /// can give that (each snapshot records its own position).
+    fn open_snapshots(&self, count: usize) -> CopyCall<'_, Vec<Box<dyn CopySnapshot>>>;
+}
+
+/// One consistent snapshot of the upstream.
+pub trait CopySnapshot: Send {
+    /// The binlog position the snapshot's data corresponds to.
+    fn position(&self) -> &Position;
+
+    /// The base tables `rules` select, with row estimates, in (schema,
+    /// table) order.
+    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<Candidate>>;
+
+    /// The columns of every index of `schema`.`table`, by index name and
+    /// position in the index.
+    fn index_columns<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> CopyCall<'a, Vec<IndexColumn>>;
+
+    /// The smallest and largest value of the integer column `key`; `None`
+    /// when the table is empty.
+    fn key_range<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+        key: &'a str,
+    ) -> CopyCall<'a, Option<(i128, i128)>>;
+
+    /// The table's definition, as `SHOW CREATE TABLE` prints it.
+    fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String>;
+
+    /// The columns a copy writes: every column but generated ones, in
+    /// order.
+    fn writable_columns<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> CopyCall<'a, Vec<String>>;
+
+    /// Streams the rows of `chunk` (its key range), values of `columns` in
+    /// that order.
+    fn chunk_rows<'a>(
+        &'a mut self,
+        chunk: &'a StoredChunk,
+        columns: &'a [String],
+    ) -> CopyCall<'a, Box<dyn ChunkRows + 'a>>;
+}
+
+/// A chunk's rows, read as they come.
+pub trait ChunkRows: Send {
+    /// How each column's values are written back.
+    fn kinds(&self) -> &[Literal];
+
+    /// The next row; `None` after the last.
+    fn next_row(&mut self) -> CopyCall<'_, Option<TextRow>>;
+
+    /// Reads and drops the rest, so the snapshot stays usable.
+    fn drain(&mut self) -> CopyCall<'_, ()>;
+}
