@@ -26,6 +26,12 @@ use crate::raft::types::MasterNode;
 /// How often a leader looks at its own entry.
 pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Whether this master may have to publish: not when it serves clients
+/// and peers on one address (clients reach it at its peer address).
+pub fn needed(node: &Node) -> bool {
+    !node.me.client_addr.is_empty() && node.me.client_addr != node.me.peer_addr
+}
+
 /// Runs until `stopped` turns true.
 pub async fn run(node: Arc<Node>, mut stopped: watch::Receiver<bool>) {
     loop {

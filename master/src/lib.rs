@@ -11,7 +11,7 @@
 //! - [`diff`]: `check-diff`, the task's upstream and downstream tables
 //!   compared by chunk checksums, then row by row where they differ.
 
-mod advertise;
+pub(crate) mod advertise;
 mod catch_up;
 mod checkpoints;
 pub mod databases;

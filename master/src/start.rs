@@ -161,12 +161,18 @@ where
 /// The leader's background loops (catch-up, scheduling, checkpoint
 /// flushes), until `stopped` turns true.
 pub fn spawn_loops(node: &Arc<Node>, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-    vec![
-        tokio::spawn(crate::advertise::run(node.clone(), stopped.clone())),
+    let mut loops = vec![
         tokio::spawn(crate::catch_up::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::scheduling::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::checkpoints::run(node.clone(), stopped.clone())),
-    ]
+    ];
+    if crate::advertise::needed(node) {
+        loops.push(tokio::spawn(crate::advertise::run(
+            node.clone(),
+            stopped.clone(),
+        )));
+    }
+    loops
 }
 
 /// Starts a master on real TCP from its configuration.
