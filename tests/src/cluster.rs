@@ -189,11 +189,6 @@ impl Masters {
         }
     }
 
-    /// Whether master `i` has a process (running or stopped).
-    pub fn is_up(&self, i: usize) -> bool {
-        self.masters.get(i).is_some_and(|m| m.process.is_some())
-    }
-
     pub fn len(&self) -> usize {
         self.masters.len()
     }

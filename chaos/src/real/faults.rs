@@ -157,6 +157,19 @@ impl Planner {
         now >= self.next_fault
     }
 
+    /// When [`Planner::step`] has something to do next: the next fault, or
+    /// the earliest end of a disturbance.
+    pub fn next_event(&self) -> Duration {
+        self.masters
+            .iter()
+            .chain(&self.workers)
+            .filter_map(|h| match h {
+                Health::Down(until) => Some(*until),
+                Health::Up => None,
+            })
+            .fold(self.next_fault, Duration::min)
+    }
+
     /// What to do at `now` (since the run started): disturbances that are
     /// over end, then maybe one new fault.
     pub fn step(&mut self, now: Duration, cluster: &Cluster, rng: &mut SmallRng) -> Vec<Action> {
@@ -280,9 +293,11 @@ mod tests {
                 leader: Some(1),
                 bound_workers: vec![0, 2, 3],
             };
-            for a in planner.step(Duration::from_millis(ms), &cluster, &mut rng) {
+            let now = Duration::from_millis(ms);
+            for a in planner.step(now, &cluster, &mut rng) {
                 log.push((ms, a));
             }
+            assert!(planner.next_event() > now, "nothing left due at {now:?}");
         }
         log.extend(planner.end_all().into_iter().map(|a| (60_000, a)));
         log

@@ -211,11 +211,12 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
         } else {
             Cluster::default()
         };
-        for action in planner.step(started.elapsed(), &cluster, &mut rng) {
+        for action in planner.step(now, &cluster, &mut rng) {
             act(&mut topology, action, started, &mut kinds, &mut faults)?;
         }
-        // The schedule's tick, not a wait for a condition.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The schedule's next entry (time, not a condition, is what it waits for).
+        let next = planner.next_event().min(options.duration);
+        tokio::time::sleep(next.saturating_sub(started.elapsed())).await;
     }
     for action in planner.end_all() {
         act(&mut topology, action, started, &mut kinds, &mut faults)?;
@@ -247,18 +248,17 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     let converged = converged?;
     let diff = verify::check_diff(&topology.addrs).await?;
     let twice = audit::applied_twice(&topology.downstream, &seen.copy_done_ms).await?;
-    let (upstream_rows, _) = verify::upstream_aggregate(&topology).await?;
     Ok(Report {
         seed: options.seed,
         run_time,
         faults,
         kinds,
         transactions,
-        upstream_rows,
+        upstream_rows: converged.upstream_rows,
         lag_max: lags.iter().max().copied(),
         lag_p99: lag::percentile(&lags, 99),
         lag_samples: lags.len(),
-        converge_after_last_fault: converged.saturating_duration_since(last_fault),
+        converge_after_last_fault: converged.at.saturating_duration_since(last_fault),
         diff,
         twice,
         copy_done_after: seen

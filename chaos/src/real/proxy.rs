@@ -153,7 +153,8 @@ impl Owner {
     }
 }
 
-/// Copies one direction, pausing while the connection is cut off.
+/// Copies one direction, pausing while the connection is cut off. Whether
+/// it is cut is decided again only when the partitions change.
 async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
@@ -162,26 +163,28 @@ async fn pump(
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        loop {
-            let current = view.borrow_and_update().clone();
-            if !owner.lock().await.is_cut(&current).await {
-                break;
-            }
+        let current = view.borrow_and_update().clone();
+        if owner.lock().await.is_cut(&current).await {
             if view.changed().await.is_err() {
                 return Ok(());
             }
+            continue;
         }
-        tokio::select! {
-            read = from.read(&mut buf) => {
-                let n = read?;
-                if n == 0 {
-                    return to.shutdown().await;
+        // Relays until the partitions change.
+        loop {
+            tokio::select! {
+                read = from.read(&mut buf) => {
+                    let n = read?;
+                    if n == 0 {
+                        return to.shutdown().await;
+                    }
+                    to.write_all(buf.get(..n).unwrap_or_default()).await?;
                 }
-                to.write_all(buf.get(..n).unwrap_or_default()).await?;
-            }
-            changed = view.changed() => {
-                if changed.is_err() {
-                    return Ok(());
+                changed = view.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    break;
                 }
             }
         }

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::topology::{Addrs, Topology};
 use super::{RunError, TASK};
 use dm_tests::cluster::subtasks_of;
-use dm_tests::MariaDb;
+use dm_tests::{wait_until, Check, MariaDb};
 
 /// Count and checksum of rows; the same expression on both sides.
 const AGGREGATE: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, \
@@ -59,32 +59,45 @@ async fn replicating(addrs: &Addrs) -> Result<(), String> {
     }
 }
 
+/// The upstream's rows at the end, and when the downstream was first
+/// seen equal to them.
+#[derive(Debug, Clone, Copy)]
+pub struct Converged {
+    pub upstream_rows: u64,
+    pub at: Instant,
+}
+
 /// Waits until the downstream equals the upstream by count and checksum
-/// and every subtask replicates; returns when that was first seen.
-pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Instant, RunError> {
-    let end = Instant::now() + deadline;
+/// and every subtask replicates.
+pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Converged, RunError> {
     let expected = upstream_aggregate(topology).await?;
-    let mut last = String::new();
-    while Instant::now() < end {
-        let got = aggregate(&topology.downstream, "chaos.t").await;
-        match got {
-            Ok(got) if got == expected => match replicating(&topology.addrs).await {
-                Ok(()) => return Ok(Instant::now()),
-                Err(why) => last = why,
-            },
-            Ok(got) => {
-                last = format!(
+    let at = wait_until(
+        "the downstream catches up",
+        deadline,
+        Duration::from_millis(200),
+        || async move {
+            let got = match aggregate(&topology.downstream, "chaos.t").await {
+                Ok(got) => got,
+                Err(e) => return Check::Pending(e.to_string()),
+            };
+            if got != expected {
+                return Check::Pending(format!(
                     "downstream has {} rows (checksum {}), upstream {} ({})",
                     got.0, got.1, expected.0, expected.1
-                )
+                ));
             }
-            Err(e) => last = e.to_string(),
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Err(RunError::Check(format!(
-        "the downstream did not catch up within {deadline:?}: {last}"
-    )))
+            match replicating(&topology.addrs).await {
+                Ok(()) => Check::Ready(Instant::now()),
+                Err(why) => Check::Pending(why),
+            }
+        },
+    )
+    .await
+    .map_err(RunError::Harness)?;
+    Ok(Converged {
+        upstream_rows: expected.0,
+        at,
+    })
 }
 
 /// What `check-diff` found.

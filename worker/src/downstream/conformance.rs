@@ -12,6 +12,7 @@
 use super::{
     CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position, ShardIntent,
 };
+pub(super) use crate::sync::source_conformance::expect;
 
 fn at(pos: u32) -> Position {
     Position {
@@ -31,18 +32,6 @@ pub(super) fn code(e: &DownstreamError) -> Option<u16> {
     }
 }
 
-pub(super) fn expect<T: PartialEq + std::fmt::Debug>(
-    what: &str,
-    got: T,
-    want: T,
-) -> Result<(), String> {
-    if got == want {
-        Ok(())
-    } else {
-        Err(format!("{what}: got {got:?}, want {want:?}"))
-    }
-}
-
 pub(super) fn ok<T>(what: &str, r: Result<T, DownstreamError>) -> Result<T, String> {
     r.map_err(|e| format!("{what}: {e}"))
 }
@@ -51,8 +40,13 @@ pub(super) fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
     cells.iter().map(|c| c.map(String::from)).collect()
 }
 
-async fn sorted_rows(d: &dyn Downstream, schema: &str) -> Result<Vec<Vec<Option<String>>>, String> {
-    let mut rows = ok("reading rows", d.table_rows(schema, "t").await)?;
+/// Rows of `schema.table`, ordered by their first column as a number.
+pub(super) async fn sorted_rows(
+    d: &dyn Downstream,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<Vec<Option<String>>>, String> {
+    let mut rows = ok("reading rows", d.table_rows(schema, table).await)?;
     rows.sort_by_key(|r| {
         r.first()
             .cloned()
@@ -153,7 +147,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
     let two = vec![row(&[Some("1"), Some("a")]), row(&[Some("2"), Some("b")])];
     expect(
         "rows after the commit",
-        sorted_rows(d, schema).await?,
+        sorted_rows(d, schema, "t").await?,
         two.clone(),
     )?;
     let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
@@ -172,7 +166,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
     )?;
     expect(
         "rows after the failed commit",
-        sorted_rows(d, schema).await?,
+        sorted_rows(d, schema, "t").await?,
         two.clone(),
     )?;
     let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
@@ -207,7 +201,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
     )?;
     expect(
         "rows after fenced commits",
-        sorted_rows(d, schema).await?,
+        sorted_rows(d, schema, "t").await?,
         two,
     )?;
 
@@ -225,7 +219,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
     )?;
     expect(
         "rows after the sync unit's statements",
-        sorted_rows(d, schema).await?,
+        sorted_rows(d, schema, "t").await?,
         vec![row(&[Some("1"), Some("y")]), row(&[Some("3"), None])],
     )?;
     let checkpoints = ok("checkpoints", d.lane_checkpoints(meta, "s1").await)?;
@@ -253,7 +247,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
     }
     expect(
         "rows after ADD COLUMN",
-        sorted_rows(d, schema).await?,
+        sorted_rows(d, schema, "t").await?,
         vec![
             row(&[Some("1"), Some("y"), Some("7")]),
             row(&[Some("3"), None, Some("7")]),

@@ -4,7 +4,7 @@
 //! when a newer epoch claims the source while the chunk is open, or when
 //! a row is already there (1062).
 
-use super::conformance::{code, expect, ok, row};
+use super::conformance::{code, expect, ok, row, sorted_rows};
 use super::{ChunkDone, Commit, Downstream, MetaTables, OpenChunk, Position, StoredChunk};
 
 const SOURCE: &str = "s2";
@@ -34,17 +34,6 @@ fn done(rows: u64, pos: u32) -> ChunkDone {
             binlog_gtid: "0-1-9".into(),
         },
     }
-}
-
-async fn rows(d: &dyn Downstream, schema: &str) -> Result<Vec<Vec<Option<String>>>, String> {
-    let mut rows = ok("reading rows", d.table_rows(schema, "c").await)?;
-    rows.sort_by_key(|r| {
-        r.first()
-            .cloned()
-            .flatten()
-            .and_then(|id| id.parse::<i64>().ok())
-    });
-    Ok(rows)
 }
 
 async fn open(
@@ -123,7 +112,11 @@ pub async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Resul
         row(&[Some("2"), Some("b")]),
         row(&[Some("3"), None]),
     ];
-    expect("the chunk's rows", rows(d, schema).await?, three.clone())?;
+    expect(
+        "the chunk's rows",
+        sorted_rows(d, schema, "c").await?,
+        three.clone(),
+    )?;
     let mut first_done = plan.clone();
     first_done[0].done = Some(done(3, 700));
     expect(
@@ -157,7 +150,7 @@ pub async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Resul
     }
     expect(
         "rows after the fenced chunk",
-        rows(d, schema).await?,
+        sorted_rows(d, schema, "c").await?,
         three.clone(),
     )?;
     expect(
@@ -180,7 +173,7 @@ pub async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Resul
     )?;
     expect(
         "rows after the failed chunk",
-        rows(d, schema).await?,
+        sorted_rows(d, schema, "c").await?,
         three.clone(),
     )?;
     expect(
@@ -207,5 +200,5 @@ pub async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Resul
     let mut five = three;
     five.push(row(&[Some("10"), Some("x")]));
     five.push(row(&[Some("11"), Some("y")]));
-    expect("every row", rows(d, schema).await?, five)
+    expect("every row", sorted_rows(d, schema, "c").await?, five)
 }

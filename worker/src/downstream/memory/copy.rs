@@ -104,29 +104,14 @@ impl MemDownstream {
         done: &ChunkDone,
     ) -> Result<Commit, DownstreamError> {
         let mut db = self.lock();
-        if let Some(by_epoch) = self.fenced(&db, key, epoch)? {
-            return Ok(Commit::Fenced { by_epoch });
-        }
-        let fence = db.fences.get(key).copied().unwrap_or(0);
-        if let Err((at, e)) = db.engine.transaction(statements) {
-            let sql = statements
-                .get(at)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .unwrap_or_default();
-            let first: String = sql.chars().take(200).collect();
-            if e.code == 1062 {
-                db.anomalies.duplicates.push(format!(
-                    "{} copy chunk {} of {}.{} epoch {epoch}: {}",
-                    key.2, chunk.index, chunk.schema, chunk.table, e.message
-                ));
-            }
-            return Err(self.sql_error(&format!("applying `{first}`"), e));
-        }
-        if epoch < fence {
-            db.anomalies.stale_commits.push(format!(
-                "{} copy chunk {} of {}.{} committed under epoch {epoch} after epoch {fence} claimed it",
+        let what = || {
+            format!(
+                "{} copy chunk {} of {}.{}",
                 key.2, chunk.index, chunk.schema, chunk.table
-            ));
+            )
+        };
+        if let Some(outcome) = self.apply_fenced(&mut db, key, epoch, statements, what)? {
+            return Ok(outcome);
         }
         if let Some(stored) = db.plans.get_mut(key).and_then(|plan| {
             plan.iter_mut().find(|c| {

@@ -211,6 +211,47 @@ impl MemDownstream {
         Ok(None)
     }
 
+    /// The part every atomic commit shares, on the locked database: the
+    /// fence check, the statements as one transaction (a duplicate key is
+    /// recorded as `what` applied twice) and a commit under a stale epoch
+    /// recorded. `Some` is the commit's outcome already; `None` lets the
+    /// caller finish the commit.
+    fn apply_fenced(
+        &self,
+        db: &mut Db,
+        key: &SourceKey,
+        epoch: u64,
+        statements: &[Vec<u8>],
+        what: impl Fn() -> String,
+    ) -> Result<Option<Commit>, DownstreamError> {
+        if let Some(by_epoch) = self.fenced(db, key, epoch)? {
+            return Ok(Some(Commit::Fenced { by_epoch }));
+        }
+        let fence = db.fences.get(key).copied().unwrap_or(0);
+        if let Err((at, e)) = db.engine.transaction(statements) {
+            let sql = statements
+                .get(at)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            let first: String = sql.chars().take(200).collect();
+            if e.code == 1062 {
+                db.anomalies.duplicates.push(format!(
+                    "{} epoch {epoch}: `{first}`: {}",
+                    what(),
+                    e.message
+                ));
+            }
+            return Err(self.sql_error(&format!("applying `{first}`"), e));
+        }
+        if epoch < fence {
+            db.anomalies.stale_commits.push(format!(
+                "{} committed under epoch {epoch} after epoch {fence} claimed it",
+                what()
+            ));
+        }
+        Ok(None)
+    }
+
     /// The commit itself: one atomic step.
     fn commit_now(
         &self,
@@ -222,29 +263,9 @@ impl MemDownstream {
         let meta = key.meta();
         let skey = source_key(&meta, &key.source);
         let mut db = self.lock();
-        if let Some(by_epoch) = self.fenced(&db, &skey, epoch)? {
-            return Ok(Commit::Fenced { by_epoch });
-        }
-        let fence = db.fences.get(&skey).copied().unwrap_or(0);
-        if let Err((at, e)) = db.engine.transaction(statements) {
-            let sql = statements
-                .get(at)
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .unwrap_or_default();
-            let first: String = sql.chars().take(200).collect();
-            if e.code == 1062 {
-                db.anomalies.duplicates.push(format!(
-                    "{} lane {} epoch {epoch}: `{first}`: {}",
-                    key.source, key.lane, e.message
-                ));
-            }
-            return Err(self.sql_error(&format!("applying `{first}`"), e));
-        }
-        if epoch < fence {
-            db.anomalies.stale_commits.push(format!(
-                "{} lane {} committed under epoch {epoch} after epoch {fence} claimed it (up to {position})",
-                key.source, key.lane
-            ));
+        let what = || format!("{} lane {} (up to {position})", key.source, key.lane);
+        if let Some(outcome) = self.apply_fenced(&mut db, &skey, epoch, statements, what)? {
+            return Ok(outcome);
         }
         let slot = (skey.0.clone(), skey.1.clone(), skey.2.clone(), key.lane);
         if let Some((_, before)) = db.checkpoints.get(&slot) {
