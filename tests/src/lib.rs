@@ -39,7 +39,7 @@ pub mod wait;
 
 pub use binaries::{find_program, workspace_binary};
 pub use error::{HarnessError, Result, ServerReport};
-pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions};
+pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions, Restart};
 pub use port::free_port;
 pub use process::ChildGuard;
 pub use wait::{wait_until, Check, Outcome};

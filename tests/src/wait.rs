@@ -92,16 +92,26 @@ where
 {
     let end = Instant::now() + deadline;
     let mut attempts = 0u32;
+    // The last attempt that finished: a cut one says little on its own.
+    let mut finished: Option<String> = None;
     loop {
         attempts += 1;
         let remaining = end.saturating_duration_since(Instant::now());
         let last = match tokio::time::timeout(remaining, condition()).await {
             Ok(output) => match output.into_check() {
                 Check::Ready(value) => return Ok(value),
-                Check::Pending(why) => why,
+                Check::Pending(why) => {
+                    finished = Some(why.clone());
+                    why
+                }
                 Check::Abort(error) => return Err(error),
             },
-            Err(_) => "attempt still running at the deadline".to_owned(),
+            Err(_) => match &finished {
+                Some(why) => {
+                    format!("attempt still running at the deadline; the one before: {why}")
+                }
+                None => "attempt still running at the deadline".to_owned(),
+            },
         };
         let now = Instant::now();
         if now >= end {

@@ -5,7 +5,7 @@
 //! Both suites cover the full copy: snapshots upstream, the plan and
 //! fenced chunk transactions downstream.
 
-use dm_tests::{MariaDb, MariaDbOptions};
+use dm_tests::{MariaDb, MariaDbOptions, Restart};
 use dm_worker::copy::mysql_source::MySqlCopySource;
 use dm_worker::downstream::{conformance, MySqlDownstream};
 use dm_worker::sync::source::MySqlSource;
@@ -30,13 +30,19 @@ async fn mariadb_passes_the_downstream_conformance_suite() {
 
 /// SQL on a real server, for the upstream suite.
 struct SqlWriter {
-    server: MariaDb,
+    server: tokio::sync::Mutex<MariaDb>,
 }
 
 impl SqlWriter {
     fn run(&self, sql: String) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let mut conn = self.server.conn().await.map_err(|e| e.to_string())?;
+            let mut conn = self
+                .server
+                .lock()
+                .await
+                .conn()
+                .await
+                .map_err(|e| e.to_string())?;
             conn.query_drop(&sql)
                 .await
                 .map_err(|e| format!("{sql}: {e}"))
@@ -75,6 +81,17 @@ impl Writer for SqlWriter {
     fn add_column(&self) -> BoxFuture<'_, Result<(), String>> {
         self.run("ALTER TABLE app.t ADD COLUMN extra VARCHAR(64) NOT NULL DEFAULT 'd'".into())
     }
+
+    fn restart(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.server
+                .lock()
+                .await
+                .restart(Restart::Crash)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +105,9 @@ async fn mariadb_passes_the_upstream_conformance_suite() {
     let copy = MySqlCopySource {
         opts: server.opts(),
     };
-    let writer = SqlWriter { server };
+    let writer = SqlWriter {
+        server: tokio::sync::Mutex::new(server),
+    };
     let rules = source_conformance::app_rules().expect("rules");
     source_conformance::run(&source, &copy, &writer, &rules)
         .await

@@ -86,6 +86,17 @@ pub struct MariaDb {
     server_id: u32,
     opts: Opts,
     timings: StartupTimings,
+    /// What it was started with, for [`restart`](Self::restart).
+    options: MariaDbOptions,
+}
+
+/// How [`MariaDb::restart`] stops the server before starting it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// SIGTERM and a clean shutdown: the binlog file ends with a stop event.
+    Clean,
+    /// SIGKILL: the binlog file ends wherever the server was.
+    Crash,
 }
 
 impl MariaDb {
@@ -195,6 +206,7 @@ impl MariaDb {
                         server_id: options.server_id,
                         opts: client_opts(port),
                         timings,
+                        options,
                     });
                 }
                 Err(Launch::PortTaken) => {
@@ -217,6 +229,37 @@ impl MariaDb {
         process.shutdown().await?;
         dir.close()
             .map_err(|e| HarnessError::io(format!("removing {}", path.display()), e))
+    }
+
+    /// Stops the server (cleanly or by SIGKILL) and starts it again on the
+    /// same data directory and port, as an operator's restart or a crash
+    /// would; returns once it accepts connections again. The server opens a
+    /// new binlog file on start.
+    pub async fn restart(&mut self, how: Restart) -> Result<()> {
+        match how {
+            Restart::Clean => self.process.stop()?,
+            Restart::Crash => self.process.kill()?,
+        };
+        let mariadbd = find_program("mariadbd", INSTALL_HINT)?;
+        let name = format!("mariadbd server-id {}", self.server_id);
+        let as_root = sys::running_as_root();
+        match launch(
+            &mariadbd,
+            &self.layout,
+            &self.options,
+            &name,
+            self.port,
+            as_root,
+        )
+        .await
+        {
+            Ok(process) => {
+                self.process = process;
+                Ok(())
+            }
+            Err(Launch::PortTaken) => Err(HarnessError::PortTaken(self.port)),
+            Err(Launch::Failed(error)) => Err(error),
+        }
     }
 
     /// TCP port on 127.0.0.1.

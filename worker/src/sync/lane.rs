@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dml::DmlBuilder;
+use super::resume::Skip;
 use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, Position};
@@ -117,7 +118,7 @@ impl Lane {
 pub async fn run(
     index: usize,
     job: Arc<SyncJob>,
-    skip: Option<Position>,
+    skip: Option<Skip>,
     progress: Arc<Mutex<SyncProgress>>,
     mut rx: mpsc::Receiver<LaneMsg>,
 ) -> Result<Option<u64>, SyncError> {
@@ -141,7 +142,7 @@ pub async fn run(
     // Changes of the transaction whose boundary has not come yet: never
     // committed before it, or the checkpoint would claim more than is applied.
     let mut open: Vec<Box<Routed>> = Vec::new();
-    let covered = |end: &Position| skip.as_ref().is_some_and(|s| end.at_or_before(s));
+    let covered = |end: &Position| skip.as_ref().is_some_and(|s| s.covers(end));
     loop {
         let msg = if lane.boundary.is_some() {
             match tokio::time::timeout(lane.wait(), rx.recv()).await {

@@ -37,6 +37,7 @@ pub mod ddl;
 pub mod dml;
 pub mod gtid_set;
 pub mod lane;
+pub mod resume;
 pub mod resync;
 pub mod route;
 pub mod shard;
@@ -47,7 +48,7 @@ pub mod status;
 pub mod stream;
 pub mod value;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -114,6 +115,9 @@ pub enum SyncError {
     Downstream(#[from] DownstreamError),
     #[error("binlog: {0}")]
     Decode(String),
+    /// A binlog position that the upstream does not have.
+    #[error("binlog position: {0}")]
+    Position(String),
     #[error("rules: {0}")]
     Rules(String),
     #[error("shard DDL: {0}")]
@@ -135,38 +139,6 @@ impl SyncError {
             SyncError::Closed => true,
             _ => false,
         }
-    }
-}
-
-/// Per-lane resume positions: (reader start, each lane's skip position,
-/// replay-until for a changed lane count).
-fn resume_plan(
-    stored: &BTreeMap<u32, Position>,
-    lanes: usize,
-    start: &Position,
-) -> (Position, Vec<Position>, Option<Position>) {
-    let same_layout = stored.len() == lanes && stored.keys().all(|l| (*l as usize) < lanes);
-    if stored.is_empty() {
-        return (start.clone(), vec![start.clone(); lanes], None);
-    }
-    let all: Vec<Position> = stored.values().cloned().collect();
-    let from = status::earliest(&all);
-    if same_layout {
-        let per_lane = (0..lanes)
-            .map(|l| {
-                stored
-                    .get(&(l as u32))
-                    .cloned()
-                    .unwrap_or_else(|| from.clone())
-            })
-            .collect();
-        (from, per_lane, None)
-    } else {
-        // The lane count changed: lanes cannot skip by the old lanes'
-        // checkpoints; replay idempotently from the earliest up to the
-        // latest of them.
-        let latest = Position::latest(&all).cloned();
-        (from.clone(), vec![from; lanes], latest)
     }
 }
 
@@ -302,7 +274,13 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
             stored.insert(lane as u32, job.start.clone());
         }
     }
-    let (mut from, per_lane, relane_until) = resume_plan(&stored, lanes_n, &job.start);
+    let files = job.upstream.files().await.map_err(stop)?;
+    let resume::ResumePlan {
+        mut from,
+        skips,
+        replay_until: relane_until,
+        positions: per_lane,
+    } = resume::plan(&stored, lanes_n, &job.start, &files).map_err(stop)?;
     // A sharding group's window within this source (see `shard_group`):
     // when its DDL already ran, the held rows are re-read first.
     let mut window = resync::load(&job).await.map_err(stop)?;
@@ -331,10 +309,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
         senders: Vec::with_capacity(lanes_n),
         tasks: JoinSet::new(),
     };
-    for (index, skip) in per_lane.into_iter().enumerate() {
+    for (index, skip) in skips.into_iter().enumerate() {
         let (tx, rx) = mpsc::channel(4096);
         lanes.senders.push(tx);
-        let skip = (skip != from).then_some(skip);
         lanes
             .tasks
             .spawn(lane::run(index, job.clone(), skip, progress.clone(), rx));
@@ -728,43 +705,4 @@ fn route_rows(
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(pos: u32) -> Position {
-        Position {
-            binlog_name: "bin.000001".into(),
-            binlog_pos: pos,
-            binlog_gtid: String::new(),
-        }
-    }
-
-    #[test]
-    fn lanes_resume_at_their_own_checkpoints_from_the_earliest() {
-        let stored = BTreeMap::from([(0, at(500)), (1, at(300)), (2, at(900))]);
-        let (from, per_lane, replay) = resume_plan(&stored, 3, &at(4));
-        assert_eq!(from, at(300));
-        assert_eq!(per_lane, [at(500), at(300), at(900)]);
-        assert_eq!(replay, None);
-    }
-
-    #[test]
-    fn a_changed_lane_count_replays_idempotently_up_to_the_latest() {
-        let stored = BTreeMap::from([(0, at(500)), (1, at(300))]);
-        let (from, per_lane, replay) = resume_plan(&stored, 4, &at(4));
-        assert_eq!(from, at(300));
-        assert_eq!(per_lane, vec![at(300); 4]);
-        assert_eq!(replay, Some(at(500)));
-        let (_, _, fewer) = resume_plan(&stored, 1, &at(4));
-        assert_eq!(fewer, Some(at(500)));
-    }
-
-    #[test]
-    fn a_first_start_begins_everywhere_at_the_start() {
-        let (from, per_lane, replay) = resume_plan(&BTreeMap::new(), 2, &at(4));
-        assert_eq!((from, per_lane, replay), (at(4), vec![at(4), at(4)], None));
-    }
 }

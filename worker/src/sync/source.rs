@@ -33,6 +33,9 @@ pub trait BinlogSource: Send + Sync + fmt::Debug {
 
     /// The end of the binlog now.
     fn position(&self) -> Call<'_, Position>;
+
+    /// The binlog files the upstream has, oldest first.
+    fn files(&self) -> Call<'_, Vec<String>>;
 }
 
 /// A MySQL / MariaDB server.
@@ -102,6 +105,17 @@ impl BinlogSource for MySqlSource {
                 binlog_pos: pos,
                 binlog_gtid: gtid,
             })
+        })
+    }
+
+    fn files(&self) -> Call<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut conn = Conn::new(self.opts.clone())
+                .await
+                .map_err(upstream("connecting to list the binlog files"))?;
+            let files = super::stream::binlog_files(&mut conn).await;
+            let _ = conn.disconnect().await;
+            files
         })
     }
 }

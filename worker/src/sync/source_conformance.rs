@@ -3,7 +3,10 @@
 //! simulation's in-memory upstream (unit tests): each transaction's row
 //! changes in order with full before/after images, a commit after each,
 //! positions that only grow, a reopen after an event that continues right
-//! after it, DDL as a statement, the tables, and the binlog's end.
+//! after it, DDL as a statement, the tables, and the binlog's end; and
+//! across a restart of the server: the binlog goes on in a new file that
+//! the upstream lists, a reader of the old file reaches it, and a position
+//! in a file the upstream does not list is refused.
 //!
 //! The implementation under test is written to through a [`Writer`] (SQL
 //! for a server, the in-memory API for the simulation's).
@@ -26,6 +29,8 @@ pub trait Writer: Send + Sync {
     fn update(&self, id: i64, c: &'static str) -> BoxFuture<'_, Result<(), String>>;
     fn delete(&self, id: i64) -> BoxFuture<'_, Result<(), String>>;
     fn add_column(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Restarts the server (its binlog goes on in a new file).
+    fn restart(&self) -> BoxFuture<'_, Result<(), String>>;
 }
 
 /// A row change as the suite compares it: kind, before, after.
@@ -33,6 +38,12 @@ type Change = (RowKind, Option<Vec<Value>>, Option<Vec<Value>>);
 
 fn row(id: i64, c: &str) -> Vec<Value> {
     vec![Value::Int(id), Value::Bytes(c.as_bytes().to_vec())]
+}
+
+/// A row of `app.t` after its `extra` column was added.
+fn with_extra(mut row: Vec<Value>) -> Vec<Value> {
+    row.push(Value::Bytes(b"d".to_vec()));
+    row
 }
 
 /// What the events between `from` and the binlog's end say: the row
@@ -154,7 +165,70 @@ pub async fn run(
     if !tables.contains(&("app".to_string(), "t".to_string())) {
         return Err(format!("the tables must list app.t: {tables:?}"));
     }
+    restart_cases(source, writer, &end).await?;
     snapshot_conformance::cases(copy, source, writer, rules).await
+}
+
+/// Across a restart: `before` is the binlog's end before it.
+async fn restart_cases(
+    source: &dyn BinlogSource,
+    writer: &dyn Writer,
+    before: &Position,
+) -> Result<(), String> {
+    let files_before = source.files().await.map_err(|e| e.to_string())?;
+    if files_before.last() != Some(&before.binlog_name) {
+        return Err(format!(
+            "the files must end with the binlog's current file {}: {files_before:?}",
+            before.binlog_name
+        ));
+    }
+    let mut open = source
+        .open(4_000_002, before)
+        .await
+        .map_err(|e| e.to_string())?;
+    writer.restart().await?;
+    // A stream open across the restart ends (closed or failed), never
+    // silently stalls; what it read before the end is whatever was there.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = open.next().await {}
+    })
+    .await;
+    if ended.is_err() {
+        return Err("a binlog stream open across a restart must end".into());
+    }
+    writer.insert(&[(9, "i")]).await?;
+    let files = source.files().await.map_err(|e| e.to_string())?;
+    let (newest, older) = files.split_last().ok_or("no binlog files")?;
+    if older.last() != files_before.last() || !files_before.iter().all(|f| files.contains(f)) {
+        return Err(format!(
+            "after a restart the upstream lists its old files and a new one: {files_before:?} then {files:?}"
+        ));
+    }
+    let (transactions, _, all) = read(source, before).await?;
+    expect(
+        "the transaction after the restart",
+        transactions,
+        vec![vec![(RowKind::Insert, None, Some(with_extra(row(9, "i"))))]],
+    )?;
+    let last = all.last().map(|e| e.end.clone()).unwrap_or_default();
+    expect(
+        "the reader follows into the new file",
+        &last.binlog_name,
+        newest,
+    )?;
+    // The snapshot cases expect row 1 alone.
+    writer.delete(9).await?;
+    // A position in a file the upstream never had is refused, not read.
+    let unknown = Position {
+        binlog_name: format!("{}x", newest),
+        binlog_pos: 4,
+        binlog_gtid: String::new(),
+    };
+    match source.open(4_000_003, &unknown).await {
+        Err(e) if e.to_string().contains(&unknown.binlog_name) => Ok(()),
+        Err(e) => Err(format!("refusing {unknown} must name the file: {e}")),
+        Ok(_) => Err(format!("{unknown} must be refused")),
+    }
 }
 
 /// Rules selecting the suite's `app` schema.

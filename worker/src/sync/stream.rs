@@ -8,10 +8,35 @@
 //! the others are skipped. MySQL GTID events (33) add `uuid:gno` to the
 //! executed GTID set the reader carries (see `gtid_set`); a MySQL start by
 //! GTID alone sends that set with `COM_BINLOG_DUMP_GTID`. Row events arrive
-//! as v1 events on MariaDB, v2 on MySQL. The stream starts
-//! with a synthetic Rotate that names the file (with 4 checksum bytes glued
-//! to the name on MariaDB). Idle upstreams send heartbeats (requested every
-//! second) so the reader notices a dead connection.
+//! as v1 events on MariaDB, v2 on MySQL. Idle upstreams send heartbeats
+//! (requested every second) so the reader notices a dead connection.
+//!
+//! ## File names and rotations
+//!
+//! Every position the reader hands out names the file its events came
+//! from, and checkpoints are made of these positions, so a wrong name is
+//! lost data: a resume from it fails, or worse, reads the wrong place. The
+//! server names files in Rotate events:
+//! - a *fake* rotate (`log_pos` 0) starts every stream, and another one
+//!   follows whenever the server moves on to a file that the previous one
+//!   does not end by rotating into: after a restart or a crash, the old
+//!   file ends with a stop event or nothing at all;
+//! - a real rotate ends a file the server closed while running.
+//!
+//! A checksummed server appends its 4 checksum bytes to every event, the
+//! stream's first fake rotate included. mysql_common strips them once the
+//! stream's format description event told it the algorithm, so only a
+//! rotate that arrives *before* that event (the first one) still carries
+//! them glued to the name; whether they are there follows from the
+//! server's `binlog_checksum`, never from the name's length.
+//!
+//! Each rotation's file name is then checked against the files the server
+//! lists (`SHOW BINARY LOGS`, read again when a new file appears): a name
+//! the server does not list is an error that stops the sync before any
+//! position in that file is handed out. A start position in a file the
+//! server does not list is resumed from the position's GTID when it has
+//! one (the same place in the stream), and is an error naming the file and
+//! what the server has otherwise.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -89,6 +114,13 @@ pub struct BinlogReader {
     tables: HashMap<u64, TableMapEvent<'static>>,
     /// Set by a rotate: the position in the new file.
     rotated_to: Option<u32>,
+    /// The server's binlog files as last listed, to check rotations by.
+    files: BinlogFiles,
+    /// Whether this stream has passed a format description event (from
+    /// then on mysql_common strips checksums itself).
+    described: bool,
+    /// Whether the server checksums its events.
+    checksummed: bool,
 }
 
 impl std::fmt::Debug for BinlogReader {
@@ -111,9 +143,17 @@ impl BinlogReader {
     /// position, or (no file given) at its GTID position: a MariaDB GTID
     /// list, or a MySQL GTID set.
     pub async fn open(opts: Opts, server_id: u32, from: &Position) -> Result<Self, SyncError> {
+        let mut files = BinlogFiles::new(opts.clone());
         let mut conn = Conn::new(opts)
             .await
             .map_err(db("connecting for the binlog"))?;
+        files.refresh_on(&mut conn).await?;
+        let checksum: Option<String> = conn
+            .query_first("SELECT @@global.binlog_checksum")
+            .await
+            .map_err(db("reading binlog_checksum"))?;
+        let checksummed = checksum.is_some_and(|c| !c.eq_ignore_ascii_case("NONE"));
+        files.check_start(from)?;
         let mut setup = vec![
             "SET @mariadb_slave_capability = 4".to_string(),
             format!(
@@ -159,6 +199,9 @@ impl BinlogReader {
             mysql_gtids,
             tables: HashMap::new(),
             rotated_to: None,
+            files,
+            described: false,
+            checksummed,
         })
     }
 
@@ -194,7 +237,7 @@ impl BinlogReader {
             }
             160 | 161 | 163 => Event::Other,
             _ => match event.read_data() {
-                Ok(Some(data)) => self.decode(data, header.log_pos() == 0)?,
+                Ok(Some(data)) => self.decode(data, header.log_pos() == 0).await?,
                 Ok(None) => Event::Other,
                 Err(e) => {
                     return Err(SyncError::Decode(format!(
@@ -219,11 +262,18 @@ impl BinlogReader {
         }))
     }
 
-    fn decode(&mut self, data: EventData<'_>, fake: bool) -> Result<Event, SyncError> {
+    async fn decode(&mut self, data: EventData<'_>, fake: bool) -> Result<Event, SyncError> {
         Ok(match data {
             EventData::RotateEvent(rotate) => {
-                self.file = rotate_name(rotate.name_raw(), fake, &self.file);
+                let glued = fake && self.checksummed && !self.described;
+                let name = rotate_name(rotate.name_raw(), glued);
+                self.files.check(&name).await?;
+                self.file = name;
                 self.rotated_to = Some(u32::try_from(rotate.position()).unwrap_or(4));
+                Event::Other
+            }
+            EventData::FormatDescriptionEvent(_) => {
+                self.described = true;
                 Event::Other
             }
             EventData::TableMapEvent(tme) => {
@@ -303,19 +353,89 @@ impl BinlogReader {
     }
 }
 
-/// The file name of a rotate. The synthetic rotate that starts a stream
-/// (`log_pos` 0) carries 4 checksum bytes glued to the name on MariaDB:
-/// when it names the file we asked for, that is the name; otherwise the
-/// last 4 bytes go.
-fn rotate_name(raw: &[u8], fake: bool, requested: &str) -> String {
-    let name = if fake && !requested.is_empty() && raw.starts_with(requested.as_bytes()) {
-        requested.as_bytes()
-    } else if fake && raw.len() > 4 {
-        &raw[..raw.len() - 4]
-    } else {
-        raw
+/// The file name of a rotate; `glued`: the event still carries the
+/// server's 4 checksum bytes after the name (see the module docs).
+fn rotate_name(raw: &[u8], glued: bool) -> String {
+    let name = match raw.len().checked_sub(CHECKSUM_BYTES) {
+        Some(end) if glued => raw.get(..end).unwrap_or(raw),
+        _ => raw,
     };
     String::from_utf8_lossy(name).into_owned()
+}
+
+/// The binlog files the server lists (`SHOW BINARY LOGS`), oldest first.
+pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, SyncError> {
+    let rows: Vec<mysql_async::Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(db("listing the binlog files"))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.get::<String, _>(0))
+        .collect())
+}
+
+/// Length of a binlog event checksum (CRC32).
+const CHECKSUM_BYTES: usize = 4;
+
+/// The binlog files a server lists, read again on demand.
+struct BinlogFiles {
+    opts: Opts,
+    names: Vec<String>,
+}
+
+impl BinlogFiles {
+    fn new(opts: Opts) -> Self {
+        Self {
+            opts,
+            names: Vec::new(),
+        }
+    }
+
+    async fn refresh_on(&mut self, conn: &mut Conn) -> Result<(), SyncError> {
+        self.names = binlog_files(conn).await?;
+        Ok(())
+    }
+
+    /// Checks that `name` is a file the server lists (listing again when
+    /// it is new: the server has just opened it).
+    async fn check(&mut self, name: &str) -> Result<(), SyncError> {
+        if self.names.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        let mut conn = Conn::new(self.opts.clone())
+            .await
+            .map_err(db("connecting to list the binlog files"))?;
+        let listed = self.refresh_on(&mut conn).await;
+        let _ = conn.disconnect().await;
+        listed?;
+        if self.names.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        Err(SyncError::Position(format!(
+            "the upstream rotated to binlog file `{}`, which it does not list ({}); \
+             no position in it is recorded",
+            name.escape_debug(),
+            self.describe()
+        )))
+    }
+
+    /// `from`, when its file is one the server lists.
+    fn check_start(&self, from: &Position) -> Result<(), SyncError> {
+        if from.binlog_name.is_empty() || self.names.contains(&from.binlog_name) {
+            return Ok(());
+        }
+        Err(SyncError::Position(format!(
+            "the position {from} names a binlog file the upstream does not list ({}); to start \
+             again: stop-task, then start-task --remove-meta with a `meta` position the \
+             upstream has (or task-mode all)",
+            self.describe()
+        )))
+    }
+
+    fn describe(&self) -> String {
+        super::resume::describe(&self.names)
+    }
 }
 
 fn values(row: BinlogRow) -> Result<Vec<Value>, SyncError> {
@@ -335,22 +455,14 @@ mod tests {
     use super::rotate_name;
 
     #[test]
-    fn rotate_names_lose_glued_checksums() {
+    fn only_a_rotate_before_the_format_description_loses_glued_checksum_bytes() {
         assert_eq!(
-            rotate_name(
-                b"mysql-bin.000002\x01\x02\x03\x04",
-                true,
-                "mysql-bin.000002"
-            ),
+            rotate_name(b"mysql-bin.000002\x01\x02\x03\x04", true),
             "mysql-bin.000002"
         );
-        assert_eq!(
-            rotate_name(b"mysql-bin.000003abcd", true, ""),
-            "mysql-bin.000003"
-        );
-        assert_eq!(
-            rotate_name(b"mysql-bin.000004", false, "mysql-bin.000003"),
-            "mysql-bin.000004"
-        );
+        // After a restart the server moves to the next file with another
+        // fake rotate: its checksum is already gone.
+        assert_eq!(rotate_name(b"mysql-bin.000008", false), "mysql-bin.000008");
+        assert_eq!(rotate_name(b"abc", true), "abc");
     }
 }

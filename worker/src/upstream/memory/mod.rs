@@ -21,8 +21,9 @@ use crate::downstream::Position;
 use crate::rules::{is_system_schema, TaskRules};
 use crate::sync::source::{BinlogSource, Call, Events};
 use crate::sync::stream::{Event, Located, RowChange, RowKind};
+use crate::sync::SyncError;
 
-/// The binlog file every event is in.
+/// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
 pub const BINLOG_FILE: &str = "mem-bin.000001";
 /// Bytes every event takes in the binlog (positions are multiples).
 const EVENT_BYTES: u32 = 100;
@@ -47,21 +48,37 @@ struct Server {
     events: Vec<Located>,
     tables: BTreeMap<(String, String), Table>,
     gtid_seq: u64,
+    /// The current binlog file's number (1 until the first restart).
+    file: u32,
+    /// Where the next event starts in the current file.
+    pos: u32,
+    /// Restarts so far: a reader opened before one sees its stream close.
+    restarts: u64,
+}
+
+/// The name of binlog file number `n`.
+fn file_name(n: u32) -> String {
+    format!("mem-bin.{n:06}")
 }
 
 impl Server {
-    fn end(&self) -> u32 {
-        FIRST_POS + EVENT_BYTES * u32::try_from(self.events.len()).unwrap_or(u32::MAX / 200)
+    fn new(domain_server: String) -> Self {
+        Self {
+            domain_server,
+            file: 1,
+            pos: FIRST_POS,
+            ..Self::default()
+        }
     }
 
     fn push(&mut self, event: Event) {
-        let end = self.end() + EVENT_BYTES;
+        self.pos += EVENT_BYTES;
         let gtid = format!("{}-{}", self.domain_server, self.gtid_seq);
         self.events.push(Located {
             event,
             end: Position {
-                binlog_name: BINLOG_FILE.into(),
-                binlog_pos: end,
+                binlog_name: file_name(self.file),
+                binlog_pos: self.pos,
                 binlog_gtid: gtid,
             },
             timestamp: 0,
@@ -71,8 +88,8 @@ impl Server {
     /// The end of the binlog: where the next transaction starts.
     fn position(&self) -> Position {
         Position {
-            binlog_name: BINLOG_FILE.into(),
-            binlog_pos: self.end(),
+            binlog_name: file_name(self.file),
+            binlog_pos: self.pos,
             binlog_gtid: format!("{}-{}", self.domain_server, self.gtid_seq),
         }
     }
@@ -81,6 +98,42 @@ impl Server {
         self.gtid_seq += 1;
         let gtid = format!("{}-{}", self.domain_server, self.gtid_seq);
         self.push(Event::Gtid(gtid));
+    }
+
+    /// The sequence number of a `domain-server-seq` GTID of this server.
+    fn seq_of(gtid: &str) -> Option<u64> {
+        gtid.rsplit('-').next()?.parse().ok()
+    }
+
+    /// The index of the first event after `from`.
+    fn first_after(&self, from: &Position) -> Result<usize, SyncError> {
+        if from.binlog_name.is_empty() && !from.binlog_gtid.is_empty() {
+            // By GTID: the first event of a later transaction.
+            let seq = Self::seq_of(&from.binlog_gtid).ok_or_else(|| {
+                SyncError::Position(format!("`{}` is not a GTID", from.binlog_gtid))
+            })?;
+            return Ok(self
+                .events
+                .iter()
+                .position(|e| Self::seq_of(&e.end.binlog_gtid).is_some_and(|n| n > seq))
+                .unwrap_or(self.events.len()));
+        }
+        if !from.binlog_name.is_empty() && !self.files().contains(&from.binlog_name) {
+            return Err(SyncError::Position(format!(
+                "the position {from} names a binlog file the upstream does not list ({})",
+                crate::sync::resume::describe(&self.files())
+            )));
+        }
+        // Events ending at or before `from` were read already.
+        Ok(self
+            .events
+            .iter()
+            .position(|e| !e.end.at_or_before(from))
+            .unwrap_or(self.events.len()))
+    }
+
+    fn files(&self) -> Vec<String> {
+        (1..=self.file).map(file_name).collect()
     }
 }
 
@@ -114,10 +167,7 @@ impl MemUpstream {
     /// A server whose GTIDs are `0-<server_id>-N`.
     pub fn new(server_id: u32) -> Self {
         Self {
-            server: Arc::new(Mutex::new(Server {
-                domain_server: format!("0-{server_id}"),
-                ..Server::default()
-            })),
+            server: Arc::new(Mutex::new(Server::new(format!("0-{server_id}")))),
             appended: Arc::new(Notify::new()),
             read_per_row: std::time::Duration::ZERO,
         }
@@ -339,12 +389,34 @@ impl MemUpstream {
     pub fn events(&self) -> usize {
         self.lock().events.len()
     }
+
+    /// Restarts the server, as a clean shutdown or a crash does to a real
+    /// one: every open binlog stream ends, and the binlog continues in a
+    /// new file that a reader of the old one reaches through a rotate.
+    pub fn restart(&self) {
+        let mut s = self.lock();
+        s.restarts += 1;
+        s.file += 1;
+        s.pos = FIRST_POS;
+        // The rotate a reader of the old file sees: it ends where the new
+        // file's first event starts.
+        let end = s.position();
+        s.events.push(Located {
+            event: Event::Other,
+            end,
+            timestamp: 0,
+        });
+        drop(s);
+        self.appended();
+    }
 }
 
 /// A reader of a [`MemUpstream`]'s binlog.
 struct MemEvents {
     upstream: MemUpstream,
     next: usize,
+    /// The server's restarts when the reader opened.
+    restarts: u64,
 }
 
 impl Events for MemEvents {
@@ -354,9 +426,16 @@ impl Events for MemEvents {
                 let notified = self.upstream.appended.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                if let Some(event) = self.upstream.lock().events.get(self.next).cloned() {
-                    self.next += 1;
-                    return Ok(Some(event));
+                {
+                    let s = self.upstream.lock();
+                    if s.restarts != self.restarts {
+                        // The server went away: the stream is closed.
+                        return Ok(None);
+                    }
+                    if let Some(event) = s.events.get(self.next).cloned() {
+                        self.next += 1;
+                        return Ok(Some(event));
+                    }
                 }
                 notified.await;
             }
@@ -366,18 +445,17 @@ impl Events for MemEvents {
 
 impl BinlogSource for MemUpstream {
     fn open<'a>(&'a self, _server_id: u32, from: &'a Position) -> Call<'a, Box<dyn Events>> {
-        // Events ending at or before `from` were read already.
-        let next = {
+        let opened = {
             let s = self.lock();
-            s.events
-                .iter()
-                .position(|e| !e.end.at_or_before(from))
-                .unwrap_or(s.events.len())
+            s.first_after(from).map(|next| MemEvents {
+                upstream: self.clone(),
+                next,
+                restarts: s.restarts,
+            })
         };
-        Box::pin(std::future::ready(Ok(Box::new(MemEvents {
-            upstream: self.clone(),
-            next,
-        }) as Box<dyn Events>)))
+        Box::pin(std::future::ready(
+            opened.map(|events| Box::new(events) as Box<dyn Events>),
+        ))
     }
 
     fn tables<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, Vec<(String, String)>> {
@@ -394,6 +472,11 @@ impl BinlogSource for MemUpstream {
     fn position(&self) -> Call<'_, Position> {
         let position = self.lock().position();
         Box::pin(std::future::ready(Ok(position)))
+    }
+
+    fn files(&self) -> Call<'_, Vec<String>> {
+        let files = self.lock().files();
+        Box::pin(std::future::ready(Ok(files)))
     }
 }
 
@@ -442,6 +525,11 @@ mod tests {
 
         fn add_column(&self) -> BoxFuture<'_, Result<(), String>> {
             MemUpstream::add_column(self, "app", "t", "extra", "d");
+            Box::pin(async { Ok(()) })
+        }
+
+        fn restart(&self) -> BoxFuture<'_, Result<(), String>> {
+            MemUpstream::restart(self);
             Box::pin(async { Ok(()) })
         }
     }
