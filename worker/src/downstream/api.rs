@@ -60,6 +60,9 @@ pub trait Downstream: Send + Sync + fmt::Debug {
     /// Whether `schema`.`table` has a unique key besides its primary key.
     fn has_other_unique_keys<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, bool>;
 
+    /// The generated (virtual or stored) columns of `schema`.`table`.
+    fn generated_columns<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, Vec<String>>;
+
     /// `SHOW CREATE TABLE`; `None` when the table is absent.
     fn show_create_table<'a>(&'a self, schema: &'a str, table: &'a str)
         -> Call<'a, Option<String>>;
@@ -171,6 +174,10 @@ impl Downstream for MySqlDownstream {
 
     fn has_other_unique_keys<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, bool> {
         Box::pin(MySqlDownstream::has_other_unique_keys(self, schema, table))
+    }
+
+    fn generated_columns<'a>(&'a self, schema: &'a str, table: &'a str) -> Call<'a, Vec<String>> {
+        Box::pin(MySqlDownstream::generated_columns(self, schema, table))
     }
 
     fn show_create_table<'a>(

@@ -486,4 +486,21 @@ impl MySqlDownstream {
             .map_err(self.error("reading the table's unique keys"))?;
         Ok(count.unwrap_or(0) > 0)
     }
+
+    /// The generated columns of `schema`.`table` (MySQL and MariaDB both
+    /// fill `GENERATION_EXPRESSION` for them only).
+    pub async fn generated_columns(
+        &self,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<String>, DownstreamError> {
+        let mut conn = self.conn().await?;
+        conn.exec(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND COALESCE(GENERATION_EXPRESSION, '') <> ''",
+            (schema, table),
+        )
+        .await
+        .map_err(self.error("reading the table's generated columns"))
+    }
 }

@@ -9,6 +9,20 @@
 //! becomes delete-by-old-key plus `REPLACE` of the new row, delete stays
 //! delete. The sync unit runs in safe mode through the replay window after
 //! a full copy (and always when the task asks for `safe-mode`).
+//!
+//! ## Partial images
+//!
+//! A session with `binlog_row_image=MINIMAL` (or `NOBLOB`) logs only some
+//! columns (see `row_image`): an insert writes the columns it logged (the
+//! others took their defaults upstream too); an update sets the columns
+//! its after image logged, found by the key its before image logged; a
+//! delete finds its row the same way. What cannot be written from the
+//! logged columns is refused by [`check_images`] before anything is
+//! applied, with DM's "upstream didn't log enough columns" error: a before
+//! image without the whole key, or, in safe mode, an update that changes
+//! the key without logging the whole new row (its `REPLACE` would lose the
+//! columns it did not log). A safe-mode update that keeps its key is an
+//! `UPDATE` of the logged columns, which is idempotent already.
 
 use mysql_async::consts::ColumnFlags;
 use mysql_async::{Column, Value};
@@ -17,13 +31,81 @@ use super::stream::{RowChange, RowKind};
 use super::value::push_value;
 use crate::copy::sql::{qualified, quote};
 
+/// Why a partial image cannot be applied.
+pub const NOT_ENOUGH_COLUMNS: &str = "upstream didn't log enough columns in binlog";
+
+/// Checks that `change`'s images hold what its statements need (see the
+/// module docs); `Err` says what is missing.
+pub fn check_images(columns: &[Column], change: &RowChange, safe: bool) -> Result<(), String> {
+    if change.logged.is_none() {
+        return Ok(());
+    }
+    let keys = key_positions(columns);
+    let needs_before = matches!(change.kind, RowKind::Update | RowKind::Delete);
+    if needs_before {
+        if let Some(missing) = keys.iter().find(|i| !change.before_has(**i)) {
+            return Err(format!(
+                "{NOT_ENOUGH_COLUMNS}: the before image lacks key column `{}`",
+                column_name(columns, *missing)
+            ));
+        }
+    }
+    if safe && change.kind == RowKind::Update && !change.after_is_full() {
+        let moved = keys.iter().find(|i| {
+            change.after_has(**i)
+                && change.before.as_ref().and_then(|b| b.get(**i))
+                    != change.after.as_ref().and_then(|a| a.get(**i))
+        });
+        if let Some(moved) = moved {
+            return Err(format!(
+                "{NOT_ENOUGH_COLUMNS}: an update of key column `{}` logged only some columns of \
+                 the new row, which safe mode must write whole",
+                column_name(columns, *moved)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn column_name(columns: &[Column], i: usize) -> String {
+    columns
+        .get(i)
+        .map_or_else(|| format!("@{i}"), |c| c.name_str().into_owned())
+}
+
+/// The positions that find a row: the primary key's, or every column.
+fn key_positions(columns: &[Column]) -> Vec<usize> {
+    let keyed: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
+        .map(|(i, _)| i)
+        .collect();
+    if keyed.is_empty() {
+        (0..columns.len()).collect()
+    } else {
+        keyed
+    }
+}
+
 /// Builds the statements of a batch.
 #[derive(Debug)]
 pub struct DmlBuilder {
     max_bytes: usize,
     statements: Vec<Vec<u8>>,
-    /// The open multi-row insert: (target, replace) and its text.
-    open: Option<(String, bool, Vec<u8>)>,
+    /// The open multi-row insert and its text.
+    open: Option<OpenInsert>,
+}
+
+/// A multi-row insert being built: rows join it while they go to the same
+/// table, with the same verb and the same logged columns.
+#[derive(Debug)]
+struct OpenInsert {
+    target: String,
+    replace: bool,
+    /// The logged columns of a partial image (`None`: every column).
+    logged: Option<Vec<bool>>,
+    text: Vec<u8>,
 }
 
 impl DmlBuilder {
@@ -35,7 +117,8 @@ impl DmlBuilder {
         }
     }
 
-    /// Adds one row change of the table routed to `schema`.`table`.
+    /// Adds one row change of the table routed to `schema`.`table`; its
+    /// images were checked with [`check_images`].
     pub fn row(
         &mut self,
         schema: &str,
@@ -46,16 +129,16 @@ impl DmlBuilder {
     ) {
         let target = qualified(schema, table);
         match (change.kind, &change.before, &change.after) {
-            (RowKind::Insert, _, Some(after)) => self.insert(&target, columns, after, safe),
+            (RowKind::Insert, _, Some(after)) => self.insert(&target, columns, change, after, safe),
             (RowKind::Update, Some(before), Some(after)) => {
-                if safe {
-                    self.delete(&target, columns, before);
-                    self.insert(&target, columns, after, true);
+                if safe && change.after_is_full() {
+                    self.delete(&target, columns, change, before);
+                    self.insert(&target, columns, change, after, true);
                 } else {
-                    self.update(&target, columns, before, after);
+                    self.update(&target, columns, change, before, after);
                 }
             }
-            (RowKind::Delete, Some(before), _) => self.delete(&target, columns, before),
+            (RowKind::Delete, Some(before), _) => self.delete(&target, columns, change, before),
             _ => {}
         }
     }
@@ -72,71 +155,102 @@ impl DmlBuilder {
     }
 
     fn close(&mut self) {
-        if let Some((_, _, text)) = self.open.take() {
-            self.statements.push(text);
+        if let Some(open) = self.open.take() {
+            self.statements.push(open.text);
         }
     }
 
-    fn insert(&mut self, target: &str, columns: &[Column], row: &[Value], replace: bool) {
-        let same = matches!(&self.open, Some((t, r, text)) if t == target && *r == replace && text.len() < self.max_bytes);
+    fn insert(
+        &mut self,
+        target: &str,
+        columns: &[Column],
+        change: &RowChange,
+        row: &[Value],
+        replace: bool,
+    ) {
+        let logged = change.logged.as_ref().map(|l| l.after.clone());
+        let same = matches!(&self.open, Some(o) if o.target == target && o.replace == replace
+            && o.logged == logged && o.text.len() < self.max_bytes);
         if !same {
             self.close();
-            let names: Vec<String> = columns.iter().map(|c| quote(&c.name_str())).collect();
+            let names: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| change.after_has(*i))
+                .map(|(_, c)| quote(&c.name_str()))
+                .collect();
             let verb = if replace { "REPLACE" } else { "INSERT" };
             let head = format!("{verb} INTO {target} ({}) VALUES ", names.join(","));
-            self.open = Some((target.to_string(), replace, head.into_bytes()));
+            self.open = Some(OpenInsert {
+                target: target.to_string(),
+                replace,
+                logged,
+                text: head.into_bytes(),
+            });
         }
-        if let Some((_, _, text)) = &mut self.open {
+        if let Some(open) = &mut self.open {
+            let text = &mut open.text;
             if same {
                 text.push(b',');
             }
             text.push(b'(');
+            let mut first = true;
             for (i, (value, column)) in row.iter().zip(columns).enumerate() {
-                if i > 0 {
+                if !change.after_has(i) {
+                    continue;
+                }
+                if !first {
                     text.push(b',');
                 }
+                first = false;
                 push_value(text, value, column);
             }
             text.push(b')');
         }
     }
 
-    fn update(&mut self, target: &str, columns: &[Column], before: &[Value], after: &[Value]) {
+    fn update(
+        &mut self,
+        target: &str,
+        columns: &[Column],
+        change: &RowChange,
+        before: &[Value],
+        after: &[Value],
+    ) {
         self.close();
         let mut text = format!("UPDATE {target} SET ").into_bytes();
+        let mut first = true;
         for (i, (value, column)) in after.iter().zip(columns).enumerate() {
-            if i > 0 {
+            if !change.after_has(i) {
+                continue;
+            }
+            if !first {
                 text.push(b',');
             }
+            first = false;
             text.extend_from_slice(quote(&column.name_str()).as_bytes());
             text.push(b'=');
             push_value(&mut text, value, column);
         }
-        push_where(&mut text, columns, before);
+        push_where(&mut text, columns, change, before);
         self.statements.push(text);
     }
 
-    fn delete(&mut self, target: &str, columns: &[Column], before: &[Value]) {
+    fn delete(&mut self, target: &str, columns: &[Column], change: &RowChange, before: &[Value]) {
         self.close();
         let mut text = format!("DELETE FROM {target}").into_bytes();
-        push_where(&mut text, columns, before);
+        push_where(&mut text, columns, change, before);
         self.statements.push(text);
     }
 }
 
-/// ` WHERE key = values LIMIT 1`: the primary key's columns, or all.
-fn push_where(text: &mut Vec<u8>, columns: &[Column], row: &[Value]) {
-    let keyed: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
-        .map(|(i, _)| i)
+/// ` WHERE key = values LIMIT 1`: the primary key's columns, or every
+/// column the before image logged.
+fn push_where(text: &mut Vec<u8>, columns: &[Column], change: &RowChange, row: &[Value]) {
+    let positions: Vec<usize> = key_positions(columns)
+        .into_iter()
+        .filter(|i| *i < row.len() && change.before_has(*i))
         .collect();
-    let positions: Vec<usize> = if keyed.is_empty() {
-        (0..columns.len().min(row.len())).collect()
-    } else {
-        keyed
-    };
     text.extend_from_slice(b" WHERE ");
     for (n, i) in positions.iter().enumerate() {
         let (Some(column), Some(value)) = (columns.get(*i), row.get(*i)) else {
@@ -174,6 +288,7 @@ mod tests {
             kind,
             before: before.map(row),
             after: after.map(row),
+            logged: None,
         }
     }
 
@@ -199,17 +314,17 @@ mod tests {
         assert_eq!(
             build(&changes, false),
             [
-                "INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)",
-                "UPDATE `db`.`t` SET `id`=1,`c`=0x7a WHERE `id` <=> 1 LIMIT 1",
+                "INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,_utf8mb4 X'61'),(2,_utf8mb4 X'62')",
+                "UPDATE `db`.`t` SET `id`=1,`c`=_utf8mb4 X'7a' WHERE `id` <=> 1 LIMIT 1",
                 "DELETE FROM `db`.`t` WHERE `id` <=> 2 LIMIT 1",
             ]
         );
         assert_eq!(
             build(&changes, true),
             [
-                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)",
+                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,_utf8mb4 X'61'),(2,_utf8mb4 X'62')",
                 "DELETE FROM `db`.`t` WHERE `id` <=> 1 LIMIT 1",
-                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,0x7a)",
+                "REPLACE INTO `db`.`t` (`id`,`c`) VALUES (1,_utf8mb4 X'7a')",
                 "DELETE FROM `db`.`t` WHERE `id` <=> 2 LIMIT 1",
             ]
         );
@@ -231,7 +346,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(b.finish().remove(0)).unwrap(),
-            "DELETE FROM `db`.`t` WHERE `id` <=> 3 AND `c` <=> 0x78 LIMIT 1"
+            "DELETE FROM `db`.`t` WHERE `id` <=> 3 AND `c` <=> _utf8mb4 X'78' LIMIT 1"
         );
     }
 }

@@ -40,15 +40,16 @@ pub mod lane;
 pub mod resume;
 pub mod resync;
 pub mod route;
+pub mod row_image;
 pub mod shard;
 pub mod shard_group;
 pub mod source;
 pub mod source_conformance;
 pub mod status;
 pub mod stream;
+pub mod targets;
 pub mod value;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -118,6 +119,13 @@ pub enum SyncError {
     /// A binlog position that the upstream does not have.
     #[error("binlog position: {0}")]
     Position(String),
+    /// A row change that cannot be applied as logged.
+    #[error("{table} at {at}: {error}; set binlog_row_image=FULL for the sessions that write it upstream, then start the task again from a position after these events")]
+    Row {
+        table: String,
+        at: String,
+        error: String,
+    },
     #[error("rules: {0}")]
     Rules(String),
     #[error("shard DDL: {0}")]
@@ -321,7 +329,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
         .open(job.server_id, &from)
         .await
         .map_err(stop)?;
-    let mut serial_tables: HashMap<String, bool> = HashMap::new();
+    let mut targets = targets::Targets::default();
     let mut txn = Transaction::default();
     let mut ops = job.shard_ops.clone();
     shard::passed(&ops, &progress);
@@ -357,7 +365,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 ) = (window.as_ref(), &located.event)
                 {
                     if w.replays(schema, table, &located.end) {
-                        let routed = route_rows(
+                        let mut routed = route_rows(
                             &job,
                             schema,
                             table,
@@ -367,6 +375,13 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                             &located.end,
                         )
                         .map_err(stop)?;
+                        if let Some(first) = routed.first() {
+                            let facts = targets
+                                .facts(&*job.downstream, &first.target_schema, &first.target_table)
+                                .await
+                                .map_err(stop)?;
+                            targets::prepare(&mut routed, &facts).map_err(stop)?;
+                        }
                         r.add(routed);
                     }
                 }
@@ -414,27 +429,22 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                     || replay_until
                         .as_ref()
                         .is_some_and(|until| located.end.at_or_before(until));
-                let routed = route_rows(&job, &schema, &table, &columns, rows, safe, &located.end)
-                    .map_err(stop)?;
+                let mut routed =
+                    route_rows(&job, &schema, &table, &columns, rows, safe, &located.end)
+                        .map_err(stop)?;
                 // One event, one table: its target and lane policy once.
                 let Some(first) = routed.first() else {
                     continue;
                 };
                 let target = qualified(&first.target_schema, &first.target_table);
-                let serial = match serial_tables.get(&target) {
-                    Some(s) => *s,
-                    None => {
-                        let s = job
-                            .downstream
-                            .has_other_unique_keys(&first.target_schema, &first.target_table)
-                            .await
-                            .map_err(stop)?;
-                        serial_tables.insert(target.clone(), s);
-                        s
-                    }
-                };
+                let facts = targets
+                    .facts(&*job.downstream, &first.target_schema, &first.target_table)
+                    .await
+                    .map_err(stop)?;
+                targets::prepare(&mut routed, &facts).map_err(stop)?;
                 for r in routed {
-                    let choice = route::lane_of(&target, &r.columns, &r.change, lanes_n, serial);
+                    let choice =
+                        route::lane_of(&target, &r.columns, &r.change, lanes_n, facts.serial);
                     if txn.serial {
                         lanes.send(0, LaneMsg::Change(Box::new(r))).await?;
                         continue;
@@ -491,7 +501,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 } else {
                     ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
                 }
-                serial_tables.clear();
+                targets.clear();
                 lanes.boundary(&located.end, located.timestamp).await?;
                 lanes.barrier().await?;
                 if job.sharded {

@@ -75,18 +75,24 @@ pub fn lane_of(
     if serial || keys.is_empty() {
         return LaneChoice::Lane((table_hash(target) % lanes as u64) as usize);
     }
+    // A partial image without the key (an update's MINIMAL after image
+    // when the key did not change) says nothing about the lane.
     let before = change
         .before
         .as_deref()
+        .filter(|_| keys.iter().all(|i| change.before_has(*i)))
         .map(|r| key_lane(target, columns, &keys, r, lanes));
     let after = change
         .after
         .as_deref()
+        .filter(|_| keys.iter().all(|i| change.after_has(*i)))
         .map(|r| key_lane(target, columns, &keys, r, lanes));
     match (before, after) {
         (Some(b), Some(a)) if a != b => LaneChoice::Conflict,
         (Some(l), _) | (None, Some(l)) => LaneChoice::Lane(l),
-        (None, None) => LaneChoice::Lane(0),
+        // No image logged the key: where its row lives is unknown, so
+        // its transaction runs alone.
+        (None, None) => LaneChoice::Conflict,
     }
 }
 
@@ -115,6 +121,7 @@ mod tests {
             kind: RowKind::Update,
             before: before.map(|id| vec![Value::Int(id), Value::Int(1)]),
             after: after.map(|id| vec![Value::Int(id), Value::Int(2)]),
+            logged: None,
         }
     }
 

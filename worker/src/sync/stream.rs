@@ -43,12 +43,11 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use mysql_async::binlog::events::{EventData, RowsEventData, TableMapEvent};
-use mysql_async::binlog::row::BinlogRow;
-use mysql_async::binlog::value::BinlogValue;
 use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Column, Conn, Opts, Value};
 
 use super::gtid_set::{is_mysql_gtid, GtidSet};
+use super::row_image::{table_columns, widen, Logged};
 use super::SyncError;
 use crate::downstream::Position;
 
@@ -63,12 +62,49 @@ pub enum RowKind {
     Delete,
 }
 
-/// One row of a row event: the before and/or after image.
+/// One row of a row event: the before and/or after image, each as wide
+/// as the event's columns.
 #[derive(Debug, Clone)]
 pub struct RowChange {
     pub kind: RowKind,
     pub before: Option<Vec<Value>>,
     pub after: Option<Vec<Value>>,
+    /// Which columns each image logged, when one is partial (a session's
+    /// `binlog_row_image` MINIMAL or NOBLOB); `None`: both are full.
+    pub logged: Option<Arc<Logged>>,
+}
+
+impl RowChange {
+    /// A change whose images are full.
+    pub fn full(kind: RowKind, before: Option<Vec<Value>>, after: Option<Vec<Value>>) -> Self {
+        Self {
+            kind,
+            before,
+            after,
+            logged: None,
+        }
+    }
+
+    /// Whether the before image logged column `i`.
+    pub fn before_has(&self, i: usize) -> bool {
+        self.logged
+            .as_ref()
+            .is_none_or(|l| l.before.get(i).copied().unwrap_or(false))
+    }
+
+    /// Whether the after image logged column `i`.
+    pub fn after_has(&self, i: usize) -> bool {
+        self.logged
+            .as_ref()
+            .is_none_or(|l| l.after.get(i).copied().unwrap_or(false))
+    }
+
+    /// Whether the after image logged every column.
+    pub fn after_is_full(&self) -> bool {
+        self.logged
+            .as_ref()
+            .is_none_or(|l| l.after.iter().all(|x| *x))
+    }
 }
 
 /// A decoded binlog event.
@@ -330,24 +366,39 @@ impl BinlogReader {
         };
         let schema = tme.database_name().into_owned();
         let table = tme.table_name().into_owned();
-        let mut columns: Option<Arc<[Column]>> = None;
+        let columns = table_columns(tme)
+            .map_err(|e| SyncError::Decode(format!("the columns of `{schema}`.`{table}`: {e}")))?;
+        let width = columns.len();
+        let logged = Logged::from_bitmaps(
+            rows.columns_before_image()
+                .map(|b| b.iter().by_vals().collect()),
+            rows.columns_after_image()
+                .map(|b| b.iter().by_vals().collect()),
+            width,
+        );
+        let bad_row = |e: String| SyncError::Decode(format!("a row of `{schema}`.`{table}`: {e}"));
         let mut changes = Vec::new();
         for row in rows.rows(tme) {
-            let (before, after) =
-                row.map_err(|e| SyncError::Decode(format!("a row of `{schema}`.`{table}`: {e}")))?;
-            if columns.is_none() {
-                columns = after.as_ref().or(before.as_ref()).map(BinlogRow::columns);
-            }
+            let (before, after) = row.map_err(|e| bad_row(e.to_string()))?;
+            let before_bits = logged.as_ref().map(|l| l.before.as_slice());
+            let after_bits = logged.as_ref().map(|l| l.after.as_slice());
             changes.push(RowChange {
                 kind,
-                before: before.map(values).transpose()?,
-                after: after.map(values).transpose()?,
+                before: before
+                    .map(|r| widen(r, before_bits, width))
+                    .transpose()
+                    .map_err(bad_row)?,
+                after: after
+                    .map(|r| widen(r, after_bits, width))
+                    .transpose()
+                    .map_err(bad_row)?,
+                logged: logged.clone(),
             });
         }
         Ok(Event::Rows {
             schema,
             table,
-            columns: columns.unwrap_or_else(|| Arc::from(Vec::new())),
+            columns,
             rows: changes,
         })
     }
@@ -436,18 +487,6 @@ impl BinlogFiles {
     fn describe(&self) -> String {
         super::resume::describe(&self.names)
     }
-}
-
-fn values(row: BinlogRow) -> Result<Vec<Value>, SyncError> {
-    row.unwrap()
-        .into_iter()
-        .map(|v| match v {
-            BinlogValue::Value(v) => Ok(v),
-            other => {
-                Value::try_from(other).map_err(|e| SyncError::Decode(format!("a JSON value: {e}")))
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -4,11 +4,20 @@
 //! are written according to the column: DECIMAL as the number it is,
 //! TIMESTAMP (epoch seconds, UTC) through `FROM_UNIXTIME` (the session runs
 //! in UTC), ENUM and SET as their member index / bit set (the server
-//! accepts numbers for both), and every string as hex: a hex literal is stored byte for byte,
-//! so text in any character set and binary data arrive unchanged.
+//! accepts numbers for both), BIT and geometry as hex numbers, and every
+//! string as a hex string with its character set's introducer
+//! (`_utf8mb4 X'..'`, `_binary X'..'`): the bytes arrive unchanged (no
+//! escaping, any character set), the server converts them from the
+//! upstream column's character set to the downstream column's, and where
+//! the downstream column is a number the server reads the string as text
+//! (`'12'` is 12, `'abc'` an error in strict mode), never as the number a
+//! bare hex literal would be (`0x616263` is 6382179). A character set the
+//! row event does not name (metadata off, or an id this client does not
+//! know) is written as `_binary`: bytes kept as they are.
 
 use mysql_async::consts::ColumnType;
 use mysql_async::{Column, Value};
+use mysql_common::collations::{Collation, CollationId};
 
 use crate::copy::sql::{push_literal, push_quoted, Literal};
 
@@ -56,14 +65,36 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
                 push_quoted(out, bytes);
                 out.push(b')');
             }
-            // Numbers as printed; any string as hex: stored byte for byte,
-            // whatever the column's character set.
+            MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => push_literal(out, Some(bytes), Literal::Hex),
+            // JSON text is UTF-8 (a binary string is not a JSON document).
+            MYSQL_TYPE_JSON => push_string(out, "utf8mb4", bytes),
             _ => match Literal::classify(kind, column.character_set()) {
                 Literal::Number => push_literal(out, Some(bytes), Literal::Number),
-                _ => push_literal(out, Some(bytes), Literal::Hex),
+                _ => push_collated(out, column.character_set(), bytes),
             },
         },
     }
+}
+
+/// A string of collation `id` (`binary` when unknown), byte for byte.
+fn push_collated(out: &mut Vec<u8>, id: u16, bytes: &[u8]) {
+    match CollationId::from(id) {
+        CollationId::UNKNOWN_COLLATION_ID => push_string(out, "binary", bytes),
+        known => push_string(out, Collation::resolve(known).charset(), bytes),
+    }
+}
+
+/// `_charset X'hex'`: a string in `charset`, byte for byte.
+fn push_string(out: &mut Vec<u8>, charset: &str, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'_');
+    out.extend_from_slice(charset.as_bytes());
+    out.extend_from_slice(b" X'");
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0xf)]);
+    }
+    out.push(b'\'');
 }
 
 #[cfg(test)]
@@ -116,7 +147,7 @@ mod tests {
         );
         assert_eq!(
             text(Value::Bytes(vec![0, 255]), MYSQL_TYPE_BLOB, 63),
-            "0x00ff"
+            "_binary X'00ff'"
         );
         assert_eq!(
             text(
@@ -124,7 +155,7 @@ mod tests {
                 MYSQL_TYPE_VARCHAR,
                 45
             ),
-            "0xc3a927"
+            "_utf8mb4 X'c3a927'"
         );
         assert_eq!(text(Value::NULL, MYSQL_TYPE_VARCHAR, 45), "NULL");
         assert_eq!(text(Value::Bytes(vec![5]), MYSQL_TYPE_SET, 45), "5");

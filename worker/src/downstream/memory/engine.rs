@@ -209,6 +209,8 @@ fn cell(expr: &Expr) -> Result<Cell, SqlError> {
             let inner = cell(expr)?.unwrap_or_default();
             Ok(Some(format!("{op}{inner}")))
         }
+        // `_utf8mb4 X'..'`: a string in a character set (the engine keeps text).
+        Expr::Prefixed { value, .. } => cell(value),
         other => Ok(Some(other.to_string())),
     }
 }
@@ -730,7 +732,7 @@ mod tests {
     #[test]
     fn the_sync_units_statements_run() {
         let mut e = engine();
-        e.execute("INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,0x61),(2,0x62)")
+        e.execute("INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,_utf8mb4 X'61'),(2,0x62)")
             .unwrap();
         e.execute("UPDATE `db`.`t` SET `id`=1,`c`=0x7a WHERE `id` <=> 1 LIMIT 1")
             .unwrap();

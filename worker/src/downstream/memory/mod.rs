@@ -468,6 +468,11 @@ impl Downstream for MemDownstream {
         ready(Ok(found))
     }
 
+    fn generated_columns<'a>(&'a self, _schema: &'a str, _table: &'a str) -> Call<'a, Vec<String>> {
+        // The engine's tables have no generated columns.
+        ready(Ok(Vec::new()))
+    }
+
     fn show_create_table<'a>(
         &'a self,
         schema: &'a str,

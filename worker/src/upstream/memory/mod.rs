@@ -255,6 +255,7 @@ impl MemUpstream {
                         kind: RowKind::Insert,
                         before: None,
                         after: Some(row.clone()),
+                        logged: None,
                     });
                 }
                 Write::Update(id, row) => {
@@ -269,6 +270,7 @@ impl MemUpstream {
                         kind: RowKind::Update,
                         before: Some(before),
                         after: Some(row.clone()),
+                        logged: None,
                     });
                 }
                 Write::Delete(id) => {
@@ -279,6 +281,7 @@ impl MemUpstream {
                         kind: RowKind::Delete,
                         before: Some(before),
                         after: None,
+                        logged: None,
                     });
                 }
             }
