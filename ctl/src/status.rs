@@ -35,23 +35,39 @@ fn stage_name(stage: i32) -> String {
         .unwrap_or_else(|_| format!("Stage({stage})"))
 }
 
+/// A task's summary when some of its sources have no worker.
+pub const NOT_BOUND_STATUS: &str = "Source not bound - no dm-worker runs";
+
+/// What the summary gathers of one task's subtasks.
+#[derive(Default)]
+struct Gathered {
+    sources: Vec<String>,
+    stages: Vec<i32>,
+    failed: bool,
+    /// Sources that no worker runs (and so report nothing).
+    unbound: Vec<String>,
+}
+
 /// Summarizes a full `query-status` answer per task.
 pub fn summarize(answer: &pb::QueryStatusListResponse) -> Summary {
-    let mut tasks: BTreeMap<String, (Vec<String>, Vec<i32>, bool)> = BTreeMap::new();
+    let mut tasks: BTreeMap<String, Gathered> = BTreeMap::new();
     for source in &answer.sources {
-        let source_id = source
+        let (source_id, worker) = source
             .source_status
             .as_ref()
-            .map(|s| s.source.clone())
+            .map(|s| (s.source.clone(), s.worker.clone()))
             .unwrap_or_default();
         for subtask in &source.sub_task_status {
             let entry = tasks.entry(subtask.name.clone()).or_default();
-            entry.0.push(source_id.clone());
-            entry.1.push(subtask.stage);
-            entry.2 |= subtask
+            entry.sources.push(source_id.clone());
+            entry.stages.push(subtask.stage);
+            entry.failed |= subtask
                 .result
                 .as_ref()
                 .is_some_and(|r| !r.errors.is_empty());
+            if worker.is_empty() {
+                entry.unbound.push(source_id.clone());
+            }
         }
     }
     Summary {
@@ -59,9 +75,17 @@ pub fn summarize(answer: &pb::QueryStatusListResponse) -> Summary {
         msg: answer.msg.clone(),
         tasks: tasks
             .into_iter()
-            .map(|(task_name, (sources, stages, failed))| {
+            .map(|(task_name, g)| {
+                let Gathered {
+                    sources,
+                    stages,
+                    failed,
+                    unbound,
+                } = g;
                 let task_status = if failed {
                     ERROR_STATUS.to_string()
+                } else if !unbound.is_empty() {
+                    format!("{NOT_BOUND_STATUS} {}", unbound.join(", "))
                 } else if stages.windows(2).all(|w| w[0] == w[1]) {
                     stages.first().map_or_else(String::new, |s| stage_name(*s))
                 } else if stages.contains(&(pb::Stage::Running as i32)) {
@@ -166,6 +190,14 @@ mod tests {
                     vec!["mysql1".to_string(), "mysql2".to_string()]
                 ),
             ]
+        );
+        let mut unbound = answer.clone();
+        if let Some(s) = unbound.sources[1].source_status.as_mut() {
+            s.worker.clear();
+        }
+        assert_eq!(
+            summarize(&unbound).tasks[0].task_status,
+            format!("{NOT_BOUND_STATUS} mysql2")
         );
         let json = serde_json::to_value(&summary).expect("json");
         assert_eq!(json["tasks"][0]["taskName"], "t1");

@@ -230,7 +230,12 @@ pub async fn query_status(
                 .or_default()
                 .push(pb::SubTaskStatus {
                     unresolved_ddl_lock_id: unresolved_lock(state, name, source),
-                    ..subtask_status(name, reported, stored_checkpoint(state, name, source))
+                    ..subtask_status(
+                        name,
+                        reported,
+                        stored_checkpoint(state, name, source),
+                        state.bindings.contains_key(source),
+                    )
                 });
         }
     }
@@ -275,10 +280,14 @@ fn stored_checkpoint(state: &ClusterState, task: &str, source: &str) -> Option<S
     Some(format!("({}, {})", cp.binlog_name, cp.binlog_pos))
 }
 
+/// Why a subtask of a source without a worker runs nowhere.
+const NOT_BOUND: &str = "source not bound: no dm-worker runs this source (every worker is offline or runs another source); start a dm-worker and the subtask resumes from its checkpoint";
+
 fn subtask_status(
     task: &str,
     reported: Option<pb::SubtaskReport>,
     stored: Option<String>,
+    bound: bool,
 ) -> pb::SubTaskStatus {
     match reported {
         Some(report) => pb::SubTaskStatus {
@@ -299,11 +308,16 @@ fn subtask_status(
             unit: pb::UnitType::InvalidUnit as i32,
             result: None,
             unresolved_ddl_lock_id: String::new(),
-            status: Some(pb::sub_task_status::Status::Msg(match stored {
-                Some(at) => format!(
-                    "no worker has reported this subtask yet; its last stored checkpoint is {at}"
-                ),
-                None => "no worker has reported this subtask yet".into(),
+            status: Some(pb::sub_task_status::Status::Msg({
+                let why = if bound {
+                    "no worker has reported this subtask yet"
+                } else {
+                    NOT_BOUND
+                };
+                match stored {
+                    Some(at) => format!("{why}; its last stored checkpoint is {at}"),
+                    None => why.to_string(),
+                }
             })),
         },
     }
@@ -358,7 +372,7 @@ mod tests {
 
     #[test]
     fn an_unreported_subtask_shows_its_stored_checkpoint() {
-        let status = subtask_status("t", None, Some("(bin.000002, 900)".into()));
+        let status = subtask_status("t", None, Some("(bin.000002, 900)".into()), true);
         assert_eq!(status.stage, pb::Stage::New as i32);
         assert_eq!(
             status.status,

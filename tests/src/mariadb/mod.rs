@@ -236,10 +236,22 @@ impl MariaDb {
     /// would; returns once it accepts connections again. The server opens a
     /// new binlog file on start.
     pub async fn restart(&mut self, how: Restart) -> Result<()> {
+        self.halt(how)?;
+        self.start_again().await
+    }
+
+    /// Stops the server (cleanly or by SIGKILL) and leaves it stopped until
+    /// [`start_again`](Self::start_again): an outage.
+    pub fn halt(&mut self, how: Restart) -> Result<()> {
         match how {
             Restart::Clean => self.process.stop()?,
             Restart::Crash => self.process.kill()?,
         };
+        Ok(())
+    }
+
+    /// Starts a halted server again on its data directory and port.
+    pub async fn start_again(&mut self) -> Result<()> {
         let mariadbd = find_program("mariadbd", INSTALL_HINT)?;
         let name = format!("mariadbd server-id {}", self.server_id);
         let as_root = sys::running_as_root();

@@ -95,6 +95,16 @@ impl CopyProgress {
         })
     }
 
+    /// (done, all) chunks of every table.
+    fn chunk_totals(&self) -> (u64, u64) {
+        self.tables.values().fold((0, 0), |acc, t| {
+            (
+                acc.0 + u64::from(t.chunks_done),
+                acc.1 + u64::from(t.chunks),
+            )
+        })
+    }
+
     /// One line for the log.
     pub fn summary(&self, now: Instant) -> String {
         let (rows, bytes, total, this_run) = self.totals();
@@ -103,9 +113,10 @@ impl CopyProgress {
             .values()
             .filter(|t| t.chunks_done == t.chunks)
             .count();
+        let (chunks_done, chunks) = self.chunk_totals();
         format!(
             "{rows} of ~{total} rows ({}), {bytes} bytes, {done}/{} tables, {:.0} rows/s",
-            percent(rows, total),
+            percent(rows, total, chunks_done, chunks),
             self.tables.len(),
             rate(this_run, now.saturating_duration_since(self.started))
         )
@@ -129,7 +140,10 @@ impl CopyProgress {
         pb::LoadStatus {
             finished_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
             total_bytes: i64::try_from(total_bytes).unwrap_or(i64::MAX),
-            progress: percent(rows, total),
+            progress: {
+                let (chunks_done, chunks) = self.chunk_totals();
+                percent(rows, total, chunks_done, chunks)
+            },
             meta_binlog: self
                 .earliest
                 .as_ref()
@@ -153,7 +167,12 @@ impl CopyProgress {
                     finished_rows: i64::try_from(t.rows).unwrap_or(i64::MAX),
                     finished_bytes: i64::try_from(t.bytes).unwrap_or(i64::MAX),
                     estimate_total_rows: i64::try_from(total_estimate(t)).unwrap_or(i64::MAX),
-                    progress: percent(t.rows, total_estimate(t)),
+                    progress: percent(
+                        t.rows,
+                        total_estimate(t),
+                        u64::from(t.chunks_done),
+                        u64::from(t.chunks),
+                    ),
                     rows_per_second: rate(t.rows_this_run, elapsed),
                     finished_chunks: t.chunks_done,
                     total_chunks: t.chunks,
@@ -179,12 +198,21 @@ fn earlier(current: Option<Position>, candidate: &Position) -> Option<Position> 
     }
 }
 
-/// DM's progress text, e.g. `54.37 %`.
-fn percent(done: u64, total: u64) -> String {
-    if total == 0 {
-        return "100.00 %".to_string();
-    }
-    format!("{:.2} %", (done as f64 * 100.0 / total as f64).min(100.0))
+/// DM's progress text, e.g. `54.37 %`: rows against the estimate, by
+/// chunks when nothing is estimated, and 100 % only once every chunk is
+/// done (nothing planned yet is 0 %).
+fn percent(done: u64, total: u64, chunks_done: u64, chunks: u64) -> String {
+    let finished = chunks > 0 && chunks_done >= chunks;
+    let share = if finished {
+        100.0
+    } else if total > 0 {
+        (done as f64 * 100.0 / total as f64).min(99.99)
+    } else if chunks > 0 {
+        chunks_done as f64 * 100.0 / chunks as f64
+    } else {
+        0.0
+    };
+    format!("{share:.2} %")
 }
 
 fn rate(rows: u64, elapsed: Duration) -> f64 {
@@ -198,6 +226,15 @@ fn rate(rows: u64, elapsed: Duration) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn progress_is_100_percent_only_when_every_chunk_is_done() {
+        assert_eq!(percent(0, 0, 0, 0), "0.00 %", "nothing planned yet");
+        assert_eq!(percent(0, 0, 1, 4), "25.00 %", "no estimate: by chunks");
+        assert_eq!(percent(0, 0, 4, 4), "100.00 %", "an empty table, copied");
+        assert_eq!(percent(150, 100, 1, 2), "99.99 %", "an estimate too low");
+        assert_eq!(percent(50, 100, 1, 2), "50.00 %");
+    }
+
     use super::*;
     use crate::downstream::ChunkDone;
 

@@ -33,6 +33,8 @@ struct Subtask {
     resume_seq: u64,
     state: UnitState,
     retries: u32,
+    /// When the running unit started.
+    started: Instant,
     handle: Option<JoinHandle<()>>,
     shared: Arc<Mutex<UnitShared>>,
     /// The leader's shard-DDL operation, as its unit sees it.
@@ -137,6 +139,7 @@ impl Supervisor {
                     resume_seq: sub.resume_seq,
                     state: UnitState::Idle,
                     retries: 0,
+                    started: Instant::now(),
                     handle: None,
                     shared: Arc::new(Mutex::new(UnitShared::new())),
                     shard_ops: watch::channel(None).0,
@@ -225,6 +228,10 @@ impl Supervisor {
                 }
                 Some(UnitEnd::Failed { error, transient }) => {
                     subtask.handle = None;
+                    subtask.retries = stage::attempts_after(
+                        subtask.retries,
+                        now.saturating_duration_since(subtask.started),
+                    );
                     let retry_at = transient.then(|| now + stage::retry_backoff(subtask.retries));
                     subtask.retries = subtask.retries.saturating_add(1);
                     subtask.state = UnitState::Failed {
@@ -258,7 +265,11 @@ impl Supervisor {
                     ) {
                         subtask.retries = 0;
                     }
-                    subtask.shared = Arc::new(Mutex::new(UnitShared::new()));
+                    subtask.started = now;
+                    // Until the new run says otherwise, it is where the
+                    // last one was (a retried sync is not a new copy).
+                    let restarted = lock(&subtask.shared).restarted();
+                    subtask.shared = Arc::new(Mutex::new(restarted));
                     subtask.handle = Some(tokio::spawn(unit::run(
                         subtask.spec.clone(),
                         subtask.shared.clone(),
@@ -292,10 +303,14 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let shared = lock(&s.shared);
     let unit = shared.unit;
     let sync = shared.sync.as_ref().map(|p| lock(p).clone());
+    let stage = stage::stage(s.expected, &s.state);
     let progress = match unit {
-        pb::UnitType::Sync => sync
-            .as_ref()
-            .map(|p| pb::subtask_report::Progress::Sync(p.status(now.into_std()))),
+        pb::UnitType::Sync => sync.as_ref().map(|p| {
+            let mut status = p.status(now.into_std());
+            // A sync that is not running applies nothing: never synced.
+            status.synced &= stage == pb::Stage::Running && s.handle.is_some();
+            pb::subtask_report::Progress::Sync(status)
+        }),
         pb::UnitType::Load => {
             let status = lock(&shared.progress).status(now.into_std());
             Some(pb::subtask_report::Progress::Load(status))
@@ -303,7 +318,9 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         _ => None,
     };
     let result = match &s.state {
-        UnitState::Failed { error, .. } => Some(pb::ProcessResult {
+        UnitState::Failed {
+            error, retry_at, ..
+        } => Some(pb::ProcessResult {
             is_canceled: false,
             errors: vec![pb::ProcessError {
                 err_code: String::new(),
@@ -312,7 +329,14 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
                 err_level: "high".into(),
                 message: error.clone(),
                 raw_cause: String::new(),
-                workaround: "fix the cause, then `resume-task`".into(),
+                workaround: match retry_at {
+                    Some(at) => format!(
+                        "the worker retries by itself in {:.1} s (automatic retry {} since the error began); `resume-task` retries now",
+                        at.saturating_duration_since(now).as_secs_f64(),
+                        s.retries
+                    ),
+                    None => "fix the cause, then `resume-task`".into(),
+                },
             }],
             detail: Vec::new(),
         }),
@@ -320,7 +344,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     };
     pb::SubtaskReport {
         task: task.to_string(),
-        stage: stage::stage(s.expected, &s.state) as i32,
+        stage: stage as i32,
         unit: unit as i32,
         checkpoint: sync.as_ref().map(|p| pb::Checkpoint {
             binlog_name: p.committed.binlog_name.clone(),

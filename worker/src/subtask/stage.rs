@@ -87,6 +87,25 @@ pub fn retry_backoff(attempt: u32) -> Duration {
         .min(Duration::from_secs(30))
 }
 
+/// The attempt count for a transient error of a unit that ran `ran_for`
+/// after `attempts` automatic retries: a unit that stayed healthy at least
+/// as long as its last backoff starts over, so a blip after a long healthy
+/// run is retried at once, not after the capped backoff of an old outage.
+pub fn attempts_after(attempts: u32, ran_for: Duration) -> u32 {
+    let waited = attempts
+        .checked_sub(1)
+        .map_or(Duration::ZERO, retry_backoff);
+    if attempts > 0 && ran_for >= waited.max(MIN_HEALTHY) {
+        0
+    } else {
+        attempts
+    }
+}
+
+/// The shortest run that counts as healthy (a unit that fails again right
+/// after a retry keeps backing off).
+const MIN_HEALTHY: Duration = Duration::from_secs(5);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +211,18 @@ mod tests {
             );
             assert_eq!(stage(expected, &state), shown, "{expected:?} {state:?}");
         }
+    }
+
+    #[test]
+    fn a_healthy_run_as_long_as_the_last_backoff_starts_the_count_over() {
+        assert_eq!(attempts_after(0, Duration::ZERO), 0);
+        // Failed again soon after a retry: keeps counting.
+        assert_eq!(attempts_after(7, Duration::from_secs(2)), 7);
+        assert_eq!(attempts_after(7, Duration::from_secs(29)), 7);
+        // Healthy for the capped backoff: a new blip is a first error.
+        assert_eq!(attempts_after(7, Duration::from_secs(30)), 0);
+        assert_eq!(attempts_after(3, Duration::from_secs(4)), 3);
+        assert_eq!(attempts_after(3, Duration::from_secs(5)), 0);
     }
 
     #[test]

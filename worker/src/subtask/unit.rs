@@ -61,6 +61,18 @@ impl UnitShared {
     }
 }
 
+impl UnitShared {
+    /// The shared state of a new run of the same subtask: it reports the
+    /// unit and sync progress of this one until it reaches its own.
+    pub fn restarted(&self) -> Self {
+        Self {
+            unit: self.unit,
+            sync: self.sync.clone(),
+            ..Self::new()
+        }
+    }
+}
+
 impl Default for UnitShared {
     fn default() -> Self {
         Self::new()
@@ -126,7 +138,13 @@ async fn run_units(
     };
     let rules_for_sync = rules.clone();
     if task.task_mode != TaskMode::Incremental {
-        lock(shared).unit = pb::UnitType::Load;
+        {
+            // A run after the sync began finds the copy done: it stays Sync.
+            let mut shared = lock(shared);
+            if shared.unit != pb::UnitType::Sync {
+                shared.unit = pb::UnitType::Load;
+            }
+        }
         let dumper = task.mydumper_for(instance);
         let loader = task.loader_for(instance);
         let copiers = dumper.threads.clamp(1, loader.pool_size.max(1)).min(64) as usize;

@@ -48,6 +48,7 @@ pub mod source_conformance;
 pub mod status;
 pub mod stream;
 pub mod targets;
+pub mod upstream_end;
 pub mod value;
 
 use std::sync::{Arc, Mutex};
@@ -324,6 +325,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
             .tasks
             .spawn(lane::run(index, job.clone(), skip, progress.clone(), rx));
     }
+    // Aborted when the run ends (the set is dropped).
+    let mut background = JoinSet::new();
+    background.spawn(upstream_end::follow(job.upstream.clone(), progress.clone()));
     let mut reader = job
         .upstream
         .open(job.server_id, &from)

@@ -20,6 +20,9 @@ pub struct SyncProgress {
     pub lanes: Vec<Position>,
     /// The last position read from the upstream.
     pub read: Position,
+    /// Where the upstream's binlog ended when last asked (see
+    /// `upstream_end`); `None` until then.
+    pub upstream_end: Option<Position>,
     /// Seconds behind the upstream's event time.
     pub lag_seconds: i64,
     pub rows: u64,
@@ -37,6 +40,7 @@ impl SyncProgress {
         Self {
             started: now,
             read: committed.clone(),
+            upstream_end: None,
             committed,
             lanes,
             lag_seconds: 0,
@@ -78,7 +82,18 @@ impl SyncProgress {
         }
     }
 
+    /// Every change up to the upstream's end is applied: the checkpoints
+    /// reached where the upstream's binlog ended when last asked, and
+    /// nothing read since is pending.
+    pub fn synced(&self) -> bool {
+        self.upstream_end.as_ref().is_some_and(|end| {
+            end.at_or_before(&self.committed) && self.read.at_or_before(&self.committed)
+        }) && self.lag_seconds == 0
+    }
+
     pub fn status(&self, now: Instant) -> pb::SyncStatus {
+        // The upstream's end, or what was read when it was never asked.
+        let master = self.upstream_end.as_ref().unwrap_or(&self.read);
         let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
         let total_tps = if elapsed > 0.0 {
             (self.rows as f64 / elapsed) as i64
@@ -100,8 +115,8 @@ impl SyncProgress {
             total_events: i64::try_from(self.rows).unwrap_or(i64::MAX),
             total_tps,
             recent_tps,
-            master_binlog: format!("({}, {})", self.read.binlog_name, self.read.binlog_pos),
-            master_binlog_gtid: self.read.binlog_gtid.clone(),
+            master_binlog: format!("({}, {})", master.binlog_name, master.binlog_pos),
+            master_binlog_gtid: master.binlog_gtid.clone(),
             syncer_binlog: format!(
                 "({}, {})",
                 self.committed.binlog_name, self.committed.binlog_pos
@@ -115,7 +130,7 @@ impl SyncProgress {
                 .map(|i| i.ddls.clone())
                 .unwrap_or_default(),
             unresolved_groups: self.shard_group.clone().into_iter().collect(),
-            synced: self.committed == self.read && self.lag_seconds == 0,
+            synced: self.synced(),
             binlog_type: "remote".into(),
             seconds_behind_master: self.lag_seconds,
         }
@@ -125,4 +140,32 @@ impl SyncProgress {
 /// The earliest of `positions` (the default position if none).
 pub fn earliest(positions: &[Position]) -> Position {
     Position::earliest(positions).cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(pos: u32) -> Position {
+        Position {
+            binlog_name: "bin.000001".into(),
+            binlog_pos: pos,
+            binlog_gtid: String::new(),
+        }
+    }
+
+    #[test]
+    fn synced_only_when_the_checkpoints_reached_the_upstreams_end() {
+        let now = Instant::now();
+        let mut p = SyncProgress::new(now, vec![at(100)]);
+        assert!(!p.synced(), "the upstream's end is not known yet");
+        p.upstream_end = Some(at(500));
+        assert!(!p.synced(), "behind the upstream");
+        assert_eq!(p.status(now).master_binlog, "(bin.000001, 500)");
+        p.read = at(500);
+        assert!(!p.synced(), "read but not applied");
+        p.lane_committed(0, &at(500), 0, 0, now);
+        assert!(p.synced());
+        assert!(p.status(now).synced);
+    }
 }
