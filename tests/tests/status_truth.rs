@@ -255,3 +255,27 @@ async fn wait_in_sync(c: &OneSource) -> Duration {
     .expect("caught up");
     started.elapsed()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_whose_workers_are_all_gone_says_its_source_is_not_bound() {
+    let mut c = cluster().await;
+    c.workers.kill(0).expect("kill the only worker");
+    let summary = wait_until(
+        "the summary says the source is not bound",
+        DEADLINE,
+        Duration::from_millis(100),
+        || async {
+            let answer = dmctl(&c.addrs, &["query-status"]).await.ok()?;
+            let status = answer["tasks"][0]["taskStatus"].as_str()?.to_string();
+            status.starts_with("Source not bound").then_some(status)
+        },
+    )
+    .await
+    .expect("not bound");
+    assert!(summary.contains("mysql1"), "{summary}");
+    let s = subtask(&c).await;
+    assert!(
+        s.to_string().contains("source not bound"),
+        "the subtask says why: {s}"
+    );
+}
