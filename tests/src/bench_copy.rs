@@ -11,6 +11,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bench_txn::peak_rss_kib;
 use crate::big_table;
 use crate::binaries::find_program;
 use crate::cluster::{create_source, wait_bound, wait_task_stage, Workers};
@@ -116,13 +117,4 @@ async fn table_bytes(server: &MariaDb) -> Result<u64> {
         .await
         .map_err(|e| HarnessError::Task(format!("measuring the table: {e}")))?;
     Ok(bytes.unwrap_or(0))
-}
-
-/// Peak resident set (VmHWM) of `pid`, in KiB.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }

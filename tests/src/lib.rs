@@ -24,6 +24,7 @@
 pub mod bench;
 pub mod bench_copy;
 pub mod bench_sync;
+pub mod bench_txn;
 pub mod bench_worker;
 pub mod big_table;
 pub mod binaries;

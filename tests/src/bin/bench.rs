@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use dm_tests::bench::{master_failover, summary};
 use dm_tests::bench_copy::full_copy;
 use dm_tests::bench_sync::{sync, ROWS_PER_TRANSACTION};
+use dm_tests::bench_txn::big_transaction;
 use dm_tests::bench_worker::worker_failover;
 
 #[derive(Debug, Parser)]
@@ -50,6 +51,15 @@ enum Bench {
         /// Exit non-zero unless baseline time / our time >= this.
         #[arg(long, default_value_t = 1.5)]
         target_ratio: f64,
+    },
+    /// One upstream transaction updating ROWS rows: the worker's peak RSS
+    /// after it, next to its peak after a 1000-row transaction.
+    BigTxn {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Exit non-zero unless the peak after the big transaction < this (MiB).
+        #[arg(long, default_value_t = 200.0)]
+        target_rss_mib: f64,
     },
     /// SIGKILL the worker bound to a source (copying) N times; time from
     /// the kill to the source bound to the other worker, and to the new
@@ -171,6 +181,48 @@ async fn main() -> ExitCode {
             let ok = ratio >= target_ratio;
             println!(
                 "  target ratio >= {target_ratio:.2}: {}",
+                if ok { "met" } else { "MISSED" }
+            );
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Bench::BigTxn {
+            rows,
+            target_rss_mib,
+        } => {
+            let report = match big_transaction(rows).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("bench big-txn: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let mib = |kib: u64| kib as f64 / 1024.0;
+            println!(
+                "big-txn: one upstream UPDATE of {} rows in one transaction, applied by one worker",
+                report.rows
+            );
+            println!(
+                "  dm-worker peak RSS after a 1000-row transaction (baseline): {:.1} MiB",
+                mib(report.baseline_peak_kib)
+            );
+            println!(
+                "  dm-worker peak RSS after the {}-row transaction:          {:.1} MiB ({:.2}x the baseline)",
+                report.rows,
+                mib(report.big_peak_kib),
+                report.big_peak_kib as f64 / report.baseline_peak_kib.max(1) as f64
+            );
+            println!(
+                "  applied downstream {:.0} ms after its upstream commit ({:.0} rows/s)",
+                report.apply_ms,
+                report.rows as f64 / (report.apply_ms / 1000.0).max(0.001)
+            );
+            let ok = mib(report.big_peak_kib) < target_rss_mib;
+            println!(
+                "  target peak RSS < {target_rss_mib:.0} MiB: {}",
                 if ok { "met" } else { "MISSED" }
             );
             if ok {

@@ -16,8 +16,8 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::{
-    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, OpenChunk, Position,
-    ShardIntent, StoredChunk,
+    CheckpointKey, Commit, DownstreamError, MetaTables, MySqlDownstream, OpenChunk, OpenSync,
+    Position, ShardIntent, StoredChunk,
 };
 
 /// A downstream call's future.
@@ -53,6 +53,10 @@ pub trait Downstream: Send + Sync + fmt::Debug {
         position: &'a Position,
         statements: &'a [Vec<u8>],
     ) -> Call<'a, Commit>;
+
+    /// Opens `key`'s lane transaction under `epoch`, to be written in
+    /// pieces and committed with the checkpoint (see `SyncTx`).
+    fn begin_sync<'a>(&'a self, key: &'a CheckpointKey, epoch: u64) -> Call<'a, OpenSync>;
 
     /// Runs one statement outside any transaction (DDL).
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()>;
@@ -166,6 +170,10 @@ impl Downstream for MySqlDownstream {
         Box::pin(MySqlDownstream::commit_fenced(
             self, key, epoch, position, statements,
         ))
+    }
+
+    fn begin_sync<'a>(&'a self, key: &'a CheckpointKey, epoch: u64) -> Call<'a, OpenSync> {
+        Box::pin(MySqlDownstream::begin_sync(self, key, epoch))
     }
 
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {

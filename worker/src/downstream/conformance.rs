@@ -10,7 +10,7 @@
 //! [`run`] returns the first broken expectation as an error naming it.
 
 use super::{
-    CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position, ShardIntent,
+    CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenSync, Position, ShardIntent,
 };
 pub(super) use crate::sync::source_conformance::expect;
 
@@ -229,6 +229,8 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
         vec![(0, at(100)), (1, at(400))],
     )?;
 
+    pieces(d, schema, &key).await?;
+
     // DDL and the codes a replayed DDL meets.
     let before = ok("show", d.show_create_table(schema, "t").await)?;
     let alter = format!("ALTER TABLE {t} ADD COLUMN extra INT NOT NULL DEFAULT 7");
@@ -329,4 +331,92 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
         None,
     )?;
     super::conformance_copy::cases(d, schema, meta).await
+}
+
+/// A lane's transaction in pieces (epoch 6 owns the source): nothing shows
+/// before it commits, then every piece and the checkpoint do; a stale
+/// epoch cannot open one; a failing piece lands nothing.
+async fn pieces(
+    d: &dyn Downstream,
+    schema: &str,
+    key: &dyn Fn(u32) -> CheckpointKey,
+) -> Result<(), String> {
+    let t2 = format!("`{schema}`.`t2`");
+    ok(
+        "create t2",
+        d.execute(&format!(
+            "CREATE TABLE {t2} (id INT NOT NULL, c VARCHAR(40), PRIMARY KEY (id))"
+        ))
+        .await,
+    )?;
+    let piece =
+        |id: u32| vec![format!("INSERT INTO {t2} (`id`,`c`) VALUES ({id},0x70)").into_bytes()];
+    let OpenSync::Open(mut tx) = ok("begin", d.begin_sync(&key(2), 6).await)? else {
+        return Err("the owner's transaction must open".into());
+    };
+    ok("first piece", tx.write(piece(10)).await)?;
+    ok("second piece", tx.write(piece(11)).await)?;
+    expect(
+        "nothing shows before the commit",
+        sorted_rows(d, schema, "t2").await?,
+        Vec::new(),
+    )?;
+    expect(
+        "the pieces commit",
+        ok("commit", tx.commit(at(500)).await)?,
+        Commit::Committed,
+    )?;
+    expect(
+        "every piece after the commit",
+        sorted_rows(d, schema, "t2").await?,
+        vec![row(&[Some("10"), Some("p")]), row(&[Some("11"), Some("p")])],
+    )?;
+    let checkpoints = ok(
+        "checkpoints",
+        d.lane_checkpoints(&key(2).meta(), "s1").await,
+    )?;
+    expect(
+        "the pieces' checkpoint",
+        checkpoints.get(&2).cloned(),
+        Some(at(500)),
+    )?;
+    match ok("begin stale", d.begin_sync(&key(2), 5).await)? {
+        OpenSync::Fenced { by_epoch: 6 } => {}
+        OpenSync::Fenced { by_epoch } => {
+            return Err(format!("fenced by {by_epoch}, want 6"));
+        }
+        OpenSync::Open(tx) => {
+            let landed = tx.commit(at(600)).await;
+            if matches!(landed, Ok(Commit::Committed)) {
+                return Err("a stale epoch's pieces must not commit".into());
+            }
+        }
+    }
+    let OpenSync::Open(mut tx) = ok("begin", d.begin_sync(&key(2), 6).await)? else {
+        return Err("the owner's transaction must open".into());
+    };
+    let written = match tx.write(piece(12)).await {
+        Ok(()) => tx.write(piece(10)).await,
+        Err(e) => Err(e),
+    };
+    if written.is_ok() {
+        let landed = tx.commit(at(700)).await;
+        if landed.is_ok() {
+            return Err("a duplicate key in a piece must fail the transaction".into());
+        }
+    }
+    expect(
+        "a failed transaction in pieces lands nothing",
+        sorted_rows(d, schema, "t2").await?,
+        vec![row(&[Some("10"), Some("p")]), row(&[Some("11"), Some("p")])],
+    )?;
+    let checkpoints = ok(
+        "checkpoints",
+        d.lane_checkpoints(&key(2).meta(), "s1").await,
+    )?;
+    expect(
+        "its checkpoint stays",
+        checkpoints.get(&2).cloned(),
+        Some(at(500)),
+    )
 }

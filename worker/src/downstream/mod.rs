@@ -49,6 +49,7 @@ pub mod memory;
 mod mysql;
 mod shard_groups;
 mod shard_intents;
+mod sync_tx;
 
 use std::fmt;
 
@@ -56,6 +57,7 @@ pub use api::{Call, Downstream};
 pub use copy_chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
 pub use shard_intents::ShardIntent;
+pub use sync_tx::{OpenSync, SyncTx};
 
 /// Where a subtask's changes come from: a binlog position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

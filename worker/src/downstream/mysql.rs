@@ -6,11 +6,9 @@ use dm_proto::config::DbConfig;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
 
+use super::sync_tx::MySqlSyncTx;
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
 use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
-
-/// Upper bound of one multi-statement packet.
-const MULTI_STATEMENT_BYTES: usize = 4 << 20;
 
 /// How long a claim waits on the fence row before it looks for stale
 /// transactions holding it.
@@ -303,65 +301,18 @@ impl MySqlDownstream {
         position: &Position,
         statements: &[S],
     ) -> Result<Commit, DownstreamError> {
-        let checkpoint = key.meta().table("checkpoint")?;
-        let mut tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
+        let tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
             FencedTx::Open(tx) => tx,
             FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
         };
-        // Statements travel several to a packet (one round trip each
-        // packet, not each statement).
-        let mut packet: Vec<u8> = Vec::new();
-        let mut first = String::new();
-        for statement in statements {
-            let statement = statement.as_ref();
-            if !packet.is_empty() && packet.len() + statement.len() > MULTI_STATEMENT_BYTES {
-                self.send(&mut tx, &packet, &first).await?;
-                packet.clear();
-            }
-            if packet.is_empty() {
-                first =
-                    String::from_utf8_lossy(&statement[..statement.len().min(512)]).into_owned();
-            } else {
-                packet.extend_from_slice(b";\n");
-            }
-            packet.extend_from_slice(statement);
-        }
-        if !packet.is_empty() {
-            self.send(&mut tx, &packet, &first).await?;
-        }
-        tx.exec_drop(
-            format!(
-                "INSERT INTO {checkpoint} (source_id, lane, epoch, binlog_name, binlog_pos, binlog_gtid) \
-                 VALUES (?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), \
-                 binlog_name = VALUES(binlog_name), binlog_pos = VALUES(binlog_pos), \
-                 binlog_gtid = VALUES(binlog_gtid)"
-            ),
-            (
-                &key.source,
-                key.lane,
-                epoch,
-                &position.binlog_name,
-                position.binlog_pos,
-                &position.binlog_gtid,
-            ),
-        )
-        .await
-        .map_err(self.error("updating the checkpoint"))?;
-        tx.commit().await.map_err(self.error("committing"))?;
-        Ok(Commit::Committed)
-    }
-
-    /// Runs one packet of `;`-separated statements in `tx`; `first` names
-    /// it in errors.
-    async fn send(
-        &self,
-        tx: &mut Transaction<'static>,
-        packet: &[u8],
-        first: &str,
-    ) -> Result<(), DownstreamError> {
-        tx.query_drop(packet).await.map_err(self.error(format!(
-            "applying `{first}` (and what follows it in the batch)"
-        )))
+        let mut tx = MySqlSyncTx {
+            downstream: self.clone(),
+            tx,
+            key: key.clone(),
+            epoch,
+        };
+        tx.write_all(statements).await?;
+        tx.finish(position.clone()).await
     }
 
     /// The stored checkpoint, if any transaction committed one.

@@ -148,6 +148,12 @@ impl DmlBuilder {
         self.statements.is_empty() && self.open.is_none()
     }
 
+    /// The bytes of SQL built so far.
+    pub fn bytes(&self) -> usize {
+        self.statements.iter().map(Vec::len).sum::<usize>()
+            + self.open.as_ref().map_or(0, |o| o.text.len())
+    }
+
     /// The statements, in order.
     pub fn finish(mut self) -> Vec<Vec<u8>> {
         self.close();

@@ -224,6 +224,8 @@ impl Lanes {
 #[derive(Default)]
 struct Transaction {
     changes: Vec<(Routed, LaneChoice)>,
+    /// About how much memory `changes` take.
+    bytes: usize,
     conflict: bool,
     /// Too big to hold: streamed to lane 0 between barriers.
     serial: bool,
@@ -454,8 +456,9 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                         continue;
                     }
                     txn.conflict |= choice == LaneChoice::Conflict;
+                    txn.bytes += r.approx_bytes();
                     txn.changes.push((r, choice));
-                    if txn.changes.len() > MAX_HELD_CHANGES {
+                    if txn.changes.len() > MAX_HELD_CHANGES || txn.bytes > MAX_HELD_BYTES {
                         // Too big to hold: the rest of it goes to lane 0 alone.
                         lanes.barrier().await?;
                         txn.serial = true;
@@ -627,6 +630,9 @@ async fn sharded_ddl(
 
 /// Changes held per upstream transaction before it is streamed serially.
 const MAX_HELD_CHANGES: usize = 20_000;
+/// Memory the changes of one upstream transaction may take in the reader
+/// before it is streamed serially (the lane then bounds it, see `lane`).
+const MAX_HELD_BYTES: usize = 16 << 20;
 
 /// A row event's changes through the rules (filters, routes, column
 /// mappings), ready for the lanes.

@@ -105,6 +105,24 @@ impl RowChange {
             .as_ref()
             .is_none_or(|l| l.after.iter().all(|x| *x))
     }
+
+    /// About how many bytes of memory the change takes.
+    pub fn approx_bytes(&self) -> usize {
+        let image = |row: &Option<Vec<Value>>| -> usize {
+            row.as_ref().map_or(0, |r| {
+                r.iter()
+                    .map(|v| {
+                        std::mem::size_of::<Value>()
+                            + match v {
+                                Value::Bytes(b) => b.len(),
+                                _ => 0,
+                            }
+                    })
+                    .sum()
+            })
+        };
+        std::mem::size_of::<Self>() + image(&self.before) + image(&self.after)
+    }
 }
 
 /// A decoded binlog event.

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use engine::{Cell, Engine, SqlError};
 
 use super::{
-    Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, Position,
-    ShardIntent, StoredChunk,
+    Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, OpenSync,
+    Position, ShardIntent, StoredChunk, SyncTx,
 };
 
 /// (meta schema, task, source).
@@ -424,6 +424,16 @@ impl Downstream for MemDownstream {
         )
     }
 
+    fn begin_sync<'a>(&'a self, key: &'a CheckpointKey, epoch: u64) -> Call<'a, OpenSync> {
+        // The fence is checked when the statements land, with them.
+        ready(Ok(OpenSync::Open(Box::new(MemSyncTx {
+            downstream: self.clone(),
+            key: key.clone(),
+            epoch,
+            statements: Vec::new(),
+        }))))
+    }
+
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {
         let mut db = self.lock();
         let result = db
@@ -627,5 +637,37 @@ mod tests {
             broken.commit_fenced(&key, 3, &at, &[]).await.unwrap(),
             Commit::Committed
         );
+    }
+}
+
+/// A lane's transaction in pieces: the statements are kept and land with
+/// the checkpoint in one atomic, fenced step, as `commit_fenced`'s do.
+struct MemSyncTx {
+    downstream: MemDownstream,
+    key: CheckpointKey,
+    epoch: u64,
+    statements: Vec<Vec<u8>>,
+}
+
+impl SyncTx for MemSyncTx {
+    fn write(&mut self, statements: Vec<Vec<u8>>) -> Call<'_, ()> {
+        self.statements.extend(statements);
+        ready(Ok(()))
+    }
+
+    fn commit(self: Box<Self>, position: Position) -> Call<'static, Commit> {
+        let MemSyncTx {
+            downstream,
+            key,
+            epoch,
+            statements,
+        } = *self;
+        let skey = source_key(&key.meta(), &key.source);
+        downstream.clone().land(
+            skey,
+            Box::new(move |this: &MemDownstream| {
+                this.commit_now(&key, epoch, &position, &statements)
+            }),
+        )
     }
 }
