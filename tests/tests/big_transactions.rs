@@ -31,13 +31,10 @@ async fn fingerprint(server: &MariaDb) -> Option<(u64, i64, u64)> {
 
 async fn wait_same(c: &OneSource, what: &str) {
     let want = fingerprint(&c.upstream).await.expect("upstream");
-    wait_until(what, DEADLINE, Duration::from_millis(100), || {
-        let want = want;
-        async move {
-            match fingerprint(&c.downstream).await {
-                Some(got) if got == want => Check::Ready(()),
-                got => Check::Pending(format!("downstream {got:?}, upstream {want:?}")),
-            }
+    wait_until(what, DEADLINE, Duration::from_millis(100), || async move {
+        match fingerprint(&c.downstream).await {
+            Some(got) if got == want => Check::Ready(()),
+            got => Check::Pending(format!("downstream {got:?}, upstream {want:?}")),
         }
     })
     .await
