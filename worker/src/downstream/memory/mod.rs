@@ -13,6 +13,7 @@
 
 mod copy;
 pub mod engine;
+mod sync_tx;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,7 @@ use engine::{Cell, Engine, SqlError};
 
 use super::{
     Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, OpenSync,
-    Position, ShardIntent, StoredChunk, SyncTx,
+    Position, ShardIntent, StoredChunk,
 };
 
 /// (meta schema, task, source).
@@ -425,13 +426,11 @@ impl Downstream for MemDownstream {
     }
 
     fn begin_sync<'a>(&'a self, key: &'a CheckpointKey, epoch: u64) -> Call<'a, OpenSync> {
-        // The fence is checked when the statements land, with them.
-        ready(Ok(OpenSync::Open(Box::new(MemSyncTx {
-            downstream: self.clone(),
-            key: key.clone(),
+        ready(Ok(OpenSync::Open(Box::new(sync_tx::MemSyncTx::new(
+            self.clone(),
+            key.clone(),
             epoch,
-            statements: Vec::new(),
-        }))))
+        )))))
     }
 
     fn execute<'a>(&'a self, statement: &'a str) -> Call<'a, ()> {
@@ -637,37 +636,5 @@ mod tests {
             broken.commit_fenced(&key, 3, &at, &[]).await.unwrap(),
             Commit::Committed
         );
-    }
-}
-
-/// A lane's transaction in pieces: the statements are kept and land with
-/// the checkpoint in one atomic, fenced step, as `commit_fenced`'s do.
-struct MemSyncTx {
-    downstream: MemDownstream,
-    key: CheckpointKey,
-    epoch: u64,
-    statements: Vec<Vec<u8>>,
-}
-
-impl SyncTx for MemSyncTx {
-    fn write(&mut self, statements: Vec<Vec<u8>>) -> Call<'_, ()> {
-        self.statements.extend(statements);
-        ready(Ok(()))
-    }
-
-    fn commit(self: Box<Self>, position: Position) -> Call<'static, Commit> {
-        let MemSyncTx {
-            downstream,
-            key,
-            epoch,
-            statements,
-        } = *self;
-        let skey = source_key(&key.meta(), &key.source);
-        downstream.clone().land(
-            skey,
-            Box::new(move |this: &MemDownstream| {
-                this.commit_now(&key, epoch, &position, &statements)
-            }),
-        )
     }
 }
