@@ -92,6 +92,7 @@ where
 {
     let end = Instant::now() + deadline;
     let mut attempts = 0u32;
+    let mut previous: Option<String> = None;
     loop {
         attempts += 1;
         let remaining = end.saturating_duration_since(Instant::now());
@@ -101,7 +102,12 @@ where
                 Check::Pending(why) => why,
                 Check::Abort(error) => return Err(error),
             },
-            Err(_) => "attempt still running at the deadline".to_owned(),
+            Err(_) => match previous.take() {
+                Some(why) => {
+                    format!("attempt still running at the deadline; the one before: {why}")
+                }
+                None => "attempt still running at the deadline".to_owned(),
+            },
         };
         let now = Instant::now();
         if now >= end {
@@ -112,6 +118,7 @@ where
                 last: Some(last),
             });
         }
+        previous = Some(last);
         tokio::time::sleep(poll.min(end - now)).await;
     }
 }
