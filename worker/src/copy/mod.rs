@@ -31,6 +31,7 @@
 //! so the deterministic simulation runs this same code on its in-memory
 //! databases.
 
+pub mod definition;
 pub mod discover;
 pub mod mysql_source;
 pub mod plan;
@@ -230,7 +231,7 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
         let target = (table.target_schema.clone(), table.target_table.clone());
         if created.insert(target.clone()) {
             let show = snapshot.show_create(&table.schema, &table.table).await?;
-            let create = sql::create_table_as(&show, &target.0, &target.1).map_err(|e| {
+            let create = definition::create_table_as(&show, &target.0, &target.1).map_err(|e| {
                 CopyError::Unexpected(format!("{}: {e}", qualified(&table.schema, &table.table)))
             })?;
             job.downstream

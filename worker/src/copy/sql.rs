@@ -18,6 +18,7 @@
 
 use mysql_async::consts::ColumnType;
 use mysql_async::Column;
+use sqlparser::tokenizer::Location;
 
 /// The `sql_mode` of downstream copy sessions.
 pub const DOWNSTREAM_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES";
@@ -196,40 +197,45 @@ impl InsertBatcher {
     }
 }
 
-/// Turns `SHOW CREATE TABLE` output into a `CREATE TABLE IF NOT EXISTS` of
-/// `schema`.`table` (the routed target). The server prints the statement in
-/// a fixed form, `CREATE TABLE `name` (...`, so only that head is replaced.
-pub fn create_table_as(show_create: &str, schema: &str, table: &str) -> Result<String, String> {
-    let rest = show_create
-        .strip_prefix("CREATE TABLE ")
-        .ok_or_else(|| format!("not a CREATE TABLE statement: {}", head(show_create)))?;
-    let after_name = skip_quoted_ident(rest)
-        .ok_or_else(|| format!("no quoted table name in: {}", head(show_create)))?;
-    Ok(format!(
-        "CREATE TABLE IF NOT EXISTS {}{}",
-        qualified(schema, table),
-        after_name
-    ))
+/// Byte offsets of sqlparser locations (line and column, counted in
+/// characters from 1) in the text that was tokenized. Locations are
+/// looked up in increasing order, so a walk over the text serves all.
+#[derive(Debug)]
+pub struct TextOffsets<'a> {
+    text: &'a str,
+    /// The walk's position: byte offset, line, column.
+    byte: usize,
+    line: u64,
+    column: u64,
 }
 
-/// The text after a leading backtick-quoted identifier.
-fn skip_quoted_ident(text: &str) -> Option<&str> {
-    let body = text.strip_prefix('`')?;
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == '`' {
-            if chars.peek().is_some_and(|(_, n)| *n == '`') {
-                chars.next();
-                continue;
-            }
-            return body.get(i + 1..);
+impl<'a> TextOffsets<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            byte: 0,
+            line: 1,
+            column: 1,
         }
     }
-    None
-}
 
-fn head(text: &str) -> String {
-    text.chars().take(60).collect()
+    /// The byte offset of `at`; `None` when the text has no such place.
+    pub fn offset(&mut self, at: Location) -> Option<usize> {
+        if (at.line, at.column) < (self.line, self.column) {
+            *self = Self::new(self.text);
+        }
+        while (self.line, self.column) < (at.line, at.column) {
+            let c = self.text.get(self.byte..)?.chars().next()?;
+            self.byte += c.len_utf8();
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        ((self.line, self.column) == (at.line, at.column)).then_some(self.byte)
+    }
 }
 
 #[cfg(test)]
@@ -314,12 +320,13 @@ mod tests {
     }
 
     #[test]
-    fn create_table_is_renamed_to_the_route_target() {
-        let show = "CREATE TABLE `t``1` (\n  `id` bigint(20) NOT NULL\n) ENGINE=InnoDB";
-        assert_eq!(
-            create_table_as(show, "merged", "t").unwrap(),
-            "CREATE TABLE IF NOT EXISTS `merged`.`t` (\n  `id` bigint(20) NOT NULL\n) ENGINE=InnoDB"
-        );
-        assert!(create_table_as("CREATE VIEW `v` AS SELECT 1", "a", "b").is_err());
+    fn offsets_of_locations() {
+        let text = "ab\né\"x\"";
+        let mut o = TextOffsets::new(text);
+        assert_eq!(o.offset(Location::new(1, 1)), Some(0));
+        assert_eq!(o.offset(Location::new(2, 2)), Some(5));
+        assert_eq!(o.offset(Location::new(2, 5)), Some(8));
+        assert_eq!(o.offset(Location::new(1, 3)), Some(2));
+        assert_eq!(o.offset(Location::new(2, 6)), None);
     }
 }

@@ -37,6 +37,7 @@ pub mod ddl;
 pub mod dml;
 pub mod gtid_set;
 pub mod lane;
+pub mod query_mode;
 pub mod resync;
 pub mod route;
 pub mod shard;
