@@ -1,4 +1,17 @@
 //! The fenced downstream on a MySQL-compatible server (mysql_async).
+//!
+//! ## Meta tables in utf8mb4
+//!
+//! The meta tables hold upstream names (schemas, tables, DDL text) that
+//! may be any Unicode; a server whose default character set is latin1
+//! (MariaDB's) would reject them. So the meta schema and every meta table
+//! are created in utf8mb4 with the binary collation (names compare byte
+//! for byte, as the server compares table names), and sessions send
+//! utf8mb4 (`SET NAMES`). Meta tables an older version created in another
+//! character set are converted when the task prepares them (`ALTER TABLE
+//! ... CONVERT TO CHARACTER SET`): they are small, converting latin1 or
+//! utf8 text to utf8mb4 loses nothing, and a binary collation only makes
+//! keys more distinct, so the conversion cannot fail on the data.
 
 use std::time::Duration;
 
@@ -11,6 +24,15 @@ use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
 
 /// Upper bound of one multi-statement packet.
 const MULTI_STATEMENT_BYTES: usize = 4 << 20;
+
+/// The character set and collation of every meta table.
+const META_CHARSET: &str = "utf8mb4";
+const META_COLLATION: &str = "utf8mb4_bin";
+
+/// The table options every meta table is created with.
+pub(super) fn meta_table_options() -> String {
+    format!(" DEFAULT CHARSET={META_CHARSET} COLLATE={META_COLLATION}")
+}
 
 /// How long a claim waits on the fence row before it looks for stale
 /// transactions holding it.
@@ -49,13 +71,28 @@ pub enum FencedTx {
 impl MetaTables {
     /// `meta`.`<task>_<suffix>`: DM names its meta tables after the task.
     pub(super) fn table(&self, suffix: &str) -> Result<String, DownstreamError> {
+        let name = self.table_name(suffix)?;
+        Ok(format!("{}.{}", quote(&self.meta_schema), quote(&name)))
+    }
+
+    /// `<task>_<suffix>`, unquoted.
+    fn table_name(&self, suffix: &str) -> Result<String, DownstreamError> {
         let name = format!("{}_{suffix}", self.task);
         if name.len() > 64 {
             return Err(DownstreamError::Name(name, "longer than 64 characters"));
         }
-        Ok(format!("{}.{}", quote(&self.meta_schema), quote(&name)))
+        Ok(name)
     }
 }
+
+/// The suffixes of a task's meta tables.
+const META_SUFFIXES: [&str; 5] = [
+    "fence",
+    "checkpoint",
+    "copy_chunk",
+    "shard_ddl",
+    "shard_group",
+];
 
 impl MySqlDownstream {
     pub fn new(opts: Opts) -> Self {
@@ -111,16 +148,18 @@ impl MySqlDownstream {
             .map_err(self.error(format!("running `{statement}`")))
     }
 
-    /// Creates the meta schema and the task's meta tables if missing.
+    /// Creates the meta schema and the task's meta tables if missing, in
+    /// utf8mb4 (converting tables an older version created otherwise).
     pub async fn prepare(&self, meta: &MetaTables) -> Result<(), DownstreamError> {
         let fence = meta.table("fence")?;
         let checkpoint = meta.table("checkpoint")?;
         let chunks = meta.table("copy_chunk")?;
         let shard = meta.table("shard_ddl")?;
         let group = meta.table("shard_group")?;
+        let options = meta_table_options();
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
+            "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET {META_CHARSET} COLLATE {META_COLLATION}",
             quote(&meta.meta_schema)
         ))
         .await
@@ -133,7 +172,7 @@ impl MySqlDownstream {
                         source_id VARCHAR(32) NOT NULL PRIMARY KEY,
                         epoch BIGINT UNSIGNED NOT NULL,
                         update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-                    )"
+                    ){options}"
                 ),
             ),
             (
@@ -148,7 +187,7 @@ impl MySqlDownstream {
                         binlog_gtid TEXT,
                         update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
                         PRIMARY KEY (source_id, lane)
-                    )"
+                    ){options}"
                 ),
             ),
             ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
@@ -156,6 +195,53 @@ impl MySqlDownstream {
             ("creating the shard group table", super::shard_groups::ddl(&group)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
+        }
+        self.convert_meta_tables(&mut conn, meta).await
+    }
+
+    /// Converts the task's meta tables that are not (entirely) in utf8mb4
+    /// with the binary collation: tables an older version created in the
+    /// server's default character set.
+    async fn convert_meta_tables(
+        &self,
+        conn: &mut mysql_async::Conn,
+        meta: &MetaTables,
+    ) -> Result<(), DownstreamError> {
+        let names = META_SUFFIXES
+            .iter()
+            .map(|s| meta.table_name(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let listed = vec!["?"; names.len()].join(",");
+        let mut params: Vec<mysql_async::Value> = vec![meta.meta_schema.clone().into()];
+        params.extend(names.iter().map(|n| n.clone().into()));
+        params.push(meta.meta_schema.clone().into());
+        params.extend(names.iter().map(|n| n.clone().into()));
+        let stale: Vec<String> = conn
+            .exec(
+                format!(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({listed}) \
+                     AND TABLE_COLLATION <> '{META_COLLATION}' \
+                     UNION SELECT TABLE_NAME FROM information_schema.COLUMNS \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({listed}) \
+                     AND COLLATION_NAME IS NOT NULL AND COLLATION_NAME <> '{META_COLLATION}' \
+                     ORDER BY TABLE_NAME"
+                ),
+                params,
+            )
+            .await
+            .map_err(self.error("reading the character sets of the meta tables"))?;
+        for name in stale {
+            let table = format!("{}.{}", quote(&meta.meta_schema), quote(&name));
+            tracing::info!(downstream = %self.addr, %table,
+                "converting a meta table to {META_CHARSET} ({META_COLLATION})");
+            conn.query_drop(format!(
+                "ALTER TABLE {table} CONVERT TO CHARACTER SET {META_CHARSET} COLLATE {META_COLLATION}"
+            ))
+            .await
+            .map_err(self.error(format!(
+                "converting the meta table {table} to {META_CHARSET}"
+            )))?;
         }
         Ok(())
     }
