@@ -12,7 +12,17 @@
 //! ... CONVERT TO CHARACTER SET`): they are small, converting latin1 or
 //! utf8 text to utf8mb4 loses nothing, and a binary collation only makes
 //! keys more distinct, so the conversion cannot fail on the data.
+//!
+//! ## Statement size
+//!
+//! The server refuses a packet longer than its `max_allowed_packet`
+//! (fixed for a session when it connects). The downstream reads it once,
+//! on its first connection, and [`MySqlDownstream::max_statement_bytes`]
+//! leaves [`PACKET_HEADROOM_BYTES`] of it for the protocol; the copy and
+//! the sync size their statements by that, and several statements share a
+//! packet only while they stay under it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dm_proto::config::DbConfig;
@@ -22,8 +32,14 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transactio
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
 use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
 
-/// Upper bound of one multi-statement packet.
+/// Upper bound of one multi-statement packet (less when the downstream's
+/// `max_allowed_packet` is smaller).
 const MULTI_STATEMENT_BYTES: usize = 4 << 20;
+
+/// What a statement leaves of the downstream's `max_allowed_packet` for
+/// the protocol (the command byte, the separators of a multi-statement
+/// packet).
+pub const PACKET_HEADROOM_BYTES: usize = 16 << 10;
 
 /// The character set and collation of every meta table.
 const META_CHARSET: &str = "utf8mb4";
@@ -32,6 +48,16 @@ const META_COLLATION: &str = "utf8mb4_bin";
 /// The table options every meta table is created with.
 pub(super) fn meta_table_options() -> String {
     format!(" DEFAULT CHARSET={META_CHARSET} COLLATE={META_COLLATION}")
+}
+
+/// The longest statement a server with `max_allowed_packet` accepts, less
+/// headroom (pure).
+pub fn statement_limit(max_allowed_packet: u64) -> usize {
+    let packet = usize::try_from(max_allowed_packet).unwrap_or(usize::MAX);
+    packet
+        .saturating_sub(PACKET_HEADROOM_BYTES)
+        .max(packet / 2)
+        .max(1)
 }
 
 /// How long a claim waits on the fence row before it looks for stale
@@ -59,6 +85,8 @@ pub fn db_opts(cfg: &DbConfig, pool_max: usize, setup: Vec<String>) -> Opts {
 pub struct MySqlDownstream {
     pool: Pool,
     addr: String,
+    /// [`statement_limit`] of the server's `max_allowed_packet`, once read.
+    max_statement: Arc<tokio::sync::OnceCell<usize>>,
 }
 
 /// An open transaction that passed the fence, or the epoch that fenced it.
@@ -100,6 +128,7 @@ impl MySqlDownstream {
         Self {
             pool: Pool::new(opts),
             addr,
+            max_statement: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -146,6 +175,26 @@ impl MySqlDownstream {
         conn.query_drop(statement)
             .await
             .map_err(self.error(format!("running `{statement}`")))
+    }
+
+    /// The longest statement the server accepts: its `max_allowed_packet`
+    /// (read on the first call) less [`PACKET_HEADROOM_BYTES`].
+    pub async fn max_statement_bytes(&self) -> Result<usize, DownstreamError> {
+        self.max_statement
+            .get_or_try_init(|| async {
+                let mut conn = self.conn().await?;
+                let packet: Option<u64> = conn
+                    .query_first("SELECT @@max_allowed_packet")
+                    .await
+                    .map_err(self.error("reading max_allowed_packet"))?;
+                let packet = packet.ok_or_else(|| DownstreamError::Unexpected {
+                    addr: self.addr.clone(),
+                    what: "no value for @@max_allowed_packet".into(),
+                })?;
+                Ok(statement_limit(packet))
+            })
+            .await
+            .copied()
     }
 
     /// Creates the meta schema and the task's meta tables if missing, in
@@ -390,17 +439,19 @@ impl MySqlDownstream {
         statements: &[S],
     ) -> Result<Commit, DownstreamError> {
         let checkpoint = key.meta().table("checkpoint")?;
+        // Read before the transaction takes a connection of the pool.
+        let packet_bytes = MULTI_STATEMENT_BYTES.min(self.max_statement_bytes().await?);
         let mut tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
             FencedTx::Open(tx) => tx,
             FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
         };
         // Statements travel several to a packet (one round trip each
-        // packet, not each statement).
+        // packet, not each statement), within what the server accepts.
         let mut packet: Vec<u8> = Vec::new();
         let mut first = String::new();
         for statement in statements {
             let statement = statement.as_ref();
-            if !packet.is_empty() && packet.len() + statement.len() > MULTI_STATEMENT_BYTES {
+            if !packet.is_empty() && packet.len() + 2 + statement.len() > packet_bytes {
                 self.send(&mut tx, &packet, &first).await?;
                 packet.clear();
             }
@@ -571,5 +622,22 @@ impl MySqlDownstream {
             .await
             .map_err(self.error("reading the table's unique keys"))?;
         Ok(count.unwrap_or(0) > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_leave_headroom_in_the_packet() {
+        assert_eq!(
+            statement_limit(16 << 20),
+            (16 << 20) - PACKET_HEADROOM_BYTES
+        );
+        assert_eq!(statement_limit(1 << 30), (1 << 30) - PACKET_HEADROOM_BYTES);
+        // The server's smallest packet (1 KiB): half of it.
+        assert_eq!(statement_limit(1024), 512);
+        assert_eq!(statement_limit(0), 1);
     }
 }

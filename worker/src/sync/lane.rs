@@ -180,7 +180,7 @@ pub async fn run(
                         &routed.columns,
                         &routed.change,
                         routed.safe,
-                    );
+                    )?;
                     lane.rows += 1;
                 }
                 if lane.rows > 0 && lane.first_pending.is_none() {

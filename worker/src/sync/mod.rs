@@ -89,6 +89,7 @@ pub struct SyncJob {
     pub batch_rows: usize,
     /// Parallel apply lanes (`syncer.worker-count`).
     pub lanes: usize,
+    /// The longest statement the downstream accepts (see `dml`).
     pub statement_bytes: usize,
     /// A sharded merge: table DDLs are coordinated through shard-DDL locks.
     pub sharded: bool,
@@ -121,6 +122,8 @@ pub enum SyncError {
     ShardDdl(String),
     #[error("DDL `{sql}` cannot be applied: {error}")]
     Ddl { sql: String, error: String },
+    #[error(transparent)]
+    RowTooLarge(#[from] crate::copy::sql::RowTooLarge),
     #[error("the upstream closed the binlog stream")]
     Closed,
 }
@@ -391,7 +394,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                             &located.end,
                         )
                         .map_err(stop)?;
-                        r.add(routed);
+                        r.add(routed).map_err(stop)?;
                     }
                 }
                 if matches!(located.event, Event::Commit) && r.is_full(job.batch_rows) {
