@@ -527,20 +527,29 @@ pub async fn wait_task_stage(
     .await
 }
 
-/// Waits until every subtask of `task` runs the sync unit.
+/// Waits until every subtask of `task` runs the sync unit (a timeout shows
+/// the last status).
 pub async fn wait_syncing(master_addrs: &str, task: &str, deadline: Duration) -> Result<()> {
+    use crate::wait::Check;
     wait_until(
         &format!("every subtask of {task} replicating"),
         deadline,
         Duration::from_millis(50),
         || async move {
-            let answer = dmctl(master_addrs, &["query-status", task]).await.ok()?;
+            let answer = match dmctl(master_addrs, &["query-status", task]).await {
+                Ok(a) => a,
+                Err(e) => return Check::Pending(e.to_string()),
+            };
             let subtasks = subtasks_of(&answer, task);
-            (!subtasks.is_empty()
+            if !subtasks.is_empty()
                 && subtasks
                     .iter()
-                    .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync"))
-            .then_some(())
+                    .all(|(_, t)| t["stage"] == "Running" && t["unit"] == "Sync")
+            {
+                Check::Ready(())
+            } else {
+                Check::Pending(answer.to_string())
+            }
         },
     )
     .await

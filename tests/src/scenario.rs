@@ -46,7 +46,21 @@ pub async fn masters() -> Result<(Masters, String)> {
 /// Two servers, server-ids 1 (the upstream) and 2 (the downstream), both
 /// started with `args`.
 pub async fn upstream_and_downstream(args: &[&str]) -> Result<(MariaDb, MariaDb)> {
+    upstream_and_downstream_with(args, args).await
+}
+
+/// Two servers, server-ids 1 (the upstream, started with `upstream_args`)
+/// and 2 (the downstream, with `downstream_args`).
+pub async fn upstream_and_downstream_with(
+    upstream_args: &[&str],
+    downstream_args: &[&str],
+) -> Result<(MariaDb, MariaDb)> {
     let mut servers = MariaDb::start_many(2, |i| {
+        let args = if i == 0 {
+            upstream_args
+        } else {
+            downstream_args
+        };
         args.iter()
             .fold(MariaDbOptions::new(i as u32 + 1), |o, a| o.arg(*a))
     })
@@ -77,7 +91,19 @@ pub struct OneSource {
 impl OneSource {
     /// Runs `upstream_sql` on the upstream first.
     pub async fn start(workers: usize, upstream_sql: &[&str]) -> Result<Self> {
-        let (upstream, downstream) = upstream_and_downstream(&[]).await?;
+        Self::start_with(workers, &[], &[], upstream_sql).await
+    }
+
+    /// [`Self::start`] with more `mariadbd` flags for the upstream and the
+    /// downstream (e.g. a smaller `--max-allowed-packet` downstream).
+    pub async fn start_with(
+        workers: usize,
+        upstream_args: &[&str],
+        downstream_args: &[&str],
+        upstream_sql: &[&str],
+    ) -> Result<Self> {
+        let (upstream, downstream) =
+            upstream_and_downstream_with(upstream_args, downstream_args).await?;
         tutorial::run_sql(&upstream, upstream_sql).await?;
         let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;

@@ -92,21 +92,17 @@ where
 {
     let end = Instant::now() + deadline;
     let mut attempts = 0u32;
-    // The last attempt that finished: a cut one says little on its own.
-    let mut finished: Option<String> = None;
+    let mut previous: Option<String> = None;
     loop {
         attempts += 1;
         let remaining = end.saturating_duration_since(Instant::now());
         let last = match tokio::time::timeout(remaining, condition()).await {
             Ok(output) => match output.into_check() {
                 Check::Ready(value) => return Ok(value),
-                Check::Pending(why) => {
-                    finished = Some(why.clone());
-                    why
-                }
+                Check::Pending(why) => why,
                 Check::Abort(error) => return Err(error),
             },
-            Err(_) => match &finished {
+            Err(_) => match previous.take() {
                 Some(why) => {
                     format!("attempt still running at the deadline; the one before: {why}")
                 }
@@ -122,6 +118,7 @@ where
                 last: Some(last),
             });
         }
+        previous = Some(last);
         tokio::time::sleep(poll.min(end - now)).await;
     }
 }

@@ -20,7 +20,9 @@
 //!    in its snapshot (streamed, never a file), rewrites the rows with the
 //!    column mappings, and writes them as multi-row `INSERT`s through a
 //!    fenced downstream transaction, while the next rows are still being
-//!    read; the chunk's done-mark, with its row and byte counts and the
+//!    read (no statement longer than the downstream's `max_allowed_packet`
+//!    allows: a row that cannot fit even alone stops the copy, naming it);
+//!    the chunk's done-mark, with its row and byte counts and the
 //!    snapshot's binlog position, commits in that same transaction. A chunk
 //!    is therefore copied exactly once, whatever dies when.
 //! 5. **Done** when every chunk is done. The sync unit starts from the
@@ -31,6 +33,7 @@
 //! so the deterministic simulation runs this same code on its in-memory
 //! databases.
 
+pub mod definition;
 pub mod discover;
 pub mod mysql_source;
 pub mod plan;
@@ -54,7 +57,7 @@ use crate::rules::{ColumnMapper, ColumnValue, TaskRules};
 use crate::upstream::UpstreamError;
 use progress::CopyProgress;
 use source::{CopySnapshot, CopySource};
-use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal};
+use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
 
 /// Default rows per chunk (one downstream transaction each).
 pub const DEFAULT_ROWS_PER_CHUNK: u64 = 20_000;
@@ -75,7 +78,8 @@ pub struct CopyJob {
     /// Parallel reader/writer pairs.
     pub copiers: usize,
     pub rows_per_chunk: u64,
-    /// Upper bound of one INSERT statement.
+    /// Size at which an INSERT statement is cut (the task's
+    /// `statement-size`); the downstream's own limit caps it.
     pub statement_bytes: usize,
 }
 
@@ -103,6 +107,8 @@ pub enum CopyError {
     Downstream(#[from] DownstreamError),
     #[error("rules: {0}")]
     Rules(String),
+    #[error(transparent)]
+    RowTooLarge(#[from] RowTooLarge),
     #[error("{0}")]
     Unexpected(String),
 }
@@ -164,6 +170,7 @@ pub async fn run(
             "resuming the copy: finished chunks are skipped");
     }
     set_progress(&progress, &plan);
+    let max_statement_bytes = job.downstream.max_statement_bytes().await?;
     let mut columns = BTreeMap::new();
     let pending: VecDeque<StoredChunk> = plan.into_iter().filter(|c| c.done.is_none()).collect();
     let tables: BTreeSet<(String, String)> = pending
@@ -171,8 +178,12 @@ pub async fn run(
         .map(|c| (c.schema.clone(), c.table.clone()))
         .collect();
     for (schema, table) in tables {
-        let cols = first.writable_columns(&schema, &table).await?;
-        columns.insert((schema, table), Arc::new(cols));
+        let names = first.writable_columns(&schema, &table).await?;
+        let key = plan::identifying_key(&first.index_columns(&schema, &table).await?)
+            .iter()
+            .filter_map(|k| names.iter().position(|n| n == k))
+            .collect();
+        columns.insert((schema, table), Arc::new(TableColumns { names, key }));
     }
     let columns = Arc::new(columns);
     let queue = Arc::new(Mutex::new(pending));
@@ -180,6 +191,7 @@ pub async fn run(
     for snapshot in snapshots {
         copiers.spawn(copier(
             job.clone(),
+            max_statement_bytes,
             snapshot,
             queue.clone(),
             columns.clone(),
@@ -230,7 +242,7 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
         let target = (table.target_schema.clone(), table.target_table.clone());
         if created.insert(target.clone()) {
             let show = snapshot.show_create(&table.schema, &table.table).await?;
-            let create = sql::create_table_as(&show, &target.0, &target.1).map_err(|e| {
+            let create = definition::create_table_as(&show, &target.0, &target.1).map_err(|e| {
                 CopyError::Unexpected(format!("{}: {e}", qualified(&table.schema, &table.table)))
             })?;
             job.downstream
@@ -253,12 +265,22 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
     }
 }
 
-type Columns = BTreeMap<(String, String), Arc<Vec<String>>>;
+/// What the copy writes of a table.
+#[derive(Debug)]
+struct TableColumns {
+    /// Every column but generated ones, in order.
+    names: Vec<String>,
+    /// Positions in `names` of the key that names a row in messages.
+    key: Vec<usize>,
+}
+
+type Columns = BTreeMap<(String, String), Arc<TableColumns>>;
 
 /// Copies chunks from the queue until it is empty; `Some(epoch)` when
 /// fenced.
 async fn copier(
     job: Arc<CopyJob>,
+    max_statement_bytes: usize,
     mut snapshot: Box<dyn CopySnapshot>,
     queue: Arc<Mutex<VecDeque<StoredChunk>>>,
     columns: Arc<Columns>,
@@ -275,7 +297,7 @@ async fn copier(
                 qualified(&chunk.schema, &chunk.table)
             )));
         };
-        match copy_chunk(&job, snapshot.as_mut(), &chunk, cols).await? {
+        match copy_chunk(&job, max_statement_bytes, snapshot.as_mut(), &chunk, cols).await? {
             ChunkOutcome::Done(done) => {
                 lock(&progress).chunk_done(
                     &chunk.schema,
@@ -305,10 +327,12 @@ struct Mapped<'a> {
 /// one fenced downstream transaction.
 async fn copy_chunk(
     job: &CopyJob,
+    max_statement_bytes: usize,
     snapshot: &mut dyn CopySnapshot,
     chunk: &StoredChunk,
-    columns: &[String],
+    table: &TableColumns,
 ) -> Result<ChunkOutcome, CopyError> {
+    let columns = &table.names;
     let mapped = match job
         .rules
         .column_mappings
@@ -340,7 +364,15 @@ async fn copy_chunk(
     };
     let position = snapshot.position().clone();
     let (statements, mut received) = mpsc::channel::<Vec<u8>>(2);
-    let read = read_chunk(job, snapshot, chunk, columns, mapped, statements);
+    let read = read_chunk(
+        job,
+        max_statement_bytes,
+        snapshot,
+        chunk,
+        table,
+        mapped,
+        statements,
+    );
     let write = async {
         while let Some(statement) = received.recv().await {
             tx.write(statement).await?;
@@ -365,12 +397,14 @@ async fn copy_chunk(
 /// the rows and bytes sent.
 async fn read_chunk(
     job: &CopyJob,
+    max_statement_bytes: usize,
     snapshot: &mut dyn CopySnapshot,
     chunk: &StoredChunk,
-    columns: &[String],
+    table: &TableColumns,
     mapped: Option<Mapped<'_>>,
     statements: mpsc::Sender<Vec<u8>>,
 ) -> Result<(u64, u64), CopyError> {
+    let columns = &table.names;
     let mut result = snapshot.chunk_rows(chunk, columns).await?;
     let kinds: Vec<Literal> = result.kinds().to_vec();
     let mut batch = InsertBatcher::new(
@@ -378,6 +412,7 @@ async fn read_chunk(
         &chunk.target_table,
         columns,
         job.statement_bytes,
+        max_statement_bytes,
     );
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut writer_gone = false;
@@ -397,12 +432,28 @@ async fn read_chunk(
             }
         }
         rows += 1;
-        if let Some(statement) = batch.end_row() {
+        let done = batch.end_row().map_err(|too_large| RowTooLarge {
+            table: qualified(&chunk.schema, &chunk.table),
+            key: RowTooLarge::key_text(table.key.iter().filter_map(|&i| {
+                let name = columns.get(i)?;
+                let value = values.get(i)?.as_deref();
+                Some((
+                    name.as_str(),
+                    sql::message_value(value, kinds.get(i).copied()),
+                ))
+            })),
+            bytes: too_large.bytes,
+            max_bytes: too_large.max_bytes,
+        })?;
+        for statement in done {
             bytes += statement.len() as u64;
             if statements.send(statement).await.is_err() {
                 writer_gone = true;
                 break;
             }
+        }
+        if writer_gone {
+            break;
         }
     }
     if writer_gone {

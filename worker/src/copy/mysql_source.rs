@@ -2,10 +2,16 @@
 //! `REPEATABLE READ` transactions ([`crate::upstream::open_snapshots`]),
 //! reads are the queries of [`super::discover`], and a chunk is one
 //! `SELECT` of its key range streamed with the text protocol.
+//!
+//! Every snapshot session sets its own `sql_mode` when it connects, before
+//! its snapshot starts ([`super::definition::read_session_setup`]), so the
+//! upstream's global mode (`ANSI_QUOTES`, ...) does not change what the
+//! copy reads.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, QueryResult, TextProtocol, Value};
+use mysql_async::{Opts, OptsBuilder, QueryResult, TextProtocol, Value};
 
+use super::definition;
 use super::discover::{self, Candidate};
 use super::plan::{self, IndexColumn};
 use super::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow};
@@ -24,7 +30,15 @@ pub struct MySqlCopySource {
 impl CopySource for MySqlCopySource {
     fn open_snapshots(&self, count: usize) -> CopyCall<'_, Vec<Box<dyn CopySnapshot>>> {
         Box::pin(async move {
-            let group = open_snapshots(self.opts.clone(), count).await?;
+            let setup: Vec<String> = self
+                .opts
+                .setup()
+                .iter()
+                .cloned()
+                .chain(definition::read_session_setup())
+                .collect();
+            let opts = OptsBuilder::from_opts(self.opts.clone()).setup(setup);
+            let group = open_snapshots(opts.into(), count).await?;
             Ok(group
                 .into_iter()
                 .map(|s| Box::new(s) as Box<dyn CopySnapshot>)

@@ -39,6 +39,38 @@ pub fn chunk_key(columns: &[IndexColumn]) -> Option<String> {
     names.into_iter().find_map(single)
 }
 
+/// The columns that name a row in messages: the primary key's, else the
+/// first unique key's over `NOT NULL` columns; empty without either.
+pub fn identifying_key(columns: &[IndexColumn]) -> Vec<String> {
+    let of = |name: &str| -> Vec<String> {
+        columns
+            .iter()
+            .filter(|c| c.index == name)
+            .map(|c| c.column.clone())
+            .collect()
+    };
+    if columns.iter().any(|c| c.index == "PRIMARY") {
+        return of("PRIMARY");
+    }
+    let mut unique: Vec<&str> = columns
+        .iter()
+        .filter(|c| c.unique)
+        .map(|c| c.index.as_str())
+        .collect();
+    unique.sort_unstable();
+    unique.dedup();
+    unique
+        .into_iter()
+        .find(|name| {
+            columns
+                .iter()
+                .filter(|c| c.index == *name)
+                .all(|c| !c.nullable)
+        })
+        .map(of)
+        .unwrap_or_default()
+}
+
 /// Where an upstream table goes and what is known about it at plan time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedTable {
@@ -103,6 +135,24 @@ mod tests {
             nullable,
             integer,
         }
+    }
+
+    #[test]
+    fn rows_are_named_by_the_primary_key_else_a_unique_not_null_key() {
+        let pk = [
+            col("u", "u", true, false, false),
+            col("PRIMARY", "a", true, false, true),
+            col("PRIMARY", "b", true, false, false),
+        ];
+        assert_eq!(identifying_key(&pk), ["a", "b"]);
+        let unique = [
+            col("a_nullable", "n", true, true, true),
+            col("b_plain", "p", false, false, true),
+            col("c_unique", "x", true, false, false),
+            col("c_unique", "y", true, false, false),
+        ];
+        assert_eq!(identifying_key(&unique), ["x", "y"]);
+        assert!(identifying_key(&unique[..2]).is_empty());
     }
 
     #[test]

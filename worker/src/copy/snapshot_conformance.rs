@@ -116,7 +116,7 @@ pub async fn cases(
         return Err(format!("SHOW CREATE TABLE of app.t: {show}"));
     }
     // The definition creates the table the copy writes.
-    crate::copy::sql::create_table_as(&show, "target", "t")?;
+    crate::copy::definition::create_table_as(&show, "target", "t")?;
     let (kinds, low) = chunk_rows(first, &chunk(None, Some(4), Some("id")), &columns).await?;
     expect(
         "the literal kinds",

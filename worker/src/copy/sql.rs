@@ -18,6 +18,7 @@
 
 use mysql_async::consts::ColumnType;
 use mysql_async::Column;
+use sqlparser::tokenizer::Location;
 
 /// The `sql_mode` of downstream copy sessions.
 pub const DOWNSTREAM_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES";
@@ -125,18 +126,39 @@ pub fn push_quoted(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'\'');
 }
 
-/// Builds multi-row `INSERT` statements of at most about `max_bytes` each.
+/// Builds multi-row `INSERT` statements: a statement is cut once it
+/// reaches `target_bytes` (the task's `statement-size`), and never grows
+/// past `max_bytes` (what the downstream accepts): a row that would take
+/// it past goes into the next statement, alone if it must.
 #[derive(Debug)]
 pub struct InsertBatcher {
     prefix: Vec<u8>,
+    target_bytes: usize,
     max_bytes: usize,
     current: Vec<u8>,
     rows_in_current: usize,
+    /// Where the current row starts in `current` (its `(`, or the `,`
+    /// before it).
+    row_start: usize,
+}
+
+/// A row whose statement alone is longer than the downstream accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// The length of the row's statement.
+    pub bytes: usize,
+    pub max_bytes: usize,
 }
 
 impl InsertBatcher {
     /// `INSERT INTO target (columns) VALUES ...` statements.
-    pub fn new(schema: &str, table: &str, columns: &[String], max_bytes: usize) -> Self {
+    pub fn new(
+        schema: &str,
+        table: &str,
+        columns: &[String],
+        target_bytes: usize,
+        max_bytes: usize,
+    ) -> Self {
         let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let prefix = format!(
             "INSERT INTO {} ({}) VALUES ",
@@ -144,25 +166,30 @@ impl InsertBatcher {
             cols.join(",")
         )
         .into_bytes();
+        let max_bytes = max_bytes.max(1);
+        let target_bytes = target_bytes.clamp(1, max_bytes);
         Self {
-            current: Vec::with_capacity(max_bytes.min(1 << 20) + 1024),
+            current: Vec::with_capacity(target_bytes.min(1 << 20) + 1024),
             prefix,
-            max_bytes: max_bytes.max(1),
+            target_bytes,
+            max_bytes,
             rows_in_current: 0,
+            row_start: 0,
         }
     }
 
-    /// Starts a row; the caller appends its literals with [`Self::value`]
-    /// and ends it with [`Self::end_row`].
-    pub fn begin_row(&mut self) -> &mut Vec<u8> {
+    /// Starts a row; the caller appends its literals to [`Self::buffer`],
+    /// separated by [`Self::separator`], and ends it with [`Self::end_row`].
+    pub fn begin_row(&mut self) {
         if self.rows_in_current == 0 {
             self.current.clear();
             self.current.extend_from_slice(&self.prefix);
+            self.row_start = self.current.len();
             self.current.push(b'(');
         } else {
+            self.row_start = self.current.len();
             self.current.extend_from_slice(b",(");
         }
-        &mut self.current
     }
 
     /// Separates two values of the current row.
@@ -175,11 +202,35 @@ impl InsertBatcher {
         &mut self.current
     }
 
-    /// Ends the row; returns a full statement when the size limit is reached.
-    pub fn end_row(&mut self) -> Option<Vec<u8>> {
+    /// Ends the row; returns the statements that are complete (none, one,
+    /// or two when the row had to start a statement of its own), or
+    /// `Oversized` when the row alone makes a statement longer than
+    /// `max_bytes`.
+    pub fn end_row(&mut self) -> Result<Vec<Vec<u8>>, Oversized> {
         self.current.push(b')');
         self.rows_in_current += 1;
-        (self.current.len() >= self.max_bytes).then(|| self.take())
+        let mut done = Vec::new();
+        if self.current.len() > self.max_bytes && self.rows_in_current > 1 {
+            // The row moves to a statement of its own (without its comma).
+            let row = self.current.get(self.row_start + 1..).unwrap_or_default();
+            let mut next = Vec::with_capacity(self.prefix.len() + row.len());
+            next.extend_from_slice(&self.prefix);
+            next.extend_from_slice(row);
+            self.current.truncate(self.row_start);
+            done.push(std::mem::replace(&mut self.current, next));
+            self.rows_in_current = 1;
+            self.row_start = self.prefix.len();
+        }
+        if self.current.len() > self.max_bytes {
+            return Err(Oversized {
+                bytes: self.current.len(),
+                max_bytes: self.max_bytes,
+            });
+        }
+        if self.current.len() >= self.target_bytes {
+            done.push(self.take());
+        }
+        Ok(done)
     }
 
     /// The pending statement, if any row is waiting.
@@ -191,45 +242,112 @@ impl InsertBatcher {
         self.rows_in_current = 0;
         std::mem::replace(
             &mut self.current,
-            Vec::with_capacity(self.max_bytes.min(1 << 20) + 1024),
+            Vec::with_capacity(self.target_bytes.min(1 << 20) + 1024),
         )
     }
 }
 
-/// Turns `SHOW CREATE TABLE` output into a `CREATE TABLE IF NOT EXISTS` of
-/// `schema`.`table` (the routed target). The server prints the statement in
-/// a fixed form, `CREATE TABLE `name` (...`, so only that head is replaced.
-pub fn create_table_as(show_create: &str, schema: &str, table: &str) -> Result<String, String> {
-    let rest = show_create
-        .strip_prefix("CREATE TABLE ")
-        .ok_or_else(|| format!("not a CREATE TABLE statement: {}", head(show_create)))?;
-    let after_name = skip_quoted_ident(rest)
-        .ok_or_else(|| format!("no quoted table name in: {}", head(show_create)))?;
-    Ok(format!(
-        "CREATE TABLE IF NOT EXISTS {}{}",
-        qualified(schema, table),
-        after_name
-    ))
+/// A row that no statement can carry: its statement alone is longer than
+/// the downstream accepts (`max_allowed_packet`, less headroom).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a row of {table}{key} needs a {bytes}-byte statement, more than the {max_bytes} bytes the \
+     downstream accepts (its max_allowed_packet less headroom): raise max_allowed_packet on the \
+     downstream, then resume the task"
+)]
+pub struct RowTooLarge {
+    /// The table, quoted and qualified.
+    pub table: String,
+    /// ` with key ...` naming the row, or empty when the table has none.
+    pub key: String,
+    pub bytes: usize,
+    pub max_bytes: usize,
 }
 
-/// The text after a leading backtick-quoted identifier.
-fn skip_quoted_ident(text: &str) -> Option<&str> {
-    let body = text.strip_prefix('`')?;
-    let mut chars = body.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c == '`' {
-            if chars.peek().is_some_and(|(_, n)| *n == '`') {
-                chars.next();
-                continue;
-            }
-            return body.get(i + 1..);
+impl RowTooLarge {
+    /// `key` as ` with key `a` = 1, `b` = 'x'` (each value shortened).
+    pub fn key_text<S: AsRef<str>>(key: impl IntoIterator<Item = (S, String)>) -> String {
+        let parts: Vec<String> = key
+            .into_iter()
+            .map(|(column, value)| format!("{} = {}", quote(column.as_ref()), shorten(&value)))
+            .collect();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" with key {}", parts.join(", "))
         }
     }
-    None
 }
 
-fn head(text: &str) -> String {
-    text.chars().take(60).collect()
+/// A value read with the text protocol, as a message shows it: numbers as
+/// printed, binary data in hex, anything else quoted.
+pub fn message_value(value: Option<&[u8]>, kind: Option<Literal>) -> String {
+    const MAX_BYTES: usize = 64;
+    let Some(bytes) = value else {
+        return "NULL".to_string();
+    };
+    let head = bytes.get(..MAX_BYTES).unwrap_or(bytes);
+    match kind {
+        Some(Literal::Number) => String::from_utf8_lossy(head).into_owned(),
+        Some(Literal::Hex) => {
+            let hex: String = head.iter().map(|b| format!("{b:02x}")).collect();
+            format!("0x{hex}")
+        }
+        _ => format!("'{}'", String::from_utf8_lossy(head)),
+    }
+}
+
+/// A value as it reads in a message: at most 64 characters.
+fn shorten(text: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    if text.chars().count() <= MAX_CHARS {
+        text.to_string()
+    } else {
+        let mut short: String = text.chars().take(MAX_CHARS).collect();
+        short.push_str("...");
+        short
+    }
+}
+
+/// Byte offsets of sqlparser locations (line and column, counted in
+/// characters from 1) in the text that was tokenized. Locations are
+/// looked up in increasing order, so a walk over the text serves all.
+#[derive(Debug)]
+pub struct TextOffsets<'a> {
+    text: &'a str,
+    /// The walk's position: byte offset, line, column.
+    byte: usize,
+    line: u64,
+    column: u64,
+}
+
+impl<'a> TextOffsets<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            byte: 0,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// The byte offset of `at`; `None` when the text has no such place.
+    pub fn offset(&mut self, at: Location) -> Option<usize> {
+        if (at.line, at.column) < (self.line, self.column) {
+            *self = Self::new(self.text);
+        }
+        while (self.line, self.column) < (at.line, at.column) {
+            let c = self.text.get(self.byte..)?.chars().next()?;
+            self.byte += c.len_utf8();
+            if c == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        ((self.line, self.column) == (at.line, at.column)).then_some(self.byte)
+    }
 }
 
 #[cfg(test)]
@@ -274,29 +392,25 @@ mod tests {
 
     #[test]
     fn inserts_are_cut_at_the_size_limit() {
-        let mut b = InsertBatcher::new("db", "t", &["id".into(), "c".into()], 40);
+        let mut b = InsertBatcher::new("db", "t", &["id".into(), "c".into()], 40, 1000);
         let mut statements = Vec::new();
         for i in 0..3 {
             b.begin_row();
             push_literal(b.buffer(), Some(i.to_string().as_bytes()), Literal::Number);
             b.separator();
             push_literal(b.buffer(), Some(b"x"), Literal::Text);
-            statements.extend(b.end_row());
+            statements.extend(b.end_row().unwrap());
         }
         statements.extend(b.finish());
-        let text: Vec<String> = statements
-            .into_iter()
-            .map(|s| String::from_utf8(s).unwrap())
-            .collect();
         assert_eq!(
-            text,
+            texts(statements),
             [
                 "INSERT INTO `db`.`t` (`id`,`c`) VALUES (0,'x')",
                 "INSERT INTO `db`.`t` (`id`,`c`) VALUES (1,'x')",
                 "INSERT INTO `db`.`t` (`id`,`c`) VALUES (2,'x')",
             ]
         );
-        let mut big = InsertBatcher::new("db", "t", &["id".into()], 1000);
+        let mut big = InsertBatcher::new("db", "t", &["id".into()], 1000, 1000);
         for i in 0..3 {
             big.begin_row();
             push_literal(
@@ -304,7 +418,7 @@ mod tests {
                 Some(i.to_string().as_bytes()),
                 Literal::Number,
             );
-            assert!(big.end_row().is_none());
+            assert!(big.end_row().unwrap().is_empty());
         }
         assert_eq!(
             String::from_utf8(big.finish().unwrap()).unwrap(),
@@ -313,13 +427,98 @@ mod tests {
         assert!(big.finish().is_none());
     }
 
+    fn texts(statements: Vec<Vec<u8>>) -> Vec<String> {
+        statements
+            .into_iter()
+            .map(|s| String::from_utf8(s).unwrap())
+            .collect()
+    }
+
+    /// Rows of `value_len`-character values through a batcher, ending with
+    /// `finish`; the first oversized row stops it.
+    fn batch(target: usize, max: usize, value_lens: &[usize]) -> Result<Vec<String>, Oversized> {
+        let mut b = InsertBatcher::new("d", "t", &["v".into()], target, max);
+        let mut out = Vec::new();
+        for (i, len) in value_lens.iter().enumerate() {
+            b.begin_row();
+            let value = char::from(b'a' + i as u8).to_string().repeat(*len);
+            push_literal(b.buffer(), Some(value.as_bytes()), Literal::Number);
+            out.extend(b.end_row()?);
+        }
+        out.extend(b.finish());
+        Ok(texts(out))
+    }
+
     #[test]
-    fn create_table_is_renamed_to_the_route_target() {
-        let show = "CREATE TABLE `t``1` (\n  `id` bigint(20) NOT NULL\n) ENGINE=InnoDB";
+    fn no_insert_grows_past_the_downstream_limit() {
+        // The prefix is 33 bytes; a row is its value's length + 4 (quotes
+        // and parentheses), + 1 for the comma after the first.
+        let prefix = "INSERT INTO `d`.`t` (`v`) VALUES ";
+        assert_eq!(prefix.len(), 33);
+        // Under the target, rows share a statement; a row that would take
+        // it past the limit starts the next one, even under the target.
         assert_eq!(
-            create_table_as(show, "merged", "t").unwrap(),
-            "CREATE TABLE IF NOT EXISTS `merged`.`t` (\n  `id` bigint(20) NOT NULL\n) ENGINE=InnoDB"
+            batch(1000, 60, &[5, 5, 15, 3]).unwrap(),
+            [
+                format!("{prefix}('aaaaa'),('bbbbb')"),
+                format!("{prefix}('{}'),('ddd')", "c".repeat(15)),
+            ]
         );
-        assert!(create_table_as("CREATE VIEW `v` AS SELECT 1", "a", "b").is_err());
+        // A row that fits only alone goes alone; at the target a statement
+        // is cut.
+        assert_eq!(
+            batch(50, 60, &[2, 22, 2]).unwrap(),
+            [
+                format!("{prefix}('aa')"),
+                format!("{prefix}('{}')", "b".repeat(22)),
+                format!("{prefix}('cc')"),
+            ]
+        );
+        // Exactly at the limit is still sent.
+        assert_eq!(
+            batch(1000, 60, &[23]).unwrap(),
+            [format!("{prefix}('{}')", "a".repeat(23))]
+        );
+        assert_eq!(
+            batch(1000, 60, &[2, 24]),
+            Err(Oversized {
+                bytes: 61,
+                max_bytes: 60
+            })
+        );
+    }
+
+    #[test]
+    fn a_row_too_large_names_its_table_and_key() {
+        let e = RowTooLarge {
+            table: qualified("app", "big"),
+            key: RowTooLarge::key_text([
+                ("id", "20".to_string()),
+                ("k", format!("'{}'", "x".repeat(80))),
+            ]),
+            bytes: 100,
+            max_bytes: 50,
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "a row of `app`.`big` with key `id` = 20, `k` = '{}... needs a 100-byte statement, \
+                 more than the 50 bytes the downstream accepts (its max_allowed_packet less \
+                 headroom): raise max_allowed_packet on the downstream, then resume the task",
+                "x".repeat(63)
+            )
+        );
+        assert_eq!(RowTooLarge::key_text::<&str>([]), "");
+    }
+
+    #[test]
+    fn offsets_of_locations() {
+        let text = "ab\né\"x\"";
+        let mut o = TextOffsets::new(text);
+        assert_eq!(o.offset(Location::new(1, 1)), Some(0));
+        assert_eq!(o.offset(Location::new(2, 2)), Some(5));
+        assert_eq!(o.offset(Location::new(2, 5)), Some(8));
+        assert_eq!(o.offset(Location::new(1, 3)), Some(2));
+        assert_eq!(o.offset(Location::new(2, 6)), None);
     }
 }

@@ -31,6 +31,11 @@ pub trait Downstream: Send + Sync + fmt::Debug {
     /// Creates the meta schema and the task's meta tables if missing.
     fn prepare<'a>(&'a self, meta: &'a MetaTables) -> Call<'a, ()>;
 
+    /// The longest statement the downstream accepts (MySQL: its
+    /// `max_allowed_packet`, less headroom): the copy's and the sync's
+    /// statements are sized by it.
+    fn max_statement_bytes(&self) -> Call<'_, usize>;
+
     /// Takes `source` for `epoch` (see the module docs of `downstream`).
     fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit>;
 
@@ -142,6 +147,10 @@ impl Downstream for MySqlDownstream {
 
     fn prepare<'a>(&'a self, meta: &'a MetaTables) -> Call<'a, ()> {
         Box::pin(MySqlDownstream::prepare(self, meta))
+    }
+
+    fn max_statement_bytes(&self) -> Call<'_, usize> {
+        Box::pin(MySqlDownstream::max_statement_bytes(self))
     }
 
     fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit> {

@@ -91,7 +91,8 @@ pub(super) fn ddl(table: &str) -> String {
             epoch BIGINT UNSIGNED NOT NULL DEFAULT 0,
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
             PRIMARY KEY (source_id, cp_schema, cp_table, chunk_index)
-        )"
+        ){}",
+        super::mysql::meta_table_options()
     )
 }
 

@@ -1,5 +1,28 @@
 //! The fenced downstream on a MySQL-compatible server (mysql_async).
+//!
+//! ## Meta tables in utf8mb4
+//!
+//! The meta tables hold upstream names (schemas, tables, DDL text) that
+//! may be any Unicode; a server whose default character set is latin1
+//! (MariaDB's) would reject them. So the meta schema and every meta table
+//! are created in utf8mb4 with the binary collation (names compare byte
+//! for byte, as the server compares table names), and sessions send
+//! utf8mb4 (`SET NAMES`). Meta tables an older version created in another
+//! character set are converted when the task prepares them (`ALTER TABLE
+//! ... CONVERT TO CHARACTER SET`): they are small, converting latin1 or
+//! utf8 text to utf8mb4 loses nothing, and a binary collation only makes
+//! keys more distinct, so the conversion cannot fail on the data.
+//!
+//! ## Statement size
+//!
+//! The server refuses a packet longer than its `max_allowed_packet`
+//! (fixed for a session when it connects). The downstream reads it once,
+//! on its first connection, and [`MySqlDownstream::max_statement_bytes`]
+//! leaves [`PACKET_HEADROOM_BYTES`] of it for the protocol; the copy and
+//! the sync size their statements by that, and several statements share a
+//! packet only while they stay under it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dm_proto::config::DbConfig;
@@ -9,6 +32,30 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transactio
 use super::sync_tx::MySqlSyncTx;
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
 use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
+
+/// What a statement leaves of the downstream's `max_allowed_packet` for
+/// the protocol (the command byte, the separators of a multi-statement
+/// packet).
+pub const PACKET_HEADROOM_BYTES: usize = 16 << 10;
+
+/// The character set and collation of every meta table.
+const META_CHARSET: &str = "utf8mb4";
+const META_COLLATION: &str = "utf8mb4_bin";
+
+/// The table options every meta table is created with.
+pub(super) fn meta_table_options() -> String {
+    format!(" DEFAULT CHARSET={META_CHARSET} COLLATE={META_COLLATION}")
+}
+
+/// The longest statement a server with `max_allowed_packet` accepts, less
+/// headroom (pure).
+pub fn statement_limit(max_allowed_packet: u64) -> usize {
+    let packet = usize::try_from(max_allowed_packet).unwrap_or(usize::MAX);
+    packet
+        .saturating_sub(PACKET_HEADROOM_BYTES)
+        .max(packet / 2)
+        .max(1)
+}
 
 /// How long a claim waits on the fence row before it looks for stale
 /// transactions holding it.
@@ -35,6 +82,8 @@ pub fn db_opts(cfg: &DbConfig, pool_max: usize, setup: Vec<String>) -> Opts {
 pub struct MySqlDownstream {
     pool: Pool,
     addr: String,
+    /// [`statement_limit`] of the server's `max_allowed_packet`, once read.
+    max_statement: Arc<tokio::sync::OnceCell<usize>>,
 }
 
 /// An open transaction that passed the fence, or the epoch that fenced it.
@@ -47,13 +96,28 @@ pub enum FencedTx {
 impl MetaTables {
     /// `meta`.`<task>_<suffix>`: DM names its meta tables after the task.
     pub(super) fn table(&self, suffix: &str) -> Result<String, DownstreamError> {
+        let name = self.table_name(suffix)?;
+        Ok(format!("{}.{}", quote(&self.meta_schema), quote(&name)))
+    }
+
+    /// `<task>_<suffix>`, unquoted.
+    fn table_name(&self, suffix: &str) -> Result<String, DownstreamError> {
         let name = format!("{}_{suffix}", self.task);
         if name.len() > 64 {
             return Err(DownstreamError::Name(name, "longer than 64 characters"));
         }
-        Ok(format!("{}.{}", quote(&self.meta_schema), quote(&name)))
+        Ok(name)
     }
 }
+
+/// The suffixes of a task's meta tables.
+const META_SUFFIXES: [&str; 5] = [
+    "fence",
+    "checkpoint",
+    "copy_chunk",
+    "shard_ddl",
+    "shard_group",
+];
 
 impl MySqlDownstream {
     pub fn new(opts: Opts) -> Self {
@@ -61,6 +125,7 @@ impl MySqlDownstream {
         Self {
             pool: Pool::new(opts),
             addr,
+            max_statement: Arc::new(tokio::sync::OnceCell::new()),
         }
     }
 
@@ -109,16 +174,38 @@ impl MySqlDownstream {
             .map_err(self.error(format!("running `{statement}`")))
     }
 
-    /// Creates the meta schema and the task's meta tables if missing.
+    /// The longest statement the server accepts: its `max_allowed_packet`
+    /// (read on the first call) less [`PACKET_HEADROOM_BYTES`].
+    pub async fn max_statement_bytes(&self) -> Result<usize, DownstreamError> {
+        self.max_statement
+            .get_or_try_init(|| async {
+                let mut conn = self.conn().await?;
+                let packet: Option<u64> = conn
+                    .query_first("SELECT @@max_allowed_packet")
+                    .await
+                    .map_err(self.error("reading max_allowed_packet"))?;
+                let packet = packet.ok_or_else(|| DownstreamError::Unexpected {
+                    addr: self.addr.clone(),
+                    what: "no value for @@max_allowed_packet".into(),
+                })?;
+                Ok(statement_limit(packet))
+            })
+            .await
+            .copied()
+    }
+
+    /// Creates the meta schema and the task's meta tables if missing, in
+    /// utf8mb4 (converting tables an older version created otherwise).
     pub async fn prepare(&self, meta: &MetaTables) -> Result<(), DownstreamError> {
         let fence = meta.table("fence")?;
         let checkpoint = meta.table("checkpoint")?;
         let chunks = meta.table("copy_chunk")?;
         let shard = meta.table("shard_ddl")?;
         let group = meta.table("shard_group")?;
+        let options = meta_table_options();
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
-            "CREATE DATABASE IF NOT EXISTS {}",
+            "CREATE DATABASE IF NOT EXISTS {} CHARACTER SET {META_CHARSET} COLLATE {META_COLLATION}",
             quote(&meta.meta_schema)
         ))
         .await
@@ -131,7 +218,7 @@ impl MySqlDownstream {
                         source_id VARCHAR(32) NOT NULL PRIMARY KEY,
                         epoch BIGINT UNSIGNED NOT NULL,
                         update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-                    )"
+                    ){options}"
                 ),
             ),
             (
@@ -146,7 +233,7 @@ impl MySqlDownstream {
                         binlog_gtid TEXT,
                         update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
                         PRIMARY KEY (source_id, lane)
-                    )"
+                    ){options}"
                 ),
             ),
             ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
@@ -154,6 +241,53 @@ impl MySqlDownstream {
             ("creating the shard group table", super::shard_groups::ddl(&group)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
+        }
+        self.convert_meta_tables(&mut conn, meta).await
+    }
+
+    /// Converts the task's meta tables that are not (entirely) in utf8mb4
+    /// with the binary collation: tables an older version created in the
+    /// server's default character set.
+    async fn convert_meta_tables(
+        &self,
+        conn: &mut mysql_async::Conn,
+        meta: &MetaTables,
+    ) -> Result<(), DownstreamError> {
+        let names = META_SUFFIXES
+            .iter()
+            .map(|s| meta.table_name(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let listed = vec!["?"; names.len()].join(",");
+        let mut params: Vec<mysql_async::Value> = vec![meta.meta_schema.clone().into()];
+        params.extend(names.iter().map(|n| n.clone().into()));
+        params.push(meta.meta_schema.clone().into());
+        params.extend(names.iter().map(|n| n.clone().into()));
+        let stale: Vec<String> = conn
+            .exec(
+                format!(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({listed}) \
+                     AND TABLE_COLLATION <> '{META_COLLATION}' \
+                     UNION SELECT TABLE_NAME FROM information_schema.COLUMNS \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({listed}) \
+                     AND COLLATION_NAME IS NOT NULL AND COLLATION_NAME <> '{META_COLLATION}' \
+                     ORDER BY TABLE_NAME"
+                ),
+                params,
+            )
+            .await
+            .map_err(self.error("reading the character sets of the meta tables"))?;
+        for name in stale {
+            let table = format!("{}.{}", quote(&meta.meta_schema), quote(&name));
+            tracing::info!(downstream = %self.addr, %table,
+                "converting a meta table to {META_CHARSET} ({META_COLLATION})");
+            conn.query_drop(format!(
+                "ALTER TABLE {table} CONVERT TO CHARACTER SET {META_CHARSET} COLLATE {META_COLLATION}"
+            ))
+            .await
+            .map_err(self.error(format!(
+                "converting the meta table {table} to {META_CHARSET}"
+            )))?;
         }
         Ok(())
     }
@@ -301,6 +435,8 @@ impl MySqlDownstream {
         position: &Position,
         statements: &[S],
     ) -> Result<Commit, DownstreamError> {
+        // Read before the transaction takes a connection of the pool.
+        let packet_bytes = self.max_statement_bytes().await?;
         let tx = match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
             FencedTx::Open(tx) => tx,
             FencedTx::Fenced { by_epoch } => return Ok(Commit::Fenced { by_epoch }),
@@ -310,6 +446,7 @@ impl MySqlDownstream {
             tx,
             key: key.clone(),
             epoch,
+            packet_bytes,
         };
         tx.write_all(statements).await?;
         tx.finish(position.clone()).await
@@ -453,5 +590,22 @@ impl MySqlDownstream {
         )
         .await
         .map_err(self.error("reading the table's generated columns"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_leave_headroom_in_the_packet() {
+        assert_eq!(
+            statement_limit(16 << 20),
+            (16 << 20) - PACKET_HEADROOM_BYTES
+        );
+        assert_eq!(statement_limit(1 << 30), (1 << 30) - PACKET_HEADROOM_BYTES);
+        // The server's smallest packet (1 KiB): half of it.
+        assert_eq!(statement_limit(1024), 512);
+        assert_eq!(statement_limit(0), 1);
     }
 }

@@ -15,7 +15,8 @@ pub(super) fn ddl(table: &str) -> String {
             state LONGTEXT NOT NULL,
             epoch BIGINT UNSIGNED NOT NULL,
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-        )"
+        ){}",
+        super::mysql::meta_table_options()
     )
 }
 

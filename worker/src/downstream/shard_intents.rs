@@ -38,7 +38,8 @@ pub(super) fn ddl(table: &str) -> String {
             table_before LONGTEXT NULL,
             epoch BIGINT UNSIGNED NOT NULL,
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
-        )"
+        ){}",
+        super::mysql::meta_table_options()
     )
 }
 

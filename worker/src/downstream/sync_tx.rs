@@ -13,7 +13,8 @@ use mysql_async::Transaction;
 use super::{Call, CheckpointKey, Commit, DownstreamError, FencedTx, MySqlDownstream, Position};
 
 /// Statements per round trip: up to this many bytes travel as one
-/// multi-statement packet.
+/// multi-statement packet (less when the downstream's
+/// `max_allowed_packet` is smaller).
 pub(super) const MULTI_STATEMENT_BYTES: usize = 4 << 20;
 
 /// A lane's open transaction, or the epoch that fenced it.
@@ -46,6 +47,8 @@ pub(super) struct MySqlSyncTx {
     pub(super) tx: Transaction<'static>,
     pub(super) key: CheckpointKey,
     pub(super) epoch: u64,
+    /// The largest statement the downstream accepts.
+    pub(super) packet_bytes: usize,
 }
 
 impl MySqlDownstream {
@@ -55,6 +58,8 @@ impl MySqlDownstream {
         key: &CheckpointKey,
         epoch: u64,
     ) -> Result<OpenSync, DownstreamError> {
+        // Read before the transaction takes a connection of the pool.
+        let packet_bytes = self.max_statement_bytes().await?;
         Ok(
             match self.begin_fenced(&key.meta(), &key.source, epoch).await? {
                 FencedTx::Open(tx) => OpenSync::Open(Box::new(MySqlSyncTx {
@@ -62,6 +67,7 @@ impl MySqlDownstream {
                     tx,
                     key: key.clone(),
                     epoch,
+                    packet_bytes,
                 })),
                 FencedTx::Fenced { by_epoch } => OpenSync::Fenced { by_epoch },
             },
@@ -76,11 +82,12 @@ impl MySqlSyncTx {
     ) -> Result<(), DownstreamError> {
         // Statements travel several to a packet (one round trip each
         // packet, not each statement).
+        let packet_bytes = MULTI_STATEMENT_BYTES.min(self.packet_bytes);
         let mut packet: Vec<u8> = Vec::new();
         let mut first = String::new();
         for statement in statements {
             let statement = statement.as_ref();
-            if !packet.is_empty() && packet.len() + statement.len() > MULTI_STATEMENT_BYTES {
+            if !packet.is_empty() && packet.len() + 2 + statement.len() > packet_bytes {
                 self.send(&packet, &first).await?;
                 packet.clear();
             }

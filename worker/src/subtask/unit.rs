@@ -244,6 +244,7 @@ async fn sync_job(
         task: task.name.clone(),
     };
     downstream.prepare(&meta).await?;
+    let statement_bytes = downstream.max_statement_bytes().await?;
     let copied: Vec<Position> = downstream
         .copy_plan(&meta, &spec.source)
         .await?
@@ -281,7 +282,7 @@ async fn sync_job(
         always_safe: syncer.safe_mode,
         batch_rows: usize::try_from(syncer.batch).unwrap_or(100).max(1),
         lanes,
-        statement_bytes: 1 << 20,
+        statement_bytes,
         sharded: task.shard_mode != ShardMode::None,
         shard_ops,
     })

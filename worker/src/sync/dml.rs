@@ -4,6 +4,12 @@
 //! statement (up to a size limit). Updates and deletes find their row by
 //! the primary key (every column when the table has none, `LIMIT 1`).
 //!
+//! No statement is longer than `max_bytes`, what the downstream accepts
+//! (its `max_allowed_packet` less headroom): a row that would take a
+//! multi-row insert past it starts the next statement, and a row whose
+//! statement alone is longer is refused with [`RowTooLarge`], naming its
+//! table and key.
+//!
 //! In *safe mode* every statement is idempotent, so replaying changes the
 //! downstream already has is harmless: insert becomes `REPLACE`, update
 //! becomes delete-by-old-key plus `REPLACE` of the new row, delete stays
@@ -29,7 +35,10 @@ use mysql_async::{Column, Value};
 
 use super::stream::{RowChange, RowKind};
 use super::value::push_value;
-use crate::copy::sql::{qualified, quote};
+use crate::copy::sql::{qualified, quote, RowTooLarge};
+
+/// Inserts share a statement while it is shorter than this.
+const MERGE_BYTES: usize = 1 << 20;
 
 /// Why a partial image cannot be applied.
 pub const NOT_ENOUGH_COLUMNS: &str = "upstream didn't log enough columns in binlog";
@@ -91,6 +100,7 @@ fn key_positions(columns: &[Column]) -> Vec<usize> {
 /// Builds the statements of a batch.
 #[derive(Debug)]
 pub struct DmlBuilder {
+    /// The longest statement the downstream accepts.
     max_bytes: usize,
     statements: Vec<Vec<u8>>,
     /// The open multi-row insert and its text.
@@ -126,20 +136,20 @@ impl DmlBuilder {
         columns: &[Column],
         change: &RowChange,
         safe: bool,
-    ) {
+    ) -> Result<(), RowTooLarge> {
         let target = qualified(schema, table);
         match (change.kind, &change.before, &change.after) {
             (RowKind::Insert, _, Some(after)) => self.insert(&target, columns, change, after, safe),
             (RowKind::Update, Some(before), Some(after)) => {
                 if safe && change.after_is_full() {
-                    self.delete(&target, columns, change, before);
-                    self.insert(&target, columns, change, after, true);
+                    self.delete(&target, columns, change, before)?;
+                    self.insert(&target, columns, change, after, true)
                 } else {
-                    self.update(&target, columns, change, before, after);
+                    self.update(&target, columns, change, before, after)
                 }
             }
             (RowKind::Delete, Some(before), _) => self.delete(&target, columns, change, before),
-            _ => {}
+            _ => Ok(()),
         }
     }
 
@@ -173,10 +183,25 @@ impl DmlBuilder {
         change: &RowChange,
         row: &[Value],
         replace: bool,
-    ) {
+    ) -> Result<(), RowTooLarge> {
+        let mut tuple = vec![b'('];
+        let mut first = true;
+        for (i, (value, column)) in row.iter().zip(columns).enumerate() {
+            if !change.after_has(i) {
+                continue;
+            }
+            if !first {
+                tuple.push(b',');
+            }
+            first = false;
+            push_value(&mut tuple, value, column);
+        }
+        tuple.push(b')');
         let logged = change.logged.as_ref().map(|l| l.after.clone());
+        let (merge_bytes, max_bytes) = (MERGE_BYTES.min(self.max_bytes), self.max_bytes);
         let same = matches!(&self.open, Some(o) if o.target == target && o.replace == replace
-            && o.logged == logged && o.text.len() < self.max_bytes);
+            && o.logged == logged && o.text.len() < merge_bytes
+            && o.text.len() + 1 + tuple.len() <= max_bytes);
         if !same {
             self.close();
             let names: Vec<String> = columns
@@ -187,6 +212,10 @@ impl DmlBuilder {
                 .collect();
             let verb = if replace { "REPLACE" } else { "INSERT" };
             let head = format!("{verb} INTO {target} ({}) VALUES ", names.join(","));
+            let bytes = head.len() + tuple.len();
+            if bytes > max_bytes {
+                return Err(too_large(target, columns, row, bytes, max_bytes));
+            }
             self.open = Some(OpenInsert {
                 target: target.to_string(),
                 replace,
@@ -195,24 +224,12 @@ impl DmlBuilder {
             });
         }
         if let Some(open) = &mut self.open {
-            let text = &mut open.text;
             if same {
-                text.push(b',');
+                open.text.push(b',');
             }
-            text.push(b'(');
-            let mut first = true;
-            for (i, (value, column)) in row.iter().zip(columns).enumerate() {
-                if !change.after_has(i) {
-                    continue;
-                }
-                if !first {
-                    text.push(b',');
-                }
-                first = false;
-                push_value(text, value, column);
-            }
-            text.push(b')');
+            open.text.extend_from_slice(&tuple);
         }
+        Ok(())
     }
 
     fn update(
@@ -222,7 +239,7 @@ impl DmlBuilder {
         change: &RowChange,
         before: &[Value],
         after: &[Value],
-    ) {
+    ) -> Result<(), RowTooLarge> {
         self.close();
         let mut text = format!("UPDATE {target} SET ").into_bytes();
         let mut first = true;
@@ -239,14 +256,57 @@ impl DmlBuilder {
             push_value(&mut text, value, column);
         }
         push_where(&mut text, columns, change, before);
-        self.statements.push(text);
+        self.push(text, target, columns, before)
     }
 
-    fn delete(&mut self, target: &str, columns: &[Column], change: &RowChange, before: &[Value]) {
+    fn delete(
+        &mut self,
+        target: &str,
+        columns: &[Column],
+        change: &RowChange,
+        before: &[Value],
+    ) -> Result<(), RowTooLarge> {
         self.close();
         let mut text = format!("DELETE FROM {target}").into_bytes();
         push_where(&mut text, columns, change, before);
+        self.push(text, target, columns, before)
+    }
+
+    /// Adds a statement of its own, unless it is longer than `max_bytes`.
+    fn push(
+        &mut self,
+        text: Vec<u8>,
+        target: &str,
+        columns: &[Column],
+        row: &[Value],
+    ) -> Result<(), RowTooLarge> {
+        if text.len() > self.max_bytes {
+            return Err(too_large(target, columns, row, text.len(), self.max_bytes));
+        }
         self.statements.push(text);
+        Ok(())
+    }
+}
+
+/// The error for a row of `target` whose statement needs `bytes`, named by
+/// its primary key's values in `row`.
+fn too_large(
+    target: &str,
+    columns: &[Column],
+    row: &[Value],
+    bytes: usize,
+    max_bytes: usize,
+) -> RowTooLarge {
+    let key = columns
+        .iter()
+        .zip(row)
+        .filter(|(c, _)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
+        .map(|(c, v)| (c.name_str().into_owned(), v.as_sql(false)));
+    RowTooLarge {
+        table: target.to_string(),
+        key: RowTooLarge::key_text(key),
+        bytes,
+        max_bytes,
     }
 }
 
@@ -301,7 +361,7 @@ mod tests {
     fn build(changes: &[RowChange], safe: bool) -> Vec<String> {
         let mut b = DmlBuilder::new(1 << 20);
         for c in changes {
-            b.row("db", "t", &columns(), c, safe);
+            b.row("db", "t", &columns(), c, safe).unwrap();
         }
         b.finish()
             .into_iter()
@@ -349,10 +409,91 @@ mod tests {
             &plain,
             &change(RowKind::Delete, Some((3, "x")), None),
             false,
-        );
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(b.finish().remove(0)).unwrap(),
             "DELETE FROM `db`.`t` WHERE `id` <=> 3 AND `c` <=> _utf8mb4 X'78' LIMIT 1"
+        );
+    }
+
+    #[test]
+    fn statements_stay_within_the_downstream_limit() {
+        // Integer columns only: `(id,n)` is as long as its digits + 3.
+        let columns = [
+            Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
+                .with_name(b"id")
+                .with_flags(ColumnFlags::PRI_KEY_FLAG),
+            Column::new(ColumnType::MYSQL_TYPE_LONGLONG).with_name(b"n"),
+        ];
+        let row = |id: i64, n: i64| Some(vec![Value::Int(id), Value::Int(n)]);
+        let insert = |id, n| RowChange {
+            kind: RowKind::Insert,
+            before: None,
+            after: row(id, n),
+            logged: None,
+        };
+        let build = |max, changes: &[RowChange]| {
+            let mut b = DmlBuilder::new(max);
+            for c in changes {
+                b.row("db", "t", &columns, c, false)?;
+            }
+            Ok::<_, RowTooLarge>(
+                b.finish()
+                    .into_iter()
+                    .map(|s| String::from_utf8(s).unwrap())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let head = "INSERT INTO `db`.`t` (`id`,`n`) VALUES ";
+        assert_eq!(head.len(), 39);
+        const BIG: i64 = 123_456_789_012;
+        // Rows share a statement only while it stays within the limit; a
+        // row that fits only alone goes alone.
+        assert_eq!(
+            build(
+                60,
+                &[insert(1, 1), insert(2, 2), insert(3, BIG), insert(4, 4)]
+            )
+            .unwrap(),
+            [
+                format!("{head}(1,1),(2,2)"),
+                format!("{head}(3,{BIG})"),
+                format!("{head}(4,4)"),
+            ]
+        );
+        // Exactly at the limit is sent; one byte more never fits.
+        assert_eq!(
+            build(55, &[insert(3, BIG)]).unwrap(),
+            [format!("{head}(3,{BIG})")]
+        );
+        assert_eq!(
+            build(54, &[insert(1, 1), insert(7, BIG)]).unwrap_err(),
+            RowTooLarge {
+                table: "`db`.`t`".into(),
+                key: " with key `id` = 7".into(),
+                bytes: 55,
+                max_bytes: 54,
+            }
+        );
+        // Updates and deletes too.
+        let update = RowChange {
+            kind: RowKind::Update,
+            before: row(9, 1),
+            after: row(9, BIG),
+            logged: None,
+        };
+        assert_eq!(build(40, &[update]).unwrap_err().key, " with key `id` = 9");
+        let delete = RowChange {
+            kind: RowKind::Delete,
+            before: row(5, 1),
+            after: None,
+            logged: None,
+        };
+        assert!(build(44, std::slice::from_ref(&delete)).is_err());
+        assert_eq!(
+            build(45, &[delete]).unwrap(),
+            ["DELETE FROM `db`.`t` WHERE `id` <=> 5 LIMIT 1"]
         );
     }
 }

@@ -149,7 +149,7 @@ impl Lane {
     /// Takes one change of the open transaction; `Some(epoch)` when fenced.
     async fn change(&mut self, routed: Box<Routed>) -> Result<Option<u64>, SyncError> {
         if let Some(s) = self.streaming.as_mut() {
-            add(&mut s.builder, &routed);
+            add(&mut s.builder, &routed)?;
             s.rows += 1;
             return self.write_piece(false).await.map(|()| None);
         }
@@ -181,7 +181,7 @@ impl Lane {
             rows: 0,
         };
         for routed in self.open.drain(..) {
-            add(&mut streaming.builder, &routed);
+            add(&mut streaming.builder, &routed)?;
             streaming.rows += 1;
         }
         self.open_bytes = 0;
@@ -228,7 +228,7 @@ impl Lane {
             };
         }
         for routed in std::mem::take(&mut self.open) {
-            add(&mut self.builder, &routed);
+            add(&mut self.builder, &routed)?;
             self.rows += 1;
         }
         self.open_bytes = 0;
@@ -337,12 +337,13 @@ pub async fn run(
 }
 
 /// Adds one routed change to `builder`.
-fn add(builder: &mut DmlBuilder, routed: &Routed) {
+fn add(builder: &mut DmlBuilder, routed: &Routed) -> Result<(), SyncError> {
     builder.row(
         &routed.target_schema,
         &routed.target_table,
         &routed.columns,
         &routed.change,
         routed.safe,
-    );
+    )?;
+    Ok(())
 }

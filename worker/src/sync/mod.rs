@@ -37,6 +37,7 @@ pub mod ddl;
 pub mod dml;
 pub mod gtid_set;
 pub mod lane;
+pub mod query_mode;
 pub mod resume;
 pub mod resync;
 pub mod route;
@@ -91,6 +92,7 @@ pub struct SyncJob {
     pub batch_rows: usize,
     /// Parallel apply lanes (`syncer.worker-count`).
     pub lanes: usize,
+    /// The longest statement the downstream accepts (see `dml`).
     pub statement_bytes: usize,
     /// A sharded merge: table DDLs are coordinated through shard-DDL locks.
     pub sharded: bool,
@@ -133,6 +135,8 @@ pub enum SyncError {
     ShardDdl(String),
     #[error("DDL `{sql}` cannot be applied: {error}")]
     Ddl { sql: String, error: String },
+    #[error(transparent)]
+    RowTooLarge(#[from] crate::copy::sql::RowTooLarge),
     #[error("the upstream closed the binlog stream")]
     Closed,
 }
@@ -388,7 +392,7 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                                 .map_err(stop)?;
                             targets::prepare(&mut routed, &facts).map_err(stop)?;
                         }
-                        r.add(routed);
+                        r.add(routed).map_err(stop)?;
                     }
                 }
                 if matches!(located.event, Event::Commit) && r.is_full(job.batch_rows) {

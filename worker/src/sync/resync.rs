@@ -149,7 +149,7 @@ impl Resync {
         end.binlog_name == self.until.binlog_name && end.binlog_pos == self.until.binlog_pos
     }
 
-    pub fn add(&mut self, routed: Vec<Routed>) {
+    pub fn add(&mut self, routed: Vec<Routed>) -> Result<(), SyncError> {
         for r in routed {
             self.builder.row(
                 &r.target_schema,
@@ -157,10 +157,11 @@ impl Resync {
                 &r.columns,
                 &r.change,
                 true,
-            );
+            )?;
             self.rows += 1;
             self.pending += 1;
         }
+        Ok(())
     }
 
     /// Whether a batch is due (`syncer.batch` rows pending).

@@ -354,7 +354,7 @@ impl BinlogReader {
                 } else {
                     Event::Query {
                         schema: query.schema().into_owned(),
-                        sql,
+                        sql: super::query_mode::statement(&query, sql),
                     }
                 }
             }

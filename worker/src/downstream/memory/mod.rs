@@ -95,6 +95,10 @@ impl Stalls {
     }
 }
 
+/// The longest statement the in-memory database takes: as much as a
+/// MariaDB server with its default `max_allowed_packet` (16 MiB).
+pub const MAX_STATEMENT_BYTES: usize = (16 << 20) - (16 << 10);
+
 /// A handle on one in-memory downstream database.
 #[derive(Debug, Clone)]
 pub struct MemDownstream {
@@ -362,6 +366,10 @@ impl Downstream for MemDownstream {
     fn prepare<'a>(&'a self, meta: &'a MetaTables) -> Call<'a, ()> {
         self.lock().engine.schemas.insert(meta.meta_schema.clone());
         ready(Ok(()))
+    }
+
+    fn max_statement_bytes(&self) -> Call<'_, usize> {
+        ready(Ok(MAX_STATEMENT_BYTES))
     }
 
     fn claim<'a>(&'a self, meta: &'a MetaTables, source: &'a str, epoch: u64) -> Call<'a, Commit> {
