@@ -157,7 +157,7 @@ async fn execute(
                     ok: true,
                 });
             }
-            operate_source(op, args, masters).await?
+            operate_source(op, args, sources, masters).await?
         }
         Command::ListMember {
             leader,
@@ -295,13 +295,16 @@ async fn operate_task(
     Ok(answer(&resp, resp.result))
 }
 
+/// `operate-source`; `-s` sources come first among the source ids (as in
+/// DM), so `show -s mysql1` shows that source only.
 async fn operate_source(
     op: SourceOp,
     args: Vec<String>,
+    sources: Vec<String>,
     masters: &Masters,
 ) -> Result<Outcome, CtlError> {
     let mut config = Vec::new();
-    let mut source_id = Vec::new();
+    let mut source_id = sources;
     let op = match op {
         SourceOp::Update => {
             return Ok(failure(
@@ -334,7 +337,7 @@ async fn operate_source(
             pb::SourceOp::StopSource
         }
         SourceOp::Show => {
-            source_id = args;
+            source_id.extend(args);
             pb::SourceOp::ShowSource
         }
     };
