@@ -49,7 +49,7 @@ fn task_cases() -> Vec<(&'static str, String, &'static str)> {
             "task.yaml:5:9: `target-database.port`: invalid value: integer `70000`, expected an integer from 0 to 65535",
         ),
         ("bad checking item", swap("task-mode: all\n", "task-mode: all\nignore-checking-items: [\"auto_increment_id\"]\n"),
-            "task.yaml:3:25: `ignore-checking-items[0]`: invalid value `auto_increment_id`, expected one of `all`, `dump_privilege`, `replication_privilege`, `version`, `server_id`, `binlog_enable`, `binlog_format`, `binlog_row_image`, `table_schema`, `schema_of_shard_tables`, `auto_increment_ID`",
+            "task.yaml:3:25: `ignore-checking-items[0]`: invalid value `auto_increment_id`, expected one of `all`, `dump_privilege`, `replication_privilege`, `version`, `server_id`, `binlog_enable`, `binlog_format`, `binlog_row_image`, `table_schema`, `schema_of_shard_tables`, `auto_increment_ID`, `meta_position`",
         ),
         ("undefined route rule", with("    route-rules: [r1, r2]\nroutes:\n  r1:\n    schema-pattern: a\n    target-schema: b\n"),
             "task.yaml:9:23: `mysql-instances[0].route-rules[1]`: route rule \"r2\" is not defined; `routes` defines: r1",

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use dm_proto::config::task::CheckingItem;
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 
@@ -83,26 +82,27 @@ pub async fn start(
             "source {missing} does not exist; create it with `operate-source create` first"
         )));
     }
-    // The pre-check covers the sources being started (all, or `-s`).
-    let mut check_result = String::new();
-    if !task.ignores_check(CheckingItem::All) {
-        let mut checked = task.clone();
-        checked
-            .mysql_instances
-            .retain(|i| sources.contains(&i.source_id));
-        let report = precheck::check_task(
-            &*node.databases,
-            &checked,
-            &source_configs(&applied.state, &sources),
-        )
-        .await;
-        if !report.passed() {
-            tracing::info!(task = %task.name, failures = report.failures.len(), "start-task refused by the pre-check");
-            return Ok(refuse(report.to_string()));
-        }
-        check_result = report.to_string();
+    // The pre-check covers the sources being started (all, or `-s`), and
+    // the downstream; warnings do not stop the task.
+    let removing_meta =
+        (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name);
+    let mut checked = task.clone();
+    checked
+        .mysql_instances
+        .retain(|i| sources.contains(&i.source_id));
+    let report = precheck::check_task(
+        &*node.databases,
+        &checked,
+        &source_configs(&applied.state, &sources),
+        removing_meta,
+    )
+    .await;
+    if !report.passed() {
+        tracing::info!(task = %task.name, failures = report.problems(precheck::Severity::Fail).len(), "start-task refused by the pre-check");
+        return Ok(refuse(report.to_string()));
     }
-    if (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name) {
+    let check_result = report.to_string();
+    if removing_meta {
         if let Err(e) = node.databases.remove_meta(&task).await {
             return Ok(refuse(e));
         }
@@ -310,7 +310,9 @@ fn subtask_status(
 }
 
 /// Validates the file and that each source exists, then runs the
-/// pre-check: DM's "pre-check is passed. ", or one failure per line.
+/// pre-check: DM's "pre-check is passed. ", or DM's header and the results
+/// that did not pass (at most `errCnt` failures and `warnCnt` warnings
+/// shown); `result` is false only when something failed.
 pub async fn check(
     node: &Node,
     req: pb::CheckTaskRequest,
@@ -344,11 +346,13 @@ pub async fn check(
         &*node.databases,
         &task,
         &source_configs(&applied.state, &all),
+        false,
     )
     .await;
+    let shown = |count: i64| usize::try_from(count).unwrap_or(0);
     Ok(pb::CheckTaskResponse {
         result: report.passed(),
-        msg: report.to_string(),
+        msg: report.message(shown(req.err_cnt), shown(req.warn_cnt)),
     })
 }
 

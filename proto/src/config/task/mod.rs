@@ -208,6 +208,9 @@ pub enum CheckingItem {
     SchemaOfShardTables,
     #[serde(rename = "auto_increment_ID")]
     AutoIncrementId,
+    /// An incremental task's `meta` position exists upstream.
+    #[serde(rename = "meta_position")]
+    MetaPosition,
 }
 
 fn with_time_zone(db: &mut crate::config::DbConfig, zone: &str) {
