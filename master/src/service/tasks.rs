@@ -285,7 +285,7 @@ fn subtask_status(
             name: task.to_string(),
             stage: report.stage,
             unit: report.unit,
-            result: report.result,
+            result: report.result.map(|r| with_recovery(task, r)),
             unresolved_ddl_lock_id: String::new(),
             status: report.progress.map(|p| match p {
                 pb::subtask_report::Progress::Dump(d) => pb::sub_task_status::Status::Dump(d),
@@ -307,6 +307,32 @@ fn subtask_status(
             })),
         },
     }
+}
+
+/// What the upstream answers (MySQL and MariaDB alike) when it no longer
+/// has, or never had, the binlog position a replica asks for.
+const BINLOG_GONE: &str = "ERROR 1236 (";
+
+/// What recovers a subtask whose binlog position the upstream no longer
+/// has: the changes in the purged binlogs exist nowhere else, so only a new
+/// full copy brings them; the copy writes into empty tables only.
+pub fn purged_binlog_recovery(task: &str) -> String {
+    format!(
+        "the upstream no longer has the binlog this subtask reads next (purged), so neither resume-task nor \
+         start-task again recovers it: stop-task {task}; drop the task's tables downstream (the full copy writes \
+         only into empty tables); then start-task --remove-meta with the task file at task-mode: all, which copies \
+         the data again and replicates from there"
+    )
+}
+
+/// `result` with the recovery that works for errors whose cause needs one.
+fn with_recovery(task: &str, mut result: pb::ProcessResult) -> pb::ProcessResult {
+    for error in &mut result.errors {
+        if error.message.contains(BINLOG_GONE) {
+            error.workaround = purged_binlog_recovery(task);
+        }
+    }
+    result
 }
 
 /// Validates the file and that each source exists, then runs the
