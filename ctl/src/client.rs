@@ -163,15 +163,25 @@ enum Failure {
 }
 
 /// Statuses a master sends carry no source; those dmctl's side made from a
-/// connection or protocol error do. A timeout is final: the request may
-/// be under way.
+/// connection or protocol error do (a peer that closes the connection, or
+/// answers in another protocol, shows as "operation was canceled" or an h2
+/// error). `--rpc-timeout` expiring is final: the request may be under way.
 fn classify(status: &tonic::Status) -> Failure {
     use std::error::Error;
-    match status.code() {
-        tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => Failure::Final,
-        _ if status.source().is_some() => Failure::NotServed,
-        tonic::Code::Unavailable => Failure::NoLeader,
-        _ => Failure::Final,
+    let mut cause = status.source();
+    let mut timed_out = false;
+    while let Some(error) = cause {
+        timed_out |= error.is::<tonic::TimeoutExpired>();
+        cause = error.source();
+    }
+    if timed_out {
+        Failure::Final
+    } else if status.source().is_some() {
+        Failure::NotServed
+    } else if status.code() == tonic::Code::Unavailable {
+        Failure::NoLeader
+    } else {
+        Failure::Final
     }
 }
 
@@ -242,6 +252,12 @@ mod tests {
             tonic::Status::from_error(Box::new(std::io::Error::other("h2 protocol error")));
         assert_eq!(classify(&transport), Failure::NotServed);
         let timeout = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(timeout.code(), tonic::Code::Cancelled);
         assert_eq!(classify(&timeout), Failure::Final);
+        // A server's own Cancelled is final too; a connection's is not.
+        assert_eq!(
+            classify(&tonic::Status::cancelled("by the server")),
+            Failure::Final
+        );
     }
 }
