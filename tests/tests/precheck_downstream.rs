@@ -7,8 +7,8 @@
 //!   `start-task` stores nothing;
 //! - TiDB-only variables in `target-database.session` are refused when the
 //!   downstream is not TiDB, naming each variable; a variable the server
-//!   does not know, and a `timezone` it does not know, are refused with the
-//!   server's words.
+//!   does not know, and a `timezone` it (or the upstream) does not know,
+//!   are refused with the server's words.
 
 use std::path::Path;
 use std::time::Duration;
@@ -253,11 +253,17 @@ async fn session_variables_the_downstream_lacks_are_refused_naming_them() {
         ),
     );
     let answer = refused(addrs, &file, "zone").await;
+    let unknown = |server: &str| {
+        format!(
+            "timezone Mars/Olympus_Mons is unknown to the {server}: Unknown or incorrect time zone: 'Mars/Olympus_Mons': load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\""
+        )
+    };
     assert_eq!(
         problems(&answer, "fail"),
-        [format!(
-            "{at}: timezone Mars/Olympus_Mons is unknown to the downstream: Unknown or incorrect time zone: 'Mars/Olympus_Mons': load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\""
-        )]
+        [
+            format!("{at}: {}", unknown("downstream")),
+            format!("source mysql1: {}", unknown("upstream")),
+        ]
     );
 
     // Variables the server has, and an offset time zone, pass.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use dm_proto::config::task::Meta;
 use dm_proto::config::SourceConfig;
+use dm_worker::downstream::session::set_session;
 use dm_worker::rules::BlockAllow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
@@ -52,6 +53,8 @@ pub struct SourceFacts {
     /// The binlogs, for the task's `meta` position; `None` when not
     /// fetched (no position to check).
     pub binlog: Option<BinlogFacts>,
+    /// Why the server refused the task's session time zone, if it did.
+    pub time_zone_refused: Option<String>,
 }
 
 /// What to fetch besides the server's variables and grants.
@@ -61,6 +64,9 @@ pub struct FactsRequest<'a> {
     pub tables: Option<&'a BlockAllow>,
     /// The binlogs, to check this start position.
     pub meta: Option<&'a Meta>,
+    /// The session time zone the task's workers set (the copy reads
+    /// TIMESTAMP values in it).
+    pub time_zone: Option<&'a str>,
 }
 
 impl SourceFacts {
@@ -187,6 +193,14 @@ async fn read_facts(
         None => None,
         Some(block_allow) => Some(read_tables(conn, block_allow, addr).await?),
     };
+    let time_zone_refused = match request.time_zone {
+        None => None,
+        Some(zone) => match conn.query_drop(set_session("time_zone", zone)).await {
+            Ok(()) => None,
+            Err(mysql_async::Error::Server(e)) => Some(e.message),
+            Err(e) => return Err(failed("the time zone")(e)),
+        },
+    };
     let mariadb = variables.get("version").is_some_and(|v| is_mariadb(v));
     let binlog = match request.meta {
         None => None,
@@ -199,6 +213,7 @@ async fn read_facts(
         grants,
         tables,
         binlog,
+        time_zone_refused,
     })
 }
 

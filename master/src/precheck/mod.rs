@@ -40,6 +40,10 @@
 //!   its upstream (not purged, not ahead of it); see [`position`]. Skipped
 //!   for a source whose sync resumes at a checkpoint downstream.
 //!
+//! - **source_time_zone**: the server knows the task's `timezone` (the
+//!   copy reads TIMESTAMP values in it; a named zone needs the server's
+//!   time zone tables).
+//!
 //! And on the downstream, whatever the task ignores (it cannot run without
 //! it; see [`target`]): **target_connection** (it answers, with the task's
 //! user and password) and **target_session** (it accepts the session
@@ -109,6 +113,8 @@ pub enum Item {
     TargetConnection,
     /// The downstream accepts the task's session settings.
     TargetSession,
+    /// The source's server knows the task's time zone.
+    SourceTimeZone,
 }
 
 impl Item {
@@ -116,7 +122,11 @@ impl Item {
     /// those only `all` skips, or nothing does.
     pub fn checking_item(self) -> Option<CheckingItem> {
         match self {
-            Item::Connection | Item::Rules | Item::TargetConnection | Item::TargetSession => None,
+            Item::Connection
+            | Item::Rules
+            | Item::TargetConnection
+            | Item::TargetSession
+            | Item::SourceTimeZone => None,
             Item::Version => Some(CheckingItem::Version),
             Item::ServerId => Some(CheckingItem::ServerId),
             Item::BinlogEnable => Some(CheckingItem::BinlogEnable),
@@ -148,6 +158,7 @@ impl Item {
             Item::MetaPosition => "meta_position",
             Item::TargetConnection => "target_connection",
             Item::TargetSession => "target_session",
+            Item::SourceTimeZone => "source_time_zone",
         }
     }
 
@@ -172,6 +183,7 @@ impl Item {
             Item::TargetSession => {
                 "check whether the downstream accepts the task's session settings"
             }
+            Item::SourceTimeZone => "check whether the source's server knows the task's time zone",
         }
     }
 
@@ -201,6 +213,7 @@ impl Item {
             | Item::Version
             | Item::TableSchema
             | Item::AutoIncrementId
+            | Item::SourceTimeZone
             | Item::TargetConnection
             | Item::TargetSession => true,
         };
@@ -216,7 +229,7 @@ const TABLE_ITEMS: [Item; 3] = [
 ];
 
 /// Items checked on each source's server.
-const SOURCE_ITEMS: [Item; 10] = [
+const SOURCE_ITEMS: [Item; 11] = [
     Item::Version,
     Item::ServerId,
     Item::BinlogEnable,
@@ -227,6 +240,7 @@ const SOURCE_ITEMS: [Item; 10] = [
     Item::TableSchema,
     Item::AutoIncrementId,
     Item::MetaPosition,
+    Item::SourceTimeZone,
 ];
 
 /// The `meta` of `source` in `task` when its position is checked.
@@ -272,6 +286,9 @@ pub async fn check_task(
         let request = FactsRequest {
             tables: rules.as_ref().map(|r| &r.block_allow),
             meta: meta_to_check(task, &id),
+            time_zone: Item::SourceTimeZone
+                .enabled(task)
+                .then(|| task.session_time_zone()),
         };
         let facts = databases.source_facts(config, request).await;
         (id, facts)
@@ -410,6 +427,20 @@ pub fn evaluate(
                 names.as_deref(),
             ) {
                 report.found(&subject, Item::DumpPrivilege, Severity::Fail, m);
+            }
+        }
+        if on(Item::SourceTimeZone) {
+            report.ran(&subject, Item::SourceTimeZone);
+            if let Some(why) = &facts.time_zone_refused {
+                report.found(
+                    &subject,
+                    Item::SourceTimeZone,
+                    Severity::Fail,
+                    format!(
+                        "timezone {} is unknown to the upstream: {why}: load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\"",
+                        task.session_time_zone()
+                    ),
+                );
             }
         }
         // A source with a checkpoint resumes there, unless it is removed.

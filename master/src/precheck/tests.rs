@@ -71,6 +71,7 @@ fn good(tables: Vec<TableFacts>) -> SourceFacts {
         grants: vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED VIA mysql_native_password USING 'invalid' OR unix_socket WITH GRANT OPTION".into()],
         tables: Some(tables),
         binlog: None,
+        time_zone_refused: None,
     }
 }
 
@@ -128,7 +129,10 @@ fn the_tutorials_dmtask2_passes() {
     assert_eq!(report.to_string(), PASSED);
     // Every check ran, on each source and on the downstream.
     let summary = report.results(10, 10).summary;
-    assert_eq!((summary.total, summary.successful), (2 + 3 * 9, 2 + 3 * 9));
+    assert_eq!(
+        (summary.total, summary.successful),
+        (2 + 3 * 10, 2 + 3 * 10)
+    );
 }
 
 #[test]
@@ -495,4 +499,21 @@ fn meta_positions_are_checked_for_incremental_tasks_without_checkpoints() {
     assert!(check(&ignoring, &fetched).passed());
     let all = task(&text.replace("task-mode: incremental", "task-mode: all"));
     assert!(check(&all, &fetched).passed());
+}
+
+#[test]
+fn a_time_zone_the_upstream_lacks_fails() {
+    let zoned = task(&DMTASK2.replace(
+        "task-mode: all\n",
+        "task-mode: all\ntimezone: Asia/Shanghai\n",
+    ));
+    let fetched = three(|s| SourceFacts {
+        time_zone_refused: (s == "mysql2")
+            .then(|| "Unknown or incorrect time zone: 'Asia/Shanghai'".to_string()),
+        ..good(vec![t1("bigint")])
+    });
+    assert_eq!(
+        lines(&check(&zoned, &fetched)),
+        ["source mysql2: timezone Asia/Shanghai is unknown to the upstream: Unknown or incorrect time zone: 'Asia/Shanghai': load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\""]
+    );
 }

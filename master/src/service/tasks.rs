@@ -387,6 +387,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_purged_binlog_error_names_the_recovery() {
+        let error = |message: &str| pb::ProcessError {
+            err_code: String::new(),
+            err_class: "sync".into(),
+            err_scope: "internal".into(),
+            err_level: "high".into(),
+            message: message.into(),
+            raw_cause: String::new(),
+            workaround: "fix the cause, then `resume-task`".into(),
+        };
+        let result = with_recovery(
+            "t",
+            pb::ProcessResult {
+                is_canceled: false,
+                errors: vec![
+                    error("upstream: reading the binlog: Server error: `ERROR 1236 (HY000): Could not find first log file name in binary log index file'"),
+                    error("downstream: Duplicate entry"),
+                ],
+                detail: Vec::new(),
+            },
+        );
+        assert_eq!(result.errors[0].workaround, purged_binlog_recovery("t"));
+        assert!(result.errors[0].workaround.contains("stop-task t;"));
+        assert_eq!(
+            result.errors[1].workaround,
+            "fix the cause, then `resume-task`"
+        );
+    }
+
+    #[test]
     fn an_unreported_subtask_shows_its_stored_checkpoint() {
         let status = subtask_status("t", None, Some("(bin.000002, 900)".into()));
         assert_eq!(status.stage, pb::Stage::New as i32);
