@@ -2,12 +2,32 @@
 //!
 //! Any master serves every request (followers forward to the leader), so
 //! dmctl just needs one that answers: it connects to the addresses in order
-//! and moves on when one cannot be reached or answers `Unavailable` (a master
-//! that knows no leader yet, or whose leader just changed, says so with that
-//! code, and the request was not carried out, so it is safe to send again).
-//! When some master answered `Unavailable`, a new round starts after
-//! [`RETRY_BACKOFF`], until [`RETRY_DEADLINE`]: an election takes well under
-//! a second. When no master could even be reached, dmctl fails at once.
+//! and moves on when one cannot be used. An address costs at most about
+//! [`PER_ADDRESS_TIMEOUT`] twice when it does not answer: the TCP connect is
+//! bounded by it, and once connected, HTTP/2 pings every
+//! [`PER_ADDRESS_TIMEOUT`] that go unanswered for as long again close the
+//! connection (a frozen master, a port whose owner never reads). A live
+//! master answers pings while it works on a long request, so only the
+//! request's own `--rpc-timeout` bounds that.
+//!
+//! What moves dmctl on to the next address:
+//!
+//! - the address cannot be reached, or fails as a connection (no answer,
+//!   not an HTTP/2 gRPC server): the error arose on dmctl's side (a status
+//!   with a source), so no master handled the request;
+//! - a master answers `Unavailable` (it knows no leader yet, or its leader
+//!   just changed): the request was not carried out, so it is safe to send
+//!   again. When some master answered so, a new round starts after
+//!   [`RETRY_BACKOFF`], until [`RETRY_DEADLINE`]: an election takes well
+//!   under a second.
+//!
+//! Any other answer ends the command, and so does `--rpc-timeout` expiring
+//! (a master may still be carrying the request out). When no master could
+//! be used at all, dmctl fails at once, naming what each address did.
+//!
+//! Addresses are DM's `host:port` list; `http://` and `https://` prefixes
+//! (as DM's configuration files write them) are accepted and dropped: the
+//! masters serve plain gRPC.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,8 +38,9 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::error::CtlError;
 
-/// Time allowed to open a connection to one master.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one address may stay silent: the TCP connect's bound, and the
+/// HTTP/2 ping interval and ping timeout once connected.
+pub const PER_ADDRESS_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pause between rounds over the addresses.
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// How long to keep retrying while masters answer but have no leader.
@@ -36,7 +57,7 @@ impl Masters {
     pub fn new(master_addr: &str, rpc_timeout: Duration) -> Result<Self, CtlError> {
         let addrs = split_list(master_addr)
             .iter()
-            .map(|a| advertise_for(a))
+            .map(|a| master_address(a))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|message| CtlError::Flag {
                 flag: "--master-addr",
@@ -85,10 +106,11 @@ impl Masters {
         for addr in &self.addrs {
             let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
                 Ok(e) => e
-                    .connect_timeout(CONNECT_TIMEOUT)
+                    .connect_timeout(PER_ADDRESS_TIMEOUT)
                     .timeout(self.rpc_timeout)
-                    .http2_keep_alive_interval(Duration::from_secs(10))
-                    .keep_alive_timeout(Duration::from_secs(3)),
+                    .http2_keep_alive_interval(PER_ADDRESS_TIMEOUT)
+                    .keep_alive_timeout(PER_ADDRESS_TIMEOUT)
+                    .keep_alive_while_idle(true),
                 Err(e) => {
                     failures.push(format!("{addr}: {e}"));
                     continue;
@@ -101,13 +123,17 @@ impl Masters {
                     continue;
                 }
             };
-            match call(MasterClient::new(channel)).await {
+            let status = match call(MasterClient::new(channel)).await {
                 Ok(resp) => return Ok(Round::Done(resp.into_inner())),
-                Err(status) if status.code() == tonic::Code::Unavailable => {
+                Err(status) => status,
+            };
+            match classify(&status) {
+                Failure::NotServed => failures.push(format!("{addr}: {}", status.message())),
+                Failure::NoLeader => {
                     answered = true;
                     failures.push(format!("{addr}: {}", status.message()));
                 }
-                Err(status) => {
+                Failure::Final => {
                     return Err(CtlError::Rpc {
                         addr: addr.clone(),
                         status,
@@ -122,6 +148,58 @@ impl Masters {
             Round::NoneReachable(failures)
         })
     }
+}
+
+/// What a failed call means for the next address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// No master handled the request (the connection failed, or the peer
+    /// is not a gRPC server): try the next address.
+    NotServed,
+    /// A master answered that it cannot serve now: try the next, then again.
+    NoLeader,
+    /// The answer stands (or the request may be under way): stop.
+    Final,
+}
+
+/// Statuses a master sends carry no source; those dmctl's side made from a
+/// connection or protocol error do (a peer that closes the connection, or
+/// answers in another protocol, shows as "operation was canceled" or an h2
+/// error). `--rpc-timeout` expiring is final: the request may be under way.
+fn classify(status: &tonic::Status) -> Failure {
+    use std::error::Error;
+    let mut cause = status.source();
+    let mut timed_out = false;
+    while let Some(error) = cause {
+        timed_out |= error.is::<tonic::TimeoutExpired>();
+        cause = error.source();
+    }
+    if timed_out {
+        Failure::Final
+    } else if status.source().is_some() {
+        Failure::NotServed
+    } else if status.code() == tonic::Code::Unavailable {
+        Failure::NoLeader
+    } else {
+        Failure::Final
+    }
+}
+
+/// One `--master-addr` item as `host:port`: an `http://` or `https://`
+/// prefix and a trailing `/` are dropped; `:8261` means this machine.
+pub fn master_address(item: &str) -> Result<String, String> {
+    let lower = item.to_ascii_lowercase();
+    let rest = ["http://", "https://"]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map_or(item, |p| &item[p.len()..]);
+    let rest = rest.trim_end_matches('/');
+    if rest.contains("://") || rest.contains('/') {
+        return Err(format!(
+            "\"{item}\" is not a master address; write host:port (an http:// or https:// prefix may be given), e.g. 127.0.0.1:8261"
+        ));
+    }
+    advertise_for(rest).map_err(|e| format!("\"{item}\": {e}"))
 }
 
 /// How one pass over the addresses ended.
@@ -140,4 +218,46 @@ fn connect_reason(err: &tonic::transport::Error) -> String {
         source = next;
     }
     source.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_addresses_drop_http_prefixes() {
+        for (item, want) in [
+            ("127.0.0.1:8261", "127.0.0.1:8261"),
+            ("http://127.0.0.1:8261", "127.0.0.1:8261"),
+            ("https://master.example:8261/", "master.example:8261"),
+            ("HTTP://10.0.0.1:8261", "10.0.0.1:8261"),
+            (":8261", "127.0.0.1:8261"),
+        ] {
+            assert_eq!(master_address(item).as_deref(), Ok(want), "{item}");
+        }
+        for item in ["ftp://127.0.0.1:1", "http://a:1/path", "http://"] {
+            let err = master_address(item).unwrap_err();
+            assert!(err.contains(item), "{item}: {err}");
+        }
+    }
+
+    #[test]
+    fn failures_from_a_master_and_from_the_connection() {
+        assert_eq!(
+            classify(&tonic::Status::unavailable("no leader")),
+            Failure::NoLeader
+        );
+        assert_eq!(classify(&tonic::Status::internal("bug")), Failure::Final);
+        let transport =
+            tonic::Status::from_error(Box::new(std::io::Error::other("h2 protocol error")));
+        assert_eq!(classify(&transport), Failure::NotServed);
+        let timeout = tonic::Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        assert_eq!(timeout.code(), tonic::Code::Cancelled);
+        assert_eq!(classify(&timeout), Failure::Final);
+        // A server's own Cancelled is final too; a connection's is not.
+        assert_eq!(
+            classify(&tonic::Status::cancelled("by the server")),
+            Failure::Final
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use dm_proto::check_result;
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use serde::Serialize;
@@ -64,6 +65,40 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
     }
 }
 
+/// A response with the pre-check's results beside it: DM's dmctl prints
+/// the detail inside the message text; this prints it as a `detail`
+/// object, so the output stays JSON (see [`check_result`]).
+#[derive(Debug, Serialize)]
+struct WithDetail<'a, T> {
+    #[serde(flatten)]
+    response: &'a T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<check_result::CheckResults>,
+}
+
+impl<'a, T> WithDetail<'a, T> {
+    fn new(response: &'a T, detail: Option<check_result::CheckResults>) -> Self {
+        Self { response, detail }
+    }
+}
+
+/// `start-task`'s answer: a refusal's `msg`, or a start's `checkResult`
+/// (warnings), split into DM's header and the detail.
+fn start_answer(resp: pb::StartTaskResponse) -> Outcome {
+    let (msg, msg_detail) = check_result::split(&resp.msg);
+    let (check, check_detail) = check_result::split(&resp.check_result);
+    let shown = pb::StartTaskResponse {
+        result: resp.result,
+        msg: msg.to_string(),
+        sources: resp.sources.clone(),
+        check_result: check.to_string(),
+    };
+    answer(
+        &WithDetail::new(&shown, msg_detail.or(check_detail)),
+        resp.result,
+    )
+}
+
 fn answer<T: Serialize>(value: &T, ok: bool) -> Outcome {
     Outcome {
         output: to_json(value),
@@ -107,7 +142,7 @@ async fn execute(
                 start_time: 0,
             };
             let resp = rpc!(masters, start_task, req)?;
-            answer(&resp, resp.result)
+            start_answer(resp)
         }
         Command::StopTask(t) => operate_task(pb::TaskOp::Stop, &t.task, sources, masters).await?,
         Command::PauseTask(t) => operate_task(pb::TaskOp::Pause, &t.task, sources, masters).await?,
@@ -144,7 +179,12 @@ async fn execute(
                 start_time: 0,
             };
             let resp = rpc!(masters, check_task, req)?;
-            answer(&resp, resp.result)
+            let (msg, detail) = check_result::split(&resp.msg);
+            let shown = pb::CheckTaskResponse {
+                result: resp.result,
+                msg: msg.to_string(),
+            };
+            answer(&WithDetail::new(&shown, detail), resp.result)
         }
         Command::OperateSource {
             op,
@@ -157,7 +197,7 @@ async fn execute(
                     ok: true,
                 });
             }
-            operate_source(op, args, masters).await?
+            operate_source(op, args, sources, masters).await?
         }
         Command::ListMember {
             leader,
@@ -295,13 +335,16 @@ async fn operate_task(
     Ok(answer(&resp, resp.result))
 }
 
+/// `operate-source`; `-s` sources come first among the source ids (as in
+/// DM), so `show -s mysql1` shows that source only.
 async fn operate_source(
     op: SourceOp,
     args: Vec<String>,
+    sources: Vec<String>,
     masters: &Masters,
 ) -> Result<Outcome, CtlError> {
     let mut config = Vec::new();
-    let mut source_id = Vec::new();
+    let mut source_id = sources;
     let op = match op {
         SourceOp::Update => {
             return Ok(failure(
@@ -334,7 +377,7 @@ async fn operate_source(
             pb::SourceOp::StopSource
         }
         SourceOp::Show => {
-            source_id = args;
+            source_id.extend(args);
             pb::SourceOp::ShowSource
         }
     };

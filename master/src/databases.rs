@@ -2,7 +2,8 @@
 //!
 //! A master touches the upstream and downstream servers in four places
 //! only: `operate-source create` checks that the upstream answers, the task
-//! pre-check reads each source's facts (variables, grants, tables),
+//! pre-check reads each source's facts (variables, grants, tables,
+//! binlogs) and the downstream's,
 //! `--remove-meta` drops a task's meta tables downstream, and `check-diff`
 //! compares a task's upstream and downstream tables. The binary uses
 //! [`MySqlDatabases`]; the deterministic simulation, which has no servers,
@@ -12,12 +13,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use dm_proto::config::{SourceConfig, TaskConfig};
-use dm_worker::rules::BlockAllow;
 use futures::future::BoxFuture;
 
 use crate::diff::{DiffError, DiffLimits, DiffReport};
-use crate::precheck::facts::SourceFacts;
-use crate::precheck::PrecheckError;
+use crate::precheck::facts::{FactsRequest, SourceFacts};
+use crate::precheck::{PrecheckError, TargetFacts};
 
 /// The master's view of the databases it manages.
 pub trait Databases: Send + Sync + fmt::Debug + 'static {
@@ -27,13 +27,18 @@ pub trait Databases: Send + Sync + fmt::Debug + 'static {
         source: &'a SourceConfig,
     ) -> BoxFuture<'a, Result<String, String>>;
 
-    /// `source`'s facts for the pre-check (with `tables`, the tables it
-    /// selects).
+    /// `source`'s facts for the pre-check, with what `request` asks for.
     fn source_facts<'a>(
         &'a self,
         source: &'a SourceConfig,
-        tables: Option<&'a BlockAllow>,
+        request: FactsRequest<'a>,
     ) -> BoxFuture<'a, Result<SourceFacts, PrecheckError>>;
+
+    /// The facts of `task`'s downstream for the pre-check.
+    fn target_facts<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+    ) -> BoxFuture<'a, Result<TargetFacts, PrecheckError>>;
 
     /// Drops `task`'s meta tables in its target database.
     fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>>;
@@ -63,9 +68,16 @@ impl Databases for MySqlDatabases {
     fn source_facts<'a>(
         &'a self,
         source: &'a SourceConfig,
-        tables: Option<&'a BlockAllow>,
+        request: FactsRequest<'a>,
     ) -> BoxFuture<'a, Result<SourceFacts, PrecheckError>> {
-        Box::pin(crate::precheck::facts::fetch(source, tables))
+        Box::pin(crate::precheck::facts::fetch(source, request))
+    }
+
+    fn target_facts<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+    ) -> BoxFuture<'a, Result<TargetFacts, PrecheckError>> {
+        Box::pin(crate::precheck::target::fetch(task))
     }
 
     fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {

@@ -8,10 +8,12 @@
 //!   serde impls that print DM's JSON.
 //! - [`config`]: task, source, master and worker configuration, parsed and
 //!   validated with errors that name the file, line and key.
+//! - [`check_result`]: the pre-check's results on the wire, in DM's shape.
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`net`]: the network as an input (connectors for clients).
 
+pub mod check_result;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -13,6 +13,7 @@
 //! Modules, one job each:
 //! - [`mariadb`]: start/stop MariaDB servers in temp directories ([`MariaDb`]).
 //! - [`cluster`]: real dm-master processes and dmctl.
+//! - [`check_answer`]: the pre-check's results in dmctl's answers.
 //! - [`process`]: a guard that stops a spawned child on drop ([`ChildGuard`]).
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
@@ -28,6 +29,7 @@ pub mod bench_txn;
 pub mod bench_worker;
 pub mod big_table;
 pub mod binaries;
+pub mod check_answer;
 pub mod cluster;
 pub mod error;
 pub mod mariadb;

@@ -14,7 +14,7 @@ fn task_file(dir: &Path, name: &str, sources: &[&str], port: u16) -> String {
         .map(|s| format!("  - source-id: \"{s}\"\n    block-allow-list: \"all\"\n"))
         .collect();
     let text = format!(
-        "name: {name}\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {port}\n  user: \"root\"\n  password: \"downstream-secret\"\nmysql-instances:\n{instances}block-allow-list:\n  all:\n    do-dbs: [\"app\"]\n"
+        "name: {name}\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {port}\n  user: \"dm\"\n  password: \"downstream-secret\"\nmysql-instances:\n{instances}block-allow-list:\n  all:\n    do-dbs: [\"app\"]\n"
     );
     let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, text).expect("write");
@@ -26,6 +26,17 @@ async fn a_task_is_started_queried_paused_resumed_and_stopped() {
     let upstream = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
+    // The downstream (the same server) has a user with a password, which
+    // the pre-check logs in with and get-config masks.
+    dm_tests::tutorial::run_sql(
+        &upstream,
+        &[
+            "CREATE USER 'dm'@'%' IDENTIFIED BY 'downstream-secret'",
+            "GRANT ALL PRIVILEGES ON *.* TO 'dm'@'%'",
+        ],
+    )
+    .await
+    .expect("downstream user");
     let (_masters, addrs) = dm_tests::scenario::masters().await.expect("masters");
     let dir = tempfile::tempdir().expect("tempdir");
     create_source(&addrs, dir.path(), "mysql1", upstream.port())

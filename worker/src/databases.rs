@@ -9,6 +9,7 @@ use dm_proto::config::{DbConfig, SourceConfig};
 
 use crate::copy::mysql_source::MySqlCopySource;
 use crate::copy::source::CopySource;
+use crate::downstream::session::{set_session, DEFAULT_TIME_ZONE};
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
 use crate::sync::source::{BinlogSource, MySqlSource};
 
@@ -28,14 +29,21 @@ pub trait Databases: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MySqlDatabases;
 
-/// Connection options of a source (UTF-8, UTC).
+/// Connection options of a source: UTF-8, and the time zone of its
+/// `from.session` `time_zone` (a task's, see [`crate::downstream::session`]),
+/// else UTC.
 pub fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
+    let time_zone = source
+        .from
+        .session
+        .get("time_zone")
+        .map_or(DEFAULT_TIME_ZONE, String::as_str);
     db_opts(
         &source.from,
         pool_max,
         vec![
             "SET NAMES utf8mb4".to_string(),
-            "SET time_zone = '+00:00'".to_string(),
+            set_session("time_zone", time_zone),
         ],
     )
 }

@@ -1,4 +1,5 @@
-//! The master's databases in the simulation: every upstream answers, and
+//! The master's databases in the simulation: every upstream answers, the
+//! downstream passes the pre-check, and
 //! meta tables are removed without a server; `check-diff` is not available. (The data path's in-memory
 //! servers are separate; see the worker's upstream and downstream traits.)
 
@@ -6,9 +7,8 @@ use std::collections::BTreeMap;
 
 use dm_master::databases::Databases;
 use dm_master::diff::{DiffError, DiffLimits, DiffReport};
-use dm_master::precheck::{PrecheckError, SourceFacts};
+use dm_master::precheck::{FactsRequest, PrecheckError, SourceFacts, TargetFacts};
 use dm_proto::config::{SourceConfig, TaskConfig};
-use dm_worker::rules::BlockAllow;
 use futures::future::BoxFuture;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -25,10 +25,22 @@ impl Databases for SimDatabases {
     fn source_facts<'a>(
         &'a self,
         source: &'a SourceConfig,
-        _tables: Option<&'a BlockAllow>,
+        _request: FactsRequest<'a>,
     ) -> BoxFuture<'a, Result<SourceFacts, PrecheckError>> {
         let addr = format!("{}:{}", source.from.host, source.from.port);
         Box::pin(async move { Err(PrecheckError::Timeout { addr, secs: 0 }) })
+    }
+
+    fn target_facts<'a>(
+        &'a self,
+        _task: &'a TaskConfig,
+    ) -> BoxFuture<'a, Result<TargetFacts, PrecheckError>> {
+        Box::pin(async {
+            Ok(TargetFacts {
+                version: "simulated".into(),
+                ..TargetFacts::default()
+            })
+        })
     }
 
     fn remove_meta<'a>(&'a self, _task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {

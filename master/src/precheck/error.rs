@@ -1,9 +1,10 @@
-//! Why the facts of one upstream could not be fetched.
+//! Why the facts of one upstream, or of the downstream, could not be
+//! fetched.
 
 use thiserror::Error;
 
-/// Fetching one source's facts failed; the pre-check reports it as that
-/// source's failure and checks nothing else on it.
+/// Fetching one source's (or the downstream's) facts failed; the pre-check
+/// reports it as that subject's failure and checks nothing else on it.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PrecheckError {
     /// The task names a source the cluster does not have.
@@ -22,4 +23,18 @@ pub enum PrecheckError {
     /// Nothing came back in time.
     #[error("the upstream {addr} did not answer the pre-check within {secs} s: check that the server is running and reachable from the masters")]
     Timeout { addr: String, secs: u64 },
+    /// The downstream refused the connection (wrong password, unknown
+    /// host, nothing listening, ...).
+    #[error("cannot connect to the downstream {addr}: {reason}; check target-database's host, port, user and password, and that the server runs and is reachable from the masters")]
+    TargetConnect { addr: String, reason: String },
+    /// A query on the downstream failed.
+    #[error("reading {what} from the downstream {addr} failed: {reason}; the pre-check needs it: check that target-database's user may run it")]
+    TargetQuery {
+        addr: String,
+        what: &'static str,
+        reason: String,
+    },
+    /// The downstream did not answer in time.
+    #[error("the downstream {addr} did not answer within {secs} s; check target-database's host and port, and that the server runs and is reachable from the masters")]
+    TargetTimeout { addr: String, secs: u64 },
 }

@@ -9,12 +9,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use dm_proto::config::task::Meta;
 use dm_proto::config::SourceConfig;
+use dm_worker::downstream::session::set_session;
 use dm_worker::rules::BlockAllow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
 use super::error::PrecheckError;
+use super::position::{BinlogFacts, GtidFacts};
+use super::server::is_mariadb;
 
 /// How long fetching one source's facts may take. Sources are fetched
 /// concurrently, and a request forwarded to the leader has 10 s in all, so
@@ -46,6 +50,23 @@ pub struct SourceFacts {
     /// they were not fetched (no item needs them, or the task's rules for
     /// this source do not compile).
     pub tables: Option<Vec<TableFacts>>,
+    /// The binlogs, for the task's `meta` position; `None` when not
+    /// fetched (no position to check).
+    pub binlog: Option<BinlogFacts>,
+    /// Why the server refused the task's session time zone, if it did.
+    pub time_zone_refused: Option<String>,
+}
+
+/// What to fetch besides the server's variables and grants.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FactsRequest<'a> {
+    /// The tables this block-allow list selects.
+    pub tables: Option<&'a BlockAllow>,
+    /// The binlogs, to check this start position.
+    pub meta: Option<&'a Meta>,
+    /// The session time zone the task's workers set (the copy reads
+    /// TIMESTAMP values in it).
+    pub time_zone: Option<&'a str>,
 }
 
 impl SourceFacts {
@@ -100,14 +121,14 @@ pub fn address(source: &SourceConfig) -> String {
 }
 
 /// Connects as the source's user and fetches its facts: variables, user,
-/// grants, and (with `tables`) the tables `tables` selects with their
-/// columns and indexes. Gives up after [`FETCH_TIMEOUT`].
+/// grants, and what `request` asks for (the selected tables with their
+/// columns and indexes; the binlogs). Gives up after [`FETCH_TIMEOUT`].
 pub async fn fetch(
     source: &SourceConfig,
-    tables: Option<&BlockAllow>,
+    request: FactsRequest<'_>,
 ) -> Result<SourceFacts, PrecheckError> {
     let addr = address(source);
-    match tokio::time::timeout(FETCH_TIMEOUT, fetch_unbounded(source, tables, &addr)).await {
+    match tokio::time::timeout(FETCH_TIMEOUT, fetch_unbounded(source, request, &addr)).await {
         Ok(result) => result,
         Err(_) => Err(PrecheckError::Timeout {
             addr,
@@ -118,7 +139,7 @@ pub async fn fetch(
 
 async fn fetch_unbounded(
     source: &SourceConfig,
-    select: Option<&BlockAllow>,
+    request: FactsRequest<'_>,
     addr: &str,
 ) -> Result<SourceFacts, PrecheckError> {
     let from = &source.from;
@@ -127,7 +148,7 @@ async fn fetch_unbounded(
         addr: addr.to_string(),
         reason: e.to_string(),
     })?;
-    let facts = read_facts(&mut conn, select, addr).await;
+    let facts = read_facts(&mut conn, request, addr).await;
     if let Err(e) = conn.disconnect().await {
         tracing::debug!(%addr, error = %e, "closing the pre-check connection");
     }
@@ -136,7 +157,7 @@ async fn fetch_unbounded(
 
 async fn read_facts(
     conn: &mut Conn,
-    select: Option<&BlockAllow>,
+    request: FactsRequest<'_>,
     addr: &str,
 ) -> Result<SourceFacts, PrecheckError> {
     let failed = |what| query_error(addr, what);
@@ -151,7 +172,7 @@ async fn read_facts(
         ))
         .await
         .map_err(failed("the server variables"))?;
-    let variables = rows
+    let variables: BTreeMap<String, String> = rows
         .iter()
         .map(|row| (text(row, 0).to_lowercase(), text(row, 1)))
         .collect();
@@ -168,9 +189,22 @@ async fn read_facts(
         .map_err(failed("the user's grants (SHOW GRANTS)"))?;
     let grants = rows.iter().map(|r| text(r, 0)).collect();
 
-    let tables = match select {
+    let tables = match request.tables {
         None => None,
         Some(block_allow) => Some(read_tables(conn, block_allow, addr).await?),
+    };
+    let time_zone_refused = match request.time_zone {
+        None => None,
+        Some(zone) => match conn.query_drop(set_session("time_zone", zone)).await {
+            Ok(()) => None,
+            Err(mysql_async::Error::Server(e)) => Some(e.message),
+            Err(e) => return Err(failed("the time zone")(e)),
+        },
+    };
+    let mariadb = variables.get("version").is_some_and(|v| is_mariadb(v));
+    let binlog = match request.meta {
+        None => None,
+        Some(meta) => Some(read_binlog(conn, meta, mariadb, addr).await?),
     };
 
     Ok(SourceFacts {
@@ -178,7 +212,95 @@ async fn read_facts(
         current_user,
         grants,
         tables,
+        binlog,
+        time_zone_refused,
     })
+}
+
+/// The binlog facts the position `meta` is checked against (see
+/// [`super::position`]).
+async fn read_binlog(
+    conn: &mut Conn,
+    meta: &Meta,
+    mariadb: bool,
+    addr: &str,
+) -> Result<BinlogFacts, PrecheckError> {
+    let failed = |what| query_error(addr, what);
+    let rows: Vec<Row> = conn
+        .query("SHOW BINARY LOGS")
+        .await
+        .map_err(failed("the binlogs (SHOW BINARY LOGS)"))?;
+    let files: Vec<(String, u64)> = rows
+        .iter()
+        .map(|r| (text(r, 0), text(r, 1).parse().unwrap_or(0)))
+        .collect();
+    let mut facts = BinlogFacts {
+        files,
+        ..BinlogFacts::default()
+    };
+    if !meta.binlog_name.is_empty() {
+        let listed = facts
+            .files
+            .iter()
+            .find(|(f, _)| *f == meta.binlog_name)
+            .map(|(_, size)| *size);
+        if listed.is_some_and(|size| u64::from(meta.binlog_pos) <= size) {
+            // The sync unit starts at position 4 at the least.
+            let statement = format!(
+                "SHOW BINLOG EVENTS IN '{}' FROM {} LIMIT 1",
+                meta.binlog_name.replace('\\', "\\\\").replace('\'', "\\'"),
+                meta.binlog_pos.max(4)
+            );
+            match conn.query_drop(statement).await {
+                Ok(()) => {}
+                Err(mysql_async::Error::Server(e)) => facts.position_refused = Some(e.message),
+                Err(e) => return Err(failed("the binlog events (SHOW BINLOG EVENTS)")(e)),
+            }
+        }
+        return Ok(facts);
+    }
+    if meta.binlog_gtid.is_empty() {
+        return Ok(facts);
+    }
+    facts.gtid = if mariadb {
+        let (binlog_state, binlog_pos): (Option<String>, Option<String>) = conn
+            .query_first("SELECT @@gtid_binlog_state, @@gtid_binlog_pos")
+            .await
+            .map_err(failed("the GTID state (@@gtid_binlog_state)"))?
+            .unwrap_or_default();
+        let at_oldest: Option<String> = match facts.files.first() {
+            Some((oldest, _)) => conn
+                .exec_first("SELECT BINLOG_GTID_POS(?, 4)", (oldest.as_str(),))
+                .await
+                .map_err(failed(
+                    "the oldest binlog's GTID position (BINLOG_GTID_POS)",
+                ))?
+                .flatten(),
+            None => None,
+        };
+        GtidFacts::MariaDb {
+            binlog_state: binlog_state.unwrap_or_default(),
+            binlog_pos: binlog_pos.unwrap_or_default(),
+            at_oldest: at_oldest.unwrap_or_default(),
+        }
+    } else {
+        let gtid = meta.binlog_gtid.as_str();
+        let row: Option<(String, String, i64, i64)> = conn
+            .exec_first(
+                "SELECT @@gtid_executed, @@gtid_purged, GTID_SUBSET(@@gtid_purged, ?), GTID_SUBSET(?, @@gtid_executed)",
+                (gtid, gtid),
+            )
+            .await
+            .map_err(failed("the GTID sets (@@gtid_executed, @@gtid_purged)"))?;
+        let (executed, purged, holds, within) = row.unwrap_or_default();
+        GtidFacts::MySql {
+            executed,
+            purged,
+            holds_purged: holds == 1,
+            within_executed: within == 1,
+        }
+    };
+    Ok(facts)
 }
 
 async fn read_tables(

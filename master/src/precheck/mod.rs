@@ -24,16 +24,30 @@
 //!   calls it BINLOG MONITOR), on `*.*`.
 //! - **dump_privilege**: SELECT on every selected table and, on MySQL,
 //!   RELOAD for the `FLUSH TABLES WITH READ LOCK` of a consistent dump.
-//! - **table_schema**: every table the block-allow list selects has a primary
-//!   key or a unique key over NOT NULL columns, without which updates and
-//!   deletes cannot name their downstream row exactly.
-//! - **auto_increment_ID**: when two or more upstream tables (of several
-//!   sources, or of one) are routed to the same downstream table, those with
-//!   an auto-increment key would write the same ids into it. Each such table
-//!   needs a `partition id` column mapping on that column, which must be
-//!   BIGINT (see the tutorial's dmtask2); a task whose ids cannot overlap
-//!   (the tutorial's dmtask1, with `auto-increment-increment`) ignores the
-//!   item.
+//! - **table_schema** (a warning, as in DM): every table the block-allow
+//!   list selects has a primary key or a unique key over NOT NULL columns,
+//!   without which updates and deletes cannot name their downstream row
+//!   exactly.
+//! - **auto_increment_ID** (a warning, as in DM): when two or more upstream
+//!   tables (of several sources, or of one) are routed to the same
+//!   downstream table, those with an auto-increment key may write the same
+//!   ids into it, unless a `partition id` column mapping rewrites that
+//!   column (see the tutorial's dmtask2) or the ids never overlap (the
+//!   tutorial's dmtask1, with `auto-increment-increment`). A `partition id`
+//!   mapping on a column that is not BIGINT fails: the mapped ids need 64
+//!   bits.
+//! - **meta_position**: an incremental task's `meta` position exists on
+//!   its upstream (not purged, not ahead of it); see [`position`]. Skipped
+//!   for a source whose sync resumes at a checkpoint downstream.
+//!
+//! - **source_time_zone**: the server knows the task's `timezone` (the
+//!   copy reads TIMESTAMP values in it; a named zone needs the server's
+//!   time zone tables).
+//!
+//! And on the downstream, whatever the task ignores (it cannot run without
+//! it; see [`target`]): **target_connection** (it answers, with the task's
+//! user and password) and **target_session** (it accepts the session
+//! variables and time zone the workers will set).
 //!
 //! Items belong to the units that need them: binlog items, `server_id` and
 //! `replication_privilege` are checked only when the task syncs
@@ -41,37 +55,42 @@
 //! `all`). `schema_of_shard_tables` (same columns in every shard) is not
 //! checked yet.
 //!
-//! Shape: [`facts::fetch`] is the only IO, one connection per source (all
-//! sources at once, each bounded by [`facts::FETCH_TIMEOUT`]); [`evaluate`]
-//! and the item modules ([`server`], [`grants`], [`tables`]) decide purely
-//! from the fetched facts. A source that cannot be reached is one failure
-//! and contributes no tables to `auto_increment_ID`.
+//! Shape: [`facts::fetch`] and [`target::fetch`] are the only IO, one
+//! connection per source and one to the downstream (all at once, each
+//! bounded by [`facts::FETCH_TIMEOUT`]); [`evaluate`] and the item modules
+//! ([`server`], [`grants`], [`tables`], [`position`], [`target`]) decide
+//! purely from the fetched facts. A source that cannot be reached is one
+//! failure and contributes no tables to `auto_increment_ID`.
 //!
-//! Each failure is one line naming the source, the item and the fix, e.g.
-//! `source mysql1: binlog_format is STATEMENT; the sync unit needs ROW: SET
-//! GLOBAL binlog_format = ROW (and in the server config)`.
+//! The outcome is one result per check that ran ([`report`]), each problem
+//! naming its subject, the item and the fix, e.g. `source mysql1:
+//! binlog_format is STATEMENT; the sync unit needs ROW: SET GLOBAL
+//! binlog_format = ROW (and in the server config)`; `check-task` answers it
+//! in DM's shape (results with state `fail` / `warn`, a summary).
 
 mod error;
 pub mod facts;
 pub mod grants;
+pub mod position;
+pub mod report;
 pub mod server;
 pub mod tables;
+pub mod target;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use dm_proto::config::task::{CheckingItem, MappingExpression};
 use dm_proto::config::{SourceConfig, TaskConfig, TaskMode};
 use dm_worker::rules::pattern::fold;
 use dm_worker::rules::TaskRules;
 
+pub use dm_proto::check_result::PASSED;
 pub use error::PrecheckError;
-pub use facts::{ColumnFacts, IndexFacts, SourceFacts, TableFacts};
+pub use facts::{ColumnFacts, FactsRequest, IndexFacts, SourceFacts, TableFacts};
+pub use report::{CheckReport, CheckResult, Finding, Problem, Severity, Subject};
+pub use target::TargetFacts;
 
-/// What `check-task` answers when nothing failed (DM's text).
-pub const PASSED: &str = "pre-check is passed. ";
-
-/// What a failure is about.
+/// What a check is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Item {
     /// The source exists and its server answers.
@@ -89,14 +108,25 @@ pub enum Item {
     DumpPrivilege,
     TableSchema,
     AutoIncrementId,
+    MetaPosition,
+    /// The downstream answers as the task's user.
+    TargetConnection,
+    /// The downstream accepts the task's session settings.
+    TargetSession,
+    /// The source's server knows the task's time zone.
+    SourceTimeZone,
 }
 
 impl Item {
     /// The `ignore-checking-items` entry that skips this item; `None` for
-    /// those only `all` skips.
+    /// those only `all` skips, or nothing does.
     pub fn checking_item(self) -> Option<CheckingItem> {
         match self {
-            Item::Connection | Item::Rules => None,
+            Item::Connection
+            | Item::Rules
+            | Item::TargetConnection
+            | Item::TargetSession
+            | Item::SourceTimeZone => None,
             Item::Version => Some(CheckingItem::Version),
             Item::ServerId => Some(CheckingItem::ServerId),
             Item::BinlogEnable => Some(CheckingItem::BinlogEnable),
@@ -106,12 +136,63 @@ impl Item {
             Item::DumpPrivilege => Some(CheckingItem::DumpPrivilege),
             Item::TableSchema => Some(CheckingItem::TableSchema),
             Item::AutoIncrementId => Some(CheckingItem::AutoIncrementId),
+            Item::MetaPosition => Some(CheckingItem::MetaPosition),
+        }
+    }
+
+    /// The name results show: the `ignore-checking-items` spelling where
+    /// there is one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Item::Connection => "source_connection",
+            Item::Rules => "task_rules",
+            Item::Version => "version",
+            Item::ServerId => "server_id",
+            Item::BinlogEnable => "binlog_enable",
+            Item::BinlogFormat => "binlog_format",
+            Item::BinlogRowImage | Item::BinlogRowMetadata => "binlog_row_image",
+            Item::ReplicationPrivilege => "replication_privilege",
+            Item::DumpPrivilege => "dump_privilege",
+            Item::TableSchema => "table_schema",
+            Item::AutoIncrementId => "auto_increment_ID",
+            Item::MetaPosition => "meta_position",
+            Item::TargetConnection => "target_connection",
+            Item::TargetSession => "target_session",
+            Item::SourceTimeZone => "source_time_zone",
+        }
+    }
+
+    /// What the check asks.
+    pub fn desc(self) -> &'static str {
+        match self {
+            Item::Connection => "check whether the source exists and its server answers",
+            Item::Rules => "check whether the task's rules for the source compile",
+            Item::Version => "check whether the server's version is supported",
+            Item::ServerId => "check whether server_id is set",
+            Item::BinlogEnable => "check whether the binlog is enabled",
+            Item::BinlogFormat => "check whether binlog_format is ROW",
+            Item::BinlogRowImage | Item::BinlogRowMetadata => {
+                "check whether binlog_row_image and binlog_row_metadata are FULL"
+            }
+            Item::ReplicationPrivilege => "check the privileges the binlog replication needs",
+            Item::DumpPrivilege => "check the privileges the full copy needs",
+            Item::TableSchema => "check whether the selected tables have a primary or unique key",
+            Item::AutoIncrementId => "check whether merged tables' auto-increment keys may collide",
+            Item::MetaPosition => "check whether the meta position exists on the upstream",
+            Item::TargetConnection => "check whether the downstream answers as the task's user",
+            Item::TargetSession => {
+                "check whether the downstream accepts the task's session settings"
+            }
+            Item::SourceTimeZone => "check whether the source's server knows the task's time zone",
         }
     }
 
     /// Whether `task` checks this item: not ignored, and needed by one of
-    /// the task's units.
+    /// the task's units. The downstream's items always run.
     pub fn enabled(self, task: &TaskConfig) -> bool {
+        if matches!(self, Item::TargetConnection | Item::TargetSession) {
+            return true;
+        }
         if task.ignores_check(CheckingItem::All) {
             return false;
         }
@@ -125,58 +206,18 @@ impl Item {
             | Item::BinlogRowMetadata
             | Item::ReplicationPrivilege => syncs,
             Item::DumpPrivilege => dumps,
+            // Only an incremental task starts at its meta.
+            Item::MetaPosition => task.task_mode == TaskMode::Incremental,
             Item::Connection
             | Item::Rules
             | Item::Version
             | Item::TableSchema
-            | Item::AutoIncrementId => true,
+            | Item::AutoIncrementId
+            | Item::SourceTimeZone
+            | Item::TargetConnection
+            | Item::TargetSession => true,
         };
         needed && self.checking_item().is_none_or(|c| !task.ignores_check(c))
-    }
-}
-
-/// One failed item of one source.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub source: String,
-    pub item: Item,
-    /// What is wrong, why DM cares and the fix, without the source.
-    pub message: String,
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "source {}: {}", self.source, self.message)
-    }
-}
-
-/// The outcome of a pre-check: the failures, in task order (per source,
-/// then `auto_increment_ID` per downstream table).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CheckReport {
-    pub failures: Vec<Failure>,
-}
-
-impl CheckReport {
-    /// Whether every item passed.
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
-impl fmt::Display for CheckReport {
-    /// One failure per line, or [`PASSED`].
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.failures.is_empty() {
-            return f.write_str(PASSED);
-        }
-        for (i, failure) in self.failures.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{failure}")?;
-        }
-        Ok(())
     }
 }
 
@@ -187,28 +228,48 @@ const TABLE_ITEMS: [Item; 3] = [
     Item::DumpPrivilege,
 ];
 
+/// Items checked on each source's server.
+const SOURCE_ITEMS: [Item; 11] = [
+    Item::Version,
+    Item::ServerId,
+    Item::BinlogEnable,
+    Item::BinlogFormat,
+    Item::BinlogRowImage,
+    Item::ReplicationPrivilege,
+    Item::DumpPrivilege,
+    Item::TableSchema,
+    Item::AutoIncrementId,
+    Item::MetaPosition,
+    Item::SourceTimeZone,
+];
+
+/// The `meta` of `source` in `task` when its position is checked.
+fn meta_to_check<'a>(
+    task: &'a TaskConfig,
+    source: &str,
+) -> Option<&'a dm_proto::config::task::Meta> {
+    if !Item::MetaPosition.enabled(task) {
+        return None;
+    }
+    task.instance(source)?
+        .meta
+        .as_ref()
+        .filter(|m| position::has_position(m))
+}
+
 /// Runs the pre-check of `task` on its sources (`sources` holds their
 /// configurations by source-id; an instance whose source is not there fails
-/// as not existing). Never errors: what cannot be checked is a failure.
+/// as not existing) and on its downstream. `removing_meta`: the task's
+/// checkpoints are about to be removed (`start-task --remove-meta`), so
+/// every source starts at its `meta`. Never errors: what cannot be checked
+/// is a failure.
 pub async fn check_task(
     databases: &dyn crate::databases::Databases,
     task: &TaskConfig,
     sources: &BTreeMap<String, SourceConfig>,
+    removing_meta: bool,
 ) -> CheckReport {
-    let any_item = [
-        Item::Version,
-        Item::ServerId,
-        Item::BinlogEnable,
-        Item::BinlogFormat,
-        Item::BinlogRowImage,
-        Item::ReplicationPrivilege,
-    ]
-    .into_iter()
-    .chain(TABLE_ITEMS)
-    .any(|i| i.enabled(task));
-    if !any_item {
-        return CheckReport::default();
-    }
+    let any_source_item = SOURCE_ITEMS.iter().any(|i| i.enabled(task));
     let needs_tables = TABLE_ITEMS.iter().any(|i| i.enabled(task));
     let fetches = task.mysql_instances.iter().map(|instance| async move {
         let id = instance.source_id.clone();
@@ -222,42 +283,82 @@ pub async fn check_task(
         } else {
             None
         };
-        let facts = databases
-            .source_facts(config, rules.as_ref().map(|r| &r.block_allow))
-            .await;
+        let request = FactsRequest {
+            tables: rules.as_ref().map(|r| &r.block_allow),
+            meta: meta_to_check(task, &id),
+            time_zone: Item::SourceTimeZone
+                .enabled(task)
+                .then(|| task.session_time_zone()),
+        };
+        let facts = databases.source_facts(config, request).await;
         (id, facts)
     });
-    let fetched = futures::future::join_all(fetches).await;
-    let report = evaluate(task, &fetched);
-    tracing::info!(task = %task.name, passed = report.passed(), failures = report.failures.len(), "task pre-check");
+    let sources_fetched = async {
+        if any_source_item {
+            futures::future::join_all(fetches).await
+        } else {
+            Vec::new()
+        }
+    };
+    let (fetched, target) =
+        futures::future::join(sources_fetched, databases.target_facts(task)).await;
+    let report = evaluate(task, &fetched, &target, removing_meta);
+    tracing::info!(
+        task = %task.name,
+        passed = report.passed(),
+        failures = report.problems(Severity::Fail).len(),
+        warnings = report.problems(Severity::Warn).len(),
+        "task pre-check"
+    );
     report
 }
 
 /// The pure core: every enabled item of `task` decided on the facts fetched
-/// per source (in the task's instance order).
+/// per source (in the task's instance order) and on the downstream.
 pub fn evaluate(
     task: &TaskConfig,
     fetched: &[(String, Result<SourceFacts, PrecheckError>)],
+    target: &Result<TargetFacts, PrecheckError>,
+    removing_meta: bool,
 ) -> CheckReport {
-    let mut failures = Vec::new();
-    let mut fail = |source: &str, item: Item, message: String| {
-        failures.push(Failure {
-            source: source.to_string(),
-            item,
-            message,
-        });
-    };
+    let mut report = CheckReport::default();
     let on = |item: Item| item.enabled(task);
     let needs_rules = TABLE_ITEMS.iter().any(|i| i.enabled(task));
+
+    // The downstream.
+    let downstream = Subject::Target(target::address(task));
+    let checkpointed = match target {
+        Ok(facts) => {
+            report.ran(&downstream, Item::TargetConnection);
+            let session = report.ran(&downstream, Item::TargetSession);
+            for message in target::target_session(task, facts) {
+                session.findings.push(Finding {
+                    severity: Severity::Fail,
+                    message,
+                });
+            }
+            Some(&facts.checkpointed)
+        }
+        Err(e) => {
+            report.found(
+                &downstream,
+                Item::TargetConnection,
+                Severity::Fail,
+                e.to_string(),
+            );
+            None
+        }
+    };
 
     // Per source: the server, the grants, the tables one by one.
     let mut routable = Vec::new();
     for (source, result) in fetched {
+        let subject = Subject::Source(source.clone());
         let facts = match result {
             Ok(facts) => facts,
             Err(e) => {
                 if on(Item::Connection) {
-                    fail(source, Item::Connection, e.to_string());
+                    report.found(&subject, Item::Connection, Severity::Fail, e.to_string());
                 }
                 continue;
             }
@@ -288,16 +389,31 @@ pub fn evaluate(
             ),
         ];
         for (item, message) in server_items {
-            if let Some(message) = message.filter(|_| on(item)) {
-                fail(source, item, message);
+            if !on(item) {
+                continue;
+            }
+            // Row metadata is shown under binlog_row_image.
+            let shown = if item == Item::BinlogRowMetadata {
+                Item::BinlogRowImage
+            } else {
+                item
+            };
+            let result = report.ran(&subject, shown);
+            if let Some(message) = message {
+                result.findings.push(Finding {
+                    severity: Severity::Fail,
+                    message,
+                });
             }
         }
         if on(Item::ReplicationPrivilege) {
+            report.ran(&subject, Item::ReplicationPrivilege);
             if let Some(m) = grants::replication_privilege(&facts.grants, &facts.current_user) {
-                fail(source, Item::ReplicationPrivilege, m);
+                report.found(&subject, Item::ReplicationPrivilege, Severity::Fail, m);
             }
         }
         if on(Item::DumpPrivilege) {
+            report.ran(&subject, Item::DumpPrivilege);
             let names: Option<Vec<(String, String)>> = facts.tables.as_ref().map(|tables| {
                 tables
                     .iter()
@@ -310,7 +426,31 @@ pub fn evaluate(
                 mariadb,
                 names.as_deref(),
             ) {
-                fail(source, Item::DumpPrivilege, m);
+                report.found(&subject, Item::DumpPrivilege, Severity::Fail, m);
+            }
+        }
+        if on(Item::SourceTimeZone) {
+            report.ran(&subject, Item::SourceTimeZone);
+            if let Some(why) = &facts.time_zone_refused {
+                report.found(
+                    &subject,
+                    Item::SourceTimeZone,
+                    Severity::Fail,
+                    format!(
+                        "timezone {} is unknown to the upstream: {why}: load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\"",
+                        task.session_time_zone()
+                    ),
+                );
+            }
+        }
+        // A source with a checkpoint resumes there, unless it is removed.
+        let resumes = !removing_meta && checkpointed.is_some_and(|c| c.contains(source));
+        if let (Some(meta), Some(binlog), false) =
+            (meta_to_check(task, source), &facts.binlog, resumes)
+        {
+            report.ran(&subject, Item::MetaPosition);
+            if let Some(m) = position::meta_position(meta, binlog) {
+                report.found(&subject, Item::MetaPosition, Severity::Fail, m);
             }
         }
         if !needs_rules {
@@ -319,9 +459,10 @@ pub fn evaluate(
         let rules = match TaskRules::for_source(task, source) {
             Ok(rules) => rules,
             Err(e) => {
-                fail(
-                    source,
+                report.found(
+                    &subject,
                     Item::Rules,
+                    Severity::Fail,
                     format!(
                         "the task's rules for this source do not compile ({e}): fix the task file"
                     ),
@@ -333,9 +474,10 @@ pub fn evaluate(
             continue;
         };
         if on(Item::TableSchema) {
+            report.ran(&subject, Item::TableSchema);
             for table in selected {
                 if let Some(m) = tables::table_schema(table) {
-                    fail(source, Item::TableSchema, m);
+                    report.found(&subject, Item::TableSchema, Severity::Warn, m);
                 }
             }
         }
@@ -347,13 +489,16 @@ pub fn evaluate(
         let mut targets: BTreeMap<(String, String), (String, String, Vec<tables::Member<'_>>)> =
             BTreeMap::new();
         for (source, rules, selected) in &routable {
+            let subject = Subject::Source(source.to_string());
+            report.ran(&subject, Item::AutoIncrementId);
             for table in selected.iter() {
                 let (schema, name) = match rules.router.route(&table.schema, &table.name) {
                     Ok(target) => target,
                     Err(e) => {
-                        fail(
-                            source,
+                        report.found(
+                            &subject,
                             Item::Rules,
+                            Severity::Fail,
                             format!(
                                 "{} cannot be routed ({e}): fix the task's routes",
                                 tables::quoted(&table.schema, &table.name)
@@ -386,12 +531,17 @@ pub fn evaluate(
             }
         }
         for (schema, name, members) in targets.values() {
-            for (source, message) in tables::auto_increment_id((schema, name), members) {
-                fail(&source, Item::AutoIncrementId, message);
+            for (source, severity, message) in tables::auto_increment_id((schema, name), members) {
+                report.found(
+                    &Subject::Source(source),
+                    Item::AutoIncrementId,
+                    severity,
+                    message,
+                );
             }
         }
     }
-    CheckReport { failures }
+    report
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! table, across sources and within one).
 
 use super::facts::{ColumnFacts, TableFacts};
+use super::report::Severity;
 
 /// `table_schema`: the table has a primary key, or a unique key whose
 /// columns are all NOT NULL. Without one, an update or delete cannot name
@@ -76,52 +77,67 @@ pub struct Member<'a> {
 }
 
 /// `auto_increment_ID` for the upstream tables `members` that all go to
-/// downstream table `target` (schema, table). With two or more of them,
-/// each one's auto-increment key must be rewritten by a `partition id`
-/// column mapping and be BIGINT (the mapped ids use 64 bits); otherwise the
-/// same id from two tables is the same downstream row. Returns
-/// `(source, message)` for each failing table.
-pub fn auto_increment_id(target: (&str, &str), members: &[Member<'_>]) -> Vec<(String, String)> {
+/// downstream table `target` (schema, table). With two or more of them, the
+/// same id from two tables would be the same downstream row, unless each
+/// one's auto-increment key is rewritten by a `partition id` column mapping
+/// (which needs BIGINT: the mapped ids use 64 bits) or the ids never
+/// overlap (which only the user knows). Returns `(source, severity,
+/// message)` for each table: a warning where ids may collide (DM warns
+/// too), a failure where a mapping cannot work.
+pub fn auto_increment_id(
+    target: (&str, &str),
+    members: &[Member<'_>],
+) -> Vec<(String, Severity, String)> {
     if members.len() < 2 {
         return Vec::new();
     }
     let target = quoted(target.0, target.1);
     let others = members.len() - 1;
-    let mut failures = Vec::new();
+    let mut problems = Vec::new();
     for member in members {
         let name = quoted(&member.table.schema, &member.table.name);
         for key in auto_increment_keys(member.table) {
             let column = &key.name;
-            let message = match &member.mapping {
-                Mapping::Error(e) => Some(format!(
-                    "auto_increment_ID: {name} has auto-increment key `{column}` and is merged into {target}, \
-                     but its column mapping is ambiguous ({e}): keep one column-mapping rule per table"
+            let problem = match &member.mapping {
+                Mapping::Error(e) => Some((
+                    Severity::Fail,
+                    format!(
+                        "auto_increment_ID: {name} has auto-increment key `{column}` and is merged into {target}, \
+                         but its column mapping is ambiguous ({e}): keep one column-mapping rule per table"
+                    ),
                 )),
                 Mapping::Rule {
                     partition_id: true,
                     target_column,
                 } if target_column.eq_ignore_ascii_case(column) => {
                     (key.data_type != "bigint").then(|| {
-                        format!(
-                            "auto_increment_ID: {name} has a `partition id` column mapping on auto-increment key `{column}`, \
-                             but `{column}` is {}; partition ids need BIGINT: change `{column}` to BIGINT upstream and downstream",
-                            key.data_type.to_uppercase()
+                        (
+                            Severity::Fail,
+                            format!(
+                                "auto_increment_ID: {name} has a `partition id` column mapping on auto-increment key `{column}`, \
+                                 but `{column}` is {}; partition ids need BIGINT: change `{column}` to BIGINT upstream and downstream",
+                                key.data_type.to_uppercase()
+                            ),
                         )
                     })
                 }
-                _ => Some(format!(
-                    "auto_increment_ID: {name} has auto-increment key `{column}` and is merged with {others} other upstream \
-                     table{} into {target}, so their ids collide: add a `partition id` column mapping with \
-                     target-column `{column}` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)",
-                    if others == 1 { "" } else { "s" }
+                _ => Some((
+                    Severity::Warn,
+                    format!(
+                        "auto_increment_ID: {name} has auto-increment key `{column}` and is merged with {others} other upstream \
+                         table{} into {target}, so their ids may collide: add a `partition id` column mapping with \
+                         target-column `{column}` for it, or make sure the ids never overlap \
+                         (auto-increment-increment / auto-increment-offset) and add auto_increment_ID to ignore-checking-items",
+                        if others == 1 { "" } else { "s" }
+                    ),
                 )),
             };
-            if let Some(message) = message {
-                failures.push((member.source.to_string(), message));
+            if let Some((severity, message)) = problem {
+                problems.push((member.source.to_string(), severity, message));
             }
         }
     }
-    failures
+    problems
 }
 
 fn column<'a>(table: &'a TableFacts, name: &str) -> Option<&'a ColumnFacts> {
@@ -379,7 +395,7 @@ mod tests {
         ];
         for (what, members, failing) in cases {
             let got = auto_increment_id(("dmtest2", "t1"), &members);
-            let sources: Vec<&str> = got.iter().map(|(s, _)| s.as_str()).collect();
+            let sources: Vec<&str> = got.iter().map(|(s, _, _)| s.as_str()).collect();
             assert_eq!(sources, failing, "{what}: {got:?}");
         }
 
@@ -391,9 +407,10 @@ mod tests {
                 m("mysql3", big, Mapping::None),
             ],
         );
+        assert_eq!(got[0].1, Severity::Warn);
         assert_eq!(
-            got[0].1,
-            "auto_increment_ID: `dmtest2`.`t1` has auto-increment key `id` and is merged with 2 other upstream tables into `dmtest2`.`t1`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)"
+            got[0].2,
+            "auto_increment_ID: `dmtest2`.`t1` has auto-increment key `id` and is merged with 2 other upstream tables into `dmtest2`.`t1`, so their ids may collide: add a `partition id` column mapping with target-column `id` for it, or make sure the ids never overlap (auto-increment-increment / auto-increment-offset) and add auto_increment_ID to ignore-checking-items"
         );
         let got = auto_increment_id(
             ("dmtest2", "t1"),
@@ -402,8 +419,9 @@ mod tests {
                 m("mysql2", int, partition("id")),
             ],
         );
+        assert_eq!(got[0].1, Severity::Fail);
         assert_eq!(
-            got[0].1,
+            got[0].2,
             "auto_increment_ID: `dmtest2`.`t1` has a `partition id` column mapping on auto-increment key `id`, but `id` is INT; partition ids need BIGINT: change `id` to BIGINT upstream and downstream"
         );
     }

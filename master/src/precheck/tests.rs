@@ -1,5 +1,5 @@
-//! The pure core over hand-made facts: which items run, what a failure
-//! says, and the tutorial's two tasks.
+//! The pure core over hand-made facts: which items run, what a failure or
+//! a warning says, and the tutorial's two tasks.
 
 use super::*;
 
@@ -70,6 +70,8 @@ fn good(tables: Vec<TableFacts>) -> SourceFacts {
         current_user: "root@localhost".into(),
         grants: vec!["GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost` IDENTIFIED VIA mysql_native_password USING 'invalid' OR unix_socket WITH GRANT OPTION".into()],
         tables: Some(tables),
+        binlog: None,
+        time_zone_refused: None,
     }
 }
 
@@ -87,45 +89,102 @@ fn three(facts: impl Fn(&str) -> SourceFacts) -> Vec<(String, Result<SourceFacts
         .collect()
 }
 
+/// A MariaDB downstream that accepts everything.
+fn downstream() -> Result<TargetFacts, PrecheckError> {
+    Ok(TargetFacts {
+        version: "10.11.19-MariaDB-log".into(),
+        ..TargetFacts::default()
+    })
+}
+
+fn check(
+    task: &TaskConfig,
+    fetched: &[(String, Result<SourceFacts, PrecheckError>)],
+) -> CheckReport {
+    evaluate(task, fetched, &downstream(), false)
+}
+
+/// The failures, one line each.
 fn lines(report: &CheckReport) -> Vec<String> {
-    report.failures.iter().map(ToString::to_string).collect()
+    report
+        .problems(Severity::Fail)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// The warnings, one line each.
+fn warnings(report: &CheckReport) -> Vec<String> {
+    report
+        .problems(Severity::Warn)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 #[test]
 fn the_tutorials_dmtask2_passes() {
-    let report = evaluate(&task(DMTASK2), &three(|_| good(vec![t1("bigint")])));
+    let report = check(&task(DMTASK2), &three(|_| good(vec![t1("bigint")])));
     assert!(report.passed(), "{report}");
     assert_eq!(report.to_string(), PASSED);
+    // Every check ran, on each source and on the downstream.
+    let summary = report.results(10, 10).summary;
+    assert_eq!(
+        (summary.total, summary.successful),
+        (2 + 3 * 10, 2 + 3 * 10)
+    );
 }
 
 #[test]
-fn merged_auto_increment_keys_without_mappings_fail_per_source() {
-    let report = evaluate(&unmapped(""), &three(|_| good(vec![t1("bigint")])));
+fn merged_auto_increment_keys_without_mappings_warn_per_source() {
+    let report = check(&unmapped(""), &three(|_| good(vec![t1("bigint")])));
+    assert!(report.passed(), "{report}");
     assert_eq!(
-        lines(&report),
+        warnings(&report),
         ["mysql1", "mysql2", "mysql3"].map(|s| format!(
-            "source {s}: auto_increment_ID: `dmtest2`.`t1` has auto-increment key `id` and is merged with 2 other upstream tables into `dmtest2`.`t1`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)"
+            "source {s}: auto_increment_ID: `dmtest2`.`t1` has auto-increment key `id` and is merged with 2 other upstream tables into `dmtest2`.`t1`, so their ids may collide: add a `partition id` column mapping with target-column `id` for it, or make sure the ids never overlap (auto-increment-increment / auto-increment-offset) and add auto_increment_ID to ignore-checking-items"
         ))
     );
     assert!(report
-        .failures
+        .problems(Severity::Warn)
         .iter()
-        .all(|f| f.item == Item::AutoIncrementId));
+        .all(|p| p.item == Item::AutoIncrementId));
+    // DM's shape: the results warn, the summary counts them apart.
+    let results = report.results(10, 10);
+    assert_eq!(results.results.len(), 3);
+    assert!(results.results.iter().all(
+        |r| r.state == dm_proto::check_result::State::Warning && r.name == "auto_increment_ID"
+    ));
+    assert_eq!(
+        (
+            results.summary.passed,
+            results.summary.failed,
+            results.summary.warning
+        ),
+        (true, 0, 3)
+    );
+    assert!(report.to_string().starts_with(
+        "fail to check synchronization configuration with type: no errors but some warnings\n detail: {"
+    ));
+    // At most one warning shown; all counted.
+    let one = report.results(10, 1);
+    assert_eq!(one.results.len(), 1);
+    assert_eq!(one.summary.warning, 3);
 }
 
 #[test]
 fn the_tutorials_dmtask1_ignores_auto_increment_ids() {
     let task = unmapped("ignore-checking-items: [\"auto_increment_ID\"]\n");
-    let report = evaluate(&task, &three(|_| good(vec![t1("bigint")])));
+    let report = check(&task, &three(|_| good(vec![t1("bigint")])));
     assert!(report.passed(), "{report}");
 }
 
 #[test]
 fn partition_ids_need_bigint() {
-    let report = evaluate(&task(DMTASK2), &three(|_| good(vec![t1("int")])));
-    assert_eq!(report.failures.len(), 3, "{report}");
+    let report = check(&task(DMTASK2), &three(|_| good(vec![t1("int")])));
+    assert_eq!(lines(&report).len(), 3, "{report}");
     assert_eq!(
-        report.failures[0].to_string(),
+        lines(&report)[0],
         "source mysql1: auto_increment_ID: `dmtest2`.`t1` has a `partition id` column mapping on auto-increment key `id`, but `id` is INT; partition ids need BIGINT: change `id` to BIGINT upstream and downstream"
     );
 }
@@ -156,12 +215,12 @@ mysql-instances:
     let mut u = shard("shard_2");
     u.name = "t".into();
     let fetched = vec![("mysql1".to_string(), Ok(good(vec![t, u])))];
-    let report = evaluate(&task(text), &fetched);
+    let report = check(&task(text), &fetched);
     assert_eq!(
-        lines(&report),
+        warnings(&report),
         [
-            "source mysql1: auto_increment_ID: `shard_1`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)",
-            "source mysql1: auto_increment_ID: `shard_2`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids collide: add a `partition id` column mapping with target-column `id` for it (or, if the ids never overlap, add auto_increment_ID to ignore-checking-items)",
+            "source mysql1: auto_increment_ID: `shard_1`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids may collide: add a `partition id` column mapping with target-column `id` for it, or make sure the ids never overlap (auto-increment-increment / auto-increment-offset) and add auto_increment_ID to ignore-checking-items",
+            "source mysql1: auto_increment_ID: `shard_2`.`t` has auto-increment key `id` and is merged with 1 other upstream table into `all`.`t`, so their ids may collide: add a `partition id` column mapping with target-column `id` for it, or make sure the ids never overlap (auto-increment-increment / auto-increment-offset) and add auto_increment_ID to ignore-checking-items",
         ]
     );
 }
@@ -181,7 +240,7 @@ fn server_settings_fail_with_the_source_and_the_fix() {
             "0",
         ),
     });
-    let report = evaluate(&task(DMTASK2), &fetched);
+    let report = check(&task(DMTASK2), &fetched);
     assert_eq!(
         lines(&report),
         [
@@ -192,11 +251,27 @@ fn server_settings_fail_with_the_source_and_the_fix() {
             "source mysql3: binlog_enable: log_bin is OFF; the sync unit reads the binlog: start the server with log-bin (it cannot be turned on at runtime)",
         ]
     );
+    let message = report.to_string();
+    let (header, detail) = dm_proto::check_result::split(&message);
     assert_eq!(
-        report.to_string(),
-        lines(&report).join("\n"),
-        "one failure per line"
+        header,
+        "fail to check synchronization configuration with type: check was failed, please see detail"
     );
+    let detail = detail.expect("a detail");
+    assert_eq!(
+        detail
+            .results
+            .iter()
+            .map(|r| (r.name.as_str(), r.extra.as_str(), r.errors.len()))
+            .collect::<Vec<_>>(),
+        [
+            ("binlog_format", "source mysql1", 1),
+            ("binlog_row_image", "source mysql2", 2),
+            ("server_id", "source mysql3", 1),
+            ("binlog_enable", "source mysql3", 1),
+        ]
+    );
+    assert_eq!((detail.summary.failed, detail.summary.passed), (4, false));
 }
 
 #[test]
@@ -229,7 +304,7 @@ fn ignored_items_and_units_that_do_not_run_are_not_checked() {
                 "    column-mapping-rules: [\"mysql3\"]\n",
                 "    column-mapping-rules: [\"mysql3\"]\n    meta: {binlog-name: mysql-bin.000001}\n",
             );
-        let report = evaluate(&task(&text), &three(statement));
+        let report = check(&task(&text), &three(statement));
         assert_eq!(report.passed(), passes, "{extra} {mode}: {report}");
     }
 }
@@ -241,7 +316,7 @@ fn privileges_follow_the_units() {
         grants: vec!["GRANT USAGE ON *.* TO `dm`@`%`".into()],
         ..with(good(vec![t1("bigint")]), "version", "8.0.36")
     };
-    let report = evaluate(&task(DMTASK2), &three(usage));
+    let report = check(&task(DMTASK2), &three(usage));
     let mine: Vec<String> = lines(&report)
         .into_iter()
         .filter(|l| l.starts_with("source mysql1: "))
@@ -254,15 +329,15 @@ fn privileges_follow_the_units() {
         ]
     );
     let full = task(&DMTASK2.replace("task-mode: all", "task-mode: full"));
-    let report = evaluate(&full, &three(usage));
+    let report = check(&full, &three(usage));
     assert!(report
-        .failures
+        .problems(Severity::Fail)
         .iter()
-        .all(|f| f.item == Item::DumpPrivilege));
+        .all(|p| p.item == Item::DumpPrivilege));
 }
 
 #[test]
-fn tables_without_keys_fail_table_schema() {
+fn tables_without_keys_warn_table_schema() {
     let nokey = TableFacts {
         schema: "dmtest2".into(),
         name: "log".into(),
@@ -279,16 +354,17 @@ fn tables_without_keys_fail_table_schema() {
         ("mysql2".to_string(), Ok(good(vec![t1("bigint")]))),
         ("mysql3".to_string(), Ok(good(vec![t1("bigint")]))),
     ];
-    let report = evaluate(&task(DMTASK2), &fetched);
+    let report = check(&task(DMTASK2), &fetched);
+    assert!(report.passed(), "{report}");
     assert_eq!(
-        lines(&report),
+        warnings(&report),
         ["source mysql1: table_schema: `dmtest2`.`log` has neither a primary key nor a unique key on NOT NULL columns; DM needs one to replicate updates and deletes exactly: ALTER TABLE `dmtest2`.`log` ADD PRIMARY KEY (...), or leave the table out with the block-allow list"]
     );
     let ignoring = task(&DMTASK2.replace(
         "task-mode: all\n",
         "task-mode: all\nignore-checking-items: [table_schema]\n",
     ));
-    assert!(evaluate(&ignoring, &fetched).passed());
+    assert!(warnings(&check(&ignoring, &fetched)).is_empty());
 }
 
 #[test]
@@ -304,7 +380,7 @@ fn unreachable_and_missing_sources_are_failures_and_contribute_no_tables() {
         ),
         ("mysql3".to_string(), Err(PrecheckError::MissingSource)),
     ];
-    let report = evaluate(&unmapped(""), &fetched);
+    let report = check(&unmapped(""), &fetched);
     assert_eq!(
         lines(&report),
         [
@@ -313,7 +389,7 @@ fn unreachable_and_missing_sources_are_failures_and_contribute_no_tables() {
         ]
     );
     let all = unmapped("ignore-checking-items: [all]\n");
-    assert!(evaluate(&all, &fetched).passed());
+    assert!(check(&all, &fetched).passed());
 }
 
 #[test]
@@ -327,10 +403,11 @@ fn rules_that_do_not_compile_are_reported() {
         ("mysql2".to_string(), Ok(good(vec![t1("bigint")]))),
         ("mysql3".to_string(), Ok(good(vec![t1("bigint")]))),
     ];
-    let report = evaluate(&task, &fetched);
-    assert_eq!(report.failures.len(), 1, "{report}");
-    assert_eq!(report.failures[0].item, Item::Rules);
-    assert!(report.failures[0]
+    let report = check(&task, &fetched);
+    let failures = report.problems(Severity::Fail);
+    assert_eq!(failures.len(), 1, "{report}");
+    assert_eq!(failures[0].item, Item::Rules);
+    assert!(failures[0]
         .to_string()
         .starts_with("source mysql1: the task's rules for this source do not compile ("));
 }
@@ -344,4 +421,99 @@ fn items_map_to_dms_names() {
         Some(CheckingItem::BinlogRowImage)
     );
     assert_eq!(Item::Rules.checking_item(), None);
+}
+
+#[test]
+fn the_downstream_is_checked_whatever_the_task_ignores() {
+    let all = unmapped("ignore-checking-items: [all]\n");
+    let fetched = three(|_| good(vec![t1("bigint")]));
+    let unreachable = Err(PrecheckError::TargetConnect {
+        addr: "root@127.0.0.1:4000".into(),
+        reason: "Connection refused".into(),
+    });
+    let report = evaluate(&all, &fetched, &unreachable, false);
+    assert_eq!(
+        lines(&report),
+        ["target-database root@127.0.0.1:4000: cannot connect to the downstream root@127.0.0.1:4000: Connection refused; check target-database's host, port, user and password, and that the server runs and is reachable from the masters"]
+    );
+    assert_eq!(
+        report.problems(Severity::Fail)[0].item,
+        Item::TargetConnection
+    );
+    let tidb = task(&DMTASK2.replace(
+        "  password: \"\"\n",
+        "  password: \"\"\n  session:\n    tidb_txn_mode: optimistic\n",
+    ));
+    let report = evaluate(&tidb, &fetched, &downstream(), false);
+    assert_eq!(
+        lines(&report),
+        ["target-database root@127.0.0.1:4000: target-database.session sets tidb_txn_mode, which only TiDB has, but the downstream is 10.11.19-MariaDB-log: remove tidb_txn_mode from target-database.session"]
+    );
+}
+
+#[test]
+fn meta_positions_are_checked_for_incremental_tasks_without_checkpoints() {
+    use super::position::{BinlogFacts, FIX};
+    let mut text = DMTASK2.replace("task-mode: all", "task-mode: incremental");
+    for s in ["mysql1", "mysql2", "mysql3"] {
+        text = text.replace(
+            &format!("    column-mapping-rules: [\"{s}\"]\n"),
+            &format!("    column-mapping-rules: [\"{s}\"]\n    meta: {{binlog-name: mysql-bin.000001, binlog-pos: 4}}\n"),
+        );
+    }
+    let incremental = task(&text);
+    let purged = |_: &str| SourceFacts {
+        binlog: Some(BinlogFacts {
+            files: vec![("mysql-bin.000002".into(), 500)],
+            ..BinlogFacts::default()
+        }),
+        ..good(vec![t1("bigint")])
+    };
+    let fetched = three(purged);
+    let want = |s: &str| {
+        format!(
+        "source {s}: meta_position: binlog mysql-bin.000001 was purged from the upstream (the upstream's binlogs are mysql-bin.000002 to mysql-bin.000002): {FIX}"
+    )
+    };
+    let all_three = ["mysql1", "mysql2", "mysql3"].map(want);
+    assert_eq!(lines(&check(&incremental, &fetched)), all_three);
+    // A source that resumes at its checkpoint does not start at its meta...
+    let resuming = Ok(TargetFacts {
+        checkpointed: ["mysql1".to_string()].into(),
+        ..downstream().unwrap()
+    });
+    assert_eq!(
+        lines(&evaluate(&incremental, &fetched, &resuming, false)),
+        [want("mysql2"), want("mysql3")]
+    );
+    // ... unless --remove-meta removes the checkpoint first.
+    assert_eq!(
+        lines(&evaluate(&incremental, &fetched, &resuming, true)),
+        all_three
+    );
+    // The item can be ignored; a task that copies first never uses meta.
+    let ignoring = task(&text.replace(
+        "task-mode: incremental\n",
+        "task-mode: incremental\nignore-checking-items: [meta_position]\n",
+    ));
+    assert!(check(&ignoring, &fetched).passed());
+    let all = task(&text.replace("task-mode: incremental", "task-mode: all"));
+    assert!(check(&all, &fetched).passed());
+}
+
+#[test]
+fn a_time_zone_the_upstream_lacks_fails() {
+    let zoned = task(&DMTASK2.replace(
+        "task-mode: all\n",
+        "task-mode: all\ntimezone: Asia/Shanghai\n",
+    ));
+    let fetched = three(|s| SourceFacts {
+        time_zone_refused: (s == "mysql2")
+            .then(|| "Unknown or incorrect time zone: 'Asia/Shanghai'".to_string()),
+        ..good(vec![t1("bigint")])
+    });
+    assert_eq!(
+        lines(&check(&zoned, &fetched)),
+        ["source mysql2: timezone Asia/Shanghai is unknown to the upstream: Unknown or incorrect time zone: 'Asia/Shanghai': load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\""]
+    );
 }

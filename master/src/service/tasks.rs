@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 
-use dm_proto::config::task::CheckingItem;
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 
@@ -83,26 +82,27 @@ pub async fn start(
             "source {missing} does not exist; create it with `operate-source create` first"
         )));
     }
-    // The pre-check covers the sources being started (all, or `-s`).
-    let mut check_result = String::new();
-    if !task.ignores_check(CheckingItem::All) {
-        let mut checked = task.clone();
-        checked
-            .mysql_instances
-            .retain(|i| sources.contains(&i.source_id));
-        let report = precheck::check_task(
-            &*node.databases,
-            &checked,
-            &source_configs(&applied.state, &sources),
-        )
-        .await;
-        if !report.passed() {
-            tracing::info!(task = %task.name, failures = report.failures.len(), "start-task refused by the pre-check");
-            return Ok(refuse(report.to_string()));
-        }
-        check_result = report.to_string();
+    // The pre-check covers the sources being started (all, or `-s`), and
+    // the downstream; warnings do not stop the task.
+    let removing_meta =
+        (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name);
+    let mut checked = task.clone();
+    checked
+        .mysql_instances
+        .retain(|i| sources.contains(&i.source_id));
+    let report = precheck::check_task(
+        &*node.databases,
+        &checked,
+        &source_configs(&applied.state, &sources),
+        removing_meta,
+    )
+    .await;
+    if !report.passed() {
+        tracing::info!(task = %task.name, failures = report.problems(precheck::Severity::Fail).len(), "start-task refused by the pre-check");
+        return Ok(refuse(report.to_string()));
     }
-    if (req.remove_meta || task.remove_meta) && !applied.state.tasks.contains_key(&task.name) {
+    let check_result = report.to_string();
+    if removing_meta {
         if let Err(e) = node.databases.remove_meta(&task).await {
             return Ok(refuse(e));
         }
@@ -294,7 +294,7 @@ fn subtask_status(
             name: task.to_string(),
             stage: report.stage,
             unit: report.unit,
-            result: report.result,
+            result: report.result.map(|r| with_recovery(task, r)),
             unresolved_ddl_lock_id: String::new(),
             status: report.progress.map(|p| match p {
                 pb::subtask_report::Progress::Dump(d) => pb::sub_task_status::Status::Dump(d),
@@ -323,8 +323,36 @@ fn subtask_status(
     }
 }
 
+/// What the upstream answers (MySQL and MariaDB alike) when it no longer
+/// has, or never had, the binlog position a replica asks for.
+const BINLOG_GONE: &str = "ERROR 1236 (";
+
+/// What recovers a subtask whose binlog position the upstream no longer
+/// has: the changes in the purged binlogs exist nowhere else, so only a new
+/// full copy brings them; the copy writes into empty tables only.
+pub fn purged_binlog_recovery(task: &str) -> String {
+    format!(
+        "the upstream no longer has the binlog this subtask reads next (purged), so neither resume-task nor \
+         start-task again recovers it: stop-task {task}; drop the task's tables downstream (the full copy writes \
+         only into empty tables); then start-task --remove-meta with the task file at task-mode: all, which copies \
+         the data again and replicates from there"
+    )
+}
+
+/// `result` with the recovery that works for errors whose cause needs one.
+fn with_recovery(task: &str, mut result: pb::ProcessResult) -> pb::ProcessResult {
+    for error in &mut result.errors {
+        if error.message.contains(BINLOG_GONE) {
+            error.workaround = purged_binlog_recovery(task);
+        }
+    }
+    result
+}
+
 /// Validates the file and that each source exists, then runs the
-/// pre-check: DM's "pre-check is passed. ", or one failure per line.
+/// pre-check: DM's "pre-check is passed. ", or DM's header and the results
+/// that did not pass (at most `errCnt` failures and `warnCnt` warnings
+/// shown); `result` is false only when something failed.
 pub async fn check(
     node: &Node,
     req: pb::CheckTaskRequest,
@@ -358,17 +386,49 @@ pub async fn check(
         &*node.databases,
         &task,
         &source_configs(&applied.state, &all),
+        false,
     )
     .await;
+    let shown = |count: i64| usize::try_from(count).unwrap_or(0);
     Ok(pb::CheckTaskResponse {
         result: report.passed(),
-        msg: report.to_string(),
+        msg: report.message(shown(req.err_cnt), shown(req.warn_cnt)),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_purged_binlog_error_names_the_recovery() {
+        let error = |message: &str| pb::ProcessError {
+            err_code: String::new(),
+            err_class: "sync".into(),
+            err_scope: "internal".into(),
+            err_level: "high".into(),
+            message: message.into(),
+            raw_cause: String::new(),
+            workaround: "fix the cause, then `resume-task`".into(),
+        };
+        let result = with_recovery(
+            "t",
+            pb::ProcessResult {
+                is_canceled: false,
+                errors: vec![
+                    error("upstream: reading the binlog: Server error: `ERROR 1236 (HY000): Could not find first log file name in binary log index file'"),
+                    error("downstream: Duplicate entry"),
+                ],
+                detail: Vec::new(),
+            },
+        );
+        assert_eq!(result.errors[0].workaround, purged_binlog_recovery("t"));
+        assert!(result.errors[0].workaround.contains("stop-task t;"));
+        assert_eq!(
+            result.errors[1].workaround,
+            "fix the cause, then `resume-task`"
+        );
+    }
 
     #[test]
     fn an_unreported_subtask_shows_its_stored_checkpoint() {

@@ -47,6 +47,19 @@ pub async fn list_tables(conn: &mut Conn, rules: &TaskRules) -> Result<Vec<Candi
         .collect())
 }
 
+/// The schemas the rules select (`information_schema.SCHEMATA`), system
+/// schemas excepted.
+pub async fn list_schemas(conn: &mut Conn, rules: &TaskRules) -> Result<Vec<String>, CopyError> {
+    let schemas: Vec<String> = conn
+        .query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
+        .await
+        .map_err(db("listing schemas"))?;
+    Ok(schemas
+        .into_iter()
+        .filter(|schema| !is_system_schema(schema) && rules.block_allow.allows_schema(schema))
+        .collect())
+}
+
 /// Plans a table: route, chunk key, key range (read in the snapshot).
 pub async fn plan(
     snapshot: &mut dyn CopySnapshot,

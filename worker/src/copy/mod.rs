@@ -255,6 +255,7 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
         }
         plan.extend(plan::plan_table(&table, job.rows_per_chunk));
     }
+    create_empty_schemas(job, snapshot, &created).await?;
     match job
         .downstream
         .save_copy_plan(&job.meta, &job.source, job.epoch, &plan)
@@ -263,6 +264,33 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
         Commit::Committed => Ok(Planned::Plan(plan)),
         Commit::Fenced { by_epoch } => Ok(Planned::Fenced { by_epoch }),
     }
+}
+
+/// Creates downstream the (routed) schemas the rules select that have no
+/// table to copy, as a dump of the whole schema would; `created` are the
+/// target tables already created.
+async fn create_empty_schemas(
+    job: &CopyJob,
+    snapshot: &mut dyn CopySnapshot,
+    created: &BTreeSet<(String, String)>,
+) -> Result<(), CopyError> {
+    let mut targets: BTreeSet<String> = created.iter().map(|(s, _)| s.clone()).collect();
+    for schema in snapshot.list_schemas(&job.rules).await? {
+        let (target, _) = job
+            .rules
+            .router
+            .route(&schema, "")
+            .map_err(|e| CopyError::Rules(e.to_string()))?;
+        if targets.insert(target.clone()) {
+            job.downstream
+                .execute(&format!(
+                    "CREATE DATABASE IF NOT EXISTS {}",
+                    sql::quote(&target)
+                ))
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// What the copy writes of a table.

@@ -56,6 +56,10 @@ impl CopySnapshot for Snapshot {
         Box::pin(discover::list_tables(&mut self.conn, rules))
     }
 
+    fn list_schemas<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<String>> {
+        Box::pin(discover::list_schemas(&mut self.conn, rules))
+    }
+
     fn index_columns<'a>(
         &'a mut self,
         schema: &'a str,

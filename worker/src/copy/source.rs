@@ -45,6 +45,13 @@ pub trait CopySnapshot: Send {
     /// table) order.
     fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<Candidate>>;
 
+    /// The schemas `rules` select, tables or not, in order (a schema
+    /// without tables is created downstream too). An upstream whose schemas
+    /// exist only through their tables (the in-memory one) lists none.
+    fn list_schemas<'a>(&'a mut self, _rules: &'a TaskRules) -> CopyCall<'a, Vec<String>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
     /// The columns of every index of `schema`.`table`, by index name and
     /// position in the index.
     fn index_columns<'a>(

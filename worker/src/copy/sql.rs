@@ -9,6 +9,13 @@
 //! - binary data (binary strings, BLOBs, BIT, geometry: the `binary`
 //!   character set, temporal types excepted) is written as a hex literal, so
 //!   no byte is reinterpreted on the way;
+//! - TIMESTAMP values are read as text in the session's time zone (the
+//!   task's, on both servers) and written as
+//!   `FROM_UNIXTIME(UNIX_TIMESTAMP('...'))`: the server turns the text into
+//!   the instant and stores that instant, whatever the zone (a text
+//!   literal is checked against the TIMESTAMP range in local time, so in a
+//!   zone east of UTC the last hours before 2038-01-19 03:14:07 UTC could
+//!   not be written); the zero value stays text;
 //! - everything else (text in utf8mb4, dates and times, DECIMAL-free
 //!   ENUM/SET, JSON) is a quoted string with MySQL's escapes.
 //!
@@ -42,6 +49,8 @@ pub enum Literal {
     Number,
     Hex,
     Text,
+    /// A TIMESTAMP as text in the session's time zone.
+    Timestamp,
 }
 
 impl Literal {
@@ -64,14 +73,9 @@ impl Literal {
             | MYSQL_TYPE_DECIMAL
             | MYSQL_TYPE_NEWDECIMAL
             | MYSQL_TYPE_YEAR => Literal::Number,
-            MYSQL_TYPE_DATE
-            | MYSQL_TYPE_NEWDATE
-            | MYSQL_TYPE_TIME
-            | MYSQL_TYPE_TIME2
-            | MYSQL_TYPE_DATETIME
-            | MYSQL_TYPE_DATETIME2
-            | MYSQL_TYPE_TIMESTAMP
-            | MYSQL_TYPE_TIMESTAMP2 => Literal::Text,
+            MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE | MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2
+            | MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => Literal::Text,
+            MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Literal::Timestamp,
             MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => Literal::Hex,
             MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => Literal::Text,
             _ if charset == BINARY_CHARSET => Literal::Hex,
@@ -95,6 +99,11 @@ pub fn push_literal(out: &mut Vec<u8>, value: Option<&[u8]>, kind: Literal) {
                 out.push(DIGITS[usize::from(b >> 4)]);
                 out.push(DIGITS[usize::from(b & 0xf)]);
             }
+        }
+        Literal::Timestamp if !bytes.starts_with(b"0000-00-00") => {
+            out.extend_from_slice(b"FROM_UNIXTIME(UNIX_TIMESTAMP(");
+            push_quoted(out, bytes);
+            out.extend_from_slice(b"))");
         }
         _ => push_quoted(out, bytes),
     }
@@ -386,6 +395,19 @@ mod tests {
         assert_eq!(Literal::classify(MYSQL_TYPE_BLOB, 45), Literal::Text);
         assert_eq!(Literal::classify(MYSQL_TYPE_VAR_STRING, 63), Literal::Hex);
         assert_eq!(Literal::classify(MYSQL_TYPE_DATETIME, 63), Literal::Text);
+        assert_eq!(
+            Literal::classify(MYSQL_TYPE_TIMESTAMP2, 63),
+            Literal::Timestamp
+        );
+        assert_eq!(
+            literal(Some(b"2038-01-19 07:14:07.999999"), Literal::Timestamp),
+            "FROM_UNIXTIME(UNIX_TIMESTAMP('2038-01-19 07:14:07.999999'))"
+        );
+        assert_eq!(
+            literal(Some(b"0000-00-00 00:00:00"), Literal::Timestamp),
+            "'0000-00-00 00:00:00'"
+        );
+        assert_eq!(literal(None, Literal::Timestamp), "NULL");
         assert_eq!(Literal::classify(MYSQL_TYPE_BIT, 63), Literal::Hex);
         assert_eq!(Literal::classify(MYSQL_TYPE_STRING, 45), Literal::Text);
     }

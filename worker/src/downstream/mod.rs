@@ -47,6 +47,7 @@ mod conformance_copy;
 mod copy_chunks;
 pub mod memory;
 mod mysql;
+pub mod session;
 mod shard_groups;
 mod shard_intents;
 mod sync_tx;

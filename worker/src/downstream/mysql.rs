@@ -29,9 +29,10 @@ use dm_proto::config::DbConfig;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
 
+use super::session;
 use super::sync_tx::MySqlSyncTx;
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
-use crate::copy::sql::{quote, DOWNSTREAM_SQL_MODE};
+use crate::copy::sql::quote;
 
 /// What a statement leaves of the downstream's `max_allowed_packet` for
 /// the protocol (the command byte, the separators of a multi-statement
@@ -130,20 +131,9 @@ impl MySqlDownstream {
     }
 
     /// The downstream of a task (`target-database`), with sessions set up
-    /// for the copy and the sync: UTC, utf8mb4, a fixed `sql_mode`.
+    /// for the copy and the sync (see [`super::session::setup`]).
     pub fn connect(cfg: &DbConfig, pool_max: usize) -> Self {
-        let mut setup = vec![
-            "SET NAMES utf8mb4".to_string(),
-            "SET time_zone = '+00:00'".to_string(),
-            format!("SET sql_mode = '{DOWNSTREAM_SQL_MODE}'"),
-            "SET foreign_key_checks = 0".to_string(),
-        ];
-        setup.extend(
-            cfg.session
-                .iter()
-                .map(|(k, v)| format!("SET SESSION {k} = {v}")),
-        );
-        Self::new(db_opts(cfg, pool_max, setup))
+        Self::new(db_opts(cfg, pool_max, session::setup(&cfg.session)))
     }
 
     pub fn addr(&self) -> &str {

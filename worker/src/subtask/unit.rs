@@ -153,8 +153,8 @@ async fn run_units(
             task: task.name.clone(),
             source: spec.source.clone(),
             epoch: spec.epoch,
-            upstream: databases.copy_source(&source, copiers + 1),
-            downstream: databases.downstream(&task.target_database, copiers + 2),
+            upstream: databases.copy_source(&task.upstream_sessions(&source), copiers + 1),
+            downstream: databases.downstream(&task.target_sessions(), copiers + 2),
             meta: MetaTables {
                 meta_schema: task.meta_schema.clone(),
                 task: task.name.clone(),
@@ -238,7 +238,7 @@ async fn sync_job(
     let lanes = usize::try_from(syncer.worker_count)
         .unwrap_or(1)
         .clamp(1, MAX_LANES);
-    let downstream = databases.downstream(&task.target_database, lanes + 4);
+    let downstream = databases.downstream(&task.target_sessions(), lanes + 4);
     let meta = MetaTables {
         meta_schema: task.meta_schema.clone(),
         task: task.name.clone(),
@@ -254,7 +254,7 @@ async fn sync_job(
         .collect();
     let earliest = Position::earliest(&copied).cloned();
     let latest = Position::latest(&copied).cloned();
-    let upstream = databases.source(source);
+    let upstream = databases.source(&task.upstream_sessions(source));
     let configured = instance
         .meta
         .as_ref()
@@ -311,7 +311,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// fenced out (the source moved while it was paused or cut off).
 pub async fn probe_fence(spec: &UnitSpec, databases: &dyn Databases) -> Option<u64> {
     let task = TaskConfig::parse("task", &spec.task_yaml).ok()?;
-    let downstream = databases.downstream(&task.target_database, 1);
+    let downstream = databases.downstream(&task.target_sessions(), 1);
     let meta = MetaTables {
         meta_schema: task.meta_schema.clone(),
         task: task.name.clone(),

@@ -57,7 +57,9 @@ pub struct TaskConfig {
     /// Seconds.
     #[serde(default = "ten")]
     pub heartbeat_report_interval: u32,
-    /// Deprecated; accepted and ignored.
+    /// The time zone of the task's database sessions (`+08:00`,
+    /// `Asia/Shanghai`): DATETIME defaults and `NOW()` downstream follow it.
+    /// Empty means UTC.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub timezone: String,
     #[serde(default)]
@@ -206,6 +208,15 @@ pub enum CheckingItem {
     SchemaOfShardTables,
     #[serde(rename = "auto_increment_ID")]
     AutoIncrementId,
+    /// An incremental task's `meta` position exists upstream.
+    #[serde(rename = "meta_position")]
+    MetaPosition,
+}
+
+fn with_time_zone(db: &mut crate::config::DbConfig, zone: &str) {
+    db.session
+        .retain(|k, _| !k.eq_ignore_ascii_case("time_zone"));
+    db.session.insert("time_zone".into(), zone.into());
 }
 
 fn default_meta_schema() -> String {
@@ -257,6 +268,40 @@ impl TaskConfig {
     /// The task as YAML (what `get-config task` prints).
     pub fn to_yaml(&self) -> Result<String, String> {
         yaml::to_string(self)
+    }
+
+    /// The `time_zone` of the task's sessions on the upstream and the
+    /// downstream: `timezone`, else a `time_zone` in
+    /// `target-database.session`, else UTC.
+    pub fn session_time_zone(&self) -> &str {
+        if !self.timezone.is_empty() {
+            return &self.timezone;
+        }
+        self.target_database
+            .session
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("time_zone"))
+            .map_or("+00:00", |(_, v)| v.as_str())
+    }
+
+    /// `target-database` as the task's sessions use it: its `session` with
+    /// `time_zone` set to [`Self::session_time_zone`].
+    pub fn target_sessions(&self) -> crate::config::DbConfig {
+        let mut db = self.target_database.clone();
+        with_time_zone(&mut db, self.session_time_zone());
+        db
+    }
+
+    /// `source` as the task's sessions on it use it: `from.session` with
+    /// `time_zone` set to [`Self::session_time_zone`], so the copy reads
+    /// TIMESTAMP values in the zone it writes them in.
+    pub fn upstream_sessions(
+        &self,
+        source: &crate::config::SourceConfig,
+    ) -> crate::config::SourceConfig {
+        let mut source = source.clone();
+        with_time_zone(&mut source.from, self.session_time_zone());
+        source
     }
 
     /// Whether a pre-check item is skipped by `ignore-checking-items`.

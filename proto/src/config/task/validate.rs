@@ -35,6 +35,9 @@ pub(super) fn validate(task: &TaskConfig, index: &KeyIndex) -> Result<(), Config
     if let Err((path, message)) = task.target_database.validate("target-database") {
         return fail(&path, message);
     }
+    if let Err(message) = check_time_zone(&task.timezone) {
+        return fail("timezone", message);
+    }
     if task.mysql_instances.is_empty() {
         return fail(
             "mysql-instances",
@@ -497,5 +500,26 @@ fn check_unused(task: &TaskConfig) -> Result<(), Problem> {
         &|i, n| i.syncer_config_name.as_deref() == Some(n),
         "syncer-config-name",
     )?;
+    Ok(())
+}
+
+/// `timezone`: empty (UTC), an offset such as `+08:00`, or a named zone the
+/// servers know (`Asia/Shanghai`); not `SYSTEM`/`Local`, which would make
+/// the sessions' zone depend on where the servers run.
+fn check_time_zone(zone: &str) -> Result<(), String> {
+    if zone.is_empty() {
+        return Ok(());
+    }
+    if zone.eq_ignore_ascii_case("SYSTEM") || zone.eq_ignore_ascii_case("Local") {
+        return Err(format!(
+            "\"{zone}\" is not supported: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\""
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | ':' | '/' | '_');
+    if !zone.chars().all(allowed) {
+        return Err(format!(
+            "\"{zone}\" is not a time zone: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\""
+        ));
+    }
     Ok(())
 }
