@@ -15,6 +15,7 @@
 //! `FLUSH`, ...) are skipped, as DM does. A schema change whose names
 //! cannot be found pauses the subtask with the statement and why.
 
+mod compare;
 mod scan;
 
 use sqlparser::ast::{
@@ -58,33 +59,51 @@ impl DdlPlan {
     }
 }
 
-/// Server errors that a replayed DDL meets when it was already applied.
-const ALREADY_APPLIED: &[u16] = &[1007, 1008, 1050, 1051, 1060, 1061, 1091];
+/// Server errors a replayed DDL meets because its work is already done:
+/// "already dropped" ones (nothing left to compare) ...
+const ALREADY_DROPPED: &[u16] = &[1008, 1051, 1091];
+/// ... and "already exists" ones, a replay only if what exists is what the
+/// statement would have created (see [`compare`]).
+const ALREADY_EXISTS: &[u16] = &[1007, 1050, 1060, 1061];
 
-/// Applies a DDL read at `schema` (the statement's default database).
-pub async fn apply(job: &SyncJob, schema: &str, sql: &str) -> Result<(), SyncError> {
+/// Applies a DDL read at `schema` (the statement's default database);
+/// `replaying`: inside a replay window (see [`execute`]).
+pub async fn apply(
+    job: &SyncJob,
+    schema: &str,
+    sql: &str,
+    replaying: bool,
+) -> Result<(), SyncError> {
     let plan = plan(&job.rules, schema, sql).map_err(|error| SyncError::Ddl {
         sql: sql.to_string(),
         error,
     })?;
-    execute(job, &plan.statements()).await
+    execute(job, &plan.statements(), replaying).await
 }
 
-/// Runs routed DDL statements downstream; an "already exists / already
-/// dropped" error means a replay and counts as applied.
-pub async fn execute(job: &SyncJob, statements: &[String]) -> Result<(), SyncError> {
+/// Runs routed DDL statements downstream. An "already dropped" error
+/// means a replay and counts as applied; so does an "already exists"
+/// error when the downstream's definition is what the statement would
+/// have created. Otherwise the statement pauses the subtask, showing both
+/// definitions, unless `replaying`: the binlog is being re-read from
+/// before a full copy's snapshot (or after a change of the lane count),
+/// where the downstream may already hold later changes of the same table;
+/// there a difference is logged and the statement counts as applied.
+pub async fn execute(
+    job: &SyncJob,
+    statements: &[String],
+    replaying: bool,
+) -> Result<(), SyncError> {
     for statement in statements.iter().cloned() {
-        match job.downstream.execute(&statement).await {
+        let refused = match job.downstream.execute(&statement).await {
             Ok(()) => {
-                tracing::info!(task = %job.task, source = %job.source, ddl = %statement, "DDL applied")
+                tracing::info!(task = %job.task, source = %job.source, ddl = %statement, "DDL applied");
+                continue;
             }
             Err(DownstreamError::Database {
                 source: mysql_async::Error::Server(e),
                 ..
-            }) if ALREADY_APPLIED.contains(&e.code) => {
-                tracing::info!(task = %job.task, source = %job.source, ddl = %statement, reason = %e.message,
-                    "DDL already applied downstream (replayed)");
-            }
+            }) if ALREADY_DROPPED.contains(&e.code) || ALREADY_EXISTS.contains(&e.code) => e,
             Err(e @ DownstreamError::Database { .. }) if e.is_transient() => return Err(e.into()),
             Err(e) => {
                 return Err(SyncError::Ddl {
@@ -92,9 +111,64 @@ pub async fn execute(job: &SyncJob, statements: &[String]) -> Result<(), SyncErr
                     error: e.to_string(),
                 })
             }
+        };
+        let verdict = if ALREADY_EXISTS.contains(&refused.code) {
+            replayed(job, &statement, refused.code).await?
+        } else {
+            Ok(())
+        };
+        match verdict {
+            Ok(()) => {
+                tracing::info!(task = %job.task, source = %job.source, ddl = %statement, reason = %refused.message,
+                    "DDL already applied downstream (replayed)");
+            }
+            Err(why) if replaying => {
+                tracing::warn!(task = %job.task, source = %job.source, ddl = %statement, reason = %refused.message, %why,
+                    "DDL already applied downstream (replayed before the copy's snapshot; the downstream holds a later definition)");
+            }
+            Err(why) => {
+                return Err(SyncError::Ddl {
+                    sql: statement,
+                    error: format!(
+                        "the downstream answers {} ({}) and it is no replay: {why}",
+                        refused.code, refused.message
+                    ),
+                })
+            }
         }
     }
     Ok(())
+}
+
+/// Whether the downstream holds what `statement`, refused with `code`,
+/// would have created: `Ok(Err(why))` when not, or when it cannot tell.
+async fn replayed(
+    job: &SyncJob,
+    statement: &str,
+    code: u16,
+) -> Result<Result<(), String>, DownstreamError> {
+    let dialect = MySqlDialect {};
+    let (table, want) = match compare::check(&dialect, statement, code) {
+        Ok(compare::Check::Nothing) => return Ok(Ok(())),
+        Ok(compare::Check::Table { table, want }) => (table, want),
+        Err(e) => return Ok(Err(format!("the statement cannot be compared: {e}"))),
+    };
+    let Some(existing) = job.downstream.show_create_table(&table.0, &table.1).await? else {
+        return Ok(Err(format!(
+            "`{}`.`{}` is not there downstream",
+            table.0, table.1
+        )));
+    };
+    let like = match &want {
+        compare::Want::Like(schema, name) => job.downstream.show_create_table(schema, name).await?,
+        _ => None,
+    };
+    Ok(compare::compare(
+        &dialect,
+        &want,
+        &existing,
+        like.as_deref(),
+    ))
 }
 
 /// Decides about one DDL (pure).

@@ -500,6 +500,10 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 // A DDL is a barrier: everything before it is applied first,
                 // and every lane's checkpoint moves past it after.
                 lanes.barrier().await?;
+                // Re-read from before the downstream's state (see `ddl::execute`).
+                let replaying = replay_until
+                    .as_ref()
+                    .is_some_and(|until| located.end.at_or_before(until));
                 if job.sharded {
                     let at = located.end.clone();
                     let mut shard = ShardCtx {
@@ -508,11 +512,15 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                         progress: &progress,
                         window: &mut window,
                     };
-                    if let Some(outcome) = sharded_ddl(&job, &mut shard, &schema, &sql, at).await? {
+                    if let Some(outcome) =
+                        sharded_ddl(&job, &mut shard, &schema, &sql, at, replaying).await?
+                    {
                         return Ok(outcome);
                     }
                 } else {
-                    ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
+                    ddl::apply(&job, &schema, &sql, replaying)
+                        .await
+                        .map_err(stop)?;
                 }
                 serial_tables.clear();
                 lanes.boundary(&located.end, located.timestamp).await?;
@@ -566,6 +574,7 @@ async fn sharded_ddl(
     schema: &str,
     sql: &str,
     at: Position,
+    replaying: bool,
 ) -> Result<Option<SyncOutcome>, Stop> {
     let refused = |error: String| {
         stop(SyncError::Ddl {
@@ -580,7 +589,9 @@ async fn sharded_ddl(
             return Ok(None);
         }
         shard::Sharded::Direct(statements) => {
-            ddl::execute(job, &statements).await.map_err(stop)?;
+            ddl::execute(job, &statements, replaying)
+                .await
+                .map_err(stop)?;
             return Ok(None);
         }
         shard::Sharded::Coordinate {
@@ -614,7 +625,7 @@ async fn sharded_ddl(
         failed = ctx.lanes.failure() => return Err(failed),
     };
     if op.execute {
-        let outcome = shard::execute_once(job, &ddl, &op.lock_id)
+        let outcome = shard::execute_once(job, &ddl, &op.lock_id, replaying)
             .await
             .map_err(stop)?;
         if let Commit::Fenced { by_epoch } = outcome {
