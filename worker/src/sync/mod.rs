@@ -30,8 +30,9 @@
 //! A DDL ends the batch before it (a barrier), is routed and filtered by the
 //! task's rules ([`ddl`]) and applied, then the checkpoint moves past it.
 //! If the worker dies between the two, the DDL is applied again on resume;
-//! "already exists" / "already dropped" errors of a replayed DDL are taken
-//! as already applied.
+//! "already dropped" errors of a replayed DDL are taken as already
+//! applied, "already exists" ones only when the downstream holds what the
+//! statement creates (see [`ddl::execute`]).
 
 pub mod ddl;
 pub mod dml;
