@@ -24,6 +24,20 @@
 //! done for the position it arrived at, so a late report about an earlier
 //! DDL cannot finish a later one.
 //!
+//! ## Successive DDLs
+//!
+//! Locks on one table share their id (DM's `<task>-`schema`.`table``);
+//! successive ones are told apart by the position each source reached them
+//! at. A worker reports one DDL at a time, so a source that executed or
+//! skipped a DDL and quickly reached its next one may never have reported
+//! the first as done: its report now names the later position. A source
+//! passes a DDL only after it was told to execute or skip it there, so an
+//! arrival at a later position than a DDL the source was told to execute
+//! or skip is proof that it did: that lock counts it done first (whichever
+//! table it is about), and the new arrival then joins, or opens, the next
+//! lock. The inference is part of `apply`, so every master draws it the
+//! same way; no report is needed that a worker might overwrite.
+//!
 //! `unlock-ddl-lock` forces a lock whose members will not all arrive: the
 //! missing members are dropped, the owner (or the one the operator names)
 //! executes, the others skip. `--force-remove` deletes the lock outright.
@@ -184,6 +198,8 @@ impl ClusterState {
                 source_id: a.source.clone(),
             });
         }
+        let sources: Vec<String> = task.stages.keys().cloned().collect();
+        self.shard_ddl_passed(&a.task, &a.source, &a.at);
         let id = lock_id(&a.task, &a.schema, &a.table);
         let lock = self
             .shard_ddl_locks
@@ -194,10 +210,9 @@ impl ClusterState {
                 table: a.table.clone(),
                 ddls: a.ddls.clone(),
                 owner: a.source.clone(),
-                members: task
-                    .stages
-                    .keys()
-                    .map(|s| (s.clone(), LockMember::default()))
+                members: sources
+                    .into_iter()
+                    .map(|s| (s, LockMember::default()))
                     .collect(),
                 forced: false,
                 created_at_ms: now_ms,
@@ -217,6 +232,25 @@ impl ClusterState {
             a.ddls.clone()
         };
         Ok(())
+    }
+
+    /// `source` of `task` reached a DDL at `at`: every lock that told it to
+    /// execute or skip a DDL before `at` counts it done (see the module
+    /// docs, "Successive DDLs").
+    fn shard_ddl_passed(&mut self, task: &str, source: &str, at: &DdlPosition) {
+        let passed: Vec<(String, DdlPosition)> = self
+            .shard_ddl_locks
+            .iter()
+            .filter(|(_, l)| l.task == task)
+            .filter_map(|(id, l)| match l.op_for(source) {
+                Some((LockOp::Execute | LockOp::Skip, p)) if p < *at => Some((id.clone(), p)),
+                _ => None,
+            })
+            .collect();
+        for (id, p) in passed {
+            // The lock exists and asks exactly this: cannot be rejected.
+            let _ = self.shard_ddl_done(&id, source, &p);
+        }
     }
 
     pub(super) fn shard_ddl_done(
@@ -429,6 +463,76 @@ mod tests {
                 ),
             ],
         );
+    }
+
+    const INDEX: &str = "ALTER TABLE `db`.`tb` ADD INDEX i (c)";
+
+    #[test]
+    fn a_source_at_its_next_ddl_has_done_the_previous_one() {
+        let mut state = cluster(&["s1", "s2"]);
+        let two: &[&str] = &["s1", "s2"];
+        // A command, what each source is told, the lock's (owner, DDL).
+        type Step<'a> = (Command, &'a str, Option<(&'a str, &'a str)>);
+        let steps: &[Step] = &[
+            (arrive("s1", ADD, 100), "- -", Some(("s1", ADD))),
+            (arrive("s2", ADD, 500), "exec -", Some(("s1", ADD))),
+            // The owner executed and reached the index before its done was
+            // reported: done; s2 skips; s1 waits for this lock to go.
+            (arrive("s1", INDEX, 200), "- skip", Some(("s1", ADD))),
+            (arrive("s1", INDEX, 200), "- skip", Some(("s1", ADD))),
+            // s2 skipped and reached the index too: the lock is gone, the
+            // next one opens with s2 as its owner.
+            (arrive("s2", INDEX, 600), "- -", Some(("s2", INDEX))),
+            (arrive("s1", INDEX, 200), "- exec", Some(("s2", INDEX))),
+            // A late done of the first lock changes nothing.
+            (done("s1", 100), "- exec", Some(("s2", INDEX))),
+            (done("s2", 600), "skip -", Some(("s2", INDEX))),
+            (done("s1", 200), "- -", None),
+        ];
+        for (n, (command, told, lock)) in steps.iter().enumerate() {
+            assert_eq!(
+                state.apply(command, 10 + n as u64),
+                Response::Done,
+                "step {n}"
+            );
+            assert_eq!(ops(&state, two), *told, "step {n}: {command:?}");
+            let got = state
+                .shard_ddl_locks
+                .get(ID)
+                .map(|l| (l.owner.as_str(), l.ddls.concat()));
+            assert_eq!(got, lock.map(|(o, d)| (o, d.to_string())), "step {n}");
+        }
+    }
+
+    #[test]
+    fn a_source_at_another_tables_ddl_has_done_the_previous_lock() {
+        let mut state = cluster(&["s1", "s2"]);
+        let other = |source: &str, pos: u32| {
+            Command::ShardDdlArrive(Arrival {
+                task: "t".into(),
+                source: source.into(),
+                schema: "db".into(),
+                table: "other".into(),
+                ddls: vec!["ALTER TABLE `db`.`other` ADD COLUMN d INT".into()],
+                at: at(pos),
+            })
+        };
+        for command in [arrive("s1", ADD, 100), arrive("s2", ADD, 500)] {
+            assert_eq!(state.apply(&command, 1), Response::Done);
+        }
+        // s1 executed, then reached a DDL of another table.
+        assert_eq!(state.apply(&other("s1", 300), 2), Response::Done);
+        assert_eq!(ops(&state, &["s1", "s2"]), "- skip");
+        assert_eq!(state.apply(&other("s2", 700), 3), Response::Done);
+        assert!(!state.shard_ddl_locks.contains_key(ID));
+        assert_eq!(ops(&state, &["s1", "s2"]), "exec -");
+        // An arrival at an earlier position than the lock's proves nothing.
+        let mut state = cluster(&["s1", "s2"]);
+        for command in [arrive("s1", ADD, 100), arrive("s2", ADD, 500)] {
+            assert_eq!(state.apply(&command, 1), Response::Done);
+        }
+        assert_eq!(state.apply(&other("s1", 50), 2), Response::Done);
+        assert_eq!(ops(&state, &["s1", "s2"]), "exec -");
     }
 
     #[test]

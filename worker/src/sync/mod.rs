@@ -30,8 +30,9 @@
 //! A DDL ends the batch before it (a barrier), is routed and filtered by the
 //! task's rules ([`ddl`]) and applied, then the checkpoint moves past it.
 //! If the worker dies between the two, the DDL is applied again on resume;
-//! "already exists" / "already dropped" errors of a replayed DDL are taken
-//! as already applied.
+//! "already dropped" errors of a replayed DDL are taken as already
+//! applied, "already exists" ones only when the downstream holds what the
+//! statement creates (see [`ddl::execute`]).
 
 pub mod ddl;
 pub mod dml;
@@ -498,6 +499,10 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                 // A DDL is a barrier: everything before it is applied first,
                 // and every lane's checkpoint moves past it after.
                 lanes.barrier().await?;
+                // Re-read from before the downstream's state (see `ddl::execute`).
+                let replaying = replay_until
+                    .as_ref()
+                    .is_some_and(|until| located.end.at_or_before(until));
                 if job.sharded {
                     let at = located.end.clone();
                     let mut shard = ShardCtx {
@@ -506,11 +511,15 @@ async fn drive(job: Arc<SyncJob>, progress: Arc<Mutex<SyncProgress>>) -> Result<
                         progress: &progress,
                         window: &mut window,
                     };
-                    if let Some(outcome) = sharded_ddl(&job, &mut shard, &schema, &sql, at).await? {
+                    if let Some(outcome) =
+                        sharded_ddl(&job, &mut shard, &schema, &sql, at, replaying).await?
+                    {
                         return Ok(outcome);
                     }
                 } else {
-                    ddl::apply(&job, &schema, &sql).await.map_err(stop)?;
+                    ddl::apply(&job, &schema, &sql, replaying)
+                        .await
+                        .map_err(stop)?;
                 }
                 targets.clear();
                 lanes.boundary(&located.end, located.timestamp).await?;
@@ -564,6 +573,7 @@ async fn sharded_ddl(
     schema: &str,
     sql: &str,
     at: Position,
+    replaying: bool,
 ) -> Result<Option<SyncOutcome>, Stop> {
     let refused = |error: String| {
         stop(SyncError::Ddl {
@@ -578,7 +588,9 @@ async fn sharded_ddl(
             return Ok(None);
         }
         shard::Sharded::Direct(statements) => {
-            ddl::execute(job, &statements).await.map_err(stop)?;
+            ddl::execute(job, &statements, replaying)
+                .await
+                .map_err(stop)?;
             return Ok(None);
         }
         shard::Sharded::Coordinate {
@@ -612,7 +624,7 @@ async fn sharded_ddl(
         failed = ctx.lanes.failure() => return Err(failed),
     };
     if op.execute {
-        let outcome = shard::execute_once(job, &ddl, &op.lock_id)
+        let outcome = shard::execute_once(job, &ddl, &op.lock_id, replaying)
             .await
             .map_err(stop)?;
         if let Commit::Fenced { by_epoch } = outcome {

@@ -213,11 +213,13 @@ pub fn passed(ops: &Ops, progress: &Mutex<SyncProgress>) {
 }
 
 /// Runs the lock's DDL downstream as its owner, unless a previous owner of
-/// this source already did (see the module docs).
+/// this source already did (see the module docs); `replaying`: see
+/// `ddl::execute`.
 pub async fn execute_once(
     job: &SyncJob,
     ddl: &ShardDdl,
     lock_id: &str,
+    replaying: bool,
 ) -> Result<Commit, SyncError> {
     let now = job
         .downstream
@@ -247,7 +249,7 @@ pub async fn execute_once(
     {
         return Ok(fenced);
     }
-    super::ddl::execute(job, &ddl.ddls).await?;
+    super::ddl::execute(job, &ddl.ddls, replaying).await?;
     tracing::info!(lock = %lock_id, ddls = ?ddl.ddls, "shard DDL executed downstream");
     Ok(Commit::Committed)
 }

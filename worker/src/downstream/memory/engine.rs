@@ -44,6 +44,9 @@ pub struct Column {
     pub name: String,
     pub data_type: String,
     pub default: Cell,
+    /// The definition as created (`c INT NOT NULL DEFAULT 7`), for `SHOW
+    /// CREATE TABLE`.
+    pub spec: String,
 }
 
 /// A row change to undo: the key and the row before (`None`: absent).
@@ -57,6 +60,8 @@ pub struct Table {
     pub unique: BTreeSet<String>,
     /// Other indexes, by name.
     pub indexes: BTreeSet<String>,
+    /// Each index's columns as created (`(`a`, `b`)`), by name.
+    pub key_columns: BTreeMap<String, String>,
     /// Rows by primary key (every column when there is none).
     pub rows: BTreeMap<Vec<Cell>, Vec<Cell>>,
     /// While a transaction of row changes runs: how to undo each change,
@@ -89,19 +94,22 @@ impl Table {
         let mut lines: Vec<String> = self
             .columns
             .iter()
-            .map(|c| match &c.default {
-                Some(d) => format!("  `{}` {} DEFAULT '{d}'", c.name, c.data_type),
-                None => format!("  `{}` {}", c.name, c.data_type),
-            })
+            .map(|c| format!("  {}", c.spec))
             .collect();
         if !self.primary.is_empty() {
             lines.push(format!("  PRIMARY KEY (`{}`)", self.primary.join("`,`")));
         }
+        let columns = |name: &str| {
+            self.key_columns
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| format!("(`{name}`)"))
+        };
         for u in &self.unique {
-            lines.push(format!("  UNIQUE KEY `{u}`"));
+            lines.push(format!("  UNIQUE KEY `{u}` {}", columns(u)));
         }
         for i in &self.indexes {
-            lines.push(format!("  KEY `{i}`"));
+            lines.push(format!("  KEY `{i}` {}", columns(i)));
         }
         format!("CREATE TABLE `{name}` (\n{}\n)", lines.join(",\n"))
     }
@@ -409,6 +417,9 @@ impl Engine {
                 if table.unique.contains(&index_name) || table.indexes.contains(&index_name) {
                     return Err(err(1061, format!("Duplicate key name '{index_name}'")));
                 }
+                table
+                    .key_columns
+                    .insert(index_name.clone(), key_columns(&index.columns));
                 if index.unique {
                     table.unique.insert(index_name);
                 } else {
@@ -524,6 +535,9 @@ impl Engine {
                     ColumnOption::PrimaryKey(_) => table.primary.push(c.name.value.clone()),
                     ColumnOption::Unique(_) => {
                         table.unique.insert(c.name.value.clone());
+                        table
+                            .key_columns
+                            .insert(c.name.value.clone(), format!("(`{}`)", c.name.value));
                     }
                     _ => {}
                 }
@@ -532,6 +546,7 @@ impl Engine {
                 name: c.name.value.clone(),
                 data_type: c.data_type.to_string(),
                 default,
+                spec: c.to_string(),
             });
         }
         for constraint in &create.constraints {
@@ -550,6 +565,7 @@ impl Engine {
                         .or(u.index_name.as_ref())
                         .map(|i| i.value.clone())
                         .unwrap_or_else(|| format!("unique_{}", table.unique.len()));
+                    table.key_columns.insert(n.clone(), key_columns(&u.columns));
                     table.unique.insert(n);
                 }
                 _ => {}
@@ -592,6 +608,7 @@ impl Engine {
                     name: column,
                     data_type: column_def.data_type.to_string(),
                     default,
+                    spec: column_def.to_string(),
                 });
                 Ok(())
             }
@@ -665,6 +682,7 @@ impl Engine {
                 let table = self.table_mut(&name)?;
                 for n in names {
                     let index = schema_name(n)?;
+                    table.key_columns.remove(&index);
                     if !table.unique.remove(&index) && !table.indexes.remove(&index) {
                         return Err(err(
                             1091,
@@ -677,6 +695,12 @@ impl Engine {
             other => Err(err(ER_UNSUPPORTED, format!("unsupported DROP {other}"))),
         }
     }
+}
+
+/// An index's columns as `SHOW CREATE TABLE` lists them.
+fn key_columns(columns: &[sqlparser::ast::IndexColumn]) -> String {
+    let names: Vec<String> = columns.iter().map(|c| c.column.expr.to_string()).collect();
+    format!("({})", names.join(", "))
 }
 
 /// The key of the first row (in key order) matching every condition.
