@@ -1,6 +1,7 @@
 //! The sync unit applies every common column type exactly (integers at
 //! their limits, decimals, floats, text in utf8mb4, binary data, dates and
-//! times with fractions, ENUM, SET, JSON, BIT, NULL), and DDL on the way.
+//! times with fractions and the zero TIMESTAMP, ENUM, SET, JSON, BIT,
+//! NULL), and DDL on the way.
 
 use std::time::Duration;
 
@@ -69,9 +70,18 @@ async fn wait_equal(upstream: &MariaDb, downstream: &MariaDb, table: &str, addrs
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_common_type_and_ddl_arrive_exactly() {
-    let c = OneSource::start(1, &["CREATE DATABASE app", CREATE, ROWS[1]])
-        .await
-        .expect("cluster");
+    let c = OneSource::start(
+        1,
+        &[
+            "CREATE DATABASE app",
+            CREATE,
+            ROWS[1],
+            // The zero TIMESTAMP, copied.
+            "INSERT INTO app.types (id, ts) VALUES (42, '0000-00-00 00:00:00')",
+        ],
+    )
+    .await
+    .expect("cluster");
     let (upstream, downstream, addrs) = (&c.upstream, &c.downstream, c.addrs.clone());
     c.start_task("types", TASK).await.expect("started");
     wait_syncing(&addrs, "types", DEADLINE)
@@ -88,6 +98,8 @@ async fn every_common_type_and_ddl_arrive_exactly() {
             "UPDATE app.types SET vc = 'ändern', bu = bu - 1, js = JSON_SET(js, '$.n', 5) WHERE id = 1",
             "UPDATE app.types SET id = 20, ti = NULL WHERE id = 3",
             "DELETE FROM app.types WHERE id = 2",
+            // The zero TIMESTAMP, synced.
+            "INSERT INTO app.types (id, ts) VALUES (41, '0000-00-00 00:00:00')",
         ],
     )
     .await

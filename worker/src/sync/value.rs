@@ -60,6 +60,11 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
                     .fold(0u128, |n, b| (n << 8) | u128::from(*b));
                 out.extend_from_slice(number.to_string().as_bytes());
             }
+            // The zero TIMESTAMP is no instant: `FROM_UNIXTIME(0)` is
+            // refused in strict mode, the zero literal is what it is.
+            MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 if is_zero_epoch(bytes) => {
+                out.extend_from_slice(b"'0000-00-00 00:00:00'");
+            }
             MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => {
                 out.extend_from_slice(b"FROM_UNIXTIME(");
                 push_quoted(out, bytes);
@@ -74,6 +79,11 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
             },
         },
     }
+}
+
+/// Whether epoch-seconds text (`0`, `0.000`) is the zero TIMESTAMP.
+fn is_zero_epoch(bytes: &[u8]) -> bool {
+    !bytes.is_empty() && bytes.iter().all(|b| matches!(b, b'0' | b'.'))
 }
 
 /// A string of collation `id` (`binary` when unknown), byte for byte.
@@ -158,6 +168,10 @@ mod tests {
             "_utf8mb4 X'c3a927'"
         );
         assert_eq!(text(Value::NULL, MYSQL_TYPE_VARCHAR, 45), "NULL");
+        assert_eq!(
+            text(Value::Bytes(b"0.000".to_vec()), MYSQL_TYPE_TIMESTAMP2, 63),
+            "'0000-00-00 00:00:00'"
+        );
         assert_eq!(text(Value::Bytes(vec![5]), MYSQL_TYPE_SET, 45), "5");
         assert_eq!(text(Value::Bytes(vec![1, 2]), MYSQL_TYPE_ENUM, 45), "513");
     }
