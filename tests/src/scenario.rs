@@ -156,6 +156,29 @@ impl OneSource {
         Ok(())
     }
 
+    /// Waits until `sql` reads the same rows, and some, upstream and
+    /// downstream; a timeout shows both sides and `task`'s status.
+    pub async fn wait_same(&self, task: &str, sql: &str, deadline: Duration) -> Result<()> {
+        crate::wait_until(
+            &format!("`{sql}` equal downstream"),
+            deadline,
+            Duration::from_millis(50),
+            || async move {
+                let up = query_rows(&self.upstream, sql).await;
+                let down = query_rows(&self.downstream, sql).await;
+                if up == down && !up.is_empty() {
+                    return crate::Check::Ready(());
+                }
+                let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
+                crate::Check::Pending(format!(
+                    "upstream {up:?}\ndownstream {down:?}\nstatus {}",
+                    status.map(|s| s.to_string()).unwrap_or_default()
+                ))
+            },
+        )
+        .await
+    }
+
     /// `yaml` with `PORT` replaced by the downstream's port, started.
     pub async fn start_task(&self, name: &str, yaml: &str) -> Result<Value> {
         let yaml = yaml.replace("PORT", &self.downstream.port().to_string());
@@ -314,4 +337,21 @@ pub async fn load_rows(server: &MariaDb) -> Vec<(u32, i32, String)> {
     conn.query("SELECT id, v, note FROM app.t ORDER BY id")
         .await
         .unwrap_or_default()
+}
+
+/// Every row `sql` reads on `server`, values as text, in a utf8mb4 UTC
+/// session (empty when the server cannot be read).
+pub async fn query_rows(server: &MariaDb, sql: &str) -> Vec<Vec<mysql_async::Value>> {
+    let Ok(mut conn) = server.conn().await else {
+        return Vec::new();
+    };
+    if conn
+        .query_drop("SET NAMES utf8mb4, time_zone = '+00:00'")
+        .await
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let rows: Vec<mysql_async::Row> = conn.query(sql).await.unwrap_or_default();
+    rows.into_iter().map(mysql_async::Row::unwrap).collect()
 }

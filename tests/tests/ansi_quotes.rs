@@ -4,46 +4,19 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_syncing};
+use dm_tests::cluster::wait_syncing;
 use dm_tests::scenario::OneSource;
-use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Row, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
 const TASK: &str = "name: ansi\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: PORT\n  user: \"root\"\n  password: \"\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n";
 
-/// Every row of `app`.`table` by its first column, values as the server
-/// gives them.
-async fn rows(server: &MariaDb, table: &str) -> Vec<Vec<Value>> {
-    let Ok(mut conn) = server.conn().await else {
-        return Vec::new();
-    };
-    let rows: Vec<Row> = conn
-        .query(format!("SELECT * FROM `app`.`{table}` ORDER BY 1"))
-        .await
-        .unwrap_or_default();
-    rows.into_iter().map(Row::unwrap).collect()
-}
-
 async fn wait_equal(c: &OneSource, table: &str) {
-    wait_until(
-        &format!("app.{table} equal downstream"),
+    c.wait_same(
+        "ansi",
+        &format!("SELECT * FROM `app`.`{table}` ORDER BY 1"),
         DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            let want = rows(&c.upstream, table).await;
-            let got = rows(&c.downstream, table).await;
-            if want == got && !want.is_empty() {
-                return Check::Ready(());
-            }
-            let status = dmctl(&c.addrs, &["query-status", "ansi"]).await.ok();
-            Check::Pending(format!(
-                "upstream {want:?}\ndownstream {got:?}\nstatus {}",
-                status.map(|s| s.to_string()).unwrap_or_default()
-            ))
-        },
     )
     .await
     .expect("equal");

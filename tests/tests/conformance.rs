@@ -99,9 +99,7 @@ async fn mariadb_passes_the_upstream_conformance_suite() {
     let server = MariaDb::start(MariaDbOptions::new(1))
         .await
         .expect("upstream");
-    let source = MySqlSource {
-        opts: server.opts(),
-    };
+    let source = MySqlSource::new(server.opts());
     let copy = MySqlCopySource {
         opts: server.opts(),
     };

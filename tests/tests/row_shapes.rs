@@ -7,10 +7,9 @@
 use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, wait_syncing, wait_task_stage};
-use dm_tests::scenario::OneSource;
+use dm_tests::scenario::{query_rows, OneSource};
 use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
-use mysql_async::Row;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -27,33 +26,12 @@ fn task(name: &str, safe: bool) -> String {
 }
 
 async fn rows(server: &MariaDb, sql: &str) -> Vec<Vec<mysql_async::Value>> {
-    let Ok(mut conn) = server.conn().await else {
-        return Vec::new();
-    };
-    let rows: Vec<Row> = conn.query(sql).await.unwrap_or_default();
-    rows.into_iter().map(Row::unwrap).collect()
+    query_rows(server, sql).await
 }
 
 /// Waits until `sql` reads the same rows on both sides.
 async fn wait_same(c: &OneSource, task: &str, sql: &str) {
-    wait_until(
-        &format!("`{sql}` equal downstream"),
-        DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            let (up, down) = (rows(&c.upstream, sql).await, rows(&c.downstream, sql).await);
-            if up == down && !up.is_empty() {
-                return Check::Ready(());
-            }
-            let status = dmctl(&c.addrs, &["query-status", task]).await.ok();
-            Check::Pending(format!(
-                "upstream {up:?}\ndownstream {down:?}\n{}",
-                status.map(|s| s.to_string()).unwrap_or_default()
-            ))
-        },
-    )
-    .await
-    .expect("same rows");
+    c.wait_same(task, sql, DEADLINE).await.expect("same rows");
 }
 
 /// Runs `statements` on one upstream connection (session settings hold).

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_syncing};
+use dm_tests::cluster::wait_syncing;
 use dm_tests::scenario::OneSource;
-use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
-use mysql_async::Row;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -34,35 +32,11 @@ const ROWS: &[&str] = &[
      '1000-01-01', '1000-01-01 00:00:00', '1970-01-01 00:00:01', '00:00:00', 1901, 'a', '', '[]', b'0')",
 ];
 
-async fn all_rows(server: &MariaDb, table: &str) -> Vec<Vec<mysql_async::Value>> {
-    let mut conn = server.conn().await.expect("conn");
-    conn.query_drop("SET time_zone = '+00:00'")
-        .await
-        .expect("tz");
-    let rows: Vec<Row> = conn
-        .query(format!("SELECT * FROM app.{table} ORDER BY id"))
-        .await
-        .unwrap_or_default();
-    rows.into_iter().map(Row::unwrap).collect()
-}
-
-async fn wait_equal(upstream: &MariaDb, downstream: &MariaDb, table: &str, addrs: &str) {
-    wait_until(
-        &format!("app.{table} equal downstream"),
+async fn wait_equal(c: &OneSource, table: &str) {
+    c.wait_same(
+        "types",
+        &format!("SELECT * FROM app.{table} ORDER BY id"),
         DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            let want = all_rows(upstream, table).await;
-            let got = all_rows(downstream, table).await;
-            if want == got && !want.is_empty() {
-                return Check::Ready(());
-            }
-            let status = dmctl(addrs, &["query-status", "types"]).await.ok();
-            Check::Pending(format!(
-                "upstream {want:?}\ndownstream {got:?}\nstatus {}",
-                status.map(|s| s.to_string()).unwrap_or_default()
-            ))
-        },
     )
     .await
     .expect("equal");
@@ -87,7 +61,7 @@ async fn every_common_type_and_ddl_arrive_exactly() {
     wait_syncing(&addrs, "types", DEADLINE)
         .await
         .expect("sync unit");
-    wait_equal(upstream, downstream, "types", &addrs).await;
+    wait_equal(&c, "types").await;
 
     // Inserts, updates (incl. of the key), deletes.
     dm_tests::tutorial::run_sql(
@@ -104,7 +78,7 @@ async fn every_common_type_and_ddl_arrive_exactly() {
     )
     .await
     .expect("changes");
-    wait_equal(upstream, downstream, "types", &addrs).await;
+    wait_equal(&c, "types").await;
 
     // DDL on the way: a new column, a new table.
     dm_tests::tutorial::run_sql(
@@ -121,8 +95,8 @@ async fn every_common_type_and_ddl_arrive_exactly() {
     )
     .await
     .expect("ddl");
-    wait_equal(upstream, downstream, "types", &addrs).await;
-    wait_equal(upstream, downstream, "t2", &addrs).await;
+    wait_equal(&c, "types").await;
+    wait_equal(&c, "t2").await;
     let mut conn = downstream.conn().await.expect("conn");
     let other: Option<String> = conn
         .query_first(

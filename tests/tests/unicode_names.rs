@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_syncing};
+use dm_tests::cluster::wait_syncing;
 use dm_tests::scenario::OneSource;
-use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Row, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -57,36 +55,11 @@ const OLD_META: &[&str] = &[
     )",
 ];
 
-/// Every row of `app`.`table` by its first column.
-async fn rows(server: &MariaDb, table: &str) -> Vec<Vec<Value>> {
-    let Ok(mut conn) = server.conn().await else {
-        return Vec::new();
-    };
-    let _ = conn.query_drop("SET NAMES utf8mb4").await;
-    let rows: Vec<Row> = conn
-        .query(format!("SELECT * FROM `app`.`{table}` ORDER BY 1"))
-        .await
-        .unwrap_or_default();
-    rows.into_iter().map(Row::unwrap).collect()
-}
-
 async fn wait_equal(c: &OneSource, table: &str) {
-    wait_until(
-        &format!("app.{table} equal downstream"),
+    c.wait_same(
+        "unicode",
+        &format!("SELECT * FROM `app`.`{table}` ORDER BY 1"),
         DEADLINE,
-        Duration::from_millis(50),
-        || async move {
-            let want = rows(&c.upstream, table).await;
-            let got = rows(&c.downstream, table).await;
-            if want == got && !want.is_empty() {
-                return Check::Ready(());
-            }
-            let status = dmctl(&c.addrs, &["query-status", "unicode"]).await.ok();
-            Check::Pending(format!(
-                "upstream {want:?}\ndownstream {got:?}\nstatus {}",
-                status.map(|s| s.to_string()).unwrap_or_default()
-            ))
-        },
     )
     .await
     .expect("equal");

@@ -54,9 +54,7 @@ impl Databases for MySqlDatabases {
     }
 
     fn source(&self, source: &SourceConfig) -> Arc<dyn BinlogSource> {
-        Arc::new(MySqlSource {
-            opts: upstream_opts(source, 2),
-        })
+        Arc::new(MySqlSource::new(upstream_opts(source, 2)))
     }
 
     fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource> {

@@ -77,9 +77,11 @@ pub fn plan(
         });
     }
     let same_layout = stored.len() == lanes && stored.keys().all(|l| (*l as usize) < lanes);
+    // A purged file was real: reading from it fails with the server's own
+    // "purged" error, which says what recovers the task.
     let unlisted: Vec<&Position> = stored
         .values()
-        .filter(|p| !files.contains(&p.binlog_name))
+        .filter(|p| !files.contains(&p.binlog_name) && !purged(&p.binlog_name, files))
         .collect();
     if !unlisted.is_empty() {
         return by_gtid(stored, lanes, same_layout, &unlisted, files);
@@ -188,6 +190,23 @@ fn by_gtid(
     })
 }
 
+/// Whether `name` is a binlog file the server had and purged: the same
+/// base name and width of number as the files it lists, numbered before
+/// the first of them.
+pub fn purged(name: &str, files: &[String]) -> bool {
+    let split = |f: &str| {
+        let (base, number) = f.rsplit_once('.')?;
+        let n: u64 = number.parse().ok()?;
+        Some((base.to_string(), number.len(), n))
+    };
+    match (split(name), files.first().and_then(|f| split(f))) {
+        (Some((base, width, n)), Some((first_base, first_width, first))) => {
+            base == first_base && width == first_width && n < first
+        }
+        _ => false,
+    }
+}
+
 /// `domain-server-seq` of a single MariaDB GTID: (domain, seq).
 fn mariadb_gtid(gtid: &str) -> Option<(u32, u64)> {
     let mut parts = gtid.trim().split('-');
@@ -289,6 +308,30 @@ mod tests {
         assert!(skip.covers(&end("0-2-39")));
         assert!(!skip.covers(&end("0-1-41")));
         assert!(!skip.covers(&end("1-1-3")));
+    }
+
+    #[test]
+    fn purged_files_are_told_from_names_the_server_never_had() {
+        let files = [
+            "mysql-bin.000007".to_string(),
+            "mysql-bin.000009".to_string(),
+        ];
+        assert!(purged("mysql-bin.000002", &files));
+        assert!(!purged("mysql-bin.00", &files));
+        assert!(!purged("mysql-bin.000008x", &files));
+        assert!(!purged("other-bin.000002", &files));
+        assert!(!purged("mysql-bin.000010", &files));
+        // A purged checkpoint is planned as usual: the server refuses it.
+        let stored = BTreeMap::from([(
+            0,
+            Position {
+                binlog_name: "mysql-bin.000002".into(),
+                binlog_pos: 4,
+                binlog_gtid: String::new(),
+            },
+        )]);
+        let plan = plan(&stored, 1, &at(4), &files).unwrap();
+        assert_eq!(plan.from.binlog_name, "mysql-bin.000002");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use futures::future::BoxFuture;
-use mysql_async::{Conn, Opts};
+use mysql_async::{Conn, Opts, Pool};
 
 use super::stream::{BinlogReader, Located};
 use super::SyncError;
@@ -42,6 +42,18 @@ pub trait BinlogSource: Send + Sync + fmt::Debug {
 #[derive(Debug, Clone)]
 pub struct MySqlSource {
     pub opts: Opts,
+    /// For the short questions (where the binlog ends, its files), asked
+    /// every second while a sync runs: connections are kept, not redone.
+    pool: Pool,
+}
+
+impl MySqlSource {
+    pub fn new(opts: Opts) -> Self {
+        Self {
+            pool: Pool::new(opts.clone()),
+            opts,
+        }
+    }
 }
 
 impl Events for BinlogReader {
@@ -84,11 +96,10 @@ impl BinlogSource for MySqlSource {
     fn position(&self) -> Call<'_, Position> {
         Box::pin(async move {
             let fail = upstream("reading the current binlog position");
-            let mut conn = Conn::new(self.opts.clone()).await.map_err(fail)?;
+            let mut conn = self.pool.get_conn().await.map_err(fail)?;
             let row = crate::upstream::binlog_status(&mut conn)
                 .await
                 .map_err(upstream("reading the current binlog position"))?;
-            let _ = conn.disconnect().await;
             // MySQL's fifth column is the executed GTID set; MariaDB has four.
             let (file, pos, gtid) = row
                 .and_then(|r| {
@@ -110,12 +121,12 @@ impl BinlogSource for MySqlSource {
 
     fn files(&self) -> Call<'_, Vec<String>> {
         Box::pin(async move {
-            let mut conn = Conn::new(self.opts.clone())
+            let mut conn = self
+                .pool
+                .get_conn()
                 .await
                 .map_err(upstream("connecting to list the binlog files"))?;
-            let files = super::stream::binlog_files(&mut conn).await;
-            let _ = conn.disconnect().await;
-            files
+            super::stream::binlog_files(&mut conn).await
         })
     }
 }

@@ -491,7 +491,11 @@ impl BinlogFiles {
 
     /// `from`, when its file is one the server lists.
     fn check_start(&self, from: &Position) -> Result<(), SyncError> {
-        if from.binlog_name.is_empty() || self.names.contains(&from.binlog_name) {
+        // A purged file is the server's to refuse: its error says so.
+        if from.binlog_name.is_empty()
+            || self.names.contains(&from.binlog_name)
+            || super::resume::purged(&from.binlog_name, &self.names)
+        {
             return Ok(());
         }
         Err(SyncError::Position(format!(
