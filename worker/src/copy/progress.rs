@@ -28,6 +28,8 @@ pub struct CopyProgress {
     tables: BTreeMap<(String, String), TableProgress>,
     /// The earliest snapshot position of a finished chunk.
     earliest: Option<Position>,
+    /// Whether a plan was loaded (an empty plan is a finished copy).
+    planned: bool,
 }
 
 impl CopyProgress {
@@ -36,12 +38,14 @@ impl CopyProgress {
             started: now,
             tables: BTreeMap::new(),
             earliest: None,
+            planned: false,
         }
     }
 
     /// Starts over from a plan (chunks already done count as copied).
     pub fn load_plan(&mut self, plan: &[StoredChunk], now: Instant) {
         self.started = now;
+        self.planned = true;
         self.tables.clear();
         for chunk in plan {
             let t = self
@@ -97,12 +101,18 @@ impl CopyProgress {
 
     /// (done, all) chunks of every table.
     fn chunk_totals(&self) -> (u64, u64) {
-        self.tables.values().fold((0, 0), |acc, t| {
+        let (done, all) = self.tables.values().fold((0, 0), |acc, t| {
             (
                 acc.0 + u64::from(t.chunks_done),
                 acc.1 + u64::from(t.chunks),
             )
-        })
+        });
+        // A plan without chunks: nothing to copy, so done.
+        if all == 0 && self.planned {
+            (1, 1)
+        } else {
+            (done, all)
+        }
     }
 
     /// One line for the log.
@@ -233,6 +243,11 @@ mod tests {
         assert_eq!(percent(0, 0, 4, 4), "100.00 %", "an empty table, copied");
         assert_eq!(percent(150, 100, 1, 2), "99.99 %", "an estimate too low");
         assert_eq!(percent(50, 100, 1, 2), "50.00 %");
+        let now = Instant::now();
+        let mut p = CopyProgress::new(now);
+        assert_eq!(p.status(now).progress, "0.00 %", "before the plan");
+        p.load_plan(&[], now);
+        assert_eq!(p.status(now).progress, "100.00 %", "nothing to copy");
     }
 
     use super::*;
