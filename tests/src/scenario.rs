@@ -355,3 +355,59 @@ pub async fn query_rows(server: &MariaDb, sql: &str) -> Vec<Vec<mysql_async::Val
     let rows: Vec<mysql_async::Row> = conn.query(sql).await.unwrap_or_default();
     rows.into_iter().map(mysql_async::Row::unwrap).collect()
 }
+
+/// Inserts (and updates of the row inserted before) on `dmtest1.t1` of
+/// every shard until stopped: the tutorial's shards under load.
+#[derive(Debug)]
+pub struct ShardLoad {
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<u32>>,
+}
+
+impl ShardLoad {
+    pub async fn start(upstreams: &[MariaDb]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for server in upstreams {
+            let Ok(mut conn) = server.conn().await else {
+                continue;
+            };
+            let stopping = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u32;
+                let mut previous: Option<u64> = None;
+                while !stopping.load(Ordering::Relaxed) {
+                    n += 1;
+                    let insert = conn
+                        .query_drop("INSERT INTO dmtest1.t1 (c, port) VALUES (md5(rand()), @@port)")
+                        .await;
+                    let inserted = conn.last_insert_id();
+                    let update = match previous {
+                        Some(id) => {
+                            conn.exec_drop("UPDATE dmtest1.t1 SET c = md5(c) WHERE id = ?", (id,))
+                                .await
+                        }
+                        None => Ok(()),
+                    };
+                    previous = inserted;
+                    if insert.is_err() || update.is_err() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                n
+            }));
+        }
+        Self { stop, tasks }
+    }
+
+    /// Stops; the transactions written.
+    pub async fn stop(self) -> u32 {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = 0;
+        for t in self.tasks {
+            total += t.await.unwrap_or(0);
+        }
+        total
+    }
+}

@@ -320,3 +320,19 @@ pub async fn wait_rows(
     )
     .await
 }
+
+/// `dmtask2.yaml`'s text without its column mappings: DM's plain sharding
+/// task shape over the tutorial's shards.
+pub fn without_mappings(dmtask2: &str) -> String {
+    let (Some(start), Some(end)) = (
+        dmtask2.find("column-mappings:"),
+        dmtask2.find("mysql-instances:"),
+    ) else {
+        return dmtask2.to_string();
+    };
+    let text = format!("{}{}", &dmtask2[..start], &dmtask2[end..]);
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("column-mapping-rules:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}

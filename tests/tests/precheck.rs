@@ -190,19 +190,6 @@ async fn binlog_format_and_table_schema_fail_and_start_task_stores_nothing() {
     assert_eq!(status["result"], true, "{status}");
 }
 
-/// dmtask2 without its column mappings.
-fn without_mappings(dmtask2: &str) -> String {
-    let start = dmtask2.find("column-mappings:").expect("column-mappings");
-    let end = dmtask2.find("mysql-instances:").expect("mysql-instances");
-    let mut text = String::new();
-    text.push_str(&dmtask2[..start]);
-    text.push_str(&dmtask2[end..]);
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("column-mapping-rules:"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_tutorials_shards_need_partition_ids_or_an_ignore() {
     let databases = tutorial::start_databases(Ports::Free)
@@ -240,7 +227,8 @@ async fn the_tutorials_shards_need_partition_ids_or_an_ignore() {
 
     // Merged without column mappings, every shard's ids may collide: a
     // warning per source (see precheck_warnings.rs), the task starts.
-    let unmapped_text = without_mappings(&dmtask2).replace("name: dmtask2", "name: unmapped");
+    let unmapped_text =
+        tutorial::without_mappings(&dmtask2).replace("name: dmtask2", "name: unmapped");
     let unmapped = write(dir.path(), "unmapped.yaml", &unmapped_text);
     let answer = check(&addrs, &unmapped).await;
     assert_eq!(answer["result"], true, "{answer}");

@@ -22,17 +22,6 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
-/// dmtask2 without its column mappings: DM's sharding task shape.
-fn without_mappings(dmtask2: &str) -> String {
-    let start = dmtask2.find("column-mappings:").expect("column-mappings");
-    let end = dmtask2.find("mysql-instances:").expect("mysql-instances");
-    let text = format!("{}{}", &dmtask2[..start], &dmtask2[end..]);
-    text.lines()
-        .filter(|l| !l.trim_start().starts_with("column-mapping-rules:"))
-        .map(|l| format!("{l}\n"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn merged_auto_increment_keys_and_keyless_tables_warn_and_the_task_starts() {
     let databases = tutorial::start_databases(Ports::Free)
@@ -69,7 +58,11 @@ async fn merged_auto_increment_keys_and_keyless_tables_warn_and_the_task_starts(
             "port: 4000",
             &format!("port: {}", databases.downstream.port()),
         );
-    let file = write(dir.path(), "merge.yaml", &without_mappings(&dmtask2));
+    let file = write(
+        dir.path(),
+        "merge.yaml",
+        &tutorial::without_mappings(&dmtask2),
+    );
 
     let answer = dmctl(&addrs, &["check-task", &file])
         .await

@@ -12,12 +12,10 @@
 //! pause the late source with both statements shown.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use dm_tests::cluster::{bound_worker, dmctl, wait_task_stage};
-use dm_tests::scenario::TutorialCluster;
+use dm_tests::scenario::{ShardLoad, TutorialCluster};
 use dm_tests::tutorial::{merged_rows, run_sql, wait_rows};
 use dm_tests::{wait_until, Check, MariaDb};
 use mysql_async::prelude::Queryable;
@@ -27,57 +25,6 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const TASK: &str = "dmtask1";
 const LOCK: &str = "dmtask1-`dmtest1`.`t1`";
 const ALTER: &str = "ALTER TABLE dmtest1.t1 ADD COLUMN extra INT NOT NULL DEFAULT 7";
-
-/// Inserts (and updates) on every shard until stopped.
-struct ShardLoad {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<u32>>,
-}
-
-impl ShardLoad {
-    async fn start(upstreams: &[MariaDb]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for server in upstreams {
-            let mut conn = server.conn().await.expect("upstream connection");
-            let stopping = stop.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0u32;
-                let mut previous: Option<u64> = None;
-                while !stopping.load(Ordering::Relaxed) {
-                    n += 1;
-                    let insert = conn
-                        .query_drop("INSERT INTO dmtest1.t1 (c, port) VALUES (md5(rand()), @@port)")
-                        .await;
-                    let inserted = conn.last_insert_id();
-                    let update = match previous {
-                        Some(id) => {
-                            conn.exec_drop("UPDATE dmtest1.t1 SET c = md5(c) WHERE id = ?", (id,))
-                                .await
-                        }
-                        None => Ok(()),
-                    };
-                    previous = inserted;
-                    if insert.is_err() || update.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                n
-            }));
-        }
-        Self { stop, tasks }
-    }
-
-    async fn stop(self) -> u32 {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut total = 0;
-        for t in self.tasks {
-            total += t.await.expect("load task");
-        }
-        total
-    }
-}
 
 async fn start() -> TutorialCluster {
     let c = TutorialCluster::dmtask1_replicating(DEADLINE)

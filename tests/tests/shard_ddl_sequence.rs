@@ -7,12 +7,10 @@
 //! pauses, the merged table ends with the shards' definition and rows;
 //! also with the master leader killed while the shards run their DDLs.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, subtasks_of};
-use dm_tests::scenario::TutorialCluster;
+use dm_tests::scenario::{ShardLoad, TutorialCluster};
 use dm_tests::{wait_until, Check, HarnessError, MariaDb};
 use mysql_async::prelude::Queryable;
 
@@ -25,54 +23,6 @@ const DDLS: &[&str] = &[
     "ALTER TABLE dmtest1.t1 ADD INDEX idx_c2 (c2)",
     "ALTER TABLE dmtest1.t1 ADD COLUMN c3 VARCHAR(16) NOT NULL DEFAULT 'x'",
 ];
-
-/// Inserts and updates on every shard until stopped.
-struct ShardLoad {
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<u32>>,
-}
-
-impl ShardLoad {
-    async fn start(upstreams: &[MariaDb]) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut tasks = Vec::new();
-        for server in upstreams {
-            let mut conn = server.conn().await.expect("upstream connection");
-            let stopping = stop.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut n = 0u32;
-                while !stopping.load(Ordering::Relaxed) {
-                    n += 1;
-                    let insert = conn
-                        .query_drop("INSERT INTO dmtest1.t1 (c, port) VALUES (md5(rand()), @@port)")
-                        .await;
-                    let id = conn.last_insert_id().unwrap_or(1);
-                    let update = conn
-                        .exec_drop(
-                            "UPDATE dmtest1.t1 SET c = md5(c) WHERE id = ?",
-                            (id.saturating_sub(40),),
-                        )
-                        .await;
-                    if insert.is_err() || update.is_err() {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(3)).await;
-                }
-                n
-            }));
-        }
-        Self { stop, tasks }
-    }
-
-    async fn stop(self) -> u32 {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut total = 0;
-        for t in self.tasks {
-            total += t.await.expect("load task");
-        }
-        total
-    }
-}
 
 async fn query_rows<T: mysql_async::prelude::FromRow + Send + 'static>(
     server: &MariaDb,
