@@ -139,3 +139,50 @@ fn seed_37_copies_move_to_other_workers_midway() {
     assert!(report.full_copy, "seed 37 runs the full copy");
     assert!(report.copies_taken_over >= 1, "{:#?}", report.trace);
 }
+
+/// Upstream restarts: the server's binlog streams end and its binlog goes
+/// on in a new file, which the sync must reach from checkpoints in the
+/// old one. On seed 3 (a task with the full copy) the upstream of s0
+/// restarts while its copy runs, so the sync starts from the copy's
+/// positions in `mem-bin.000001` and reads on into `mem-bin.000002`; on
+/// seed 1 (incremental) the upstream of s1 restarts mid-sync. Both hold
+/// every invariant and end with every lane of the restarted source
+/// checkpointed in the new file, the others still in the first. (With
+/// positions compared by offset alone, or the new file's name cut short
+/// as a reader that mangles rotate events would write it, both seeds
+/// report checkpoints moving back, and other seeds with a restart a
+/// diverged downstream.)
+#[test]
+fn seeds_3_and_1_an_upstream_restart_moves_the_sync_to_the_next_binlog_file() {
+    for (seed, restarted, full_copy) in [(3, "s0", true), (1, "s1", false)] {
+        let report = run_seed(seed, &Options::default());
+        assert!(
+            report.violations.is_empty(),
+            "seed {seed}: {:#?}",
+            report.violations
+        );
+        assert_eq!(report.full_copy, full_copy, "seed {seed}");
+        let restarts: Vec<&String> = report
+            .trace
+            .iter()
+            .filter(|l| l.contains("restart the upstream of"))
+            .collect();
+        assert_eq!(restarts.len(), 1, "seed {seed}: {:#?}", report.trace);
+        assert!(
+            restarts[0].contains(&format!("of {restarted} (binlog now in mem-bin.000002)")),
+            "seed {seed}: {restarts:?}"
+        );
+        assert!(report.converged_after.is_some(), "seed {seed}");
+        for (source, lanes) in &report.checkpoints {
+            let file = if source == restarted {
+                "mem-bin.000002"
+            } else {
+                "mem-bin.000001"
+            };
+            assert!(!lanes.is_empty(), "seed {seed}: {source} has no checkpoint");
+            for lane in lanes {
+                assert_eq!(lane.binlog_name, file, "seed {seed}: {source}: {lanes:?}");
+            }
+        }
+    }
+}

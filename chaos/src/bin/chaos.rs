@@ -85,6 +85,10 @@ fn main() -> ExitCode {
         for line in &report.trace {
             println!("  {line}");
         }
+        for (source, lanes) in &report.checkpoints {
+            let shown: Vec<String> = lanes.iter().map(ToString::to_string).collect();
+            println!("  checkpoints of {source}: {}", shown.join(", "));
+        }
         for v in &report.violations {
             println!("VIOLATION {v}");
         }

@@ -16,7 +16,7 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::load::{table_columns, ID_STEP};
+use super::schema::{main_columns, ID_STEP};
 use super::RunError;
 use dm_tests::MariaDb;
 
@@ -25,7 +25,7 @@ pub async fn prepare(downstream: &MariaDb) -> Result<(), RunError> {
     let mut conn = downstream.conn().await.map_err(RunError::Harness)?;
     for sql in [
         "CREATE DATABASE chaos".to_string(),
-        format!("CREATE TABLE chaos.t {}", table_columns()),
+        format!("CREATE TABLE chaos.t {}", main_columns()),
         "CREATE DATABASE chaos_audit".to_string(),
         "CREATE TABLE chaos_audit.inserts (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, \
          created_ms BIGINT NOT NULL, n INT NOT NULL)"

@@ -6,20 +6,26 @@
 //! three masters behind partition proxies and four workers (one spare, so a
 //! stopped or partitioned worker's source moves to another worker while the
 //! old one still believes it runs it), then a `task-mode: all` task merging
-//! the shards. While the copy and then the binlog sync run, the shards take
-//! a steady write load with a shard DDL, and every few seconds the runner
-//! SIGKILLs the leader, a master or a bound worker, SIGSTOPs a master or a
-//! worker for longer than the keepalive TTL, or cuts a worker off from the
-//! masters ([`faults`] decides, [`topology`] carries out). Each fault ends
-//! after a while: the process restarts, continues or is reconnected.
+//! the shards' tables ([`schema`]: a plain table, one with generated
+//! columns, one whose rows are padded). While the copy and then the binlog
+//! sync run, the shards take a steady write load ([`load`]: a shard DDL,
+//! sessions logging MINIMAL row images, now and then one transaction too
+//! big for a lane to hold), and every few seconds the runner SIGKILLs the
+//! leader, a master or a bound worker, SIGSTOPs a master or a worker for
+//! longer than the keepalive TTL, cuts a worker off from the masters,
+//! restarts an upstream shard cleanly or by SIGKILL (its binlog goes on in
+//! a new file; the load connects again), or stops the downstream for a
+//! few seconds ([`faults`] decides, [`topology`] carries out). Each fault
+//! ends after a while: the process restarts, continues, is reconnected or
+//! the database starts again.
 //!
 //! After the run the writes stop, every fault ends, and the runner waits
 //! for the downstream to catch up ([`verify`]), then reports the faults by
 //! kind, the replication lag seen from outside ([`lag`]), the time to
 //! converge after the last fault, what `dmctl check-diff` found, and rows
 //! applied twice outside the replay window ([`audit`]). A run passes when
-//! check-diff compared every upstream row and found none differing, and no
-//! row was applied twice outside the replay window.
+//! check-diff compared every upstream row of every table and found none
+//! differing, and no row was applied twice outside the replay window.
 
 pub mod audit;
 pub mod faults;
@@ -28,6 +34,8 @@ pub mod load;
 pub mod owner;
 pub mod proxy;
 pub mod report;
+pub mod schema;
+pub mod session;
 pub mod stages;
 pub mod topology;
 pub mod verify;
@@ -41,9 +49,10 @@ use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
 use dm_tests::HarnessError;
-use faults::{Cluster, Planner, Timing};
+use faults::{Cluster, Planner, Shape, Timing};
 use load::ShardLoad;
-use report::Report;
+use report::{LoadTotals, Report};
+use schema::TABLES;
 use topology::{source_id, Topology};
 
 /// The task's name.
@@ -106,19 +115,32 @@ impl RunError {
     }
 }
 
-/// The task file: every shard's `chaos.t_k` merged into `chaos.t`.
+/// The task file: every shard's `chaos.{t,g,p}_k` merged into
+/// `chaos.{t,g,p}`.
 pub fn task_yaml(sources: usize, downstream_port: u16) -> String {
     let mut yaml = format!(
         "name: {TASK}\ntask-mode: all\nshard-mode: pessimistic\n\
          ignore-checking-items: [\"auto_increment_ID\"]\n\
          target-database:\n  host: 127.0.0.1\n  port: {downstream_port}\n  user: root\n  password: \"\"\n\
          block-allow-list:\n  chaos:\n    do-dbs: [\"chaos\"]\n\
-         routes:\n  merge:\n    schema-pattern: \"chaos\"\n    table-pattern: \"t_*\"\n    target-schema: \"chaos\"\n    target-table: \"t\"\n\
-         mysql-instances:\n"
+         routes:\n"
     );
+    for merged in &TABLES {
+        let p = merged.prefix;
+        yaml.push_str(&format!(
+            "  merge-{p}:\n    schema-pattern: \"chaos\"\n    table-pattern: \"{p}_*\"\n    \
+             target-schema: \"chaos\"\n    target-table: \"{p}\"\n"
+        ));
+    }
+    let rules = TABLES
+        .iter()
+        .map(|m| format!("\"merge-{}\"", m.prefix))
+        .collect::<Vec<_>>()
+        .join(", ");
+    yaml.push_str("mysql-instances:\n");
     for k in 1..=sources {
         yaml.push_str(&format!(
-            "  - source-id: \"{}\"\n    block-allow-list: \"chaos\"\n    route-rules: [\"merge\"]\n",
+            "  - source-id: \"{}\"\n    block-allow-list: \"chaos\"\n    route-rules: [{rules}]\n",
             source_id(k)
         ));
     }
@@ -166,12 +188,11 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     let mut loads = Vec::new();
     for (i, server) in topology.upstreams.iter().enumerate() {
         let shard = i + 1;
-        let conn = server.conn().await.map_err(RunError::Harness)?;
         // The shards reach the DDL a few seconds apart: pessimistic mode
         // holds each one at it until the last arrives, which is lag too.
         let ddl_after = options.duration.mul_f64(0.3) + DDL_STAGGER * shard as u32;
         loads.push(ShardLoad::start(
-            conn,
+            server.opts(),
             shard,
             options.seed,
             ddl_after,
@@ -197,10 +218,14 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     let mut rng = SmallRng::seed_from_u64(options.seed);
     let ttl = Duration::from_secs(options.ttl_secs);
     let mut planner = Planner::new(
-        options.masters,
-        options.workers,
+        Shape {
+            masters: options.masters,
+            workers: options.workers,
+            upstreams: options.sources,
+        },
         timing(ttl),
         Duration::from_secs(1),
+        options.duration,
     );
     let mut kinds: BTreeMap<&'static str, u32> = BTreeMap::new();
     let mut faults = 0u32;
@@ -212,27 +237,27 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
             Cluster::default()
         };
         for action in planner.step(now, &cluster, &mut rng) {
-            act(&mut topology, action, started, &mut kinds, &mut faults)?;
+            act(&mut topology, action, started, &mut kinds, &mut faults).await?;
         }
         // The schedule's next entry (time, not a condition, is what it waits for).
         let next = planner.next_event().min(options.duration);
         tokio::time::sleep(next.saturating_sub(started.elapsed())).await;
     }
     for action in planner.end_all() {
-        act(&mut topology, action, started, &mut kinds, &mut faults)?;
+        act(&mut topology, action, started, &mut kinds, &mut faults).await?;
     }
     let last_fault = Instant::now();
     let run_time = started.elapsed();
 
     stop_load.store(true, Ordering::Relaxed);
-    let mut transactions = 0;
-    for load in loads {
-        let result = load
+    let mut load = LoadTotals::default();
+    for shard in loads {
+        let result = shard
             .task
             .await
-            .map_err(|e| RunError::Check(format!("shard {} load: {e}", load.shard)))?;
+            .map_err(|e| RunError::Check(format!("shard {} load: {e}", shard.shard)))?;
         result?;
-        transactions += load.progress.transactions.load(Ordering::Relaxed);
+        load.add(&shard.progress);
     }
     println!(
         "faults over and writes stopped after {:.1} s; waiting for the downstream",
@@ -248,12 +273,13 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     let converged = converged?;
     let diff = verify::check_diff(&topology.addrs).await?;
     let twice = audit::applied_twice(&topology.downstream, &seen.copy_done_ms).await?;
+    load.applied_in_pieces = topology.worker_log_lines(BIG_APPLIED_IN_PIECES);
     Ok(Report {
         seed: options.seed,
         run_time,
         faults,
         kinds,
-        transactions,
+        load,
         upstream_rows: converged.upstream_rows,
         lag_max: lags.iter().max().copied(),
         lag_p99: lag::percentile(&lags, 99),
@@ -270,8 +296,11 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     })
 }
 
+/// What a worker logs when a lane applies a transaction in pieces.
+const BIG_APPLIED_IN_PIECES: &str = "a big upstream transaction: applying it in pieces";
+
 /// Carries out one action and logs it.
-fn act(
+async fn act(
     topology: &mut Topology,
     action: faults::Action,
     started: Instant,
@@ -285,7 +314,7 @@ fn act(
         action.kind(),
         action.process()
     );
-    topology.apply(action)?;
+    topology.apply(action).await?;
     *kinds.entry(action.kind()).or_default() += 1;
     if action.is_fault() {
         *faults += 1;

@@ -4,11 +4,43 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::atomic::Ordering;
+
 use super::audit::Twice;
+use super::load::Progress;
+use super::schema::BIG_ROWS;
 use super::verify::Diff;
 
 /// The kinds of action that end a fault.
-const ENDS: [&str; 3] = ["restart", "resume", "heal"];
+const ENDS: [&str; 4] = ["restart", "resume", "heal", "start-database"];
+
+/// What the shards' loads did, added up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadTotals {
+    /// Small transactions committed.
+    pub transactions: u64,
+    /// Of those, in a `binlog_row_image=MINIMAL` session.
+    pub minimal: u64,
+    /// Big transactions (every padded row of a shard) committed.
+    pub big: u64,
+    /// Connections the loads made again after a shard restarted.
+    pub reconnects: u64,
+    /// Commits in flight when a shard went away (outcome unknown).
+    pub unknown_commits: u64,
+    /// Transactions the workers applied in pieces (their logs; a piece
+    /// applied twice after a failover counts twice).
+    pub applied_in_pieces: u64,
+}
+
+impl LoadTotals {
+    pub fn add(&mut self, p: &Progress) {
+        self.transactions += p.transactions.load(Ordering::Relaxed);
+        self.minimal += p.minimal.load(Ordering::Relaxed);
+        self.big += p.big.load(Ordering::Relaxed);
+        self.reconnects += p.reconnects.load(Ordering::Relaxed);
+        self.unknown_commits += p.unknown_commits.load(Ordering::Relaxed);
+    }
+}
 
 /// What a run measured.
 #[derive(Debug, Clone)]
@@ -20,8 +52,8 @@ pub struct Report {
     pub faults: u32,
     /// Every action by kind, faults and their ends.
     pub kinds: BTreeMap<&'static str, u32>,
-    /// Upstream transactions committed by the load.
-    pub transactions: u64,
+    /// What the load did.
+    pub load: LoadTotals,
     /// Rows in the shards at the end.
     pub upstream_rows: u64,
     pub lag_max: Option<Duration>,
@@ -76,10 +108,17 @@ impl fmt::Display for Report {
             list(false),
             list(true)
         )?;
+        let load = &self.load;
         writeln!(
             f,
-            "  load: {} upstream transactions; {} rows upstream at the end",
-            self.transactions, self.upstream_rows
+            "  load: {} upstream transactions ({} in MINIMAL row-image sessions) and {} big ones \
+             ({BIG_ROWS} rows each; applied in pieces: {}); {} rows upstream at the end",
+            load.transactions, load.minimal, load.big, load.applied_in_pieces, self.upstream_rows
+        )?;
+        writeln!(
+            f,
+            "  load reconnects after upstream restarts: {} ({} commits of unknown outcome)",
+            load.reconnects, load.unknown_commits
         )?;
         let copies = self
             .copy_done_after

@@ -1,6 +1,11 @@
 //! The cluster under test, on loopback: MariaDB servers, masters behind
 //! their proxies, workers, and the actions the fault planner asks for.
 //!
+//! A database fault stops a server (SIGTERM and a clean shutdown, or
+//! SIGKILL) and its end starts it again on the same data directory and
+//! port, waiting until it takes connections; an upstream then writes a
+//! new binlog file.
+//!
 //! Masters advertise their proxy's address and workers join through the
 //! proxies ([`super::proxy`]); a leader publishes that address in the
 //! membership, so followers point workers there too. Raft traffic between
@@ -12,13 +17,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dm_tests::cluster::{create_source, dmctl, workers_view, MasterSpec, Masters, Workers};
-use dm_tests::{free_port, MariaDb, MariaDbOptions};
+use dm_tests::{free_port, MariaDb, MariaDbOptions, Restart};
 use serde_json::Value;
 use tempfile::TempDir;
 
 use super::faults::{Action, Cluster};
-use super::load::{self, ID_STEP};
 use super::proxy::{self, Partitions};
+use super::schema::{self, ID_STEP};
 use super::{Options, RunError};
 
 /// How long one dmctl call of the runner may take.
@@ -99,7 +104,7 @@ impl Topology {
         let upstreams = servers;
         for (i, server) in upstreams.iter().enumerate() {
             let mut conn = server.conn().await.map_err(RunError::Harness)?;
-            load::create_shard(&mut conn, i + 1, options.initial_rows_log2).await?;
+            schema::create_shard(&mut conn, i + 1, options.initial_rows_log2).await?;
         }
         super::audit::prepare(&downstream).await?;
 
@@ -184,10 +189,23 @@ impl Topology {
         }
     }
 
-    /// Carries out one action.
-    pub fn apply(&mut self, action: Action) -> Result<(), RunError> {
+    /// Carries out one action (starting a database waits until it takes
+    /// connections).
+    pub async fn apply(&mut self, action: Action) -> Result<(), RunError> {
         let harness = RunError::Harness;
         match action {
+            Action::RestartUpstream(i) => self.halt_upstream(i, Restart::Clean)?,
+            Action::CrashUpstream(i) => self.halt_upstream(i, Restart::Crash)?,
+            Action::StartUpstream(i) => {
+                let server = self.upstream(i)?;
+                server.start_again().await.map_err(harness)?;
+            }
+            Action::StopDownstream => {
+                let downstream = &mut self.downstream;
+                // A clean shutdown takes a second or two.
+                tokio::task::block_in_place(|| downstream.halt(Restart::Clean)).map_err(harness)?;
+            }
+            Action::StartDownstream => self.downstream.start_again().await.map_err(harness)?,
             Action::KillLeader(i) | Action::KillMaster(i) => {
                 self.masters.kill(i).map_err(harness)?
             }
@@ -222,6 +240,18 @@ impl Topology {
         Ok(())
     }
 
+    fn upstream(&mut self, i: usize) -> Result<&mut MariaDb, RunError> {
+        self.upstreams
+            .get_mut(i)
+            .ok_or_else(|| RunError::Check(format!("no upstream shard {}", i + 1)))
+    }
+
+    fn halt_upstream(&mut self, i: usize, how: Restart) -> Result<(), RunError> {
+        let server = self.upstream(i)?;
+        // A clean shutdown takes a second or two.
+        tokio::task::block_in_place(|| server.halt(how)).map_err(RunError::Harness)
+    }
+
     fn set_stopped(&mut self, i: usize, stopped: bool) {
         if let Some(slot) = self.stopped_masters.get_mut(i) {
             *slot = stopped;
@@ -238,6 +268,20 @@ impl Topology {
         }
         first.extend(last);
         self.addrs.set(first.join(","));
+    }
+
+    /// Lines of every worker's log (restarts included) that contain
+    /// `needle`.
+    pub fn worker_log_lines(&self, needle: &str) -> u64 {
+        (0..self.workers.len())
+            .filter_map(|i| std::fs::read(self.workers.log_path(i)).ok())
+            .map(|log| {
+                String::from_utf8_lossy(&log)
+                    .lines()
+                    .filter(|l| l.contains(needle))
+                    .count() as u64
+            })
+            .sum()
     }
 
     fn worker_pids_changed(&self) {

@@ -1,8 +1,8 @@
 //! After the faults: wait until the downstream caught up, then compare.
 //!
-//! Catching up is watched cheaply: one count and one checksum of the whole
-//! table on each side, polled until they agree and every subtask replicates
-//! without an error. The verdict is then `dmctl check-diff`: per
+//! Catching up is watched cheaply: one count and one checksum of each
+//! merged table on each side (see [`super::schema`]), polled until they
+//! agree and every subtask replicates without an error. The verdict is then `dmctl check-diff`: per
 //! primary-key chunk checksums of upstream (all shards, merged by the
 //! task's routes) against downstream, and a row-level diff of any chunk
 //! that differs.
@@ -12,32 +12,43 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
+use super::schema::{Merged, TABLES};
 use super::topology::{Addrs, Topology};
 use super::{RunError, TASK};
 use dm_tests::cluster::subtasks_of;
 use dm_tests::{wait_until, Check, MariaDb};
 
-/// Count and checksum of rows; the same expression on both sides.
-const AGGREGATE: &str = "SELECT COUNT(*), CAST(COALESCE(SUM(CRC32(CONCAT_WS('|', id, v, \
-     IFNULL(note, '<null>'), created_ms, IFNULL(extra, '<null>')))), 0) AS UNSIGNED) FROM ";
-
-async fn aggregate(server: &MariaDb, table: &str) -> Result<(u64, u64), RunError> {
+/// Count and checksum of the rows of `table` (`merged`'s expression).
+async fn aggregate(server: &MariaDb, merged: &Merged, table: &str) -> Result<(u64, u64), RunError> {
     let mut conn = server.conn().await.map_err(RunError::Harness)?;
     let row: Option<(u64, u64)> = conn
-        .query_first(format!("{AGGREGATE}{table}"))
+        .query_first(format!("{}{table}", merged.aggregate))
         .await
         .map_err(RunError::sql("a table checksum"))?;
     Ok(row.unwrap_or_default())
 }
 
-/// The upstream's merged count and checksum.
-pub async fn upstream_aggregate(topology: &Topology) -> Result<(u64, u64), RunError> {
-    let mut total = (0u64, 0u64);
-    for (i, server) in topology.upstreams.iter().enumerate() {
-        let (count, sum) = aggregate(server, &format!("chaos.t_{}", i + 1)).await?;
-        total = (total.0 + count, total.1.wrapping_add(sum));
+/// Per merged table, the upstream shards' count and checksum added up.
+pub async fn upstream_aggregates(topology: &Topology) -> Result<Vec<(u64, u64)>, RunError> {
+    let mut all = Vec::new();
+    for merged in &TABLES {
+        let mut total = (0u64, 0u64);
+        for (i, server) in topology.upstreams.iter().enumerate() {
+            let (count, sum) = aggregate(server, merged, &merged.shard(i + 1)).await?;
+            total = (total.0 + count, total.1.wrapping_add(sum));
+        }
+        all.push(total);
     }
-    Ok(total)
+    Ok(all)
+}
+
+/// Per merged table, the downstream's count and checksum.
+async fn downstream_aggregates(topology: &Topology) -> Result<Vec<(u64, u64)>, RunError> {
+    let mut all = Vec::new();
+    for merged in &TABLES {
+        all.push(aggregate(&topology.downstream, merged, &merged.target()).await?);
+    }
+    Ok(all)
 }
 
 /// Whether every subtask runs the sync unit with no error; why not.
@@ -70,20 +81,29 @@ pub struct Converged {
 /// Waits until the downstream equals the upstream by count and checksum
 /// and every subtask replicates.
 pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Converged, RunError> {
-    let expected = upstream_aggregate(topology).await?;
+    let expected = upstream_aggregates(topology).await?;
+    let expected = &expected;
     let at = wait_until(
         "the downstream catches up",
         deadline,
         Duration::from_millis(200),
         || async move {
-            let got = match aggregate(&topology.downstream, "chaos.t").await {
+            let got = match downstream_aggregates(topology).await {
                 Ok(got) => got,
                 Err(e) => return Check::Pending(e.to_string()),
             };
-            if got != expected {
+            let behind = TABLES
+                .iter()
+                .zip(got.iter().zip(expected))
+                .find(|(_, (got, want))| got != want);
+            if let Some((merged, (got, want))) = behind {
                 return Check::Pending(format!(
-                    "downstream has {} rows (checksum {}), upstream {} ({})",
-                    got.0, got.1, expected.0, expected.1
+                    "downstream {} has {} rows (checksum {}), upstream {} ({})",
+                    merged.target(),
+                    got.0,
+                    got.1,
+                    want.0,
+                    want.1
                 ));
             }
             match replicating(&topology.addrs).await {
@@ -95,7 +115,7 @@ pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Converg
     .await
     .map_err(RunError::Harness)?;
     Ok(Converged {
-        upstream_rows: expected.0,
+        upstream_rows: expected.iter().map(|(rows, _)| rows).sum(),
         at,
     })
 }

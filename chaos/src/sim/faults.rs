@@ -6,6 +6,13 @@
 //! released) a little later, and the last one ends before the fault window
 //! closes; after that the cluster settles with nothing broken and the
 //! liveness checks run.
+//!
+//! An upstream restart is over the moment it happens (the in-memory server
+//! is back at once, as after a quick restart): every open binlog stream
+//! ends and the binlog goes on in a new file, which the sync must reach
+//! from its checkpoints in the old one. Restarts are drawn from their own
+//! stream of the seed, 0-2 per seed at times of their own, so they add to
+//! a seed's other faults rather than replace them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,6 +41,9 @@ pub enum Fault {
     /// Hold messages between two hosts (delivered on release, late).
     Hold(String, String),
     Release(String, String),
+    /// Restart a source's upstream server: its binlog streams end and its
+    /// binlog continues in a new file.
+    RestartUpstream(String),
 }
 
 impl Fault {
@@ -52,7 +62,13 @@ impl Fault {
             Fault::Repair(..) => "repair",
             Fault::Hold(..) => "hold messages",
             Fault::Release(..) => "release messages",
+            Fault::RestartUpstream(_) => "restart upstream",
         }
+    }
+
+    /// Whether it is over as it happens (no later fault ends it).
+    pub fn ends_itself(&self) -> bool {
+        matches!(self, Fault::RestartUpstream(_))
     }
 
     /// Whether this breaks something (as opposed to ending a break).
@@ -76,6 +92,7 @@ impl fmt::Display for Fault {
             Fault::Repair(a, b) => write!(f, "repair {a} <-> {b}"),
             Fault::Hold(a, b) => write!(f, "hold {a} <-> {b}"),
             Fault::Release(a, b) => write!(f, "release {a} <-> {b}"),
+            Fault::RestartUpstream(s) => write!(f, "restart the upstream of {s}"),
         }
     }
 }
@@ -114,11 +131,42 @@ impl Schedule {
 pub struct Hosts {
     pub masters: Vec<String>,
     pub workers: Vec<String>,
+    /// Sources, whose upstream servers may restart.
+    pub sources: Vec<String>,
 }
 
 /// Draws a schedule: from `start` to `end`, a fault every 0.3-2 s, each
-/// ended 0.2-3 s later (and no later than `end`). At least one fault.
+/// ended 0.2-3 s later (and no later than `end`), and 0-2 upstream
+/// restarts. At least one fault.
 pub fn schedule(seed: u64, hosts: &Hosts, start: Duration, end: Duration) -> Schedule {
+    let mut out = host_faults(seed, hosts, start, end);
+    upstream_restarts(seed, &hosts.sources, start, end, &mut out);
+    out
+}
+
+/// 0-2 upstream restarts at times in `start..end`, each of a source drawn
+/// from `sources`.
+fn upstream_restarts(
+    seed: u64,
+    sources: &[String],
+    start: Duration,
+    end: Duration,
+    out: &mut Schedule,
+) {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0x0b1e_57a7);
+    if sources.is_empty() || end <= start {
+        return;
+    }
+    let window = u64::try_from((end - start).as_millis()).unwrap_or(u64::MAX);
+    for _ in 0..rng.gen_range(0..=2) {
+        let at = start + Duration::from_millis(rng.gen_range(0..window));
+        let source = sources[rng.gen_range(0..sources.len())].clone();
+        out.push(at, Fault::RestartUpstream(source));
+    }
+}
+
+/// The faults on masters, workers and the network between them.
+fn host_faults(seed: u64, hosts: &Hosts, start: Duration, end: Duration) -> Schedule {
     let mut rng = SmallRng::seed_from_u64(seed ^ 0x5eed_fa17);
     let mut out = Schedule::default();
     let mut t = start;
@@ -186,6 +234,7 @@ mod tests {
         Hosts {
             masters: vec!["m1".into(), "m2".into(), "m3".into()],
             workers: vec!["w1".into(), "w2".into()],
+            sources: vec!["s0".into(), "s1".into()],
         }
     }
 
@@ -210,7 +259,11 @@ mod tests {
                 Duration::from_secs(10),
             );
             assert!(s.injections() >= 1);
-            let injected = s.at.values().flatten().filter(|f| f.is_injection()).count();
+            let injected =
+                s.at.values()
+                    .flatten()
+                    .filter(|f| f.is_injection() && !f.ends_itself())
+                    .count();
             let ended =
                 s.at.values()
                     .flatten()
@@ -219,5 +272,37 @@ mod tests {
             assert_eq!(injected, ended, "seed {seed}");
             assert!(s.at.keys().all(|t| *t <= Duration::from_secs(10)));
         }
+    }
+
+    #[test]
+    fn upstream_restarts_come_from_the_seed_and_hit_known_sources() {
+        let restarts = |seed| {
+            schedule(
+                seed,
+                &hosts(),
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+            )
+            .at
+            .into_iter()
+            .flat_map(|(at, faults)| faults.into_iter().map(move |f| (at, f)))
+            .filter(|(_, f)| matches!(f, Fault::RestartUpstream(_)))
+            .collect::<Vec<_>>()
+        };
+        let mut seeds_with = 0;
+        for seed in 0..50 {
+            let r = restarts(seed);
+            assert_eq!(r, restarts(seed), "seed {seed}");
+            assert!(r.len() <= 2, "seed {seed}: {r:?}");
+            for (at, f) in &r {
+                assert!(*at >= Duration::from_secs(1) && *at < Duration::from_secs(10));
+                assert!(f.is_injection() && f.ends_itself());
+                if let Fault::RestartUpstream(s) = f {
+                    assert!(hosts().sources.contains(s), "{s}");
+                }
+            }
+            seeds_with += usize::from(!r.is_empty());
+        }
+        assert!((20..50).contains(&seeds_with), "{seeds_with} of 50 seeds");
     }
 }

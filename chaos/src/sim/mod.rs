@@ -3,7 +3,8 @@
 //! One seed decides everything: the workload (`dmctl` requests), the fault
 //! schedule (crashes and restarts of masters, the leader and workers;
 //! partitions master<->master and worker<->master, one-way too; held and
-//! released messages) and turmoil's own randomness (message latencies,
+//! released messages; restarts of upstream servers, whose binlog then goes
+//! on in a new file) and turmoil's own randomness (message latencies,
 //! Raft's election timeouts). The real master and worker code runs on
 //! turmoil's simulated network and clock ([`hosts`]); a master's Raft
 //! store lives in memory outside its host, so a restarted master finds its
@@ -33,6 +34,8 @@ use std::sync::Arc;
 
 use dm_master::raft::{seed_raft_rng, MemDisk};
 use dm_worker::databases::Databases;
+use dm_worker::downstream::{Downstream, MetaTables, Position};
+use dm_worker::sync::source::BinlogSource;
 use openraft::ServerState;
 
 use data::{SimDatabases, World, PRELOADED_ROWS};
@@ -85,6 +88,27 @@ pub struct SeedReport {
     pub full_copy: bool,
     /// Sources whose copy another worker took over midway.
     pub copies_taken_over: usize,
+    /// Per source at the end: its lanes' checkpoints downstream.
+    pub checkpoints: BTreeMap<String, Vec<Position>>,
+}
+
+/// Every source's lane checkpoints in the downstream.
+fn checkpoints(world: &World) -> BTreeMap<String, Vec<Position>> {
+    let meta = MetaTables {
+        meta_schema: "dm_meta".into(),
+        task: workload::TASK.into(),
+    };
+    world
+        .upstreams
+        .keys()
+        .map(|source| {
+            // The in-memory downstream answers at once: no runtime needed.
+            let stored =
+                futures::executor::block_on(world.downstream.lane_checkpoints(&meta, source))
+                    .unwrap_or_default();
+            (source.clone(), stored.into_values().collect())
+        })
+        .collect()
 }
 
 /// The wall clock the cluster reads inside the simulation: a fixed epoch
@@ -108,9 +132,10 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         .rng_seed(seed)
         .build();
     let registry = Registry::default();
-    let hosts = Hosts {
+    let mut hosts = Hosts {
         masters: (0..opts.masters).map(master_name).collect(),
         workers: (0..opts.workers).map(worker_name).collect(),
+        sources: Vec::new(),
     };
     for name in &hosts.masters {
         let cfg = master_config(name, opts.masters);
@@ -152,6 +177,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
     let mut trace = Vec::new();
     let journal = Journal::default();
     let sources: Vec<String> = world.upstreams.keys().cloned().collect();
+    hosts.sources = sources.clone();
     sim.client(
         "ctl",
         workload::run(seed, opts.masters, sources, migration, journal.clone()),
@@ -175,7 +201,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         let now = sim.elapsed();
         while let Some((_, faults)) = due.next_if(|(at, _)| *at <= now) {
             for fault in faults {
-                let done = apply(&mut sim, &registry, &fault, &mut crashed_leaders);
+                let done = apply(&mut sim, &registry, &world, &fault, &mut crashed_leaders);
                 trace.push(format!("{:>6} ms  {fault}{done}", now.as_millis()));
             }
         }
@@ -267,9 +293,11 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
             });
         }
     }
+    let checkpoints = checkpoints(&world);
     SeedReport {
         seed,
         schedule,
+        checkpoints,
         violations: checker.violations,
         trace,
         converged_after,
@@ -284,6 +312,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
 fn apply(
     sim: &mut turmoil::Sim<'_>,
     registry: &Registry,
+    world: &World,
     fault: &Fault,
     crashed_leaders: &mut Vec<String>,
 ) -> String {
@@ -328,6 +357,16 @@ fn apply(
         Fault::Repair(a, b) => sim.repair(a.as_str(), b.as_str()),
         Fault::Hold(a, b) => sim.hold(a.as_str(), b.as_str()),
         Fault::Release(a, b) => sim.release(a.as_str(), b.as_str()),
+        Fault::RestartUpstream(source) => {
+            if let Some(upstream) = world.upstreams.get(source) {
+                upstream.restart();
+                let files = futures::executor::block_on(upstream.files()).unwrap_or_default();
+                return format!(
+                    " (binlog now in {})",
+                    files.last().cloned().unwrap_or_default()
+                );
+            }
+        }
     }
     String::new()
 }

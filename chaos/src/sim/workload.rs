@@ -73,6 +73,9 @@ pub enum Migration {
 /// Rows per chunk of the full copy (several chunks per shard).
 pub const COPY_ROWS_PER_CHUNK: u64 = 100;
 
+/// The task's name.
+pub const TASK: &str = "merge";
+
 /// The task merging every shard `app.t_<i>` into `app.t`.
 pub fn task_yaml(sources: &[String], migration: Migration) -> String {
     let mode = match migration {
@@ -80,7 +83,7 @@ pub fn task_yaml(sources: &[String], migration: Migration) -> String {
         Migration::Full => "all",
     };
     let mut yaml = format!(
-        "name: merge\ntask-mode: {mode}\nshard-mode: pessimistic\nignore-checking-items: [\"all\"]\n\
+        "name: {TASK}\ntask-mode: {mode}\nshard-mode: pessimistic\nignore-checking-items: [\"all\"]\n\
          target-database:\n  host: down\n  port: 3306\n  user: root\n\
          block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n\
          routes:\n  merge:\n    schema-pattern: \"app\"\n    table-pattern: \"t_*\"\n    target-schema: \"app\"\n    target-table: \"t\"\n\

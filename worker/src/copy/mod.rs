@@ -391,7 +391,7 @@ async fn copy_chunk(
         OpenChunk::Fenced { by_epoch } => return Ok(ChunkOutcome::Fenced { by_epoch }),
     };
     let position = snapshot.position().clone();
-    let (statements, mut received) = mpsc::channel::<Vec<u8>>(2);
+    let (statements, received) = mpsc::channel::<Vec<u8>>(2);
     let read = read_chunk(
         job,
         max_statement_bytes,
@@ -402,6 +402,9 @@ async fn copy_chunk(
         statements,
     );
     let write = async {
+        // The writer owns the receiver: when a write fails it is dropped,
+        // so the reader's next send fails instead of waiting forever.
+        let mut received = received;
         while let Some(statement) = received.recv().await {
             tx.write(statement).await?;
         }

@@ -27,7 +27,7 @@ pub fn converged(world: &World, migration: Migration) -> Result<(), String> {
 fn copied(world: &World) -> Result<(), String> {
     let meta = MetaTables {
         meta_schema: "dm_meta".into(),
-        task: "merge".into(),
+        task: crate::sim::workload::TASK.into(),
     };
     for source in world.upstreams.keys() {
         let plan = world.downstream.stored_plan(&meta, source);
