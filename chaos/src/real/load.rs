@@ -300,14 +300,20 @@ impl Writer {
     }
 }
 
+/// How long the last shard DDL waits for the copies after the writes end.
+const COPY_PATIENCE: Duration = Duration::from_secs(180);
+
 impl ShardLoad {
     /// Starts writing to shard `shard` of the server at `opts`; it runs
-    /// the shard DDL once `ddl_after` has passed.
+    /// the shard DDL once `ddl_after` has passed and `copied` says every
+    /// source's full copy is done (no DDL on a sharded table while it is
+    /// copied).
     pub fn start(
         opts: Opts,
         shard: usize,
         seed: u64,
         ddl_after: Duration,
+        copied: tokio::sync::watch::Receiver<bool>,
         stop: Arc<AtomicBool>,
     ) -> Self {
         let progress = Arc::new(Progress::default());
@@ -338,7 +344,8 @@ impl ShardLoad {
             let mut next_big = BIG_FIRST * shard as u32;
             let mut i: u64 = 0;
             while !stop.load(Ordering::Relaxed) {
-                if !writer.altered && started.elapsed() >= ddl_after {
+                let all_copied = *copied.borrow();
+                if !writer.altered && started.elapsed() >= ddl_after && all_copied {
                     writer.shard_ddl().await?;
                 }
                 if started.elapsed() >= next_big {
@@ -377,7 +384,17 @@ impl ShardLoad {
                 }
                 tokio::time::sleep(PACING).await;
             }
-            // Every shard must reach the DDL, or the others wait at it.
+            // Every shard must reach the DDL, or the others wait at it;
+            // after every copy, as above.
+            let mut copied = copied;
+            let waited = tokio::time::timeout(COPY_PATIENCE, copied.wait_for(|c| *c))
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if !waited {
+                return Err(RunError::Check(format!(
+                    "shard {shard}: not every full copy ended within {COPY_PATIENCE:?} of the writes' end"
+                )));
+            }
             writer.shard_ddl().await
         });
         Self {

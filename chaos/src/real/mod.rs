@@ -185,6 +185,7 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
     let started_ms = dm_proto::clock::unix_ms();
     let stop_load = Arc::new(AtomicBool::new(false));
     let stop_watch = Arc::new(AtomicBool::new(false));
+    let (copied_tx, copied) = tokio::sync::watch::channel(false);
     let mut loads = Vec::new();
     for (i, server) in topology.upstreams.iter().enumerate() {
         let shard = i + 1;
@@ -196,6 +197,7 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
             shard,
             options.seed,
             ddl_after,
+            copied.clone(),
             stop_load.clone(),
         ));
     }
@@ -213,6 +215,7 @@ pub async fn run(options: &Options) -> Result<Report, RunError> {
         topology.addrs.clone(),
         options.sources,
         stop_watch.clone(),
+        copied_tx,
     ));
 
     let mut rng = SmallRng::seed_from_u64(options.seed);

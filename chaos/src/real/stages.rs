@@ -1,6 +1,9 @@
 //! Watches the task's subtasks during the run: when each source left the
 //! full copy (the end of its replay window, see [`super::audit`]) and
-//! which errors the subtasks reported on the way.
+//! which errors the subtasks reported on the way. The shards' DDL waits
+//! for every copy to end: like DM, the product does not take DDL on a
+//! sharded table while it is being copied (the shards' snapshots would
+//! disagree on its columns).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,8 +27,14 @@ pub struct Seen {
 /// How often `query-status` is asked.
 const EVERY: Duration = Duration::from_millis(500);
 
-/// Watches until `stop`.
-pub async fn watch(addrs: Addrs, sources: usize, stop: Arc<AtomicBool>) -> Seen {
+/// Watches until `stop`; `copied` turns true once every source left the
+/// full copy.
+pub async fn watch(
+    addrs: Addrs,
+    sources: usize,
+    stop: Arc<AtomicBool>,
+    copied: tokio::sync::watch::Sender<bool>,
+) -> Seen {
     let mut seen = Seen {
         copy_done_ms: vec![0; sources],
         errors: BTreeSet::new(),
@@ -47,6 +56,9 @@ pub async fn watch(addrs: Addrs, sources: usize, stop: Arc<AtomicBool>) -> Seen 
                         .unwrap_or_else(|| error.to_string());
                     seen.errors.insert(format!("{source}: {message}"));
                 }
+            }
+            if seen.copy_done_ms.iter().all(|d| *d > 0) {
+                copied.send_if_modified(|c| !std::mem::replace(c, true));
             }
         }
         tokio::time::sleep(EVERY).await;
