@@ -7,6 +7,7 @@
 //! these tables while they are dropped.
 
 use dm_proto::config::TaskConfig;
+use dm_proto::sql::quote;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -22,10 +23,6 @@ const SUFFIXES: &[&str] = &[
     "syncer_sharding_meta",
     "onlineddl",
 ];
-
-fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
 
 /// Drops the meta tables of `task` in its target database.
 pub async fn remove_meta(task: &TaskConfig) -> Result<(), String> {

@@ -12,6 +12,7 @@
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`net`]: the network as an input (connectors for clients).
+//! - [`sql`]: SQL text both daemons write (identifiers, session setup).
 
 pub mod check_result;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod logging;
 pub mod net;
 pub mod shutdown;
+pub mod sql;
 
 /// The id of a shard-DDL lock, as DM users know it:
 /// ``<task>-`schema`.`table` `` (the merged downstream table). Masters and

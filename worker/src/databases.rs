@@ -9,9 +9,10 @@ use dm_proto::config::{DbConfig, SourceConfig};
 
 use crate::copy::mysql_source::MySqlCopySource;
 use crate::copy::source::CopySource;
-use crate::downstream::session::{set_session, DEFAULT_TIME_ZONE};
+use crate::downstream::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
 use crate::sync::source::{BinlogSource, MySqlSource};
+use dm_proto::sql::set_session;
 
 /// Where a worker's subtasks read and write.
 pub trait Databases: Send + Sync + fmt::Debug {

@@ -10,8 +10,9 @@
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
-//! - [`rules`]: DM's table rules (block-allow lists, routes, binlog event
-//!   filters, column mappings) as pure functions.
+//!
+//! DM's table rules (block-allow lists, routes, binlog event filters,
+//! column mappings) are the `dm-rules` crate, which the masters share.
 
 pub mod assignments;
 pub mod copy;
@@ -19,7 +20,6 @@ pub mod databases;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
-pub mod rules;
 pub mod subtask;
 pub mod sync;
 pub mod upstream;

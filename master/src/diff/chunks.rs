@@ -12,15 +12,7 @@ use std::collections::BTreeMap;
 /// seldom keeps the checksum).
 const SEPARATOR_SQL: &str = "CHAR(31)";
 
-/// `ident` quoted for MySQL.
-pub fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
-
-/// `` `schema`.`table` ``.
-pub fn quoted_table(schema: &str, table: &str) -> String {
-    format!("{}.{}", quote(schema), quote(table))
-}
+pub use dm_proto::sql::{qualified as quoted_table, quote};
 
 /// One range of the primary key: from `lower` (included) to `upper`
 /// (excluded); `None` is unbounded. The same ranges are read on every side,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use dm_proto::config::{DbConfig, SourceConfig, TaskConfig};
-use dm_worker::rules::BlockAllow;
+use dm_rules::BlockAllow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 

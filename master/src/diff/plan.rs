@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use dm_proto::config::TaskConfig;
-use dm_worker::rules::pattern::fold;
-use dm_worker::rules::TaskRules;
+use dm_rules::pattern::fold;
+use dm_rules::TaskRules;
 
 use super::chunks::quoted_table;
 use super::error::DiffError;

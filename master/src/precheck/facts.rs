@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use dm_proto::config::task::Meta;
 use dm_proto::config::SourceConfig;
-use dm_worker::downstream::session::set_session;
-use dm_worker::rules::BlockAllow;
+use dm_proto::sql::set_session;
+use dm_rules::BlockAllow;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 

@@ -81,8 +81,8 @@ use std::collections::BTreeMap;
 
 use dm_proto::config::task::{CheckingItem, MappingExpression};
 use dm_proto::config::{SourceConfig, TaskConfig, TaskMode};
-use dm_worker::rules::pattern::fold;
-use dm_worker::rules::TaskRules;
+use dm_rules::pattern::fold;
+use dm_rules::TaskRules;
 
 pub use dm_proto::check_result::PASSED;
 pub use error::PrecheckError;

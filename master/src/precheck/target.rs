@@ -22,8 +22,8 @@
 use std::collections::BTreeSet;
 
 use dm_proto::config::TaskConfig;
-use dm_worker::copy::sql::quote;
-use dm_worker::downstream::session::set_session;
+use dm_proto::sql::quote;
+use dm_proto::sql::set_session;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 

@@ -10,7 +10,7 @@ use super::plan::{chunk_key, IndexColumn, PlannedTable};
 use super::source::CopySnapshot;
 use super::sql::qualified;
 use super::CopyError;
-use crate::rules::{is_system_schema, TaskRules};
+use dm_rules::{is_system_schema, TaskRules};
 
 /// A table to copy, with where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]

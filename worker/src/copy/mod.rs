@@ -53,8 +53,8 @@ use crate::downstream::{
     ChunkDone, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, StoredChunk,
 };
 use crate::lock;
-use crate::rules::{ColumnMapper, ColumnValue, TaskRules};
 use crate::upstream::UpstreamError;
+use dm_rules::{ColumnMapper, ColumnValue, TaskRules};
 use progress::CopyProgress;
 use source::{CopySnapshot, CopySource};
 use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};

@@ -18,8 +18,8 @@ use super::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow};
 use super::sql::{self, qualified, Literal};
 use super::CopyError;
 use crate::downstream::{Position, StoredChunk};
-use crate::rules::TaskRules;
 use crate::upstream::{open_snapshots, Snapshot};
+use dm_rules::TaskRules;
 
 /// A server's snapshots; sessions in UTC and utf8mb4.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use super::plan::chunk_key;
 use super::source::{CopySnapshot, CopySource, TextRow};
 use super::sql::Literal;
 use crate::downstream::{Position, StoredChunk};
-use crate::rules::TaskRules;
 use crate::sync::source::BinlogSource;
 use crate::sync::source_conformance::{expect, read, Writer};
+use dm_rules::TaskRules;
 
 fn text(cells: &[Option<&str>]) -> TextRow {
     cells

@@ -21,7 +21,7 @@ use super::plan::IndexColumn;
 use super::sql::Literal;
 use super::CopyError;
 use crate::downstream::{Position, StoredChunk};
-use crate::rules::TaskRules;
+use dm_rules::TaskRules;
 
 /// A copy call's future.
 pub type CopyCall<'a, T> = BoxFuture<'a, Result<T, CopyError>>;

@@ -33,15 +33,7 @@ pub const DOWNSTREAM_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,A
 /// The `binary` character set id.
 const BINARY_CHARSET: u16 = 63;
 
-/// Backtick-quotes an identifier.
-pub fn quote(ident: &str) -> String {
-    format!("`{}`", ident.replace('`', "``"))
-}
-
-/// `schema`.`table`, quoted.
-pub fn qualified(schema: &str, table: &str) -> String {
-    format!("{}.{}", quote(schema), quote(table))
-}
+pub use dm_proto::sql::{qualified, quote};
 
 /// How a column's values are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

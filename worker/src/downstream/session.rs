@@ -21,6 +21,8 @@
 
 use std::collections::BTreeMap;
 
+use dm_proto::sql::set_session;
+
 use crate::copy::sql::DOWNSTREAM_SQL_MODE;
 
 /// The session time zone when a task sets none.
@@ -56,22 +58,6 @@ pub fn setup(session: &BTreeMap<String, String>) -> Vec<String> {
             .map(|(k, v)| set_session(k, v)),
     );
     setup
-}
-
-/// `SET SESSION name = value`: numbers and `DEFAULT` as they are, anything
-/// else as a quoted string (`time_zone = '+08:00'`, `sql_mode = '...'`;
-/// the server takes `'ON'` / `'OFF'` for switches too).
-pub fn set_session(name: &str, value: &str) -> String {
-    let digits = value.strip_prefix('-').unwrap_or(value);
-    let plain_number = digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && digits.chars().any(|c| c.is_ascii_digit())
-        && digits.matches('.').count() <= 1;
-    let literal = if plain_number || value.eq_ignore_ascii_case("DEFAULT") {
-        value.to_string()
-    } else {
-        format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
-    };
-    format!("SET SESSION {name} = {literal}")
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
 use crate::databases::Databases;
 use crate::downstream::{MetaTables, Position};
 use crate::lock;
-use crate::rules::TaskRules;
 use crate::sync::status::SyncProgress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
+use dm_rules::TaskRules;
 
 /// What a subtask runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,7 +27,7 @@ use sqlparser::parser::Parser;
 
 use super::{SyncError, SyncJob};
 use crate::downstream::DownstreamError;
-use crate::rules::{is_system_schema, Action, EventKind, TaskRules};
+use dm_rules::{is_system_schema, Action, EventKind, TaskRules};
 use scan::Role;
 
 /// What to do with a DDL.

@@ -64,7 +64,7 @@ use tokio::task::JoinSet;
 use crate::copy::sql::qualified;
 use crate::downstream::{CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position};
 use crate::lock;
-use crate::rules::{Action, ColumnValue, EventKind, TaskRules};
+use dm_rules::{Action, ColumnValue, EventKind, TaskRules};
 use lane::{LaneMsg, Routed};
 use route::LaneChoice;
 use status::SyncProgress;

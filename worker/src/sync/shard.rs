@@ -31,7 +31,7 @@ use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{Commit, Position, ShardIntent};
 use crate::lock;
-use crate::rules::EventKind;
+use dm_rules::EventKind;
 
 /// The leader's current operation for this subtask (from heartbeats).
 pub type Ops = watch::Receiver<Option<pb::ShardDdlOperation>>;

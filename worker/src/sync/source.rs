@@ -12,7 +12,7 @@ use super::stream::{BinlogReader, Located};
 use super::SyncError;
 use crate::copy::{discover, CopyError};
 use crate::downstream::Position;
-use crate::rules::TaskRules;
+use dm_rules::TaskRules;
 
 /// A call's future.
 pub type Call<'a, T> = BoxFuture<'a, Result<T, SyncError>>;

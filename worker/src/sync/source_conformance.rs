@@ -19,7 +19,7 @@ use super::stream::{Event, Located, RowKind};
 use crate::copy::snapshot_conformance;
 use crate::copy::source::CopySource;
 use crate::downstream::Position;
-use crate::rules::TaskRules;
+use dm_rules::TaskRules;
 
 /// Writes to the upstream under test: `app.t (id BIGINT PRIMARY KEY, c
 /// VARCHAR(64))`, one transaction per call.

@@ -18,7 +18,7 @@ use std::ops::Range;
 use sqlparser::dialect::Dialect;
 use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
-use crate::rules::EventKind;
+use dm_rules::EventKind;
 
 /// What a name in the statement stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

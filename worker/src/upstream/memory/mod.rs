@@ -18,10 +18,10 @@ use mysql_async::{Column, Value};
 use tokio::sync::Notify;
 
 use crate::downstream::Position;
-use crate::rules::{is_system_schema, TaskRules};
 use crate::sync::source::{BinlogSource, Call, Events};
 use crate::sync::stream::{Event, Located, RowChange, RowKind};
 use crate::sync::SyncError;
+use dm_rules::{is_system_schema, TaskRules};
 
 /// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
 pub const BINLOG_FILE: &str = "mem-bin.000001";

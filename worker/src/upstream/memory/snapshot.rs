@@ -19,7 +19,7 @@ use crate::copy::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow
 use crate::copy::sql::{qualified, Literal};
 use crate::copy::CopyError;
 use crate::downstream::{Position, StoredChunk};
-use crate::rules::{is_system_schema, TaskRules};
+use dm_rules::{is_system_schema, TaskRules};
 
 type Tables = BTreeMap<(String, String), Table>;
 

@@ -153,7 +153,7 @@ impl TaskRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::{Action, ColumnValue, EventKind};
+    use crate::{Action, ColumnValue, EventKind};
 
     /// The tutorial's dmtask2, trimmed to the keys the rules use, plus a
     /// route and a filter for mysql3.
