@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use dm_proto::config::{DbConfig, SourceConfig, TaskConfig};
-use dm_rules::BlockAllow;
+use dm_rules::TaskRules;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
@@ -62,10 +62,10 @@ impl Side {
         format!("the {} ({}) failed a query: {e}", self.which, self.addr)
     }
 
-    /// The base tables `block_allow` selects.
+    /// The base tables `rules` select.
     async fn selected_tables(
         &mut self,
-        block_allow: &BlockAllow,
+        rules: &TaskRules,
     ) -> Result<Vec<(String, String)>, DiffError> {
         let rows: Vec<Row> = self
             .conn
@@ -84,7 +84,7 @@ impl Side {
         Ok(rows
             .iter()
             .map(|r| (text(r, 0), text(r, 1)))
-            .filter(|(schema, table)| block_allow.allows(schema, table))
+            .filter(|(schema, table)| rules.selects(schema, table))
             .collect())
     }
 
@@ -270,13 +270,13 @@ pub async fn check_diff(
     let mut upstreams: BTreeMap<String, Side> = BTreeMap::new();
     let mut selected = BTreeMap::new();
     for source in &rules {
-        let id = &source.source_id;
+        let id = &source.source_id().to_string();
         let config = sources.get(id).ok_or_else(|| DiffError::Rules {
             source_id: id.clone(),
             reason: "the source does not exist".into(),
         })?;
         let mut side = Side::connect(format!("upstream of source {id}"), &config.from).await?;
-        selected.insert(id.clone(), side.selected_tables(&source.block_allow).await?);
+        selected.insert(id.clone(), side.selected_tables(source).await?);
         upstreams.insert(id.clone(), side);
     }
     let mut downstream = Side::connect("downstream".into(), &task.target_database).await?;

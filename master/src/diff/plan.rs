@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 
 use dm_proto::config::TaskConfig;
-use dm_rules::pattern::fold;
-use dm_rules::TaskRules;
+use dm_rules::{Fate, PipelineError, TaskRules};
 
 use super::chunks::quoted_table;
 use super::error::DiffError;
@@ -63,22 +62,29 @@ pub fn targets(
 ) -> Result<Vec<Target>, DiffError> {
     let mut targets: BTreeMap<(String, String), Target> = BTreeMap::new();
     for source in rules {
-        let Some(tables) = selected.get(&source.source_id) else {
+        let Some(tables) = selected.get(source.source_id()) else {
             continue;
         };
         for (schema, table) in tables {
-            let (to_schema, to_table) =
-                source
-                    .router
-                    .route(schema, table)
-                    .map_err(|e| DiffError::Rules {
-                        source_id: source.source_id.clone(),
+            // A column-mapping rule that does not decide is the task's
+            // problem, not the comparison's: the table is compared as routed.
+            let (route, mapped) = match source.table(schema, table) {
+                Ok(Fate::Routed(route)) => {
+                    let mapped = route.mapped_column().map(str::to_string);
+                    (route.target, mapped)
+                }
+                Ok(Fate::Dropped(_)) => continue,
+                Err(PipelineError::Mapping { target, .. }) => (target, None),
+                Err(PipelineError::Route(e)) => {
+                    return Err(DiffError::Rules {
+                        source_id: source.source_id().to_string(),
                         reason: format!("{} cannot be routed: {e}", quoted_table(schema, table)),
-                    })?;
-            let key = (
-                fold(&to_schema, source.case_sensitive).into_owned(),
-                fold(&to_table, source.case_sensitive).into_owned(),
-            );
+                    })
+                }
+            };
+            let (to_schema, to_table) = route;
+            let (key_schema, key_table) = source.target_key(&to_schema, &to_table);
+            let key = (key_schema.into_owned(), key_table.into_owned());
             let target = targets.entry(key).or_insert_with(|| Target {
                 schema: to_schema,
                 table: to_table,
@@ -86,15 +92,14 @@ pub fn targets(
                 problem: None,
             });
             let member = Member {
-                source: source.source_id.clone(),
+                source: source.source_id().to_string(),
                 schema: schema.clone(),
                 table: table.clone(),
             };
-            if let Ok(Some(mapper)) = source.column_mapper_for(schema, table) {
+            if let Some(column) = mapped {
                 target.problem.get_or_insert_with(|| {
                     format!(
-                        "the column-mapping rules rewrite column {} of {}, so upstream and downstream values differ by design; not comparable",
-                        mapper.target_column(),
+                        "the column-mapping rules rewrite column {column} of {}, so upstream and downstream values differ by design; not comparable",
                         member.label()
                     )
                 });

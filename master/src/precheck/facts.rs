@@ -12,7 +12,7 @@ use std::time::Duration;
 use dm_proto::config::task::Meta;
 use dm_proto::config::SourceConfig;
 use dm_proto::sql::set_session;
-use dm_rules::BlockAllow;
+use dm_rules::TaskRules;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
@@ -61,7 +61,7 @@ pub struct SourceFacts {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FactsRequest<'a> {
     /// The tables this block-allow list selects.
-    pub tables: Option<&'a BlockAllow>,
+    pub tables: Option<&'a TaskRules>,
     /// The binlogs, to check this start position.
     pub meta: Option<&'a Meta>,
     /// The session time zone the task's workers set (the copy reads
@@ -191,7 +191,7 @@ async fn read_facts(
 
     let tables = match request.tables {
         None => None,
-        Some(block_allow) => Some(read_tables(conn, block_allow, addr).await?),
+        Some(rules) => Some(read_tables(conn, rules, addr).await?),
     };
     let time_zone_refused = match request.time_zone {
         None => None,
@@ -305,7 +305,7 @@ async fn read_binlog(
 
 async fn read_tables(
     conn: &mut Conn,
-    block_allow: &BlockAllow,
+    rules: &TaskRules,
     addr: &str,
 ) -> Result<Vec<TableFacts>, PrecheckError> {
     let failed = |what| query_error(addr, what);
@@ -322,7 +322,7 @@ async fn read_tables(
     let mut tables: BTreeMap<(String, String), TableFacts> = rows
         .iter()
         .map(|r| (text(r, 0), text(r, 1)))
-        .filter(|(schema, table)| block_allow.allows(schema, table))
+        .filter(|(schema, table)| rules.selects(schema, table))
         .map(|(schema, name)| {
             let table = TableFacts {
                 schema: schema.clone(),

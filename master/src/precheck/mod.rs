@@ -81,8 +81,7 @@ use std::collections::BTreeMap;
 
 use dm_proto::config::task::{CheckingItem, MappingExpression};
 use dm_proto::config::{SourceConfig, TaskConfig, TaskMode};
-use dm_rules::pattern::fold;
-use dm_rules::TaskRules;
+use dm_rules::{Fate, PipelineError, TaskRules};
 
 pub use dm_proto::check_result::PASSED;
 pub use error::PrecheckError;
@@ -284,7 +283,7 @@ pub async fn check_task(
             None
         };
         let request = FactsRequest {
-            tables: rules.as_ref().map(|r| &r.block_allow),
+            tables: rules.as_ref(),
             meta: meta_to_check(task, &id),
             time_zone: Item::SourceTimeZone
                 .enabled(task)
@@ -492,9 +491,23 @@ pub fn evaluate(
             let subject = Subject::Source(source.to_string());
             report.ran(&subject, Item::AutoIncrementId);
             for table in selected.iter() {
-                let (schema, name) = match rules.router.route(&table.schema, &table.name) {
-                    Ok(target) => target,
-                    Err(e) => {
+                let (target, mapping) = match rules.table(&table.schema, &table.name) {
+                    Ok(Fate::Routed(route)) => {
+                        let mapping = match route.mapper() {
+                            None => tables::Mapping::None,
+                            Some(mapper) => tables::Mapping::Rule {
+                                partition_id: mapper.rule().expression
+                                    == MappingExpression::PartitionId,
+                                target_column: mapper.target_column().to_string(),
+                            },
+                        };
+                        (route.target, mapping)
+                    }
+                    Ok(Fate::Dropped(_)) => continue,
+                    Err(PipelineError::Mapping { target, error }) => {
+                        (target, tables::Mapping::Error(error.to_string()))
+                    }
+                    Err(PipelineError::Route(e)) => {
                         report.found(
                             &subject,
                             Item::Rules,
@@ -507,18 +520,9 @@ pub fn evaluate(
                         continue;
                     }
                 };
-                let mapping = match rules.column_mapper_for(&table.schema, &table.name) {
-                    Ok(None) => tables::Mapping::None,
-                    Ok(Some(mapper)) => tables::Mapping::Rule {
-                        partition_id: mapper.rule().expression == MappingExpression::PartitionId,
-                        target_column: mapper.target_column().to_string(),
-                    },
-                    Err(e) => tables::Mapping::Error(e.to_string()),
-                };
-                let key = (
-                    fold(&schema, rules.case_sensitive).into_owned(),
-                    fold(&name, rules.case_sensitive).into_owned(),
-                );
+                let (schema, name) = target;
+                let (key_schema, key_table) = rules.target_key(&schema, &name);
+                let key = (key_schema.into_owned(), key_table.into_owned());
                 targets
                     .entry(key)
                     .or_insert_with(|| (schema, name, Vec::new()))

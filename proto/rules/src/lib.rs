@@ -16,6 +16,8 @@
 //! - [`binlog_filter`]: `filters` (row events and DDL, `sql-pattern`).
 //! - [`column_mapping`]: `column-mappings`, `partition id` above all.
 //! - [`task`]: one source's rules of a task, compiled together.
+//! - [`pipeline`]: the one way through them, in DM's order, that the sync,
+//!   the copy, `check-diff` and the pre-checks all take.
 //!
 //! Everything here is deterministic: no IO, no clocks. Errors are
 //! [`RuleError`], with DM's texts where DM has one.
@@ -25,6 +27,7 @@ pub mod block_allow;
 pub mod column_mapping;
 mod error;
 pub mod pattern;
+pub mod pipeline;
 pub mod router;
 pub mod task;
 
@@ -35,5 +38,6 @@ pub use column_mapping::{
     MAX_ORIGIN_ID,
 };
 pub use error::RuleError;
+pub use pipeline::{Dropped, Fate, PipelineError, Route};
 pub use router::Router;
 pub use task::TaskRules;

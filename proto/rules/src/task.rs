@@ -19,15 +19,17 @@ use super::column_mapping::{ColumnMapper, ColumnMappings};
 use super::error::RuleError;
 use super::router::Router;
 
-/// The compiled rules of one source of a task.
+/// The compiled rules of one source of a task. What they decide is asked
+/// through the pipeline's methods (`crate::pipeline`), the only way
+/// through them.
 #[derive(Debug, Clone)]
 pub struct TaskRules {
-    pub source_id: String,
-    pub case_sensitive: bool,
-    pub block_allow: BlockAllow,
-    pub router: Router,
-    pub binlog_filter: BinlogFilter,
-    pub column_mappings: ColumnMappings,
+    source_id: String,
+    pub(crate) case_sensitive: bool,
+    pub(crate) block_allow: BlockAllow,
+    pub(crate) router: Router,
+    pub(crate) binlog_filter: BinlogFilter,
+    pub(crate) column_mappings: ColumnMappings,
 }
 
 /// The rules `names` picks from `section`, each checked on its own first.
@@ -139,14 +141,9 @@ impl TaskRules {
         })
     }
 
-    /// The column-mapping rule for `schema`.`table`, if any (an error when
-    /// more than one decides, as in DM).
-    pub fn column_mapper_for(
-        &self,
-        schema: &str,
-        table: &str,
-    ) -> Result<Option<&ColumnMapper>, RuleError> {
-        self.column_mappings.mapper_for(schema, table)
+    /// The source these rules are for.
+    pub fn source_id(&self) -> &str {
+        &self.source_id
     }
 }
 
@@ -280,9 +277,17 @@ black-white-list:
                 .decide("dmtest2", "t1", EventKind::Insert, None),
             Action::Do
         );
-        let mapper = three.column_mapper_for("dmtest2", "t1").unwrap().unwrap();
+        let mapper = three
+            .column_mappings
+            .mapper_for("dmtest2", "t1")
+            .unwrap()
+            .unwrap();
         assert_eq!(mapper.partition_args().unwrap().instance_id, "3");
-        assert!(three.column_mapper_for("dmtest2", "t2").unwrap().is_none());
+        assert!(three
+            .column_mappings
+            .mapper_for("dmtest2", "t2")
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -328,13 +333,20 @@ black-white-list:
             .column_mapping_rules
             .push("other".into());
         let rules = TaskRules::for_source(&task, "mysql1").unwrap();
-        let err = rules.column_mapper_for("dmtest2", "t1").unwrap_err();
+        let err = rules
+            .column_mappings
+            .mapper_for("dmtest2", "t1")
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "`dmtest2`.`t1` matches 2 table column mapping rules which should be one. It's not supported"
         );
         // `t2` only matches `t?`.
-        assert!(rules.column_mapper_for("dmtest2", "t2").unwrap().is_some());
+        assert!(rules
+            .column_mappings
+            .mapper_for("dmtest2", "t2")
+            .unwrap()
+            .is_some());
     }
 
     #[test]
@@ -380,7 +392,11 @@ black-white-list:
             rules.router.route("DMTEST2", "t1").unwrap(),
             ("DMTEST2".into(), "t1".into())
         );
-        assert!(rules.column_mapper_for("DMTEST2", "t1").unwrap().is_none());
+        assert!(rules
+            .column_mappings
+            .mapper_for("DMTEST2", "t1")
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::plan::{chunk_key, IndexColumn, PlannedTable};
 use super::source::CopySnapshot;
 use super::sql::qualified;
 use super::CopyError;
-use dm_rules::{is_system_schema, TaskRules};
+use dm_rules::TaskRules;
 
 /// A table to copy, with where it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,9 +36,7 @@ pub async fn list_tables(conn: &mut Conn, rules: &TaskRules) -> Result<Vec<Candi
         .map_err(db("listing tables"))?;
     Ok(rows
         .into_iter()
-        .filter(|(schema, table, _)| {
-            !is_system_schema(schema) && rules.block_allow.allows(schema, table)
-        })
+        .filter(|(schema, table, _)| rules.selects(schema, table))
         .map(|(schema, table, rows)| Candidate {
             schema,
             table,
@@ -56,7 +54,7 @@ pub async fn list_schemas(conn: &mut Conn, rules: &TaskRules) -> Result<Vec<Stri
         .map_err(db("listing schemas"))?;
     Ok(schemas
         .into_iter()
-        .filter(|schema| !is_system_schema(schema) && rules.block_allow.allows_schema(schema))
+        .filter(|schema| rules.selects_schema(schema))
         .collect())
 }
 
@@ -67,7 +65,6 @@ pub async fn plan(
     candidate: &Candidate,
 ) -> Result<PlannedTable, CopyError> {
     let (target_schema, target_table) = rules
-        .router
         .route(&candidate.schema, &candidate.table)
         .map_err(|e| CopyError::Rules(e.to_string()))?;
     let columns = snapshot

@@ -54,7 +54,7 @@ use crate::downstream::{
 };
 use crate::lock;
 use crate::upstream::UpstreamError;
-use dm_rules::{ColumnMapper, ColumnValue, TaskRules};
+use dm_rules::{ColumnValue, Fate, Route, TaskRules};
 use progress::CopyProgress;
 use source::{CopySnapshot, CopySource};
 use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
@@ -278,7 +278,6 @@ async fn create_empty_schemas(
     for schema in snapshot.list_schemas(&job.rules).await? {
         let (target, _) = job
             .rules
-            .router
             .route(&schema, "")
             .map_err(|e| CopyError::Rules(e.to_string()))?;
         if targets.insert(target.clone()) {
@@ -348,7 +347,7 @@ enum ChunkOutcome {
 /// The one rewritten column of a table with a column mapping.
 struct Mapped<'a> {
     position: usize,
-    mapper: &'a ColumnMapper,
+    route: Route<'a>,
 }
 
 /// Reads one chunk in the snapshot and writes it, with its done-mark, in
@@ -361,25 +360,27 @@ async fn copy_chunk(
     table: &TableColumns,
 ) -> Result<ChunkOutcome, CopyError> {
     let columns = &table.names;
-    let mapped = match job
+    let route = match job
         .rules
-        .column_mappings
-        .mapper_for(&chunk.schema, &chunk.table)
+        .table(&chunk.schema, &chunk.table)
         .map_err(|e| CopyError::Rules(e.to_string()))?
     {
-        Some(mapper) => Some(Mapped {
-            position: columns
-                .iter()
-                .position(|c| c == mapper.target_column())
-                .ok_or_else(|| {
+        Fate::Routed(route) => Some(route),
+        Fate::Dropped(_) => None,
+    };
+    let mapped = match route {
+        Some(route) => match route.mapped_column() {
+            Some(column) => Some(Mapped {
+                position: columns.iter().position(|c| c == column).ok_or_else(|| {
                     CopyError::Rules(format!(
-                        "column mapping: column {} not found in {}",
-                        mapper.target_column(),
+                        "column mapping: column {column} not found in {}",
                         qualified(&chunk.schema, &chunk.table)
                     ))
                 })?,
-            mapper,
-        }),
+                route,
+            }),
+            None => None,
+        },
         None => None,
     };
     let mut tx = match job
@@ -525,15 +526,12 @@ fn push_mapped(
     } else {
         ColumnValue::Str(text.to_string())
     };
-    let mapped = m
-        .mapper
-        .map_value(&chunk.schema, &chunk.table, position, &value)
-        .map_err(|e| {
-            CopyError::Rules(format!(
-                "column mapping of {}: {e}",
-                qualified(&chunk.schema, &chunk.table)
-            ))
-        })?;
+    let mapped = m.route.map_value(position, &value).map_err(|e| {
+        CopyError::Rules(format!(
+            "column mapping of {}: {e}",
+            qualified(&chunk.schema, &chunk.table)
+        ))
+    })?;
     match mapped {
         ColumnValue::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
         ColumnValue::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),

@@ -27,7 +27,7 @@ use sqlparser::parser::Parser;
 
 use super::{SyncError, SyncJob};
 use crate::downstream::DownstreamError;
-use dm_rules::{is_system_schema, Action, EventKind, TaskRules};
+use dm_rules::{EventKind, Fate, TaskRules};
 use scan::Role;
 
 /// What to do with a DDL.
@@ -312,30 +312,24 @@ fn route_names(
 ) -> Result<Option<Vec<TableName>>, String> {
     let mut out = Vec::with_capacity(names.len());
     for n in names {
-        let filtered = match n.role {
-            Role::Table => {
-                is_system_schema(&n.schema)
-                    || !rules.block_allow.allows(&n.schema, &n.table)
-                    || rules
-                        .binlog_filter
-                        .decide(&n.schema, &n.table, kind, Some(sql))
-                        == Action::Ignore
+        let fate = match n.role {
+            Role::Table => rules.statement(&n.schema, &n.table, kind, sql),
+            Role::Schema => rules.statement(&n.schema, "", kind, sql),
+            // A table the statement only reads (`LIKE t`) is routed, not
+            // filtered.
+            Role::Referenced => {
+                out.push(
+                    rules
+                        .route(&n.schema, &n.table)
+                        .map_err(|e| e.to_string())?,
+                );
+                continue;
             }
-            Role::Schema => {
-                is_system_schema(&n.schema)
-                    || !rules.block_allow.allows_schema(&n.schema)
-                    || rules.binlog_filter.decide(&n.schema, "", kind, Some(sql)) == Action::Ignore
-            }
-            Role::Referenced => false,
         };
-        if filtered {
-            return Ok(None);
+        match fate.map_err(|e| e.to_string())? {
+            Fate::Dropped(_) => return Ok(None),
+            Fate::Routed(route) => out.push(route.target),
         }
-        let routed = rules
-            .router
-            .route(&n.schema, &n.table)
-            .map_err(|e| e.to_string())?;
-        out.push(routed);
     }
     Ok(Some(out))
 }

@@ -64,7 +64,7 @@ use tokio::task::JoinSet;
 use crate::copy::sql::qualified;
 use crate::downstream::{CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position};
 use crate::lock;
-use dm_rules::{Action, ColumnValue, EventKind, TaskRules};
+use dm_rules::{ColumnValue, EventKind, Fate, TaskRules};
 use lane::{LaneMsg, Routed};
 use route::LaneChoice;
 use status::SyncProgress;
@@ -661,45 +661,37 @@ fn route_rows(
     safe: bool,
     end: &Position,
 ) -> Result<Vec<Routed>, SyncError> {
-    let rules = &job.rules;
-    if !rules.block_allow.allows(schema, table) {
-        return Ok(Vec::new());
-    }
     let kind = match rows.first().map(|r| r.kind) {
         Some(RowKind::Insert) => EventKind::Insert,
         Some(RowKind::Update) => EventKind::Update,
         Some(RowKind::Delete) => EventKind::Delete,
         None => return Ok(Vec::new()),
     };
-    if rules.binlog_filter.decide(schema, table, kind, None) == Action::Ignore {
-        return Ok(Vec::new());
-    }
-    let (target_schema, target_table) = rules
-        .router
-        .route(schema, table)
-        .map_err(|e| SyncError::Rules(e.to_string()))?;
-    let mapper = rules
-        .column_mappings
-        .mapper_for(schema, table)
-        .map_err(|e| SyncError::Rules(e.to_string()))?;
-    let mapped = match mapper {
-        Some(m) => Some((
+    let route = match job
+        .rules
+        .rows(schema, table, kind)
+        .map_err(|e| SyncError::Rules(e.to_string()))?
+    {
+        Fate::Dropped(_) => return Ok(Vec::new()),
+        Fate::Routed(route) => route,
+    };
+    let mapped = match route.mapped_column() {
+        Some(column) => Some(
             columns
                 .iter()
-                .position(|c| c.name_str() == m.target_column())
+                .position(|c| c.name_str() == column)
                 .ok_or_else(|| {
                     SyncError::Rules(format!(
-                        "column mapping: column {} not found in `{schema}`.`{table}`",
-                        m.target_column()
+                        "column mapping: column {column} not found in `{schema}`.`{table}`"
                     ))
                 })?,
-            m,
-        )),
+        ),
         None => None,
     };
+    let (target_schema, target_table) = route.target.clone();
     let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
-        if let Some((position, mapper)) = mapped {
+        if let Some(position) = mapped {
             for image in [change.before.as_mut(), change.after.as_mut()]
                 .into_iter()
                 .flatten()
@@ -714,14 +706,9 @@ fn route_rows(
                         }
                         other => ColumnValue::Str(format!("{other:?}")),
                     };
-                    let value =
-                        mapper
-                            .map_value(schema, table, position, &origin)
-                            .map_err(|e| {
-                                SyncError::Rules(format!(
-                                    "column mapping of `{schema}`.`{table}`: {e}"
-                                ))
-                            })?;
+                    let value = route.map_value(position, &origin).map_err(|e| {
+                        SyncError::Rules(format!("column mapping of `{schema}`.`{table}`: {e}"))
+                    })?;
                     *slot = match value {
                         ColumnValue::Int(v) => Value::Int(v),
                         ColumnValue::UInt(v) => Value::UInt(v),

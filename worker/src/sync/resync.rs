@@ -33,7 +33,6 @@ async fn members(job: &SyncJob, target: &TableName) -> Result<BTreeSet<TableName
     for (schema, table) in tables {
         let routed = job
             .rules
-            .router
             .route(&schema, &table)
             .map_err(|e| SyncError::Rules(e.to_string()))?;
         if routed == *target {

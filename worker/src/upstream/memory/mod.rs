@@ -21,7 +21,7 @@ use crate::downstream::Position;
 use crate::sync::source::{BinlogSource, Call, Events};
 use crate::sync::stream::{Event, Located, RowChange, RowKind};
 use crate::sync::SyncError;
-use dm_rules::{is_system_schema, TaskRules};
+use dm_rules::TaskRules;
 
 /// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
 pub const BINLOG_FILE: &str = "mem-bin.000001";
@@ -466,7 +466,7 @@ impl BinlogSource for MemUpstream {
             .lock()
             .tables
             .keys()
-            .filter(|(s, t)| !is_system_schema(s) && rules.block_allow.allows(s, t))
+            .filter(|(s, t)| rules.selects(s, t))
             .cloned()
             .collect();
         Box::pin(std::future::ready(Ok(tables)))

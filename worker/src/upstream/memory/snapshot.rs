@@ -19,7 +19,7 @@ use crate::copy::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow
 use crate::copy::sql::{qualified, Literal};
 use crate::copy::CopyError;
 use crate::downstream::{Position, StoredChunk};
-use dm_rules::{is_system_schema, TaskRules};
+use dm_rules::TaskRules;
 
 type Tables = BTreeMap<(String, String), Table>;
 
@@ -84,7 +84,7 @@ impl CopySnapshot for MemSnapshot {
         let tables = self
             .tables
             .iter()
-            .filter(|((s, t), _)| !is_system_schema(s) && rules.block_allow.allows(s, t))
+            .filter(|((s, t), _)| rules.selects(s, t))
             .map(|((schema, table), t)| Candidate {
                 schema: schema.clone(),
                 table: table.clone(),
