@@ -22,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::assignments::{self, Assignments, Change};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
+use crate::sync::progress::Progress;
 use stage::{Decision, Expected, UnitState};
 use unit::{UnitEnd, UnitShared, UnitSpec};
 
@@ -302,7 +303,7 @@ impl Supervisor {
 fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let shared = lock(&s.shared);
     let unit = shared.unit;
-    let sync = shared.sync.as_ref().map(|p| lock(p).clone());
+    let sync = shared.sync.as_ref().map(Progress::snapshot);
     let stage = stage::stage(s.expected, &s.state);
     let progress = match unit {
         pb::UnitType::Sync => sync.as_ref().map(|p| {

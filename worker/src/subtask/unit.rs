@@ -14,7 +14,7 @@ use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
 use crate::databases::Databases;
 use crate::downstream::{MetaTables, Position};
 use crate::lock;
-use crate::sync::status::SyncProgress;
+use crate::sync::progress::Progress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
 use dm_rules::TaskRules;
 
@@ -46,7 +46,7 @@ pub struct UnitShared {
     pub unit: pb::UnitType,
     pub progress: Arc<Mutex<CopyProgress>>,
     /// Set once the sync unit runs.
-    pub sync: Option<Arc<Mutex<SyncProgress>>>,
+    pub sync: Option<Progress>,
     pub end: Option<UnitEnd>,
 }
 
@@ -203,10 +203,7 @@ async fn run_units(
             })
         }
     };
-    let progress = Arc::new(Mutex::new(SyncProgress::new(
-        Instant::now(),
-        vec![job.start.clone()],
-    )));
+    let progress = Progress::new(job.start.clone());
     {
         let mut shared = lock(shared);
         shared.unit = pb::UnitType::Sync;

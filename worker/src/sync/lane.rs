@@ -19,7 +19,7 @@
 //! Memory stays bounded whatever the upstream does, and the transaction is
 //! still applied whole or not at all.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 // Batching decisions read tokio's clock, which a simulation drives.
@@ -28,8 +28,8 @@ use tokio::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use super::dml::DmlBuilder;
+use super::progress::Progress;
 use super::resume::Skip;
-use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, OpenSync, Position, SyncTx};
 use mysql_async::Column;
@@ -95,7 +95,7 @@ struct Lane {
     index: usize,
     job: Arc<SyncJob>,
     key: CheckpointKey,
-    progress: Arc<Mutex<SyncProgress>>,
+    progress: Progress,
     builder: DmlBuilder,
     rows: usize,
     /// The last complete transaction's end and time.
@@ -132,14 +132,8 @@ impl Lane {
             .await?
         {
             Commit::Committed => {
-                let mut p = crate::lock(&self.progress);
-                p.lane_committed(
-                    self.index,
-                    &end,
-                    applied,
-                    timestamp,
-                    std::time::Instant::now(),
-                );
+                self.progress
+                    .lane_committed(self.index, &end, applied, timestamp);
                 Ok(None)
             }
             Commit::Fenced { by_epoch } => Ok(Some(by_epoch)),
@@ -214,13 +208,8 @@ impl Lane {
             };
             return match s.tx.commit(end.clone()).await? {
                 Commit::Committed => {
-                    crate::lock(&self.progress).lane_committed(
-                        self.index,
-                        &end,
-                        s.rows as u64,
-                        timestamp,
-                        std::time::Instant::now(),
-                    );
+                    self.progress
+                        .lane_committed(self.index, &end, s.rows as u64, timestamp);
                     self.last_commit = Instant::now();
                     Ok(None)
                 }
@@ -259,7 +248,7 @@ pub async fn run(
     index: usize,
     job: Arc<SyncJob>,
     skip: Option<Skip>,
-    progress: Arc<Mutex<SyncProgress>>,
+    progress: Progress,
     mut rx: mpsc::Receiver<LaneMsg>,
 ) -> Result<Option<u64>, SyncError> {
     let key = CheckpointKey {

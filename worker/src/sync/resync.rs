@@ -8,12 +8,11 @@
 //! are idle (nothing after the window is read before it closes).
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 
 use super::dml::DmlBuilder;
 use super::lane::Routed;
+use super::progress::Progress;
 use super::shard_group::{Arrival, GroupWindow, TableName};
-use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, Position};
 
@@ -69,7 +68,7 @@ pub async fn load(job: &SyncJob) -> Result<Option<GroupWindow>, SyncError> {
 /// advances the source's window and saves it. `Err(Ok(epoch))`: fenced.
 pub async fn arrive(
     job: &SyncJob,
-    progress: &Mutex<SyncProgress>,
+    progress: &Progress,
     window: &mut Option<GroupWindow>,
     upstream: TableName,
     target: &TableName,
@@ -99,7 +98,7 @@ pub async fn arrive(
         .as_ref()
         .map(|s| (s.synced.clone(), s.unsynced.clone()))
         .unwrap_or_default();
-    crate::lock(progress).shard_group = status;
+    progress.shard_group(status);
     tracing::info!(task = %job.task, source = %job.source, table = %format!("{}.{}", upstream.0, upstream.1),
         ?synced, ?unsynced, %at, "shard table reached the DDL");
     Ok(Ok(match arrival {

@@ -21,16 +21,13 @@
 //! In a sharded merge, `DROP TABLE`, `DROP DATABASE` and `TRUNCATE` of a
 //! shard are not applied (they would drop every shard's rows), as in DM.
 
-use std::sync::Mutex;
-
 use dm_proto::pb;
 use tokio::sync::watch;
 
 use super::ddl::{DdlPlan, PlannedDdl};
-use super::status::SyncProgress;
+use super::progress::Progress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{Commit, Position, ShardIntent};
-use crate::lock;
 use dm_rules::EventKind;
 
 /// The leader's current operation for this subtask (from heartbeats).
@@ -147,17 +144,15 @@ fn info(ddl: &ShardDdl, lock_id: &str, done: bool) -> pb::ShardDdlInfo {
 use dm_proto::shard_ddl_lock_id as lock_id;
 
 /// The source reached `ddl`: report it in every heartbeat from now on.
-pub fn arrived(progress: &Mutex<SyncProgress>, task: &str, ddl: &ShardDdl) {
+pub fn arrived(progress: &Progress, task: &str, ddl: &ShardDdl) {
     let id = lock_id(task, &ddl.schema, &ddl.table);
     tracing::info!(%task, lock = %id, ddls = ?ddl.ddls, at = %ddl.at, "waiting at a shard DDL");
-    lock(progress).shard_ddl = Some(info(ddl, &id, false));
+    progress.shard_ddl(info(ddl, &id, false));
 }
 
 /// The source executed or skipped the DDL it reported.
-pub fn done(progress: &Mutex<SyncProgress>) {
-    if let Some(info) = lock(progress).shard_ddl.as_mut() {
-        info.done = true;
-    }
+pub fn done(progress: &Progress) {
+    progress.shard_ddl_done();
 }
 
 /// Waits for the leader's operation on the DDL at `at`. A conflict (this
@@ -180,7 +175,7 @@ pub async fn wait_op(ops: &mut Ops, at: &Position) -> Result<pb::ShardDdlOperati
 
 /// An operation about a DDL this source already passed (its checkpoint is
 /// beyond it): the source finished it before a restart and reports it done.
-pub fn passed(ops: &Ops, progress: &Mutex<SyncProgress>) {
+pub fn passed(ops: &Ops, progress: &Progress) {
     let Some(op) = ops.borrow().clone() else {
         return;
     };
@@ -191,25 +186,20 @@ pub fn passed(ops: &Ops, progress: &Mutex<SyncProgress>) {
     }) else {
         return;
     };
-    let mut p = lock(progress);
-    if !op.error.is_empty() || !at.at_or_before(&p.committed) {
+    if !op.error.is_empty() {
         return;
     }
-    if p.shard_ddl
-        .as_ref()
-        .is_some_and(|i| i.lock_id == op.lock_id && i.done)
-    {
-        return;
-    }
-    tracing::info!(lock = %op.lock_id, %at, "the shard DDL was passed before a restart: reporting it done");
-    p.shard_ddl = Some(pb::ShardDdlInfo {
+    let info = pb::ShardDdlInfo {
         downstream_schema: String::new(),
         downstream_table: String::new(),
         ddls: op.ddls.clone(),
         position: op.position.clone(),
         done: true,
         lock_id: op.lock_id.clone(),
-    });
+    };
+    if progress.shard_ddl_passed(&at, info) {
+        tracing::info!(lock = %op.lock_id, %at, "the shard DDL was passed before a restart: reporting it done");
+    }
 }
 
 /// Runs the lock's DDL downstream as its owner, unless a previous owner of

@@ -1,0 +1,160 @@
+//! A row event on its way to the lanes: through the task's rules (the
+//! one pipeline, `dm_rules::pipeline`: selection, event filter, route,
+//! column mapping), shaped for its downstream table ([`super::targets`]),
+//! and given a lane per change ([`super::route`]).
+
+use std::sync::Arc;
+
+use mysql_async::{Column, Value};
+
+use super::lane::Routed;
+use super::route::{self, LaneChoice};
+use super::stream::{RowChange, RowKind};
+use super::targets::{self, Targets};
+use super::{SyncError, SyncJob};
+use crate::copy::sql::qualified;
+use crate::downstream::Position;
+use dm_rules::{ColumnValue, EventKind, Fate};
+
+/// One row event as read.
+#[derive(Debug)]
+pub struct RowEvent<'a> {
+    pub schema: &'a str,
+    pub table: &'a str,
+    pub columns: &'a Arc<[Column]>,
+    pub rows: Vec<RowChange>,
+    /// Applied with idempotent statements.
+    pub safe: bool,
+    /// Where the event ends.
+    pub end: &'a Position,
+}
+
+/// One row event, routed, shaped and with a lane per change; none when
+/// the rules drop it.
+pub async fn admit(
+    job: &SyncJob,
+    targets: &mut Targets,
+    event: RowEvent<'_>,
+) -> Result<Vec<(Routed, LaneChoice)>, SyncError> {
+    let (routed, serial) = shaped(job, targets, event).await?;
+    let Some(first) = routed.first() else {
+        return Ok(Vec::new());
+    };
+    // One event, one table: its target and lane policy once.
+    let target = qualified(&first.target_schema, &first.target_table);
+    let lanes = job.lanes.max(1);
+    Ok(routed
+        .into_iter()
+        .map(|r| {
+            let choice = route::lane_of(&target, &r.columns, &r.change, lanes, serial);
+            (r, choice)
+        })
+        .collect())
+}
+
+/// One row event's changes through the rules and shaped for their
+/// downstream table (generated columns left out, images checked); whether
+/// that table's changes must stay on one lane.
+pub async fn shaped(
+    job: &SyncJob,
+    targets: &mut Targets,
+    event: RowEvent<'_>,
+) -> Result<(Vec<Routed>, bool), SyncError> {
+    let RowEvent {
+        schema,
+        table,
+        columns,
+        rows,
+        safe,
+        end,
+    } = event;
+    let mut routed = route_rows(job, schema, table, columns, rows, safe, end)?;
+    let Some(first) = routed.first() else {
+        return Ok((routed, false));
+    };
+    let facts = targets
+        .facts(&*job.downstream, &first.target_schema, &first.target_table)
+        .await?;
+    targets::prepare(&mut routed, &facts)?;
+    Ok((routed, facts.serial))
+}
+
+/// A row event's changes through the rules (filters, routes, column
+/// mappings), ready for the lanes.
+fn route_rows(
+    job: &SyncJob,
+    schema: &str,
+    table: &str,
+    columns: &Arc<[Column]>,
+    rows: Vec<RowChange>,
+    safe: bool,
+    end: &Position,
+) -> Result<Vec<Routed>, SyncError> {
+    let kind = match rows.first().map(|r| r.kind) {
+        Some(RowKind::Insert) => EventKind::Insert,
+        Some(RowKind::Update) => EventKind::Update,
+        Some(RowKind::Delete) => EventKind::Delete,
+        None => return Ok(Vec::new()),
+    };
+    let route = match job
+        .rules
+        .rows(schema, table, kind)
+        .map_err(|e| SyncError::Rules(e.to_string()))?
+    {
+        Fate::Dropped(_) => return Ok(Vec::new()),
+        Fate::Routed(route) => route,
+    };
+    let mapped = match route.mapped_column() {
+        Some(column) => Some(
+            columns
+                .iter()
+                .position(|c| c.name_str() == column)
+                .ok_or_else(|| {
+                    SyncError::Rules(format!(
+                        "column mapping: column {column} not found in `{schema}`.`{table}`"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
+    let (target_schema, target_table) = route.target.clone();
+    let mut out = Vec::with_capacity(rows.len());
+    for mut change in rows {
+        if let Some(position) = mapped {
+            for image in [change.before.as_mut(), change.after.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(slot) = image.get_mut(position) {
+                    let origin = match &*slot {
+                        Value::Int(v) => ColumnValue::Int(*v),
+                        Value::UInt(v) => ColumnValue::UInt(*v),
+                        Value::NULL => continue,
+                        Value::Bytes(b) => {
+                            ColumnValue::Str(String::from_utf8_lossy(b).into_owned())
+                        }
+                        other => ColumnValue::Str(format!("{other:?}")),
+                    };
+                    let value = route.map_value(position, &origin).map_err(|e| {
+                        SyncError::Rules(format!("column mapping of `{schema}`.`{table}`: {e}"))
+                    })?;
+                    *slot = match value {
+                        ColumnValue::Int(v) => Value::Int(v),
+                        ColumnValue::UInt(v) => Value::UInt(v),
+                        ColumnValue::Str(s) => Value::Bytes(s.into_bytes()),
+                        _ => Value::NULL,
+                    };
+                }
+            }
+        }
+        out.push(Routed {
+            target_schema: target_schema.clone(),
+            target_table: target_table.clone(),
+            columns: columns.clone(),
+            change,
+            safe,
+            end: end.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,152 @@
+//! A statement in the binlog (a DDL): a barrier, then applied directly
+//! ([`super::ddl`]) or, in a sharded merge, through the shard-DDL protocol
+//! ([`super::shard`], with the sharding group's window, [`super::resync`]),
+//! then every lane's checkpoint moves past it.
+//!
+//! If the worker dies between the DDL and the checkpoints, the DDL is read
+//! and applied again on resume: see `ddl::execute` for how a replay is told
+//! from a real failure.
+
+use super::ddl;
+use super::dispatch::Lanes;
+use super::progress::Progress;
+use super::resync;
+use super::shard;
+use super::shard_group::GroupWindow;
+use super::{stop, Stop, SyncError, SyncJob, SyncOutcome};
+use crate::downstream::{Commit, Position};
+
+/// What the statement needs of the running sync.
+pub struct Running<'a> {
+    pub lanes: &'a mut Lanes,
+    pub ops: &'a mut shard::Ops,
+    pub progress: &'a Progress,
+    pub window: &'a mut Option<GroupWindow>,
+}
+
+/// Applies the statement `sql` (default schema `schema`) that ends at
+/// `end`, written at `timestamp`; `replaying`: it may already be applied
+/// (see `ddl::execute`).
+pub async fn apply(
+    job: &SyncJob,
+    running: Running<'_>,
+    schema: &str,
+    sql: &str,
+    end: &Position,
+    timestamp: u32,
+    replaying: bool,
+) -> Result<(), Stop> {
+    // Everything before it is applied first.
+    running.lanes.barrier().await?;
+    if job.sharded {
+        let mut shard = ShardCtx {
+            lanes: &mut *running.lanes,
+            ops: running.ops,
+            progress: running.progress,
+            window: running.window,
+        };
+        if let Some(outcome) =
+            sharded_ddl(job, &mut shard, schema, sql, end.clone(), replaying).await?
+        {
+            return Err(Ok(outcome));
+        }
+    } else {
+        ddl::apply(job, schema, sql, replaying)
+            .await
+            .map_err(stop)?;
+    }
+    // Every lane's checkpoint moves past it.
+    running.lanes.boundary(end, timestamp).await?;
+    running.lanes.barrier().await?;
+    if job.sharded {
+        shard::done(running.progress);
+    }
+    Ok(())
+}
+
+/// A DDL of a sharded merge (see [`super::shard`]): applied, skipped, or
+/// coordinated through its lock, waiting until the leader says whether to
+/// execute or skip it. The caller moves the checkpoints past it.
+struct ShardCtx<'a> {
+    lanes: &'a mut Lanes,
+    ops: &'a mut shard::Ops,
+    progress: &'a Progress,
+    window: &'a mut Option<GroupWindow>,
+}
+
+async fn sharded_ddl(
+    job: &SyncJob,
+    ctx: &mut ShardCtx<'_>,
+    schema: &str,
+    sql: &str,
+    at: Position,
+    replaying: bool,
+) -> Result<Option<SyncOutcome>, Stop> {
+    let refused = |error: String| {
+        stop(SyncError::Ddl {
+            sql: sql.to_string(),
+            error,
+        })
+    };
+    let plan = ddl::plan(&job.rules, schema, sql).map_err(refused)?;
+    let ddl = match shard::classify(plan).map_err(refused)? {
+        shard::Sharded::Skip(why) => {
+            tracing::debug!(task = %job.task, source = %job.source, %sql, why, "DDL skipped");
+            return Ok(None);
+        }
+        shard::Sharded::Direct(statements) => {
+            ddl::execute(job, &statements, replaying)
+                .await
+                .map_err(stop)?;
+            return Ok(None);
+        }
+        shard::Sharded::Coordinate {
+            schema,
+            table,
+            ddls,
+            upstream,
+        } => {
+            let target = (schema, table);
+            let step = resync::arrive(job, ctx.progress, ctx.window, upstream, &target, &ddls, &at)
+                .await
+                .map_err(stop)?;
+            match step {
+                Err(by_epoch) => return Ok(Some(SyncOutcome::Fenced { by_epoch })),
+                // Other shard tables of this source have not reached it.
+                Ok(resync::GroupStep::Waiting) => return Ok(None),
+                Ok(resync::GroupStep::Single | resync::GroupStep::AllArrived) => {}
+            }
+            let (schema, table) = target;
+            shard::ShardDdl {
+                schema,
+                table,
+                ddls,
+                at,
+            }
+        }
+    };
+    shard::arrived(ctx.progress, &job.task, &ddl);
+    let op = tokio::select! {
+        op = shard::wait_op(ctx.ops, &ddl.at) => op.map_err(stop)?,
+        failed = ctx.lanes.failure() => return Err(failed),
+    };
+    if op.execute {
+        let outcome = shard::execute_once(job, &ddl, &op.lock_id, replaying)
+            .await
+            .map_err(stop)?;
+        if let Commit::Fenced { by_epoch } = outcome {
+            return Ok(Some(SyncOutcome::Fenced { by_epoch }));
+        }
+    } else {
+        tracing::info!(task = %job.task, source = %job.source, lock = %op.lock_id, "shard DDL skipped: the owner executed it");
+    }
+    if let Some(w) = ctx.window.as_mut() {
+        // Recorded before the checkpoints pass the DDL: a successor then
+        // knows to re-read the held rows.
+        w.resolved(&ddl.at);
+        if let Some(by_epoch) = resync::save(job, Some(w)).await.map_err(stop)? {
+            return Ok(Some(SyncOutcome::Fenced { by_epoch }));
+        }
+    }
+    Ok(None)
+}
