@@ -16,7 +16,10 @@
 //! cannot be found pauses the subtask with the statement and why.
 
 mod compare;
+mod error;
 mod scan;
+
+pub use error::DdlError;
 
 use sqlparser::ast::{
     AlterTableOperation, ColumnDef, ColumnOption, CreateTableLikeKind, Ident, ObjectName,
@@ -27,7 +30,7 @@ use sqlparser::parser::Parser;
 
 use super::{SyncError, SyncJob};
 use crate::downstream::DownstreamError;
-use dm_rules::{EventKind, Fate, TaskRules};
+use dm_rules::{EventKind, Fate, PipelineError, TaskRules};
 use scan::Role;
 
 /// What to do with a DDL.
@@ -76,7 +79,7 @@ pub async fn apply(
 ) -> Result<(), SyncError> {
     let plan = plan(&job.rules, schema, sql).map_err(|error| SyncError::Ddl {
         sql: sql.to_string(),
-        error,
+        error: error.to_string(),
     })?;
     execute(job, &plan.statements(), replaying).await
 }
@@ -172,7 +175,7 @@ async fn replayed(
 }
 
 /// Decides about one DDL (pure).
-pub fn plan(rules: &TaskRules, schema: &str, sql: &str) -> Result<DdlPlan, String> {
+pub fn plan(rules: &TaskRules, schema: &str, sql: &str) -> Result<DdlPlan, DdlError> {
     let dialect = MySqlDialect {};
     let statements = match Parser::parse_sql(&dialect, sql) {
         Ok(s) if !s.iter().any(misparsed) => s,
@@ -225,14 +228,15 @@ fn plan_scanned(
     sql: &str,
     dialect: &dyn Dialect,
     parse_error: &str,
-) -> Result<DdlPlan, String> {
+) -> Result<DdlPlan, DdlError> {
     let scanned = match scan::scan(dialect, sql) {
         Ok(scan::Scan::Ddl(s)) => s,
         Ok(scan::Scan::NotDdl) => return Ok(DdlPlan::Skip("not a schema change")),
-        Err(e) => {
-            return Err(format!(
-                "{parse_error}; its table names could not be read from its tokens either: {e}"
-            ))
+        Err(scan_error) => {
+            return Err(DdlError::Unreadable {
+                parse_error: parse_error.to_string(),
+                scan_error,
+            })
         }
     };
     let mut names = Vec::with_capacity(scanned.names.len());
@@ -242,7 +246,12 @@ fn plan_scanned(
             (Role::Schema, [schema]) => (schema.clone(), String::new()),
             (_, [table]) => (default_schema.to_string(), table.clone()),
             (_, [schema, table]) => (schema.clone(), table.clone()),
-            _ => return Err(format!("unexpected name {}", n.parts.join("."))),
+            _ => {
+                return Err(DdlError::Name(format!(
+                    "unexpected name {}",
+                    n.parts.join(".")
+                )))
+            }
         };
         names.push(Named {
             role: n.role,
@@ -309,7 +318,7 @@ fn route_names(
     kind: EventKind,
     sql: &str,
     names: &[Named],
-) -> Result<Option<Vec<TableName>>, String> {
+) -> Result<Option<Vec<TableName>>, DdlError> {
     let mut out = Vec::with_capacity(names.len());
     for n in names {
         let fate = match n.role {
@@ -318,15 +327,14 @@ fn route_names(
             // A table the statement only reads (`LIKE t`) is routed, not
             // filtered.
             Role::Referenced => {
-                out.push(
-                    rules
-                        .route(&n.schema, &n.table)
-                        .map_err(|e| e.to_string())?,
-                );
+                let target = rules
+                    .route(&n.schema, &n.table)
+                    .map_err(|e| PipelineError::Route(Box::new(e)))?;
+                out.push(target);
                 continue;
             }
         };
-        match fate.map_err(|e| e.to_string())? {
+        match fate? {
             Fate::Dropped(_) => return Ok(None),
             Fate::Routed(route) => out.push(route.target),
         }
@@ -351,7 +359,7 @@ fn route_statement(
     default_schema: &str,
     sql: &str,
     statement: &mut Statement,
-) -> Result<Routed, String> {
+) -> Result<Routed, DdlError> {
     let Some((kind, targets)) = targets(statement) else {
         return Ok(Routed::NotDdl);
     };
@@ -499,27 +507,27 @@ fn quoted(name: &str) -> Ident {
     Ident::with_quote('`', name)
 }
 
-fn part(p: &ObjectNamePart) -> Result<String, String> {
+fn part(p: &ObjectNamePart) -> Result<String, DdlError> {
     match p {
         ObjectNamePart::Identifier(ident) => Ok(ident.value.clone()),
-        other => Err(format!("unsupported name part {other}")),
+        other => Err(DdlError::Name(format!("unsupported name part {other}"))),
     }
 }
 
-fn last_part(name: &ObjectName) -> Result<String, String> {
+fn last_part(name: &ObjectName) -> Result<String, DdlError> {
     name.0
         .last()
         .map(part)
         .transpose()?
-        .ok_or_else(|| "empty name".to_string())
+        .ok_or_else(|| DdlError::Name("empty name".to_string()))
 }
 
 /// (schema, table) of a possibly unqualified name.
-fn split(name: &ObjectName, default_schema: &str) -> Result<(String, String), String> {
+fn split(name: &ObjectName, default_schema: &str) -> Result<(String, String), DdlError> {
     match name.0.as_slice() {
         [table] => Ok((default_schema.to_string(), part(table)?)),
         [schema, table] => Ok((part(schema)?, part(table)?)),
-        _ => Err(format!("unexpected name {name}")),
+        _ => Err(DdlError::Name(format!("unexpected name {name}"))),
     }
 }
 
@@ -820,7 +828,10 @@ filters:
         ] {
             let error = plan(&r, "app1", sql).expect_err(sql);
             assert!(
-                error.contains("could not be read from its tokens"),
+                matches!(error, DdlError::Unreadable { .. })
+                    && error
+                        .to_string()
+                        .contains("could not be read from its tokens"),
                 "{sql}: {error}"
             );
         }

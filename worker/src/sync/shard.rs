@@ -24,7 +24,7 @@
 use dm_proto::pb;
 use tokio::sync::watch;
 
-use super::ddl::{DdlPlan, PlannedDdl};
+use super::ddl::{DdlError, DdlPlan, PlannedDdl};
 use super::progress::Progress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{Commit, Position, ShardIntent};
@@ -62,7 +62,7 @@ pub enum Sharded {
 }
 
 /// Sorts a routed DDL of a sharded merge.
-pub fn classify(plan: DdlPlan) -> Result<Sharded, String> {
+pub fn classify(plan: DdlPlan) -> Result<Sharded, DdlError> {
     let statements = match plan {
         DdlPlan::Skip(why) => return Ok(Sharded::Skip(why)),
         DdlPlan::Apply(s) => s,
@@ -85,10 +85,9 @@ pub fn classify(plan: DdlPlan) -> Result<Sharded, String> {
         ));
     }
     if statements.iter().any(|p| p.kind == EventKind::RenameTable) {
-        return Err(
-            "RENAME TABLE of a shard in a sharded merge is not supported: rename the merged table by hand, or stop the task"
-                .into(),
-        );
+        return Err(DdlError::Sharded(
+            "RENAME TABLE of a shard in a sharded merge is not supported: rename the merged table by hand, or stop the task",
+        ));
     }
     if !statements.iter().any(coordinated) {
         return Ok(Sharded::Direct(
@@ -103,14 +102,16 @@ pub fn classify(plan: DdlPlan) -> Result<Sharded, String> {
         .iter()
         .filter_map(|p| p.table.clone().zip(p.source_table.clone()));
     let Some(((schema, table), upstream)) = tables.next() else {
-        return Err("a shard DDL must name the table it changes".into());
+        return Err(DdlError::Sharded(
+            "a shard DDL must name the table it changes",
+        ));
     };
     if tables.any(|(t, u)| t != (schema.clone(), table.clone()) || u != upstream)
         || !statements.iter().all(coordinated)
     {
-        return Err(
-            "a shard DDL must change one merged table only; split the statement per table".into(),
-        );
+        return Err(DdlError::Sharded(
+            "a shard DDL must change one merged table only; split the statement per table",
+        ));
     }
     Ok(Sharded::Coordinate {
         schema,

@@ -82,10 +82,10 @@ async fn sharded_ddl(
     at: Position,
     replaying: bool,
 ) -> Result<Option<SyncOutcome>, Stop> {
-    let refused = |error: String| {
+    let refused = |error: ddl::DdlError| {
         stop(SyncError::Ddl {
             sql: sql.to_string(),
-            error,
+            error: error.to_string(),
         })
     };
     let plan = ddl::plan(&job.rules, schema, sql).map_err(refused)?;
