@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
 
-use crate::copy::mysql_source::MySqlCopySource;
-use crate::copy::source::CopySource;
 use crate::downstream::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
-use crate::sync::source::{BinlogSource, MySqlSource};
+use crate::upstream::mysql::{MySqlCopySource, MySqlSource};
+use crate::upstream::{BinlogSource, CopySource};
 use dm_proto::sql::set_session;
 
 /// Where a worker's subtasks read and write.

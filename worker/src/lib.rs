@@ -5,21 +5,31 @@
 //!   leader across master failovers.
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
-//! - [`downstream`]: fenced transactional writes and checkpoints.
-//! - [`upstream`]: consistent snapshots and chunk plans for the full copy.
+//! - [`upstream`]: the upstream port (binlog and snapshots, with MySQL and
+//!   in-memory adapters); [`downstream`]: the downstream port (fenced
+//!   transactional writes and checkpoints, the same shape). [`position`]
+//!   is the binlog position both speak of.
+//! - [`sql`]: SQL text (quoting, literals, multi-row INSERTs).
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
+//! - [`conformance`]: the suites every upstream adapter passes.
+//!
+//! `copy` and `sync` see the databases only through the two ports: they
+//! never name the MySQL client library.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
 //!
 //! DM's table rules (block-allow lists, routes, binlog event filters,
 //! column mappings) are the `dm-rules` crate, which the masters share.
 
 pub mod assignments;
+pub mod conformance;
 pub mod copy;
 pub mod databases;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
+pub mod position;
+pub mod sql;
 pub mod subtask;
 pub mod sync;
 pub mod upstream;

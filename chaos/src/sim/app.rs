@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use dm_worker::upstream::memory::Write;
-use mysql_async::Value;
+use dm_worker::upstream::Value;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

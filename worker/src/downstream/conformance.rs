@@ -12,7 +12,7 @@
 use super::{
     CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenSync, Position, ShardIntent,
 };
-pub(super) use crate::sync::source_conformance::expect;
+pub(super) use crate::conformance::upstream::expect;
 
 fn at(pos: u32) -> Position {
     Position {

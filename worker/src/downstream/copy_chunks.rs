@@ -15,7 +15,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Transaction;
 
 use super::{Call, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, Position};
-use crate::copy::sql::qualified;
+use crate::sql::qualified;
 
 /// A chunk's open transaction, or the epoch that fenced it.
 pub enum OpenChunk {

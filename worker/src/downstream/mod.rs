@@ -52,21 +52,12 @@ mod shard_groups;
 mod shard_intents;
 mod sync_tx;
 
-use std::fmt;
-
+pub use crate::position::Position;
 pub use api::{Call, Downstream};
 pub use copy_chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
 pub use shard_intents::ShardIntent;
 pub use sync_tx::{OpenSync, SyncTx};
-
-/// Where a subtask's changes come from: a binlog position.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Position {
-    pub binlog_name: String,
-    pub binlog_pos: u32,
-    pub binlog_gtid: String,
-}
 
 /// The meta tables of one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +125,29 @@ pub enum DownstreamError {
     Unexpected { addr: String, what: String },
 }
 
+/// A statement the downstream server refused: its error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub message: String,
+}
+
 impl DownstreamError {
+    /// The server's refusal behind this error, when the server refused a
+    /// statement (rather than the connection failing).
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            DownstreamError::Database {
+                source: mysql_async::Error::Server(e),
+                ..
+            } => Some(Refusal {
+                code: e.code,
+                message: e.message.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether retrying the same work later may succeed (lost connection,
     /// lock wait timeout, deadlock, server gone) rather than a problem with
     /// the statements or the data.
@@ -147,38 +160,5 @@ impl DownstreamError {
             },
             _ => false,
         }
-    }
-}
-
-impl Position {
-    /// Order in the binlog: file, then offset (the GTID is not compared).
-    pub fn binlog_cmp(&self, other: &Position) -> std::cmp::Ordering {
-        (self.binlog_name.as_str(), self.binlog_pos)
-            .cmp(&(other.binlog_name.as_str(), other.binlog_pos))
-    }
-
-    /// Whether `self` is at or before `other` in the binlog.
-    pub fn at_or_before(&self, other: &Position) -> bool {
-        self.binlog_cmp(other).is_le()
-    }
-
-    /// The earliest of `positions`.
-    pub fn earliest<'a>(positions: impl IntoIterator<Item = &'a Position>) -> Option<&'a Position> {
-        positions.into_iter().min_by(|a, b| a.binlog_cmp(b))
-    }
-
-    /// The latest of `positions`.
-    pub fn latest<'a>(positions: impl IntoIterator<Item = &'a Position>) -> Option<&'a Position> {
-        positions.into_iter().max_by(|a, b| a.binlog_cmp(b))
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "({}, {})", self.binlog_name, self.binlog_pos)?;
-        if !self.binlog_gtid.is_empty() {
-            write!(f, " gtid {}", self.binlog_gtid)?;
-        }
-        Ok(())
     }
 }

@@ -32,7 +32,7 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transactio
 use super::session;
 use super::sync_tx::MySqlSyncTx;
 use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
-use crate::copy::sql::quote;
+use crate::sql::quote;
 
 /// What a statement leaves of the downstream's `max_allowed_packet` for
 /// the protocol (the command byte, the separators of a multi-statement

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use dm_proto::sql::set_session;
 
-use crate::copy::sql::DOWNSTREAM_SQL_MODE;
+use crate::sql::DOWNSTREAM_SQL_MODE;
 
 /// The session time zone when a task sets none.
 pub const DEFAULT_TIME_ZONE: &str = "+00:00";

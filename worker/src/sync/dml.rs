@@ -19,7 +19,7 @@
 //! ## Partial images
 //!
 //! A session with `binlog_row_image=MINIMAL` (or `NOBLOB`) logs only some
-//! columns (see `row_image`): an insert writes the columns it logged (the
+//! columns (see `upstream::event`): an insert writes the columns it logged (the
 //! others took their defaults upstream too); an update sets the columns
 //! its after image logged, found by the key its before image logged; a
 //! delete finds its row the same way. What cannot be written from the
@@ -30,12 +30,8 @@
 //! columns it did not log). A safe-mode update that keeps its key is an
 //! `UPDATE` of the logged columns, which is idempotent already.
 
-use mysql_async::consts::ColumnFlags;
-use mysql_async::{Column, Value};
-
-use super::stream::{RowChange, RowKind};
-use super::value::push_value;
-use crate::copy::sql::{qualified, quote, RowTooLarge};
+use crate::sql::{push_value, qualified, quote, RowTooLarge};
+use crate::upstream::{Column, RowChange, RowKind, Value};
 
 /// Inserts share a statement while it is shorter than this.
 const MERGE_BYTES: usize = 1 << 20;
@@ -79,7 +75,7 @@ pub fn check_images(columns: &[Column], change: &RowChange, safe: bool) -> Resul
 fn column_name(columns: &[Column], i: usize) -> String {
     columns
         .get(i)
-        .map_or_else(|| format!("@{i}"), |c| c.name_str().into_owned())
+        .map_or_else(|| format!("@{i}"), |c| c.name.clone())
 }
 
 /// The positions that find a row: the primary key's, or every column.
@@ -87,7 +83,7 @@ fn key_positions(columns: &[Column]) -> Vec<usize> {
     let keyed: Vec<usize> = columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
+        .filter(|(_, c)| c.primary_key)
         .map(|(i, _)| i)
         .collect();
     if keyed.is_empty() {
@@ -208,7 +204,7 @@ impl DmlBuilder {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| change.after_has(*i))
-                .map(|(_, c)| quote(&c.name_str()))
+                .map(|(_, c)| quote(&c.name))
                 .collect();
             let verb = if replace { "REPLACE" } else { "INSERT" };
             let head = format!("{verb} INTO {target} ({}) VALUES ", names.join(","));
@@ -251,7 +247,7 @@ impl DmlBuilder {
                 text.push(b',');
             }
             first = false;
-            text.extend_from_slice(quote(&column.name_str()).as_bytes());
+            text.extend_from_slice(quote(&column.name).as_bytes());
             text.push(b'=');
             push_value(&mut text, value, column);
         }
@@ -300,8 +296,8 @@ fn too_large(
     let key = columns
         .iter()
         .zip(row)
-        .filter(|(c, _)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
-        .map(|(c, v)| (c.name_str().into_owned(), v.as_sql(false)));
+        .filter(|(c, _)| c.primary_key)
+        .map(|(c, v)| (c.name.clone(), v.as_sql(false)));
     RowTooLarge {
         table: target.to_string(),
         key: RowTooLarge::key_text(key),
@@ -325,7 +321,7 @@ fn push_where(text: &mut Vec<u8>, columns: &[Column], change: &RowChange, row: &
         if n > 0 {
             text.extend_from_slice(b" AND ");
         }
-        text.extend_from_slice(quote(&column.name_str()).as_bytes());
+        text.extend_from_slice(quote(&column.name).as_bytes());
         text.extend_from_slice(b" <=> ");
         push_value(text, value, column);
     }
@@ -335,16 +331,12 @@ fn push_where(text: &mut Vec<u8>, columns: &[Column], change: &RowChange, row: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mysql_async::consts::ColumnType;
+    use crate::upstream::ColumnType;
 
     fn columns() -> Vec<Column> {
         vec![
-            Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
-                .with_name(b"id")
-                .with_flags(ColumnFlags::PRI_KEY_FLAG),
-            Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
-                .with_name(b"c")
-                .with_character_set(45),
+            Column::new("id", ColumnType::Integer).with_primary_key(true),
+            Column::new("c", ColumnType::String).with_charset("utf8mb4"),
         ]
     }
 
@@ -400,7 +392,7 @@ mod tests {
     fn a_table_without_a_primary_key_matches_every_column() {
         let plain: Vec<Column> = columns()
             .into_iter()
-            .map(|c| c.with_flags(ColumnFlags::empty()))
+            .map(|c| c.with_primary_key(false))
             .collect();
         let mut b = DmlBuilder::new(1 << 20);
         b.row(
@@ -421,10 +413,8 @@ mod tests {
     fn statements_stay_within_the_downstream_limit() {
         // Integer columns only: `(id,n)` is as long as its digits + 3.
         let columns = [
-            Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
-                .with_name(b"id")
-                .with_flags(ColumnFlags::PRI_KEY_FLAG),
-            Column::new(ColumnType::MYSQL_TYPE_LONGLONG).with_name(b"n"),
+            Column::new("id", ColumnType::Integer).with_primary_key(true),
+            Column::new("n", ColumnType::Integer),
         ];
         let row = |id: i64, n: i64| Some(vec![Value::Int(id), Value::Int(n)]);
         let insert = |id, n| RowChange {

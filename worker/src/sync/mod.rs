@@ -3,7 +3,8 @@
 //!
 //! ## Exactly once, in parallel
 //!
-//! One reader decodes the binlog ([`stream`]) and puts each row change
+//! One reader decodes the binlog (the upstream port, [`crate::upstream`])
+//! and puts each row change
 //! through the task's rules; the changes go to `worker-count` apply lanes
 //! ([`lane`]), chosen by table and primary key ([`route`]) so that one
 //! row's changes stay in order on one lane. After every upstream
@@ -36,39 +37,31 @@
 
 pub mod ddl;
 pub mod dml;
-pub mod gtid_set;
 pub mod lane;
-pub mod query_mode;
 pub mod resume;
 pub mod resync;
 pub mod route;
-pub mod row_image;
 pub mod shard;
 pub mod shard_group;
-pub mod source;
-pub mod source_conformance;
 pub mod status;
-pub mod stream;
 pub mod targets;
 pub mod upstream_end;
-pub mod value;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use mysql_async::{Column, Value};
-
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::copy::sql::qualified;
-use crate::downstream::{CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, Position};
+use crate::downstream::{CheckpointKey, Commit, Downstream, DownstreamError, MetaTables};
 use crate::lock;
+use crate::position::Position;
+use crate::sql::qualified;
+use crate::upstream::{BinlogSource, Column, Event, RowChange, RowKind, UpstreamError, Value};
 use dm_rules::{Action, ColumnValue, EventKind, TaskRules};
 use lane::{LaneMsg, Routed};
 use route::LaneChoice;
 use status::SyncProgress;
-use stream::{Event, RowChange, RowKind};
 
 /// One source's sync within a task.
 #[derive(Debug)]
@@ -76,7 +69,7 @@ pub struct SyncJob {
     pub task: String,
     pub source: String,
     pub epoch: u64,
-    pub upstream: Arc<dyn source::BinlogSource>,
+    pub upstream: Arc<dyn BinlogSource>,
     /// Replica server id of the binlog connection.
     pub server_id: u32,
     pub downstream: Arc<dyn Downstream>,
@@ -110,12 +103,8 @@ pub enum SyncOutcome {
 /// The sync unit's one error type.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("upstream: {what}: {source}")]
-    Upstream {
-        what: String,
-        #[source]
-        source: mysql_async::Error,
-    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Downstream(#[from] DownstreamError),
     #[error("binlog: {0}")]
@@ -137,7 +126,7 @@ pub enum SyncError {
     #[error("DDL `{sql}` cannot be applied: {error}")]
     Ddl { sql: String, error: String },
     #[error(transparent)]
-    RowTooLarge(#[from] crate::copy::sql::RowTooLarge),
+    RowTooLarge(#[from] crate::sql::RowTooLarge),
     #[error("the upstream closed the binlog stream")]
     Closed,
 }
@@ -146,9 +135,7 @@ impl SyncError {
     /// Whether running again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            SyncError::Upstream { source, .. } => {
-                !matches!(source, mysql_async::Error::Server(e) if e.code == 1236)
-            }
+            SyncError::Upstream(e) => e.binlog_retryable(),
             SyncError::Downstream(e) => e.is_transient(),
             SyncError::Closed => true,
             _ => false,
@@ -686,7 +673,7 @@ fn route_rows(
         Some(m) => Some((
             columns
                 .iter()
-                .position(|c| c.name_str() == m.target_column())
+                .position(|c| c.name == m.target_column())
                 .ok_or_else(|| {
                     SyncError::Rules(format!(
                         "column mapping: column {} not found in `{schema}`.`{table}`",
@@ -708,7 +695,7 @@ fn route_rows(
                     let origin = match &*slot {
                         Value::Int(v) => ColumnValue::Int(*v),
                         Value::UInt(v) => ColumnValue::UInt(*v),
-                        Value::NULL => continue,
+                        Value::Null => continue,
                         Value::Bytes(b) => {
                             ColumnValue::Str(String::from_utf8_lossy(b).into_owned())
                         }
@@ -726,7 +713,7 @@ fn route_rows(
                         ColumnValue::Int(v) => Value::Int(v),
                         ColumnValue::UInt(v) => Value::UInt(v),
                         ColumnValue::Str(s) => Value::Bytes(s.into_bytes()),
-                        _ => Value::NULL,
+                        _ => Value::Null,
                     };
                 }
             }

@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::source::BinlogSource;
 use super::status::SyncProgress;
+use crate::upstream::BinlogSource;
 
 /// How often the upstream is asked.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

@@ -13,14 +13,13 @@ mod snapshot;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use mysql_async::consts::{ColumnFlags, ColumnType};
-use mysql_async::{Column, Value};
 use tokio::sync::Notify;
 
-use crate::downstream::Position;
-use crate::sync::source::{BinlogSource, Call, Events};
-use crate::sync::stream::{Event, Located, RowChange, RowKind};
-use crate::sync::SyncError;
+use crate::position::Position;
+use crate::upstream::{
+    BinlogSource, Call, Column, ColumnType, Event, Events, Located, RowChange, RowKind,
+    UpstreamError, Value,
+};
 use dm_rules::{is_system_schema, TaskRules};
 
 /// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
@@ -29,8 +28,8 @@ pub const BINLOG_FILE: &str = "mem-bin.000001";
 const EVENT_BYTES: u32 = 100;
 /// The first event's start, as in a real binlog.
 const FIRST_POS: u32 = 4;
-/// utf8mb4.
-const UTF8MB4: u16 = 45;
+/// The text columns' character set.
+const UTF8MB4: &str = "utf8mb4";
 
 /// A table of the in-memory upstream: `id BIGINT` primary key and text
 /// columns.
@@ -106,11 +105,11 @@ impl Server {
     }
 
     /// The index of the first event after `from`.
-    fn first_after(&self, from: &Position) -> Result<usize, SyncError> {
+    fn first_after(&self, from: &Position) -> Result<usize, UpstreamError> {
         if from.binlog_name.is_empty() && !from.binlog_gtid.is_empty() {
             // By GTID: the first event of a later transaction.
             let seq = Self::seq_of(&from.binlog_gtid).ok_or_else(|| {
-                SyncError::Position(format!("`{}` is not a GTID", from.binlog_gtid))
+                UpstreamError::Position(format!("`{}` is not a GTID", from.binlog_gtid))
             })?;
             return Ok(self
                 .events
@@ -119,9 +118,9 @@ impl Server {
                 .unwrap_or(self.events.len()));
         }
         if !from.binlog_name.is_empty() && !self.files().contains(&from.binlog_name) {
-            return Err(SyncError::Position(format!(
+            return Err(UpstreamError::Position(format!(
                 "the position {from} names a binlog file the upstream does not list ({})",
-                crate::sync::resume::describe(&self.files())
+                crate::upstream::binlog::describe(&self.files())
             )));
         }
         // Events ending at or before `from` were read already.
@@ -193,16 +192,10 @@ impl MemUpstream {
     /// `CREATE DATABASE` and `CREATE TABLE schema.table (id BIGINT PRIMARY
     /// KEY, <text columns>)`, written to the binlog.
     pub fn create_table(&self, schema: &str, table: &str, text_columns: &[&str]) {
-        let mut columns = vec![Column::new(ColumnType::MYSQL_TYPE_LONGLONG)
-            .with_name(b"id")
-            .with_flags(ColumnFlags::PRI_KEY_FLAG | ColumnFlags::NOT_NULL_FLAG)];
+        let mut columns = vec![Column::new("id", ColumnType::Integer).with_primary_key(true)];
         let mut defs = vec!["`id` BIGINT NOT NULL".to_string()];
         for c in text_columns {
-            columns.push(
-                Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
-                    .with_name(c.as_bytes())
-                    .with_character_set(UTF8MB4),
-            );
+            columns.push(Column::new(*c, ColumnType::String).with_charset(UTF8MB4));
             defs.push(format!("`{c}` VARCHAR(64)"));
         }
         let mut s = self.lock();
@@ -326,11 +319,7 @@ impl MemUpstream {
             return;
         };
         let mut columns = t.columns.to_vec();
-        columns.push(
-            Column::new(ColumnType::MYSQL_TYPE_VARCHAR)
-                .with_name(column.as_bytes())
-                .with_character_set(UTF8MB4),
-        );
+        columns.push(Column::new(column, ColumnType::String).with_charset(UTF8MB4));
         t.columns = columns.into();
         t.definitions.push(format!(
             "`{column}` VARCHAR(64) NOT NULL DEFAULT '{default}'"
@@ -377,7 +366,7 @@ impl MemUpstream {
             .map(|row| {
                 row.iter()
                     .map(|v| match v {
-                        Value::NULL => None,
+                        Value::Null => None,
                         Value::Int(i) => Some(i.to_string()),
                         Value::UInt(u) => Some(u.to_string()),
                         Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
@@ -486,7 +475,7 @@ impl BinlogSource for MemUpstream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::source_conformance::{self, Writer};
+    use crate::conformance::upstream::{self as conformance, Writer};
     use futures::future::BoxFuture;
 
     impl Writer for MemUpstream {
@@ -540,10 +529,8 @@ mod tests {
     #[tokio::test]
     async fn the_in_memory_upstream_passes_the_conformance_suite() {
         let up = MemUpstream::new(1);
-        let rules = source_conformance::app_rules().unwrap();
-        source_conformance::run(&up, &up, &up, &rules)
-            .await
-            .unwrap();
+        let rules = conformance::app_rules().unwrap();
+        conformance::run(&up, &up, &up, &rules).await.unwrap();
     }
 
     fn row(id: i64, c: &str) -> Vec<Value> {

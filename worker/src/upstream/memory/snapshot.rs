@@ -10,15 +10,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use mysql_async::Value;
-
 use super::{MemUpstream, Table};
-use crate::copy::discover::Candidate;
-use crate::copy::plan::IndexColumn;
-use crate::copy::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow};
-use crate::copy::sql::{qualified, Literal};
-use crate::copy::CopyError;
-use crate::downstream::{Position, StoredChunk};
+use crate::position::Position;
+use crate::upstream::{
+    BaseTable, ChunkRows, Column, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange,
+    TextRow, UpstreamError, Value,
+};
+use dm_proto::sql::qualified;
 use dm_rules::{is_system_schema, TaskRules};
 
 type Tables = BTreeMap<(String, String), Table>;
@@ -49,25 +47,25 @@ impl CopySource for MemUpstream {
     }
 }
 
-fn ready<'a, T: Send + 'a>(value: Result<T, CopyError>) -> CopyCall<'a, T> {
+fn ready<'a, T: Send + 'a>(value: Result<T, UpstreamError>) -> CopyCall<'a, T> {
     Box::pin(std::future::ready(value))
 }
 
 impl MemSnapshot {
-    fn table(&self, schema: &str, table: &str) -> Result<&Table, CopyError> {
+    fn table(&self, schema: &str, table: &str) -> Result<&Table, UpstreamError> {
         self.tables
             .get(&(schema.to_string(), table.to_string()))
-            .ok_or_else(|| CopyError::Unexpected(format!("no table {}", qualified(schema, table))))
+            .ok_or_else(|| UpstreamError::Data(format!("no table {}", qualified(schema, table))))
     }
 }
 
-fn name(column: &mysql_async::Column) -> String {
-    String::from_utf8_lossy(column.name_ref()).into_owned()
+fn name(column: &Column) -> String {
+    column.name.clone()
 }
 
 fn text(value: &Value) -> Option<Vec<u8>> {
     match value {
-        Value::NULL => None,
+        Value::Null => None,
         Value::Int(i) => Some(i.to_string().into_bytes()),
         Value::UInt(u) => Some(u.to_string().into_bytes()),
         Value::Bytes(b) => Some(b.clone()),
@@ -80,12 +78,12 @@ impl CopySnapshot for MemSnapshot {
         &self.position
     }
 
-    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<Candidate>> {
+    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<BaseTable>> {
         let tables = self
             .tables
             .iter()
             .filter(|((s, t), _)| !is_system_schema(s) && rules.block_allow.allows(s, t))
-            .map(|((schema, table), t)| Candidate {
+            .map(|((schema, table), t)| BaseTable {
                 schema: schema.clone(),
                 table: table.clone(),
                 estimate_rows: t.rows.len() as u64,
@@ -118,7 +116,7 @@ impl CopySnapshot for MemSnapshot {
     ) -> CopyCall<'a, Option<(i128, i128)>> {
         ready(self.table(schema, table).and_then(|t| {
             if key != "id" {
-                return Err(CopyError::Unexpected(format!(
+                return Err(UpstreamError::Data(format!(
                     "{} has no integer key {key}",
                     qualified(schema, table)
                 )));
@@ -153,7 +151,7 @@ impl CopySnapshot for MemSnapshot {
 
     fn chunk_rows<'a>(
         &'a mut self,
-        chunk: &'a StoredChunk,
+        chunk: &'a KeyRange,
         columns: &'a [String],
     ) -> CopyCall<'a, Box<dyn ChunkRows + 'a>> {
         let read = self.table(&chunk.schema, &chunk.table).and_then(|t| {
@@ -164,17 +162,17 @@ impl CopySnapshot for MemSnapshot {
                         .iter()
                         .position(|col| name(col) == *c)
                         .ok_or_else(|| {
-                            CopyError::Unexpected(format!(
+                            UpstreamError::Data(format!(
                                 "no column {c} in {}",
                                 qualified(&chunk.schema, &chunk.table)
                             ))
                         })
                 })
                 .collect::<Result<_, _>>()?;
-            let kinds: Vec<Literal> = positions
+            let kinds: Vec<Column> = positions
                 .iter()
                 .filter_map(|p| t.columns.get(*p))
-                .map(Literal::of)
+                .cloned()
                 .collect();
             let in_range = |id: i64| {
                 let id = i128::from(id);
@@ -210,11 +208,11 @@ impl CopySnapshot for MemSnapshot {
 /// A chunk's rows, read in full from the snapshot's copy.
 struct MemChunkRows {
     rows: VecDeque<TextRow>,
-    kinds: Vec<Literal>,
+    kinds: Vec<Column>,
 }
 
 impl ChunkRows for MemChunkRows {
-    fn kinds(&self) -> &[Literal] {
+    fn columns(&self) -> &[Column] {
         &self.kinds
     }
 

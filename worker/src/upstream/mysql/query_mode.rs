@@ -5,14 +5,14 @@
 //! (`CREATE TABLE "t2" ("id" INT)`), which MySQL's default syntax — the one
 //! the DDL parser and the downstream sessions use — reads as a string. So
 //! such a statement has its double-quoted identifiers put in backticks when
-//! it is decoded (see [`crate::copy::definition::backtick_identifiers`]);
+//! it is decoded (see [`crate::upstream::statement::backtick_identifiers`]);
 //! everything after sees one syntax.
 
 use mysql_async::binlog::events::{QueryEvent, StatusVarVal};
 use mysql_async::binlog::StatusVarKey;
 use mysql_async::consts::SqlMode;
 
-use crate::copy::definition::backtick_identifiers;
+use crate::upstream::statement::backtick_identifiers;
 
 /// Whether the session that wrote `query` ran with `ANSI_QUOTES`.
 pub fn ansi_quotes(query: &QueryEvent<'_>) -> bool {

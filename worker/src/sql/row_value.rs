@@ -15,24 +15,20 @@
 //! row event does not name (metadata off, or an id this client does not
 //! know) is written as `_binary`: bytes kept as they are.
 
-use mysql_async::consts::ColumnType;
-use mysql_async::{Column, Value};
-use mysql_common::collations::{Collation, CollationId};
-
-use crate::copy::sql::{push_literal, push_quoted, Literal};
+use super::text::{push_literal, push_quoted, Literal};
+use crate::upstream::{Column, ColumnType, Value, BINARY};
 
 /// Appends `value` of `column` as a literal.
 pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
-    use ColumnType::*;
-    let kind = column.column_type();
+    let kind = column.kind;
     match value {
-        Value::NULL => out.extend_from_slice(b"NULL"),
+        Value::Null => out.extend_from_slice(b"NULL"),
         Value::Int(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::UInt(v) => out.extend_from_slice(v.to_string().as_bytes()),
         Value::Float(v) => out.extend_from_slice(format!("{v:?}").as_bytes()),
         Value::Double(v) => out.extend_from_slice(format!("{v:?}").as_bytes()),
         Value::Date(y, m, d, h, mi, s, us) => {
-            let text = if kind == MYSQL_TYPE_DATE || kind == MYSQL_TYPE_NEWDATE {
+            let text = if kind == ColumnType::Date {
                 format!("{y:04}-{m:02}-{d:02}")
             } else if *us > 0 {
                 format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}")
@@ -53,7 +49,7 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
         }
         Value::Bytes(bytes) => match kind {
             // The member index / bit set, little-endian.
-            MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => {
+            ColumnType::Enum | ColumnType::Set => {
                 let number = bytes
                     .iter()
                     .rev()
@@ -62,20 +58,20 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
             }
             // The zero TIMESTAMP is no instant: `FROM_UNIXTIME(0)` is
             // refused in strict mode, the zero literal is what it is.
-            MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 if is_zero_epoch(bytes) => {
+            ColumnType::Timestamp if is_zero_epoch(bytes) => {
                 out.extend_from_slice(b"'0000-00-00 00:00:00'");
             }
-            MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => {
+            ColumnType::Timestamp => {
                 out.extend_from_slice(b"FROM_UNIXTIME(");
                 push_quoted(out, bytes);
                 out.push(b')');
             }
-            MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => push_literal(out, Some(bytes), Literal::Hex),
+            ColumnType::Bit | ColumnType::Geometry => push_literal(out, Some(bytes), Literal::Hex),
             // JSON text is UTF-8 (a binary string is not a JSON document).
-            MYSQL_TYPE_JSON => push_string(out, "utf8mb4", bytes),
-            _ => match Literal::classify(kind, column.character_set()) {
+            ColumnType::Json => push_string(out, "utf8mb4", bytes),
+            _ => match Literal::of(column) {
                 Literal::Number => push_literal(out, Some(bytes), Literal::Number),
-                _ => push_collated(out, column.character_set(), bytes),
+                _ => push_string(out, column.charset.as_deref().unwrap_or(BINARY), bytes),
             },
         },
     }
@@ -84,14 +80,6 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, column: &Column) {
 /// Whether epoch-seconds text (`0`, `0.000`) is the zero TIMESTAMP.
 fn is_zero_epoch(bytes: &[u8]) -> bool {
     !bytes.is_empty() && bytes.iter().all(|b| matches!(b, b'0' | b'.'))
-}
-
-/// A string of collation `id` (`binary` when unknown), byte for byte.
-fn push_collated(out: &mut Vec<u8>, id: u16, bytes: &[u8]) {
-    match CollationId::from(id) {
-        CollationId::UNKNOWN_COLLATION_ID => push_string(out, "binary", bytes),
-        known => push_string(out, Collation::resolve(known).charset(), bytes),
-    }
 }
 
 /// `_charset X'hex'`: a string in `charset`, byte for byte.
@@ -111,8 +99,9 @@ fn push_string(out: &mut Vec<u8>, charset: &str, bytes: &[u8]) {
 mod tests {
     use super::*;
 
-    fn text(value: Value, kind: ColumnType, charset: u16) -> String {
-        let column = Column::new(kind).with_character_set(charset);
+    fn text(value: Value, kind: ColumnType, charset: Option<&str>) -> String {
+        let mut column = Column::new("c", kind);
+        column.charset = charset.map(str::to_string);
         let mut out = Vec::new();
         push_value(&mut out, &value, &column);
         String::from_utf8(out).unwrap()
@@ -121,58 +110,58 @@ mod tests {
     #[test]
     fn literals_by_value_and_column() {
         use ColumnType::*;
+        let bin = Some("binary");
+        let utf8 = Some("utf8mb4");
         assert_eq!(
-            text(Value::UInt(u64::MAX), MYSQL_TYPE_LONGLONG, 63),
+            text(Value::UInt(u64::MAX), Integer, bin),
             "18446744073709551615"
         );
-        assert_eq!(text(Value::Int(-5), MYSQL_TYPE_LONG, 63), "-5");
-        assert_eq!(text(Value::Double(0.1), MYSQL_TYPE_DOUBLE, 63), "0.1");
+        assert_eq!(text(Value::Int(-5), Integer, bin), "-5");
+        assert_eq!(text(Value::Double(0.1), Float, bin), "0.1");
         assert_eq!(
-            text(Value::Bytes(b"-12.340".to_vec()), MYSQL_TYPE_NEWDECIMAL, 63),
+            text(Value::Bytes(b"-12.340".to_vec()), Decimal, bin),
             "-12.340"
         );
         assert_eq!(
-            text(
-                Value::Date(2024, 2, 29, 13, 4, 5, 120),
-                MYSQL_TYPE_DATETIME2,
-                63
-            ),
+            text(Value::Date(2024, 2, 29, 13, 4, 5, 120), DateTime, bin),
             "'2024-02-29 13:04:05.000120'"
         );
         assert_eq!(
-            text(Value::Date(2024, 2, 29, 0, 0, 0, 0), MYSQL_TYPE_DATE, 63),
+            text(Value::Date(2024, 2, 29, 0, 0, 0, 0), Date, bin),
             "'2024-02-29'"
         );
         assert_eq!(
-            text(Value::Time(true, 1, 2, 3, 4, 0), MYSQL_TYPE_TIME2, 63),
+            text(Value::Time(true, 1, 2, 3, 4, 0), Time, bin),
             "'-26:03:04'"
         );
         assert_eq!(
-            text(
-                Value::Bytes(b"1700000000.5".to_vec()),
-                MYSQL_TYPE_TIMESTAMP2,
-                63
-            ),
+            text(Value::Bytes(b"1700000000.5".to_vec()), Timestamp, bin),
             "FROM_UNIXTIME('1700000000.5')"
         );
         assert_eq!(
-            text(Value::Bytes(vec![0, 255]), MYSQL_TYPE_BLOB, 63),
+            text(Value::Bytes(vec![0, 255]), String, bin),
             "_binary X'00ff'"
         );
         assert_eq!(
-            text(
-                Value::Bytes("é'".as_bytes().to_vec()),
-                MYSQL_TYPE_VARCHAR,
-                45
-            ),
+            text(Value::Bytes("é'".as_bytes().to_vec()), String, utf8),
             "_utf8mb4 X'c3a927'"
         );
-        assert_eq!(text(Value::NULL, MYSQL_TYPE_VARCHAR, 45), "NULL");
+        // A character set the row event did not name: bytes as they are.
         assert_eq!(
-            text(Value::Bytes(b"0.000".to_vec()), MYSQL_TYPE_TIMESTAMP2, 63),
+            text(Value::Bytes(b"ab".to_vec()), String, None),
+            "_binary X'6162'"
+        );
+        assert_eq!(text(Value::Null, String, utf8), "NULL");
+        assert_eq!(
+            text(Value::Bytes(b"0.000".to_vec()), Timestamp, bin),
             "'0000-00-00 00:00:00'"
         );
-        assert_eq!(text(Value::Bytes(vec![5]), MYSQL_TYPE_SET, 45), "5");
-        assert_eq!(text(Value::Bytes(vec![1, 2]), MYSQL_TYPE_ENUM, 45), "513");
+        assert_eq!(text(Value::Bytes(vec![5]), Set, utf8), "5");
+        assert_eq!(text(Value::Bytes(vec![1, 2]), Enum, utf8), "513");
+        assert_eq!(text(Value::Bytes(vec![1, 2]), Bit, bin), "0x0102");
+        assert_eq!(
+            text(Value::Bytes(br#"{"a":1}"#.to_vec()), Json, bin),
+            "_utf8mb4 X'7b2261223a317d'"
+        );
     }
 }

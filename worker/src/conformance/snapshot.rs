@@ -1,17 +1,16 @@
 //! The snapshot part of the upstream conformance suite
-//! (`sync::source_conformance`): what every [`CopySource`] must give the
+//! ([`super::upstream`]): what every [`CopySource`] must give the
 //! full copy. Snapshots open at the binlog's end at that moment; they see
 //! neither later writes nor each other's; the tables, keys, key range,
 //! columns and definition read in them describe the table; a chunk's rows
 //! are its key range as text; and the binlog after a snapshot's position
 //! holds exactly the writes it does not see.
 
-use super::plan::chunk_key;
-use super::source::{CopySnapshot, CopySource, TextRow};
-use super::sql::Literal;
-use crate::downstream::{Position, StoredChunk};
-use crate::sync::source::BinlogSource;
-use crate::sync::source_conformance::{expect, read, Writer};
+use super::upstream::{expect, read, Writer};
+use crate::copy::plan::chunk_key;
+use crate::position::Position;
+use crate::sql::Literal;
+use crate::upstream::{BinlogSource, CopySnapshot, CopySource, KeyRange, TextRow};
 use dm_rules::TaskRules;
 
 fn text(cells: &[Option<&str>]) -> TextRow {
@@ -21,31 +20,27 @@ fn text(cells: &[Option<&str>]) -> TextRow {
         .collect()
 }
 
-fn chunk(lower: Option<i128>, upper: Option<i128>, key: Option<&str>) -> StoredChunk {
-    StoredChunk {
+fn chunk(lower: Option<i128>, upper: Option<i128>, key: Option<&str>) -> KeyRange {
+    KeyRange {
         schema: "app".into(),
         table: "t".into(),
         index: 0,
-        target_schema: "app".into(),
-        target_table: "t".into(),
         key_column: key.map(Into::into),
         lower,
         upper,
-        estimate_rows: 0,
-        done: None,
     }
 }
 
 async fn chunk_rows(
     snapshot: &mut dyn CopySnapshot,
-    chunk: &StoredChunk,
+    chunk: &KeyRange,
     columns: &[String],
 ) -> Result<(Vec<Literal>, Vec<TextRow>), String> {
     let mut rows = snapshot
         .chunk_rows(chunk, columns)
         .await
         .map_err(|e| e.to_string())?;
-    let kinds = rows.kinds().to_vec();
+    let kinds = rows.columns().iter().map(Literal::of).collect();
     let mut out = Vec::new();
     while let Some(row) = rows.next_row().await.map_err(|e| e.to_string())? {
         out.push(row);

@@ -11,15 +11,11 @@
 //! The implementation under test is written to through a [`Writer`] (SQL
 //! for a server, the in-memory API for the simulation's).
 
-use futures::future::BoxFuture;
-use mysql_async::Value;
-
-use super::source::BinlogSource;
-use super::stream::{Event, Located, RowKind};
-use crate::copy::snapshot_conformance;
-use crate::copy::source::CopySource;
-use crate::downstream::Position;
+use super::snapshot as snapshot_conformance;
+use crate::position::Position;
+use crate::upstream::{BinlogSource, CopySource, Event, Located, RowKind, Value};
 use dm_rules::TaskRules;
+use futures::future::BoxFuture;
 
 /// Writes to the upstream under test: `app.t (id BIGINT PRIMARY KEY, c
 /// VARCHAR(64))`, one transaction per call.

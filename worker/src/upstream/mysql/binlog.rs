@@ -39,124 +39,20 @@
 //! what the server has otherwise.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use futures::StreamExt;
 use mysql_async::binlog::events::{EventData, RowsEventData, TableMapEvent};
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Column, Conn, Opts, Value};
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
 
 use super::gtid_set::{is_mysql_gtid, GtidSet};
-use super::row_image::{table_columns, widen, Logged};
-use super::SyncError;
-use crate::downstream::Position;
+use super::rows::{table_columns, widen};
+use crate::position::Position;
+use crate::upstream::binlog::{describe, purged};
+use crate::upstream::{Event, Located, Logged, RowChange, RowKind, UpstreamError};
 
 /// Seconds between heartbeats from an idle upstream.
 pub const HEARTBEAT_PERIOD_SECS: u64 = 1;
-
-/// What a row change did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowKind {
-    Insert,
-    Update,
-    Delete,
-}
-
-/// One row of a row event: the before and/or after image, each as wide
-/// as the event's columns.
-#[derive(Debug, Clone)]
-pub struct RowChange {
-    pub kind: RowKind,
-    pub before: Option<Vec<Value>>,
-    pub after: Option<Vec<Value>>,
-    /// Which columns each image logged, when one is partial (a session's
-    /// `binlog_row_image` MINIMAL or NOBLOB); `None`: both are full.
-    pub logged: Option<Arc<Logged>>,
-}
-
-impl RowChange {
-    /// A change whose images are full.
-    pub fn full(kind: RowKind, before: Option<Vec<Value>>, after: Option<Vec<Value>>) -> Self {
-        Self {
-            kind,
-            before,
-            after,
-            logged: None,
-        }
-    }
-
-    /// Whether the before image logged column `i`.
-    pub fn before_has(&self, i: usize) -> bool {
-        self.logged
-            .as_ref()
-            .is_none_or(|l| l.before.get(i).copied().unwrap_or(false))
-    }
-
-    /// Whether the after image logged column `i`.
-    pub fn after_has(&self, i: usize) -> bool {
-        self.logged
-            .as_ref()
-            .is_none_or(|l| l.after.get(i).copied().unwrap_or(false))
-    }
-
-    /// Whether the after image logged every column.
-    pub fn after_is_full(&self) -> bool {
-        self.logged
-            .as_ref()
-            .is_none_or(|l| l.after.iter().all(|x| *x))
-    }
-
-    /// About how many bytes of memory the change takes.
-    pub fn approx_bytes(&self) -> usize {
-        let image = |row: &Option<Vec<Value>>| -> usize {
-            row.as_ref().map_or(0, |r| {
-                r.iter()
-                    .map(|v| {
-                        std::mem::size_of::<Value>()
-                            + match v {
-                                Value::Bytes(b) => b.len(),
-                                _ => 0,
-                            }
-                    })
-                    .sum()
-            })
-        };
-        std::mem::size_of::<Self>() + image(&self.before) + image(&self.after)
-    }
-}
-
-/// A decoded binlog event.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// The following transaction's GTID: MariaDB `domain-server-seq`, or
-    /// MySQL `uuid:gno`.
-    Gtid(String),
-    /// Row changes of one table.
-    Rows {
-        schema: String,
-        table: String,
-        columns: Arc<[Column]>,
-        rows: Vec<RowChange>,
-    },
-    /// A statement: DDL, or `BEGIN` / `COMMIT` of a non-transactional
-    /// engine's transaction.
-    Query { schema: String, sql: String },
-    /// End of a transaction (XID).
-    Commit,
-    /// An idle upstream's heartbeat.
-    Heartbeat,
-    /// Anything else (format description, table maps, rotate, ...).
-    Other,
-}
-
-/// An event and where it ends: resuming at `end` skips it.
-#[derive(Debug, Clone)]
-pub struct Located {
-    pub event: Event,
-    pub end: Position,
-    /// Upstream time the event was written (Unix seconds; 0 if unknown).
-    pub timestamp: u32,
-}
 
 /// A binlog stream positioned in a file.
 pub struct BinlogReader {
@@ -185,18 +81,15 @@ impl std::fmt::Debug for BinlogReader {
     }
 }
 
-fn db(what: &str) -> impl FnOnce(mysql_async::Error) -> SyncError + '_ {
-    move |source| SyncError::Upstream {
-        what: what.to_string(),
-        source,
-    }
+fn db(what: &str) -> impl FnOnce(mysql_async::Error) -> UpstreamError + '_ {
+    UpstreamError::query(what)
 }
 
 impl BinlogReader {
     /// Opens the binlog at `from` as replica `server_id`: at its file and
     /// position, or (no file given) at its GTID position: a MariaDB GTID
     /// list, or a MySQL GTID set.
-    pub async fn open(opts: Opts, server_id: u32, from: &Position) -> Result<Self, SyncError> {
+    pub async fn open(opts: Opts, server_id: u32, from: &Position) -> Result<Self, UpstreamError> {
         let mut files = BinlogFiles::new(opts.clone());
         let mut conn = Conn::new(opts)
             .await
@@ -216,7 +109,7 @@ impl BinlogReader {
             ),
         ];
         let mysql_gtids = if is_mysql_gtid(&from.binlog_gtid) {
-            Some(GtidSet::parse(&from.binlog_gtid).map_err(SyncError::Decode)?)
+            Some(GtidSet::parse(&from.binlog_gtid).map_err(UpstreamError::Decode)?)
         } else {
             None
         };
@@ -265,7 +158,7 @@ impl BinlogReader {
     }
 
     /// The next event; `None` when the upstream closed the stream.
-    pub async fn next(&mut self) -> Result<Option<Located>, SyncError> {
+    pub async fn next(&mut self) -> Result<Option<Located>, UpstreamError> {
         let Some(event) = self.stream.next().await else {
             return Ok(None);
         };
@@ -294,7 +187,7 @@ impl BinlogReader {
                 Ok(Some(data)) => self.decode(data, header.log_pos() == 0).await?,
                 Ok(None) => Event::Other,
                 Err(e) => {
-                    return Err(SyncError::Decode(format!(
+                    return Err(UpstreamError::Decode(format!(
                         "event at ({}, {}): {e}",
                         self.file,
                         header.log_pos()
@@ -316,7 +209,7 @@ impl BinlogReader {
         }))
     }
 
-    async fn decode(&mut self, data: EventData<'_>, fake: bool) -> Result<Event, SyncError> {
+    async fn decode(&mut self, data: EventData<'_>, fake: bool) -> Result<Event, UpstreamError> {
         Ok(match data {
             EventData::RotateEvent(rotate) => {
                 let glued = fake && self.checksummed && !self.described;
@@ -363,7 +256,7 @@ impl BinlogReader {
         })
     }
 
-    fn decode_rows(&self, rows: &RowsEventData<'_>) -> Result<Event, SyncError> {
+    fn decode_rows(&self, rows: &RowsEventData<'_>) -> Result<Event, UpstreamError> {
         let kind = match rows {
             RowsEventData::WriteRowsEventV1(_) | RowsEventData::WriteRowsEvent(_) => {
                 RowKind::Insert
@@ -376,7 +269,7 @@ impl BinlogReader {
             }
         };
         let Some(tme) = self.tables.get(&rows.table_id()) else {
-            return Err(SyncError::Decode(format!(
+            return Err(UpstreamError::Decode(format!(
                 "row event for unknown table id {} in {}",
                 rows.table_id(),
                 self.file
@@ -384,8 +277,9 @@ impl BinlogReader {
         };
         let schema = tme.database_name().into_owned();
         let table = tme.table_name().into_owned();
-        let columns = table_columns(tme)
-            .map_err(|e| SyncError::Decode(format!("the columns of `{schema}`.`{table}`: {e}")))?;
+        let columns = table_columns(tme).map_err(|e| {
+            UpstreamError::Decode(format!("the columns of `{schema}`.`{table}`: {e}"))
+        })?;
         let width = columns.len();
         let logged = Logged::from_bitmaps(
             rows.columns_before_image()
@@ -394,7 +288,8 @@ impl BinlogReader {
                 .map(|b| b.iter().by_vals().collect()),
             width,
         );
-        let bad_row = |e: String| SyncError::Decode(format!("a row of `{schema}`.`{table}`: {e}"));
+        let bad_row =
+            |e: String| UpstreamError::Decode(format!("a row of `{schema}`.`{table}`: {e}"));
         let mut changes = Vec::new();
         for row in rows.rows(tme) {
             let (before, after) = row.map_err(|e| bad_row(e.to_string()))?;
@@ -433,7 +328,7 @@ fn rotate_name(raw: &[u8], glued: bool) -> String {
 }
 
 /// The binlog files the server lists (`SHOW BINARY LOGS`), oldest first.
-pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, SyncError> {
+pub async fn binlog_files(conn: &mut Conn) -> Result<Vec<String>, UpstreamError> {
     let rows: Vec<mysql_async::Row> = conn
         .query("SHOW BINARY LOGS")
         .await
@@ -461,14 +356,14 @@ impl BinlogFiles {
         }
     }
 
-    async fn refresh_on(&mut self, conn: &mut Conn) -> Result<(), SyncError> {
+    async fn refresh_on(&mut self, conn: &mut Conn) -> Result<(), UpstreamError> {
         self.names = binlog_files(conn).await?;
         Ok(())
     }
 
     /// Checks that `name` is a file the server lists (listing again when
     /// it is new: the server has just opened it).
-    async fn check(&mut self, name: &str) -> Result<(), SyncError> {
+    async fn check(&mut self, name: &str) -> Result<(), UpstreamError> {
         if self.names.iter().any(|n| n == name) {
             return Ok(());
         }
@@ -481,7 +376,7 @@ impl BinlogFiles {
         if self.names.iter().any(|n| n == name) {
             return Ok(());
         }
-        Err(SyncError::Position(format!(
+        Err(UpstreamError::Position(format!(
             "the upstream rotated to binlog file `{}`, which it does not list ({}); \
              no position in it is recorded",
             name.escape_debug(),
@@ -490,15 +385,15 @@ impl BinlogFiles {
     }
 
     /// `from`, when its file is one the server lists.
-    fn check_start(&self, from: &Position) -> Result<(), SyncError> {
+    fn check_start(&self, from: &Position) -> Result<(), UpstreamError> {
         // A purged file is the server's to refuse: its error says so.
         if from.binlog_name.is_empty()
             || self.names.contains(&from.binlog_name)
-            || super::resume::purged(&from.binlog_name, &self.names)
+            || purged(&from.binlog_name, &self.names)
         {
             return Ok(());
         }
-        Err(SyncError::Position(format!(
+        Err(UpstreamError::Position(format!(
             "the position {from} names a binlog file the upstream does not list ({}); to start \
              again: stop-task, then start-task --remove-meta with a `meta` position the \
              upstream has (or task-mode all)",
@@ -507,7 +402,7 @@ impl BinlogFiles {
     }
 
     fn describe(&self) -> String {
-        super::resume::describe(&self.names)
+        describe(&self.names)
     }
 }
 

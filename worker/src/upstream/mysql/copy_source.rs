@@ -1,25 +1,40 @@
-//! The copy's reads on a MySQL / MariaDB server: snapshots are
-//! `REPEATABLE READ` transactions ([`crate::upstream::open_snapshots`]),
-//! reads are the queries of [`super::discover`], and a chunk is one
-//! `SELECT` of its key range streamed with the text protocol.
+//! The snapshot port on a MySQL / MariaDB server: snapshots are
+//! `REPEATABLE READ` transactions ([`super::open_snapshots`]), reads are
+//! the queries of [`super::discover`], and a chunk is one `SELECT` of its
+//! key range streamed with the text protocol.
 //!
 //! Every snapshot session sets its own `sql_mode` when it connects, before
-//! its snapshot starts ([`super::definition::read_session_setup`]), so the
-//! upstream's global mode (`ANSI_QUOTES`, ...) does not change what the
-//! copy reads.
+//! its snapshot starts ([`read_session_setup`]), so the upstream's global
+//! mode (`ANSI_QUOTES`, ...) does not change what the copy reads.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, QueryResult, TextProtocol, Value};
 
-use super::definition;
-use super::discover::{self, Candidate};
-use super::plan::{self, IndexColumn};
-use super::source::{ChunkRows, CopyCall, CopySnapshot, CopySource, TextRow};
-use super::sql::{self, qualified, Literal};
-use super::CopyError;
-use crate::downstream::{Position, StoredChunk};
-use crate::upstream::{open_snapshots, Snapshot};
+use super::discover;
+use super::rows;
+use super::snapshot::{open_snapshots, Snapshot};
+use crate::position::Position;
+use crate::upstream::{
+    BaseTable, ChunkRows, Column, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange,
+    TextRow, UpstreamError,
+};
+use dm_proto::sql::{qualified, quote};
 use dm_rules::TaskRules;
+
+/// The `sql_mode` of the copy's upstream sessions: none of the modes that
+/// change how definitions are printed or how values are read back (e.g.
+/// `PAD_CHAR_TO_FULL_LENGTH`).
+pub const READ_SQL_MODE: &str = "";
+
+/// The statements that set up a copy session for reading definitions
+/// ([`READ_SQL_MODE`], names always quoted), run when it opens, before its
+/// snapshot starts.
+pub fn read_session_setup() -> [String; 2] {
+    [
+        format!("SET SESSION sql_mode = '{READ_SQL_MODE}'"),
+        "SET SESSION sql_quote_show_create = 1".to_string(),
+    ]
+}
 
 /// A server's snapshots; sessions in UTC and utf8mb4.
 #[derive(Debug, Clone)]
@@ -35,7 +50,7 @@ impl CopySource for MySqlCopySource {
                 .setup()
                 .iter()
                 .cloned()
-                .chain(definition::read_session_setup())
+                .chain(read_session_setup())
                 .collect();
             let opts = OptsBuilder::from_opts(self.opts.clone()).setup(setup);
             let group = open_snapshots(opts.into(), count).await?;
@@ -52,7 +67,7 @@ impl CopySnapshot for Snapshot {
         &self.position
     }
 
-    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<Candidate>> {
+    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<BaseTable>> {
         Box::pin(discover::list_tables(&mut self.conn, rules))
     }
 
@@ -91,7 +106,7 @@ impl CopySnapshot for Snapshot {
 
     fn chunk_rows<'a>(
         &'a mut self,
-        chunk: &'a StoredChunk,
+        chunk: &'a KeyRange,
         columns: &'a [String],
     ) -> CopyCall<'a, Box<dyn ChunkRows + 'a>> {
         Box::pin(async move {
@@ -99,35 +114,46 @@ impl CopySnapshot for Snapshot {
                 "SELECT {} FROM {}{}",
                 columns
                     .iter()
-                    .map(|c| sql::quote(c))
+                    .map(|c| quote(c))
                     .collect::<Vec<_>>()
                     .join(","),
                 qualified(&chunk.schema, &chunk.table),
-                plan::predicate(chunk)
+                predicate(chunk)
             );
             let result = self
                 .conn
                 .query_iter(select)
                 .await
                 .map_err(chunk_error(chunk))?;
-            let kinds: Vec<Literal> = result.columns_ref().iter().map(Literal::of).collect();
+            let columns: Vec<Column> = result.columns_ref().iter().map(rows::column).collect();
             Ok(Box::new(MySqlChunkRows {
                 result: Some(result),
-                kinds,
+                columns,
                 chunk,
             }) as Box<dyn ChunkRows + 'a>)
         })
     }
 }
 
-fn chunk_error(chunk: &StoredChunk) -> impl FnOnce(mysql_async::Error) -> CopyError + '_ {
-    move |source| CopyError::Upstream {
-        what: format!(
-            "reading chunk {} of {}",
-            chunk.index,
-            qualified(&chunk.schema, &chunk.table)
-        ),
-        source,
+fn chunk_error(chunk: &KeyRange) -> impl FnOnce(mysql_async::Error) -> UpstreamError {
+    UpstreamError::query(format!(
+        "reading chunk {} of {}",
+        chunk.index,
+        qualified(&chunk.schema, &chunk.table)
+    ))
+}
+
+/// The `WHERE` clause that selects `chunk`'s rows (empty for a whole table).
+pub fn predicate(chunk: &KeyRange) -> String {
+    let Some(key) = &chunk.key_column else {
+        return String::new();
+    };
+    let key = quote(key);
+    match (chunk.lower, chunk.upper) {
+        (None, None) => String::new(),
+        (Some(l), None) => format!(" WHERE {key} >= {l}"),
+        (None, Some(u)) => format!(" WHERE {key} < {u}"),
+        (Some(l), Some(u)) => format!(" WHERE {key} >= {l} AND {key} < {u}"),
     }
 }
 
@@ -135,13 +161,13 @@ fn chunk_error(chunk: &StoredChunk) -> impl FnOnce(mysql_async::Error) -> CopyEr
 struct MySqlChunkRows<'a> {
     /// `None` once drained.
     result: Option<QueryResult<'a, 'static, TextProtocol>>,
-    kinds: Vec<Literal>,
-    chunk: &'a StoredChunk,
+    columns: Vec<Column>,
+    chunk: &'a KeyRange,
 }
 
 impl ChunkRows for MySqlChunkRows<'_> {
-    fn kinds(&self) -> &[Literal] {
-        &self.kinds
+    fn columns(&self) -> &[Column] {
+        &self.columns
     }
 
     fn next_row(&mut self) -> CopyCall<'_, Option<TextRow>> {
@@ -157,7 +183,7 @@ impl ChunkRows for MySqlChunkRows<'_> {
                 .map(|value| match value {
                     Some(Value::Bytes(b)) => Ok(Some(b)),
                     Some(Value::NULL) | None => Ok(None),
-                    Some(other) => Err(CopyError::Unexpected(format!(
+                    Some(other) => Err(UpstreamError::Data(format!(
                         "unexpected value {other:?} in a text result"
                     ))),
                 })

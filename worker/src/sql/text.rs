@@ -1,4 +1,4 @@
-//! SQL text for the copy: identifiers, value literals and multi-row INSERTs.
+//! Value literals of text-protocol values and multi-row INSERTs.
 //!
 //! Rows are read with the text protocol, so every value arrives as the
 //! bytes the server printed (or NULL). How a value is written back depends on
@@ -23,15 +23,10 @@
 //! `NO_BACKSLASH_ESCAPES`) so the escapes mean what they say, and with
 //! `NO_AUTO_VALUE_ON_ZERO` so a key of 0 stays 0.
 
-use mysql_async::consts::ColumnType;
-use mysql_async::Column;
-use sqlparser::tokenizer::Location;
+use crate::upstream::{Column, ColumnType};
 
 /// The `sql_mode` of downstream copy sessions.
 pub const DOWNSTREAM_SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,ALLOW_INVALID_DATES";
-
-/// The `binary` character set id.
-const BINARY_CHARSET: u16 = 63;
 
 pub use dm_proto::sql::{qualified, quote};
 
@@ -46,32 +41,24 @@ pub enum Literal {
 }
 
 impl Literal {
-    /// The literal kind for a result column.
+    /// The literal kind for a column.
     pub fn of(column: &Column) -> Literal {
-        Self::classify(column.column_type(), column.character_set())
+        Self::classify(column.kind, column.is_binary())
     }
 
-    /// Pure classification: column type and character set.
-    pub fn classify(kind: ColumnType, charset: u16) -> Literal {
-        use ColumnType::*;
+    /// Pure classification: column type, and whether the column's
+    /// character set is `binary`.
+    pub fn classify(kind: ColumnType, binary: bool) -> Literal {
         match kind {
-            MYSQL_TYPE_TINY
-            | MYSQL_TYPE_SHORT
-            | MYSQL_TYPE_LONG
-            | MYSQL_TYPE_LONGLONG
-            | MYSQL_TYPE_INT24
-            | MYSQL_TYPE_FLOAT
-            | MYSQL_TYPE_DOUBLE
-            | MYSQL_TYPE_DECIMAL
-            | MYSQL_TYPE_NEWDECIMAL
-            | MYSQL_TYPE_YEAR => Literal::Number,
-            MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE | MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2
-            | MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => Literal::Text,
-            MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => Literal::Timestamp,
-            MYSQL_TYPE_BIT | MYSQL_TYPE_GEOMETRY => Literal::Hex,
-            MYSQL_TYPE_ENUM | MYSQL_TYPE_SET => Literal::Text,
-            _ if charset == BINARY_CHARSET => Literal::Hex,
-            _ => Literal::Text,
+            ColumnType::Integer | ColumnType::Float | ColumnType::Decimal | ColumnType::Year => {
+                Literal::Number
+            }
+            ColumnType::Date | ColumnType::Time | ColumnType::DateTime => Literal::Text,
+            ColumnType::Timestamp => Literal::Timestamp,
+            ColumnType::Bit | ColumnType::Geometry => Literal::Hex,
+            ColumnType::Enum | ColumnType::Set => Literal::Text,
+            ColumnType::Json | ColumnType::String if binary => Literal::Hex,
+            ColumnType::Json | ColumnType::String => Literal::Text,
         }
     }
 }
@@ -310,47 +297,6 @@ fn shorten(text: &str) -> String {
     }
 }
 
-/// Byte offsets of sqlparser locations (line and column, counted in
-/// characters from 1) in the text that was tokenized. Locations are
-/// looked up in increasing order, so a walk over the text serves all.
-#[derive(Debug)]
-pub struct TextOffsets<'a> {
-    text: &'a str,
-    /// The walk's position: byte offset, line, column.
-    byte: usize,
-    line: u64,
-    column: u64,
-}
-
-impl<'a> TextOffsets<'a> {
-    pub fn new(text: &'a str) -> Self {
-        Self {
-            text,
-            byte: 0,
-            line: 1,
-            column: 1,
-        }
-    }
-
-    /// The byte offset of `at`; `None` when the text has no such place.
-    pub fn offset(&mut self, at: Location) -> Option<usize> {
-        if (at.line, at.column) < (self.line, self.column) {
-            *self = Self::new(self.text);
-        }
-        while (self.line, self.column) < (at.line, at.column) {
-            let c = self.text.get(self.byte..)?.chars().next()?;
-            self.byte += c.len_utf8();
-            if c == '\n' {
-                self.line += 1;
-                self.column = 1;
-            } else {
-                self.column += 1;
-            }
-        }
-        ((self.line, self.column) == (at.line, at.column)).then_some(self.byte)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,15 +328,11 @@ mod tests {
     #[test]
     fn column_kinds() {
         use ColumnType::*;
-        assert_eq!(Literal::classify(MYSQL_TYPE_LONGLONG, 63), Literal::Number);
-        assert_eq!(Literal::classify(MYSQL_TYPE_BLOB, 63), Literal::Hex);
-        assert_eq!(Literal::classify(MYSQL_TYPE_BLOB, 45), Literal::Text);
-        assert_eq!(Literal::classify(MYSQL_TYPE_VAR_STRING, 63), Literal::Hex);
-        assert_eq!(Literal::classify(MYSQL_TYPE_DATETIME, 63), Literal::Text);
-        assert_eq!(
-            Literal::classify(MYSQL_TYPE_TIMESTAMP2, 63),
-            Literal::Timestamp
-        );
+        assert_eq!(Literal::classify(Integer, true), Literal::Number);
+        assert_eq!(Literal::classify(String, true), Literal::Hex);
+        assert_eq!(Literal::classify(String, false), Literal::Text);
+        assert_eq!(Literal::classify(DateTime, true), Literal::Text);
+        assert_eq!(Literal::classify(Timestamp, true), Literal::Timestamp);
         assert_eq!(
             literal(Some(b"2038-01-19 07:14:07.999999"), Literal::Timestamp),
             "FROM_UNIXTIME(UNIX_TIMESTAMP('2038-01-19 07:14:07.999999'))"
@@ -400,8 +342,19 @@ mod tests {
             "'0000-00-00 00:00:00'"
         );
         assert_eq!(literal(None, Literal::Timestamp), "NULL");
-        assert_eq!(Literal::classify(MYSQL_TYPE_BIT, 63), Literal::Hex);
-        assert_eq!(Literal::classify(MYSQL_TYPE_STRING, 45), Literal::Text);
+        assert_eq!(Literal::classify(Bit, true), Literal::Hex);
+        // JSON follows its character set, as strings do.
+        assert_eq!(Literal::classify(Json, true), Literal::Hex);
+        assert_eq!(Literal::classify(Json, false), Literal::Text);
+        assert_eq!(
+            Literal::of(&Column::new("c", String).with_charset("binary")),
+            Literal::Hex
+        );
+        assert_eq!(
+            Literal::of(&Column::new("c", String).with_charset("utf8mb4")),
+            Literal::Text
+        );
+        assert_eq!(Literal::of(&Column::new("c", String)), Literal::Text);
     }
 
     #[test]
@@ -523,16 +476,5 @@ mod tests {
             )
         );
         assert_eq!(RowTooLarge::key_text::<&str>([]), "");
-    }
-
-    #[test]
-    fn offsets_of_locations() {
-        let text = "ab\né\"x\"";
-        let mut o = TextOffsets::new(text);
-        assert_eq!(o.offset(Location::new(1, 1)), Some(0));
-        assert_eq!(o.offset(Location::new(2, 2)), Some(5));
-        assert_eq!(o.offset(Location::new(2, 5)), Some(8));
-        assert_eq!(o.offset(Location::new(1, 3)), Some(2));
-        assert_eq!(o.offset(Location::new(2, 6)), None);
     }
 }
