@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
 
-use crate::downstream::session::DEFAULT_TIME_ZONE;
+use crate::downstream::mysql::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
 use crate::upstream::mysql::{MySqlCopySource, MySqlSource};
 use crate::upstream::{BinlogSource, CopySource};
@@ -30,7 +30,7 @@ pub trait Databases: Send + Sync + fmt::Debug {
 pub struct MySqlDatabases;
 
 /// Connection options of a source: UTF-8, and the time zone of its
-/// `from.session` `time_zone` (a task's, see [`crate::downstream::session`]),
+/// `from.session` `time_zone` (a task's, see [`crate::downstream::mysql::session`]),
 /// else UTC.
 pub fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
     let time_zone = source

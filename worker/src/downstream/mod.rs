@@ -1,8 +1,12 @@
 //! The downstream database: transactional writes fenced by the binding
 //! epoch, checkpoints, and the copy's chunk records.
 //!
-//! The sync unit reaches it through the [`Downstream`] trait: MySQL /
-//! MariaDB ([`MySqlDownstream`]) or the simulation's in-memory database
+//! The downstream port: the [`Downstream`] trait and its vocabulary (meta
+//! tables, checkpoints, the fence's [`Commit`], copy chunks, lane and chunk
+//! transactions, shard-DDL intents; one error type, [`DownstreamError`])
+//! here; the adapters beside it: MySQL / MariaDB in [`mysql`]
+//! ([`MySqlDownstream`], the only place the client library is used), the
+//! simulation's in-memory database in [`memory`]
 //! ([`memory::MemDownstream`]); both pass [`conformance`].
 //!
 //! Everything the worker keeps lives downstream, in the task's meta schema
@@ -16,9 +20,9 @@
 //!   with its done-mark and the binlog position of the snapshot it was read
 //!   in (see [`crate::copy`]);
 //! - `<task>_shard_ddl`: per source, the shard DDL its worker was about to
-//!   run as a lock's owner (see `shard_intents`);
+//!   run as a lock's owner (see `shard_intent`);
 //! - `<task>_shard_group`: per source, the open window of a sharding group
-//!   within the source (see `shard_groups`).
+//!   within the source (see `mysql::shard_groups`).
 //!
 //! ## The fence
 //!
@@ -42,21 +46,19 @@
 //! retries under the old epoch.
 
 mod api;
+mod chunks;
 pub mod conformance;
 mod conformance_copy;
-mod copy_chunks;
 pub mod memory;
-mod mysql;
-pub mod session;
-mod shard_groups;
-mod shard_intents;
+pub mod mysql;
+mod shard_intent;
 mod sync_tx;
 
 pub use crate::position::Position;
 pub use api::{Call, Downstream};
-pub use copy_chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
+pub use chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
-pub use shard_intents::ShardIntent;
+pub use shard_intent::ShardIntent;
 pub use sync_tx::{OpenSync, SyncTx};
 
 /// The meta tables of one task.

@@ -14,60 +14,12 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Transaction;
 
-use super::{Call, Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream, Position};
+use super::{FencedTx, MySqlDownstream};
+use crate::downstream::{
+    Call, ChunkDone, ChunkTx, Commit, DownstreamError, MetaTables, OpenChunk, StoredChunk,
+};
+use crate::position::Position;
 use crate::sql::qualified;
-
-/// A chunk's open transaction, or the epoch that fenced it.
-pub enum OpenChunk {
-    Open(Box<dyn ChunkTx>),
-    Fenced { by_epoch: u64 },
-}
-
-impl std::fmt::Debug for OpenChunk {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            OpenChunk::Open(_) => f.write_str("Open"),
-            OpenChunk::Fenced { by_epoch } => write!(f, "Fenced {{ by_epoch: {by_epoch} }}"),
-        }
-    }
-}
-
-/// One chunk's fenced transaction: its rows, then its done-mark.
-pub trait ChunkTx: Send {
-    /// Runs one of the chunk's statements inside the transaction.
-    fn write(&mut self, statement: Vec<u8>) -> Call<'_, ()>;
-
-    /// Marks the chunk done with `done` and commits, unless a larger epoch
-    /// claimed the source meanwhile (then nothing of it commits).
-    fn commit(self: Box<Self>, done: ChunkDone) -> Call<'static, Commit>;
-}
-
-/// One chunk of the plan as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredChunk {
-    pub schema: String,
-    pub table: String,
-    pub index: u32,
-    pub target_schema: String,
-    pub target_table: String,
-    /// The integer key the chunk ranges over; `None`: the whole table.
-    pub key_column: Option<String>,
-    pub lower: Option<i128>,
-    pub upper: Option<i128>,
-    /// The table's estimated rows, divided over its chunks.
-    pub estimate_rows: u64,
-    /// Set once the chunk's rows committed.
-    pub done: Option<ChunkDone>,
-}
-
-/// What a finished chunk recorded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkDone {
-    pub rows: u64,
-    pub bytes: u64,
-    /// The binlog position of the snapshot the rows were read in.
-    pub position: Position,
-}
 
 pub(super) fn ddl(table: &str) -> String {
     format!(
@@ -92,7 +44,7 @@ pub(super) fn ddl(table: &str) -> String {
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP,
             PRIMARY KEY (source_id, cp_schema, cp_table, chunk_index)
         ){}",
-        super::mysql::meta_table_options()
+        super::meta_table_options()
     )
 }
 

@@ -6,7 +6,8 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::{Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream};
+use super::{FencedTx, MySqlDownstream};
+use crate::downstream::{Commit, DownstreamError, MetaTables};
 
 pub(super) fn ddl(table: &str) -> String {
     format!(
@@ -16,7 +17,7 @@ pub(super) fn ddl(table: &str) -> String {
             epoch BIGINT UNSIGNED NOT NULL,
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
         ){}",
-        super::mysql::meta_table_options()
+        super::meta_table_options()
     )
 }
 

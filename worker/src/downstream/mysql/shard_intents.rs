@@ -13,17 +13,8 @@
 
 use mysql_async::prelude::Queryable;
 
-use super::{Commit, DownstreamError, FencedTx, MetaTables, MySqlDownstream};
-
-/// The owner's record of a DDL it is about to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShardIntent {
-    pub lock_id: String,
-    pub binlog_name: String,
-    pub binlog_pos: u32,
-    /// `SHOW CREATE TABLE` of the target before the DDL (`None`: absent).
-    pub table_before: Option<String>,
-}
+use super::{FencedTx, MySqlDownstream};
+use crate::downstream::{Commit, DownstreamError, MetaTables, ShardIntent};
 
 /// MySQL's "table doesn't exist".
 const ER_NO_SUCH_TABLE: u16 = 1146;
@@ -39,7 +30,7 @@ pub(super) fn ddl(table: &str) -> String {
             epoch BIGINT UNSIGNED NOT NULL,
             update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP
         ){}",
-        super::mysql::meta_table_options()
+        super::meta_table_options()
     )
 }
 

@@ -1,4 +1,13 @@
-//! The fenced downstream on a MySQL-compatible server (mysql_async).
+//! The downstream port on a MySQL-compatible server (mysql_async): the
+//! only place the downstream meets the client library.
+//!
+//! - [`MySqlDownstream`] (here): connections, meta tables, claims, fenced
+//!   commits and checkpoints; `port`: it as the [`Downstream`] trait.
+//! - `sync_tx`: a lane's transaction in pieces; `copy_chunks`: the copy
+//!   plan and chunk transactions; `shard_intents`, `shard_groups`: the
+//!   shard-DDL records; [`session`]: the downstream sessions' settings.
+//!
+//! [`Downstream`]: crate::downstream::Downstream
 //!
 //! ## Meta tables in utf8mb4
 //!
@@ -22,6 +31,13 @@
 //! the sync size their statements by that, and several statements share a
 //! packet only while they stay under it.
 
+mod copy_chunks;
+mod port;
+pub mod session;
+mod shard_groups;
+mod shard_intents;
+mod sync_tx;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +45,10 @@ use dm_proto::config::DbConfig;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
 
-use super::session;
-use super::sync_tx::MySqlSyncTx;
-use super::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables, Position};
+use crate::downstream::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables};
+use crate::position::Position;
 use crate::sql::quote;
+use sync_tx::MySqlSyncTx;
 
 /// What a statement leaves of the downstream's `max_allowed_packet` for
 /// the protocol (the command byte, the separators of a multi-statement
@@ -226,9 +242,9 @@ impl MySqlDownstream {
                     ){options}"
                 ),
             ),
-            ("creating the copy chunk table", super::copy_chunks::ddl(&chunks)),
-            ("creating the shard DDL table", super::shard_intents::ddl(&shard)),
-            ("creating the shard group table", super::shard_groups::ddl(&group)),
+            ("creating the copy chunk table", copy_chunks::ddl(&chunks)),
+            ("creating the shard DDL table", shard_intents::ddl(&shard)),
+            ("creating the shard group table", shard_groups::ddl(&group)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
         }
