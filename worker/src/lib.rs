@@ -25,6 +25,7 @@ pub mod assignments;
 pub mod conformance;
 pub mod copy;
 pub mod databases;
+pub mod db_error;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;

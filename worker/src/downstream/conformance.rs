@@ -24,10 +24,7 @@ fn at(pos: u32) -> Position {
 
 pub(super) fn code(e: &DownstreamError) -> Option<u16> {
     match e {
-        DownstreamError::Database {
-            source: mysql_async::Error::Server(s),
-            ..
-        } => Some(s.code),
+        DownstreamError::Database { source, .. } => source.code(),
         _ => None,
     }
 }

@@ -54,6 +54,7 @@ pub mod mysql;
 mod shard_intent;
 mod sync_tx;
 
+pub use crate::db_error::{DbError, DbFault};
 pub use crate::position::Position;
 pub use api::{Call, Downstream};
 pub use chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
@@ -113,7 +114,7 @@ pub enum DownstreamError {
         addr: String,
         what: String,
         #[source]
-        source: mysql_async::Error,
+        source: DbError,
     },
     #[error("meta table name `{0}` is not valid: {1}")]
     Name(String, &'static str),
@@ -139,13 +140,13 @@ impl DownstreamError {
     /// statement (rather than the connection failing).
     pub fn refusal(&self) -> Option<Refusal> {
         match self {
-            DownstreamError::Database {
-                source: mysql_async::Error::Server(e),
-                ..
-            } => Some(Refusal {
-                code: e.code,
-                message: e.message.clone(),
-            }),
+            DownstreamError::Database { source, .. } => match source.fault() {
+                DbFault::Refused { code, message } => Some(Refusal {
+                    code: *code,
+                    message: message.clone(),
+                }),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -155,10 +156,10 @@ impl DownstreamError {
     /// the statements or the data.
     pub fn is_transient(&self) -> bool {
         match self {
-            DownstreamError::Database { source, .. } => match source {
-                mysql_async::Error::Server(e) => matches!(e.code, 1205 | 1213 | 1927 | 2006 | 2013),
-                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
-                _ => false,
+            DownstreamError::Database { source, .. } => match source.fault() {
+                DbFault::Refused { code, .. } => matches!(code, 1205 | 1213 | 1927 | 2006 | 2013),
+                DbFault::Connection => true,
+                DbFault::Other => false,
             },
             _ => false,
         }

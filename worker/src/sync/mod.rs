@@ -3,9 +3,9 @@
 //!
 //! ## Exactly once, in parallel
 //!
-//! One reader decodes the binlog (the upstream port, [`crate::upstream`])
-//! and puts each row change
-//! through the task's rules; the changes go to `worker-count` apply lanes
+//! One reader reads the binlog through the upstream port
+//! ([`crate::upstream`]) and puts each row change through the task's
+//! rules; the changes go to `worker-count` apply lanes
 //! ([`lane`]), chosen by table and primary key ([`route`]) so that one
 //! row's changes stay in order on one lane. After every upstream
 //! transaction the reader tells every lane where it ended (a boundary).

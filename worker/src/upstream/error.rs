@@ -1,6 +1,8 @@
 //! The upstream port's one error type. Its texts are what `query-status`
 //! shows when a copy or a sync stops on the upstream.
 
+use crate::db_error::{DbError, DbFault};
+
 /// MySQL's "could not find the first log file name in the binary log
 /// index" / "the binlog position is gone" (`ER_MASTER_FATAL_ERROR_READING_BINLOG`).
 const ER_MASTER_FATAL_ERROR_READING_BINLOG: u16 = 1236;
@@ -14,7 +16,7 @@ pub enum UpstreamError {
         addr: String,
         what: String,
         #[source]
-        source: mysql_async::Error,
+        source: DbError,
     },
     #[error("upstream {addr}: {what}")]
     Unexpected { addr: String, what: String },
@@ -23,7 +25,7 @@ pub enum UpstreamError {
     Query {
         what: String,
         #[source]
-        source: mysql_async::Error,
+        source: DbError,
     },
     /// The upstream answered with something the copy cannot read.
     #[error("{0}")]
@@ -38,12 +40,15 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// A failed query, `what` saying what it was for.
-    pub(crate) fn query(what: impl Into<String>) -> impl FnOnce(mysql_async::Error) -> Self {
+    pub(crate) fn query<E: Into<DbError>>(what: impl Into<String>) -> impl FnOnce(E) -> Self {
         let what = what.into();
-        move |source| UpstreamError::Query { what, source }
+        move |source| UpstreamError::Query {
+            what,
+            source: source.into(),
+        }
     }
 
-    fn database_error(&self) -> Option<&mysql_async::Error> {
+    fn database_error(&self) -> Option<&DbError> {
         match self {
             UpstreamError::Database { source, .. } | UpstreamError::Query { source, .. } => {
                 Some(source)
@@ -55,17 +60,14 @@ impl UpstreamError {
     /// Whether the connection to the server was lost (I/O or the
     /// client's protocol): the same work may succeed on a new one.
     pub fn connection_lost(&self) -> bool {
-        matches!(
-            self.database_error(),
-            Some(mysql_async::Error::Io(_) | mysql_async::Error::Driver(_))
-        )
+        self.database_error().is_some_and(DbError::is_connection)
     }
 
     /// Whether reading the binlog again later may succeed: any failure to
     /// talk to the server, but not its refusal to serve the position.
     pub fn binlog_retryable(&self) -> bool {
-        match self.database_error() {
-            Some(mysql_async::Error::Server(e)) => e.code != ER_MASTER_FATAL_ERROR_READING_BINLOG,
+        match self.database_error().map(DbError::fault) {
+            Some(DbFault::Refused { code, .. }) => *code != ER_MASTER_FATAL_ERROR_READING_BINLOG,
             Some(_) => true,
             None => false,
         }

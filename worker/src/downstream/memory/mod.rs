@@ -160,11 +160,7 @@ impl MemDownstream {
         DownstreamError::Database {
             addr: self.addr.clone(),
             what: what.to_string(),
-            source: mysql_async::Error::Server(mysql_async::ServerError {
-                code: e.code,
-                message: e.message,
-                state: "HY000".into(),
-            }),
+            source: crate::db_error::DbError::refused(e.code, "HY000", &e.message),
         }
     }
 

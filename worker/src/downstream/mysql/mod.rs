@@ -161,10 +161,10 @@ impl MySqlDownstream {
         what: impl Into<String>,
     ) -> impl FnOnce(mysql_async::Error) -> DownstreamError + '_ {
         let what = what.into();
-        move |source| DownstreamError::Database {
+        move |source: mysql_async::Error| DownstreamError::Database {
             addr: self.addr.clone(),
             what,
-            source,
+            source: source.into(),
         }
     }
 
@@ -496,7 +496,7 @@ impl MySqlDownstream {
             .map_err(|source| DownstreamError::Database {
                 addr,
                 what: "disconnecting".into(),
-                source,
+                source: source.into(),
             })
     }
 }

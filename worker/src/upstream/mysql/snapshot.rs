@@ -22,7 +22,11 @@ pub async fn open_snapshot(opts: Opts) -> Result<Snapshot, UpstreamError> {
     let fail = |what: &str| {
         let addr = addr.clone();
         let what = what.to_string();
-        move |source| UpstreamError::Database { addr, what, source }
+        move |source: mysql_async::Error| UpstreamError::Database {
+            addr,
+            what,
+            source: source.into(),
+        }
     };
     let mut conn = Conn::new(opts).await.map_err(fail("connecting"))?;
     let version: Option<String> = conn
@@ -137,7 +141,7 @@ pub async fn open_snapshots(opts: Opts, count: usize) -> Result<Vec<Snapshot>, U
         .map_err(|source| UpstreamError::Database {
             addr: addr.clone(),
             what: "connecting".into(),
-            source,
+            source: source.into(),
         })?;
     if let Err(e) = lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
         tracing::warn!(upstream = %addr, error = %e, "snapshots at different positions and no global read lock; every chunk records its own");
