@@ -27,11 +27,11 @@ use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::dml::DmlBuilder;
 use super::resume::Skip;
 use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, OpenSync, Position, SyncTx};
+use crate::sql::dml::DmlBuilder;
 use crate::upstream::Column;
 
 /// A batch is committed when the lane is idle this long.

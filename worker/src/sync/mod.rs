@@ -22,7 +22,7 @@
 //!
 //! Each copy chunk was read in a snapshot at its own binlog position. The
 //! unit starts at the earliest of them and runs in *safe mode* (idempotent
-//! statements, see [`dml`]) until it has passed the latest: replaying a
+//! statements, see [`crate::sql::dml`]) until it has passed the latest: replaying a
 //! change a chunk already contains is harmless, and from the latest chunk
 //! position on every change is new, so it is applied exactly once.
 //!
@@ -36,7 +36,6 @@
 //! statement creates (see [`ddl::execute`]).
 
 pub mod ddl;
-pub mod dml;
 pub mod lane;
 pub mod resume;
 pub mod resync;
@@ -86,7 +85,7 @@ pub struct SyncJob {
     pub batch_rows: usize,
     /// Parallel apply lanes (`syncer.worker-count`).
     pub lanes: usize,
-    /// The longest statement the downstream accepts (see `dml`).
+    /// The longest statement the downstream accepts (see `sql::dml`).
     pub statement_bytes: usize,
     /// A sharded merge: table DDLs are coordinated through shard-DDL locks.
     pub sharded: bool,

@@ -10,12 +10,12 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use super::dml::DmlBuilder;
 use super::lane::Routed;
 use super::shard_group::{Arrival, GroupWindow, TableName};
 use super::status::SyncProgress;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, Position};
+use crate::sql::dml::DmlBuilder;
 
 /// How a coordinated DDL stands within its source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,15 +8,15 @@
 //!
 //! [`prepare`] then shapes a row event's routed changes for the lanes: the
 //! generated columns taken out of the columns and both images, and every
-//! image checked to hold what its statements need (see `dml`).
+//! image checked to hold what its statements need (see `sql::dml`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::dml::check_images;
 use super::lane::Routed;
 use super::SyncError;
 use crate::downstream::Downstream;
+use crate::sql::dml::check_images;
 use crate::sql::qualified;
 use crate::upstream::event::{without, Logged};
 use crate::upstream::Column;

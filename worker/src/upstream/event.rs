@@ -8,7 +8,7 @@
 //! puts values under the wrong names, so every image is widened to the
 //! table's width and the columns it did not log are marked (see
 //! [`Logged`]); what a statement needs and an image lacks is then an
-//! error, never a guess (see `sync::dml`).
+//! error, never a guess (see `sql::dml`).
 
 use std::sync::Arc;
 

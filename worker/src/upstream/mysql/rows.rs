@@ -13,7 +13,7 @@
 //! column puts values under the wrong names, so every image is widened to
 //! the table's width here and the columns it did not log are marked (see
 //! [`Logged`]); what a statement needs and an image lacks is then an error,
-//! never a guess (see `sync::dml`).
+//! never a guess (see `sql::dml`).
 //!
 //! Conversions keep every value as the library decoded it (the sync's
 //! literals depend on it byte for byte): the library's column type
