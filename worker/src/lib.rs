@@ -5,24 +5,26 @@
 //!   leader across master failovers.
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
-//! - [`upstream`]: the upstream port (binlog and snapshots, with MySQL and
-//!   in-memory adapters); [`downstream`]: the downstream port (fenced
-//!   transactional writes and checkpoints, the same shape). [`position`]
-//!   is the binlog position both speak of.
-//! - [`sql`]: SQL text (quoting, literals, multi-row INSERTs).
+//! - [`upstream`]: the upstream port (binlog and snapshots, with its MySQL
+//!   adapter); [`downstream`]: the downstream port (fenced transactional
+//!   writes and checkpoints, the same shape). [`position`] is the binlog
+//!   position both speak of; [`db_error`] how both report a database's
+//!   failures.
+//! - [`sql`]: SQL text (quoting, literals, multi-row INSERTs, row-change
+//!   statements).
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
-//! - [`conformance`]: the suites every upstream adapter passes.
+//! - [`subtask`]: the subtasks of the bound sources and their stages.
 //!
 //! `copy` and `sync` see the databases only through the two ports: they
-//! never name the MySQL client library.
-//! - [`subtask`]: the subtasks of the bound sources and their stages.
+//! never name the MySQL client library (`tests/walls.rs` checks it). The
+//! in-memory adapters of both ports and their conformance suites are test
+//! support, in the `dm-worker-testkit` crate (`worker/testkit`).
 //!
 //! DM's table rules (block-allow lists, routes, binlog event filters,
 //! column mappings) are the `dm-rules` crate, which the masters share.
 
 pub mod assignments;
-pub mod conformance;
 pub mod copy;
 pub mod databases;
 pub mod db_error;

@@ -1,7 +1,7 @@
 //! The downstream as the sync unit and the full copy see it: one trait,
 //! two adapters (`mysql::MySqlDownstream` over the network, and the
-//! in-memory one the deterministic simulation uses), one conformance suite
-//! both pass (`super::conformance`).
+//! in-memory one the deterministic simulation uses, in `dm-worker-testkit`),
+//! one conformance suite both pass (`dm_worker_testkit::conformance`).
 //!
 //! The trait is the contract of the fence: `claim` raises a source's epoch,
 //! and every later `commit_fenced`, `save_copy_plan` or chunk commit of a

@@ -4,10 +4,11 @@
 //! The downstream port: the [`Downstream`] trait and its vocabulary (meta
 //! tables, checkpoints, the fence's [`Commit`], copy chunks, lane and chunk
 //! transactions, shard-DDL intents; one error type, [`DownstreamError`])
-//! here; the adapters beside it: MySQL / MariaDB in [`mysql`]
-//! ([`MySqlDownstream`], the only place the client library is used), the
-//! simulation's in-memory database in [`memory`]
-//! ([`memory::MemDownstream`]); both pass [`conformance`].
+//! here; the MySQL / MariaDB adapter beside it in [`mysql`]
+//! ([`MySqlDownstream`], the only place the client library is used). The
+//! simulation's in-memory database and the conformance suite both pass are
+//! test support (`dm-worker-testkit`: `downstream::MemDownstream`,
+//! `conformance::downstream`).
 //!
 //! Everything the worker keeps lives downstream, in the task's meta schema
 //! (`dm_meta` by default), next to the data it describes:
@@ -47,9 +48,6 @@
 
 mod api;
 mod chunks;
-pub mod conformance;
-mod conformance_copy;
-pub mod memory;
 pub mod mysql;
 mod shard_intent;
 mod sync_tx;

@@ -1,8 +1,8 @@
 //! The upstream as the sync unit sees it: a binlog to read from a
 //! position, the tables it has, and where its binlog ends now. One trait,
 //! two adapters: a MySQL / MariaDB server (`mysql::MySqlSource`) and the
-//! simulation's in-memory server (`memory::MemUpstream`); both pass the
-//! upstream conformance suite (`conformance`).
+//! simulation's in-memory server (`dm_worker_testkit::upstream`); both
+//! pass the upstream conformance suite (`dm_worker_testkit::conformance`).
 
 use std::fmt;
 

@@ -1,6 +1,6 @@
 //! The upstream port: what the worker reads from a source database, in the
 //! port's own vocabulary, behind two traits, with a MySQL / MariaDB adapter
-//! and an in-memory one beside it.
+//! (an in-memory one is in `dm-worker-testkit`).
 //!
 //! - Vocabulary: [`Position`] (binlog file, offset and GTID position),
 //!   binlog [`Event`]s and their [`RowChange`]s, row [`Value`]s and the
@@ -13,8 +13,9 @@
 //! - [`mysql`]: both traits on a real server (binlog protocol, snapshot
 //!   transactions, `information_schema` queries); the only place the
 //!   MySQL client library's types are converted into the vocabulary.
-//! - [`memory`]: both traits on the deterministic simulation's server.
-//! - `crate::conformance`: the suites both adapters pass.
+//! - The in-memory adapter of both traits (the deterministic simulation's
+//!   server) and the conformance suites every adapter passes are test
+//!   support: the `dm-worker-testkit` crate (`worker/testkit`).
 //!
 //! Statements the port hands out (DDL from the binlog, `SHOW CREATE
 //! TABLE`) are in MySQL's default syntax ([`statement`]).
@@ -22,7 +23,6 @@
 pub mod binlog;
 mod error;
 pub mod event;
-pub mod memory;
 pub mod mysql;
 pub mod snapshot;
 pub mod statement;

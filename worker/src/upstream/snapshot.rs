@@ -4,9 +4,9 @@
 //!
 //! Two adapters: a MySQL / MariaDB server (`mysql::MySqlCopySource`, one
 //! `REPEATABLE READ` transaction per snapshot) and the simulation's
-//! in-memory upstream (`memory`, a copy of its tables taken atomically at a
-//! binlog position). Both pass the snapshot conformance suite
-//! (`conformance_snapshot`).
+//! in-memory upstream (`dm_worker_testkit::upstream`, a copy of its tables
+//! taken atomically at a binlog position). Both pass the snapshot
+//! conformance suite (`dm_worker_testkit::conformance::snapshot`).
 //!
 //! The contract: every read of one [`CopySnapshot`] sees the upstream as
 //! it was at [`CopySnapshot::position`], so the snapshot's rows plus the

@@ -7,11 +7,11 @@
 //! holds exactly the writes it does not see.
 
 use super::upstream::{expect, read, Writer};
-use crate::copy::plan::chunk_key;
-use crate::position::Position;
-use crate::sql::Literal;
-use crate::upstream::{BinlogSource, CopySnapshot, CopySource, KeyRange, TextRow};
 use dm_rules::TaskRules;
+use dm_worker::copy::plan::chunk_key;
+use dm_worker::position::Position;
+use dm_worker::sql::Literal;
+use dm_worker::upstream::{BinlogSource, CopySnapshot, CopySource, KeyRange, TextRow};
 
 fn text(cells: &[Option<&str>]) -> TextRow {
     cells
@@ -111,7 +111,7 @@ pub async fn cases(
         return Err(format!("SHOW CREATE TABLE of app.t: {show}"));
     }
     // The definition creates the table the copy writes.
-    crate::copy::definition::create_table_as(&show, "target", "t")?;
+    dm_worker::copy::definition::create_table_as(&show, "target", "t")?;
     let (kinds, low) = chunk_rows(first, &chunk(None, Some(4), Some("id")), &columns).await?;
     expect(
         "the literal kinds",

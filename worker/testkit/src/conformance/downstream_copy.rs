@@ -4,8 +4,10 @@
 //! when a newer epoch claims the source while the chunk is open, or when
 //! a row is already there (1062).
 
-use super::conformance::{code, expect, ok, row, sorted_rows};
-use super::{ChunkDone, Commit, Downstream, MetaTables, OpenChunk, Position, StoredChunk};
+use super::downstream::{code, expect, ok, row, sorted_rows};
+use dm_worker::downstream::{
+    ChunkDone, ChunkTx, Commit, Downstream, MetaTables, OpenChunk, Position, StoredChunk,
+};
 
 const SOURCE: &str = "s2";
 
@@ -41,7 +43,7 @@ async fn open(
     meta: &MetaTables,
     epoch: u64,
     chunk: &StoredChunk,
-) -> Result<Box<dyn super::ChunkTx>, String> {
+) -> Result<Box<dyn ChunkTx>, String> {
     match ok(
         "begin a chunk",
         d.begin_chunk(meta, SOURCE, epoch, chunk).await,

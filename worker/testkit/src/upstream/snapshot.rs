@@ -11,13 +11,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use super::{MemUpstream, Table};
-use crate::position::Position;
-use crate::upstream::{
+use dm_proto::sql::qualified;
+use dm_rules::{is_system_schema, TaskRules};
+use dm_worker::position::Position;
+use dm_worker::upstream::{
     BaseTable, ChunkRows, Column, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange,
     TextRow, UpstreamError, Value,
 };
-use dm_proto::sql::qualified;
-use dm_rules::{is_system_schema, TaskRules};
 
 type Tables = BTreeMap<(String, String), Table>;
 

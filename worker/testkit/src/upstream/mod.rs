@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-use crate::position::Position;
-use crate::upstream::{
+use dm_rules::{is_system_schema, TaskRules};
+use dm_worker::position::Position;
+use dm_worker::upstream::{
     BinlogSource, Call, Column, ColumnType, Event, Events, Located, RowChange, RowKind,
     UpstreamError, Value,
 };
-use dm_rules::{is_system_schema, TaskRules};
 
 /// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
 pub const BINLOG_FILE: &str = "mem-bin.000001";
@@ -120,7 +120,7 @@ impl Server {
         if !from.binlog_name.is_empty() && !self.files().contains(&from.binlog_name) {
             return Err(UpstreamError::Position(format!(
                 "the position {from} names a binlog file the upstream does not list ({})",
-                crate::upstream::binlog::describe(&self.files())
+                dm_worker::upstream::binlog::describe(&self.files())
             )));
         }
         // Events ending at or before `from` were read already.

@@ -3,7 +3,7 @@
 //! `commit_fenced`'s do (the fence is checked then, with them).
 
 use super::{source_key, MemDownstream};
-use crate::downstream::{Call, CheckpointKey, Commit, Position, SyncTx};
+use dm_worker::downstream::{Call, CheckpointKey, Commit, Position, SyncTx};
 
 pub(super) struct MemSyncTx {
     downstream: MemDownstream,

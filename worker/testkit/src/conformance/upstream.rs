@@ -12,9 +12,9 @@
 //! for a server, the in-memory API for the simulation's).
 
 use super::snapshot as snapshot_conformance;
-use crate::position::Position;
-use crate::upstream::{BinlogSource, CopySource, Event, Located, RowKind, Value};
 use dm_rules::TaskRules;
+use dm_worker::position::Position;
+use dm_worker::upstream::{BinlogSource, CopySource, Event, Located, RowKind, Value};
 use futures::future::BoxFuture;
 
 /// Writes to the upstream under test: `app.t (id BIGINT PRIMARY KEY, c

@@ -6,7 +6,7 @@
 //! as a duplicate (a chunk copied twice).
 
 use super::{source_key, Commit, Db, DownstreamError, MemDownstream, SourceKey, SqlError};
-use crate::downstream::{Call, ChunkDone, ChunkTx, MetaTables, OpenChunk, StoredChunk};
+use dm_worker::downstream::{Call, ChunkDone, ChunkTx, MetaTables, OpenChunk, StoredChunk};
 
 impl MemDownstream {
     /// The stored plan of `source`'s copy, in table and chunk order.

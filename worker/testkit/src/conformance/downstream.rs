@@ -5,14 +5,14 @@
 //! atomic commits with the checkpoint, per-lane checkpoints, the
 //! statements the sync unit sends, DDL and its error codes, the shard-DDL
 //! records, the full copy's plan and chunk transactions
-//! ([`super::conformance_copy`]).
+//! ([`super::downstream_copy`]).
 //!
 //! [`run`] returns the first broken expectation as an error naming it.
 
-use super::{
+pub(super) use super::upstream::expect;
+use dm_worker::downstream::{
     CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenSync, Position, ShardIntent,
 };
-pub(super) use crate::conformance::upstream::expect;
 
 fn at(pos: u32) -> Position {
     Position {
@@ -327,7 +327,7 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
         ok("group", d.shard_group(meta, "s1").await)?,
         None,
     )?;
-    super::conformance_copy::cases(d, schema, meta).await
+    super::downstream_copy::cases(d, schema, meta).await
 }
 
 /// A lane's transaction in pieces (epoch 6 owns the source): nothing shows

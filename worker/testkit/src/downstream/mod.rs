@@ -20,7 +20,8 @@ use std::sync::{Arc, Mutex};
 
 use engine::{Cell, Engine, SqlError};
 
-use super::{
+use dm_worker::db_error::DbError;
+use dm_worker::downstream::{
     Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, OpenSync,
     Position, ShardIntent, StoredChunk,
 };
@@ -160,7 +161,7 @@ impl MemDownstream {
         DownstreamError::Database {
             addr: self.addr.clone(),
             what: what.to_string(),
-            source: crate::db_error::DbError::refused(e.code, "HY000", &e.message),
+            source: DbError::refused(e.code, "HY000", &e.message),
         }
     }
 
@@ -606,11 +607,11 @@ mod tests {
     #[tokio::test]
     async fn the_in_memory_downstream_passes_the_conformance_suite() {
         let d = MemDownstream::new("memory");
-        super::super::conformance::run(&d, "conformance")
+        crate::conformance::downstream::run(&d, "conformance")
             .await
             .unwrap();
         // Twice: the suite cleans up after itself.
-        super::super::conformance::run(&d, "conformance")
+        crate::conformance::downstream::run(&d, "conformance")
             .await
             .unwrap();
     }
