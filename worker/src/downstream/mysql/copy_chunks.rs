@@ -1,15 +1,6 @@
-//! `<task>_copy_chunk`: the full copy's plan and progress, per source.
-//!
-//! The plan (every table's key-range chunks) is written once, in one fenced
-//! transaction, before any row is copied; a resumed copy reads it back, so
-//! every worker copies the same chunks whatever its own snapshot would have
-//! planned. A chunk's done-mark (rows, bytes, and the binlog position of the
-//! snapshot it was read in) commits in the transaction that writes its rows.
-//!
-//! The copy writes through the [`Downstream`](super::Downstream) trait:
-//! `save_copy_plan` (one fenced transaction) and `begin_chunk`, a fenced
-//! transaction ([`ChunkTx`]) that takes the chunk's `INSERT`s as they are
-//! read and commits them with the done-mark, or not at all.
+//! `<task>_copy_chunk` on MySQL: the table holding the full copy's plan and
+//! done-marks (see `downstream::chunks` for the protocol), the plan's
+//! fenced save, and a chunk's fenced transaction ([`ChunkTx`]).
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Transaction;

@@ -1,11 +1,7 @@
-//! A lane's fenced transaction taken in pieces: the statements of one
-//! upstream transaction too big to hold arrive a piece at a time
-//! ([`SyncTx::write`]) and commit with the lane's checkpoint
-//! ([`SyncTx::commit`]), or not at all. The fence is checked when it opens
-//! and holds for its life (MySQL: the fence row's shared lock, which a
-//! newer claim waits for and then kills), so a worker that lost its source
-//! commits nothing of it. `commit_fenced` is the same transaction in one
-//! piece.
+//! A lane's fenced transaction ([`SyncTx`], see `downstream::sync_tx`)
+//! on MySQL: one `Transaction` that read the fence row under a shared lock
+//! when it opened, its statements sent as multi-statement packets of up to
+//! [`MULTI_STATEMENT_BYTES`], the checkpoint row written last.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Transaction;
