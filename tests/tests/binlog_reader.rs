@@ -4,11 +4,9 @@
 use std::time::Duration;
 
 use dm_tests::{MariaDb, MariaDbOptions};
-use dm_worker::downstream::Position;
-use dm_worker::sync::stream::{BinlogReader, Event, RowKind};
-use mysql_async::consts::{ColumnFlags, ColumnType};
+use dm_worker::upstream::mysql::BinlogReader;
+use dm_worker::upstream::{ColumnType, Event, Position, RowKind, Value};
 use mysql_async::prelude::Queryable;
-use mysql_async::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn row_events_carry_names_keys_types_and_positions() {
@@ -57,11 +55,11 @@ async fn row_events_carry_names_keys_types_and_positions() {
         } = located.event
         {
             assert_eq!((schema.as_str(), table.as_str()), ("app", "t"));
-            let names: Vec<String> = columns.iter().map(|c| c.name_str().into_owned()).collect();
+            let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
             assert_eq!(names, ["id", "en", "st", "v"]);
-            assert!(columns[0].flags().contains(ColumnFlags::PRI_KEY_FLAG));
-            assert!(columns[0].flags().contains(ColumnFlags::UNSIGNED_FLAG));
-            assert_eq!(columns[2].column_type(), ColumnType::MYSQL_TYPE_SET);
+            assert!(columns[0].primary_key);
+            assert!(columns[0].unsigned);
+            assert_eq!(columns[2].kind, ColumnType::Set);
             seen.push((rows[0].kind, rows[0].after.clone()));
             assert!(located.end.binlog_pos > last_end.binlog_pos);
         }

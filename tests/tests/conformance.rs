@@ -1,15 +1,15 @@
 //! The conformance suites against real MariaDB servers: the downstream's
-//! (`dm_worker::downstream::conformance`) and the upstream's
-//! (`dm_worker::sync::source_conformance`). The simulation's in-memory
+//! (`dm_worker_testkit::conformance::downstream`) and the upstream's
+//! (`dm_worker_testkit::conformance::upstream`). The simulation's in-memory
 //! downstream and upstream pass the same suites in the worker's unit tests.
 //! Both suites cover the full copy: snapshots upstream, the plan and
 //! fenced chunk transactions downstream.
 
 use dm_tests::{MariaDb, MariaDbOptions, Restart};
-use dm_worker::copy::mysql_source::MySqlCopySource;
-use dm_worker::downstream::{conformance, MySqlDownstream};
-use dm_worker::sync::source::MySqlSource;
-use dm_worker::sync::source_conformance::{self, Writer};
+use dm_worker::downstream::MySqlDownstream;
+use dm_worker::upstream::mysql::{MySqlCopySource, MySqlSource};
+use dm_worker_testkit::conformance::downstream as conformance;
+use dm_worker_testkit::conformance::upstream::{self as source_conformance, Writer};
 use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
 

@@ -4,7 +4,7 @@
 //! nothing).
 
 use dm_tests::{MariaDb, MariaDbOptions};
-use dm_worker::upstream::open_snapshot;
+use dm_worker::upstream::mysql::open_snapshot;
 use mysql_async::prelude::Queryable;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
 
-use crate::copy::mysql_source::MySqlCopySource;
-use crate::copy::source::CopySource;
-use crate::downstream::session::DEFAULT_TIME_ZONE;
+use crate::downstream::mysql::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
-use crate::sync::source::{BinlogSource, MySqlSource};
+use crate::upstream::mysql::{MySqlCopySource, MySqlSource};
+use crate::upstream::{BinlogSource, CopySource};
 use dm_proto::sql::set_session;
 
 /// Where a worker's subtasks read and write.
@@ -31,7 +30,7 @@ pub trait Databases: Send + Sync + fmt::Debug {
 pub struct MySqlDatabases;
 
 /// Connection options of a source: UTF-8, and the time zone of its
-/// `from.session` `time_zone` (a task's, see [`crate::downstream::session`]),
+/// `from.session` `time_zone` (a task's, see [`crate::downstream::mysql::session`]),
 /// else UTC.
 pub fn upstream_opts(source: &SourceConfig, pool_max: usize) -> mysql_async::Opts {
     let time_zone = source

@@ -5,11 +5,21 @@
 //!   leader across master failovers.
 //! - [`lease`]: how long the worker may write without an answer (pure).
 //! - [`assignments`]: what runs, under which epoch (pure).
-//! - [`downstream`]: fenced transactional writes and checkpoints.
-//! - [`upstream`]: consistent snapshots and chunk plans for the full copy.
+//! - [`upstream`]: the upstream port (binlog and snapshots, with its MySQL
+//!   adapter); [`downstream`]: the downstream port (fenced transactional
+//!   writes and checkpoints, the same shape). [`position`] is the binlog
+//!   position both speak of; [`db_error`] how both report a database's
+//!   failures.
+//! - [`sql`]: SQL text (quoting, literals, multi-row INSERTs, row-change
+//!   statements).
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
+//!
+//! `copy` and `sync` see the databases only through the two ports: they
+//! never name the MySQL client library (`tests/walls.rs` checks it). The
+//! in-memory adapters of both ports and their conformance suites are test
+//! support, in the `dm-worker-testkit` crate (`worker/testkit`).
 //!
 //! DM's table rules (block-allow lists, routes, binlog event filters,
 //! column mappings) are the `dm-rules` crate, which the masters share.
@@ -17,9 +27,12 @@
 pub mod assignments;
 pub mod copy;
 pub mod databases;
+pub mod db_error;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
+pub mod position;
+pub mod sql;
 pub mod subtask;
 pub mod sync;
 pub mod upstream;

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use dm_worker::upstream::memory::Write;
-use mysql_async::Value;
+use dm_worker::upstream::Value;
+use dm_worker_testkit::upstream::Write;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 

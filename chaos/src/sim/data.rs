@@ -18,13 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dm_proto::config::{DbConfig, SourceConfig};
-use dm_worker::copy::source::CopySource;
 use dm_worker::databases::Databases;
-use dm_worker::downstream::memory::MemDownstream;
 use dm_worker::downstream::Downstream;
-use dm_worker::sync::source::BinlogSource;
-use dm_worker::upstream::memory::{MemUpstream, Write};
-use mysql_async::Value;
+use dm_worker::upstream::BinlogSource;
+use dm_worker::upstream::CopySource;
+use dm_worker::upstream::Value;
+use dm_worker_testkit::downstream::MemDownstream;
+use dm_worker_testkit::upstream::{MemUpstream, Write};
 
 /// One commit in this many stalls.
 pub const STALL_ONE_IN: u64 = 40;

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use dm_master::raft::{seed_raft_rng, MemDisk};
 use dm_worker::databases::Databases;
 use dm_worker::downstream::{Downstream, MetaTables, Position};
-use dm_worker::sync::source::BinlogSource;
+use dm_worker::upstream::BinlogSource;
 use openraft::ServerState;
 
 use data::{SimDatabases, World, PRELOADED_ROWS};

@@ -2,7 +2,8 @@
 //! TABLE` of the routed target.
 //!
 //! The copy reads definitions with `SHOW CREATE TABLE` in sessions whose
-//! `sql_mode` it sets itself ([`READ_SQL_MODE`]): the server prints a
+//! `sql_mode` the upstream adapter sets itself (`upstream::mysql`'s
+//! `READ_SQL_MODE`): the server prints a
 //! definition according to the session's mode (`ANSI_QUOTES` quotes names
 //! with `"`, `NO_TABLE_OPTIONS` / `NO_KEY_OPTIONS` / `NO_FIELD_OPTIONS`
 //! leave parts out, `MAXDB` prints TIMESTAMP as DATETIME), so whatever the
@@ -16,29 +17,15 @@
 //!
 //! Text written under `ANSI_QUOTES` (a definition printed in such a
 //! session, or a DDL statement from the binlog whose session had it) is
-//! first brought to MySQL's syntax by [`backtick_identifiers`]: under that
+//! first brought to MySQL's syntax by `upstream::statement::backtick_identifiers`: under that
 //! mode a double-quoted token is always an identifier, never a string.
 
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
-use super::sql::{qualified, quote, TextOffsets};
-
-/// The `sql_mode` of the copy's upstream sessions: none of the modes that
-/// change how definitions are printed or how values are read back (e.g.
-/// `PAD_CHAR_TO_FULL_LENGTH`).
-pub const READ_SQL_MODE: &str = "";
-
-/// The statements that set up a copy session for reading definitions
-/// ([`READ_SQL_MODE`], names always quoted), run when it opens, before its
-/// snapshot starts.
-pub fn read_session_setup() -> [String; 2] {
-    [
-        format!("SET SESSION sql_mode = '{READ_SQL_MODE}'"),
-        "SET SESSION sql_quote_show_create = 1".to_string(),
-    ]
-}
+use crate::sql::qualified;
+use crate::upstream::statement::{backtick_identifiers, head, TextOffsets};
 
 /// Turns `SHOW CREATE TABLE` output into a `CREATE TABLE IF NOT EXISTS` of
 /// `schema`.`table` (the routed target).
@@ -92,47 +79,6 @@ fn is_name(token: &Token) -> bool {
     matches!(token, Token::Word(_))
 }
 
-/// `sql` as written under `ANSI_QUOTES`, with every double-quoted
-/// identifier in backticks instead: the same statement in the syntax of a
-/// session without that mode (the rest of the text is kept byte for byte).
-pub fn backtick_identifiers(sql: &str) -> Result<String, String> {
-    let tokens = Tokenizer::new(&MySqlDialect {}, sql)
-        .tokenize_with_location()
-        .map_err(|e| format!("{e} in: {}", head(sql)))?;
-    let mut offsets = TextOffsets::new(sql);
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut copied = 0;
-    for t in &tokens {
-        let Token::DoubleQuotedString(name) = &t.token else {
-            continue;
-        };
-        let span = offsets
-            .offset(t.span.start)
-            .zip(offsets.offset(t.span.end))
-            .filter(|&(start, end)| {
-                start >= copied
-                    && sql
-                        .get(start..end)
-                        .is_some_and(|s| s.len() >= 2 && s.starts_with('"') && s.ends_with('"'))
-            });
-        let Some((start, end)) = span else {
-            return Err(format!(
-                "cannot place the identifier \"{name}\" in: {}",
-                head(sql)
-            ));
-        };
-        out.push_str(sql.get(copied..start).unwrap_or_default());
-        out.push_str(&quote(name));
-        copied = end;
-    }
-    out.push_str(sql.get(copied..).unwrap_or_default());
-    Ok(out)
-}
-
-fn head(text: &str) -> String {
-    text.chars().take(60).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,27 +115,5 @@ mod tests {
         );
         assert!(create_table_as("CREATE VIEW `v` AS SELECT 1", "a", "b").is_err());
         assert!(create_table_as("CREATE TABLE (`id` int)", "a", "b").is_err());
-    }
-
-    #[test]
-    fn ansi_quoted_identifiers_become_backticked() {
-        let cases = [
-            (
-                r#"CREATE TABLE "app"."t2" ("id" INT PRIMARY KEY, "c" VARCHAR(20) DEFAULT 'x')"#,
-                "CREATE TABLE `app`.`t2` (`id` INT PRIMARY KEY, `c` VARCHAR(20) DEFAULT 'x')",
-            ),
-            (
-                "ALTER TABLE \"t\" ADD COLUMN \"we\"\"ird\" INT, ADD COLUMN \"back`tick\" INT",
-                "ALTER TABLE `t` ADD COLUMN `we\"ird` INT, ADD COLUMN `back``tick` INT",
-            ),
-            (
-                "ALTER TABLE \"表\"\n  ADD \"é\" TEXT -- \"a comment\"\n COMMENT 'it''s \"x\"'",
-                "ALTER TABLE `表`\n  ADD `é` TEXT -- \"a comment\"\n COMMENT 'it''s \"x\"'",
-            ),
-            ("DROP TABLE `t`", "DROP TABLE `t`"),
-        ];
-        for (ansi, mysql) in cases {
-            assert_eq!(backtick_identifiers(ansi).unwrap(), mysql, "{ansi}");
-        }
     }
 }

@@ -9,7 +9,7 @@
 //! 2. **Snapshots.** It opens one consistent snapshot per copier on the
 //!    upstream (MariaDB: `START TRANSACTION WITH CONSISTENT SNAPSHOT` and the
 //!    snapshot's exact binlog position, no lock), all at one position when
-//!    it can (see [`crate::upstream::open_snapshots`]).
+//!    it can (see `crate::upstream::mysql::open_snapshots`).
 //! 3. **Plan.** If the source has no plan downstream yet, it lists the
 //!    tables the block-allow list selects, routes each one, creates the
 //!    target schemas and tables downstream, splits every table into
@@ -28,19 +28,17 @@
 //! 5. **Done** when every chunk is done. The sync unit starts from the
 //!    earliest chunk position and replays idempotently up to the latest.
 //!
-//! The upstream is reached through [`source::CopySource`] (snapshots) and
+//! The upstream is reached through [`CopySource`] (snapshots, the upstream
+//! port) and
 //! the downstream through [`Downstream`] (`save_copy_plan`, `begin_chunk`),
 //! so the deterministic simulation runs this same code on its in-memory
 //! databases.
 
+mod chunks;
 pub mod definition;
 pub mod discover;
-pub mod mysql_source;
 pub mod plan;
 pub mod progress;
-pub mod snapshot_conformance;
-pub mod source;
-pub mod sql;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -53,11 +51,10 @@ use crate::downstream::{
     ChunkDone, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, StoredChunk,
 };
 use crate::lock;
-use crate::upstream::UpstreamError;
+use crate::sql::{self, push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
+use crate::upstream::{CopySnapshot, CopySource, UpstreamError};
 use dm_rules::{ColumnValue, Fate, Route, TaskRules};
 use progress::CopyProgress;
-use source::{CopySnapshot, CopySource};
-use sql::{push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
 
 /// Default rows per chunk (one downstream transaction each).
 pub const DEFAULT_ROWS_PER_CHUNK: u64 = 20_000;
@@ -95,14 +92,8 @@ pub enum CopyOutcome {
 /// The copy's one error type.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
-    #[error("upstream: {what}: {source}")]
-    Upstream {
-        what: String,
-        #[source]
-        source: mysql_async::Error,
-    },
     #[error(transparent)]
-    Snapshot(#[from] UpstreamError),
+    Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Downstream(#[from] DownstreamError),
     #[error("rules: {0}")]
@@ -118,11 +109,7 @@ impl CopyError {
     pub fn is_transient(&self) -> bool {
         match self {
             CopyError::Downstream(e) => e.is_transient(),
-            CopyError::Upstream { source, .. }
-            | CopyError::Snapshot(UpstreamError::Database { source, .. }) => matches!(
-                source,
-                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_)
-            ),
+            CopyError::Upstream(e) => e.connection_lost(),
             _ => false,
         }
     }
@@ -437,8 +424,9 @@ async fn read_chunk(
     statements: mpsc::Sender<Vec<u8>>,
 ) -> Result<(u64, u64), CopyError> {
     let columns = &table.names;
-    let mut result = snapshot.chunk_rows(chunk, columns).await?;
-    let kinds: Vec<Literal> = result.kinds().to_vec();
+    let range = plan::key_range(chunk);
+    let mut result = snapshot.chunk_rows(&range, columns).await?;
+    let kinds: Vec<Literal> = result.columns().iter().map(Literal::of).collect();
     let mut batch = InsertBatcher::new(
         &chunk.target_schema,
         &chunk.target_table,

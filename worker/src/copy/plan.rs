@@ -1,25 +1,14 @@
-//! The copy plan: which key a table is chunked on, its chunks, and the
-//! `WHERE` clause that reads one chunk. Pure.
+//! The copy plan: which key a table is chunked on, its chunks, and the key
+//! range the upstream reads for one chunk. Pure.
 //!
 //! A table is chunked on a single-column integer key: its primary key, or
 //! else a unique key over one `NOT NULL` column. Other tables are copied as
 //! one chunk (still one transaction with its done-mark).
 
+use super::chunks::plan_int_chunks;
 use crate::downstream::StoredChunk;
-use crate::upstream::plan_int_chunks;
-
-use super::sql::quote;
-
-/// One column of an index, as `information_schema.STATISTICS` lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexColumn {
-    pub index: String,
-    pub unique: bool,
-    pub column: String,
-    pub nullable: bool,
-    /// Whether the column's type is an integer type.
-    pub integer: bool,
-}
+pub use crate::upstream::IndexColumn;
+use crate::upstream::KeyRange;
 
 /// The column to chunk on, if the table has a usable one.
 pub fn chunk_key(columns: &[IndexColumn]) -> Option<String> {
@@ -108,24 +97,22 @@ pub fn plan_table(t: &PlannedTable, rows_per_chunk: u64) -> Vec<StoredChunk> {
         .collect()
 }
 
-/// The `WHERE` clause (with a leading space) that selects a chunk's rows;
-/// empty for a whole-table chunk.
-pub fn predicate(chunk: &StoredChunk) -> String {
-    let Some(key) = &chunk.key_column else {
-        return String::new();
-    };
-    let key = quote(key);
-    match (chunk.lower, chunk.upper) {
-        (None, None) => String::new(),
-        (Some(l), None) => format!(" WHERE {key} >= {l}"),
-        (None, Some(u)) => format!(" WHERE {key} < {u}"),
-        (Some(l), Some(u)) => format!(" WHERE {key} >= {l} AND {key} < {u}"),
+/// The key range the upstream reads for `chunk`.
+pub fn key_range(chunk: &StoredChunk) -> KeyRange {
+    KeyRange {
+        schema: chunk.schema.clone(),
+        table: chunk.table.clone(),
+        index: chunk.index,
+        key_column: chunk.key_column.clone(),
+        lower: chunk.lower,
+        upper: chunk.upper,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::upstream::mysql::predicate;
 
     fn col(index: &str, column: &str, unique: bool, nullable: bool, integer: bool) -> IndexColumn {
         IndexColumn {
@@ -194,6 +181,7 @@ mod tests {
     #[test]
     fn chunks_and_their_predicates() {
         let chunks = plan_table(&table(Some("id"), Some((1, 300)), 300), 100);
+        let predicate = |c: &StoredChunk| predicate(&key_range(c));
         let predicates: Vec<String> = chunks.iter().map(predicate).collect();
         assert_eq!(
             predicates,

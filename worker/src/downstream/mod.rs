@@ -1,9 +1,14 @@
 //! The downstream database: transactional writes fenced by the binding
 //! epoch, checkpoints, and the copy's chunk records.
 //!
-//! The sync unit reaches it through the [`Downstream`] trait: MySQL /
-//! MariaDB ([`MySqlDownstream`]) or the simulation's in-memory database
-//! ([`memory::MemDownstream`]); both pass [`conformance`].
+//! The downstream port: the [`Downstream`] trait and its vocabulary (meta
+//! tables, checkpoints, the fence's [`Commit`], copy chunks, lane and chunk
+//! transactions, shard-DDL intents; one error type, [`DownstreamError`])
+//! here; the MySQL / MariaDB adapter beside it in [`mysql`]
+//! ([`MySqlDownstream`], the only place the client library is used). The
+//! simulation's in-memory database and the conformance suite both pass are
+//! test support (`dm-worker-testkit`: `downstream::MemDownstream`,
+//! `conformance::downstream`).
 //!
 //! Everything the worker keeps lives downstream, in the task's meta schema
 //! (`dm_meta` by default), next to the data it describes:
@@ -16,9 +21,9 @@
 //!   with its done-mark and the binlog position of the snapshot it was read
 //!   in (see [`crate::copy`]);
 //! - `<task>_shard_ddl`: per source, the shard DDL its worker was about to
-//!   run as a lock's owner (see `shard_intents`);
+//!   run as a lock's owner (see `shard_intent`);
 //! - `<task>_shard_group`: per source, the open window of a sharding group
-//!   within the source (see `shard_groups`).
+//!   within the source (see `mysql::shard_groups`).
 //!
 //! ## The fence
 //!
@@ -42,31 +47,18 @@
 //! retries under the old epoch.
 
 mod api;
-pub mod conformance;
-mod conformance_copy;
-mod copy_chunks;
-pub mod memory;
-mod mysql;
-pub mod session;
-mod shard_groups;
-mod shard_intents;
+mod chunks;
+pub mod mysql;
+mod shard_intent;
 mod sync_tx;
 
-use std::fmt;
-
+pub use crate::db_error::{DbError, DbFault};
+pub use crate::position::Position;
 pub use api::{Call, Downstream};
-pub use copy_chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
+pub use chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
-pub use shard_intents::ShardIntent;
+pub use shard_intent::ShardIntent;
 pub use sync_tx::{OpenSync, SyncTx};
-
-/// Where a subtask's changes come from: a binlog position.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Position {
-    pub binlog_name: String,
-    pub binlog_pos: u32,
-    pub binlog_gtid: String,
-}
 
 /// The meta tables of one task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +112,7 @@ pub enum DownstreamError {
         addr: String,
         what: String,
         #[source]
-        source: mysql_async::Error,
+        source: DbError,
     },
     #[error("meta table name `{0}` is not valid: {1}")]
     Name(String, &'static str),
@@ -134,51 +126,40 @@ pub enum DownstreamError {
     Unexpected { addr: String, what: String },
 }
 
+/// A statement the downstream server refused: its error code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: u16,
+    pub message: String,
+}
+
 impl DownstreamError {
+    /// The server's refusal behind this error, when the server refused a
+    /// statement (rather than the connection failing).
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            DownstreamError::Database { source, .. } => match source.fault() {
+                DbFault::Refused { code, message } => Some(Refusal {
+                    code: *code,
+                    message: message.clone(),
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Whether retrying the same work later may succeed (lost connection,
     /// lock wait timeout, deadlock, server gone) rather than a problem with
     /// the statements or the data.
     pub fn is_transient(&self) -> bool {
         match self {
-            DownstreamError::Database { source, .. } => match source {
-                mysql_async::Error::Server(e) => matches!(e.code, 1205 | 1213 | 1927 | 2006 | 2013),
-                mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => true,
-                _ => false,
+            DownstreamError::Database { source, .. } => match source.fault() {
+                DbFault::Refused { code, .. } => matches!(code, 1205 | 1213 | 1927 | 2006 | 2013),
+                DbFault::Connection => true,
+                DbFault::Other => false,
             },
             _ => false,
         }
-    }
-}
-
-impl Position {
-    /// Order in the binlog: file, then offset (the GTID is not compared).
-    pub fn binlog_cmp(&self, other: &Position) -> std::cmp::Ordering {
-        (self.binlog_name.as_str(), self.binlog_pos)
-            .cmp(&(other.binlog_name.as_str(), other.binlog_pos))
-    }
-
-    /// Whether `self` is at or before `other` in the binlog.
-    pub fn at_or_before(&self, other: &Position) -> bool {
-        self.binlog_cmp(other).is_le()
-    }
-
-    /// The earliest of `positions`.
-    pub fn earliest<'a>(positions: impl IntoIterator<Item = &'a Position>) -> Option<&'a Position> {
-        positions.into_iter().min_by(|a, b| a.binlog_cmp(b))
-    }
-
-    /// The latest of `positions`.
-    pub fn latest<'a>(positions: impl IntoIterator<Item = &'a Position>) -> Option<&'a Position> {
-        positions.into_iter().max_by(|a, b| a.binlog_cmp(b))
-    }
-}
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "({}, {})", self.binlog_name, self.binlog_pos)?;
-        if !self.binlog_gtid.is_empty() {
-            write!(f, " gtid {}", self.binlog_gtid)?;
-        }
-        Ok(())
     }
 }

@@ -103,17 +103,21 @@ pub async fn execute(
                 tracing::info!(task = %job.task, source = %job.source, ddl = %statement, "DDL applied");
                 continue;
             }
-            Err(DownstreamError::Database {
-                source: mysql_async::Error::Server(e),
-                ..
-            }) if ALREADY_DROPPED.contains(&e.code) || ALREADY_EXISTS.contains(&e.code) => e,
-            Err(e @ DownstreamError::Database { .. }) if e.is_transient() => return Err(e.into()),
-            Err(e) => {
-                return Err(SyncError::Ddl {
-                    sql: statement,
-                    error: e.to_string(),
-                })
-            }
+            Err(e) => match e.refusal() {
+                Some(refusal)
+                    if ALREADY_DROPPED.contains(&refusal.code)
+                        || ALREADY_EXISTS.contains(&refusal.code) =>
+                {
+                    refusal
+                }
+                _ if e.is_transient() => return Err(e.into()),
+                _ => {
+                    return Err(SyncError::Ddl {
+                        sql: statement,
+                        error: e.to_string(),
+                    })
+                }
+            },
         };
         let verdict = if ALREADY_EXISTS.contains(&refused.code) {
             replayed(job, &statement, refused.code).await?

@@ -21,11 +21,11 @@ use super::progress::Progress;
 use super::rows::RowEvent;
 use super::start::{start, Started};
 use super::statement::{self, Running};
-use super::stream::{Event, Located};
 use super::targets::Targets;
 use super::transaction::Transaction;
 use super::window::Step;
 use super::{rows, shard, stop, upstream_end, Stop, SyncError, SyncJob, SyncOutcome};
+use crate::upstream::{Event, Located};
 
 /// Runs the sync until fenced (`Ok`, or `Err(Ok(..))` from deep inside)
 /// or an error.

@@ -2,16 +2,13 @@
 //! cure.
 
 use crate::downstream::DownstreamError;
+use crate::upstream::UpstreamError;
 
 /// The sync unit's one error type.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("upstream: {what}: {source}")]
-    Upstream {
-        what: String,
-        #[source]
-        source: mysql_async::Error,
-    },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
     #[error(transparent)]
     Downstream(#[from] DownstreamError),
     #[error("binlog: {0}")]
@@ -33,7 +30,7 @@ pub enum SyncError {
     #[error("DDL `{sql}` cannot be applied: {error}")]
     Ddl { sql: String, error: String },
     #[error(transparent)]
-    RowTooLarge(#[from] crate::copy::sql::RowTooLarge),
+    RowTooLarge(#[from] crate::sql::RowTooLarge),
     #[error("the upstream closed the binlog stream")]
     Closed,
 }
@@ -42,9 +39,7 @@ impl SyncError {
     /// Whether running again later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            SyncError::Upstream { source, .. } => {
-                !matches!(source, mysql_async::Error::Server(e) if e.code == 1236)
-            }
+            SyncError::Upstream(e) => e.binlog_retryable(),
             SyncError::Downstream(e) => e.is_transient(),
             SyncError::Closed => true,
             _ => false,

@@ -27,12 +27,12 @@ use tokio::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::dml::DmlBuilder;
 use super::progress::Progress;
 use super::resume::Skip;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, OpenSync, Position, SyncTx};
-use mysql_async::Column;
+use crate::sql::dml::DmlBuilder;
+use crate::upstream::Column;
 
 /// A batch is committed when the lane is idle this long.
 const IDLE_FLUSH: Duration = Duration::from_millis(20);
@@ -52,7 +52,7 @@ pub struct Routed {
     pub target_schema: String,
     pub target_table: String,
     pub columns: Arc<[Column]>,
-    pub change: super::stream::RowChange,
+    pub change: crate::upstream::RowChange,
     pub safe: bool,
     /// End of the row event that carried it.
     pub end: Position,

@@ -3,10 +3,11 @@
 //!
 //! ## Exactly once, in parallel
 //!
-//! One reader decodes the binlog ([`stream`]) and puts each row change
-//! through the task's rules ([`rows`]); the changes go to `worker-count`
-//! apply lanes ([`lane`]), chosen by table and primary key ([`route`]) so
-//! that one row's changes stay in order on one lane. After every upstream
+//! One reader reads the binlog through the upstream port
+//! ([`crate::upstream`]) and puts each row change through the task's
+//! rules ([`rows`]); the changes go to `worker-count` apply lanes
+//! ([`lane`]), chosen by table and primary key ([`route`]) so that one
+//! row's changes stay in order on one lane. After every upstream
 //! transaction the reader tells every lane where it ended (a boundary).
 //! Each lane commits batches of whole transactions: a batch's statements
 //! and the lane's checkpoint row (the position after its last transaction)
@@ -21,7 +22,7 @@
 //!
 //! Each copy chunk was read in a snapshot at its own binlog position. The
 //! unit starts at the earliest of them and runs in *safe mode* (idempotent
-//! statements, see [`dml`]) until it has passed the latest: replaying a
+//! statements, see [`crate::sql::dml`]) until it has passed the latest: replaying a
 //! change a chunk already contains is harmless, and from the latest chunk
 //! position on every change is new, so it is applied exactly once.
 //!
@@ -54,35 +55,29 @@
 
 pub mod ddl;
 mod dispatch;
-pub mod dml;
 mod driver;
 mod error;
-pub mod gtid_set;
 pub mod lane;
 pub mod progress;
-pub mod query_mode;
 pub mod resume;
 pub mod resync;
 pub mod route;
-pub mod row_image;
 mod rows;
 pub mod shard;
 pub mod shard_group;
-pub mod source;
-pub mod source_conformance;
 mod start;
 mod statement;
 pub mod status;
-pub mod stream;
 pub mod targets;
 mod transaction;
 pub mod upstream_end;
-pub mod value;
 mod window;
 
 use std::sync::Arc;
 
-use crate::downstream::{Downstream, MetaTables, Position};
+use crate::downstream::{Downstream, MetaTables};
+use crate::position::Position;
+use crate::upstream::BinlogSource;
 use dm_rules::TaskRules;
 pub use error::SyncError;
 use progress::Progress;
@@ -93,7 +88,7 @@ pub struct SyncJob {
     pub task: String,
     pub source: String,
     pub epoch: u64,
-    pub upstream: Arc<dyn source::BinlogSource>,
+    pub upstream: Arc<dyn BinlogSource>,
     /// Replica server id of the binlog connection.
     pub server_id: u32,
     pub downstream: Arc<dyn Downstream>,
@@ -110,7 +105,7 @@ pub struct SyncJob {
     pub batch_rows: usize,
     /// Parallel apply lanes (`syncer.worker-count`).
     pub lanes: usize,
-    /// The longest statement the downstream accepts (see `dml`).
+    /// The longest statement the downstream accepts (see `sql::dml`).
     pub statement_bytes: usize,
     /// A sharded merge: table DDLs are coordinated through shard-DDL locks.
     pub sharded: bool,

@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 
 use super::status;
 use super::SyncError;
-use crate::downstream::Position;
+use crate::position::Position;
+use crate::upstream::binlog::{describe, purged};
 
 /// What a lane's checkpoint already covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,23 +191,6 @@ fn by_gtid(
     })
 }
 
-/// Whether `name` is a binlog file the server had and purged: the same
-/// base name and width of number as the files it lists, numbered before
-/// the first of them.
-pub fn purged(name: &str, files: &[String]) -> bool {
-    let split = |f: &str| {
-        let (base, number) = f.rsplit_once('.')?;
-        let n: u64 = number.parse().ok()?;
-        Some((base.to_string(), number.len(), n))
-    };
-    match (split(name), files.first().and_then(|f| split(f))) {
-        (Some((base, width, n)), Some((first_base, first_width, first))) => {
-            base == first_base && width == first_width && n < first
-        }
-        _ => false,
-    }
-}
-
 /// `domain-server-seq` of a single MariaDB GTID: (domain, seq).
 fn mariadb_gtid(gtid: &str) -> Option<(u32, u64)> {
     let mut parts = gtid.trim().split('-');
@@ -214,15 +198,6 @@ fn mariadb_gtid(gtid: &str) -> Option<(u32, u64)> {
     let _server: u32 = parts.next()?.parse().ok()?;
     let seq = parts.next()?.parse().ok()?;
     parts.next().is_none().then_some((domain, seq))
-}
-
-/// The upstream's files, for messages.
-pub fn describe(files: &[String]) -> String {
-    match (files.first(), files.last()) {
-        (Some(first), Some(last)) if first != last => format!("files {first} to {last}"),
-        (Some(only), _) => format!("only file {only}"),
-        _ => "no binlog files".to_string(),
-    }
 }
 
 #[cfg(test)]

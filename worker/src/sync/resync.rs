@@ -9,12 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use super::dml::DmlBuilder;
 use super::lane::Routed;
 use super::progress::Progress;
 use super::shard_group::{Arrival, GroupWindow, TableName};
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, Position};
+use crate::sql::dml::DmlBuilder;
 
 /// How a coordinated DDL stands within its source.
 #[derive(Debug, Clone, PartialEq, Eq)]

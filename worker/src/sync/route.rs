@@ -7,11 +7,8 @@
 //! by the table. An update that moves a row to a key of another lane is a
 //! *conflict*: its transaction is applied alone, between barriers.
 
-use mysql_async::consts::ColumnFlags;
-use mysql_async::{Column, Value};
-
-use super::stream::RowChange;
-use super::value::push_value;
+use crate::sql::push_value;
+use crate::upstream::{Column, RowChange, Value};
 
 /// Where a change goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,7 +66,7 @@ pub fn lane_of(
     let keys: Vec<usize> = columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.flags().contains(ColumnFlags::PRI_KEY_FLAG))
+        .filter(|(_, c)| c.primary_key)
         .map(|(i, _)| i)
         .collect();
     if serial || keys.is_empty() {
@@ -99,20 +96,12 @@ pub fn lane_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::stream::RowKind;
-    use mysql_async::consts::ColumnType;
+    use crate::upstream::{ColumnType, RowKind};
 
     fn columns(keyed: bool) -> Vec<Column> {
-        let flags = if keyed {
-            ColumnFlags::PRI_KEY_FLAG
-        } else {
-            ColumnFlags::empty()
-        };
         vec![
-            Column::new(ColumnType::MYSQL_TYPE_LONG)
-                .with_name(b"id")
-                .with_flags(flags),
-            Column::new(ColumnType::MYSQL_TYPE_LONG).with_name(b"v"),
+            Column::new("id", ColumnType::Integer).with_primary_key(keyed),
+            Column::new("v", ColumnType::Integer),
         ]
     }
 

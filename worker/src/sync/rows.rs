@@ -5,15 +5,13 @@
 
 use std::sync::Arc;
 
-use mysql_async::{Column, Value};
-
 use super::lane::Routed;
 use super::route::{self, LaneChoice};
-use super::stream::{RowChange, RowKind};
 use super::targets::{self, Targets};
 use super::{SyncError, SyncJob};
-use crate::copy::sql::qualified;
-use crate::downstream::Position;
+use crate::position::Position;
+use crate::sql::qualified;
+use crate::upstream::{Column, RowChange, RowKind, Value};
 use dm_rules::{ColumnValue, EventKind, Fate};
 
 /// One row event as read.
@@ -104,19 +102,17 @@ fn route_rows(
         Fate::Dropped(_) => return Ok(Vec::new()),
         Fate::Routed(route) => route,
     };
-    let mapped = match route.mapped_column() {
-        Some(column) => Some(
-            columns
-                .iter()
-                .position(|c| c.name_str() == column)
-                .ok_or_else(|| {
+    let mapped =
+        match route.mapped_column() {
+            Some(column) => Some(columns.iter().position(|c| c.name == column).ok_or_else(
+                || {
                     SyncError::Rules(format!(
                         "column mapping: column {column} not found in `{schema}`.`{table}`"
                     ))
-                })?,
-        ),
-        None => None,
-    };
+                },
+            )?),
+            None => None,
+        };
     let (target_schema, target_table) = route.target.clone();
     let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
@@ -129,7 +125,7 @@ fn route_rows(
                     let origin = match &*slot {
                         Value::Int(v) => ColumnValue::Int(*v),
                         Value::UInt(v) => ColumnValue::UInt(*v),
-                        Value::NULL => continue,
+                        Value::Null => continue,
                         Value::Bytes(b) => {
                             ColumnValue::Str(String::from_utf8_lossy(b).into_owned())
                         }
@@ -142,7 +138,7 @@ fn route_rows(
                         ColumnValue::Int(v) => Value::Int(v),
                         ColumnValue::UInt(v) => Value::UInt(v),
                         ColumnValue::Str(s) => Value::Bytes(s.into_bytes()),
-                        _ => Value::NULL,
+                        _ => Value::Null,
                     };
                 }
             }

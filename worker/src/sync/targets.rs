@@ -8,17 +8,18 @@
 //!
 //! [`prepare`] then shapes a row event's routed changes for the lanes: the
 //! generated columns taken out of the columns and both images, and every
-//! image checked to hold what its statements need (see `dml`).
+//! image checked to hold what its statements need (see `sql::dml`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::dml::check_images;
 use super::lane::Routed;
-use super::row_image::{without, Logged};
 use super::SyncError;
-use crate::copy::sql::qualified;
 use crate::downstream::Downstream;
+use crate::sql::dml::check_images;
+use crate::sql::qualified;
+use crate::upstream::event::{without, Logged};
+use crate::upstream::Column;
 
 /// What the sync knows of one downstream table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,11 +72,11 @@ pub fn prepare(routed: &mut [Routed], facts: &TargetFacts) -> Result<(), SyncErr
         .columns
         .iter()
         .enumerate()
-        .filter(|(_, c)| facts.generated.iter().any(|g| *g == c.name_str()))
+        .filter(|(_, c)| facts.generated.contains(&c.name))
         .map(|(i, _)| i)
         .collect();
     if !dropped.is_empty() {
-        let columns: Arc<[mysql_async::Column]> = without(&first.columns, &dropped).into();
+        let columns: Arc<[Column]> = without(&first.columns, &dropped).into();
         for r in routed.iter_mut() {
             r.columns = columns.clone();
             let change = &mut r.change;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::progress::Progress;
-use super::source::BinlogSource;
+use crate::upstream::BinlogSource;
 
 /// How often the upstream is asked.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);

@@ -12,10 +12,10 @@ use super::progress::Progress;
 use super::resync::{self, Resync};
 use super::rows::{self, RowEvent};
 use super::shard_group::GroupWindow;
-use super::stream::{Event, Located};
 use super::targets::Targets;
 use super::{stop, Stop, SyncJob, SyncOutcome};
 use crate::downstream::Position;
+use crate::upstream::{Event, Located};
 
 /// The source's window, and its re-read when one runs.
 #[derive(Debug, Default)]

@@ -1,32 +1,38 @@
-//! The upstream database: consistent snapshots for the full copy, and the
-//! plan of key-range chunks a table is copied in.
+//! The upstream port: what the worker reads from a source database, in the
+//! port's own vocabulary, behind two traits, with a MySQL / MariaDB adapter
+//! (an in-memory one is in `dm-worker-testkit`).
 //!
-//! A copy reads every table inside one `REPEATABLE READ` snapshot per reader
-//! connection and records the binlog position that snapshot corresponds to:
-//! replaying the binlog from there brings the copy up to date. MariaDB gives
-//! that position without any lock (`binlog_snapshot_file/position`, which
-//! are exactly at the snapshot); MySQL needs `FLUSH TABLES WITH READ LOCK`
-//! for a moment while the snapshot starts.
+//! - Vocabulary: [`Position`] (binlog file, offset and GTID position),
+//!   binlog [`Event`]s and their [`RowChange`]s, row [`Value`]s and the
+//!   [`Column`]s that say what they are, base tables and their index
+//!   columns, key ranges; one error type, [`UpstreamError`].
+//! - [`BinlogSource`] (`binlog`): the binlog from a position, the tables,
+//!   the binlog's end and files; what the sync unit reads.
+//! - [`CopySource`] (`snapshot`): consistent snapshots at a binlog
+//!   position; what the full copy reads.
+//! - [`mysql`]: both traits on a real server (binlog protocol, snapshot
+//!   transactions, `information_schema` queries); the only place the
+//!   MySQL client library's types are converted into the vocabulary.
+//! - The in-memory adapter of both traits (the deterministic simulation's
+//!   server) and the conformance suites every adapter passes are test
+//!   support: the `dm-worker-testkit` crate (`worker/testkit`).
+//!
+//! Statements the port hands out (DDL from the binlog, `SHOW CREATE
+//! TABLE`) are in MySQL's default syntax ([`statement`]).
 
-mod binlog_status;
-mod chunks;
-pub mod memory;
-mod snapshot;
+pub mod binlog;
+mod error;
+pub mod event;
+pub mod mysql;
+pub mod snapshot;
+pub mod statement;
+pub mod value;
 
-pub use binlog_status::binlog_status;
-pub use chunks::{plan_int_chunks, Chunk};
-pub use snapshot::{open_snapshot, open_snapshots, Snapshot};
-
-/// The upstream layer's one error type.
-#[derive(Debug, thiserror::Error)]
-pub enum UpstreamError {
-    #[error("upstream {addr}: {what}: {source}")]
-    Database {
-        addr: String,
-        what: String,
-        #[source]
-        source: mysql_async::Error,
-    },
-    #[error("upstream {addr}: {what}")]
-    Unexpected { addr: String, what: String },
-}
+pub use crate::position::Position;
+pub use binlog::{BinlogSource, Call, Events};
+pub use error::UpstreamError;
+pub use event::{Event, Located, Logged, RowChange, RowKind};
+pub use snapshot::{
+    BaseTable, ChunkRows, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange, TextRow,
+};
+pub use value::{Column, ColumnType, Value, BINARY};

@@ -1,161 +1,131 @@
-//! A consistent snapshot of an upstream and its binlog position.
+//! What the copy reads, behind traits: consistent snapshots of the
+//! upstream at one binlog position, the tables they hold, and a chunk's
+//! rows streamed as text.
+//!
+//! Two adapters: a MySQL / MariaDB server (`mysql::MySqlCopySource`, one
+//! `REPEATABLE READ` transaction per snapshot) and the simulation's
+//! in-memory upstream (`dm_worker_testkit::upstream`, a copy of its tables
+//! taken atomically at a binlog position). Both pass the snapshot
+//! conformance suite (`dm_worker_testkit::conformance::snapshot`).
+//!
+//! The contract: every read of one [`CopySnapshot`] sees the upstream as
+//! it was at [`CopySnapshot::position`], so the snapshot's rows plus the
+//! binlog after that position give exactly the upstream.
 
-use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts};
+use std::fmt;
 
+use futures::future::BoxFuture;
+
+use super::value::Column;
 use super::UpstreamError;
-use crate::downstream::Position;
+use crate::position::Position;
+use dm_rules::TaskRules;
 
-/// An open snapshot: a connection inside a `REPEATABLE READ` transaction
-/// whose reads all see the data as of `position`.
-#[derive(Debug)]
-pub struct Snapshot {
-    pub conn: Conn,
-    pub position: Position,
-    /// True when the upstream is MariaDB.
-    pub mariadb: bool,
+/// A copy call's future.
+pub type CopyCall<'a, T> = BoxFuture<'a, Result<T, UpstreamError>>;
+
+/// A base table, with the server's estimate of its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseTable {
+    pub schema: String,
+    pub table: String,
+    pub estimate_rows: u64,
 }
 
-/// Opens a consistent snapshot and reads the binlog position it matches.
-pub async fn open_snapshot(opts: Opts) -> Result<Snapshot, UpstreamError> {
-    let addr = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
-    let fail = |what: &str| {
-        let addr = addr.clone();
-        let what = what.to_string();
-        move |source| UpstreamError::Database { addr, what, source }
-    };
-    let mut conn = Conn::new(opts).await.map_err(fail("connecting"))?;
-    let version: Option<String> = conn
-        .query_first("SELECT VERSION()")
-        .await
-        .map_err(fail("reading the version"))?;
-    let mariadb = version.unwrap_or_default().contains("MariaDB");
-    conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .await
-        .map_err(fail("setting the isolation level"))?;
-    let position = if mariadb {
-        // MariaDB reports the binlog position exactly at the snapshot: no lock.
-        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-            .await
-            .map_err(fail("starting the snapshot"))?;
-        let rows: Vec<(String, String)> = conn
-            .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
-            .await
-            .map_err(fail("reading the snapshot's binlog position"))?;
-        let value = |name: &str| {
-            rows.iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
-        let (Some(file), Some(pos)) = (
-            value("binlog_snapshot_file"),
-            value("binlog_snapshot_position"),
-        ) else {
-            return Err(UpstreamError::Unexpected {
-                addr,
-                what:
-                    "no binlog_snapshot_file / binlog_snapshot_position: is the binary log enabled?"
-                        .into(),
-            });
-        };
-        let pos: u32 = pos.parse().map_err(|_| UpstreamError::Unexpected {
-            addr: addr.clone(),
-            what: format!("binlog_snapshot_position {pos:?} is not a number"),
-        })?;
-        let gtid: Option<Option<String>> = conn
-            .exec_first("SELECT BINLOG_GTID_POS(?, ?)", (&file, pos))
-            .await
-            .map_err(fail("reading the snapshot's GTID position"))?;
-        Position {
-            binlog_name: file,
-            binlog_pos: pos,
-            binlog_gtid: gtid.flatten().unwrap_or_default(),
-        }
-    } else {
-        // MySQL: hold the global read lock only while the snapshot starts.
-        conn.query_drop("FLUSH TABLES WITH READ LOCK")
-            .await
-            .map_err(fail("taking the global read lock"))?;
-        let started = async {
-            conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                .await
-                .map_err(fail("starting the snapshot"))?;
-            let row = super::binlog_status(&mut conn)
-                .await
-                .map_err(fail("reading the binlog position"))?;
-            Ok::<_, UpstreamError>(row.and_then(|r| {
-                let gtid = r.get::<Option<String>, _>(4).flatten();
-                Some((r.get::<String, _>(0)?, r.get::<u32, _>(1)?, gtid))
-            }))
-        }
-        .await;
-        conn.query_drop("UNLOCK TABLES")
-            .await
-            .map_err(fail("releasing the global read lock"))?;
-        let Some((file, pos, gtid)) = started? else {
-            return Err(UpstreamError::Unexpected {
-                addr,
-                what: "SHOW MASTER STATUS is empty: is the binary log enabled?".into(),
-            });
-        };
-        Position {
-            binlog_name: file,
-            binlog_pos: pos,
-            binlog_gtid: gtid.unwrap_or_default(),
-        }
-    };
-    Ok(Snapshot {
-        conn,
-        position,
-        mariadb,
-    })
+/// One column of an index, as `information_schema.STATISTICS` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexColumn {
+    pub index: String,
+    pub unique: bool,
+    pub column: String,
+    pub nullable: bool,
+    /// Whether the column's type is an integer type.
+    pub integer: bool,
 }
 
-/// Opens `count` snapshots at one binlog position, so parallel readers see
-/// the same data. Without a lock first (MariaDB gives each snapshot's exact
-/// position; on a quiet upstream they agree); when writes keep moving the
-/// position, the snapshots start under a brief `FLUSH TABLES WITH READ
-/// LOCK`; without the privilege for that, the readers go on at their own
-/// positions, which each chunk records (the sync unit replays from the
-/// earliest).
-pub async fn open_snapshots(opts: Opts, count: usize) -> Result<Vec<Snapshot>, UpstreamError> {
-    const LOCK_FREE_ATTEMPTS: usize = 2;
-    let count = count.max(1);
-    let mut group = Vec::with_capacity(count);
-    for _ in 0..LOCK_FREE_ATTEMPTS {
-        group.clear();
-        for _ in 0..count {
-            group.push(open_snapshot(opts.clone()).await?);
-        }
-        if aligned(&group) {
-            return Ok(group);
-        }
-    }
-    let addr = format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port());
-    let mut lock = Conn::new(opts.clone())
-        .await
-        .map_err(|source| UpstreamError::Database {
-            addr: addr.clone(),
-            what: "connecting".into(),
-            source,
-        })?;
-    if let Err(e) = lock.query_drop("FLUSH TABLES WITH READ LOCK").await {
-        tracing::warn!(upstream = %addr, error = %e, "snapshots at different positions and no global read lock; every chunk records its own");
-        return Ok(group);
-    }
-    group.clear();
-    let opened = async {
-        let mut locked = Vec::with_capacity(count);
-        for _ in 0..count {
-            locked.push(open_snapshot(opts.clone()).await?);
-        }
-        Ok::<_, UpstreamError>(locked)
-    }
-    .await;
-    let _ = lock.query_drop("UNLOCK TABLES").await;
-    opened
+/// The rows of a table whose integer key is in `[lower, upper)` (`None`:
+/// unbounded); every row when there is no key. `index` names the range in
+/// messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRange {
+    pub schema: String,
+    pub table: String,
+    pub index: u32,
+    pub key_column: Option<String>,
+    pub lower: Option<i128>,
+    pub upper: Option<i128>,
 }
 
-fn aligned(group: &[Snapshot]) -> bool {
-    group.windows(2).all(|w| w[0].position == w[1].position)
+/// One row as the text protocol gives it: a value's bytes, `None` is NULL.
+pub type TextRow = Vec<Option<Vec<u8>>>;
+
+/// Where a copy's snapshots come from.
+pub trait CopySource: Send + Sync + fmt::Debug {
+    /// Opens `count` snapshots, at one binlog position when the upstream
+    /// can give that (each snapshot records its own position).
+    fn open_snapshots(&self, count: usize) -> CopyCall<'_, Vec<Box<dyn CopySnapshot>>>;
+}
+
+/// One consistent snapshot of the upstream.
+pub trait CopySnapshot: Send {
+    /// The binlog position the snapshot's data corresponds to.
+    fn position(&self) -> &Position;
+
+    /// The base tables `rules` select, with row estimates, in (schema,
+    /// table) order.
+    fn list_tables<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, Vec<BaseTable>>;
+
+    /// The schemas `rules` select, tables or not, in order (a schema
+    /// without tables is created downstream too). An upstream whose schemas
+    /// exist only through their tables (the in-memory one) lists none.
+    fn list_schemas<'a>(&'a mut self, _rules: &'a TaskRules) -> CopyCall<'a, Vec<String>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// The columns of every index of `schema`.`table`, by index name and
+    /// position in the index.
+    fn index_columns<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> CopyCall<'a, Vec<IndexColumn>>;
+
+    /// The smallest and largest value of the integer column `key`; `None`
+    /// when the table is empty.
+    fn key_range<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+        key: &'a str,
+    ) -> CopyCall<'a, Option<(i128, i128)>>;
+
+    /// The table's definition, as `SHOW CREATE TABLE` prints it.
+    fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String>;
+
+    /// The columns a copy writes: every column but generated ones, in
+    /// order.
+    fn writable_columns<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+    ) -> CopyCall<'a, Vec<String>>;
+
+    /// Streams the rows of `range`, values of `columns` in that order.
+    fn chunk_rows<'a>(
+        &'a mut self,
+        range: &'a KeyRange,
+        columns: &'a [String],
+    ) -> CopyCall<'a, Box<dyn ChunkRows + 'a>>;
+}
+
+/// A chunk's rows, read as they come.
+pub trait ChunkRows: Send {
+    /// What each value is (its type and character set), in order.
+    fn columns(&self) -> &[Column];
+
+    /// The next row; `None` after the last.
+    fn next_row(&mut self) -> CopyCall<'_, Option<TextRow>>;
+
+    /// Reads and drops the rest, so the snapshot stays usable.
+    fn drain(&mut self) -> CopyCall<'_, ()>;
 }

@@ -538,7 +538,7 @@ mod tests {
     /// replay compares equal with.
     #[test]
     fn the_in_memory_downstream_shows_what_was_created() {
-        use crate::downstream::memory::engine::Engine;
+        use dm_worker_testkit::downstream::engine::Engine;
         let mut e = Engine::default();
         let statements = [
             ("CREATE DATABASE `db`", 1007),
