@@ -45,7 +45,7 @@ pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
         data_dir = %cfg.data_dir, "dm-master starting");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let running = start::start(&cfg).await?;
+        let running = start::start(&cfg, start::Env::system(&cfg)?).await?;
         dm_proto::shutdown::signalled().await;
         tracing::info!("dm-master stopping");
         running.stop().await;

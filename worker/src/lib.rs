@@ -10,6 +10,8 @@
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
+//! - [`start`]: one worker started in an environment (network, databases,
+//!   clock), the same for the binary and the simulation.
 //!
 //! DM's table rules (block-allow lists, routes, binlog event filters,
 //! column mappings) are the `dm-rules` crate, which the masters share.
@@ -20,17 +22,14 @@ pub mod databases;
 pub mod downstream;
 pub mod lease;
 pub mod master_client;
+pub mod start;
 pub mod subtask;
 pub mod sync;
 pub mod upstream;
 
 use anyhow::Context;
 use dm_proto::config::{WorkerArgs, WorkerConfig};
-use dm_proto::net::{ChannelTimeouts, TcpConnector};
 use tokio::sync::watch;
-
-use master_client::MasterClient;
-use subtask::Supervisor;
 
 /// Locks `mutex`, also after a panic elsewhere left it poisoned: the
 /// shared state here (progress, unit outcomes) stays meaningful.
@@ -53,27 +52,14 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
-        let connector = TcpConnector::shared(ChannelTimeouts::default());
-        let mut client = MasterClient::new(&cfg, connector);
-        let work = async {
-            let mut registration_stop = stopped.clone();
-            client
-                .register(&mut registration_stop)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let mut supervisor = Supervisor::new(std::sync::Arc::new(databases::MySqlDatabases));
-            client
-                .run(&mut supervisor, stopped.clone())
-                .await
-                .map_err(anyhow::Error::msg)
-        };
+        let work = start::run(&cfg, start::Env::system(stopped));
         tokio::pin!(work);
         tokio::select! {
-            result = &mut work => result,
+            result = &mut work => Ok(result?),
             () = dm_proto::shutdown::signalled() => {
                 tracing::info!("dm-worker stopping");
                 let _ = stop.send(true);
-                work.await
+                Ok(work.await?)
             }
         }
     })
