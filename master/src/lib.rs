@@ -38,8 +38,7 @@ use dm_proto::config::{MasterArgs, MasterConfig};
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
     let cfg = MasterConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
-        .map_err(anyhow::Error::msg)?;
+    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
     tracing::info!(name = %cfg.name, master_addr = %cfg.master_addr, advertise_addr = %cfg.advertise_addr,
         peer_urls = %cfg.peer_urls, initial_cluster = %cfg.initial_cluster, join = %cfg.join,
         data_dir = %cfg.data_dir, "dm-master starting");

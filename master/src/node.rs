@@ -165,13 +165,12 @@ impl Node {
             Some((id, _)) if id == self.id => Ok(Route::Local),
             Some(_) if forwarded => Err(MasterError::LeaderMoved),
             Some((_, leader)) => {
-                let channel = self
-                    .connector
-                    .channel(&leader.peer_addr)
-                    .map_err(|reason| MasterError::LeaderUnreachable {
+                let channel = self.connector.channel(&leader.peer_addr).map_err(|e| {
+                    MasterError::LeaderUnreachable {
                         addr: leader.peer_addr.clone(),
-                        reason,
-                    })?;
+                        reason: e.to_string(),
+                    }
+                })?;
                 Ok(Route::Forward { leader, channel })
             }
         }

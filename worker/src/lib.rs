@@ -43,8 +43,7 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let cfg = WorkerConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
-        .map_err(anyhow::Error::msg)?;
+    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
     let source = cfg.embedded_source().map(|s| s.source_id);
     tracing::info!(name = %cfg.name, worker_addr = %cfg.worker_addr, advertise_addr = %cfg.advertise_addr,
         join = %cfg.join, keepalive_ttl_secs = cfg.keepalive_ttl, embedded_source = ?source,

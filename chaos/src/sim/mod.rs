@@ -43,7 +43,7 @@ use faults::{Fault, Hosts, Schedule};
 use hosts::{
     master_config, master_name, run_master, run_worker, worker_config, worker_name, Registry,
 };
-use invariants::{Checker, Violation};
+use invariants::{Checker, Pending, Violation};
 use workload::{Journal, Migration};
 
 /// What one run looks like.
@@ -242,7 +242,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
                     ));
                     break;
                 }
-                Ok(()) => last_reason = "the client has not finished".into(),
+                Ok(()) => last_reason = Pending("the client has not finished".into()),
                 Err(reason) => last_reason = reason,
             }
             if now > opts.fault_window + opts.settle_deadline {

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use dm_master::start::{Incoming, Listen};
 use dm_proto::config::parse_host_port;
-use dm_proto::net::{ChannelTimeouts, Connector, SharedConnector};
+use dm_proto::net::{ChannelTimeouts, Connector, NetError, SharedConnector};
 use futures::Stream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -30,7 +30,7 @@ impl SimConnector {
 }
 
 impl Connector for SimConnector {
-    fn channel(&self, addr: &str) -> Result<Channel, String> {
+    fn channel(&self, addr: &str) -> Result<Channel, NetError> {
         let endpoint = self.timeouts.endpoint(addr)?;
         Ok(
             endpoint.connect_with_connector_lazy(service_fn(|uri: Uri| async move {

@@ -34,8 +34,8 @@ pub(super) async fn bootstrap(
         return join(cfg, node, connector).await;
     }
     let mut members = BTreeMap::new();
-    for (name, url) in parse_initial_cluster(&cfg.initial_cluster).map_err(anyhow::Error::msg)? {
-        let peer_addr = parse_peer_url(&url).map_err(anyhow::Error::msg)?;
+    for (name, url) in parse_initial_cluster(&cfg.initial_cluster)? {
+        let peer_addr = parse_peer_url(&url)?;
         let member = if name == node.me.name {
             node.me.clone()
         } else {
@@ -74,7 +74,7 @@ async fn join(cfg: &MasterConfig, node: &Node, connector: &SharedConnector) -> a
             let channel = match connector.channel(&addr) {
                 Ok(c) => c,
                 Err(e) => {
-                    last_error = e;
+                    last_error = e.to_string();
                     continue;
                 }
             };

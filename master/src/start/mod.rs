@@ -71,7 +71,7 @@ pub struct Addresses {
 impl Addresses {
     pub fn from_config(cfg: &MasterConfig) -> anyhow::Result<Self> {
         let listen = |addr: &str| -> anyhow::Result<String> {
-            let (host, port) = parse_host_port(addr).map_err(anyhow::Error::msg)?;
+            let (host, port) = parse_host_port(addr)?;
             Ok(if host.is_empty() {
                 format!("0.0.0.0:{port}")
             } else {
@@ -83,12 +83,11 @@ impl Addresses {
                 .into_iter()
                 .next()
                 .with_context(|| format!("{key} is empty"))?;
-            parse_peer_url(&url).map_err(anyhow::Error::msg)
+            Ok(parse_peer_url(&url)?)
         };
         let peer_listen = first(&cfg.peer_urls, "peer-urls")?;
         let peer_advertise =
-            advertise_for(&first(&cfg.advertise_peer_urls, "advertise-peer-urls")?)
-                .map_err(anyhow::Error::msg)?;
+            advertise_for(&first(&cfg.advertise_peer_urls, "advertise-peer-urls")?)?;
         Ok(Self {
             client_listen: listen(&cfg.master_addr)?,
             peer_listen: listen(&peer_listen)?,
