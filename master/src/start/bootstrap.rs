@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
 use dm_proto::config::{
     advertise_for, parse_initial_cluster, parse_peer_url, split_list, MasterConfig,
 };
@@ -14,6 +13,7 @@ use dm_proto::pb::raft::raft_transport_client::RaftTransportClient;
 use dm_proto::pb::raft::JoinClusterRequest;
 use openraft::error::{InitializeError, RaftError};
 
+use super::StartError;
 use crate::node::Node;
 use crate::raft::{node_id, MasterNode};
 
@@ -25,8 +25,16 @@ pub(super) async fn bootstrap(
     cfg: &MasterConfig,
     node: &Node,
     connector: &SharedConnector,
-) -> anyhow::Result<()> {
-    if node.raft.is_initialized().await.context("raft stopped")? {
+) -> Result<(), StartError> {
+    let initialized = node
+        .raft
+        .is_initialized()
+        .await
+        .map_err(|source| StartError::Raft {
+            doing: "raft stopped",
+            source: Box::new(source),
+        })?;
+    if initialized {
         tracing::info!("raft state found in the data dir; rejoining the group");
         return Ok(());
     }
@@ -52,13 +60,17 @@ pub(super) async fn bootstrap(
         Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {
             tracing::info!("raft group already initialized");
         }
-        Err(e) => bail!("initializing the raft group: {e}"),
+        Err(e) => return Err(StartError::Initialize(e.to_string())),
     }
     Ok(())
 }
 
 /// Asks the masters in `--join` to add this one, until one does.
-async fn join(cfg: &MasterConfig, node: &Node, connector: &SharedConnector) -> anyhow::Result<()> {
+async fn join(
+    cfg: &MasterConfig,
+    node: &Node,
+    connector: &SharedConnector,
+) -> Result<(), StartError> {
     let request = JoinClusterRequest {
         name: node.me.name.clone(),
         client_addr: node.me.client_addr.clone(),
@@ -84,7 +96,10 @@ async fn join(cfg: &MasterConfig, node: &Node, connector: &SharedConnector) -> a
                 Ok(reply) => {
                     let reply = reply.into_inner();
                     if !reply.result {
-                        bail!("joining through {addr}: {}", reply.msg);
+                        return Err(StartError::JoinRefused {
+                            addr,
+                            reason: reply.msg,
+                        });
                     }
                     tracing::info!(leader = %reply.leader_name, cluster = %reply.initial_cluster, "joined the group");
                     return Ok(());
@@ -94,8 +109,8 @@ async fn join(cfg: &MasterConfig, node: &Node, connector: &SharedConnector) -> a
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    bail!(
-        "no master in --join added this master within {} s: {last_error}",
-        JOIN_DEADLINE.as_secs()
-    )
+    Err(StartError::JoinTimeout {
+        secs: JOIN_DEADLINE.as_secs(),
+        last_error,
+    })
 }

@@ -20,13 +20,13 @@
 //! master derives the same membership from `--initial-cluster`.
 
 mod bootstrap;
+mod error;
 mod listen;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use dm_proto::clock::Clock;
 use dm_proto::config::{advertise_for, parse_host_port, parse_peer_url, split_list, MasterConfig};
 use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 
 use self::bootstrap::bootstrap;
 pub use self::bootstrap::JOIN_DEADLINE;
+pub use self::error::StartError;
 pub use self::listen::{Incoming, Listen, TcpListen};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::node::{Node, Outside};
@@ -46,7 +47,7 @@ use crate::server::serve;
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// openraft's settings from the master's configuration.
-pub fn raft_config(cfg: &MasterConfig) -> anyhow::Result<Arc<openraft::Config>> {
+pub fn raft_config(cfg: &MasterConfig) -> Result<Arc<openraft::Config>, StartError> {
     let config = openraft::Config {
         cluster_name: "dm-master".into(),
         heartbeat_interval: cfg.raft_heartbeat_interval_ms,
@@ -57,7 +58,11 @@ pub fn raft_config(cfg: &MasterConfig) -> anyhow::Result<Arc<openraft::Config>> 
         max_in_snapshot_log_to_keep: 100,
         ..Default::default()
     };
-    Ok(Arc::new(config.validate().context("raft settings")?))
+    Ok(Arc::new(
+        config
+            .validate()
+            .map_err(|e| StartError::RaftSettings(Box::new(e)))?,
+    ))
 }
 
 /// Addresses a master listens on and advertises.
@@ -69,8 +74,8 @@ pub struct Addresses {
 }
 
 impl Addresses {
-    pub fn from_config(cfg: &MasterConfig) -> anyhow::Result<Self> {
-        let listen = |addr: &str| -> anyhow::Result<String> {
+    pub fn from_config(cfg: &MasterConfig) -> Result<Self, StartError> {
+        let listen = |addr: &str| -> Result<String, StartError> {
             let (host, port) = parse_host_port(addr)?;
             Ok(if host.is_empty() {
                 format!("0.0.0.0:{port}")
@@ -78,11 +83,11 @@ impl Addresses {
                 format!("{host}:{port}")
             })
         };
-        let first = |urls: &str, key: &str| -> anyhow::Result<String> {
+        let first = |urls: &str, key: &'static str| -> Result<String, StartError> {
             let url = split_list(urls)
                 .into_iter()
                 .next()
-                .with_context(|| format!("{key} is empty"))?;
+                .ok_or(StartError::NoUrl(key))?;
             Ok(parse_peer_url(&url)?)
         };
         let peer_listen = first(&cfg.peer_urls, "peer-urls")?;
@@ -139,10 +144,12 @@ pub struct Env<D, L> {
 impl Env<SledDisk, TcpListen> {
     /// The binary's: TCP, sled under `--data-dir`, MySQL, the system clock.
     /// Checks the addresses before it creates the data dir.
-    pub fn system(cfg: &MasterConfig) -> anyhow::Result<Self> {
+    pub fn system(cfg: &MasterConfig) -> Result<Self, StartError> {
         Addresses::from_config(cfg)?;
-        let db = open_db(Path::new(&cfg.data_dir))
-            .with_context(|| format!("opening the data dir {}", cfg.data_dir))?;
+        let db = open_db(Path::new(&cfg.data_dir)).map_err(|source| StartError::DataDir {
+            dir: cfg.data_dir.clone(),
+            source: Box::new(source),
+        })?;
         Ok(Self {
             listen: TcpListen,
             connector: TcpConnector::shared(ChannelTimeouts::default()),
@@ -158,7 +165,7 @@ impl Env<SledDisk, TcpListen> {
 pub async fn start<D: Disk, L: Listen>(
     cfg: &MasterConfig,
     env: Env<D, L>,
-) -> anyhow::Result<Running> {
+) -> Result<Running, StartError> {
     let addrs = Addresses::from_config(cfg)?;
     let Env {
         listen,
@@ -167,8 +174,10 @@ pub async fn start<D: Disk, L: Listen>(
         databases,
         clock,
     } = env;
-    let (log_store, state_machine) =
-        stores_on(&disk).with_context(|| format!("opening the data dir {}", cfg.data_dir))?;
+    let (log_store, state_machine) = stores_on(&disk).map_err(|source| StartError::DataDir {
+        dir: cfg.data_dir.clone(),
+        source: Box::new(source),
+    })?;
     let reader = state_machine.reader();
     let raft = Raft::<TypeConfig>::new(
         node_id(&cfg.name),
@@ -178,7 +187,10 @@ pub async fn start<D: Disk, L: Listen>(
         state_machine,
     )
     .await
-    .context("starting raft")?;
+    .map_err(|source| StartError::Raft {
+        doing: "starting raft",
+        source: Box::new(source),
+    })?;
     let node = Arc::new(Node::new(
         addrs.me.clone(),
         raft,
@@ -202,7 +214,10 @@ pub async fn start<D: Disk, L: Listen>(
         let incoming = listen
             .bind(&addr)
             .await
-            .with_context(|| format!("listening on {addr}"))?;
+            .map_err(|source| StartError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
         let node = node.clone();
         let mut stopped = stopped.clone();
         servers.push(tokio::spawn(async move {
