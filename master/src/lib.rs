@@ -10,6 +10,8 @@
 //!   settings, privileges and table structure of each upstream.
 //! - [`diff`]: `check-diff`, the task's upstream and downstream tables
 //!   compared by chunk checksums, then row by row where they differ.
+//! - [`start`]: one master started in an environment (listener, network,
+//!   disk, databases, clock), the same for the binary and the simulation.
 
 pub(crate) mod advertise;
 mod catch_up;
