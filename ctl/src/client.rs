@@ -58,11 +58,7 @@ impl Masters {
         let addrs = split_list(master_addr)
             .iter()
             .map(|a| master_address(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|message| CtlError::Flag {
-                flag: "--master-addr",
-                message,
-            })?;
+            .collect::<Result<Vec<_>, _>>()?;
         if addrs.is_empty() {
             return Err(CtlError::Flag {
                 flag: "--master-addr",
@@ -187,7 +183,11 @@ fn classify(status: &tonic::Status) -> Failure {
 
 /// One `--master-addr` item as `host:port`: an `http://` or `https://`
 /// prefix and a trailing `/` are dropped; `:8261` means this machine.
-pub fn master_address(item: &str) -> Result<String, String> {
+pub fn master_address(item: &str) -> Result<String, CtlError> {
+    let invalid = |message| CtlError::Flag {
+        flag: "--master-addr",
+        message,
+    };
     let lower = item.to_ascii_lowercase();
     let rest = ["http://", "https://"]
         .iter()
@@ -195,11 +195,11 @@ pub fn master_address(item: &str) -> Result<String, String> {
         .map_or(item, |p| &item[p.len()..]);
     let rest = rest.trim_end_matches('/');
     if rest.contains("://") || rest.contains('/') {
-        return Err(format!(
+        return Err(invalid(format!(
             "\"{item}\" is not a master address; write host:port (an http:// or https:// prefix may be given), e.g. 127.0.0.1:8261"
-        ));
+        )));
     }
-    advertise_for(rest).map_err(|e| format!("\"{item}\": {e}"))
+    advertise_for(rest).map_err(|e| invalid(format!("\"{item}\": {e}")))
 }
 
 /// How one pass over the addresses ended.
@@ -233,10 +233,10 @@ mod tests {
             ("HTTP://10.0.0.1:8261", "10.0.0.1:8261"),
             (":8261", "127.0.0.1:8261"),
         ] {
-            assert_eq!(master_address(item).as_deref(), Ok(want), "{item}");
+            assert_eq!(master_address(item).expect(item), want, "{item}");
         }
         for item in ["ftp://127.0.0.1:1", "http://a:1/path", "http://"] {
-            let err = master_address(item).unwrap_err();
+            let err = master_address(item).unwrap_err().to_string();
             assert!(err.contains(item), "{item}: {err}");
         }
     }

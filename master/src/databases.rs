@@ -19,13 +19,41 @@ use crate::diff::{DiffError, DiffLimits, DiffReport};
 use crate::precheck::facts::{FactsRequest, SourceFacts};
 use crate::precheck::{PrecheckError, TargetFacts};
 
+/// Why a database did not do what a master asked (pre-checks and
+/// `check-diff` have their own errors, [`PrecheckError`] and [`DiffError`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The upstream refused the connection or the query.
+    #[error("cannot connect to the upstream {at}: {error}")]
+    UpstreamFailed {
+        at: String,
+        error: mysql_async::Error,
+    },
+    /// The upstream did not answer in time.
+    #[error("the upstream {at} did not answer within {secs} s")]
+    UpstreamTimeout { at: String, secs: u64 },
+    /// `--remove-meta` could not reach the downstream.
+    #[error("--remove-meta: cannot connect to the downstream {addr}: {error}")]
+    DownstreamUnreachable {
+        addr: String,
+        error: mysql_async::Error,
+    },
+    /// `--remove-meta` could not drop a meta table.
+    #[error("--remove-meta: dropping {table} on {addr}: {error}")]
+    DropFailed {
+        table: String,
+        addr: String,
+        error: mysql_async::Error,
+    },
+}
+
 /// The master's view of the databases it manages.
 pub trait Databases: Send + Sync + fmt::Debug + 'static {
     /// Connects to `source`'s upstream; its version, or why not.
     fn check_upstream<'a>(
         &'a self,
         source: &'a SourceConfig,
-    ) -> BoxFuture<'a, Result<String, String>>;
+    ) -> BoxFuture<'a, Result<String, DatabaseError>>;
 
     /// `source`'s facts for the pre-check, with what `request` asks for.
     fn source_facts<'a>(
@@ -41,7 +69,7 @@ pub trait Databases: Send + Sync + fmt::Debug + 'static {
     ) -> BoxFuture<'a, Result<TargetFacts, PrecheckError>>;
 
     /// Drops `task`'s meta tables in its target database.
-    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>>;
+    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), DatabaseError>>;
 
     /// Compares `task`'s upstream tables (on `sources`, by id) with its
     /// downstream tables (see [`crate::diff`]).
@@ -61,7 +89,7 @@ impl Databases for MySqlDatabases {
     fn check_upstream<'a>(
         &'a self,
         source: &'a SourceConfig,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
         Box::pin(crate::upstream_check::check(source))
     }
 
@@ -80,7 +108,7 @@ impl Databases for MySqlDatabases {
         Box::pin(crate::precheck::target::fetch(task))
     }
 
-    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {
+    fn remove_meta<'a>(&'a self, task: &'a TaskConfig) -> BoxFuture<'a, Result<(), DatabaseError>> {
         Box::pin(crate::remove_meta::remove_meta(task))
     }
 

@@ -10,6 +10,8 @@
 //!   settings, privileges and table structure of each upstream.
 //! - [`diff`]: `check-diff`, the task's upstream and downstream tables
 //!   compared by chunk checksums, then row by row where they differ.
+//! - [`start`]: one master started in an environment (listener, network,
+//!   disk, databases, clock), the same for the binary and the simulation.
 
 pub(crate) mod advertise;
 mod catch_up;
@@ -38,14 +40,13 @@ use dm_proto::config::{MasterArgs, MasterConfig};
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
     let cfg = MasterConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
-        .map_err(anyhow::Error::msg)?;
+    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
     tracing::info!(name = %cfg.name, master_addr = %cfg.master_addr, advertise_addr = %cfg.advertise_addr,
         peer_urls = %cfg.peer_urls, initial_cluster = %cfg.initial_cluster, join = %cfg.join,
         data_dir = %cfg.data_dir, "dm-master starting");
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
-        let running = start::start(&cfg).await?;
+        let running = start::start(&cfg, start::Env::system(&cfg)?).await?;
         dm_proto::shutdown::signalled().await;
         tracing::info!("dm-master stopping");
         running.stop().await;

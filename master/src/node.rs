@@ -16,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use dm_proto::clock::Clock;
 use dm_proto::net::SharedConnector;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::Raft;
@@ -53,6 +54,8 @@ pub struct Node {
     pub connector: SharedConnector,
     /// The users' databases (upstream checks, pre-check facts, meta removal).
     pub databases: Arc<dyn Databases>,
+    /// The wall clock the leader stamps into proposals.
+    pub clock: Clock,
     /// Which workers are alive (leader-local soft state).
     pub liveness: Liveness,
     /// Raft election timeout: a leader whose last quorum ack is older may
@@ -72,27 +75,37 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// Unix milliseconds now: the time the leader stamps into proposals.
-pub fn now_ms() -> u64 {
-    dm_proto::clock::unix_ms()
+/// What a master reaches outside itself: the other masters and the
+/// workers, the users' databases, the wall clock. The binary passes TCP,
+/// MySQL and the system clock; the simulation its own.
+#[derive(Debug, Clone)]
+pub struct Outside {
+    pub connector: SharedConnector,
+    pub databases: Arc<dyn Databases>,
+    pub clock: Clock,
 }
 
 impl Node {
     pub fn new(
         me: MasterNode,
         raft: Raft<TypeConfig>,
-        connector: SharedConnector,
-        databases: Arc<dyn Databases>,
         state: StateReader,
+        outside: Outside,
         write_timeout: Duration,
         election_timeout: Duration,
     ) -> Self {
+        let Outside {
+            connector,
+            databases,
+            clock,
+        } = outside;
         Self {
             id: crate::raft::node_id(&me.name),
             me,
             raft,
             connector,
             databases,
+            clock,
             liveness: Liveness::default(),
             election_timeout,
             state,
@@ -152,13 +165,12 @@ impl Node {
             Some((id, _)) if id == self.id => Ok(Route::Local),
             Some(_) if forwarded => Err(MasterError::LeaderMoved),
             Some((_, leader)) => {
-                let channel = self
-                    .connector
-                    .channel(&leader.peer_addr)
-                    .map_err(|reason| MasterError::LeaderUnreachable {
+                let channel = self.connector.channel(&leader.peer_addr).map_err(|e| {
+                    MasterError::LeaderUnreachable {
                         addr: leader.peer_addr.clone(),
-                        reason,
-                    })?;
+                        reason: e.to_string(),
+                    }
+                })?;
                 Ok(Route::Forward { leader, channel })
             }
         }
@@ -203,7 +215,7 @@ impl Node {
     pub async fn write(&self, command: Command) -> Result<Response, MasterError> {
         let request = Request {
             command,
-            proposed_at_ms: now_ms(),
+            proposed_at_ms: self.clock.unix_ms(),
         };
         let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(request))
             .await

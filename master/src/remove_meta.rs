@@ -11,6 +11,8 @@ use dm_proto::sql::quote;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
+use crate::databases::DatabaseError;
+
 /// Suffixes of the task's meta tables (`<task>_<suffix>`): ours, then DM's.
 const SUFFIXES: &[&str] = &[
     "fence",
@@ -25,13 +27,16 @@ const SUFFIXES: &[&str] = &[
 ];
 
 /// Drops the meta tables of `task` in its target database.
-pub async fn remove_meta(task: &TaskConfig) -> Result<(), String> {
+pub async fn remove_meta(task: &TaskConfig) -> Result<(), DatabaseError> {
     let target = &task.target_database;
     let addr = format!("{}:{}", target.host, target.port);
     let opts = crate::db_opts::db_opts(target);
     let mut conn = Conn::new(opts)
         .await
-        .map_err(|e| format!("--remove-meta: cannot connect to the downstream {addr}: {e}"))?;
+        .map_err(|error| DatabaseError::DownstreamUnreachable {
+            addr: addr.clone(),
+            error,
+        })?;
     for suffix in SUFFIXES {
         let table = format!(
             "{}.{}",
@@ -40,7 +45,11 @@ pub async fn remove_meta(task: &TaskConfig) -> Result<(), String> {
         );
         conn.query_drop(format!("DROP TABLE IF EXISTS {table}"))
             .await
-            .map_err(|e| format!("--remove-meta: dropping {table} on {addr}: {e}"))?;
+            .map_err(|error| DatabaseError::DropFailed {
+                table: table.clone(),
+                addr: addr.clone(),
+                error,
+            })?;
     }
     tracing::info!(task = %task.name, downstream = %addr, "meta tables removed (--remove-meta)");
     let _ = conn.disconnect().await;

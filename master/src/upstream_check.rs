@@ -7,11 +7,13 @@ use std::time::Duration;
 use dm_proto::config::SourceConfig;
 use mysql_async::prelude::Queryable;
 
+use crate::databases::DatabaseError;
+
 /// How long the check may take.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connects as the source's user and asks for the server's version.
-pub async fn check(source: &SourceConfig) -> Result<String, String> {
+pub async fn check(source: &SourceConfig) -> Result<String, DatabaseError> {
     let from = &source.from;
     let opts = crate::db_opts::db_opts(from);
     let where_ = format!("{}@{}:{}", from.user, from.host, from.port);
@@ -23,10 +25,10 @@ pub async fn check(source: &SourceConfig) -> Result<String, String> {
     };
     match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {
         Ok(Ok(version)) => Ok(version),
-        Ok(Err(e)) => Err(format!("cannot connect to the upstream {where_}: {e}")),
-        Err(_) => Err(format!(
-            "the upstream {where_} did not answer within {} s",
-            CHECK_TIMEOUT.as_secs()
-        )),
+        Ok(Err(error)) => Err(DatabaseError::UpstreamFailed { at: where_, error }),
+        Err(_) => Err(DatabaseError::UpstreamTimeout {
+            at: where_,
+            secs: CHECK_TIMEOUT.as_secs(),
+        }),
     }
 }

@@ -5,28 +5,53 @@
 //! worker, which names its boot. Elapsed time everywhere else (leases,
 //! liveness, retries) is `tokio::time::Instant`, which a simulation drives.
 //!
-//! The deterministic simulation replaces this clock once, before anything
-//! reads it, with one derived from simulated time, so the stamps a seed
-//! produces are the same on every run.
+//! Both daemons take their wall clock as an input, a [`Clock`], from
+//! whoever starts them: the binaries pass [`Clock::system`], the
+//! deterministic simulation one derived from simulated time, so the stamps
+//! a seed produces are the same on every run.
 
-use std::sync::OnceLock;
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-static CLOCK: OnceLock<fn() -> u64> = OnceLock::new();
+/// A wall clock: Unix milliseconds now.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    now_ms: fn() -> u64,
+}
 
-fn system_ms() -> u64 {
+impl Clock {
+    /// A clock reading `now_ms`.
+    pub const fn new(now_ms: fn() -> u64) -> Self {
+        Self { now_ms }
+    }
+
+    /// The system's clock.
+    pub const fn system() -> Self {
+        Self::new(unix_ms)
+    }
+
+    /// Unix milliseconds now.
+    pub fn unix_ms(&self) -> u64 {
+        (self.now_ms)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Clock").finish_non_exhaustive()
+    }
+}
+
+/// Unix milliseconds now, on the system's clock (for tools; the daemons
+/// read the [`Clock`] they were given).
+pub fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Unix milliseconds now.
-pub fn unix_ms() -> u64 {
-    CLOCK.get().map_or_else(system_ms, |clock| clock())
-}
-
-/// Replaces the clock for the whole process; `false` if it was already
-/// replaced.
-pub fn install(clock: fn() -> u64) -> bool {
-    CLOCK.set(clock).is_ok()
 }

@@ -11,8 +11,20 @@ use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
 
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    #[error("{dir}: cannot create the log directory: {error}")]
+    CreateDir { dir: String, error: std::io::Error },
+    #[error("{file}: cannot open the log file: {error}")]
+    OpenFile { file: String, error: std::io::Error },
+    /// A global subscriber is already installed.
+    #[error("cannot install the logger: {0}")]
+    Install(String),
+}
+
 /// Installs the global subscriber. `log_file` empty means stderr.
-pub fn init(level: &str, log_file: &str, format: &str) -> Result<(), String> {
+pub fn init(level: &str, log_file: &str, format: &str) -> Result<(), LoggingError> {
     let level = if level == "fatal" { "error" } else { level };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},openraft=warn,h2=warn,hyper=warn")));
@@ -29,14 +41,19 @@ pub fn init(level: &str, log_file: &str, format: &str) -> Result<(), String> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("{}: cannot create the log directory: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|error| LoggingError::CreateDir {
+                dir: dir.display().to_string(),
+                error,
+            })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log_file)
-            .map_err(|e| format!("{log_file}: cannot open the log file: {e}"))?;
+            .map_err(|error| LoggingError::OpenFile {
+                file: log_file.to_string(),
+                error,
+            })?;
         let writer = Mutex::new(file);
         match format {
             "json" => builder
@@ -47,5 +64,5 @@ pub fn init(level: &str, log_file: &str, format: &str) -> Result<(), String> {
             _ => builder.with_ansi(false).with_writer(writer).try_init(),
         }
     };
-    result.map_err(|e| format!("cannot install the logger: {e}"))
+    result.map_err(|e| LoggingError::Install(e.to_string()))
 }

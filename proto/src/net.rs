@@ -15,11 +15,20 @@ use std::time::Duration;
 
 use tonic::transport::{Channel, Endpoint};
 
+/// A channel that cannot even be created (connecting happens later, on
+/// the first request, and fails there).
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// `addr` does not make a URI.
+    #[error("{addr}: {reason}")]
+    BadAddress { addr: String, reason: String },
+}
+
 /// Opens a channel to `host:port`.
 pub trait Connector: Send + Sync + std::fmt::Debug + 'static {
     /// A lazily connected channel: creating it does no IO, the first request
     /// connects (and fails with `Unavailable` if it cannot).
-    fn channel(&self, addr: &str) -> Result<Channel, String>;
+    fn channel(&self, addr: &str) -> Result<Channel, NetError>;
 }
 
 /// A shared connector.
@@ -47,9 +56,12 @@ impl Default for ChannelTimeouts {
 
 impl ChannelTimeouts {
     /// An endpoint for `addr` with these timeouts.
-    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, String> {
+    pub fn endpoint(&self, addr: &str) -> Result<Endpoint, NetError> {
         Ok(Endpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("{addr}: {e}"))?
+            .map_err(|e| NetError::BadAddress {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })?
             .connect_timeout(self.connect)
             .timeout(self.request)
             .tcp_nodelay(true)
@@ -72,7 +84,7 @@ impl TcpConnector {
 }
 
 impl Connector for TcpConnector {
-    fn channel(&self, addr: &str) -> Result<Channel, String> {
+    fn channel(&self, addr: &str) -> Result<Channel, NetError> {
         Ok(self.timeouts.endpoint(addr)?.connect_lazy())
     }
 }

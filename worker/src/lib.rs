@@ -15,6 +15,8 @@
 //! - [`copy`]: the full copy, streamed and resumable chunk by chunk.
 //! - [`sync`]: the binlog sync, exactly once.
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
+//! - [`start`]: one worker started in an environment (network, databases,
+//!   clock), the same for the binary and the simulation.
 //!
 //! `copy` and `sync` see the databases only through the two ports: they
 //! never name the MySQL client library (`tests/walls.rs` checks it). The
@@ -33,17 +35,14 @@ pub mod lease;
 pub mod master_client;
 pub mod position;
 pub mod sql;
+pub mod start;
 pub mod subtask;
 pub mod sync;
 pub mod upstream;
 
 use anyhow::Context;
 use dm_proto::config::{WorkerArgs, WorkerConfig};
-use dm_proto::net::{ChannelTimeouts, TcpConnector};
 use tokio::sync::watch;
-
-use master_client::MasterClient;
-use subtask::Supervisor;
 
 /// Locks `mutex`, also after a panic elsewhere left it poisoned: the
 /// shared state here (progress, unit outcomes) stays meaningful.
@@ -57,8 +56,7 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let cfg = WorkerConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)
-        .map_err(anyhow::Error::msg)?;
+    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
     let source = cfg.embedded_source().map(|s| s.source_id);
     tracing::info!(name = %cfg.name, worker_addr = %cfg.worker_addr, advertise_addr = %cfg.advertise_addr,
         join = %cfg.join, keepalive_ttl_secs = cfg.keepalive_ttl, embedded_source = ?source,
@@ -66,27 +64,14 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
-        let connector = TcpConnector::shared(ChannelTimeouts::default());
-        let mut client = MasterClient::new(&cfg, connector);
-        let work = async {
-            let mut registration_stop = stopped.clone();
-            client
-                .register(&mut registration_stop)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            let mut supervisor = Supervisor::new(std::sync::Arc::new(databases::MySqlDatabases));
-            client
-                .run(&mut supervisor, stopped.clone())
-                .await
-                .map_err(anyhow::Error::msg)
-        };
+        let work = start::run(&cfg, start::Env::system(stopped));
         tokio::pin!(work);
         tokio::select! {
-            result = &mut work => result,
+            result = &mut work => Ok(result?),
             () = dm_proto::shutdown::signalled() => {
                 tracing::info!("dm-worker stopping");
                 let _ = stop.send(true);
-                work.await
+                Ok(work.await?)
             }
         }
     })

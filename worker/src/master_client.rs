@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use dm_proto::clock::Clock;
 use dm_proto::config::{advertise_for, split_list, WorkerConfig};
 use dm_proto::net::SharedConnector;
 use dm_proto::pb;
@@ -24,6 +25,18 @@ use crate::subtask::Supervisor;
 pub const RETRY: Duration = Duration::from_millis(50);
 /// Heartbeat interval until the leader says otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(300);
+
+/// Why the worker stopped talking to the masters.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Asked to stop before any master accepted the registration.
+    #[error("stopped before registering")]
+    Stopped,
+    /// A master refused the registration (a name taken by another address,
+    /// say); it says why.
+    #[error("registration refused: {0}")]
+    Refused(String),
+}
 
 /// The worker's identity and where the masters are.
 #[derive(Debug)]
@@ -41,7 +54,8 @@ pub struct MasterClient {
 }
 
 impl MasterClient {
-    pub fn new(cfg: &WorkerConfig, connector: SharedConnector) -> Self {
+    /// `clock` names the worker's boot.
+    pub fn new(cfg: &WorkerConfig, connector: SharedConnector, clock: Clock) -> Self {
         let masters = split_list(&cfg.join)
             .iter()
             .filter_map(|a| advertise_for(a).ok())
@@ -57,7 +71,7 @@ impl MasterClient {
             masters,
             target: 0,
             connector,
-            boot_id: dm_proto::clock::unix_ms(),
+            boot_id: clock.unix_ms(),
             seq: 0,
         }
     }
@@ -88,7 +102,10 @@ impl MasterClient {
     }
 
     /// Registers through any master, retrying until one accepts or refuses.
-    pub async fn register(&mut self, stopped: &mut watch::Receiver<bool>) -> Result<(), String> {
+    pub async fn register(
+        &mut self,
+        stopped: &mut watch::Receiver<bool>,
+    ) -> Result<(), ClientError> {
         let request = pb::RegisterWorkerRequest {
             name: self.name.clone(),
             address: self.address.clone(),
@@ -97,7 +114,7 @@ impl MasterClient {
         };
         loop {
             if *stopped.borrow() {
-                return Err("stopped before registering".into());
+                return Err(ClientError::Stopped);
             }
             let attempt = match self.client() {
                 Some(mut c) => c.register_worker(request.clone()).await,
@@ -110,7 +127,7 @@ impl MasterClient {
                         tracing::info!(worker = %self.name, "registered");
                         return Ok(());
                     }
-                    return Err(format!("registration refused: {}", answer.msg));
+                    return Err(ClientError::Refused(answer.msg));
                 }
                 Err(status) => {
                     tracing::debug!(master = ?self.masters.get(self.target), error = %status.message(), "registration attempt failed");
@@ -127,7 +144,7 @@ impl MasterClient {
         &mut self,
         supervisor: &mut Supervisor,
         mut stopped: watch::Receiver<bool>,
-    ) -> Result<(), String> {
+    ) -> Result<(), ClientError> {
         let mut lease = Lease::default();
         let mut interval = DEFAULT_INTERVAL;
         let wake = supervisor.wake();

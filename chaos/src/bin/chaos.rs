@@ -35,20 +35,33 @@ struct Args {
     no_fence: bool,
 }
 
-fn parse_range(text: &str) -> Result<std::ops::Range<u64>, String> {
+/// A `--seeds` value that is not a range of seeds.
+#[derive(Debug, thiserror::Error)]
+enum RangeError {
+    #[error("--seeds {0}: write A..B, e.g. 0..200")]
+    Shape(String),
+    #[error("--seeds {text}: {error}")]
+    Number {
+        text: String,
+        error: std::num::ParseIntError,
+    },
+    #[error("--seeds {0}: the range is empty")]
+    Empty(String),
+}
+
+fn parse_range(text: &str) -> Result<std::ops::Range<u64>, RangeError> {
     let (a, b) = text
         .split_once("..")
-        .ok_or_else(|| format!("--seeds {text}: write A..B, e.g. 0..200"))?;
-    let a: u64 = a
-        .trim()
-        .parse()
-        .map_err(|e| format!("--seeds {text}: {e}"))?;
-    let b: u64 = b
-        .trim()
-        .parse()
-        .map_err(|e| format!("--seeds {text}: {e}"))?;
+        .ok_or_else(|| RangeError::Shape(text.to_string()))?;
+    let number = |n: &str| {
+        n.trim().parse::<u64>().map_err(|error| RangeError::Number {
+            text: text.to_string(),
+            error,
+        })
+    };
+    let (a, b) = (number(a)?, number(b)?);
     if b <= a {
-        return Err(format!("--seeds {text}: the range is empty"));
+        return Err(RangeError::Empty(text.to_string()));
     }
     Ok(a..b)
 }

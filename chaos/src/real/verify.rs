@@ -52,20 +52,17 @@ async fn downstream_aggregates(topology: &Topology) -> Result<Vec<(u64, u64)>, R
 }
 
 /// Whether every subtask runs the sync unit with no error; why not.
-async fn replicating(addrs: &Addrs) -> Result<(), String> {
-    let answer = addrs
-        .dmctl(&["query-status", TASK])
-        .await
-        .map_err(|e| e.to_string())?;
+async fn replicating(addrs: &Addrs) -> Result<(), RunError> {
+    let answer = addrs.dmctl(&["query-status", TASK]).await?;
     let subtasks = subtasks_of(&answer, TASK);
     if subtasks.is_empty() {
-        return Err(format!("no subtasks in {answer}"));
+        return Err(RunError::Check(format!("no subtasks in {answer}")));
     }
     match subtasks
         .iter()
         .find(|(_, t)| t["stage"] != "Running" || t["unit"] != "Sync" || !t["result"].is_null())
     {
-        Some((source, t)) => Err(format!("{source}: {t}")),
+        Some((source, t)) => Err(RunError::Check(format!("{source}: {t}"))),
         None => Ok(()),
     }
 }
@@ -108,7 +105,7 @@ pub async fn converge(topology: &Topology, deadline: Duration) -> Result<Converg
             }
             match replicating(&topology.addrs).await {
                 Ok(()) => Check::Ready(Instant::now()),
-                Err(why) => Check::Pending(why),
+                Err(why) => Check::Pending(why.to_string()),
             }
         },
     )

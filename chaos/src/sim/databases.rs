@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use dm_master::databases::Databases;
+use dm_master::databases::{DatabaseError, Databases};
 use dm_master::diff::{DiffError, DiffLimits, DiffReport};
 use dm_master::precheck::{FactsRequest, PrecheckError, SourceFacts, TargetFacts};
 use dm_proto::config::{SourceConfig, TaskConfig};
@@ -18,7 +18,7 @@ impl Databases for SimDatabases {
     fn check_upstream<'a>(
         &'a self,
         _source: &'a SourceConfig,
-    ) -> BoxFuture<'a, Result<String, String>> {
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
         Box::pin(async { Ok("simulated".to_string()) })
     }
 
@@ -43,7 +43,10 @@ impl Databases for SimDatabases {
         })
     }
 
-    fn remove_meta<'a>(&'a self, _task: &'a TaskConfig) -> BoxFuture<'a, Result<(), String>> {
+    fn remove_meta<'a>(
+        &'a self,
+        _task: &'a TaskConfig,
+    ) -> BoxFuture<'a, Result<(), DatabaseError>> {
         Box::pin(async { Ok(()) })
     }
 

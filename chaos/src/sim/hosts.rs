@@ -1,7 +1,8 @@
-//! The simulated hosts: masters `m1..mN` and workers `w1..wN`, each running
-//! the production code (`dm_master::start::build` + `serve` + its loops +
-//! `bootstrap`; the worker's `MasterClient` and `Supervisor`) on the
-//! simulated network.
+//! The simulated hosts: masters `m1..mN` and workers `w1..wN`, each started
+//! by the binaries' own start-up functions (`dm_master::start::start`,
+//! `dm_worker::start::run`) in a simulated environment: turmoil's network
+//! ([`SimListen`], [`SimConnector`]), an in-memory disk, in-memory
+//! databases and a wall clock derived from simulated time.
 //!
 //! A master's "disk" ([`MemDisk`]) lives outside its host: a crashed and
 //! restarted master reopens its Raft log and state machine from it, as a
@@ -14,17 +15,16 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use dm_master::node::Node;
-use dm_master::raft::{mem_stores, MemDisk};
-use dm_master::server::serve;
-use dm_master::start::{bootstrap, build, spawn_loops, Parts};
+use dm_master::raft::MemDisk;
+use dm_master::start::{start, Env as MasterEnv};
+use dm_proto::clock::Clock;
 use dm_proto::config::{MasterConfig, WorkerConfig};
 use dm_worker::databases::Databases;
-use dm_worker::master_client::MasterClient;
-use dm_worker::subtask::Supervisor;
+use dm_worker::start::{run, Env as WorkerEnv};
 use tokio::sync::watch;
 
 use super::databases::SimDatabases;
-use super::net::{incoming, SimConnector};
+use super::net::{SimConnector, SimListen};
 
 /// The port every master serves clients and peers on.
 pub const MASTER_PORT: u16 = 8261;
@@ -81,39 +81,29 @@ pub fn master_config(name: &str, masters: usize) -> MasterConfig {
     }
 }
 
-/// The host of master `name`: opens its stores on `disk`, serves, runs its
-/// loops and bootstraps, then runs until crashed.
+/// The wall clock the cluster reads inside the simulation: a fixed epoch
+/// plus simulated time, the same on every run of a seed.
+fn sim_clock_ms() -> u64 {
+    const EPOCH_MS: u64 = 1_767_225_600_000;
+    EPOCH_MS
+        + turmoil::sim_elapsed().map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The host of master `name`: starts it on `disk`, then runs until crashed.
 pub async fn run_master(
     cfg: MasterConfig,
     disk: MemDisk,
     registry: Registry,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let connector = SimConnector::shared();
-    let (log_store, state_machine) = mem_stores(&disk)?;
-    let reader = state_machine.reader();
-    let node = build(
-        &cfg,
-        Parts {
-            connector: connector.clone(),
-            databases: Arc::new(SimDatabases),
-            log_store,
-            state_machine,
-            reader,
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", MASTER_PORT)).await?;
-    let (_stop, stopped) = watch::channel(false);
-    let serving = node.clone();
-    tokio::spawn(async move {
-        let _ = serve(serving, incoming(listener), std::future::pending()).await;
-    });
-    let _loops = spawn_loops(&node, &stopped);
-    registry.add(&cfg.name, node.clone());
-    bootstrap(&cfg, &node, &connector)
-        .await
-        .map_err(|e| e.to_string())?;
+    let env = MasterEnv {
+        listen: SimListen,
+        connector: SimConnector::shared(),
+        disk,
+        databases: Arc::new(SimDatabases),
+        clock: Clock::new(sim_clock_ms),
+    };
+    let running = start(&cfg, env).await?;
+    registry.add(&cfg.name, running.node.clone());
     std::future::pending::<()>().await;
     Ok(())
 }
@@ -139,10 +129,13 @@ pub async fn run_worker(
     cfg: WorkerConfig,
     databases: Arc<dyn Databases>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let mut client = MasterClient::new(&cfg, SimConnector::shared());
-    let (_stop, mut stopped) = watch::channel(false);
-    client.register(&mut stopped).await?;
-    let mut supervisor = Supervisor::new(databases);
-    client.run(&mut supervisor, stopped).await?;
+    let (_stop, stop) = watch::channel(false);
+    let env = WorkerEnv {
+        connector: SimConnector::shared(),
+        databases,
+        clock: Clock::new(sim_clock_ms),
+        stop,
+    };
+    run(&cfg, env).await?;
     Ok(())
 }

@@ -43,7 +43,7 @@ use faults::{Fault, Hosts, Schedule};
 use hosts::{
     master_config, master_name, run_master, run_worker, worker_config, worker_name, Registry,
 };
-use invariants::{Checker, Violation};
+use invariants::{Checker, Pending, Violation};
 use workload::{Journal, Migration};
 
 /// What one run looks like.
@@ -111,17 +111,8 @@ fn checkpoints(world: &World) -> BTreeMap<String, Vec<Position>> {
         .collect()
 }
 
-/// The wall clock the cluster reads inside the simulation: a fixed epoch
-/// plus simulated time, the same on every run of a seed.
-fn sim_clock_ms() -> u64 {
-    const EPOCH_MS: u64 = 1_767_225_600_000;
-    EPOCH_MS
-        + turmoil::sim_elapsed().map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Runs one seed to the end.
 pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
-    dm_proto::clock::install(sim_clock_ms);
     seed_raft_rng(seed);
     let mut sim = turmoil::Builder::new()
         .simulation_duration(opts.fault_window + opts.settle_deadline + Duration::from_secs(60))
@@ -251,7 +242,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
                     ));
                     break;
                 }
-                Ok(()) => last_reason = "the client has not finished".into(),
+                Ok(()) => last_reason = Pending("the client has not finished".into()),
                 Err(reason) => last_reason = reason,
             }
             if now > opts.fault_window + opts.settle_deadline {

@@ -1,13 +1,15 @@
 //! The simulated network under the real code: a [`Connector`] whose
-//! channels dial turmoil's TCP, and the incoming-connection stream a
-//! master's `serve` takes. The channels keep production's timeouts and
+//! channels dial turmoil's TCP, and a [`Listen`] whose connections a
+//! master's server accepts from it. The channels keep production's timeouts and
 //! HTTP/2 keepalive: turmoil drops segments during a partition and never
 //! retransmits, so only keepalive notices a connection that died.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use dm_proto::net::{ChannelTimeouts, Connector, SharedConnector};
+use dm_master::start::{Incoming, Listen};
+use dm_proto::config::parse_host_port;
+use dm_proto::net::{ChannelTimeouts, Connector, NetError, SharedConnector};
 use futures::Stream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,7 +30,7 @@ impl SimConnector {
 }
 
 impl Connector for SimConnector {
-    fn channel(&self, addr: &str) -> Result<Channel, String> {
+    fn channel(&self, addr: &str) -> Result<Channel, NetError> {
         let endpoint = self.timeouts.endpoint(addr)?;
         Ok(
             endpoint.connect_with_connector_lazy(service_fn(|uri: Uri| async move {
@@ -81,10 +83,24 @@ impl AsyncWrite for Accepted {
     }
 }
 
+/// Listens on turmoil's TCP, on every address of the host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimListen;
+
+impl Listen for SimListen {
+    type Conn = Accepted;
+
+    async fn bind(&self, addr: &str) -> std::io::Result<Incoming<Accepted>> {
+        let (_, port) = parse_host_port(addr).map_err(std::io::Error::other)?;
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", port)).await?;
+        Ok(Box::pin(incoming(listener)))
+    }
+}
+
 /// The connections `listener` accepts, forever.
-pub fn incoming(
+fn incoming(
     listener: turmoil::net::TcpListener,
-) -> impl Stream<Item = Result<Accepted, std::io::Error>> {
+) -> impl Stream<Item = Result<Accepted, std::io::Error>> + Send {
     futures::stream::unfold(listener, |listener| async move {
         let accepted = listener.accept().await.map(|(stream, _)| Accepted(stream));
         Some((accepted, listener))

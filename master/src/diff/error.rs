@@ -28,3 +28,41 @@ pub enum DiffError {
     #[error("check-diff is not available here: {0}")]
     NotAvailable(String),
 }
+
+/// Why one table could not be compared (reported on that table; the diff
+/// goes on with the others).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TableError {
+    /// The plan found the table not comparable (see [`super::plan`]).
+    #[error("{0}")]
+    Planned(String),
+    #[error("no upstream table is routed here")]
+    NoMember,
+    #[error("no connection to source {0}")]
+    NoConnection(String),
+    #[error(
+        "{0} has no primary key: rows cannot be matched by key, so the table is not comparable"
+    )]
+    NoPrimaryKey(String),
+    /// A merged shard lacks columns the first shard has.
+    #[error("{member} lacks column(s) {columns} of {first}")]
+    MemberLacks {
+        member: String,
+        columns: String,
+        first: String,
+    },
+    #[error("{0} does not exist downstream")]
+    MissingDownstream(String),
+    #[error("the downstream table lacks column(s) {0}")]
+    DownstreamLacks(String),
+    /// A query on one side failed.
+    #[error("the {which} ({addr}) failed a query: {reason}")]
+    Query {
+        which: String,
+        addr: String,
+        reason: String,
+    },
+    /// A checksum query answered something that is not a number.
+    #[error("the {which} ({addr}) answered a checksum query with no number")]
+    NoChecksum { which: String, addr: String },
+}

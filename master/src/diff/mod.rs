@@ -39,7 +39,7 @@ pub mod error;
 pub mod mysql;
 pub mod plan;
 
-pub use error::DiffError;
+pub use error::{DiffError, TableError};
 
 /// Rows per chunk unless the request says otherwise.
 pub const DEFAULT_CHUNK_ROWS: u64 = 10_000;

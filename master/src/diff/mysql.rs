@@ -16,7 +16,7 @@ use mysql_async::{Conn, Row, Value};
 
 use super::chunks::{self, quoted_table, Checksum, Chunk, TextRow};
 use super::plan::{self, Member, Target};
-use super::{DiffError, DiffLimits, DiffReport, TableReport};
+use super::{DiffError, DiffLimits, DiffReport, TableError, TableReport};
 
 /// How long connecting to one server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,9 +57,13 @@ impl Side {
         Ok(Self { which, addr, conn })
     }
 
-    /// A query error as a table's error text.
-    fn failed(&self, e: mysql_async::Error) -> String {
-        format!("the {} ({}) failed a query: {e}", self.which, self.addr)
+    /// A query error as a table's error.
+    fn failed(&self, e: mysql_async::Error) -> TableError {
+        TableError::Query {
+            which: self.which.clone(),
+            addr: self.addr.clone(),
+            reason: e.to_string(),
+        }
     }
 
     /// The base tables `rules` select.
@@ -94,7 +98,7 @@ impl Side {
         &mut self,
         schema: &str,
         table: &str,
-    ) -> Result<(Vec<String>, Vec<String>), String> {
+    ) -> Result<(Vec<String>, Vec<String>), TableError> {
         let columns: Vec<Row> = self
             .conn
             .exec(
@@ -128,7 +132,7 @@ impl Side {
         key: &[String],
         chunk_rows: u64,
         chunk: &Chunk<Key>,
-    ) -> Result<Vec<Key>, String> {
+    ) -> Result<Vec<Key>, TableError> {
         let mut boundaries: Vec<Key> = Vec::new();
         loop {
             let from = boundaries.last().or(chunk.lower.as_ref());
@@ -158,7 +162,7 @@ impl Side {
         columns: &[String],
         key: &[String],
         chunk: &Chunk<Key>,
-    ) -> Result<Checksum, String> {
+    ) -> Result<Checksum, TableError> {
         let sql = chunks::checksum_sql(table, columns, key, bounds(chunk));
         let row: Option<Row> = self
             .conn
@@ -171,11 +175,9 @@ impl Side {
                 sum: number(&cell(&r, 1))?,
             })
         });
-        parsed.ok_or_else(|| {
-            format!(
-                "the {} ({}) answered a checksum query with no number",
-                self.which, self.addr
-            )
+        parsed.ok_or_else(|| TableError::NoChecksum {
+            which: self.which.clone(),
+            addr: self.addr.clone(),
         })
     }
 
@@ -187,7 +189,7 @@ impl Side {
         key: &[String],
         key_at: &[usize],
         chunk: &Chunk<Key>,
-    ) -> Result<Vec<TextRow>, String> {
+    ) -> Result<Vec<TextRow>, TableError> {
         let sql = chunks::rows_sql(table, columns, key, bounds(chunk));
         let rows: Vec<Row> = self
             .conn
@@ -290,11 +292,11 @@ pub async fn check_diff(
             ..TableReport::default()
         };
         let compared = match &target.problem {
-            Some(problem) => Err(problem.clone()),
+            Some(problem) => Err(TableError::Planned(problem.clone())),
             None => compare(target, &mut upstreams, &mut downstream, limits, &mut table).await,
         };
         if let Err(e) = compared {
-            table.error = Some(e);
+            table.error = Some(e.to_string());
         }
         tracing::info!(task = %task.name, target = %table.target, rows = table.rows_compared,
             differing = table.rows_differing, error = ?table.error, "check-diff compared a table");
@@ -311,10 +313,10 @@ pub async fn check_diff(
 fn side_of<'a>(
     upstreams: &'a mut BTreeMap<String, Side>,
     member: &Member,
-) -> Result<&'a mut Side, String> {
+) -> Result<&'a mut Side, TableError> {
     upstreams
         .get_mut(&member.source)
-        .ok_or_else(|| format!("no connection to source {}", member.source))
+        .ok_or_else(|| TableError::NoConnection(member.source.clone()))
 }
 
 /// Compares one target into `report`; an error stops this table only.
@@ -324,39 +326,34 @@ async fn compare(
     downstream: &mut Side,
     limits: DiffLimits,
     report: &mut TableReport,
-) -> Result<(), String> {
+) -> Result<(), TableError> {
     let Some(first) = target.members.first() else {
-        return Err("no upstream table is routed here".into());
+        return Err(TableError::NoMember);
     };
     let (columns, key) = side_of(upstreams, first)?
         .layout(&first.schema, &first.table)
         .await?;
     if key.is_empty() {
-        return Err(format!(
-            "{} has no primary key: rows cannot be matched by key, so the table is not comparable",
-            first.label()
-        ));
+        return Err(TableError::NoPrimaryKey(first.label()));
     }
     for member in &target.members[1..] {
         let (theirs, _) = side_of(upstreams, member)?
             .layout(&member.schema, &member.table)
             .await?;
         lacking(&columns, &theirs)
-            .map(|m| {
-                format!(
-                    "{} lacks column(s) {m} of {}",
-                    member.label(),
-                    first.label()
-                )
+            .map(|columns| TableError::MemberLacks {
+                member: member.label(),
+                columns,
+                first: first.label(),
             })
             .map_or(Ok(()), Err)?;
     }
     let (down_columns, _) = downstream.layout(&target.schema, &target.table).await?;
     if down_columns.is_empty() {
-        return Err(format!("{} does not exist downstream", report.target));
+        return Err(TableError::MissingDownstream(report.target.clone()));
     }
     lacking(&columns, &down_columns)
-        .map(|m| format!("the downstream table lacks column(s) {m}"))
+        .map(TableError::DownstreamLacks)
         .map_or(Ok(()), Err)?;
     let key_at: Vec<usize> = key
         .iter()

@@ -127,8 +127,17 @@ pub struct MariaGtid {
     pub seq: u64,
 }
 
+/// A MariaDB GTID that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GtidError {
+    #[error("{0:?} is not domain-server-sequence")]
+    Shape(String),
+    #[error("{0:?} is not domain-server-sequence (numbers)")]
+    Numbers(String),
+}
+
 /// Parses a MariaDB GTID list (`0-1-5,1-2-9`; an empty text is empty).
-pub fn parse_mariadb_gtids(text: &str) -> Result<Vec<MariaGtid>, String> {
+pub fn parse_mariadb_gtids(text: &str) -> Result<Vec<MariaGtid>, GtidError> {
     text.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -140,9 +149,9 @@ pub fn parse_mariadb_gtids(text: &str) -> Result<Vec<MariaGtid>, String> {
                 numbers.next(),
                 numbers.next(),
             ) else {
-                return Err(format!("{part:?} is not domain-server-sequence"));
+                return Err(GtidError::Shape(part.to_string()));
             };
-            let bad = |_| format!("{part:?} is not domain-server-sequence (numbers)");
+            let bad = |_| GtidError::Numbers(part.to_string());
             Ok(MariaGtid {
                 domain: d.parse().map_err(bad)?,
                 server: s.parse().map_err(bad)?,

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use dm_proto::net::SharedConnector;
+use dm_proto::net::{NetError, SharedConnector};
 use dm_proto::pb::raft::raft_transport_client::RaftTransportClient;
 use dm_proto::pb::raft::{RaftReply, RaftRequest};
 use openraft::error::{
@@ -62,7 +62,7 @@ pub struct PeerClient {
     target: NodeId,
     addr: String,
     /// A bad address is reported on every call rather than at creation.
-    client: Result<RaftTransportClient<Channel>, String>,
+    client: Result<RaftTransportClient<Channel>, NetError>,
 }
 
 type RpcResult<T, E> = Result<T, RPCError<NodeId, MasterNode, E>>;

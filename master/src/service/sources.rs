@@ -65,7 +65,12 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
     }
     for config in &configs {
         if let Err(e) = node.databases.check_upstream(config).await {
-            failures.push(entry(false, e, config.source_id.clone(), String::new()));
+            failures.push(entry(
+                false,
+                e.to_string(),
+                config.source_id.clone(),
+                String::new(),
+            ));
         }
     }
     if !failures.is_empty() {
@@ -185,12 +190,10 @@ pub async fn get_config(
             config.to_yaml()
         }),
         Ok(pb::CfgType::TaskType) => state.tasks.get(&req.name).map(|entry| {
-            TaskConfig::parse(&req.name, &entry.config_yaml)
-                .map_err(|e| e.to_string())
-                .and_then(|mut task| {
-                    task.target_database = task.target_database.masked();
-                    task.to_yaml()
-                })
+            TaskConfig::parse(&req.name, &entry.config_yaml).and_then(|mut task| {
+                task.target_database = task.target_database.masked();
+                task.to_yaml()
+            })
         }),
         _ => return Err(MasterError::Unsupported("get-config master / worker")),
     };
@@ -202,7 +205,7 @@ pub async fn get_config(
         },
         Some(Err(e)) => pb::GetCfgResponse {
             result: false,
-            msg: e,
+            msg: e.to_string(),
             cfg: String::new(),
         },
         None => pb::GetCfgResponse {

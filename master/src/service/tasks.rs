@@ -36,7 +36,7 @@ fn source_result(state: &ClusterState, source: &str) -> pb::CommonWorkerResponse
 }
 
 /// The task's sources, restricted to `requested` (`-s`) when given.
-fn select(task: &TaskConfig, requested: &[String]) -> Result<Vec<String>, String> {
+fn select(task: &TaskConfig, requested: &[String]) -> Result<Vec<String>, MasterError> {
     let all: Vec<String> = task
         .mysql_instances
         .iter()
@@ -46,11 +46,11 @@ fn select(task: &TaskConfig, requested: &[String]) -> Result<Vec<String>, String
         return Ok(all);
     }
     if let Some(unknown) = requested.iter().find(|s| !all.contains(s)) {
-        return Err(format!(
+        return Err(MasterError::InvalidRequest(format!(
             "source {unknown} is not in task {}; its sources are {}",
             task.name,
             all.join(", ")
-        ));
+        )));
     }
     Ok(requested.to_vec())
 }
@@ -71,7 +71,7 @@ pub async fn start(
     };
     let sources = match select(&task, &req.sources) {
         Ok(s) => s,
-        Err(e) => return Ok(refuse(e)),
+        Err(e) => return Ok(refuse(e.to_string())),
     };
     let applied = node.read().await?;
     if let Some(missing) = sources
@@ -104,7 +104,7 @@ pub async fn start(
     let check_result = report.to_string();
     if removing_meta {
         if let Err(e) = node.databases.remove_meta(&task).await {
-            return Ok(refuse(e));
+            return Ok(refuse(e.to_string()));
         }
     }
     let command = Command::StartTask {

@@ -2,10 +2,11 @@
 //! meaning every interface), `http://host:port` peer URLs, comma lists, and
 //! `name=url,...` initial clusters.
 
+use super::error::ValueError;
+
 /// Checks `host:port` (host may be empty); returns the port.
-pub fn parse_host_port(value: &str) -> Result<(String, u16), String> {
-    let invalid =
-        || format!("\"{value}\" is not an address; write host:port, e.g. 127.0.0.1:8261 or :8261");
+pub fn parse_host_port(value: &str) -> Result<(String, u16), ValueError> {
+    let invalid = || ValueError::NotAddress(value.to_string());
     let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
     let port: u16 = port.parse().map_err(|_| invalid())?;
     if port == 0 {
@@ -21,7 +22,7 @@ pub fn parse_host_port(value: &str) -> Result<(String, u16), String> {
 
 /// `host:port` to advertise for a listen address: an empty or unspecified host
 /// becomes 127.0.0.1, the address every process on this machine reaches.
-pub fn advertise_for(listen: &str) -> Result<String, String> {
+pub fn advertise_for(listen: &str) -> Result<String, ValueError> {
     let (host, port) = parse_host_port(listen)?;
     let host = match host.as_str() {
         "" | "0.0.0.0" | "::" => "127.0.0.1".to_string(),
@@ -31,18 +32,13 @@ pub fn advertise_for(listen: &str) -> Result<String, String> {
 }
 
 /// `http://host:port` (or `https://`); returns `host:port`.
-pub fn parse_peer_url(value: &str) -> Result<String, String> {
+pub fn parse_peer_url(value: &str) -> Result<String, ValueError> {
+    let invalid = || ValueError::NotPeerUrl(value.to_string());
     let rest = value
         .strip_prefix("http://")
         .or_else(|| value.strip_prefix("https://"))
-        .ok_or_else(|| {
-            format!(
-                "\"{value}\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291"
-            )
-        })?;
-    parse_host_port(rest).map_err(|_| {
-        format!("\"{value}\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291")
-    })?;
+        .ok_or_else(invalid)?;
+    parse_host_port(rest).map_err(|_| invalid())?;
     Ok(rest.to_string())
 }
 
@@ -57,15 +53,15 @@ pub fn split_list(value: &str) -> Vec<String> {
 }
 
 /// Parses `name=url,name=url`.
-pub fn parse_initial_cluster(value: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_initial_cluster(value: &str) -> Result<Vec<(String, String)>, ValueError> {
     split_list(value)
         .into_iter()
         .map(|item| {
-            let (name, url) = item.split_once('=').ok_or_else(|| {
-                format!("\"{item}\" is not name=url; write e.g. master1=http://127.0.0.1:8291,master2=http://127.0.0.1:8292")
-            })?;
+            let (name, url) = item
+                .split_once('=')
+                .ok_or_else(|| ValueError::NotMember(item.clone()))?;
             if name.trim().is_empty() {
-                return Err(format!("\"{item}\" has an empty name"));
+                return Err(ValueError::EmptyName(item.clone()));
             }
             parse_peer_url(url.trim())?;
             Ok((name.trim().to_string(), url.trim().to_string()))

@@ -3,17 +3,15 @@
 
 use std::time::Duration;
 
+use super::error::ValueError;
+
 /// Parses a duration; the error says what is valid.
-pub fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, ValueError> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text).map_err(|_| {
-        format!(
-            "\"{text}\" is not a duration; write a number with a unit, e.g. 500ms, 5s, 5m, 1h30m"
-        )
-    })
+    humantime::parse_duration(text).map_err(|_| ValueError::NotDuration(text.to_string()))
 }
 
 #[cfg(test)]

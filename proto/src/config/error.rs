@@ -47,6 +47,31 @@ impl fmt::Display for Location {
     }
 }
 
+/// Why one value (an address, a duration, a log level...) is not
+/// acceptable, and what would be. [`ConfigError::Invalid`] places it in a
+/// file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("\"{0}\" is not an address; write host:port, e.g. 127.0.0.1:8261 or :8261")]
+    NotAddress(String),
+    #[error("\"{0}\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291")]
+    NotPeerUrl(String),
+    #[error("\"{0}\" is not name=url; write e.g. master1=http://127.0.0.1:8291,master2=http://127.0.0.1:8292")]
+    NotMember(String),
+    #[error("\"{0}\" has an empty name")]
+    EmptyName(String),
+    #[error("\"{0}\" is not a duration; write a number with a unit, e.g. 500ms, 5s, 5m, 1h30m")]
+    NotDuration(String),
+    #[error("\"{0}\" is not a log level; use one of {levels}", levels = super::LOG_LEVELS.join(", "))]
+    NotLogLevel(String),
+    #[error("\"{0}\" is not a log format; use text or json")]
+    NotLogFormat(String),
+    #[error("\"{0}\" is not supported: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\"")]
+    LocalTimeZone(String),
+    #[error("\"{0}\" is not a time zone: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\"")]
+    NotTimeZone(String),
+}
+
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -68,6 +93,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A configuration could not be written back as YAML (`get-config`).
+    #[error("{0}")]
+    Encode(String),
 }
 
 impl ConfigError {
@@ -75,6 +103,7 @@ impl ConfigError {
     pub fn location(&self) -> Location {
         match self {
             ConfigError::Read { file, .. } => Location::file(file.clone()),
+            ConfigError::Encode(_) => Location::file(String::new()),
             ConfigError::Syntax { at, .. } | ConfigError::Invalid { at, .. } => at.clone(),
         }
     }

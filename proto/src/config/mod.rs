@@ -24,7 +24,7 @@ mod yaml;
 pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer_url, split_list};
 pub use daemon_args::DaemonArgs;
 pub use db::{DbConfig, Security, MASKED_PASSWORD};
-pub use error::{ConfigError, Location};
+pub use error::{ConfigError, Location, ValueError};
 pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};
 pub use source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
 pub use task::{MySqlInstance, ShardMode, TaskConfig, TaskMode};
@@ -35,23 +35,18 @@ pub use worker::{
 /// Log levels the programs accept.
 pub const LOG_LEVELS: &[&str] = &["debug", "info", "warn", "error", "fatal"];
 
-fn check_log_level(level: &str) -> Result<(), String> {
+fn check_log_level(level: &str) -> Result<(), ValueError> {
     if LOG_LEVELS.contains(&level) {
         Ok(())
     } else {
-        Err(format!(
-            "\"{level}\" is not a log level; use one of {}",
-            LOG_LEVELS.join(", ")
-        ))
+        Err(ValueError::NotLogLevel(level.to_string()))
     }
 }
 
-fn check_log_format(format: &str) -> Result<(), String> {
+fn check_log_format(format: &str) -> Result<(), ValueError> {
     match format {
         "text" | "json" => Ok(()),
-        _ => Err(format!(
-            "\"{format}\" is not a log format; use text or json"
-        )),
+        _ => Err(ValueError::NotLogFormat(format.to_string())),
     }
 }
 

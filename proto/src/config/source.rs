@@ -144,7 +144,7 @@ impl SourceConfig {
     }
 
     /// The source as YAML (what `get-config source` prints).
-    pub fn to_yaml(&self) -> Result<String, String> {
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
         yaml::to_string(self)
     }
 
@@ -181,7 +181,7 @@ impl SourceConfig {
             ("checker.check-interval", &self.checker.check_interval),
             ("checker.backoff-min", &self.checker.backoff_min),
         ] {
-            super::duration::parse(value).map_err(|e| (key.to_string(), e))?;
+            super::duration::parse(value).map_err(|e| (key.to_string(), e.to_string()))?;
         }
         if self.checker.backoff_factor < 1.0 {
             return Err((

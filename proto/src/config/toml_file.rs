@@ -110,7 +110,7 @@ impl Origin {
     }
 
     /// A [`ConfigError::Invalid`] for `key`, at the flag or the file line.
-    pub fn invalid(&self, key: &'static str, message: String) -> ConfigError {
+    pub fn invalid(&self, key: &'static str, message: impl ToString) -> ConfigError {
         let at = match &self.file {
             _ if self.from_flags.contains(key) => Location::file(format!("command line (--{key})")),
             Some((file, text)) => locate_key(file, text, key),
@@ -119,7 +119,7 @@ impl Origin {
         ConfigError::Invalid {
             at,
             key: key.to_string(),
-            message,
+            message: message.to_string(),
         }
     }
 }

@@ -164,13 +164,14 @@ impl WorkerConfig {
         origin.flag(&mut cfg.keepalive_ttl, &ttl, "keepalive-ttl");
         let invalid = |key: &'static str, message: String| origin.invalid(key, message);
 
-        addr::parse_host_port(&cfg.worker_addr).map_err(|e| invalid("worker-addr", e))?;
+        addr::parse_host_port(&cfg.worker_addr)
+            .map_err(|e| invalid("worker-addr", e.to_string()))?;
         if cfg.advertise_addr.is_empty() {
-            cfg.advertise_addr =
-                addr::advertise_for(&cfg.worker_addr).map_err(|e| invalid("worker-addr", e))?;
+            cfg.advertise_addr = addr::advertise_for(&cfg.worker_addr)
+                .map_err(|e| invalid("worker-addr", e.to_string()))?;
         }
-        let (host, _) =
-            addr::parse_host_port(&cfg.advertise_addr).map_err(|e| invalid("advertise-addr", e))?;
+        let (host, _) = addr::parse_host_port(&cfg.advertise_addr)
+            .map_err(|e| invalid("advertise-addr", e.to_string()))?;
         if host.is_empty() {
             return Err(invalid(
                 "advertise-addr",
@@ -191,13 +192,14 @@ impl WorkerConfig {
             ));
         }
         for item in join {
-            addr::parse_host_port(&item).map_err(|e| invalid("join", e))?;
+            addr::parse_host_port(&item).map_err(|e| invalid("join", e.to_string()))?;
         }
         if cfg.keepalive_ttl == 0 {
             return Err(invalid("keepalive-ttl", "must be at least 1 second".into()));
         }
-        super::check_log_level(&cfg.log_level).map_err(|e| invalid("log-level", e))?;
-        super::check_log_format(&cfg.log_format).map_err(|e| invalid("log-format", e))?;
+        super::check_log_level(&cfg.log_level).map_err(|e| invalid("log-level", e.to_string()))?;
+        super::check_log_format(&cfg.log_format)
+            .map_err(|e| invalid("log-format", e.to_string()))?;
         if let Some(source) = cfg.embedded_source() {
             source.validate().map_err(|(key, message)| {
                 let key: &'static str = match key.split('.').next() {

@@ -38,8 +38,8 @@ pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Config
 }
 
 /// Serializes a config back to YAML (for `get-config`).
-pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, String> {
-    serde_yaml::to_string(value).map_err(|e| e.to_string())
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, ConfigError> {
+    serde_yaml::to_string(value).map_err(|e| ConfigError::Encode(e.to_string()))
 }
 
 /// serde_yaml appends " at line L column C"; the location is reported separately.

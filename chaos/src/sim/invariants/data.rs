@@ -12,11 +12,12 @@ use std::collections::BTreeSet;
 use dm_worker::downstream::MetaTables;
 
 use crate::sim::data::World;
+use crate::sim::invariants::Pending;
 use crate::sim::workload::Migration;
 
 /// `Ok` when every source's copy is done (with the full copy) and the
 /// downstream equals the merged upstream.
-pub fn converged(world: &World, migration: Migration) -> Result<(), String> {
+pub fn converged(world: &World, migration: Migration) -> Result<(), Pending> {
     if migration == Migration::Full {
         copied(world)?;
     }
@@ -24,7 +25,7 @@ pub fn converged(world: &World, migration: Migration) -> Result<(), String> {
 }
 
 /// Every source has a copy plan and every chunk of it is done.
-fn copied(world: &World) -> Result<(), String> {
+fn copied(world: &World) -> Result<(), Pending> {
     let meta = MetaTables {
         meta_schema: "dm_meta".into(),
         task: crate::sim::workload::TASK.into(),
@@ -33,17 +34,17 @@ fn copied(world: &World) -> Result<(), String> {
         let plan = world.downstream.stored_plan(&meta, source);
         let pending = plan.iter().filter(|c| c.done.is_none()).count();
         if plan.is_empty() || pending > 0 {
-            return Err(format!(
+            return Err(Pending(format!(
                 "the copy of {source} is not done: {pending} of {} chunks pending",
                 plan.len()
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 /// `Ok` when the downstream equals the merged upstream.
-fn rows_equal(world: &World) -> Result<(), String> {
+fn rows_equal(world: &World) -> Result<(), Pending> {
     let want = world.merged_upstream();
     let got = world.downstream_rows();
     if want == got {
@@ -61,11 +62,11 @@ fn rows_equal(world: &World) -> Result<(), String> {
         .find(|(a, b)| a != b)
         .map(|(a, b)| format!("; first difference: upstream {a:?}, downstream {b:?}"))
         .unwrap_or_default();
-    Err(format!(
+    Err(Pending(format!(
         "downstream has {} rows, the merged upstream {}: {missing} missing or different, {extra} extra{first}",
         got.len(),
         want.len()
-    ))
+    )))
 }
 
 /// What the downstream recorded against the invariants: (invariant, detail).

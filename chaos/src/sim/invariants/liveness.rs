@@ -8,6 +8,7 @@ use std::sync::Arc;
 use dm_master::node::Node;
 use openraft::ServerState;
 
+use crate::sim::invariants::Pending;
 use crate::sim::workload::{Outcome, Record};
 
 /// `Ok` when the cluster has converged; otherwise what is still missing.
@@ -16,12 +17,12 @@ pub fn check(
     expected_masters: usize,
     expected_workers: usize,
     records: &[Record],
-) -> Result<(), String> {
+) -> Result<(), Pending> {
     if masters.len() != expected_masters {
-        return Err(format!(
+        return Err(Pending(format!(
             "{} of {expected_masters} masters running",
             masters.len()
-        ));
+        )));
     }
     let mut leaders = Vec::new();
     let mut applied = Vec::new();
@@ -33,16 +34,16 @@ pub fn check(
         applied.push((name.clone(), m.last_applied, m.current_leader));
     }
     if leaders.len() != 1 {
-        return Err(format!("leaders: {leaders:?}"));
+        return Err(Pending(format!("leaders: {leaders:?}")));
     }
     let first = &applied[0];
     if applied.iter().any(|a| a.1 != first.1 || a.2 != first.2) {
-        return Err(format!("masters disagree: {applied:?}"));
+        return Err(Pending(format!("masters disagree: {applied:?}")));
     }
     let state = masters
         .get(&leaders[0])
         .map(|n| n.state())
-        .ok_or("no leader node")?;
+        .ok_or_else(|| Pending("no leader node".into()))?;
     // A worker runs one source: as many sources as workers are bound.
     let s = &state.state;
     let bound = s
@@ -52,18 +53,20 @@ pub fn check(
         .count();
     let want = s.sources.len().min(s.workers.len());
     if bound != want || s.workers.len() != expected_workers {
-        return Err(format!(
+        return Err(Pending(format!(
             "{bound} of {want} sources bound, {} of {expected_workers} workers registered: {:?}",
             s.workers.len(),
             s.bindings
-        ));
+        )));
     }
     match records.iter().find(|r| r.after_faults) {
         Some(r) if r.outcome == Outcome::Acked => Ok(()),
-        Some(r) => Err(format!(
+        Some(r) => Err(Pending(format!(
             "the request after the faults ended {:?}",
             r.outcome
+        ))),
+        None => Err(Pending(
+            "the request after the faults has no answer yet".into(),
         )),
-        None => Err("the request after the faults has no answer yet".into()),
     }
 }

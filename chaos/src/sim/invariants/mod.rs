@@ -32,6 +32,12 @@ use std::time::Duration;
 
 use dm_master::node::Node;
 
+/// What a run still lacks before it counts as converged (the liveness
+/// and data checks' answer while the cluster settles).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Pending(pub String);
+
 /// A broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {

@@ -266,7 +266,7 @@ impl TaskConfig {
     }
 
     /// The task as YAML (what `get-config task` prints).
-    pub fn to_yaml(&self) -> Result<String, String> {
+    pub fn to_yaml(&self) -> Result<String, ConfigError> {
         yaml::to_string(self)
     }
 

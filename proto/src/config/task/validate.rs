@@ -5,6 +5,7 @@
 //! between sections, uniqueness, argument counts, ranges. The first problem
 //! found is returned, in document order as far as practical.
 
+use crate::config::ValueError;
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
@@ -36,7 +37,7 @@ pub(super) fn validate(task: &TaskConfig, index: &KeyIndex) -> Result<(), Config
         return fail(&path, message);
     }
     if let Err(message) = check_time_zone(&task.timezone) {
-        return fail("timezone", message);
+        return fail("timezone", message.to_string());
     }
     if task.mysql_instances.is_empty() {
         return fail(
@@ -506,20 +507,16 @@ fn check_unused(task: &TaskConfig) -> Result<(), Problem> {
 /// `timezone`: empty (UTC), an offset such as `+08:00`, or a named zone the
 /// servers know (`Asia/Shanghai`); not `SYSTEM`/`Local`, which would make
 /// the sessions' zone depend on where the servers run.
-fn check_time_zone(zone: &str) -> Result<(), String> {
+fn check_time_zone(zone: &str) -> Result<(), ValueError> {
     if zone.is_empty() {
         return Ok(());
     }
     if zone.eq_ignore_ascii_case("SYSTEM") || zone.eq_ignore_ascii_case("Local") {
-        return Err(format!(
-            "\"{zone}\" is not supported: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\""
-        ));
+        return Err(ValueError::LocalTimeZone(zone.to_string()));
     }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | ':' | '/' | '_');
     if !zone.chars().all(allowed) {
-        return Err(format!(
-            "\"{zone}\" is not a time zone: give an offset such as \"+08:00\" or a zone name such as \"Asia/Shanghai\""
-        ));
+        return Err(ValueError::NotTimeZone(zone.to_string()));
     }
     Ok(())
 }

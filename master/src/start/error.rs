@@ -1,0 +1,50 @@
+//! Why a master did not start. Each variant's text is the step that failed;
+//! the lower layer's error is its source, so `{:#}` prints the whole chain
+//! (`opening the data dir d: sled: ...`).
+
+use dm_proto::config::ValueError;
+
+use crate::raft::{NodeId, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An address of the configuration does not parse.
+    #[error(transparent)]
+    Address(#[from] ValueError),
+    /// `peer-urls` or `advertise-peer-urls` lists nothing.
+    #[error("{0} is empty")]
+    NoUrl(&'static str),
+    /// openraft refused the Raft settings.
+    #[error("raft settings")]
+    RaftSettings(#[source] Box<openraft::ConfigError>),
+    /// The Raft stores could not be opened.
+    #[error("opening the data dir {dir}")]
+    DataDir {
+        dir: String,
+        #[source]
+        source: Box<StoreError>,
+    },
+    /// Raft did not start, or stopped while the master joined its group.
+    #[error("{doing}")]
+    Raft {
+        doing: &'static str,
+        #[source]
+        source: Box<openraft::error::Fatal<NodeId>>,
+    },
+    /// An address could not be bound.
+    #[error("listening on {addr}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `initialize` failed for another reason than "already initialized".
+    #[error("initializing the raft group: {0}")]
+    Initialize(String),
+    /// A master in `--join` refused to add this one.
+    #[error("joining through {addr}: {reason}")]
+    JoinRefused { addr: String, reason: String },
+    /// No master in `--join` answered in time.
+    #[error("no master in --join added this master within {secs} s: {last_error}")]
+    JoinTimeout { secs: u64, last_error: String },
+}

@@ -1,0 +1,61 @@
+//! Starting a worker: [`run`] takes the configuration and an [`Env`] (how
+//! to dial the masters, the users' databases, the wall clock, a stop
+//! signal), registers with the masters, then heartbeats and runs what the
+//! leader binds to this worker until told to stop.
+//!
+//! The binary and the deterministic simulation both start workers through
+//! [`run`]; only their [`Env`]s differ. The binary's is [`Env::system`]:
+//! TCP, MySQL, the system clock, and a stop sent on SIGTERM or Ctrl-C.
+
+use std::sync::Arc;
+
+use dm_proto::clock::Clock;
+use dm_proto::config::WorkerConfig;
+use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
+use tokio::sync::watch;
+
+use crate::databases::{Databases, MySqlDatabases};
+use crate::master_client::{ClientError, MasterClient};
+use crate::subtask::Supervisor;
+
+/// What a worker runs on besides its configuration.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// How the worker dials the masters.
+    pub connector: SharedConnector,
+    /// Where its subtasks read and write.
+    pub databases: Arc<dyn Databases>,
+    /// The wall clock that names the worker's boot.
+    pub clock: Clock,
+    /// Turns true when the worker should stop every subtask and return.
+    /// Keep its sender alive: a closed channel also stops the worker.
+    pub stop: watch::Receiver<bool>,
+}
+
+impl Env {
+    /// The binary's: TCP, MySQL, the system clock, stopped by `stop`.
+    pub fn system(stop: watch::Receiver<bool>) -> Self {
+        Self {
+            connector: TcpConnector::shared(ChannelTimeouts::default()),
+            databases: Arc::new(MySqlDatabases),
+            clock: Clock::system(),
+            stop,
+        }
+    }
+}
+
+/// Runs a worker in `env` until its stop signal: registers, then
+/// heartbeats to the leader and runs the subtasks it is bound to.
+pub async fn run(cfg: &WorkerConfig, env: Env) -> Result<(), ClientError> {
+    let Env {
+        connector,
+        databases,
+        clock,
+        stop,
+    } = env;
+    let mut client = MasterClient::new(cfg, connector, clock);
+    let mut registration_stop = stop.clone();
+    client.register(&mut registration_stop).await?;
+    let mut supervisor = Supervisor::new(databases);
+    client.run(&mut supervisor, stop).await
+}
