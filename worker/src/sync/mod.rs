@@ -22,8 +22,8 @@
 //!
 //! Each copy chunk was read in a snapshot at its own binlog position. The
 //! unit starts at the earliest of them and runs in *safe mode* (idempotent
-//! statements, see [`crate::sql::dml`]) until it has passed the latest: replaying a
-//! change a chunk already contains is harmless, and from the latest chunk
+//! statements, see [`crate::sql::dml`]) until it has passed the latest:
+//! replaying a change a chunk already contains is harmless, and from the latest chunk
 //! position on every change is new, so it is applied exactly once.
 //!
 //! ## DDL
@@ -35,7 +35,6 @@
 //! "already dropped" errors of a replayed DDL are taken as already
 //! applied, "already exists" ones only when the downstream holds what the
 //! statement creates (see [`ddl::execute`]).
-
 //!
 //! ## Where each concern lives
 //!
