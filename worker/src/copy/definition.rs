@@ -25,18 +25,22 @@ use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::sql::qualified;
-use crate::upstream::statement::{backtick_identifiers, head, TextOffsets};
+use crate::upstream::statement::{backtick_identifiers, head, StatementError, TextOffsets};
 
 /// Turns `SHOW CREATE TABLE` output into a `CREATE TABLE IF NOT EXISTS` of
 /// `schema`.`table` (the routed target).
 /// A definition printed under `ANSI_QUOTES` has its identifiers in double
 /// quotes; one printed without has none (its strings are single-quoted), so
 /// double-quoted tokens are identifiers either way.
-pub fn create_table_as(show_create: &str, schema: &str, table: &str) -> Result<String, String> {
+pub fn create_table_as(
+    show_create: &str,
+    schema: &str,
+    table: &str,
+) -> Result<String, StatementError> {
     let show_create = &backtick_identifiers(show_create)?;
     let tokens = Tokenizer::new(&MySqlDialect {}, show_create)
         .tokenize_with_location()
-        .map_err(|e| format!("{e} in: {}", head(show_create)))?;
+        .map_err(|e| StatementError::tokens(e, show_create))?;
     let mut code = tokens
         .iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)));
@@ -45,16 +49,13 @@ pub fn create_table_as(show_create: &str, schema: &str, table: &str) -> Result<S
             if w.quote_style.is_none() && w.keyword == keyword)
     };
     if !(is_keyword(code.next(), Keyword::CREATE) && is_keyword(code.next(), Keyword::TABLE)) {
-        return Err(format!(
-            "not a CREATE TABLE statement: {}",
-            head(show_create)
-        ));
+        return Err(StatementError::NotCreateTable(head(show_create)));
     }
     // The name: `table` (or `schema`.`table`).
     let name_end = loop {
         let end = match code.next() {
             Some(t) if is_name(&t.token) => t.span.end,
-            _ => return Err(format!("no table name in: {}", head(show_create))),
+            _ => return Err(StatementError::NoTableName(head(show_create))),
         };
         match code.clone().next() {
             Some(t) if t.token == Token::Period => {
@@ -66,7 +67,7 @@ pub fn create_table_as(show_create: &str, schema: &str, table: &str) -> Result<S
     let rest = TextOffsets::new(show_create)
         .offset(name_end)
         .and_then(|at| show_create.get(at..))
-        .ok_or_else(|| format!("no table name in: {}", head(show_create)))?;
+        .ok_or_else(|| StatementError::NoTableName(head(show_create)))?;
     Ok(format!(
         "CREATE TABLE IF NOT EXISTS {}{rest}",
         qualified(schema, table)

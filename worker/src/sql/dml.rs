@@ -39,9 +39,23 @@ const MERGE_BYTES: usize = 1 << 20;
 /// Why a partial image cannot be applied.
 pub const NOT_ENOUGH_COLUMNS: &str = "upstream didn't log enough columns in binlog";
 
+/// What a partial row image lacks (DM's "upstream didn't log enough
+/// columns").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotEnoughColumns {
+    #[error("{NOT_ENOUGH_COLUMNS}: the before image lacks key column `{0}`")]
+    BeforeLacksKey(String),
+    #[error("{NOT_ENOUGH_COLUMNS}: an update of key column `{0}` logged only some columns of the new row, which safe mode must write whole")]
+    KeyMovedPartially(String),
+}
+
 /// Checks that `change`'s images hold what its statements need (see the
 /// module docs); `Err` says what is missing.
-pub fn check_images(columns: &[Column], change: &RowChange, safe: bool) -> Result<(), String> {
+pub fn check_images(
+    columns: &[Column],
+    change: &RowChange,
+    safe: bool,
+) -> Result<(), NotEnoughColumns> {
     if change.logged.is_none() {
         return Ok(());
     }
@@ -49,10 +63,9 @@ pub fn check_images(columns: &[Column], change: &RowChange, safe: bool) -> Resul
     let needs_before = matches!(change.kind, RowKind::Update | RowKind::Delete);
     if needs_before {
         if let Some(missing) = keys.iter().find(|i| !change.before_has(**i)) {
-            return Err(format!(
-                "{NOT_ENOUGH_COLUMNS}: the before image lacks key column `{}`",
-                column_name(columns, *missing)
-            ));
+            return Err(NotEnoughColumns::BeforeLacksKey(column_name(
+                columns, *missing,
+            )));
         }
     }
     if safe && change.kind == RowKind::Update && !change.after_is_full() {
@@ -62,11 +75,9 @@ pub fn check_images(columns: &[Column], change: &RowChange, safe: bool) -> Resul
                     != change.after.as_ref().and_then(|a| a.get(**i))
         });
         if let Some(moved) = moved {
-            return Err(format!(
-                "{NOT_ENOUGH_COLUMNS}: an update of key column `{}` logged only some columns of \
-                 the new row, which safe mode must write whole",
-                column_name(columns, *moved)
-            ));
+            return Err(NotEnoughColumns::KeyMovedPartially(column_name(
+                columns, *moved,
+            )));
         }
     }
     Ok(())

@@ -153,18 +153,15 @@ async fn replayed(
     job: &SyncJob,
     statement: &str,
     code: u16,
-) -> Result<Result<(), String>, DownstreamError> {
+) -> Result<Result<(), compare::NotReplay>, DownstreamError> {
     let dialect = MySqlDialect {};
     let (table, want) = match compare::check(&dialect, statement, code) {
         Ok(compare::Check::Nothing) => return Ok(Ok(())),
         Ok(compare::Check::Table { table, want }) => (table, want),
-        Err(e) => return Ok(Err(format!("the statement cannot be compared: {e}"))),
+        Err(e) => return Ok(Err(compare::NotReplay::Uncomparable(Box::new(e)))),
     };
     let Some(existing) = job.downstream.show_create_table(&table.0, &table.1).await? else {
-        return Ok(Err(format!(
-            "`{}`.`{}` is not there downstream",
-            table.0, table.1
-        )));
+        return Ok(Err(compare::NotReplay::MissingTable(table.0, table.1)));
     };
     let like = match &want {
         compare::Want::Like(schema, name) => job.downstream.show_create_table(schema, name).await?,

@@ -59,7 +59,7 @@ pub async fn load(job: &SyncJob) -> Result<Option<GroupWindow>, SyncError> {
     match job.downstream.shard_group(&job.meta, &job.source).await? {
         Some(text) => GroupWindow::decode(&text)
             .map(Some)
-            .map_err(SyncError::ShardDdl),
+            .map_err(|e| SyncError::ShardDdl(e.to_string())),
         None => Ok(None),
     }
 }
@@ -78,7 +78,7 @@ pub async fn arrive(
     let arrival = match window.as_mut() {
         Some(w) => w
             .arrive(upstream.clone(), target, ddls, at)
-            .map_err(SyncError::ShardDdl)?,
+            .map_err(|e| SyncError::ShardDdl(e.to_string()))?,
         None => {
             let members = members(job, target).await?;
             if members.iter().all(|m| *m == upstream) {

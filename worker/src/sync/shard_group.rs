@@ -110,6 +110,33 @@ fn quoted(ddls: &[String]) -> String {
         .join("; ")
 }
 
+/// A sharding group's window that cannot take an arrival, or be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GroupError {
+    #[error("{upstream} reached a DDL of {target} while the source's shards of {waiting} wait at {ddls}: finish one shard DDL before starting another")]
+    OtherTarget {
+        upstream: String,
+        target: String,
+        waiting: String,
+        ddls: String,
+    },
+    #[error("the shard tables of this source disagree on the DDL of {target}: {these} vs {those}")]
+    OtherDdls {
+        target: String,
+        these: String,
+        those: String,
+    },
+    #[error("{upstream} reached {ddls} a second time (at {at}, first at {first}) before every shard table of this source reached it once")]
+    SecondArrival {
+        upstream: String,
+        ddls: String,
+        at: String,
+        first: String,
+    },
+    #[error("the stored shard group is unreadable: {0}")]
+    Unreadable(String),
+}
+
 impl GroupWindow {
     /// Opens a window: `upstream` reached `ddls` (routed to `target`) at
     /// `at`; `members` are the source's tables merged into `target`.
@@ -161,39 +188,32 @@ impl GroupWindow {
         target: &TableName,
         ddls: &[String],
         at: &Position,
-    ) -> Result<Arrival, String> {
+    ) -> Result<Arrival, GroupError> {
         if *target != self.target {
-            return Err(format!(
-                "{} reached a DDL of {} while the source's shards of {} wait at {}: \
-                 finish one shard DDL before starting another",
-                key(&upstream),
-                key(target),
-                key(&self.target),
-                quoted(&self.ddls)
-            ));
+            return Err(GroupError::OtherTarget {
+                upstream: key(&upstream),
+                target: key(target),
+                waiting: key(&self.target),
+                ddls: quoted(&self.ddls),
+            });
         }
         if ddls != self.ddls {
-            return Err(format!(
-                "the shard tables of this source disagree on the DDL of {}: {} vs {}",
-                key(target),
-                quoted(ddls),
-                quoted(&self.ddls)
-            ));
+            return Err(GroupError::OtherDdls {
+                target: key(target),
+                these: quoted(ddls),
+                those: quoted(&self.ddls),
+            });
         }
         let stored = StoredPosition::from(at);
         match self.arrived.get(&key(&upstream)) {
             Some(a) if a.at == stored => {}
             Some(a) => {
-                return Err(format!(
-                    "{} reached {} a second time (at {}:{}, first at {}:{}) before every shard \
-                     table of this source reached it once",
-                    key(&upstream),
-                    quoted(ddls),
-                    stored.name,
-                    stored.pos,
-                    a.at.name,
-                    a.at.pos
-                ))
+                return Err(GroupError::SecondArrival {
+                    upstream: key(&upstream),
+                    ddls: quoted(ddls),
+                    at: format!("{}:{}", stored.name, stored.pos),
+                    first: format!("{}:{}", a.at.name, a.at.pos),
+                })
             }
             None => {
                 self.members.insert(upstream.clone());
@@ -276,8 +296,8 @@ impl GroupWindow {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn decode(text: &str) -> Result<Self, String> {
-        serde_json::from_str(text).map_err(|e| format!("the stored shard group is unreadable: {e}"))
+    pub fn decode(text: &str) -> Result<Self, GroupError> {
+        serde_json::from_str(text).map_err(|e| GroupError::Unreadable(e.to_string()))
     }
 }
 
@@ -373,14 +393,19 @@ mod tests {
         let mut w = window();
         let other = vec!["ALTER TABLE `app`.`t` ADD COLUMN d INT".into()];
         let e = w.arrive(t("t_2"), &t("t"), &other, &at(200)).unwrap_err();
+        assert!(matches!(e, GroupError::OtherDdls { .. }), "{e}");
+        let e = e.to_string();
         assert!(
             e.contains("ADD COLUMN d") && e.contains("ADD COLUMN c"),
             "{e}"
         );
         let e = w.arrive(t("u_1"), &t("u"), &ddl(), &at(200)).unwrap_err();
+        assert!(matches!(e, GroupError::OtherTarget { .. }), "{e}");
+        let e = e.to_string();
         assert!(e.contains("`app`.`u`") && e.contains("`app`.`t`"), "{e}");
         let e = w.arrive(t("t_1"), &t("t"), &ddl(), &at(400)).unwrap_err();
-        assert!(e.contains("second time"), "{e}");
+        assert!(matches!(e, GroupError::SecondArrival { .. }), "{e}");
+        assert!(e.to_string().contains("second time"), "{e}");
         assert_eq!(w.progress().0, vec!["`app`.`t_1`".to_string()]);
     }
 
@@ -396,6 +421,9 @@ mod tests {
         let mut w = window();
         w.resolved(&at(300));
         assert_eq!(GroupWindow::decode(&w.encode()), Ok(w));
-        assert!(GroupWindow::decode("{").unwrap_err().contains("unreadable"));
+        assert!(matches!(
+            GroupWindow::decode("{"),
+            Err(GroupError::Unreadable(_))
+        ));
     }
 }

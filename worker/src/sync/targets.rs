@@ -96,7 +96,7 @@ pub fn prepare(routed: &mut [Routed], facts: &TargetFacts) -> Result<(), SyncErr
         check_images(&r.columns, &r.change, r.safe).map_err(|why| SyncError::Row {
             table: qualified(&r.target_schema, &r.target_table),
             at: r.end.to_string(),
-            error: why,
+            error: why.to_string(),
         })?;
     }
     Ok(())

@@ -10,13 +10,38 @@ use sqlparser::tokenizer::{Location, Token, Tokenizer};
 
 use dm_proto::sql::quote;
 
+/// Why a statement's text cannot be rewritten or read. `head` is the start
+/// of the statement, for the message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    /// The tokenizer stopped.
+    #[error("{error} in: {head}")]
+    Tokens { error: String, head: String },
+    #[error("cannot place the identifier \"{name}\" in: {head}")]
+    Unplaceable { name: String, head: String },
+    #[error("not a CREATE TABLE statement: {0}")]
+    NotCreateTable(String),
+    #[error("no table name in: {0}")]
+    NoTableName(String),
+}
+
+impl StatementError {
+    /// The tokenizer's `error` on `sql`.
+    pub fn tokens(error: impl std::fmt::Display, sql: &str) -> Self {
+        StatementError::Tokens {
+            error: error.to_string(),
+            head: head(sql),
+        }
+    }
+}
+
 /// `sql` as written under `ANSI_QUOTES`, with every double-quoted
 /// identifier in backticks instead: the same statement in the syntax of a
 /// session without that mode (the rest of the text is kept byte for byte).
-pub fn backtick_identifiers(sql: &str) -> Result<String, String> {
+pub fn backtick_identifiers(sql: &str) -> Result<String, StatementError> {
     let tokens = Tokenizer::new(&MySqlDialect {}, sql)
         .tokenize_with_location()
-        .map_err(|e| format!("{e} in: {}", head(sql)))?;
+        .map_err(|e| StatementError::tokens(e, sql))?;
     let mut offsets = TextOffsets::new(sql);
     let mut out = String::with_capacity(sql.len() + 16);
     let mut copied = 0;
@@ -34,10 +59,10 @@ pub fn backtick_identifiers(sql: &str) -> Result<String, String> {
                         .is_some_and(|s| s.len() >= 2 && s.starts_with('"') && s.ends_with('"'))
             });
         let Some((start, end)) = span else {
-            return Err(format!(
-                "cannot place the identifier \"{name}\" in: {}",
-                head(sql)
-            ));
+            return Err(StatementError::Unplaceable {
+                name: name.clone(),
+                head: head(sql),
+            });
         };
         out.push_str(sql.get(copied..start).unwrap_or_default());
         out.push_str(&quote(name));

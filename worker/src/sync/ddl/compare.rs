@@ -66,13 +66,67 @@ impl std::fmt::Display for Index {
     }
 }
 
+/// Why a refused statement is not taken as a replay: its effect cannot be
+/// told, or the downstream holds something else. Printed in the pause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReplay {
+    /// The statement cannot be read the way the comparison needs.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("not one statement")]
+    NotOneStatement,
+    #[error("the statement adds no column or index")]
+    AddsNothing,
+    #[error("an index without a name")]
+    UnnamedIndex,
+    #[error("error {0} is no replay of this statement")]
+    OtherCode(u16),
+    #[error("unexpected name {0}")]
+    UnexpectedName(String),
+    #[error("`{0}` is not a qualified table name")]
+    Unqualified(String),
+    #[error("column `{0}` is not there downstream")]
+    MissingColumn(String),
+    #[error("column `{name}` exists downstream with another definition; statement: {statement}; downstream: {downstream}")]
+    OtherColumn {
+        name: String,
+        statement: String,
+        downstream: String,
+    },
+    #[error("index `{0}` is not there downstream")]
+    MissingIndex(String),
+    #[error("index `{name}` exists downstream with another definition; statement: {statement}; downstream: {downstream}")]
+    OtherIndex {
+        name: String,
+        statement: String,
+        downstream: String,
+    },
+    #[error("the table exists downstream with other columns; statement: ({statement}); downstream: ({downstream})")]
+    OtherColumns {
+        statement: String,
+        downstream: String,
+    },
+    #[error("the copied table is not there")]
+    NoCopiedTable,
+    #[error("the downstream definition `{ddl}` does not parse: {error}")]
+    DownstreamUnreadable { ddl: String, error: String },
+    #[error("the downstream definition `{0}` is no CREATE TABLE")]
+    NotCreateTable(String),
+    /// What the statement would have created cannot be told.
+    #[error("the statement cannot be compared: {0}")]
+    Uncomparable(Box<NotReplay>),
+    #[error("`{0}`.`{1}` is not there downstream")]
+    MissingTable(String, String),
+}
+
 /// What a statement refused with `code` would have created; `Err` when it
 /// cannot be told (the statement does not parse, or makes nothing the
 /// code is about).
-pub fn check(dialect: &dyn Dialect, sql: &str, code: u16) -> Result<Check, String> {
-    let statements = Parser::parse_sql(dialect, sql).map_err(|e| e.to_string())?;
+pub fn check(dialect: &dyn Dialect, sql: &str, code: u16) -> Result<Check, NotReplay> {
+    let statements =
+        Parser::parse_sql(dialect, sql).map_err(|e| NotReplay::Unreadable(e.to_string()))?;
     let [statement] = statements.as_slice() else {
-        return Err("not one statement".into());
+        return Err(NotReplay::NotOneStatement);
     };
     match (code, statement) {
         (1007, Statement::CreateDatabase { .. } | Statement::CreateSchema { .. }) => {
@@ -104,7 +158,7 @@ pub fn check(dialect: &dyn Dialect, sql: &str, code: u16) -> Result<Check, Strin
                 }
             }
             if columns.is_empty() && indexes.is_empty() {
-                return Err("the statement adds no column or index".into());
+                return Err(NotReplay::AddsNothing);
             }
             Ok(Check::Table {
                 table: split(&at.name)?,
@@ -117,7 +171,7 @@ pub fn check(dialect: &dyn Dialect, sql: &str, code: u16) -> Result<Check, Strin
                 .as_ref()
                 .map(last)
                 .transpose()?
-                .ok_or("an index without a name")?;
+                .ok_or(NotReplay::UnnamedIndex)?;
             Ok(Check::Table {
                 table: split(&ci.table_name)?,
                 want: Want::Added {
@@ -130,7 +184,7 @@ pub fn check(dialect: &dyn Dialect, sql: &str, code: u16) -> Result<Check, Strin
                 },
             })
         }
-        _ => Err(format!("error {code} is no replay of this statement")),
+        _ => Err(NotReplay::OtherCode(code)),
     }
 }
 
@@ -142,7 +196,7 @@ pub fn compare(
     want: &Want,
     existing: &str,
     like: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), NotReplay> {
     let there = parse_table(dialect, existing)?;
     match want {
         Want::Added { columns, indexes } => {
@@ -152,30 +206,30 @@ pub fn compare(
                     .iter()
                     .find(|d| d.name.value.eq_ignore_ascii_case(&c.name.value))
                 {
-                    None => {
-                        return Err(format!(
-                            "column `{}` is not there downstream",
-                            c.name.value
-                        ))
-                    }
+                    None => return Err(NotReplay::MissingColumn(c.name.value.clone())),
                     Some(d) if canon(d, &primary_key(&there)) != canon(c, &[]) => {
-                        return Err(format!(
-                            "column `{}` exists downstream with another definition; statement: {c}; downstream: {d}",
-                            c.name.value
-                        ))
+                        return Err(NotReplay::OtherColumn {
+                            name: c.name.value.clone(),
+                            statement: c.to_string(),
+                            downstream: d.to_string(),
+                        })
                     }
                     Some(_) => {}
                 }
             }
             let present = indexes_of(&there);
             for i in indexes {
-                match present.iter().find(|p| p.name.eq_ignore_ascii_case(&i.name)) {
-                    None => return Err(format!("index `{}` is not there downstream", i.name)),
+                match present
+                    .iter()
+                    .find(|p| p.name.eq_ignore_ascii_case(&i.name))
+                {
+                    None => return Err(NotReplay::MissingIndex(i.name.clone())),
                     Some(p) if p.unique != i.unique || p.columns != i.columns => {
-                        return Err(format!(
-                            "index `{}` exists downstream with another definition; statement: {i}; downstream: {p}",
-                            i.name
-                        ))
+                        return Err(NotReplay::OtherIndex {
+                            name: i.name.clone(),
+                            statement: i.to_string(),
+                            downstream: p.to_string(),
+                        })
                     }
                     Some(_) => {}
                 }
@@ -184,14 +238,18 @@ pub fn compare(
         }
         Want::Table(columns, primary) => same_columns(columns, primary, &there),
         Want::Like(..) => {
-            let copied = parse_table(dialect, like.ok_or("the copied table is not there")?)?;
+            let copied = parse_table(dialect, like.ok_or(NotReplay::NoCopiedTable)?)?;
             same_columns(&copied.columns, &primary_key(&copied), &there)
         }
     }
 }
 
 /// `want` (columns, primary key) and `there` have the same columns.
-fn same_columns(want: &[ColumnDef], primary: &[String], there: &CreateTable) -> Result<(), String> {
+fn same_columns(
+    want: &[ColumnDef],
+    primary: &[String],
+    there: &CreateTable,
+) -> Result<(), NotReplay> {
     let there_primary = primary_key(there);
     let differs = want.len() != there.columns.len()
         || want.iter().zip(&there.columns).any(|(w, t)| {
@@ -205,23 +263,23 @@ fn same_columns(want: &[ColumnDef], primary: &[String], there: &CreateTable) -> 
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        return Err(format!(
-            "the table exists downstream with other columns; statement: ({}); downstream: ({})",
-            list(want),
-            list(&there.columns)
-        ));
+        return Err(NotReplay::OtherColumns {
+            statement: list(want),
+            downstream: list(&there.columns),
+        });
     }
     Ok(())
 }
 
-fn parse_table(dialect: &dyn Dialect, ddl: &str) -> Result<CreateTable, String> {
-    let statements = Parser::parse_sql(dialect, ddl)
-        .map_err(|e| format!("the downstream definition `{ddl}` does not parse: {e}"))?;
+fn parse_table(dialect: &dyn Dialect, ddl: &str) -> Result<CreateTable, NotReplay> {
+    let statements =
+        Parser::parse_sql(dialect, ddl).map_err(|e| NotReplay::DownstreamUnreadable {
+            ddl: ddl.to_string(),
+            error: e.to_string(),
+        })?;
     match statements.into_iter().next() {
         Some(Statement::CreateTable(ct)) => Ok(ct),
-        _ => Err(format!(
-            "the downstream definition `{ddl}` is no CREATE TABLE"
-        )),
+        _ => Err(NotReplay::NotCreateTable(ddl.to_string())),
     }
 }
 
@@ -440,20 +498,20 @@ fn number(text: &str) -> Option<String> {
     })
 }
 
-fn last(name: &ObjectName) -> Result<String, String> {
+fn last(name: &ObjectName) -> Result<String, NotReplay> {
     match name.0.last() {
         Some(ObjectNamePart::Identifier(i)) => Ok(i.value.clone()),
-        _ => Err(format!("unexpected name {name}")),
+        _ => Err(NotReplay::UnexpectedName(name.to_string())),
     }
 }
 
 /// (schema, table) of a routed (qualified) name.
-fn split(name: &ObjectName) -> Result<(String, String), String> {
+fn split(name: &ObjectName) -> Result<(String, String), NotReplay> {
     match name.0.as_slice() {
         [ObjectNamePart::Identifier(s), ObjectNamePart::Identifier(t)] => {
             Ok((s.value.clone(), t.value.clone()))
         }
-        _ => Err(format!("`{name}` is not a qualified table name")),
+        _ => Err(NotReplay::Unqualified(name.to_string())),
     }
 }
 
@@ -478,7 +536,7 @@ mod tests {
   KEY `ic` (`c`,`n`)
 ) ENGINE=InnoDB DEFAULT CHARSET=latin1 COLLATE=latin1_swedish_ci";
 
-    fn verdict(sql: &str, code: u16) -> Result<(), String> {
+    fn verdict(sql: &str, code: u16) -> Result<(), NotReplay> {
         let Check::Table { table, want } = check(&D, sql, code)? else {
             return Ok(());
         };
@@ -529,7 +587,7 @@ mod tests {
             ("CREATE TABLE `db`.`t` (id INT PRIMARY KEY)", 1050, "the table exists downstream with other columns; statement: (id INT PRIMARY KEY); downstream: (`id` INT(11) NOT NULL, `c`"),
         ];
         for (sql, code, shown) in cases {
-            let error = verdict(sql, code).expect_err(sql);
+            let error = verdict(sql, code).expect_err(sql).to_string();
             assert!(error.contains(shown), "{sql}: {error}");
         }
     }
@@ -579,7 +637,11 @@ mod tests {
         };
         let error = compare(&D, &want, "CREATE TABLE `t` (`c` int(5) ZEROFILL)", None)
             .expect_err("unparsable downstream");
-        assert!(error.contains("does not parse"), "{error}");
+        assert!(
+            matches!(error, NotReplay::DownstreamUnreadable { .. })
+                && error.to_string().contains("does not parse"),
+            "{error}"
+        );
     }
 
     #[test]

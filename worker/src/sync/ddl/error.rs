@@ -3,6 +3,8 @@
 
 use dm_rules::PipelineError;
 
+use super::scan::ScanError;
+
 /// A DDL the sync cannot plan or coordinate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DdlError {
@@ -13,7 +15,7 @@ pub enum DdlError {
     )]
     Unreadable {
         parse_error: String,
-        scan_error: String,
+        scan_error: ScanError,
     },
     /// A name of a form no table or schema has (`a.b.c`, an empty name,
     /// a placeholder).

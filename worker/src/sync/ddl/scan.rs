@@ -76,19 +76,44 @@ struct Tok {
     located: bool,
 }
 
+/// Why a statement's kind and names cannot be read from its tokens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    /// The tokenizer stopped (an unterminated string or comment, ...).
+    #[error("{0}")]
+    Tokens(String),
+    #[error("more than one statement in one event")]
+    SeveralStatements,
+    #[error("unbalanced parentheses")]
+    UnbalancedParentheses,
+    #[error("no `ON table` in the index statement")]
+    NoIndexTable,
+    #[error("RENAME TABLE without `TO`")]
+    RenameWithoutTo,
+    #[error("`{0}` is not a schema name")]
+    NotASchemaName(String),
+    #[error("a name is missing")]
+    MissingName,
+    #[error("expected a name, found `{0}`")]
+    NotAName(String),
+    #[error("the name `{0}` is inside an executable comment")]
+    NameInComment(String),
+}
+
 /// Reads a statement's kind and names from its tokens.
-pub fn scan(dialect: &dyn Dialect, sql: &str) -> Result<Scan, String> {
+pub fn scan(dialect: &dyn Dialect, sql: &str) -> Result<Scan, ScanError> {
     let (toks, unreadable) = tokens(dialect, sql);
     let classified = classify(&mut Cursor { toks: &toks, at: 0 });
     let found = match (classified, unreadable) {
         (Ok(None), _) => return Ok(Scan::NotDdl),
-        (_, Some(e)) | (Err(e), None) => return Err(e),
+        (_, Some(e)) => return Err(ScanError::Tokens(e)),
+        (Err(e), None) => return Err(e),
         (Ok(Some(f)), None) => f,
     };
     let mut end = sql.len();
     if let Some(i) = toks.iter().position(|t| t.token == Token::SemiColon) {
         if i + 1 < toks.len() {
-            return Err("more than one statement in one event".into());
+            return Err(ScanError::SeveralStatements);
         }
         end = toks.get(i).map_or(end, |t| t.span.start);
     }
@@ -96,12 +121,14 @@ pub fn scan(dialect: &dyn Dialect, sql: &str) -> Result<Scan, String> {
     for t in &toks {
         depth = match t.token {
             Token::LParen => depth + 1,
-            Token::RParen => depth.checked_sub(1).ok_or("unbalanced parentheses")?,
+            Token::RParen => depth
+                .checked_sub(1)
+                .ok_or(ScanError::UnbalancedParentheses)?,
             _ => depth,
         };
     }
     if depth != 0 {
-        return Err("unbalanced parentheses".into());
+        return Err(ScanError::UnbalancedParentheses);
     }
     Ok(Scan::Ddl(Scanned {
         kind: found.kind,
@@ -112,7 +139,7 @@ pub fn scan(dialect: &dyn Dialect, sql: &str) -> Result<Scan, String> {
 
 /// The statement's kind and names; `None` when it changes no table or
 /// schema.
-fn classify(c: &mut Cursor<'_>) -> Result<Option<Found>, String> {
+fn classify(c: &mut Cursor<'_>) -> Result<Option<Found>, ScanError> {
     let Some(first) = c.word() else {
         return Ok(None);
     };
@@ -203,7 +230,7 @@ pub fn rewrite(sql: &str, end: usize, mut names: Vec<(Range<usize>, String)>) ->
 }
 
 /// `ALTER TABLE [IF EXISTS] name [WAIT n | NOWAIT] spec, ...`.
-fn alter_table(c: &mut Cursor<'_>) -> Result<Found, String> {
+fn alter_table(c: &mut Cursor<'_>) -> Result<Found, ScanError> {
     c.skip_seq(&["IF", "EXISTS"]);
     let mut names = vec![c.name(Role::Table)?];
     let mut kind = EventKind::AlterTable;
@@ -239,7 +266,7 @@ fn alter_table(c: &mut Cursor<'_>) -> Result<Found, String> {
 }
 
 /// `CREATE TABLE [IF NOT EXISTS] name { LIKE t | (LIKE t) | (...) ... }`.
-fn create_table(c: &mut Cursor<'_>) -> Result<Found, String> {
+fn create_table(c: &mut Cursor<'_>) -> Result<Found, ScanError> {
     c.skip_seq(&["IF", "NOT", "EXISTS"]);
     let mut names = vec![c.name(Role::Table)?];
     let parenthesized = c.peek().is_some_and(|t| t.token == Token::LParen)
@@ -272,7 +299,7 @@ fn create_table(c: &mut Cursor<'_>) -> Result<Found, String> {
 }
 
 /// `... INDEX [IF [NOT] EXISTS] name [USING type] ON table ...`.
-fn index_on(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
+fn index_on(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, ScanError> {
     while let Some(tok) = c.next() {
         match &tok.token {
             Token::LParen | Token::SemiColon => break,
@@ -285,11 +312,11 @@ fn index_on(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
             _ => {}
         }
     }
-    Err("no `ON table` in the index statement".into())
+    Err(ScanError::NoIndexTable)
 }
 
 /// `DROP TABLE [IF EXISTS] a [, b ...] [WAIT n | NOWAIT] [RESTRICT | CASCADE]`.
-fn table_list(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
+fn table_list(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, ScanError> {
     c.skip_seq(&["IF", "EXISTS"]);
     let mut names = vec![c.name(Role::Table)?];
     while c.eat(&Token::Comma) {
@@ -299,7 +326,7 @@ fn table_list(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
 }
 
 /// `RENAME TABLE [IF EXISTS] a [WAIT n | NOWAIT] TO b [, c TO d ...]`.
-fn rename_tables(c: &mut Cursor<'_>) -> Result<Found, String> {
+fn rename_tables(c: &mut Cursor<'_>) -> Result<Found, ScanError> {
     c.skip_seq(&["IF", "EXISTS"]);
     let mut names = Vec::new();
     loop {
@@ -310,7 +337,7 @@ fn rename_tables(c: &mut Cursor<'_>) -> Result<Found, String> {
         }
         c.skip_any(&["NOWAIT"]);
         if c.word().as_deref() != Some("TO") {
-            return Err("RENAME TABLE without `TO`".into());
+            return Err(ScanError::RenameWithoutTo);
         }
         names.push(c.name(Role::Table)?);
         if !c.eat(&Token::Comma) {
@@ -324,10 +351,10 @@ fn rename_tables(c: &mut Cursor<'_>) -> Result<Found, String> {
 }
 
 /// `CREATE|DROP DATABASE name`.
-fn schema_named(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
+fn schema_named(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, ScanError> {
     let mut name = c.name(Role::Schema)?;
     if name.parts.len() != 1 {
-        return Err(format!("`{}` is not a schema name", name.parts.join(".")));
+        return Err(ScanError::NotASchemaName(name.parts.join(".")));
     }
     name.role = Role::Schema;
     Ok(Found {
@@ -338,7 +365,7 @@ fn schema_named(c: &mut Cursor<'_>, kind: EventKind) -> Result<Found, String> {
 
 /// `ALTER DATABASE [name] options`: without a name it changes the default
 /// database, which is then named explicitly.
-fn alter_schema(c: &mut Cursor<'_>) -> Result<Found, String> {
+fn alter_schema(c: &mut Cursor<'_>) -> Result<Found, ScanError> {
     const OPTIONS: &[&str] = &["DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "COMMENT"];
     let unnamed = c.peek_word().is_some_and(|w| OPTIONS.contains(&w.as_str()));
     let name = if unnamed {
@@ -498,19 +525,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// `ident` or `ident.ident`.
-    fn name(&mut self, role: Role) -> Result<NameAt, String> {
+    fn name(&mut self, role: Role) -> Result<NameAt, ScanError> {
         let mut parts = Vec::new();
         let mut span: Option<Range<usize>> = None;
         loop {
-            let tok = self.next().ok_or("a name is missing")?;
+            let tok = self.next().ok_or(ScanError::MissingName)?;
             let Token::Word(w) = &tok.token else {
-                return Err(format!("expected a name, found `{}`", tok.token));
+                return Err(ScanError::NotAName(tok.token.to_string()));
             };
             if !tok.located {
-                return Err(format!(
-                    "the name `{}` is inside an executable comment",
-                    w.value
-                ));
+                return Err(ScanError::NameInComment(w.value.clone()));
             }
             parts.push(w.value.clone());
             let start = span.as_ref().map_or(tok.span.start, |s| s.start);

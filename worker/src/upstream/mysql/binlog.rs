@@ -109,7 +109,10 @@ impl BinlogReader {
             ),
         ];
         let mysql_gtids = if is_mysql_gtid(&from.binlog_gtid) {
-            Some(GtidSet::parse(&from.binlog_gtid).map_err(UpstreamError::Decode)?)
+            Some(
+                GtidSet::parse(&from.binlog_gtid)
+                    .map_err(|e| UpstreamError::Decode(e.to_string()))?,
+            )
         } else {
             None
         };
@@ -288,11 +291,12 @@ impl BinlogReader {
                 .map(|b| b.iter().by_vals().collect()),
             width,
         );
-        let bad_row =
-            |e: String| UpstreamError::Decode(format!("a row of `{schema}`.`{table}`: {e}"));
+        let bad_row = |e: &dyn std::fmt::Display| {
+            UpstreamError::Decode(format!("a row of `{schema}`.`{table}`: {e}"))
+        };
         let mut changes = Vec::new();
         for row in rows.rows(tme) {
-            let (before, after) = row.map_err(|e| bad_row(e.to_string()))?;
+            let (before, after) = row.map_err(|e| bad_row(&e))?;
             let before_bits = logged.as_ref().map(|l| l.before.as_slice());
             let after_bits = logged.as_ref().map(|l| l.after.as_slice());
             changes.push(RowChange {
@@ -300,11 +304,11 @@ impl BinlogReader {
                 before: before
                     .map(|r| widen(r, before_bits, width))
                     .transpose()
-                    .map_err(bad_row)?,
+                    .map_err(|e| bad_row(&e))?,
                 after: after
                     .map(|r| widen(r, after_bits, width))
                     .transpose()
-                    .map_err(bad_row)?,
+                    .map_err(|e| bad_row(&e))?,
                 logged: logged.clone(),
             });
         }

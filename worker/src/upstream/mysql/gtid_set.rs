@@ -25,38 +25,64 @@ pub struct GtidSet {
     by_uuid: BTreeMap<String, Vec<(u64, u64)>>,
 }
 
+/// Why a text is not a MySQL GTID set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GtidSetError {
+    #[error("GTID set {text:?}: {uuid:?} is not a server uuid: {error}")]
+    NotUuid {
+        text: String,
+        uuid: String,
+        error: String,
+    },
+    #[error("GTID set {text:?}: {interval:?} is not `N` or `N-M` (numbers)")]
+    NotInterval { text: String, interval: String },
+    #[error("GTID set {text:?}: interval {interval:?} must be 1 <= N <= M")]
+    EmptyInterval { text: String, interval: String },
+    #[error("GTID set {text:?}: {part:?} has no interval")]
+    NoInterval { text: String, part: String },
+}
+
 impl GtidSet {
     /// Parses `uuid:1-5:7,uuid2:3` (whitespace and newlines as MySQL prints
     /// them are ignored; an empty text is the empty set).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, GtidSetError> {
         let mut set = Self::default();
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         for part in compact.split(',').filter(|p| !p.is_empty()) {
             let mut pieces = part.split(':');
             let uuid = pieces.next().unwrap_or_default();
             let uuid = uuid::Uuid::parse_str(uuid)
-                .map_err(|e| format!("GTID set {text:?}: {uuid:?} is not a server uuid: {e}"))?
+                .map_err(|e| GtidSetError::NotUuid {
+                    text: text.to_string(),
+                    uuid: uuid.to_string(),
+                    error: e.to_string(),
+                })?
                 .as_hyphenated()
                 .to_string();
             let mut any = false;
             for interval in pieces {
                 let (from, to) = interval.split_once('-').unwrap_or((interval, interval));
                 let parse = |n: &str| {
-                    n.parse::<u64>().map_err(|_| {
-                        format!("GTID set {text:?}: {interval:?} is not `N` or `N-M` (numbers)")
+                    n.parse::<u64>().map_err(|_| GtidSetError::NotInterval {
+                        text: text.to_string(),
+                        interval: interval.to_string(),
                     })
                 };
                 let (from, to) = (parse(from)?, parse(to)?);
                 if from == 0 || to < from {
-                    return Err(format!(
-                        "GTID set {text:?}: interval {interval:?} must be 1 <= N <= M"
-                    ));
+                    return Err(GtidSetError::EmptyInterval {
+                        text: text.to_string(),
+                        interval: interval.to_string(),
+                    });
                 }
                 set.add_range(&uuid, from, to);
                 any = true;
             }
             if !any {
-                return Err(format!("GTID set {text:?}: {part:?} has no interval"));
+                return Err(GtidSetError::NoInterval {
+                    text: text.to_string(),
+                    part: part.to_string(),
+                });
             }
         }
         Ok(set)
@@ -177,7 +203,7 @@ mod tests {
             &format!("{A}:5-3"),
             &format!("{A}:0"),
         ] {
-            let err = GtidSet::parse(bad).expect_err(bad);
+            let err = GtidSet::parse(bad).expect_err(bad).to_string();
             assert!(err.contains("GTID set"), "{err}");
         }
         assert!(is_mysql_gtid(&format!("{A}:1")) && !is_mysql_gtid("0-1-5"));

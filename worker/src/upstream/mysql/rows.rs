@@ -33,9 +33,9 @@ use crate::upstream::{Column, ColumnType, Value};
 
 /// Every column of the table a table map describes, in table order, as
 /// the row decoder names them (`@N` without FULL metadata).
-pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<Arc<[Column]>, String> {
+pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<Arc<[Column]>, TableMapError> {
     let meta = OptionalMetaExtractor::new(tme.iter_optional_meta())
-        .map_err(|e| format!("the table map's metadata: {e}"))?;
+        .map_err(|e| TableMapError::Metadata(e.to_string()))?;
     let mut signedness = meta.iter_signedness();
     let mut charsets = meta.iter_charset();
     let mut enum_charsets = meta.iter_enum_and_set_charset();
@@ -46,8 +46,11 @@ pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<Arc<[Column]>, String> {
     for i in 0..count {
         let kind = tme
             .get_column_type(i)
-            .map_err(|e| format!("column {i}: {e}"))?
-            .ok_or_else(|| format!("column {i} has no type"))?;
+            .map_err(|e| TableMapError::Column {
+                column: i,
+                error: e.to_string(),
+            })?
+            .ok_or(TableMapError::NoType(i))?;
         let unsigned = kind.is_numeric_type() && signedness.next().unwrap_or_default();
         let charset = if kind.is_character_type() {
             charsets
@@ -84,9 +87,33 @@ pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<Arc<[Column]>, String> {
     Ok(columns.into())
 }
 
+/// Why a table map event's columns cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableMapError {
+    #[error("the table map's metadata: {0}")]
+    Metadata(String),
+    #[error("column {column}: {error}")]
+    Column { column: usize, error: String },
+    #[error("column {0} has no type")]
+    NoType(usize),
+}
+
+/// Why a row image cannot be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("the image holds fewer values than its bitmap marks")]
+    Short,
+    #[error("a JSON value: {0}")]
+    Json(String),
+}
+
 /// A decoded image as wide as the table: the values of the columns
 /// `logged` marks, in order, and NULL for the others.
-pub fn widen(row: BinlogRow, logged: Option<&[bool]>, width: usize) -> Result<Vec<Value>, String> {
+pub fn widen(
+    row: BinlogRow,
+    logged: Option<&[bool]>,
+    width: usize,
+) -> Result<Vec<Value>, ImageError> {
     let mut values = row.unwrap().into_iter().map(binlog_value);
     let Some(logged) = logged else {
         return values.collect();
@@ -94,9 +121,7 @@ pub fn widen(row: BinlogRow, logged: Option<&[bool]>, width: usize) -> Result<Ve
     let mut wide = Vec::with_capacity(width);
     for present in logged.iter().take(width) {
         wide.push(if *present {
-            values
-                .next()
-                .ok_or("the image holds fewer values than its bitmap marks")??
+            values.next().ok_or(ImageError::Short)??
         } else {
             Value::Null
         });
@@ -104,12 +129,12 @@ pub fn widen(row: BinlogRow, logged: Option<&[bool]>, width: usize) -> Result<Ve
     Ok(wide)
 }
 
-fn binlog_value(v: BinlogValue<'static>) -> Result<Value, String> {
+fn binlog_value(v: BinlogValue<'static>) -> Result<Value, ImageError> {
     match v {
         BinlogValue::Value(v) => Ok(value(v)),
         other => mysql_async::Value::try_from(other)
             .map(value)
-            .map_err(|e| format!("a JSON value: {e}")),
+            .map_err(|e| ImageError::Json(e.to_string())),
     }
 }
 

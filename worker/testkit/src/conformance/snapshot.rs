@@ -111,7 +111,8 @@ pub async fn cases(
         return Err(format!("SHOW CREATE TABLE of app.t: {show}"));
     }
     // The definition creates the table the copy writes.
-    dm_worker::copy::definition::create_table_as(&show, "target", "t")?;
+    dm_worker::copy::definition::create_table_as(&show, "target", "t")
+        .map_err(|e| e.to_string())?;
     let (kinds, low) = chunk_rows(first, &chunk(None, Some(4), Some("id")), &columns).await?;
     expect(
         "the literal kinds",
