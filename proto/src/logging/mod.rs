@@ -70,14 +70,10 @@ pub fn init(
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},openraft=warn,h2=warn,hyper=warn")));
     let to_file = !log_file.is_empty();
-    let builder = NonBlockingBuilder::default()
-        .buffered_lines_limit(BUFFERED_LINES)
-        .lossy(true)
-        .thread_name("dm-log-writer");
     let (writer, guard) = if to_file {
-        builder.finish(rotation::open(std::path::Path::new(log_file), rotation)?)
+        non_blocking(rotation::open(std::path::Path::new(log_file), rotation)?)
     } else {
-        builder.finish(std::io::stderr())
+        non_blocking(std::io::stderr())
     };
     let dropped = writer.error_counter();
     install(writer, !to_file, format, filter)?;
@@ -85,6 +81,16 @@ pub fn init(
         dropped,
         _writer: guard,
     })
+}
+
+/// A writer that queues each line for a thread writing to `sink`: a
+/// stalled sink costs dropped lines (counted), never a stalled caller.
+fn non_blocking<W: std::io::Write + Send + 'static>(sink: W) -> (NonBlocking, WorkerGuard) {
+    NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LINES)
+        .lossy(true)
+        .thread_name("dm-log-writer")
+        .finish(sink)
 }
 
 fn install(
@@ -107,4 +113,55 @@ fn install(
         _ => builder.try_init(),
     };
     result.map_err(|e| LoggingError::Install(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{mpsc, Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A sink whose writes wait for the test to release the gate.
+    struct Stalled(Arc<Mutex<()>>);
+
+    impl io::Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            drop(self.0.lock());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_log_sink_never_blocks_the_caller_and_drops_are_counted() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock();
+        let (writer, guard) = non_blocking(Stalled(Arc::clone(&gate)));
+        let dropped = writer.error_counter();
+        let extra = 1000;
+        let (done, finished) = mpsc::channel();
+        std::thread::spawn(move || {
+            let subscriber = tracing_subscriber::fmt().with_writer(writer).finish();
+            tracing::subscriber::with_default(subscriber, || {
+                for line in 0..BUFFERED_LINES + extra {
+                    tracing::info!(line, "a line");
+                }
+            });
+            let _ = done.send(());
+        });
+        let returned = finished.recv_timeout(Duration::from_secs(60)).is_ok();
+        drop(held);
+        assert!(returned, "logging waited for the stalled sink");
+        // The queue holds BUFFERED_LINES; the writer thread may hold one more.
+        let lost = dropped.dropped_lines();
+        assert!(
+            (extra - 1..=extra).contains(&lost),
+            "{lost} lines dropped, expected {extra} (or one fewer)"
+        );
+        drop(guard);
+    }
 }
