@@ -40,7 +40,12 @@ use dm_proto::config::{MasterArgs, MasterConfig};
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &MasterArgs) -> anyhow::Result<()> {
     let cfg = MasterConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
+    // Kept until run returns: dropping it writes out the queued lines.
+    let _log_guard =
+        dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format, &cfg.log)?;
+    if let Some(note) = dm_proto::config::log_rotate_note(&cfg.log_rotate) {
+        tracing::warn!("{note}");
+    }
     tracing::info!(name = %cfg.name, master_addr = %cfg.master_addr, advertise_addr = %cfg.advertise_addr,
         peer_urls = %cfg.peer_urls, initial_cluster = %cfg.initial_cluster, join = %cfg.join,
         data_dir = %cfg.data_dir, "dm-master starting");

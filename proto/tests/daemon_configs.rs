@@ -4,7 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use dm_proto::config::{Flavor, MasterArgs, MasterConfig, WorkerArgs, WorkerConfig};
+use dm_proto::config::{
+    Flavor, LogFileConfig, MasterArgs, MasterConfig, WorkerArgs, WorkerConfig,
+    DEFAULT_LOG_MAX_DAYS, DEFAULT_LOG_MAX_SIZE_MB,
+};
 
 fn write_temp(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
@@ -213,4 +216,65 @@ fn samples_are_valid_configs() {
     master(&["--config", m.to_str().expect("utf-8")]).expect("master sample loads");
     let w = write_temp(&dir, "w.toml", WorkerConfig::sample());
     worker(&["--config", w.to_str().expect("utf-8")]).expect("worker sample loads");
+}
+
+#[test]
+fn log_rotate_and_the_log_section_load_with_dms_units_and_defaults() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // DM 1.x files carried log-rotate; DM 2.x files still may.
+    let m = write_temp(
+        &dir,
+        "dm-master.toml",
+        "name = \"master1\"\nlog-file = \"dm-master.log\"\nlog-rotate = \"day\"\n\n[log]\nmax-size = 300\nmax-backups = 5\n",
+    );
+    let cfg = master(&["--config", m.to_str().expect("utf-8")]).expect("loads");
+    assert_eq!(cfg.log_rotate, "day");
+    assert_eq!(
+        cfg.log,
+        LogFileConfig {
+            max_size: 300,
+            max_days: DEFAULT_LOG_MAX_DAYS,
+            max_backups: 5
+        }
+    );
+    assert_eq!(
+        cfg.log.max_size_bytes(),
+        300 * 1024 * 1024,
+        "MB as DM counts"
+    );
+
+    let w = write_temp(
+        &dir,
+        "dm-worker.toml",
+        "log-rotate = \"hour\"\n\n[log]\nmax-size = 0\nmax-days = 0\n",
+    );
+    let cfg = worker(&["--config", w.to_str().expect("utf-8")]).expect("loads");
+    assert_eq!(cfg.log_rotate, "hour");
+    assert_eq!(
+        cfg.log,
+        LogFileConfig {
+            max_size: DEFAULT_LOG_MAX_SIZE_MB,
+            max_days: DEFAULT_LOG_MAX_DAYS,
+            max_backups: 0
+        },
+        "0 takes DM's defaults, 512 MB and 7 days"
+    );
+    assert_eq!(
+        master(&["--name", "m1"]).expect("defaults").log,
+        LogFileConfig::default()
+    );
+
+    let typo = write_temp(
+        &dir,
+        "typo.toml",
+        "[log]\nmax-size = 1\nmax-file-size = 1\n",
+    );
+    let err = worker(&["--config", typo.to_str().expect("utf-8")]).expect_err("refused");
+    assert!(
+        err.starts_with(&format!(
+            "{}:3:1: unknown key `max-file-size`, expected one of `max-size`, `max-days`, `max-backups`",
+            typo.display()
+        )),
+        "{err}"
+    );
 }

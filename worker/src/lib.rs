@@ -56,7 +56,12 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
 /// SIGTERM or Ctrl-C.
 pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let cfg = WorkerConfig::load(args)?;
-    dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format)?;
+    // Kept until run returns: dropping it writes out the queued lines.
+    let _log_guard =
+        dm_proto::logging::init(&cfg.log_level, &cfg.log_file, &cfg.log_format, &cfg.log)?;
+    if let Some(note) = dm_proto::config::log_rotate_note(&cfg.log_rotate) {
+        tracing::warn!("{note}");
+    }
     let source = cfg.embedded_source().map(|s| s.source_id);
     tracing::info!(name = %cfg.name, worker_addr = %cfg.worker_addr, advertise_addr = %cfg.advertise_addr,
         join = %cfg.join, keepalive_ttl_secs = cfg.keepalive_ttl, embedded_source = ?source,

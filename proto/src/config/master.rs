@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::addr;
 use super::daemon_args::DaemonArgs;
 use super::error::ConfigError;
+use super::log::LogFileConfig;
 use super::toml_file::{self, Origin};
 
 /// Default client address (dmctl, workers).
@@ -65,6 +66,12 @@ pub struct MasterConfig {
     pub log_level: String,
     pub log_file: String,
     pub log_format: String,
+    /// DM 1.x's time rotation (`hour` / `day`): accepted, no effect, as in
+    /// DM 2.x ([`super::log_rotate_note`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log_rotate: String,
+    /// Rotation of `log-file`: size, age and count of backups.
+    pub log: LogFileConfig,
     pub data_dir: String,
     pub peer_urls: String,
     pub advertise_peer_urls: String,
@@ -115,6 +122,8 @@ impl Default for MasterConfig {
             log_level: "info".into(),
             log_file: String::new(),
             log_format: "text".into(),
+            log_rotate: String::new(),
+            log: LogFileConfig::default(),
             data_dir: String::new(),
             peer_urls: DEFAULT_PEER_URLS.into(),
             advertise_peer_urls: String::new(),
@@ -239,6 +248,7 @@ impl MasterConfig {
         }
         super::check_log_level(&self.log_level).map_err(|e| origin.invalid("log-level", e))?;
         super::check_log_format(&self.log_format).map_err(|e| origin.invalid("log-format", e))?;
+        self.log.adjust();
         super::duration::parse(&self.rpc_timeout).map_err(|e| origin.invalid("rpc-timeout", e))?;
         if self.raft_heartbeat_interval_ms == 0
             || self.raft_election_timeout_ms <= self.raft_heartbeat_interval_ms

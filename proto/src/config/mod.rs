@@ -14,6 +14,7 @@ mod daemon_args;
 mod db;
 pub mod duration;
 mod error;
+mod log;
 mod master;
 mod source;
 pub mod task;
@@ -25,6 +26,7 @@ pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer
 pub use daemon_args::DaemonArgs;
 pub use db::{DbConfig, Security, MASKED_PASSWORD};
 pub use error::{ConfigError, Location, ValueError};
+pub use log::{log_rotate_note, LogFileConfig, DEFAULT_LOG_MAX_DAYS, DEFAULT_LOG_MAX_SIZE_MB};
 pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};
 pub use source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
 pub use task::{MySqlInstance, ShardMode, TaskConfig, TaskMode};

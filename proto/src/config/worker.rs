@@ -12,6 +12,7 @@ use super::addr;
 use super::daemon_args::DaemonArgs;
 use super::db::DbConfig;
 use super::error::ConfigError;
+use super::log::LogFileConfig;
 use super::source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
 use super::toml_file;
 
@@ -65,6 +66,12 @@ pub struct WorkerConfig {
     pub log_level: String,
     pub log_file: String,
     pub log_format: String,
+    /// DM 1.x's time rotation (`hour` / `day`): accepted, no effect, as in
+    /// DM 2.x ([`super::log_rotate_note`]).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub log_rotate: String,
+    /// Rotation of `log-file`: size, age and count of backups.
+    pub log: LogFileConfig,
     pub ssl_ca: String,
     pub ssl_cert: String,
     pub ssl_key: String,
@@ -115,6 +122,8 @@ impl Default for WorkerConfig {
             log_level: "info".into(),
             log_file: String::new(),
             log_format: "text".into(),
+            log_rotate: String::new(),
+            log: LogFileConfig::default(),
             ssl_ca: String::new(),
             ssl_cert: String::new(),
             ssl_key: String::new(),
@@ -200,6 +209,7 @@ impl WorkerConfig {
         super::check_log_level(&cfg.log_level).map_err(|e| invalid("log-level", e.to_string()))?;
         super::check_log_format(&cfg.log_format)
             .map_err(|e| invalid("log-format", e.to_string()))?;
+        cfg.log.adjust();
         if let Some(source) = cfg.embedded_source() {
             source.validate().map_err(|(key, message)| {
                 let key: &'static str = match key.split('.').next() {
