@@ -302,3 +302,40 @@ async fn a_master_refuses_a_v1_sources_directory_it_cannot_import() {
     assert!(stderr.contains("mysql-replica-01.yaml"), "{stderr}");
     assert!(stderr.contains("operate-source create"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_worker_addr_is_taken_does_not_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = taken.local_addr().expect("addr").port();
+    let mut cmd = Command::new(workspace_binary("dm-worker").expect("binary"));
+    cmd.arg("--name=dm-worker-1")
+        .arg(format!("--worker-addr=127.0.0.1:{port}"))
+        .arg(format!("--advertise-addr=127.0.0.1:{port}"))
+        .arg(format!("--join=127.0.0.1:{}", free_port().expect("port")));
+    let log = dir.path().join("stderr.log");
+    let mut worker = ChildGuard::spawn("dm-worker-1", cmd, &log).expect("spawn");
+    let status = wait_until(
+        "dm-worker exits",
+        DEADLINE,
+        Duration::from_millis(50),
+        || {
+            let exited = worker.try_exit_status().ok().flatten();
+            async move {
+                match exited {
+                    Some(status) => dm_tests::Check::Ready(status),
+                    None => dm_tests::Check::Pending("running".to_string()),
+                }
+            }
+        },
+    )
+    .await
+    .expect("the worker refuses to start");
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(&log).expect("stderr");
+    assert!(
+        stderr.contains(&format!("worker-addr 127.0.0.1:{port}: cannot listen: ")),
+        "{stderr}"
+    );
+    drop(taken);
+}
