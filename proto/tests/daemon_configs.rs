@@ -257,3 +257,30 @@ fn samples_are_valid_configs() {
     let w = write_temp(&dir, "w.toml", WorkerConfig::sample());
     worker(&["--config", w.to_str().expect("utf-8")]).expect("worker sample loads");
 }
+
+#[test]
+fn running_configurations_print_as_files_they_load_from() {
+    let cfg = master(&["--name=m1", "--peer-urls=127.0.0.1:8291"]).expect("loads");
+    let text = cfg.to_toml().expect("prints");
+    assert!(
+        text.contains("peer-urls = \"http://127.0.0.1:8291\"\n"),
+        "{text}"
+    );
+    assert_eq!(
+        MasterConfig::parse_toml("shown", &text).expect("parses"),
+        cfg
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("dm-worker.toml");
+    std::fs::write(
+        &file,
+        "name = \"w1\"\nsource-id = \"s1\"\n[from]\nhost = \"h\"\nport = 3306\nuser = \"u\"\npassword = \"hunter2\"\n",
+    )
+    .expect("write");
+    let cfg = worker(&["--config", file.to_str().expect("utf-8")]).expect("loads");
+    let text = cfg.to_masked_toml().expect("prints");
+    assert!(!text.contains("hunter2"), "{text}");
+    let shown = WorkerConfig::parse_toml("shown", &text).expect("parses");
+    assert_eq!(shown.from.map(|f| f.password), Some("******".to_string()));
+}
