@@ -64,6 +64,8 @@ pub struct Node {
     state: StateReader,
     /// How long a write may take to commit before the client is told.
     pub write_timeout: Duration,
+    /// This master's running configuration as TOML (`get-config master`).
+    pub running_config: String,
 }
 
 impl std::fmt::Debug for Node {
@@ -110,7 +112,14 @@ impl Node {
             election_timeout,
             state,
             write_timeout,
+            running_config: String::new(),
         }
+    }
+
+    /// Sets the configuration `get-config master` shows for this master.
+    pub fn with_running_config(mut self, toml: String) -> Self {
+        self.running_config = toml;
+        self
     }
 
     /// The state as applied here, without confirming leadership: for the

@@ -102,6 +102,7 @@ mod tests {
                     addr: format!("{name}:8262"),
                     registered_at_ms: 0,
                     keepalive_ttl_ms: 0,
+                    config: String::new(),
                 },
             );
         }

@@ -56,6 +56,7 @@ fn history() -> Vec<Entry<TypeConfig>> {
                 name: format!("w{index}"),
                 addr: format!("w{index}:8262"),
                 keepalive_ttl_ms: 0,
+                config: String::new(),
             },
             proposed_at_ms: index,
         }),
@@ -181,6 +182,7 @@ async fn a_raft_node_restarts_from_its_mem_disk() {
                     name: "w1".into(),
                     addr: "w1:8262".into(),
                     keepalive_ttl_ms: 0,
+                    config: String::new(),
                 },
                 proposed_at_ms: 1,
             })

@@ -88,6 +88,7 @@ fn history() -> Vec<Entry<TypeConfig>> {
                 name: "w1".into(),
                 addr: "127.0.0.1:8262".into(),
                 keepalive_ttl_ms: 0,
+                config: String::new(),
             },
         ),
         normal(
@@ -103,6 +104,7 @@ fn history() -> Vec<Entry<TypeConfig>> {
                 name: "w1".into(),
                 addr: "elsewhere:1".into(),
                 keepalive_ttl_ms: 0,
+                config: String::new(),
             },
         ),
     ]

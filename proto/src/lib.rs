@@ -13,6 +13,7 @@
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`net`]: the network as an input (connectors for clients).
 //! - [`sql`]: SQL text both daemons write (identifiers, session setup).
+//! - [`version`]: what a build says about itself (`/status`).
 
 pub mod check_result;
 pub mod cli;
@@ -22,6 +23,7 @@ pub mod logging;
 pub mod net;
 pub mod shutdown;
 pub mod sql;
+pub mod version;
 
 /// The id of a shard-DDL lock, as DM users know it:
 /// ``<task>-`schema`.`table` `` (the merged downstream table). Masters and

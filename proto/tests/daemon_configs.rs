@@ -100,10 +100,10 @@ fn master_errors_name_the_file_line_or_flag() {
         "command line (--initial-cluster): `initial-cluster`: does not list this master's name \"m3\"; write name=url for every bootstrapping master, this one included"
     );
 
-    let err = master(&["--name", "m1", "--peer-urls", "127.0.0.1:8291"]).expect_err("rejected");
+    let err = master(&["--name", "m1", "--peer-urls", "127.0.0.1"]).expect_err("rejected");
     assert_eq!(
         err,
-        "command line (--peer-urls): `peer-urls`: \"127.0.0.1:8291\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291"
+        "command line (--peer-urls): `peer-urls`: \"http://127.0.0.1\" is not a peer URL; write http://host:port, e.g. http://127.0.0.1:8291"
     );
 
     let err = master(&["--config", "/nonexistent/dm-master.toml"]).expect_err("rejected");
@@ -117,7 +117,50 @@ fn master_errors_name_the_file_line_or_flag() {
 fn master_joining_needs_no_initial_cluster() {
     let cfg = master(&["--name", "m4", "--join", "127.0.0.1:8261,127.0.0.1:8361"]).expect("loads");
     assert_eq!(cfg.initial_cluster, "");
-    assert_eq!(cfg.join, "127.0.0.1:8261,127.0.0.1:8361");
+    assert_eq!(cfg.join, "http://127.0.0.1:8261,http://127.0.0.1:8361");
+}
+
+#[test]
+fn master_urls_without_a_scheme_take_http_as_tiup_writes_them() {
+    let cfg = master(&[
+        "--name=m1",
+        "--master-addr=0.0.0.0:8261",
+        "--advertise-addr=10.0.0.1:8261",
+        "--peer-urls=10.0.0.1:8291",
+        "--advertise-peer-urls=10.0.0.1:8291",
+        "--initial-cluster=m1=10.0.0.1:8291,m2=http://10.0.0.2:8291",
+        "--v1-sources-path=/deploy/v1-sources",
+    ])
+    .expect("loads");
+    assert_eq!(cfg.peer_urls, "http://10.0.0.1:8291");
+    assert_eq!(cfg.advertise_peer_urls, "http://10.0.0.1:8291");
+    assert_eq!(
+        cfg.initial_cluster,
+        "m1=http://10.0.0.1:8291,m2=http://10.0.0.2:8291"
+    );
+    assert_eq!(cfg.v1_sources_path, "/deploy/v1-sources");
+    let cfg = master(&["--name=m1", "--master-addr=http://127.0.0.1:8261"]).expect("loads");
+    assert_eq!(cfg.master_addr, "127.0.0.1:8261");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("dm-master.toml");
+    std::fs::write(
+        &file,
+        "name = \"m1\"\npeer-urls = \"127.0.0.1:8291\"\ninitial-cluster = \"m1=127.0.0.1:8291\"\n",
+    )
+    .expect("write");
+    let cfg = master(&["--config", file.to_str().expect("utf-8")]).expect("loads");
+    assert_eq!(cfg.advertise_peer_urls, "http://127.0.0.1:8291");
+    assert_eq!(cfg.initial_cluster, "m1=http://127.0.0.1:8291");
+
+    let cfg = worker(&[
+        "--worker-addr=0.0.0.0:8262",
+        "--advertise-addr=http://10.0.0.1:8262",
+        "--join=10.0.0.1:8261,10.0.0.2:8261",
+    ])
+    .expect("loads");
+    assert_eq!(cfg.advertise_addr, "10.0.0.1:8262");
+    assert_eq!(cfg.join, "http://10.0.0.1:8261,http://10.0.0.2:8261");
 }
 
 #[test]
@@ -130,7 +173,7 @@ fn tutorial_worker_file_loads_with_its_embedded_source() {
         cfg.name, "127.0.0.1:8262",
         "DM names a worker by its address"
     );
-    assert_eq!(cfg.join, "127.0.0.1:8261");
+    assert_eq!(cfg.join, "http://127.0.0.1:8261");
     assert_eq!(cfg.log_file, "logs/worker1.log");
     let source = cfg.embedded_source().expect("embedded source");
     assert_eq!(source.source_id, "mysql1");
@@ -178,7 +221,7 @@ fn worker_flags_override_the_file() {
     .expect("loads");
     assert_eq!(cfg.name, "w1");
     assert_eq!(cfg.keepalive_ttl, 2);
-    assert_eq!(cfg.join, "127.0.0.1:8261,127.0.0.1:8361");
+    assert_eq!(cfg.join, "http://127.0.0.1:8261,http://127.0.0.1:8361");
     assert!(cfg.embedded_source().is_none());
 }
 
@@ -277,4 +320,31 @@ fn log_rotate_and_the_log_section_load_with_dms_units_and_defaults() {
         )),
         "{err}"
     );
+}
+
+#[test]
+fn running_configurations_print_as_files_they_load_from() {
+    let cfg = master(&["--name=m1", "--peer-urls=127.0.0.1:8291"]).expect("loads");
+    let text = cfg.to_toml().expect("prints");
+    assert!(
+        text.contains("peer-urls = \"http://127.0.0.1:8291\"\n"),
+        "{text}"
+    );
+    assert_eq!(
+        MasterConfig::parse_toml("shown", &text).expect("parses"),
+        cfg
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("dm-worker.toml");
+    std::fs::write(
+        &file,
+        "name = \"w1\"\nsource-id = \"s1\"\n[from]\nhost = \"h\"\nport = 3306\nuser = \"u\"\npassword = \"hunter2\"\n",
+    )
+    .expect("write");
+    let cfg = worker(&["--config", file.to_str().expect("utf-8")]).expect("loads");
+    let text = cfg.to_masked_toml().expect("prints");
+    assert!(!text.contains("hunter2"), "{text}");
+    let shown = WorkerConfig::parse_toml("shown", &text).expect("parses");
+    assert_eq!(shown.from.map(|f| f.password), Some("******".to_string()));
 }

@@ -17,6 +17,7 @@
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
 //! - [`start`]: one worker started in an environment (network, databases,
 //!   clock), the same for the binary and the simulation.
+//! - [`http`]: the HTTP listener on `worker-addr` (`/status`).
 //!
 //! `copy` and `sync` see the databases only through the two ports: they
 //! never name the MySQL client library (`tests/walls.rs` checks it). The
@@ -31,6 +32,7 @@ pub mod copy;
 pub mod databases;
 pub mod db_error;
 pub mod downstream;
+pub mod http;
 pub mod lease;
 pub mod master_client;
 pub mod position;
@@ -69,7 +71,8 @@ pub fn run(args: &WorkerArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async {
         let (stop, stopped) = watch::channel(false);
-        let work = start::run(&cfg, start::Env::system(stopped));
+        let env = start::Env::system(&cfg, stopped)?;
+        let work = start::run(&cfg, env);
         tokio::pin!(work);
         tokio::select! {
             result = &mut work => Ok(result?),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use dm_proto::clock::Clock;
-use dm_proto::config::{advertise_for, split_list, WorkerConfig};
+use dm_proto::config::{join_addresses, WorkerConfig};
 use dm_proto::net::SharedConnector;
 use dm_proto::pb;
 use dm_proto::pb::worker_control_client::WorkerControlClient;
@@ -45,6 +45,8 @@ pub struct MasterClient {
     address: String,
     ttl: Duration,
     embedded_source: String,
+    /// The running configuration, passwords masked (`get-config worker`).
+    config_toml: String,
     /// Known master addresses; `target` indexes the one tried first.
     masters: Vec<String>,
     target: usize,
@@ -56,10 +58,7 @@ pub struct MasterClient {
 impl MasterClient {
     /// `clock` names the worker's boot.
     pub fn new(cfg: &WorkerConfig, connector: SharedConnector, clock: Clock) -> Self {
-        let masters = split_list(&cfg.join)
-            .iter()
-            .filter_map(|a| advertise_for(a).ok())
-            .collect();
+        let masters = join_addresses(&cfg.join);
         Self {
             name: cfg.name.clone(),
             address: cfg.advertise_addr.clone(),
@@ -68,6 +67,10 @@ impl MasterClient {
                 .embedded_source()
                 .and_then(|s| serde_json::to_string(&s).ok())
                 .unwrap_or_default(),
+            config_toml: cfg.to_masked_toml().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the configuration cannot be shown by get-config");
+                String::new()
+            }),
             masters,
             target: 0,
             connector,
@@ -111,6 +114,7 @@ impl MasterClient {
             address: self.address.clone(),
             embedded_source_config: self.embedded_source.clone(),
             keepalive_ttl_ms: millis(self.ttl),
+            config: self.config_toml.clone(),
         };
         loop {
             if *stopped.borrow() {

@@ -5,7 +5,9 @@
 //!
 //! The binary and the deterministic simulation both start workers through
 //! [`run`]; only their [`Env`]s differ. The binary's is [`Env::system`]:
-//! TCP, MySQL, the system clock, and a stop sent on SIGTERM or Ctrl-C.
+//! TCP, MySQL, the system clock, a stop sent on SIGTERM or Ctrl-C, and the
+//! HTTP listener on `worker-addr` ([`crate::http`]), bound before anything
+//! else so that a taken port stops the start.
 
 use std::sync::Arc;
 
@@ -15,11 +17,12 @@ use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
 use tokio::sync::watch;
 
 use crate::databases::{Databases, MySqlDatabases};
+use crate::http::{self, BindError};
 use crate::master_client::{ClientError, MasterClient};
 use crate::subtask::Supervisor;
 
 /// What a worker runs on besides its configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Env {
     /// How the worker dials the masters.
     pub connector: SharedConnector,
@@ -30,17 +33,22 @@ pub struct Env {
     /// Turns true when the worker should stop every subtask and return.
     /// Keep its sender alive: a closed channel also stops the worker.
     pub stop: watch::Receiver<bool>,
+    /// `worker-addr`, bound, for the HTTP listener (`/status`); none in
+    /// the simulation.
+    pub http: Option<std::net::TcpListener>,
 }
 
 impl Env {
-    /// The binary's: TCP, MySQL, the system clock, stopped by `stop`.
-    pub fn system(stop: watch::Receiver<bool>) -> Self {
-        Self {
+    /// The binary's: TCP, MySQL, the system clock, stopped by `stop`,
+    /// and `worker-addr` bound for the HTTP listener.
+    pub fn system(cfg: &WorkerConfig, stop: watch::Receiver<bool>) -> Result<Self, BindError> {
+        Ok(Self {
             connector: TcpConnector::shared(ChannelTimeouts::default()),
             databases: Arc::new(MySqlDatabases),
             clock: Clock::system(),
             stop,
-        }
+            http: Some(http::bind(&cfg.worker_addr)?),
+        })
     }
 }
 
@@ -52,7 +60,11 @@ pub async fn run(cfg: &WorkerConfig, env: Env) -> Result<(), ClientError> {
         databases,
         clock,
         stop,
+        http,
     } = env;
+    if let Some(listener) = http {
+        tokio::spawn(http::serve(listener, stop.clone()));
+    }
     let mut client = MasterClient::new(cfg, connector, clock);
     let mut registration_stop = stop.clone();
     client.register(&mut registration_stop).await?;

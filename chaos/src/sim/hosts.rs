@@ -135,6 +135,7 @@ pub async fn run_worker(
         databases,
         clock: Clock::new(sim_clock_ms),
         stop,
+        http: None,
     };
     run(&cfg, env).await?;
     Ok(())

@@ -384,6 +384,7 @@ mod tests {
                     name: format!("worker-{index}"),
                     addr: format!("10.0.0.{}:8262", index % 250),
                     keepalive_ttl_ms: 0,
+                    config: String::new(),
                 },
                 proposed_at_ms: 1_700_000_000_000 + index,
             }),

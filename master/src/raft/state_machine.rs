@@ -401,6 +401,7 @@ mod tests {
                     name: format!("w{index}"),
                     addr: format!("w{index}:8262"),
                     keepalive_ttl_ms: 0,
+                    config: String::new(),
                 },
                 proposed_at_ms: index,
             }),

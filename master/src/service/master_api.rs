@@ -7,7 +7,7 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{diff, members, shard_ddl, sources, tasks};
+use super::{diff, member_config, members, shard_ddl, sources, tasks};
 use crate::node::Node;
 
 /// The client API of one master.
@@ -112,8 +112,19 @@ impl pb::master_server::Master for MasterApi {
         &self,
         request: Request<pb::GetCfgRequest>,
     ) -> Result<Response<pb::GetCfgResponse>, Status> {
+        if request.get_ref().r#type == pb::CfgType::MasterType as i32 {
+            let forwarded = request.metadata().contains_key(crate::node::FORWARDED);
+            let name = request.into_inner().name;
+            return Ok(Response::new(
+                member_config::master(&self.node, &name, forwarded).await,
+            ));
+        }
         routed!(self, request, MasterClient, get_cfg, |req| {
-            sources::get_config(&self.node, req).await
+            if req.r#type == pb::CfgType::WorkerType as i32 {
+                member_config::worker(&self.node, &req.name).await
+            } else {
+                sources::get_config(&self.node, req).await
+            }
         })
     }
 

@@ -7,6 +7,7 @@
 
 mod diff;
 mod master_api;
+mod member_config;
 mod members;
 mod raft_api;
 mod shard_ddl;

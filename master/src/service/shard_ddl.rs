@@ -258,6 +258,7 @@ mod tests {
                     name: worker.into(),
                     addr: format!("{worker}:1"),
                     keepalive_ttl_ms: 0,
+                    config: String::new(),
                 },
                 Command::Bind {
                     source: source.into(),

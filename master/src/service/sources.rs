@@ -195,7 +195,7 @@ pub async fn get_config(
                 task.to_yaml()
             })
         }),
-        _ => return Err(MasterError::Unsupported("get-config master / worker")),
+        _ => return Err(MasterError::Unsupported("get-config of this kind")),
     };
     Ok(match found {
         Some(Ok(cfg)) => pb::GetCfgResponse {

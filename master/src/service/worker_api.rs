@@ -104,6 +104,7 @@ async fn register(
         name: req.name.clone(),
         addr: req.address.clone(),
         keepalive_ttl_ms: req.keepalive_ttl_ms,
+        config: req.config.clone(),
     };
     if let Applied::Rejected(why) = node.write(command).await? {
         return Ok(pb::RegisterWorkerResponse {

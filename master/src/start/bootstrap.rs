@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use dm_proto::config::{
-    advertise_for, parse_initial_cluster, parse_peer_url, split_list, MasterConfig,
-};
+use dm_proto::config::{join_addresses, parse_initial_cluster, parse_peer_url, MasterConfig};
 use dm_proto::net::SharedConnector;
 use dm_proto::pb::raft::raft_transport_client::RaftTransportClient;
 use dm_proto::pb::raft::JoinClusterRequest;
@@ -79,10 +77,7 @@ async fn join(
     let deadline = tokio::time::Instant::now() + JOIN_DEADLINE;
     let mut last_error = String::new();
     while tokio::time::Instant::now() < deadline {
-        for addr in split_list(&cfg.join) {
-            let Ok(addr) = advertise_for(&addr) else {
-                continue;
-            };
+        for addr in join_addresses(&cfg.join) {
             let channel = match connector.channel(&addr) {
                 Ok(c) => c,
                 Err(e) => {

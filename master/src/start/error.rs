@@ -44,6 +44,16 @@ pub enum StartError {
     /// A master in `--join` refused to add this one.
     #[error("joining through {addr}: {reason}")]
     JoinRefused { addr: String, reason: String },
+    /// `--v1-sources-path` could not be listed.
+    #[error("--v1-sources-path {dir}: cannot list the directory")]
+    V1SourcesRead {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--v1-sources-path` holds DM 1.x source files, which cannot be imported.
+    #[error("--v1-sources-path {dir} holds {files}: importing a DM 1.x cluster (its sources and its workers' subtasks) is not supported; add each source with `dmctl operate-source create FILE`, start its tasks with `dmctl start-task`, and empty the directory or start dm-master without --v1-sources-path")]
+    V1SourcesImport { dir: String, files: String },
     /// No master in `--join` answered in time.
     #[error("no master in --join added this master within {secs} s: {last_error}")]
     JoinTimeout { secs: u64, last_error: String },

@@ -22,6 +22,7 @@
 mod bootstrap;
 mod error;
 mod listen;
+mod v1_sources;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -143,9 +144,11 @@ pub struct Env<D, L> {
 
 impl Env<SledDisk, TcpListen> {
     /// The binary's: TCP, sled under `--data-dir`, MySQL, the system clock.
-    /// Checks the addresses before it creates the data dir.
+    /// Checks the addresses and `--v1-sources-path` before it creates the
+    /// data dir.
     pub fn system(cfg: &MasterConfig) -> Result<Self, StartError> {
         Addresses::from_config(cfg)?;
+        v1_sources::check(&cfg.v1_sources_path)?;
         let db = open_db(Path::new(&cfg.data_dir)).map_err(|source| StartError::DataDir {
             dir: cfg.data_dir.clone(),
             source: Box::new(source),
@@ -191,18 +194,24 @@ pub async fn start<D: Disk, L: Listen>(
         doing: "starting raft",
         source: Box::new(source),
     })?;
-    let node = Arc::new(Node::new(
-        addrs.me.clone(),
-        raft,
-        reader,
-        Outside {
-            connector: connector.clone(),
-            databases,
-            clock,
-        },
-        WRITE_TIMEOUT,
-        Duration::from_millis(cfg.raft_election_timeout_ms),
-    ));
+    let node = Arc::new(
+        Node::new(
+            addrs.me.clone(),
+            raft,
+            reader,
+            Outside {
+                connector: connector.clone(),
+                databases,
+                clock,
+            },
+            WRITE_TIMEOUT,
+            Duration::from_millis(cfg.raft_election_timeout_ms),
+        )
+        .with_running_config(cfg.to_toml().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the configuration cannot be shown by get-config");
+            String::new()
+        })),
+    );
 
     let (stop, stopped) = watch::channel(false);
     let mut servers = Vec::new();

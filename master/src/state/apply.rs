@@ -50,6 +50,7 @@ impl ClusterState {
                 name,
                 addr,
                 keepalive_ttl_ms,
+                config,
             } => match self.workers.get_mut(name) {
                 Some(existing) if existing.addr != *addr => {
                     return Err(Rejection::WorkerNameTaken {
@@ -58,7 +59,10 @@ impl ClusterState {
                         requested: addr.clone(),
                     })
                 }
-                Some(existing) => existing.keepalive_ttl_ms = *keepalive_ttl_ms,
+                Some(existing) => {
+                    existing.keepalive_ttl_ms = *keepalive_ttl_ms;
+                    existing.config = config.clone();
+                }
                 None => {
                     self.workers.insert(
                         name.clone(),
@@ -66,6 +70,7 @@ impl ClusterState {
                             addr: addr.clone(),
                             registered_at_ms: now_ms,
                             keepalive_ttl_ms: *keepalive_ttl_ms,
+                            config: config.clone(),
                         },
                     );
                 }
@@ -263,6 +268,7 @@ mod tests {
             name: name.into(),
             addr: format!("{name}:8262"),
             keepalive_ttl_ms: 2000,
+            config: String::new(),
         }
     }
 
@@ -400,6 +406,7 @@ mod tests {
                         name: "w1".into(),
                         addr: "other:1".into(),
                         keepalive_ttl_ms: 0,
+                        config: String::new(),
                     },
                     Response::Rejected(Rejection::WorkerNameTaken {
                         name: "w1".into(),

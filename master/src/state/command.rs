@@ -29,6 +29,10 @@ pub enum Command {
         /// means the default.
         #[serde(default)]
         keepalive_ttl_ms: u64,
+        /// The worker's running configuration as TOML, passwords masked
+        /// (`get-config worker`); empty from workers that did not send it.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        config: String,
     },
     /// `offline-member --worker`: forget a worker.
     RemoveWorker { name: String },

@@ -41,8 +41,18 @@ fn every_command_has_a_pinned_encoding() {
                 name: "w1".into(),
                 addr: "127.0.0.1:8262".into(),
                 keepalive_ttl_ms: 2000,
+                config: String::new(),
             },
             r#"{"command":{"RegisterWorker":{"name":"w1","addr":"127.0.0.1:8262","keepalive_ttl_ms":2000}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::RegisterWorker {
+                name: "w1".into(),
+                addr: "127.0.0.1:8262".into(),
+                keepalive_ttl_ms: 2000,
+                config: "name = \"w1\"\n".into(),
+            },
+            r#"{"command":{"RegisterWorker":{"name":"w1","addr":"127.0.0.1:8262","keepalive_ttl_ms":2000,"config":"name = \"w1\"\n"}},"proposed_at_ms":1700000000000}"#,
         ),
         (
             Command::RemoveWorker { name: "w1".into() },
@@ -164,7 +174,8 @@ fn a_registration_from_before_the_ttl_field_still_decodes() {
         Command::RegisterWorker {
             name: "w1".into(),
             addr: "a:1".into(),
-            keepalive_ttl_ms: 0
+            keepalive_ttl_ms: 0,
+            config: String::new(),
         }
     );
 }

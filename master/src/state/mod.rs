@@ -98,6 +98,10 @@ pub struct WorkerEntry {
     /// that every leader judges the worker by its own TTL.
     #[serde(default)]
     pub keepalive_ttl_ms: u64,
+    /// Its running configuration as TOML, passwords masked, as it sent it
+    /// when it last registered (`get-config worker`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub config: String,
 }
 
 /// A task: its file and what each of its sources should be doing.

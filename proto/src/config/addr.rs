@@ -1,6 +1,13 @@
 //! Address forms DM's flags and files use: `host:port` (host may be empty,
 //! meaning every interface), `http://host:port` peer URLs, comma lists, and
 //! `name=url,...` initial clusters.
+//!
+//! Deployment tools write URLs without a scheme (TiUP's start scripts pass
+//! `--peer-urls="10.0.0.1:8291"`). DM completes such values as its
+//! `WrapSchemes` does, and so do we: a scheme-less URL in `peer-urls`,
+//! `advertise-peer-urls`, `initial-cluster` (`name=host:port`) and `join`
+//! takes `http://` (`https://` when TLS is configured), and a listen or
+//! advertise address given as a URL loses its scheme.
 
 use super::error::ValueError;
 
@@ -40,6 +47,57 @@ pub fn parse_peer_url(value: &str) -> Result<String, ValueError> {
         .ok_or_else(invalid)?;
     parse_host_port(rest).map_err(|_| invalid())?;
     Ok(rest.to_string())
+}
+
+/// `value` without a leading `http://` or `https://`.
+pub fn unwrap_scheme(value: &str) -> &str {
+    value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))
+        .unwrap_or(value)
+}
+
+/// One URL with DM's scheme: `http://` (or `https://` when `https`),
+/// replacing any scheme it had. An empty value stays empty.
+fn wrap_scheme(value: &str, https: bool) -> String {
+    let value = value.trim();
+    if value.is_empty() {
+        return String::new();
+    }
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{}", unwrap_scheme(value))
+}
+
+/// A comma list of URLs with DM's scheme on each (`WrapSchemes`).
+pub fn wrap_schemes(list: &str, https: bool) -> String {
+    list.split(',')
+        .map(|item| wrap_scheme(item, https))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `name=url,...` with DM's scheme on each URL; an item that is not
+/// `name=url` is left for [`parse_initial_cluster`] to refuse.
+pub fn wrap_schemes_for_initial_cluster(list: &str, https: bool) -> String {
+    list.split(',')
+        .map(|item| match item.split_once('=') {
+            Some((name, url)) if !url.contains('=') => {
+                format!("{}={}", name.trim(), wrap_scheme(url, https))
+            }
+            _ => item.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The `host:port` addresses to dial for a `join` list (with or without
+/// schemes), an empty or unspecified host read as 127.0.0.1; items that do
+/// not parse are left out (the configuration refused them already).
+pub fn join_addresses(list: &str) -> Vec<String> {
+    split_list(list)
+        .iter()
+        .filter_map(|item| advertise_for(unwrap_scheme(item)).ok())
+        .collect()
 }
 
 /// Splits a comma list, dropping empty items.
@@ -101,5 +159,40 @@ mod tests {
         );
         assert!(parse_initial_cluster("m1").is_err());
         assert!(parse_initial_cluster("m1=127.0.0.1:8291").is_err());
+    }
+
+    #[test]
+    fn scheme_less_urls_take_http() {
+        assert_eq!(wrap_schemes("10.0.0.1:8291", false), "http://10.0.0.1:8291");
+        assert_eq!(
+            wrap_schemes("10.0.0.1:8291,http://10.0.0.2:8291", false),
+            "http://10.0.0.1:8291,http://10.0.0.2:8291"
+        );
+        assert_eq!(wrap_schemes("0.0.0.0:8291", true), "https://0.0.0.0:8291");
+        // As DM: the scheme follows the TLS settings, not what was written.
+        assert_eq!(wrap_schemes("https://h:1", false), "http://h:1");
+        assert_eq!(wrap_schemes("", false), "");
+        assert_eq!(
+            wrap_schemes_for_initial_cluster("m1=10.0.0.1:8291,m2=http://10.0.0.2:8291", false),
+            "m1=http://10.0.0.1:8291,m2=http://10.0.0.2:8291"
+        );
+        assert_eq!(
+            wrap_schemes_for_initial_cluster("m1", false),
+            "m1",
+            "left for the parser to refuse"
+        );
+        assert!(parse_initial_cluster(&wrap_schemes_for_initial_cluster("m1=h:1", false)).is_ok());
+        assert!(parse_initial_cluster(&wrap_schemes_for_initial_cluster("m1=h", false)).is_err());
+    }
+
+    #[test]
+    fn addresses_lose_their_scheme() {
+        assert_eq!(unwrap_scheme("http://10.0.0.1:8261"), "10.0.0.1:8261");
+        assert_eq!(unwrap_scheme("https://10.0.0.1:8261"), "10.0.0.1:8261");
+        assert_eq!(unwrap_scheme("10.0.0.1:8261"), "10.0.0.1:8261");
+        assert_eq!(
+            join_addresses("http://10.0.0.1:8261, :8361,10.0.0.3:8461,bad"),
+            vec!["10.0.0.1:8261", "127.0.0.1:8361", "10.0.0.3:8461"]
+        );
     }
 }

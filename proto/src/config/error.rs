@@ -93,7 +93,7 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    /// A configuration could not be written back as YAML (`get-config`).
+    /// A configuration could not be written back as YAML or TOML (`get-config`).
     #[error("{0}")]
     Encode(String),
 }

@@ -52,6 +52,10 @@ pub struct MasterArgs {
     /// Directory for the Raft log and state.
     #[arg(long)]
     pub data_dir: Option<String>,
+    /// Directory of DM 1.x source files to import at start (TiUP's
+    /// `dm import`); an empty or missing directory imports nothing.
+    #[arg(long)]
+    pub v1_sources_path: Option<String>,
     #[command(flatten)]
     pub common: DaemonArgs,
 }
@@ -180,6 +184,11 @@ impl MasterConfig {
         );
         origin.flag(&mut cfg.join, &args.join, "join");
         origin.flag(&mut cfg.data_dir, &args.data_dir, "data-dir");
+        origin.flag(
+            &mut cfg.v1_sources_path,
+            &args.v1_sources_path,
+            "v1-sources-path",
+        );
         origin.flag(&mut cfg.log_file, &args.common.log_file, "log-file");
         origin.flag(&mut cfg.log_level, &args.common.log_level, "log-level");
         origin.flag(&mut cfg.log_format, &args.common.log_format, "log-format");
@@ -192,6 +201,7 @@ impl MasterConfig {
         if self.name.is_empty() {
             self.name = format!("dm-master-{}", super::hostname());
         }
+        self.normalise_urls();
         addr::parse_host_port(&self.master_addr).map_err(|e| origin.invalid("master-addr", e))?;
         if self.advertise_addr.is_empty() {
             self.advertise_addr = addr::advertise_for(&self.master_addr)
@@ -221,7 +231,7 @@ impl MasterConfig {
             self.data_dir = format!("default.{}", self.name);
         }
         for item in addr::split_list(&self.join) {
-            addr::parse_host_port(&item).map_err(|e| origin.invalid("join", e))?;
+            addr::parse_peer_url(&item).map_err(|e| origin.invalid("join", e))?;
         }
         if self.initial_cluster.is_empty() && self.join.is_empty() {
             self.initial_cluster = format!("{}={}", self.name, self.advertise_peer_urls);
@@ -262,6 +272,25 @@ impl MasterConfig {
             ));
         }
         Ok(())
+    }
+
+    /// URLs and addresses in DM's written form, as DM's `adjust` leaves
+    /// them: listen and advertise addresses without a scheme; peer URLs,
+    /// initial-cluster members and join addresses with one (`http://` when
+    /// it was left out; `https://` when `ssl-ca` is set).
+    fn normalise_urls(&mut self) {
+        let https = !self.ssl_ca.is_empty();
+        self.master_addr = addr::unwrap_scheme(&self.master_addr).to_string();
+        self.advertise_addr = addr::unwrap_scheme(&self.advertise_addr).to_string();
+        self.peer_urls = addr::wrap_schemes(&self.peer_urls, https);
+        self.advertise_peer_urls = addr::wrap_schemes(&self.advertise_peer_urls, https);
+        self.initial_cluster = addr::wrap_schemes_for_initial_cluster(&self.initial_cluster, https);
+        self.join = addr::wrap_schemes(&self.join, https);
+    }
+
+    /// The running configuration as a TOML file (`get-config master`).
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml_file::to_string(self)
     }
 
     /// A commented sample file (`--print-sample-config`).

@@ -22,7 +22,10 @@ mod toml_file;
 mod worker;
 mod yaml;
 
-pub use addr::{advertise_for, parse_host_port, parse_initial_cluster, parse_peer_url, split_list};
+pub use addr::{
+    advertise_for, join_addresses, parse_host_port, parse_initial_cluster, parse_peer_url,
+    split_list, unwrap_scheme, wrap_schemes, wrap_schemes_for_initial_cluster,
+};
 pub use daemon_args::DaemonArgs;
 pub use db::{DbConfig, Security, MASKED_PASSWORD};
 pub use error::{ConfigError, Location, ValueError};

@@ -25,6 +25,11 @@ pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, Config
     })
 }
 
+/// Writes a configuration back as TOML (`get-config master|worker`).
+pub fn to_string<T: serde::Serialize>(value: &T) -> Result<String, ConfigError> {
+    toml::to_string(value).map_err(|e| ConfigError::Encode(e.to_string()))
+}
+
 /// 1-based line and column of a byte offset.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];

@@ -173,6 +173,11 @@ impl WorkerConfig {
         origin.flag(&mut cfg.keepalive_ttl, &ttl, "keepalive-ttl");
         let invalid = |key: &'static str, message: String| origin.invalid(key, message);
 
+        // As DM: addresses lose a scheme, join addresses take one.
+        let https = !cfg.ssl_ca.is_empty();
+        cfg.worker_addr = addr::unwrap_scheme(&cfg.worker_addr).to_string();
+        cfg.advertise_addr = addr::unwrap_scheme(&cfg.advertise_addr).to_string();
+        cfg.join = addr::wrap_schemes(&cfg.join, https);
         addr::parse_host_port(&cfg.worker_addr)
             .map_err(|e| invalid("worker-addr", e.to_string()))?;
         if cfg.advertise_addr.is_empty() {
@@ -201,7 +206,7 @@ impl WorkerConfig {
             ));
         }
         for item in join {
-            addr::parse_host_port(&item).map_err(|e| invalid("join", e.to_string()))?;
+            addr::parse_peer_url(&item).map_err(|e| invalid("join", e.to_string()))?;
         }
         if cfg.keepalive_ttl == 0 {
             return Err(invalid("keepalive-ttl", "must be at least 1 second".into()));
@@ -258,6 +263,14 @@ impl WorkerConfig {
             filters: Vec::new(),
             tracer: None,
         })
+    }
+
+    /// The running configuration as a TOML file with the password of an
+    /// embedded source masked (`get-config worker`).
+    pub fn to_masked_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        shown.from = shown.from.as_ref().map(DbConfig::masked);
+        toml_file::to_string(&shown)
     }
 
     /// A commented sample file (`--print-sample-config`).
