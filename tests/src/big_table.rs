@@ -23,11 +23,13 @@ pub async fn create(server: &MariaDb, rows: u64) -> Result<()> {
 
 /// A `task-mode: full` task named `name` copying database `big` of source
 /// `mysql1` to the downstream at `port`, with `threads` copiers and chunks
-/// of `rows_per_chunk` rows.
+/// of `rows_per_chunk` rows. Its copy stops on a row already downstream
+/// (`on-duplicate-logical: error`), so a chunk copied twice fails the test
+/// instead of being overwritten.
 pub fn task_yaml(name: &str, port: u16, threads: u32, rows_per_chunk: u64) -> String {
     format!(
         "name: {name}\ntask-mode: full\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {port}\n  user: \"root\"\n  password: \"\"\n\
-mysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"big\"\n    mydumper:\n      threads: {threads}\n      rows: {rows_per_chunk}\n\
+mysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"big\"\n    mydumper:\n      threads: {threads}\n      rows: {rows_per_chunk}\n    loader:\n      on-duplicate-logical: error\n\
 block-allow-list:\n  big:\n    do-dbs: [\"big\"]\n"
     )
 }

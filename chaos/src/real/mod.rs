@@ -116,7 +116,9 @@ impl RunError {
 }
 
 /// The task file: every shard's `chaos.{t,g,p}_k` merged into
-/// `chaos.{t,g,p}`.
+/// `chaos.{t,g,p}`. Its copy stops on a row already downstream
+/// (`on-duplicate-logical: error`, not DM's default `replace`), so a chunk
+/// copied twice shows instead of being overwritten.
 pub fn task_yaml(sources: usize, downstream_port: u16) -> String {
     let mut yaml = format!(
         "name: {TASK}\ntask-mode: all\nshard-mode: pessimistic\n\
@@ -137,10 +139,11 @@ pub fn task_yaml(sources: usize, downstream_port: u16) -> String {
         .map(|m| format!("\"merge-{}\"", m.prefix))
         .collect::<Vec<_>>()
         .join(", ");
-    yaml.push_str("mysql-instances:\n");
+    yaml.push_str("loaders:\n  strict:\n    on-duplicate-logical: error\nmysql-instances:\n");
     for k in 1..=sources {
         yaml.push_str(&format!(
-            "  - source-id: \"{}\"\n    block-allow-list: \"chaos\"\n    route-rules: [{rules}]\n",
+            "  - source-id: \"{}\"\n    block-allow-list: \"chaos\"\n    route-rules: [{rules}]\n    \
+             loader-config-name: \"strict\"\n",
             source_id(k)
         ));
     }

@@ -76,7 +76,9 @@ pub const COPY_ROWS_PER_CHUNK: u64 = 100;
 /// The task's name.
 pub const TASK: &str = "merge";
 
-/// The task merging every shard `app.t_<i>` into `app.t`.
+/// The task merging every shard `app.t_<i>` into `app.t`. Its copy stops
+/// on a row already downstream (`on-duplicate-logical: error`, not DM's
+/// default `replace`): a chunk copied twice must show, not be overwritten.
 pub fn task_yaml(sources: &[String], migration: Migration) -> String {
     let mode = match migration {
         Migration::Incremental => "incremental",
@@ -88,7 +90,7 @@ pub fn task_yaml(sources: &[String], migration: Migration) -> String {
          block-allow-list:\n  app:\n    do-dbs: [\"app\"]\n\
          routes:\n  merge:\n    schema-pattern: \"app\"\n    table-pattern: \"t_*\"\n    target-schema: \"app\"\n    target-table: \"t\"\n\
          mydumpers:\n  small:\n    threads: 2\n    rows: {COPY_ROWS_PER_CHUNK}\n\
-         loaders:\n  small:\n    pool-size: 2\n\
+         loaders:\n  small:\n    pool-size: 2\n    on-duplicate-logical: error\n\
          syncers:\n  small:\n    worker-count: 2\n    batch: 50\n\
          mysql-instances:\n",
     );

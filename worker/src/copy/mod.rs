@@ -53,6 +53,7 @@ use crate::downstream::{
 use crate::lock;
 use crate::sql::{self, push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
 use crate::upstream::{CopySnapshot, CopySource, UpstreamError};
+use dm_proto::config::task::OnDuplicate;
 use dm_rules::{ColumnValue, Fate, Route, TaskRules};
 use progress::CopyProgress;
 
@@ -78,6 +79,9 @@ pub struct CopyJob {
     /// Size at which an INSERT statement is cut (the task's
     /// `statement-size`); the downstream's own limit caps it.
     pub statement_bytes: usize,
+    /// What a row whose key is already downstream does (the task's
+    /// `on-duplicate-logical`).
+    pub on_duplicate: OnDuplicate,
 }
 
 /// How a copy ended.
@@ -428,6 +432,7 @@ async fn read_chunk(
     let mut result = snapshot.chunk_rows(&range, columns).await?;
     let kinds: Vec<Literal> = result.columns().iter().map(Literal::of).collect();
     let mut batch = InsertBatcher::new(
+        sql::insert_verb(job.on_duplicate),
         &chunk.target_schema,
         &chunk.target_table,
         columns,

@@ -22,6 +22,6 @@ pub mod text;
 pub use dm_proto::sql::{qualified, quote};
 pub use row_value::push_value;
 pub use text::{
-    message_value, push_literal, push_quoted, InsertBatcher, Literal, Oversized, RowTooLarge,
-    DOWNSTREAM_SQL_MODE,
+    insert_verb, message_value, push_literal, push_quoted, InsertBatcher, Literal, Oversized,
+    RowTooLarge, DOWNSTREAM_SQL_MODE,
 };

@@ -23,6 +23,8 @@
 //! `NO_BACKSLASH_ESCAPES`) so the escapes mean what they say, and with
 //! `NO_AUTO_VALUE_ON_ZERO` so a key of 0 stays 0.
 
+use dm_proto::config::task::OnDuplicate;
+
 use crate::upstream::{Column, ColumnType};
 
 /// The `sql_mode` of downstream copy sessions.
@@ -138,9 +140,21 @@ pub struct Oversized {
     pub max_bytes: usize,
 }
 
+/// The statement a copied row is written with, by what the task wants done
+/// with a row whose key is already downstream (`on-duplicate-logical`).
+pub fn insert_verb(on_duplicate: OnDuplicate) -> &'static str {
+    match on_duplicate {
+        OnDuplicate::Replace => "REPLACE",
+        OnDuplicate::Ignore => "INSERT IGNORE",
+        OnDuplicate::Error => "INSERT",
+    }
+}
+
 impl InsertBatcher {
-    /// `INSERT INTO target (columns) VALUES ...` statements.
+    /// `VERB INTO target (columns) VALUES ...` statements (`verb`: see
+    /// [`insert_verb`]).
     pub fn new(
+        verb: &str,
         schema: &str,
         table: &str,
         columns: &[String],
@@ -149,7 +163,7 @@ impl InsertBatcher {
     ) -> Self {
         let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
         let prefix = format!(
-            "INSERT INTO {} ({}) VALUES ",
+            "{verb} INTO {} ({}) VALUES ",
             qualified(schema, table),
             cols.join(",")
         )
@@ -359,7 +373,7 @@ mod tests {
 
     #[test]
     fn inserts_are_cut_at_the_size_limit() {
-        let mut b = InsertBatcher::new("db", "t", &["id".into(), "c".into()], 40, 1000);
+        let mut b = InsertBatcher::new("INSERT", "db", "t", &["id".into(), "c".into()], 40, 1000);
         let mut statements = Vec::new();
         for i in 0..3 {
             b.begin_row();
@@ -377,7 +391,7 @@ mod tests {
                 "INSERT INTO `db`.`t` (`id`,`c`) VALUES (2,'x')",
             ]
         );
-        let mut big = InsertBatcher::new("db", "t", &["id".into()], 1000, 1000);
+        let mut big = InsertBatcher::new("INSERT", "db", "t", &["id".into()], 1000, 1000);
         for i in 0..3 {
             big.begin_row();
             push_literal(
@@ -404,7 +418,7 @@ mod tests {
     /// Rows of `value_len`-character values through a batcher, ending with
     /// `finish`; the first oversized row stops it.
     fn batch(target: usize, max: usize, value_lens: &[usize]) -> Result<Vec<String>, Oversized> {
-        let mut b = InsertBatcher::new("d", "t", &["v".into()], target, max);
+        let mut b = InsertBatcher::new("INSERT", "d", "t", &["v".into()], target, max);
         let mut out = Vec::new();
         for (i, len) in value_lens.iter().enumerate() {
             b.begin_row();

@@ -169,6 +169,7 @@ async fn run_units(
             statement_bytes: usize::try_from(dumper.statement_size)
                 .unwrap_or(usize::MAX)
                 .clamp(4096, 16 << 20),
+            on_duplicate: loader.on_duplicate_logical,
         };
         match copy::run(Arc::new(job), progress).await {
             Ok(CopyOutcome::Finished) => {}

@@ -22,7 +22,7 @@ pub use rules::{
     BinlogEventRule, BlockAllowList, ColumnMappingRule, EventType, ExpressionFilter, FilterAction,
     MappingExpression, RouteRule, TableRef,
 };
-pub use units::{LoaderConfig, MydumperConfig, SyncerConfig};
+pub use units::{ImportMode, LoaderConfig, MydumperConfig, OnDuplicate, SyncerConfig};
 
 use super::db::DbConfig;
 use super::error::ConfigError;

@@ -47,6 +47,13 @@ pub struct LoaderConfig {
     /// Where DM 1.x/2.x kept dump files. Our copy streams chunks and keeps no
     /// dump files; the key is accepted for compatibility.
     pub dir: String,
+    /// How rows are written: `logical` (SQL statements, DM's `sql`) is what
+    /// the copy does; `physical` (DM's `loader`: TiDB Lightning's local
+    /// backend) is refused by the task's validation.
+    pub import_mode: ImportMode,
+    /// What the copy does with a row whose key is already downstream.
+    #[serde(alias = "on-duplicate")]
+    pub on_duplicate_logical: OnDuplicate,
 }
 
 impl Default for LoaderConfig {
@@ -54,8 +61,31 @@ impl Default for LoaderConfig {
         Self {
             pool_size: 16,
             dir: "./dumped_data".to_string(),
+            import_mode: ImportMode::Logical,
+            on_duplicate_logical: OnDuplicate::Replace,
         }
     }
+}
+
+/// `loaders.import-mode`, with DM's older spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImportMode {
+    #[serde(alias = "sql", alias = "")]
+    Logical,
+    #[serde(alias = "loader")]
+    Physical,
+}
+
+/// `loaders.on-duplicate-logical`: a copied row whose primary or unique key
+/// is already downstream overwrites it (`replace`, DM's default), leaves
+/// it (`ignore`), or stops the copy with the duplicate-key error (`error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnDuplicate {
+    Replace,
+    Ignore,
+    Error,
 }
 
 /// Binlog replication (DM: syncer).
@@ -81,6 +111,13 @@ pub struct SyncerConfig {
     pub safe_mode: bool,
     /// Deprecated; accepted and ignored.
     pub enable_ansi_quotes: bool,
+    /// DM: merge several changes of one row into one before applying.
+    /// Accepted; the lanes apply every change of a row in binlog order, and
+    /// the downstream ends the same either way.
+    pub compact: bool,
+    /// DM: one statement for several rows. Accepted; the lanes always put
+    /// consecutive inserts of a table into multi-row statements.
+    pub multiple_rows: bool,
 }
 
 impl Default for SyncerConfig {
@@ -97,6 +134,8 @@ impl Default for SyncerConfig {
             disable_detect: false,
             safe_mode: false,
             enable_ansi_quotes: false,
+            compact: false,
+            multiple_rows: false,
         }
     }
 }

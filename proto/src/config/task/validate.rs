@@ -9,8 +9,8 @@ use crate::config::ValueError;
 use std::collections::{BTreeMap, HashMap};
 
 use super::{
-    BlockAllowList, ColumnMappingRule, ExpressionFilter, MappingExpression, MySqlInstance,
-    RouteRule, TaskConfig, TaskMode, MAX_SOURCE_ID_LEN,
+    BlockAllowList, ColumnMappingRule, ExpressionFilter, ImportMode, LoaderConfig,
+    MappingExpression, MySqlInstance, RouteRule, TaskConfig, TaskMode, MAX_SOURCE_ID_LEN,
 };
 use crate::config::error::ConfigError;
 use crate::config::yaml::KeyIndex;
@@ -175,7 +175,7 @@ fn check_instance(task: &TaskConfig, inst: &MySqlInstance, base: &str) -> Result
         positive(cfg.threads, &format!("{base}.mydumper.threads"))?;
     }
     if let Some(cfg) = &inst.loader {
-        positive(cfg.pool_size, &format!("{base}.loader.pool-size"))?;
+        check_loader(cfg, &format!("{base}.loader"))?;
     }
     if let Some(cfg) = &inst.syncer {
         positive(cfg.worker_count, &format!("{base}.syncer.worker-count"))?;
@@ -293,11 +293,22 @@ fn check_sections(task: &TaskConfig) -> Result<(), Problem> {
         positive(cfg.threads, &format!("mydumpers.{name}.threads"))?;
     }
     for (name, cfg) in &task.loaders {
-        positive(cfg.pool_size, &format!("loaders.{name}.pool-size"))?;
+        check_loader(cfg, &format!("loaders.{name}"))?;
     }
     for (name, cfg) in &task.syncers {
         positive(cfg.worker_count, &format!("syncers.{name}.worker-count"))?;
         positive(cfg.batch, &format!("syncers.{name}.batch"))?;
+    }
+    Ok(())
+}
+
+fn check_loader(cfg: &LoaderConfig, path: &str) -> Result<(), Problem> {
+    positive(cfg.pool_size, &format!("{path}.pool-size"))?;
+    if cfg.import_mode == ImportMode::Physical {
+        return Err((
+            format!("{path}.import-mode"),
+            "physical import (TiDB Lightning's local backend) is not supported: the full copy writes rows as SQL statements; set import-mode: logical".into(),
+        ));
     }
     Ok(())
 }
