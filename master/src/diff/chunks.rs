@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// seldom keeps the checksum).
 const SEPARATOR_SQL: &str = "CHAR(31)";
 
-pub use dm_proto::sql::{qualified as quoted_table, quote};
+use dm_proto::sql::quote;
 
 /// One range of the primary key: from `lower` (included) to `upper`
 /// (excluded); `None` is unbounded. The same ranges are read on every side,

@@ -14,9 +14,10 @@ use dm_rules::TaskRules;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 
-use super::chunks::{self, quoted_table, Checksum, Chunk, TextRow};
+use super::chunks::{self, Checksum, Chunk, TextRow};
 use super::plan::{self, Member, Target};
 use super::{DiffError, DiffLimits, DiffReport, TableError, TableReport};
+use dm_proto::sql::qualified;
 
 /// How long connecting to one server may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -287,7 +288,7 @@ pub async fn check_diff(
     let mut report = DiffReport::default();
     for target in &targets {
         let mut table = TableReport {
-            target: quoted_table(&target.schema, &target.table),
+            target: qualified(&target.schema, &target.table),
             sources: target.members.iter().map(Member::label).collect(),
             ..TableReport::default()
         };

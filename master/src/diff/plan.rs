@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use dm_proto::config::TaskConfig;
 use dm_rules::{Fate, PipelineError, TaskRules};
 
-use super::chunks::quoted_table;
 use super::error::DiffError;
+use dm_proto::sql::qualified;
 
 /// One upstream table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +26,7 @@ impl Member {
 
     /// `` `schema`.`table` ``.
     pub fn quoted(&self) -> String {
-        quoted_table(&self.schema, &self.table)
+        qualified(&self.schema, &self.table)
     }
 }
 
@@ -78,7 +78,7 @@ pub fn targets(
                 Err(PipelineError::Route(e)) => {
                     return Err(DiffError::Rules {
                         source_id: source.source_id().to_string(),
-                        reason: format!("{} cannot be routed: {e}", quoted_table(schema, table)),
+                        reason: format!("{} cannot be routed: {e}", qualified(schema, table)),
                     })
                 }
             };
@@ -154,7 +154,7 @@ routes:
             .iter()
             .map(|t| {
                 (
-                    quoted_table(&t.schema, &t.table),
+                    qualified(&t.schema, &t.table),
                     t.members.iter().map(Member::label).collect(),
                 )
             })

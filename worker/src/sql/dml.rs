@@ -31,7 +31,7 @@
 //! `UPDATE` of the logged columns, which is idempotent already.
 
 use crate::sql::{push_value, qualified, quote, RowTooLarge};
-use crate::upstream::{Column, RowChange, RowKind, Value};
+use crate::upstream::{primary_key_positions, Column, RowChange, RowKind, Value};
 
 /// Inserts share a statement while it is shorter than this.
 const MERGE_BYTES: usize = 1 << 20;
@@ -91,12 +91,7 @@ fn column_name(columns: &[Column], i: usize) -> String {
 
 /// The positions that find a row: the primary key's, or every column.
 fn key_positions(columns: &[Column]) -> Vec<usize> {
-    let keyed: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.primary_key)
-        .map(|(i, _)| i)
-        .collect();
+    let keyed = primary_key_positions(columns);
     if keyed.is_empty() {
         (0..columns.len()).collect()
     } else {

@@ -8,7 +8,7 @@
 //! *conflict*: its transaction is applied alone, between barriers.
 
 use crate::sql::push_value;
-use crate::upstream::{Column, RowChange, Value};
+use crate::upstream::{primary_key_positions, Column, RowChange, Value};
 
 /// Where a change goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,12 +63,7 @@ pub fn lane_of(
     if lanes <= 1 {
         return LaneChoice::Lane(0);
     }
-    let keys: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.primary_key)
-        .map(|(i, _)| i)
-        .collect();
+    let keys = primary_key_positions(columns);
     if serial || keys.is_empty() {
         return LaneChoice::Lane((table_hash(target) % lanes as u64) as usize);
     }

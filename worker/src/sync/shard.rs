@@ -151,11 +151,6 @@ pub fn arrived(progress: &Progress, task: &str, ddl: &ShardDdl) {
     progress.shard_ddl(info(ddl, &id, false));
 }
 
-/// The source executed or skipped the DDL it reported.
-pub fn done(progress: &Progress) {
-    progress.shard_ddl_done();
-}
-
 /// Waits for the leader's operation on the DDL at `at`. A conflict (this
 /// source's DDLs differ from the lock's) is an error that pauses the task.
 pub async fn wait_op(ops: &mut Ops, at: &Position) -> Result<pb::ShardDdlOperation, SyncError> {

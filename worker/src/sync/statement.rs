@@ -29,7 +29,7 @@ pub struct Running<'a> {
 /// (see `ddl::execute`).
 pub async fn apply(
     job: &SyncJob,
-    running: Running<'_>,
+    mut running: Running<'_>,
     schema: &str,
     sql: &str,
     end: &Position,
@@ -39,14 +39,8 @@ pub async fn apply(
     // Everything before it is applied first.
     running.lanes.barrier().await?;
     if job.sharded {
-        let mut shard = ShardCtx {
-            lanes: &mut *running.lanes,
-            ops: running.ops,
-            progress: running.progress,
-            window: running.window,
-        };
         if let Some(outcome) =
-            sharded_ddl(job, &mut shard, schema, sql, end.clone(), replaying).await?
+            sharded_ddl(job, &mut running, schema, sql, end.clone(), replaying).await?
         {
             return Err(Ok(outcome));
         }
@@ -59,7 +53,8 @@ pub async fn apply(
     running.lanes.boundary(end, timestamp).await?;
     running.lanes.barrier().await?;
     if job.sharded {
-        shard::done(running.progress);
+        // The source executed or skipped the DDL it reported.
+        running.progress.shard_ddl_done();
     }
     Ok(())
 }
@@ -67,16 +62,9 @@ pub async fn apply(
 /// A DDL of a sharded merge (see [`super::shard`]): applied, skipped, or
 /// coordinated through its lock, waiting until the leader says whether to
 /// execute or skip it. The caller moves the checkpoints past it.
-struct ShardCtx<'a> {
-    lanes: &'a mut Lanes,
-    ops: &'a mut shard::Ops,
-    progress: &'a Progress,
-    window: &'a mut Option<GroupWindow>,
-}
-
 async fn sharded_ddl(
     job: &SyncJob,
-    ctx: &mut ShardCtx<'_>,
+    ctx: &mut Running<'_>,
     schema: &str,
     sql: &str,
     at: Position,

@@ -35,4 +35,4 @@ pub use event::{Event, Located, Logged, RowChange, RowKind};
 pub use snapshot::{
     BaseTable, ChunkRows, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange, TextRow,
 };
-pub use value::{Column, ColumnType, Value, BINARY};
+pub use value::{primary_key_positions, Column, ColumnType, Value, BINARY};

@@ -233,6 +233,17 @@ impl Column {
     }
 }
 
+/// The positions of `columns`' primary key, in table order (none for a
+/// table without one).
+pub fn primary_key_positions(columns: &[Column]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.primary_key)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
