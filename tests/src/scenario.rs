@@ -147,13 +147,39 @@ impl OneSource {
             },
         )
         .await?;
-        let status = dmctl(&self.addrs, &["query-status", task]).await?;
-        for (source, subtask) in crate::cluster::subtasks_of(&status, task) {
-            if subtask["stage"] != "Running" || !subtask["result"].is_null() {
-                return Err(HarnessError::Task(format!("{task} on {source}: {subtask}")));
-            }
-        }
-        Ok(())
+        self.wait_running(task, deadline).await
+    }
+
+    /// Waits until every subtask of `task` reports `Running` without an
+    /// error. A subtask no worker has reported yet (a worker just
+    /// restarted and has not sent its first status) is waited for; any
+    /// other stage, or an error, fails at once.
+    pub async fn wait_running(&self, task: &str, deadline: Duration) -> Result<()> {
+        crate::wait_until(
+            &format!("every subtask of {task} Running"),
+            deadline,
+            Duration::from_millis(50),
+            || async move {
+                let status = match dmctl(&self.addrs, &["query-status", task]).await {
+                    Ok(status) => status,
+                    Err(e) => return crate::Check::Pending(e.to_string()),
+                };
+                for (source, subtask) in crate::cluster::subtasks_of(&status, task) {
+                    let unreported = subtask["stage"] == "New";
+                    let running = subtask["stage"] == "Running" && subtask["result"].is_null();
+                    if unreported {
+                        return crate::Check::Pending(format!("{source}: {subtask}"));
+                    }
+                    if !running {
+                        return crate::Check::Abort(HarnessError::Task(format!(
+                            "{task} on {source}: {subtask}"
+                        )));
+                    }
+                }
+                crate::Check::Ready(())
+            },
+        )
+        .await
     }
 
     /// Waits until `sql` reads the same rows, and some, upstream and
