@@ -170,3 +170,27 @@ fn a_dm2_worker_file_with_every_key_parses_or_refuses_by_name() {
         ["ssl-ca", "ssl-cert", "ssl-key", "cert-allowed-cn"]
     );
 }
+
+/// A file that writes a refused key's default (as DM's samples do) is
+/// accepted: only a value that asks for the missing feature is refused.
+#[test]
+fn refused_keys_written_with_their_defaults_are_accepted() {
+    let master = "name = \"m\"\nmaster-addr = \"127.0.0.1:8261\"\nssl-ca = \"\"\nssl-cert = \"\"\nssl-key = \"\"\ncert-allowed-cn = []\n";
+    load_toml("dm-master.toml", master, |common| {
+        MasterConfig::load(&MasterArgs {
+            common,
+            ..MasterArgs::default()
+        })
+    })
+    .expect("a master file with empty TLS keys loads");
+    let worker = "name = \"w\"\nssl-ca = \"\"\nenable-relay = false\nrelay-binlog-name = \"\"\n";
+    load_toml("dm-worker.toml", worker, |common| {
+        WorkerConfig::load(&WorkerArgs {
+            common,
+            ..WorkerArgs::default()
+        })
+    })
+    .expect("a worker file with relay off loads");
+    let task = "name: t\ntask-mode: all\nonline-ddl: false\nonline-ddl-scheme: \"\"\nshadow-table-rules: []\ntarget-database:\n  host: h\n  user: u\n  security:\n    ssl-ca: \"\"\n    cert-allowed-cn: []\nmysql-instances:\n  - source-id: s\n    mydumper:\n      extra-args: \"\"\n";
+    TaskConfig::parse("task.yaml", task).expect("a task with defaults parses");
+}
