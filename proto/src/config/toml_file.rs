@@ -116,20 +116,13 @@ impl Origin {
 
     /// A [`ConfigError::Invalid`] for `key`, at the flag or the file line.
     pub fn invalid(&self, key: &str, message: impl ToString) -> ConfigError {
-        let at = match &self.file {
-            _ if self.from_flags.contains(key) => Location::file(format!("command line (--{key})")),
-            Some((file, text)) => locate_key(file, text, key),
-            None => Location::file("defaults"),
-        };
         ConfigError::Invalid {
-            at,
+            at: self.place(key),
             key: key.to_string(),
             message: message.to_string(),
         }
     }
-}
 
-impl Origin {
     /// Where a top-level key (or a `[table]`) of a file-plus-flags config
     /// was given: its flag, its line, its table's header, or the file.
     fn place(&self, key: &str) -> Location {

@@ -148,6 +148,7 @@ fn flags_of<C: CommandFactory>() -> Vec<String> {
         .collect()
 }
 
+/// The flags both daemons take ([`crate::config::DaemonArgs`], clap's own).
 const COMMON_FLAGS: [(&str, super::Status); 11] = [
     ("config", Implemented),
     ("log-file", Implemented),
@@ -162,6 +163,8 @@ const COMMON_FLAGS: [(&str, super::Status); 11] = [
     ("version", Implemented),
 ];
 
+/// A daemon's own flags followed by [`COMMON_FLAGS`]; `M` is their sum
+/// (a wrong length does not compile).
 const fn with_common<const N: usize, const M: usize>(
     own: [(&'static str, super::Status); N],
 ) -> [(&'static str, super::Status); M] {
