@@ -1,4 +1,5 @@
-//! The gRPC server of one master, over any stream of connections.
+//! The gRPC server of one master, over any stream of connections, with
+//! DM's `GET /status` (version and build) answered on the same address.
 //!
 //! [`serve`] takes accepted connections and a shutdown future rather than
 //! binding a socket, so the same server runs on real TCP (the binary) and on
@@ -13,6 +14,7 @@ use dm_proto::pb::raft::raft_transport_server::RaftTransportServer;
 use dm_proto::pb::worker_control_server::WorkerControlServer;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_stream::Stream;
+use tonic::service::Routes;
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
@@ -39,6 +41,9 @@ where
         .http2_keepalive_interval(Some(Duration::from_millis(300)))
         .http2_keepalive_timeout(Some(Duration::from_millis(600)))
         .tcp_nodelay(true)
+        // DM's `GET /status` (HTTP/1.1) beside the gRPC services.
+        .accept_http1(true)
+        .add_routes(Routes::from(dm_proto::version::status_routes()))
         .add_service(MasterServer::new(MasterApi { node: node.clone() }))
         .add_service(WorkerControlServer::new(WorkerApi { node: node.clone() }))
         .add_service(

@@ -19,6 +19,20 @@ pub fn raw_info() -> String {
     )
 }
 
+/// DM's `GET /status`: [`raw_info`] as `text/plain`. dm-worker serves it
+/// on `worker-addr`, dm-master beside its gRPC services on `master-addr`.
+pub fn status_routes() -> axum::Router {
+    axum::Router::new().route(
+        "/status",
+        axum::routing::get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                raw_info(),
+            )
+        }),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

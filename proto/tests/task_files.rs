@@ -86,13 +86,13 @@ fn full_dm2_task_uses_every_section() {
     assert!(task.is_sharding);
     assert_eq!(task.target_database.session["sql_mode"], "ANSI_QUOTES");
     let security = task.target_database.security.as_ref().expect("security");
-    assert_eq!(security.cert_allowed_cn, ["dm"]);
+    assert_eq!(security.ssl_ca, "", "written as its default");
 
     let first = &task.mysql_instances[0];
     let meta = first.meta.as_ref().expect("meta");
     assert_eq!(meta.binlog_name, "mysql-bin.000003");
     assert_eq!(meta.binlog_pos, 194);
-    assert_eq!(task.mydumper_for(first).extra_args, "--consistency none");
+    assert_eq!(task.mydumper_for(first).extra_args, "");
     assert_eq!(task.syncer_for(first).worker_count, 16);
 
     let second = &task.mysql_instances[1];

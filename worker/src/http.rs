@@ -7,8 +7,6 @@
 //! already taken stops the start with an error naming `worker-addr`;
 //! serving ([`serve`]) runs beside the worker until its stop signal.
 
-use axum::http::header;
-use axum::routing::get;
 use axum::Router;
 use dm_proto::config::parse_host_port;
 use tokio::sync::watch;
@@ -41,15 +39,7 @@ pub fn bind(worker_addr: &str) -> Result<std::net::TcpListener, BindError> {
 
 /// The routes: `/status`.
 fn routes() -> Router {
-    Router::new().route(
-        "/status",
-        get(|| async {
-            (
-                [(header::CONTENT_TYPE, "text/plain")],
-                dm_proto::version::raw_info(),
-            )
-        }),
-    )
+    dm_proto::version::status_routes()
 }
 
 /// Serves `listener` until `stop` turns true (or its sender is dropped).

@@ -21,4 +21,35 @@ pub struct DaemonArgs {
     /// Print a sample config file and exit.
     #[arg(long)]
     pub print_sample_config: bool,
+    /// TLS: CA file (not supported yet: refused).
+    #[arg(long)]
+    pub ssl_ca: Option<String>,
+    /// TLS: certificate file (not supported yet: refused).
+    #[arg(long)]
+    pub ssl_cert: Option<String>,
+    /// TLS: key file (not supported yet: refused).
+    #[arg(long)]
+    pub ssl_key: Option<String>,
+    /// TLS: allowed common names, comma-separated (not supported yet: refused).
+    #[arg(long)]
+    pub cert_allowed_cn: Option<String>,
+}
+
+impl DaemonArgs {
+    /// `--ssl-*` and `--cert-allowed-cn` over a daemon's TLS keys.
+    pub(crate) fn tls_over(&self, tls: TlsKeys<'_>, origin: &mut super::toml_file::Origin) {
+        origin.flag(tls.ssl_ca, &self.ssl_ca, "ssl-ca");
+        origin.flag(tls.ssl_cert, &self.ssl_cert, "ssl-cert");
+        origin.flag(tls.ssl_key, &self.ssl_key, "ssl-key");
+        let names = self.cert_allowed_cn.as_deref().map(super::split_list);
+        origin.flag(tls.cert_allowed_cn, &names, "cert-allowed-cn");
+    }
+}
+
+/// A daemon configuration's TLS keys, for [`DaemonArgs::tls_over`].
+pub(crate) struct TlsKeys<'a> {
+    pub ssl_ca: &'a mut String,
+    pub ssl_cert: &'a mut String,
+    pub ssl_key: &'a mut String,
+    pub cert_allowed_cn: &'a mut Vec<String>,
 }

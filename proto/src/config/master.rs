@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::addr;
-use super::daemon_args::DaemonArgs;
+use super::daemon_args::{DaemonArgs, TlsKeys};
 use super::error::ConfigError;
 use super::log::LogFileConfig;
 use super::toml_file::{self, Origin};
@@ -192,6 +192,16 @@ impl MasterConfig {
         origin.flag(&mut cfg.log_file, &args.common.log_file, "log-file");
         origin.flag(&mut cfg.log_level, &args.common.log_level, "log-level");
         origin.flag(&mut cfg.log_format, &args.common.log_format, "log-format");
+        args.common.tls_over(
+            TlsKeys {
+                ssl_ca: &mut cfg.ssl_ca,
+                ssl_cert: &mut cfg.ssl_cert,
+                ssl_key: &mut cfg.ssl_key,
+                cert_allowed_cn: &mut cfg.cert_allowed_cn,
+            },
+            &mut origin,
+        );
+        origin.first_refusal(super::inventory::daemons::master_refusals(&cfg))?;
         cfg.complete(&origin)?;
         Ok(cfg)
     }

@@ -14,6 +14,7 @@ mod daemon_args;
 mod db;
 pub mod duration;
 mod error;
+pub mod inventory;
 mod log;
 mod master;
 mod source;
@@ -33,6 +34,24 @@ pub use log::{log_rotate_note, LogFileConfig, DEFAULT_LOG_MAX_DAYS, DEFAULT_LOG_
 pub use master::{DeployEntry, MasterArgs, MasterConfig, DEFAULT_MASTER_ADDR, DEFAULT_PEER_URLS};
 pub use source::{CheckerConfig, Flavor, PurgeConfig, SourceConfig};
 pub use task::{MySqlInstance, ShardMode, TaskConfig, TaskMode};
+
+/// The first refused key (in document order) as an error at its place.
+fn first_refusal(
+    index: &yaml::KeyIndex,
+    refusals: Vec<inventory::Refusal>,
+) -> Result<(), ConfigError> {
+    let first = refusals.into_iter().min_by_key(|r| {
+        let at = index.locate(&r.path);
+        (
+            at.line.unwrap_or(usize::MAX),
+            at.column.unwrap_or(usize::MAX),
+        )
+    });
+    match first {
+        Some(r) => Err(index.invalid(&r.path, r.message)),
+        None => Ok(()),
+    }
+}
 pub use worker::{
     WorkerArgs, WorkerConfig, DEFAULT_JOIN, DEFAULT_KEEPALIVE_TTL_SECS, DEFAULT_WORKER_ADDR,
 };

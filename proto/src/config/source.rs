@@ -129,6 +129,7 @@ impl SourceConfig {
         source
             .validate()
             .map_err(|(path, message)| index.invalid(&path, message))?;
+        super::first_refusal(&index, super::inventory::source::source_refusals(&source))?;
         Ok(source)
     }
 

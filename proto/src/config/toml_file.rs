@@ -115,16 +115,51 @@ impl Origin {
     }
 
     /// A [`ConfigError::Invalid`] for `key`, at the flag or the file line.
-    pub fn invalid(&self, key: &'static str, message: impl ToString) -> ConfigError {
-        let at = match &self.file {
-            _ if self.from_flags.contains(key) => Location::file(format!("command line (--{key})")),
-            Some((file, text)) => locate_key(file, text, key),
-            None => Location::file("defaults"),
-        };
+    pub fn invalid(&self, key: &str, message: impl ToString) -> ConfigError {
         ConfigError::Invalid {
-            at,
+            at: self.place(key),
             key: key.to_string(),
             message: message.to_string(),
+        }
+    }
+
+    /// Where a top-level key (or a `[table]`) of a file-plus-flags config
+    /// was given: its flag, its line, its table's header, or the file.
+    fn place(&self, key: &str) -> Location {
+        match &self.file {
+            _ if self.from_flags.contains(key) => Location::file(format!("command line (--{key})")),
+            Some((file, text)) => {
+                let at = locate_key(file, text, key);
+                if at.line.is_some() {
+                    return at;
+                }
+                let header = format!("[{key}]");
+                text.lines()
+                    .position(|line| line.trim() == header)
+                    .map_or(at, |n| Location::at(file.clone(), n + 1, 1))
+            }
+            None => Location::file("defaults"),
+        }
+    }
+
+    /// The first refused key a configuration sets (flags first, then the
+    /// file's lines) as an error at its flag or line; a nested key
+    /// (`from.security.ssl-ca`) is placed at its table.
+    pub fn first_refusal(
+        &self,
+        refusals: Vec<super::inventory::Refusal>,
+    ) -> Result<(), ConfigError> {
+        let first = refusals
+            .into_iter()
+            .map(|r| (self.place(r.path.split('.').next().unwrap_or(&r.path)), r))
+            .min_by_key(|(at, _)| (at.line.is_some(), at.line, at.column));
+        match first {
+            Some((at, r)) => Err(ConfigError::Invalid {
+                at,
+                key: r.path,
+                message: r.message.to_string(),
+            }),
+            None => Ok(()),
         }
     }
 }

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::addr;
-use super::daemon_args::DaemonArgs;
+use super::daemon_args::{DaemonArgs, TlsKeys};
 use super::db::DbConfig;
 use super::error::ConfigError;
 use super::log::LogFileConfig;
@@ -171,6 +171,16 @@ impl WorkerConfig {
         origin.flag(&mut cfg.log_format, &args.common.log_format, "log-format");
         let ttl = args.keepalive_ttl;
         origin.flag(&mut cfg.keepalive_ttl, &ttl, "keepalive-ttl");
+        args.common.tls_over(
+            TlsKeys {
+                ssl_ca: &mut cfg.ssl_ca,
+                ssl_cert: &mut cfg.ssl_cert,
+                ssl_key: &mut cfg.ssl_key,
+                cert_allowed_cn: &mut cfg.cert_allowed_cn,
+            },
+            &mut origin,
+        );
+        origin.first_refusal(super::inventory::daemons::worker_refusals(&cfg))?;
         let invalid = |key: &'static str, message: String| origin.invalid(key, message);
 
         // As DM: addresses lose a scheme, join addresses take one.

@@ -250,6 +250,7 @@ impl TaskConfig {
             )?;
         }
         validate::validate(&task, &index)?;
+        super::first_refusal(&index, super::inventory::task::task_refusals(&task))?;
         if task.is_sharding && task.shard_mode == ShardMode::None {
             task.shard_mode = ShardMode::Pessimistic;
         }
