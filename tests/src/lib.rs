@@ -32,6 +32,7 @@ pub mod binaries;
 pub mod check_answer;
 pub mod cluster;
 pub mod error;
+pub mod http;
 pub mod mariadb;
 pub mod port;
 pub mod process;
@@ -42,6 +43,7 @@ pub mod wait;
 
 pub use binaries::{find_program, workspace_binary};
 pub use error::{HarnessError, Result, ServerReport};
+pub use http::http_get;
 pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions, Restart};
 pub use port::free_port;
 pub use process::ChildGuard;

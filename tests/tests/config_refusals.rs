@@ -17,7 +17,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, Masters};
-use dm_tests::{free_port, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions};
+use dm_tests::{
+    free_port, http_get, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(50);
@@ -222,22 +224,4 @@ async fn a_master_answers_status_on_its_client_address() {
     // gRPC still answers on the same address.
     let members = dmctl(&addr, &["list-member"]).await.expect("answers");
     assert_eq!(members["result"], true, "{members}");
-}
-
-async fn http_get(addr: &str, path: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(answer)
 }

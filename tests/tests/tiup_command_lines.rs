@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use dm_tests::cluster::dmctl;
-use dm_tests::{free_port, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions};
+use dm_tests::{
+    free_port, http_get, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions,
+};
 use mysql_async::prelude::Queryable;
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -52,24 +54,6 @@ fn tiup_master(dir: &Path, name: &str, ports: &MasterPorts, initial: &str) -> Co
         .arg("--config=conf/dm-master.toml")
         .env("RUST_LOG", "info,openraft=warn");
     cmd
-}
-
-async fn http_get(addr: &str, path: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut answer = String::new();
-    stream
-        .read_to_string(&mut answer)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(answer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
