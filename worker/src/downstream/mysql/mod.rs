@@ -33,6 +33,7 @@
 
 mod copy_chunks;
 mod port;
+mod server_kind;
 pub mod session;
 mod shard_groups;
 mod shard_intents;
@@ -353,19 +354,19 @@ impl MySqlDownstream {
     /// for: only a stale owner of the fence row can (it holds the row in a
     /// transaction it never finished: paused, cut off). Its transaction
     /// rolls back. Best effort: without the privilege the claim just waits.
+    /// Where the lock waits are listed depends on the server
+    /// ([`server_kind`]).
     async fn kill_blockers(&self, waiting: u32) {
         let Ok(mut conn) = self.conn().await else {
             return;
         };
+        let version: Option<String> = conn
+            .query_first("SELECT VERSION()")
+            .await
+            .unwrap_or_default();
+        let kind = server_kind::ServerKind::from_version(version.as_deref().unwrap_or_default());
         let blockers: Vec<u64> = conn
-            .exec(
-                "SELECT DISTINCT b.trx_mysql_thread_id \
-                 FROM information_schema.INNODB_LOCK_WAITS w \
-                 JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
-                 JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id \
-                 WHERE r.trx_mysql_thread_id = ?",
-                (waiting,),
-            )
+            .exec(kind.blockers_sql(), (waiting,))
             .await
             .unwrap_or_default();
         for thread in blockers {
