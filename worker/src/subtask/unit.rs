@@ -132,7 +132,9 @@ async fn run_units(
             task.name, spec.source
         ));
     };
-    let rules = match TaskRules::for_source(&task, &spec.source) {
+    let rules = match TaskRules::for_source(&task, &spec.source)
+        .and_then(|rules| rules.with_source_filters(&source.filters))
+    {
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
     };
