@@ -480,7 +480,12 @@ black-white-list:
         assert!(!dropped(EventKind::Insert));
         assert!(matches!(
             rules
-                .statement("dmtest2", "t1", EventKind::TruncateTable, "TRUNCATE TABLE t1")
+                .statement(
+                    "dmtest2",
+                    "t1",
+                    EventKind::TruncateTable,
+                    "TRUNCATE TABLE t1"
+                )
                 .unwrap(),
             crate::Fate::Dropped(crate::Dropped::Filtered)
         ));
