@@ -156,4 +156,27 @@ async fn a_source_filter_drops_its_events_in_every_task_of_the_source() {
         query_rows(&c.upstream, "SELECT id FROM app.t ORDER BY id").await,
         ["2", "3", "5", "6"].map(|id| vec![text(id)]).to_vec()
     );
+
+    // A source whose rules do not compile is refused, naming the rule.
+    let bad = c.dir.path().join("bad-source.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "{}filters:\n  - schema-pattern: \"app\"\n    sql-pattern: [\"(\"]\n    action: Ignore\n",
+            dm_tests::cluster::source_yaml("mysql2", c.upstream.port())
+        ),
+    )
+    .expect("write");
+    let answer = dm_tests::cluster::dmctl(
+        &c.addrs,
+        &["operate-source", "create", &bad.display().to_string()],
+    )
+    .await
+    .expect("operate-source answers");
+    assert_eq!(answer["result"], false, "{answer}");
+    let text = answer.to_string();
+    assert!(
+        text.contains("source.filters[0]") && text.contains("invalid regular expression"),
+        "{answer}"
+    );
 }
