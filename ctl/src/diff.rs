@@ -31,6 +31,9 @@ pub struct Table<'a> {
     chunks_compared: u64,
     chunks_differing: u64,
     error: &'a str,
+    /// The condition the compared rows meet (`mydumpers.where`); empty:
+    /// every row.
+    filter: &'a str,
     differences: &'a [pb::RowDifference],
 }
 
@@ -55,6 +58,7 @@ pub fn printable(answer: &pb::CheckDiffResponse) -> Report<'_> {
                 chunks_compared: t.chunks_compared,
                 chunks_differing: t.chunks_differing,
                 error: &t.error,
+                filter: &t.filter,
                 differences: &t.differences,
             })
             .collect(),

@@ -435,7 +435,21 @@ pub fn write_source_file(dir: &Path, id: &str, port: u16) -> Result<String> {
 /// `operate-source create` of a minimal source file; an error unless the
 /// answer says `result: true`.
 pub async fn create_source(master_addrs: &str, dir: &Path, id: &str, port: u16) -> Result<()> {
-    let path = write_source_file(dir, id, port)?;
+    create_source_from(master_addrs, dir, id, &source_yaml(id, port)).await
+}
+
+/// `operate-source create` of a source file with the text `yaml`, written
+/// to `dir/<id>.yaml`; an error unless the answer says `result: true`.
+pub async fn create_source_from(
+    master_addrs: &str,
+    dir: &Path,
+    id: &str,
+    yaml: &str,
+) -> Result<()> {
+    let file = dir.join(format!("{id}.yaml"));
+    std::fs::write(&file, yaml)
+        .map_err(|e| HarnessError::io(format!("writing {}", file.display()), e))?;
+    let path = file.display().to_string();
     let answer = dmctl(master_addrs, &["operate-source", "create", &path]).await?;
     if answer["result"] == true {
         Ok(())

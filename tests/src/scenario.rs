@@ -10,7 +10,9 @@ use mysql_async::prelude::Queryable;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::cluster::{create_source, dmctl, wait_bound, Masters, Workers};
+use crate::cluster::{
+    create_source, create_source_from, dmctl, source_yaml, wait_bound, Masters, Workers,
+};
 use crate::error::{HarnessError, Result};
 use crate::mariadb::{MariaDb, MariaDbOptions};
 use crate::tutorial::{self, Databases, Ports};
@@ -102,12 +104,33 @@ impl OneSource {
         downstream_args: &[&str],
         upstream_sql: &[&str],
     ) -> Result<Self> {
+        Self::start_full(workers, upstream_args, downstream_args, "", upstream_sql).await
+    }
+
+    /// [`Self::start`] with `source_extra` appended to the source file
+    /// (e.g. a `filters:` or `checker:` section).
+    pub async fn start_with_source(
+        workers: usize,
+        source_extra: &str,
+        upstream_sql: &[&str],
+    ) -> Result<Self> {
+        Self::start_full(workers, &[], &[], source_extra, upstream_sql).await
+    }
+
+    async fn start_full(
+        workers: usize,
+        upstream_args: &[&str],
+        downstream_args: &[&str],
+        source_extra: &str,
+        upstream_sql: &[&str],
+    ) -> Result<Self> {
         let (upstream, downstream) =
             upstream_and_downstream_with(upstream_args, downstream_args).await?;
         tutorial::run_sql(&upstream, upstream_sql).await?;
         let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
-        create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
+        let source = format!("{}{source_extra}", source_yaml("mysql1", upstream.port()));
+        create_source_from(&addrs, dir.path(), "mysql1", &source).await?;
         let workers = Workers::start(workers, &addrs, 2)?;
         let bound = wait_bound(&addrs, "mysql1", None, BIND_DEADLINE).await?;
         Ok(Self {

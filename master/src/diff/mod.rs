@@ -99,6 +99,11 @@ impl DiffReport {
     pub fn chunks_differing(&self) -> u64 {
         self.total(|t| t.chunks_differing)
     }
+
+    /// Whether some table was compared only in part (`mydumpers.where`).
+    pub fn filtered(&self) -> bool {
+        self.tables.iter().any(|t| t.filter.is_some())
+    }
 }
 
 /// One downstream table compared with its upstream tables.
@@ -116,6 +121,9 @@ pub struct TableReport {
     pub chunks_differing: u64,
     /// Why the table could not be (fully) compared.
     pub error: Option<String>,
+    /// The condition the compared rows meet (`mydumpers.where`); `None`:
+    /// every row.
+    pub filter: Option<String>,
     /// The first differing rows.
     pub differences: Vec<chunks::Difference>,
 }

@@ -283,13 +283,15 @@ pub async fn check_diff(
         upstreams.insert(id.clone(), side);
     }
     let mut downstream = Side::connect("downstream".into(), &task.target_database).await?;
-    let targets = plan::targets(&rules, &selected)?;
+    let mut targets = plan::targets(&rules, &selected)?;
+    plan::filter_members(&mut targets, &plan::row_filters(task));
 
     let mut report = DiffReport::default();
     for target in &targets {
         let mut table = TableReport {
             target: qualified(&target.schema, &target.table),
             sources: target.members.iter().map(Member::label).collect(),
+            filter: target.downstream_filter(),
             ..TableReport::default()
         };
         let compared = match &target.problem {
@@ -361,12 +363,14 @@ async fn compare(
         .filter_map(|k| columns.iter().position(|c| c == k))
         .collect();
 
+    // Only the rows the filters select, on both sides.
+    let down_from = plan::rows_from(&report.target, report.filter.as_deref());
     let whole = Chunk {
         lower: None,
         upper: None,
     };
     let boundaries = downstream
-        .boundaries(&report.target, &key, limits.chunk_rows, &whole)
+        .boundaries(&down_from, &key, limits.chunk_rows, &whole)
         .await?;
     // Chunks to compare, each with how many times it was cut already.
     let mut queue: VecDeque<(Chunk<Key>, usize)> = chunks::chunks_between(&boundaries)
@@ -377,13 +381,13 @@ async fn compare(
     while let Some((chunk, cuts)) = queue.pop_front() {
         // Side 0 is the downstream, side i the member i - 1.
         let down = downstream
-            .checksum(&report.target, &columns, &key, &chunk)
+            .checksum(&down_from, &columns, &key, &chunk)
             .await?;
         let mut rows_per_side = vec![down.rows];
         let mut up = Checksum::default();
         for member in &target.members {
             let sum = side_of(upstreams, member)?
-                .checksum(&member.quoted(), &columns, &key, &chunk)
+                .checksum(&member.rows_from(), &columns, &key, &chunk)
                 .await?;
             rows_per_side.push(sum.rows);
             up = up.combine(sum);
@@ -398,12 +402,12 @@ async fn compare(
             let inner = match side.checked_sub(1).and_then(|i| target.members.get(i)) {
                 None => {
                     downstream
-                        .boundaries(&report.target, &key, limits.chunk_rows, &chunk)
+                        .boundaries(&down_from, &key, limits.chunk_rows, &chunk)
                         .await?
                 }
                 Some(member) => {
                     side_of(upstreams, member)?
-                        .boundaries(&member.quoted(), &key, limits.chunk_rows, &chunk)
+                        .boundaries(&member.rows_from(), &key, limits.chunk_rows, &chunk)
                         .await?
                 }
             };
@@ -420,12 +424,12 @@ async fn compare(
         for member in &target.members {
             up_rows.extend(
                 side_of(upstreams, member)?
-                    .rows(&member.quoted(), &columns, &key, &key_at, &chunk)
+                    .rows(&member.rows_from(), &columns, &key, &key_at, &chunk)
                     .await?,
             );
         }
         let down_rows = downstream
-            .rows(&report.target, &columns, &key, &key_at, &chunk)
+            .rows(&down_from, &columns, &key, &key_at, &chunk)
             .await?;
         let (compared, differences) = chunks::diff_rows(up_rows, down_rows);
         report.rows_compared += compared;

@@ -16,6 +16,9 @@ pub struct Member {
     pub source: String,
     pub schema: String,
     pub table: String,
+    /// The condition its source's copy takes rows by (the instance's
+    /// `mydumpers.where`); only those rows are compared.
+    pub filter: Option<String>,
 }
 
 impl Member {
@@ -28,6 +31,33 @@ impl Member {
     pub fn quoted(&self) -> String {
         qualified(&self.schema, &self.table)
     }
+
+    /// What the comparison's queries read `FROM`: the table, or only its
+    /// rows that meet the filter.
+    pub fn rows_from(&self) -> String {
+        rows_from(&self.quoted(), self.filter.as_deref())
+    }
+}
+
+/// `table` itself, or a derived table of its rows that meet `filter` (the
+/// comparison's queries name columns without a table, so they read either).
+pub fn rows_from(table: &str, filter: Option<&str>) -> String {
+    match filter {
+        None => table.to_string(),
+        Some(filter) => format!("(SELECT * FROM {table} WHERE ({filter})) AS filtered"),
+    }
+}
+
+/// Each source's `mydumpers.where` in `task`, for the sources that have
+/// one.
+pub fn row_filters(task: &TaskConfig) -> BTreeMap<String, String> {
+    task.mysql_instances
+        .iter()
+        .filter_map(|i| {
+            let filter = task.mydumper_for(i).where_clause.trim().to_string();
+            (!filter.is_empty()).then(|| (i.source_id.clone(), filter))
+        })
+        .collect()
 }
 
 /// One downstream table and what is merged into it.
@@ -52,6 +82,39 @@ pub fn rules(task: &TaskConfig) -> Result<Vec<TaskRules>, DiffError> {
             })
         })
         .collect()
+}
+
+impl Target {
+    /// The condition on the downstream table's rows: when every member is
+    /// filtered, the rows any of their filters selects; otherwise none (a
+    /// member copied whole may have sent any row).
+    pub fn downstream_filter(&self) -> Option<String> {
+        let mut filters: Vec<&str> = Vec::new();
+        for member in &self.members {
+            let filter = member.filter.as_deref()?;
+            if !filters.contains(&filter) {
+                filters.push(filter);
+            }
+        }
+        match filters.as_slice() {
+            [] => None,
+            [one] => Some((*one).to_string()),
+            many => Some(
+                many.iter()
+                    .map(|f| format!("({f})"))
+                    .collect::<Vec<_>>()
+                    .join(" OR "),
+            ),
+        }
+    }
+}
+
+/// Sets each member's filter from its source's entry of `filters` (see
+/// [`row_filters`]).
+pub fn filter_members(targets: &mut [Target], filters: &BTreeMap<String, String>) {
+    for member in targets.iter_mut().flat_map(|t| t.members.iter_mut()) {
+        member.filter = filters.get(&member.source).cloned();
+    }
 }
 
 /// The targets of the tables each source selected (`selected`, by source
@@ -95,6 +158,7 @@ pub fn targets(
                 source: source.source_id().to_string(),
                 schema: schema.clone(),
                 table: table.clone(),
+                filter: None,
             };
             if let Some(column) = mapped {
                 target.problem.get_or_insert_with(|| {
@@ -170,5 +234,46 @@ routes:
             ]
         );
         assert!(targets.iter().all(|t| t.problem.is_none()));
+    }
+
+    #[test]
+    fn the_downstream_is_filtered_only_when_every_member_is() {
+        let member = |source: &str, filter: Option<&str>| Member {
+            source: source.into(),
+            schema: "app".into(),
+            table: "t".into(),
+            filter: filter.map(Into::into),
+        };
+        let target = |members| Target {
+            schema: "app".into(),
+            table: "t".into(),
+            members,
+            problem: None,
+        };
+        assert_eq!(
+            target(vec![
+                member("s1", Some("a = 1")),
+                member("s2", Some("a = 1"))
+            ])
+            .downstream_filter(),
+            Some("a = 1".into())
+        );
+        assert_eq!(
+            target(vec![
+                member("s1", Some("a = 1")),
+                member("s2", Some("b = 2"))
+            ])
+            .downstream_filter(),
+            Some("(a = 1) OR (b = 2)".into())
+        );
+        assert_eq!(
+            target(vec![member("s1", Some("a = 1")), member("s2", None)]).downstream_filter(),
+            None
+        );
+        assert_eq!(
+            member("s1", Some("a = 1")).rows_from(),
+            "(SELECT * FROM `app`.`t` WHERE (a = 1)) AS filtered"
+        );
+        assert_eq!(member("s1", None).rows_from(), "`app`.`t`");
     }
 }

@@ -72,10 +72,17 @@ pub async fn check_diff(
     )
 }
 
+/// What the answer says when the task copies only some rows.
+const FILTERED: &str = "the task's tables are filtered by mydumpers.where: only the rows that meet it are compared, upstream and downstream (see each table's filter)";
+
 fn response(task: &str, report: &DiffReport) -> pb::CheckDiffResponse {
     pb::CheckDiffResponse {
         result: true,
-        msg: String::new(),
+        msg: if report.filtered() {
+            FILTERED.to_string()
+        } else {
+            String::new()
+        },
         task: task.to_string(),
         rows_compared: report.rows_compared(),
         rows_differing: report.rows_differing(),
@@ -92,6 +99,7 @@ fn response(task: &str, report: &DiffReport) -> pb::CheckDiffResponse {
                 chunks_compared: t.chunks_compared,
                 chunks_differing: t.chunks_differing,
                 error: t.error.clone().unwrap_or_default(),
+                filter: t.filter.clone().unwrap_or_default(),
                 differences: t
                     .differences
                     .iter()

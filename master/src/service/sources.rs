@@ -59,7 +59,15 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
     let mut failures = Vec::new();
     for (i, text) in texts.iter().enumerate() {
         match SourceConfig::parse(&format!("source config #{}", i + 1), text) {
-            Ok(config) => configs.push(config),
+            Ok(config) => match dm_rules::source_filters(&config.filters, config.case_sensitive) {
+                Ok(_) => configs.push(config),
+                Err(e) => failures.push(entry(
+                    false,
+                    format!("source config #{}: {e}", i + 1),
+                    config.source_id.clone(),
+                    String::new(),
+                )),
+            },
             Err(e) => failures.push(entry(false, e.to_string(), String::new(), String::new())),
         }
     }

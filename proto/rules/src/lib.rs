@@ -40,4 +40,4 @@ pub use column_mapping::{
 pub use error::RuleError;
 pub use pipeline::{Dropped, Fate, PipelineError, Route};
 pub use router::Router;
-pub use task::TaskRules;
+pub use task::{source_filters, TaskRules};

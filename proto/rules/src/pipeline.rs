@@ -11,7 +11,8 @@
 //! 1. the system schemas DM never migrates, then the block-allow list
 //!    ([`TaskRules::selects`]): a table that fails is not read at all;
 //! 2. for an event, the binlog event filter (`filters`), which sees the
-//!    event's kind and, for a statement, its text;
+//!    event's kind and, for a statement, its text: the task's rules, then
+//!    the source file's `filters`;
 //! 3. the route (`routes`) to the downstream table;
 //! 4. the column mapping (`column-mappings`) of the values, which a
 //!    [`Route`] carries and applies one value at a time.
@@ -140,7 +141,7 @@ impl TaskRules {
         if !self.selects(schema, table) {
             return Ok(Fate::Dropped(Dropped::NotSelected));
         }
-        if self.binlog_filter.decide(schema, table, kind, None) == Action::Ignore {
+        if self.filtered(schema, table, kind, None) {
             return Ok(Fate::Dropped(Dropped::Filtered));
         }
         self.routed(schema, table)
@@ -160,7 +161,7 @@ impl TaskRules {
         if !self.selects(schema, table) {
             return Ok(Fate::Dropped(Dropped::NotSelected));
         }
-        if self.binlog_filter.decide(schema, table, kind, Some(sql)) == Action::Ignore {
+        if self.filtered(schema, table, kind, Some(sql)) {
             return Ok(Fate::Dropped(Dropped::Filtered));
         }
         Ok(Fate::Routed(Route {
@@ -179,6 +180,14 @@ impl TaskRules {
             fold(schema, self.case_sensitive),
             fold(table, self.case_sensitive),
         )
+    }
+
+    /// Whether the task's binlog event filter, or then the source's,
+    /// ignores the event.
+    fn filtered(&self, schema: &str, table: &str, kind: EventKind, sql: Option<&str>) -> bool {
+        [&self.binlog_filter, &self.source_filter]
+            .iter()
+            .any(|filter| filter.decide(schema, table, kind, sql) == Action::Ignore)
     }
 
     fn routed(&self, schema: &str, table: &str) -> Result<Fate<'_>, PipelineError> {

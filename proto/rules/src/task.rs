@@ -7,10 +7,16 @@
 //! task's lists; an instance without one migrates every non-system schema.
 //! The task's `case-sensitive` applies to all of them. Errors carry the
 //! section and rule name they come from.
+//!
+//! The source's own `filters` (its source file's binlog event filter
+//! rules) apply to every task of the source, after the task's rules, as
+//! DM appends them to each subtask's: [`TaskRules::with_source_filters`].
+//! They are compiled apart from the task's, so a source rule may name the
+//! same tables as a task rule; an event either set ignores is ignored.
 
 use std::collections::BTreeMap;
 
-use dm_proto::config::task::{ColumnMappingRule, RouteRule};
+use dm_proto::config::task::{BinlogEventRule, ColumnMappingRule, RouteRule};
 use dm_proto::config::TaskConfig;
 
 use super::binlog_filter::BinlogFilter;
@@ -29,6 +35,8 @@ pub struct TaskRules {
     pub(crate) block_allow: BlockAllow,
     pub(crate) router: Router,
     pub(crate) binlog_filter: BinlogFilter,
+    /// The source file's `filters`, asked after the task's.
+    pub(crate) source_filter: BinlogFilter,
     pub(crate) column_mappings: ColumnMappings,
 }
 
@@ -77,6 +85,21 @@ fn build<'a, T: 'a, R>(
             Err(err)
         }
     }
+}
+
+/// Compiles a source file's `filters` (what `operate-source create`
+/// checks, and what [`TaskRules::with_source_filters`] asks); an error
+/// names the failing rule by its place, `filters[i]`.
+pub fn source_filters(
+    rules: &[BinlogEventRule],
+    case_sensitive: bool,
+) -> Result<BinlogFilter, RuleError> {
+    let names: Vec<String> = (0..rules.len()).map(|i| format!("filters[{i}]")).collect();
+    let named: Vec<(&str, &BinlogEventRule)> =
+        names.iter().map(String::as_str).zip(rules).collect();
+    build(&named, "source", |rules| {
+        BinlogFilter::new(rules, case_sensitive)
+    })
 }
 
 impl TaskRules {
@@ -137,8 +160,17 @@ impl TaskRules {
             block_allow,
             router,
             binlog_filter,
+            source_filter: BinlogFilter::none(),
             column_mappings,
         })
+    }
+
+    /// These rules with the source file's `filters` (`rules`, in the
+    /// file's order) asked after the task's own binlog event filter. An
+    /// error names the source file's rule by its place (`filters[i]`).
+    pub fn with_source_filters(mut self, rules: &[BinlogEventRule]) -> Result<Self, RuleError> {
+        self.source_filter = source_filters(rules, self.case_sensitive)?;
+        Ok(self)
     }
 
     /// The source these rules are for.
@@ -411,5 +443,61 @@ black-white-list:
         let rules = TaskRules::for_source(&task, "mysql1").unwrap();
         assert!(rules.block_allow.allows("anything", "t"));
         assert!(!rules.block_allow.allows("mysql", "user"));
+    }
+
+    /// The `filters` of a source file whose `filters:` list is `rules`.
+    fn source_filters_of(rules: &str) -> Vec<BinlogEventRule> {
+        let text = format!(
+            "source-id: s\nfrom:\n  host: 127.0.0.1\n  port: 3306\n  user: root\nfilters:\n{}",
+            rules
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect::<String>()
+        );
+        dm_proto::config::SourceConfig::parse("source.yaml", &text)
+            .unwrap()
+            .filters
+    }
+
+    #[test]
+    fn source_filters_apply_after_the_tasks_even_on_the_same_tables() {
+        // mysql3's task rule ignores `drop table` and `truncate table` on
+        // dmtest2; the source's rule, on the same pattern, ignores deletes.
+        let source = source_filters_of(
+            "- schema-pattern: \"dmtest2\"\n  events: [\"delete\"]\n  action: Ignore\n",
+        );
+        let rules = TaskRules::for_source(&task(DMTASK2), "mysql3")
+            .unwrap()
+            .with_source_filters(&source)
+            .unwrap();
+        let dropped = |kind| {
+            matches!(
+                rules.rows("dmtest2", "t1", kind).unwrap(),
+                crate::Fate::Dropped(crate::Dropped::Filtered)
+            )
+        };
+        assert!(dropped(EventKind::Delete));
+        assert!(!dropped(EventKind::Insert));
+        assert!(matches!(
+            rules
+                .statement(
+                    "dmtest2",
+                    "t1",
+                    EventKind::TruncateTable,
+                    "TRUNCATE TABLE t1"
+                )
+                .unwrap(),
+            crate::Fate::Dropped(crate::Dropped::Filtered)
+        ));
+    }
+
+    #[test]
+    fn a_bad_source_filter_is_named_by_its_place() {
+        let source = source_filters_of(
+            "- schema-pattern: \"a\"\n  events: [\"delete\"]\n  action: Ignore\n\
+             - schema-pattern: \"b\"\n  sql-pattern: [\"(\"]\n  action: Ignore\n",
+        );
+        let err = source_filters(&source, false).unwrap_err().to_string();
+        assert!(err.starts_with("source.filters[1]: "), "{err}");
     }
 }

@@ -7,11 +7,13 @@ use super::CopyError;
 use crate::upstream::{BaseTable, CopySnapshot};
 use dm_rules::TaskRules;
 
-/// Plans a table: route, chunk key, key range (read in the snapshot).
+/// Plans a table: route, chunk key, key range (read in the snapshot). With
+/// a `row_filter` the estimate is the count of the rows that meet it.
 pub async fn plan(
     snapshot: &mut dyn CopySnapshot,
     rules: &TaskRules,
     candidate: &BaseTable,
+    row_filter: Option<&str>,
 ) -> Result<PlannedTable, CopyError> {
     let (target_schema, target_table) = rules
         .route(&candidate.schema, &candidate.table)
@@ -28,6 +30,14 @@ pub async fn plan(
         }
         None => None,
     };
+    let estimate_rows = match row_filter {
+        Some(filter) => {
+            snapshot
+                .count_rows(&candidate.schema, &candidate.table, filter)
+                .await?
+        }
+        None => candidate.estimate_rows,
+    };
     Ok(PlannedTable {
         schema: candidate.schema.clone(),
         table: candidate.table.clone(),
@@ -35,6 +45,6 @@ pub async fn plan(
         target_table,
         key,
         key_range,
-        estimate_rows: candidate.estimate_rows,
+        estimate_rows,
     })
 }

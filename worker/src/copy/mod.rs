@@ -82,6 +82,9 @@ pub struct CopyJob {
     /// What a row whose key is already downstream does (the task's
     /// `on-duplicate-logical`).
     pub on_duplicate: OnDuplicate,
+    /// The condition every copied row meets (the instance's
+    /// `mydumpers.where`, checked to parse); `None`: every row.
+    pub row_filter: Option<String>,
 }
 
 /// How a copy ended.
@@ -229,7 +232,8 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
     let mut plan = Vec::new();
     let mut created = BTreeSet::new();
     for candidate in &candidates {
-        let table = discover::plan(snapshot, &job.rules, candidate).await?;
+        let table =
+            discover::plan(snapshot, &job.rules, candidate, job.row_filter.as_deref()).await?;
         let target = (table.target_schema.clone(), table.target_table.clone());
         if created.insert(target.clone()) {
             let show = snapshot.show_create(&table.schema, &table.table).await?;
@@ -428,7 +432,7 @@ async fn read_chunk(
     statements: mpsc::Sender<Vec<u8>>,
 ) -> Result<(u64, u64), CopyError> {
     let columns = &table.names;
-    let range = plan::key_range(chunk);
+    let range = plan::key_range(chunk, job.row_filter.as_deref());
     let mut result = snapshot.chunk_rows(&range, columns).await?;
     let kinds: Vec<Literal> = result.columns().iter().map(Literal::of).collect();
     let mut batch = InsertBatcher::new(

@@ -97,8 +97,9 @@ pub fn plan_table(t: &PlannedTable, rows_per_chunk: u64) -> Vec<StoredChunk> {
         .collect()
 }
 
-/// The key range the upstream reads for `chunk`.
-pub fn key_range(chunk: &StoredChunk) -> KeyRange {
+/// The key range the upstream reads for `chunk`, of the rows that meet
+/// `row_filter` (the instance's `mydumpers.where`).
+pub fn key_range(chunk: &StoredChunk, row_filter: Option<&str>) -> KeyRange {
     KeyRange {
         schema: chunk.schema.clone(),
         table: chunk.table.clone(),
@@ -106,6 +107,7 @@ pub fn key_range(chunk: &StoredChunk) -> KeyRange {
         key_column: chunk.key_column.clone(),
         lower: chunk.lower,
         upper: chunk.upper,
+        row_filter: row_filter.map(str::to_string),
     }
 }
 
@@ -181,7 +183,7 @@ mod tests {
     #[test]
     fn chunks_and_their_predicates() {
         let chunks = plan_table(&table(Some("id"), Some((1, 300)), 300), 100);
-        let predicate = |c: &StoredChunk| predicate(&key_range(c));
+        let predicate = |c: &StoredChunk| predicate(&key_range(c, None));
         let predicates: Vec<String> = chunks.iter().map(predicate).collect();
         assert_eq!(
             predicates,
@@ -197,6 +199,15 @@ mod tests {
         let whole = plan_table(&table(None, None, 5000), 100);
         assert_eq!(whole.len(), 1);
         assert_eq!(predicate(&whole[0]), "");
+        // A row filter (mydumpers.where) is added to every chunk.
+        let filtered = |c: &StoredChunk| {
+            crate::upstream::mysql::predicate(&key_range(c, Some("v = 1 OR v = 2")))
+        };
+        assert_eq!(
+            filtered(&chunks[1]),
+            " WHERE `id` >= 101 AND `id` < 201 AND (v = 1 OR v = 2)"
+        );
+        assert_eq!(filtered(&whole[0]), " WHERE (v = 1 OR v = 2)");
         let empty = plan_table(&table(Some("id"), None, 0), 100);
         assert_eq!(empty.len(), 1);
         assert_eq!(predicate(&empty[0]), "");

@@ -5,9 +5,11 @@
 //! subtask of a running source, asks the pure stage machine ([`stage`])
 //! whether to start or stop its unit ([`unit`]). Units run as tokio tasks
 //! and report how they ended through shared state; a fenced unit stops its
-//! whole source. Everything the heartbeat reports (stage, unit, progress,
-//! error, fenced) comes from here.
+//! whole source. A subtask paused by a transient error is resumed as its
+//! source's `checker` says ([`backoff`]). Everything the heartbeat reports
+//! (stage, unit, progress, error, fenced) comes from here.
 
+pub mod backoff;
 pub mod stage;
 pub mod unit;
 
@@ -15,7 +17,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
+use dm_proto::config::SourceConfig;
 use dm_proto::pb;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -23,6 +28,7 @@ use crate::assignments::{self, Assignments, Change};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
 use crate::sync::progress::Progress;
+use backoff::{AutoResume, Policy, Seen, Verdict};
 use stage::{Decision, Expected, UnitState};
 use unit::{UnitEnd, UnitShared, UnitSpec};
 
@@ -33,9 +39,9 @@ struct Subtask {
     expected: Expected,
     resume_seq: u64,
     state: UnitState,
-    retries: u32,
-    /// When the running unit started.
-    started: Instant,
+    /// The source's `checker`.
+    policy: Policy,
+    auto_resume: AutoResume,
     handle: Option<JoinHandle<()>>,
     shared: Arc<Mutex<UnitShared>>,
     /// The leader's shard-DDL operation, as its unit sees it.
@@ -66,17 +72,21 @@ pub struct Supervisor {
     fenced_tx: mpsc::UnboundedSender<(String, u64)>,
     fenced_rx: mpsc::UnboundedReceiver<(String, u64)>,
     databases: Arc<dyn Databases>,
+    /// Draws the auto-resume's jitter.
+    jitter: StdRng,
 }
 
 impl Default for Supervisor {
     fn default() -> Self {
-        Self::new(Arc::new(MySqlDatabases))
+        Self::new(Arc::new(MySqlDatabases), dm_proto::clock::unix_ms())
     }
 }
 
 impl Supervisor {
-    /// A supervisor whose subtasks use `databases`.
-    pub fn new(databases: Arc<dyn Databases>) -> Self {
+    /// A supervisor whose subtasks use `databases`; `jitter_seed` seeds
+    /// the auto-resume's jitter (the simulation passes its own, so a seed
+    /// replays the same retries).
+    pub fn new(databases: Arc<dyn Databases>, jitter_seed: u64) -> Self {
         let (fenced_tx, fenced_rx) = mpsc::unbounded_channel();
         Self {
             assignments: Assignments::default(),
@@ -85,6 +95,7 @@ impl Supervisor {
             fenced_tx,
             fenced_rx,
             databases,
+            jitter: StdRng::seed_from_u64(jitter_seed),
         }
     }
 
@@ -135,12 +146,12 @@ impl Supervisor {
                     self.subtasks.remove(&key);
                 }
                 let entry = self.subtasks.entry(key).or_insert_with(|| Subtask {
+                    policy: checker_policy(&spec.source_json),
                     spec,
                     expected,
                     resume_seq: sub.resume_seq,
                     state: UnitState::Idle,
-                    retries: 0,
-                    started: Instant::now(),
+                    auto_resume: AutoResume::new(Instant::now()),
                     handle: None,
                     shared: Arc::new(Mutex::new(UnitShared::new())),
                     shard_ops: watch::channel(None).0,
@@ -229,16 +240,10 @@ impl Supervisor {
                 }
                 Some(UnitEnd::Failed { error, transient }) => {
                     subtask.handle = None;
-                    subtask.retries = stage::attempts_after(
-                        subtask.retries,
-                        now.saturating_duration_since(subtask.started),
-                    );
-                    let retry_at = transient.then(|| now + stage::retry_backoff(subtask.retries));
-                    subtask.retries = subtask.retries.saturating_add(1);
                     subtask.state = UnitState::Failed {
                         error,
                         resume_seq: subtask.resume_seq,
-                        retry_at,
+                        transient,
                     };
                 }
             }
@@ -249,7 +254,31 @@ impl Supervisor {
             }
         }
         for subtask in self.subtasks.values_mut() {
-            match stage::decide(subtask.expected, subtask.resume_seq, &subtask.state, now) {
+            let seen = match (subtask.expected, &subtask.state) {
+                (Expected::Running, UnitState::Failed { transient, .. }) => {
+                    if *transient {
+                        Seen::PausedTransient
+                    } else {
+                        Seen::PausedFatal
+                    }
+                }
+                _ => Seen::Other,
+            };
+            let verdict =
+                subtask
+                    .auto_resume
+                    .inspect(&subtask.policy, seen, now, self.jitter.gen::<f64>());
+            if verdict == Some(Verdict::Resume) {
+                tracing::info!(task = %subtask.spec.task, source = %subtask.spec.source,
+                    resumes = subtask.auto_resume.resumes(), "resuming a subtask paused by a transient error");
+            }
+            let auto_resume = verdict == Some(Verdict::Resume);
+            match stage::decide(
+                subtask.expected,
+                subtask.resume_seq,
+                &subtask.state,
+                auto_resume,
+            ) {
                 Decision::Keep => {}
                 Decision::Stop => {
                     subtask.stop();
@@ -257,16 +286,6 @@ impl Supervisor {
                 }
                 Decision::Start => {
                     subtask.stop();
-                    if !matches!(
-                        subtask.state,
-                        UnitState::Failed {
-                            retry_at: Some(_),
-                            ..
-                        }
-                    ) {
-                        subtask.retries = 0;
-                    }
-                    subtask.started = now;
                     // Until the new run says otherwise, it is where the
                     // last one was (a retried sync is not a new copy).
                     let restarted = lock(&subtask.shared).restarted();
@@ -320,7 +339,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     };
     let result = match &s.state {
         UnitState::Failed {
-            error, retry_at, ..
+            error, transient, ..
         } => Some(pb::ProcessResult {
             is_canceled: false,
             errors: vec![pb::ProcessError {
@@ -330,14 +349,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
                 err_level: "high".into(),
                 message: error.clone(),
                 raw_cause: String::new(),
-                workaround: match retry_at {
-                    Some(at) => format!(
-                        "the worker retries by itself in {:.1} s (automatic retry {} since the error began); `resume-task` retries now",
-                        at.saturating_duration_since(now).as_secs_f64(),
-                        s.retries
-                    ),
-                    None => "fix the cause, then `resume-task`".into(),
-                },
+                workaround: workaround(s, *transient, now),
             }],
             detail: Vec::new(),
         }),
@@ -362,5 +374,28 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         shard_ddl: sync.as_ref().and_then(|p| p.shard_ddl.clone()),
         progress,
         generation: s.spec.generation,
+    }
+}
+
+/// The `checker` of the source in `source_json`; DM's defaults when it
+/// does not parse (the unit then fails on it and says so).
+fn checker_policy(source_json: &str) -> Policy {
+    serde_json::from_str::<SourceConfig>(source_json)
+        .map(|source| Policy::from_config(&source.checker))
+        .unwrap_or_default()
+}
+
+/// What `query-status` tells the user to do about a failed subtask.
+fn workaround(s: &Subtask, transient: bool, now: Instant) -> String {
+    if !transient {
+        return "fix the cause, then `resume-task`".into();
+    }
+    match s.auto_resume.resume_by(&s.policy) {
+        Some(at) => format!(
+            "the worker retries by itself in at most {:.1} s (automatic retry {} since the error began; the source's checker sets the backoff); `resume-task` retries now",
+            at.saturating_duration_since(now).as_secs_f64(),
+            s.auto_resume.resumes()
+        ),
+        None => "automatic resume is off (the source's checker.check-enable is false): fix the cause, then `resume-task`".into(),
     }
 }

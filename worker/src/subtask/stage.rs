@@ -6,11 +6,8 @@
 //! - Expected `Running`: an idle subtask starts; a finished one stays
 //!   `Finished`; a failed one stays `Paused` with its error until either a
 //!   `resume-task` (the resume counter grew past the one seen at the
-//!   failure) or, for a transient error, its retry time.
-
-use std::time::Duration;
-
-use tokio::time::Instant;
+//!   failure) or, for a transient error, the auto-resume checker
+//!   ([`super::backoff`]) resumes it.
 
 use dm_proto::pb;
 
@@ -34,8 +31,8 @@ pub enum UnitState {
         error: String,
         /// The resume counter when it failed: a larger one retries.
         resume_seq: u64,
-        /// When a transient error is retried by itself.
-        retry_at: Option<Instant>,
+        /// Whether a retry may fix it (the auto-resume checker's business).
+        transient: bool,
     },
 }
 
@@ -47,8 +44,14 @@ pub enum Decision {
     Keep,
 }
 
-/// The next action for a subtask.
-pub fn decide(expected: Expected, resume_seq: u64, state: &UnitState, now: Instant) -> Decision {
+/// The next action for a subtask; `auto_resume`: the checker resumes it
+/// now.
+pub fn decide(
+    expected: Expected,
+    resume_seq: u64,
+    state: &UnitState,
+    auto_resume: bool,
+) -> Decision {
     match (expected, state) {
         (Expected::Paused, UnitState::Running) => Decision::Stop,
         (Expected::Paused, _) => Decision::Keep,
@@ -58,11 +61,11 @@ pub fn decide(expected: Expected, resume_seq: u64, state: &UnitState, now: Insta
             Expected::Running,
             UnitState::Failed {
                 resume_seq: failed_at,
-                retry_at,
+                transient,
                 ..
             },
         ) => {
-            if resume_seq > *failed_at || retry_at.is_some_and(|at| at <= now) {
+            if resume_seq > *failed_at || (*transient && auto_resume) {
                 Decision::Start
             } else {
                 Decision::Keep
@@ -80,155 +83,91 @@ pub fn stage(expected: Expected, state: &UnitState) -> pb::Stage {
     }
 }
 
-/// Backoff before the `attempt`-th automatic retry of a transient error.
-pub fn retry_backoff(attempt: u32) -> Duration {
-    let base = Duration::from_millis(500);
-    base.saturating_mul(1 << attempt.min(6))
-        .min(Duration::from_secs(30))
-}
-
-/// The attempt count for a transient error of a unit that ran `ran_for`
-/// after `attempts` automatic retries: a unit that stayed healthy at least
-/// as long as its last backoff starts over, so a blip after a long healthy
-/// run is retried at once, not after the capped backoff of an old outage.
-pub fn attempts_after(attempts: u32, ran_for: Duration) -> u32 {
-    let waited = attempts
-        .checked_sub(1)
-        .map_or(Duration::ZERO, retry_backoff);
-    if attempts > 0 && ran_for >= waited.max(MIN_HEALTHY) {
-        0
-    } else {
-        attempts
-    }
-}
-
-/// The shortest run that counts as healthy (a unit that fails again right
-/// after a retry keeps backing off).
-const MIN_HEALTHY: Duration = Duration::from_secs(5);
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn failed(resume_seq: u64, retry_at: Option<Instant>) -> UnitState {
+    fn failed(resume_seq: u64, transient: bool) -> UnitState {
         UnitState::Failed {
             error: "boom".into(),
             resume_seq,
-            retry_at,
+            transient,
         }
     }
 
     #[test]
     fn decisions() {
-        let now = Instant::now();
-        let later = now + Duration::from_secs(5);
+        use Decision::{Keep, Start, Stop};
+        use Expected::{Paused, Running};
+        // (expected, resume counter, state, auto-resume now, decision, stage)
         let cases = [
             (
-                Expected::Running,
+                Running,
                 0,
                 UnitState::Idle,
-                Decision::Start,
+                false,
+                Start,
                 pb::Stage::Running,
             ),
             (
-                Expected::Running,
+                Running,
                 0,
                 UnitState::Running,
-                Decision::Keep,
+                false,
+                Keep,
                 pb::Stage::Running,
             ),
             (
-                Expected::Paused,
+                Paused,
                 0,
                 UnitState::Running,
-                Decision::Stop,
+                false,
+                Stop,
                 pb::Stage::Paused,
             ),
+            (Paused, 0, UnitState::Idle, false, Keep, pb::Stage::Paused),
             (
-                Expected::Paused,
-                0,
-                UnitState::Idle,
-                Decision::Keep,
-                pb::Stage::Paused,
-            ),
-            (
-                Expected::Running,
+                Running,
                 0,
                 UnitState::Finished,
-                Decision::Keep,
+                false,
+                Keep,
                 pb::Stage::Finished,
             ),
             (
-                Expected::Paused,
+                Paused,
                 0,
                 UnitState::Finished,
-                Decision::Keep,
+                false,
+                Keep,
                 pb::Stage::Finished,
             ),
             // An error pauses until resume-task...
+            (Running, 2, failed(2, false), false, Keep, pb::Stage::Paused),
             (
-                Expected::Running,
-                2,
-                failed(2, None),
-                Decision::Keep,
-                pb::Stage::Paused,
-            ),
-            (
-                Expected::Running,
+                Running,
                 3,
-                failed(2, None),
-                Decision::Start,
+                failed(2, false),
+                false,
+                Start,
                 pb::Stage::Paused,
             ),
-            // ...or, when transient, until its retry time.
-            (
-                Expected::Running,
-                2,
-                failed(2, Some(later)),
-                Decision::Keep,
-                pb::Stage::Paused,
-            ),
-            (
-                Expected::Running,
-                2,
-                failed(2, Some(now)),
-                Decision::Start,
-                pb::Stage::Paused,
-            ),
-            (
-                Expected::Paused,
-                9,
-                failed(2, Some(now)),
-                Decision::Keep,
-                pb::Stage::Paused,
-            ),
+            (Running, 3, failed(2, true), false, Start, pb::Stage::Paused),
+            // ...or, when transient, until the checker resumes it...
+            (Running, 2, failed(2, true), false, Keep, pb::Stage::Paused),
+            (Running, 2, failed(2, true), true, Start, pb::Stage::Paused),
+            // ...which it never does for an error a retry cannot fix...
+            (Running, 2, failed(2, false), true, Keep, pb::Stage::Paused),
+            // ...nor for a subtask the user paused.
+            (Paused, 9, failed(2, true), true, Keep, pb::Stage::Paused),
         ];
-        for (expected, resume_seq, state, decision, shown) in cases {
+        for (expected, resume_seq, state, auto, decision, shown) in cases {
             assert_eq!(
-                decide(expected, resume_seq, &state, now),
+                decide(expected, resume_seq, &state, auto),
                 decision,
-                "{expected:?} {resume_seq} {state:?}"
+                "{expected:?} {resume_seq} {state:?} {auto}"
             );
             assert_eq!(stage(expected, &state), shown, "{expected:?} {state:?}");
         }
-    }
-
-    #[test]
-    fn a_healthy_run_as_long_as_the_last_backoff_starts_the_count_over() {
-        assert_eq!(attempts_after(0, Duration::ZERO), 0);
-        // Failed again soon after a retry: keeps counting.
-        assert_eq!(attempts_after(7, Duration::from_secs(2)), 7);
-        assert_eq!(attempts_after(7, Duration::from_secs(29)), 7);
-        // Healthy for the capped backoff: a new blip is a first error.
-        assert_eq!(attempts_after(7, Duration::from_secs(30)), 0);
-        assert_eq!(attempts_after(3, Duration::from_secs(4)), 3);
-        assert_eq!(attempts_after(3, Duration::from_secs(5)), 0);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        assert_eq!(retry_backoff(0), Duration::from_millis(500));
-        assert_eq!(retry_backoff(1), Duration::from_secs(1));
-        assert_eq!(retry_backoff(20), Duration::from_secs(30));
     }
 }

@@ -132,7 +132,9 @@ async fn run_units(
             task.name, spec.source
         ));
     };
-    let rules = match TaskRules::for_source(&task, &spec.source) {
+    let rules = match TaskRules::for_source(&task, &spec.source)
+        .and_then(|rules| rules.with_source_filters(&source.filters))
+    {
         Ok(r) => r,
         Err(e) => return failed(e.to_string()),
     };
@@ -170,6 +172,9 @@ async fn run_units(
                 .unwrap_or(usize::MAX)
                 .clamp(4096, 16 << 20),
             on_duplicate: loader.on_duplicate_logical,
+            row_filter: Some(dumper.where_clause.trim())
+                .filter(|w| !w.is_empty())
+                .map(str::to_string),
         };
         match copy::run(Arc::new(job), progress).await {
             Ok(CopyOutcome::Finished) => {}

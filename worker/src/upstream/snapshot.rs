@@ -54,6 +54,10 @@ pub struct KeyRange {
     pub key_column: Option<String>,
     pub lower: Option<i128>,
     pub upper: Option<i128>,
+    /// A condition in SQL every row read must also meet (the instance's
+    /// `mydumpers.where`), already checked to parse as one expression;
+    /// `None`: every row of the range.
+    pub row_filter: Option<String>,
 }
 
 /// One row as the text protocol gives it: a value's bytes, `None` is NULL.
@@ -98,6 +102,17 @@ pub trait CopySnapshot: Send {
         table: &'a str,
         key: &'a str,
     ) -> CopyCall<'a, Option<(i128, i128)>>;
+
+    /// How many rows of `schema`.`table` meet `row_filter` (a SQL
+    /// condition, see [`KeyRange::row_filter`]): the copy's estimate when
+    /// it copies only those. An upstream that cannot evaluate SQL (the
+    /// in-memory one) says so.
+    fn count_rows<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+        row_filter: &'a str,
+    ) -> CopyCall<'a, u64>;
 
     /// The table's definition, as `SHOW CREATE TABLE` prints it.
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String>;

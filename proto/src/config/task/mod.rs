@@ -10,6 +10,7 @@
 //! `server-id`, `loaders.*.dir`, `enable-heartbeat`) are accepted so that old
 //! task files, like the tutorial's, work unchanged.
 
+pub mod row_filter;
 mod rules;
 mod units;
 mod validate;

@@ -173,6 +173,7 @@ fn check_instance(task: &TaskConfig, inst: &MySqlInstance, base: &str) -> Result
     }
     if let Some(cfg) = &inst.mydumper {
         positive(cfg.threads, &format!("{base}.mydumper.threads"))?;
+        row_filter(&cfg.where_clause, &format!("{base}.mydumper.where"))?;
     }
     if let Some(cfg) = &inst.loader {
         check_loader(cfg, &format!("{base}.loader"))?;
@@ -262,6 +263,14 @@ fn check_unit<T>(
     Ok(())
 }
 
+/// `where` (a mydumper section's row filter): empty, or one SQL condition.
+fn row_filter(condition: &str, path: &str) -> Result<(), Problem> {
+    if condition.trim().is_empty() {
+        return Ok(());
+    }
+    super::row_filter::check(condition).map_err(|reason| (path.to_string(), reason))
+}
+
 fn positive(value: u32, path: &str) -> Result<(), Problem> {
     if value == 0 {
         return Err((path.to_string(), "must be at least 1".into()));
@@ -291,6 +300,7 @@ fn check_sections(task: &TaskConfig) -> Result<(), Problem> {
     }
     for (name, cfg) in &task.mydumpers {
         positive(cfg.threads, &format!("mydumpers.{name}.threads"))?;
+        row_filter(&cfg.where_clause, &format!("mydumpers.{name}.where"))?;
     }
     for (name, cfg) in &task.loaders {
         check_loader(cfg, &format!("loaders.{name}"))?;

@@ -92,6 +92,28 @@ impl CopySnapshot for Snapshot {
         Box::pin(discover::key_range(&mut self.conn, schema, table, key))
     }
 
+    fn count_rows<'a>(
+        &'a mut self,
+        schema: &'a str,
+        table: &'a str,
+        row_filter: &'a str,
+    ) -> CopyCall<'a, u64> {
+        Box::pin(async move {
+            let count: Option<u64> = self
+                .conn
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM {} WHERE ({row_filter})",
+                    qualified(schema, table)
+                ))
+                .await
+                .map_err(UpstreamError::query(format!(
+                    "counting the rows of {} where {row_filter}",
+                    qualified(schema, table)
+                )))?;
+            Ok(count.unwrap_or(0))
+        })
+    }
+
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String> {
         Box::pin(discover::show_create(&mut self.conn, schema, table))
     }
@@ -143,17 +165,26 @@ fn chunk_error(chunk: &KeyRange) -> impl FnOnce(mysql_async::Error) -> UpstreamE
     ))
 }
 
-/// The `WHERE` clause that selects `chunk`'s rows (empty for a whole table).
+/// The `WHERE` clause that selects `chunk`'s rows (empty for a whole
+/// table): its key range, and its row filter in parentheses.
 pub fn predicate(chunk: &KeyRange) -> String {
-    let Some(key) = &chunk.key_column else {
-        return String::new();
-    };
-    let key = quote(key);
-    match (chunk.lower, chunk.upper) {
-        (None, None) => String::new(),
-        (Some(l), None) => format!(" WHERE {key} >= {l}"),
-        (None, Some(u)) => format!(" WHERE {key} < {u}"),
-        (Some(l), Some(u)) => format!(" WHERE {key} >= {l} AND {key} < {u}"),
+    let mut conditions = Vec::new();
+    if let Some(key) = &chunk.key_column {
+        let key = quote(key);
+        if let Some(l) = chunk.lower {
+            conditions.push(format!("{key} >= {l}"));
+        }
+        if let Some(u) = chunk.upper {
+            conditions.push(format!("{key} < {u}"));
+        }
+    }
+    if let Some(filter) = &chunk.row_filter {
+        conditions.push(format!("({filter})"));
+    }
+    if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
     }
 }
 

@@ -28,6 +28,7 @@ fn chunk(lower: Option<i128>, upper: Option<i128>, key: Option<&str>) -> KeyRang
         key_column: key.map(Into::into),
         lower,
         upper,
+        row_filter: None,
     }
 }
 

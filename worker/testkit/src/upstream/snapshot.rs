@@ -129,6 +129,16 @@ impl CopySnapshot for MemSnapshot {
         }))
     }
 
+    /// The in-memory upstream evaluates no SQL: a row filter is refused.
+    fn count_rows<'a>(
+        &'a mut self,
+        _schema: &'a str,
+        _table: &'a str,
+        row_filter: &'a str,
+    ) -> CopyCall<'a, u64> {
+        ready(Err(no_row_filters(row_filter)))
+    }
+
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String> {
         ready(self.table(schema, table).map(|t| {
             format!(
@@ -154,6 +164,9 @@ impl CopySnapshot for MemSnapshot {
         chunk: &'a KeyRange,
         columns: &'a [String],
     ) -> CopyCall<'a, Box<dyn ChunkRows + 'a>> {
+        if let Some(filter) = &chunk.row_filter {
+            return ready(Err(no_row_filters(filter)));
+        }
         let read = self.table(&chunk.schema, &chunk.table).and_then(|t| {
             let positions: Vec<usize> = columns
                 .iter()
@@ -224,4 +237,12 @@ impl ChunkRows for MemChunkRows {
         self.rows.clear();
         ready(Ok(()))
     }
+}
+
+/// The in-memory upstream's answer to a row filter (`mydumpers.where`),
+/// which only a SQL server evaluates.
+fn no_row_filters(row_filter: &str) -> UpstreamError {
+    UpstreamError::Data(format!(
+        "the in-memory upstream cannot evaluate the row filter `{row_filter}` (mydumpers.where)"
+    ))
 }
