@@ -17,6 +17,7 @@ use super::binlog_filter::BinlogFilter;
 use super::block_allow::BlockAllow;
 use super::column_mapping::{ColumnMapper, ColumnMappings};
 use super::error::RuleError;
+use super::expr::ExpressionFilters;
 use super::router::Router;
 
 /// The compiled rules of one source of a task. What they decide is asked
@@ -30,6 +31,7 @@ pub struct TaskRules {
     pub(crate) router: Router,
     pub(crate) binlog_filter: BinlogFilter,
     pub(crate) column_mappings: ColumnMappings,
+    pub(crate) expression_filters: ExpressionFilters,
 }
 
 /// The rules `names` picks from `section`, each checked on its own first.
@@ -131,6 +133,15 @@ impl TaskRules {
             ColumnMappings::new(rules, cs)
         })?;
 
+        let expressions = pick(
+            &instance.expression_filters,
+            &task.expression_filter,
+            "expression-filters",
+            "expression-filter",
+            |_| Ok(()),
+        )?;
+        let expression_filters = ExpressionFilters::new(expressions, cs)?;
+
         Ok(TaskRules {
             source_id: source_id.to_string(),
             case_sensitive: cs,
@@ -138,6 +149,7 @@ impl TaskRules {
             router,
             binlog_filter,
             column_mappings,
+            expression_filters,
         })
     }
 
