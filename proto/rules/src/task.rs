@@ -17,7 +17,7 @@ use super::binlog_filter::BinlogFilter;
 use super::block_allow::BlockAllow;
 use super::column_mapping::{ColumnMapper, ColumnMappings};
 use super::error::RuleError;
-use super::expr::ExpressionFilters;
+use super::expr::{ExpressionFilters, TimeZone};
 use super::router::Router;
 
 /// The compiled rules of one source of a task. What they decide is asked
@@ -32,6 +32,8 @@ pub struct TaskRules {
     pub(crate) binlog_filter: BinlogFilter,
     pub(crate) column_mappings: ColumnMappings,
     pub(crate) expression_filters: ExpressionFilters,
+    /// The task's timezone, in which expressions see TIMESTAMP values.
+    time_zone: TimeZone,
 }
 
 /// The rules `names` picks from `section`, each checked on its own first.
@@ -150,7 +152,14 @@ impl TaskRules {
             binlog_filter,
             column_mappings,
             expression_filters,
+            time_zone: TimeZone::parse(task.session_time_zone()),
         })
+    }
+
+    /// The task's timezone, in which expression filters see TIMESTAMP
+    /// values (the zone of the task's sessions).
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.time_zone
     }
 
     /// The source these rules are for.

@@ -11,8 +11,10 @@ use super::targets::{self, Targets};
 use super::{SyncError, SyncJob};
 use crate::position::Position;
 use crate::sql::qualified;
+use crate::upstream::expr_value::binlog_value;
 use crate::upstream::{Column, RowChange, RowKind, Value};
-use dm_rules::{ColumnValue, EventKind, Fate};
+use dm_rules::expr::{Row, TimeZone, Value as ExprValue};
+use dm_rules::{ColumnValue, EventKind, Fate, Route};
 
 /// One row event as read.
 #[derive(Debug)]
@@ -114,8 +116,19 @@ fn route_rows(
             None => None,
         };
     let (target_schema, target_table) = route.target.clone();
+    let filter = route
+        .filters_rows(kind)
+        .then(|| RowFilter::new(job, columns));
     let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
+        if let Some(filter) = &filter {
+            if filter
+                .drops(&route, kind, &change)
+                .map_err(|e| SyncError::Rules(format!("`{schema}`.`{table}`: {e}")))?
+            {
+                continue;
+            }
+        }
         if let Some(position) = mapped {
             for image in [change.before.as_mut(), change.after.as_mut()]
                 .into_iter()
@@ -153,4 +166,82 @@ fn route_rows(
         });
     }
     Ok(out)
+}
+
+/// A table's row images as its expression filters see them.
+struct RowFilter<'a> {
+    names: Vec<String>,
+    columns: &'a [Column],
+    zone: &'a TimeZone,
+}
+
+impl<'a> RowFilter<'a> {
+    fn new(job: &'a SyncJob, columns: &'a [Column]) -> Self {
+        RowFilter {
+            names: columns.iter().map(|c| c.name.clone()).collect(),
+            columns,
+            zone: job.rules.time_zone(),
+        }
+    }
+
+    fn values(&self, image: Option<&Vec<Value>>) -> Result<Vec<ExprValue>, String> {
+        let Some(image) = image else {
+            return Err("a row image is missing".into());
+        };
+        image
+            .iter()
+            .zip(self.columns)
+            .map(|(v, c)| binlog_value(v, c, self.zone).map_err(|e| e.to_string()))
+            .collect()
+    }
+
+    /// Whether the route's expression filters drop `change` (of `kind`).
+    fn drops(
+        &self,
+        route: &Route<'_>,
+        kind: EventKind,
+        change: &RowChange,
+    ) -> Result<bool, String> {
+        if change.logged.is_some() {
+            // Unlogged columns would read as values they do not have.
+            return Err("expression filters need full row images, and the upstream logged a partial one (binlog_row_image is not FULL)".into());
+        }
+        match kind {
+            EventKind::Insert => {
+                let after = self.values(change.after.as_ref())?;
+                route
+                    .drops_insert(&Row {
+                        names: &self.names,
+                        values: &after,
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            EventKind::Update => {
+                let before = self.values(change.before.as_ref())?;
+                let after = self.values(change.after.as_ref())?;
+                route
+                    .drops_update(
+                        &Row {
+                            names: &self.names,
+                            values: &before,
+                        },
+                        &Row {
+                            names: &self.names,
+                            values: &after,
+                        },
+                    )
+                    .map_err(|e| e.to_string())
+            }
+            EventKind::Delete => {
+                let before = self.values(change.before.as_ref())?;
+                route
+                    .drops_delete(&Row {
+                        names: &self.names,
+                        values: &before,
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            _ => Ok(false),
+        }
+    }
 }
