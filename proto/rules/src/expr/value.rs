@@ -7,6 +7,11 @@
 //! a date read as a number is `YYYYMMDD`, a date-time `YYYYMMDDhhmmss`;
 //! text compares case-insensitively and without trailing spaces, as the
 //! `_ci` (PAD SPACE) collations tasks' tables use by default.
+//!
+//! Known difference: a DECIMAL quotient is kept at its declared scale
+//! (dividend's + 4); the server keeps up to 9 more digits inside an
+//! expression (`1/3*3` is 1.0000 there, 0.9999 here), though it compares
+//! at the declared scale as here.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -75,9 +80,14 @@ impl Num {
         }
     }
 
-    /// The number as a value: integers as `Int` (or `UInt` above `i64`).
+    /// The number as a value: integers as `UInt` when unsigned (or above
+    /// `i64`), else `Int`.
     pub fn into_value(self) -> Value {
         match self {
+            Num::Int {
+                value,
+                unsigned: true,
+            } if value >= 0 => u64::try_from(value).map_or(Value::Null, Value::UInt),
             Num::Int { value, .. } => match i64::try_from(value) {
                 Ok(v) => Value::Int(v),
                 Err(_) => u64::try_from(value).map_or(Value::Null, Value::UInt),
@@ -267,10 +277,11 @@ pub fn str_to_f64(s: &str) -> f64 {
     t[..end].parse::<f64>().unwrap_or(0.0)
 }
 
-/// Text as a `_ci` PAD SPACE collation compares it: case folded, trailing
+/// Text as a `_ci` PAD SPACE collation (`utf8mb4_general_ci`) compares
+/// it: letters by their upper case (so `_` sorts after letters), trailing
 /// spaces ignored.
 pub fn collate_key(s: &str) -> String {
-    s.trim_end_matches(' ').to_lowercase()
+    s.trim_end_matches(' ').to_uppercase()
 }
 
 /// Compares two values as the server's `=`/`<` do; `None` when either is
