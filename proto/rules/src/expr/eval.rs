@@ -13,7 +13,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::error::ExprError;
 use super::functions::{self, Func};
 use super::parse::{BinOp, Node, TrimSide};
-use super::value::{compare, Num, Value};
+use super::value::{compare, compare_exact, Num, Value};
 
 /// A row: its column names and values, in the same order. Names are
 /// matched case-insensitively, as MySQL's column names are.
@@ -85,8 +85,8 @@ pub fn eval(node: &Node, row: &Row<'_>) -> Result<Value, ExprError> {
             negated,
         } => {
             let v = eval(expr, row)?;
-            let lo = compare(&v, &eval(low, row)?).map(|o| o != Ordering::Less);
-            let hi = compare(&v, &eval(high, row)?).map(|o| o != Ordering::Greater);
+            let lo = compare_exact(&v, &eval(low, row)?).map(|o| o != Ordering::Less);
+            let hi = compare_exact(&v, &eval(high, row)?).map(|o| o != Ordering::Greater);
             truth_value(and(lo, hi).map(|t| t != *negated))
         }
         Node::Like {
@@ -111,7 +111,7 @@ pub fn eval(node: &Node, row: &Row<'_>) -> Result<Value, ExprError> {
             for (when, then) in branches {
                 let w = eval(when, row)?;
                 let hit = match &subject {
-                    Some(s) => compare(s, &w) == Some(Ordering::Equal),
+                    Some(s) => compare_exact(s, &w) == Some(Ordering::Equal),
                     None => w.truth() == Some(true),
                 };
                 if hit {
@@ -313,17 +313,29 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, ExprError> {
         }
     }
     let (p, q) = (x.to_decimal(), y.to_decimal());
+    let scale = |n: Num| match n {
+        Num::Decimal(_, s) => s,
+        _ => 0,
+    };
+    let (sp, sq) = (scale(x), scale(y));
     let too_big =
         || ExprError::OutOfRange(format!("DECIMAL value is out of range in '{}'", what()));
+    let dec = |d: Decimal, s: u32| Num::Decimal(d, s.min(28)).into_value();
     Ok(match op {
-        BinOp::Add => Value::Decimal(p.checked_add(q).ok_or_else(too_big)?),
-        BinOp::Sub => Value::Decimal(p.checked_sub(q).ok_or_else(too_big)?),
-        BinOp::Mul => Value::Decimal(p.checked_mul(q).ok_or_else(too_big)?),
+        BinOp::Add => dec(p.checked_add(q).ok_or_else(too_big)?, sp.max(sq)),
+        BinOp::Sub => dec(p.checked_sub(q).ok_or_else(too_big)?, sp.max(sq)),
+        BinOp::Mul => dec(p.checked_mul(q).ok_or_else(too_big)?, sp + sq),
         BinOp::Div if q.is_zero() => Value::Null,
         BinOp::Div => {
-            let scale = (p.scale() + 4).min(28);
+            // Declared: the dividend's scale + div_precision_increment;
+            // computed: to whole 9-digit words, truncated, as the server.
+            let declared = sp + DIV_PRECISION_INCREMENT;
+            let digits = declared.div_ceil(9) * 9;
             let r = p.checked_div(q).ok_or_else(too_big)?;
-            Value::Decimal(r.round_dp_with_strategy(scale, RoundingStrategy::MidpointAwayFromZero))
+            dec(
+                r.round_dp_with_strategy(digits.min(28), RoundingStrategy::ToZero),
+                declared,
+            )
         }
         BinOp::IntDiv if q.is_zero() => Value::Null,
         BinOp::IntDiv => {
@@ -334,10 +346,18 @@ pub fn arithmetic(op: BinOp, a: &Value, b: &Value) -> Result<Value, ExprError> {
             }
         }
         BinOp::Mod if q.is_zero() => Value::Null,
-        BinOp::Mod => Value::Decimal(p.checked_rem(q).ok_or_else(too_big)?),
+        BinOp::Mod => {
+            let mut r = p.checked_rem(q).ok_or_else(too_big)?;
+            // The remainder has the dividend's sign, a zero one too.
+            r.set_sign_negative(p.is_sign_negative());
+            dec(r, sp.max(sq))
+        }
         _ => Value::Null,
     })
 }
+
+/// The server's default `div_precision_increment`.
+const DIV_PRECISION_INCREMENT: u32 = 4;
 
 fn negate(v: &Value) -> Result<Value, ExprError> {
     Ok(match v.to_num() {
@@ -352,7 +372,14 @@ fn negate(v: &Value) -> Result<Value, ExprError> {
             }
             .into_value()
         }
-        Some(Num::Decimal(d)) => Value::Decimal(-d),
+        Some(Num::Decimal(d, s)) => {
+            let mut n = -d;
+            if n.is_zero() {
+                // -0.000 is 0: only a remainder keeps a zero's sign.
+                n.set_sign_positive(true);
+            }
+            Num::Decimal(n, s).into_value()
+        }
         Some(Num::Double(f)) => Value::Double(-f),
     })
 }

@@ -233,7 +233,7 @@ pub fn call(func: Func, args: &[Value]) -> Result<Value, ExprError> {
                 unsigned,
             }
             .into_value(),
-            Some(Num::Decimal(d)) => Value::Decimal(d.abs()),
+            Some(Num::Decimal(d, s)) => Num::Decimal(d.abs(), s).into_value(),
             Some(Num::Double(v)) => Value::Double(v.abs()),
             None => Value::Null,
         },
@@ -256,7 +256,7 @@ pub fn call(func: Func, args: &[Value]) -> Result<Value, ExprError> {
         }
         Func::Floor | Func::Ceil => match arg(0).to_num() {
             Some(Num::Int { value, unsigned }) => Num::Int { value, unsigned }.into_value(),
-            Some(Num::Decimal(d)) => {
+            Some(Num::Decimal(d, _)) => {
                 let r = if func == Func::Floor {
                     d.floor()
                 } else {
@@ -370,7 +370,7 @@ fn round(truncate: bool, x: &Value, places: i64) -> Value {
             }
             .into_value()
         }
-        Num::Decimal(d) => {
+        Num::Decimal(d, _) => {
             let strategy = if truncate {
                 RoundingStrategy::ToZero
             } else {

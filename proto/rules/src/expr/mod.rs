@@ -92,6 +92,15 @@ mod tests {
         assert_eq!(t("NULL OR 1"), Some(true));
         assert_eq!(t("1 XOR 1"), Some(false));
         assert_eq!(t("1 / 3 = 0.3333"), Some(true));
+        // A quotient keeps 9 digits inside, compared at its scale by `=`,
+        // with every digit by BETWEEN and truth, as MariaDB.
+        assert_eq!(t("1 / 3 * 3 = 1 AND CONCAT(2 / 3) = '0.6667'"), Some(true));
+        assert_eq!(t("1 / 730484 > 0"), Some(false));
+        assert_eq!(t("(1 / 730484) IS TRUE"), Some(true));
+        assert_eq!(t("1 / 3 BETWEEN 0.3333 AND 0.3333"), Some(false));
+        assert_eq!(t("MOD(-3.000, 1) = 0 OR MOD(-3, -0.001) = 0"), Some(false));
+        assert_eq!(t("-0.000 = 0 AND MOD(3.000, 1) = 0"), Some(true));
+        assert_eq!(t("'x' = MOD(-3, -0.001) OR '0.5x' <> 0.50"), Some(false));
         assert_eq!(t("7 DIV 2 = 3 AND -7 % 3 = -1"), Some(true));
         assert_eq!(t("1 / 0"), None);
         assert_eq!(t("2 IN (1, NULL)"), None);

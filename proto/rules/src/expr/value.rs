@@ -8,10 +8,9 @@
 //! text compares case-insensitively and without trailing spaces, as the
 //! `_ci` (PAD SPACE) collations tasks' tables use by default.
 //!
-//! Known difference: a DECIMAL quotient is kept at its declared scale
-//! (dividend's + 4); the server keeps up to 9 more digits inside an
-//! expression (`1/3*3` is 1.0000 there, 0.9999 here), though it compares
-//! at the declared scale as here.
+//! A DECIMAL quotient has a declared scale (the dividend's + 4,
+//! `div_precision_increment`) and more digits inside (the server's
+//! 9-digit words, truncated): see [`Value::Quotient`].
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -27,8 +26,13 @@ pub enum Value {
     Null,
     Int(i64),
     UInt(u64),
-    /// DECIMAL, exact.
+    /// DECIMAL, exact; its scale is the declared one.
     Decimal(Decimal),
+    /// A DECIMAL computed with more digits than its declared scale (a
+    /// quotient, and what is computed from one): the server uses every
+    /// digit in arithmetic, truth, `BETWEEN` and `CASE`, and the value
+    /// rounded to the scale in `=`, `<`, `IN` and text.
+    Quotient(Decimal, u32),
     /// FLOAT, DOUBLE.
     Double(f64),
     /// Text (character strings, ENUM/SET members, JSON).
@@ -50,7 +54,8 @@ pub enum Num {
         value: i128,
         unsigned: bool,
     },
-    Decimal(Decimal),
+    /// The value with every digit, and its declared scale.
+    Decimal(Decimal, u32),
     Double(f64),
 }
 
@@ -58,7 +63,7 @@ impl Num {
     pub fn to_f64(self) -> f64 {
         match self {
             Num::Int { value, .. } => value as f64,
-            Num::Decimal(d) => d.to_f64().unwrap_or(0.0),
+            Num::Decimal(d, _) => d.to_f64().unwrap_or(0.0),
             Num::Double(f) => f,
         }
     }
@@ -67,15 +72,23 @@ impl Num {
     pub fn to_decimal(self) -> Decimal {
         match self {
             Num::Int { value, .. } => Decimal::from_i128(value).unwrap_or_default(),
-            Num::Decimal(d) => d,
+            Num::Decimal(d, _) => d,
             Num::Double(f) => Decimal::from_f64(f).unwrap_or_default(),
+        }
+    }
+
+    /// As a decimal at its declared scale (rounded half up).
+    pub fn declared(self) -> Decimal {
+        match self {
+            Num::Decimal(d, scale) => rounded(d, scale),
+            other => other.to_decimal(),
         }
     }
 
     pub fn is_zero(self) -> bool {
         match self {
             Num::Int { value, .. } => value == 0,
-            Num::Decimal(d) => d.is_zero(),
+            Num::Decimal(d, _) => d.is_zero(),
             Num::Double(f) => f == 0.0,
         }
     }
@@ -92,7 +105,16 @@ impl Num {
                 Ok(v) => Value::Int(v),
                 Err(_) => u64::try_from(value).map_or(Value::Null, Value::UInt),
             },
-            Num::Decimal(d) => Value::Decimal(d),
+            Num::Decimal(mut d, scale) => {
+                if d.scale() < scale {
+                    d.rescale(scale);
+                }
+                if d.scale() == scale {
+                    Value::Decimal(d)
+                } else {
+                    Value::Quotient(d, scale)
+                }
+            }
             Num::Double(f) => Value::Double(f),
         }
     }
@@ -119,7 +141,8 @@ impl Value {
                 value: i128::from(*v),
                 unsigned: true,
             },
-            Value::Decimal(d) => Num::Decimal(*d),
+            Value::Decimal(d) => Num::Decimal(*d, d.scale()),
+            Value::Quotient(d, scale) => Num::Decimal(*d, *scale),
             Value::Double(f) => Num::Double(*f),
             Value::Str(s) => Num::Double(str_to_f64(s)),
             Value::Date(d) => Num::Int {
@@ -134,7 +157,10 @@ impl Value {
                         unsigned: false,
                     }
                 } else {
-                    Num::Decimal(Decimal::from(whole) + Decimal::new(i64::from(d.micros), 6))
+                    Num::Decimal(
+                        Decimal::from(whole) + Decimal::new(i64::from(d.micros), 6),
+                        6,
+                    )
                 }
             }
             Value::Time(us) => {
@@ -153,6 +179,7 @@ impl Value {
                     let frac = i64::try_from(frac).unwrap_or(0);
                     Num::Decimal(
                         (Decimal::from(hhmmss) + Decimal::new(frac, 6)) * Decimal::from(sign),
+                        6,
                     )
                 }
             }
@@ -180,9 +207,11 @@ impl Value {
         match self {
             Value::Date(d) | Value::DateTime(d) => Some(*d),
             Value::Str(s) => DateTime::parse(s),
-            Value::Int(_) | Value::UInt(_) | Value::Decimal(_) | Value::Double(_) => {
-                DateTime::from_number(self.to_num()?.to_f64())
-            }
+            Value::Int(_)
+            | Value::UInt(_)
+            | Value::Decimal(_)
+            | Value::Quotient(..)
+            | Value::Double(_) => DateTime::from_number(self.to_num()?.to_f64()),
             Value::Null | Value::Time(_) => None,
         }
     }
@@ -199,6 +228,7 @@ impl fmt::Display for Value {
             Value::Int(v) => write!(f, "{v}"),
             Value::UInt(v) => write!(f, "{v}"),
             Value::Decimal(d) => write!(f, "{d}"),
+            Value::Quotient(d, scale) => write!(f, "{}", rounded(*d, *scale)),
             Value::Double(v) => write!(f, "{}", format_double(*v)),
             Value::Str(s) => f.write_str(s),
             Value::Date(d) => write!(f, "{}", d.date_text()),
@@ -224,6 +254,11 @@ impl fmt::Display for Value {
     }
 }
 
+/// `d` rounded half away from zero to `scale` digits.
+pub fn rounded(d: Decimal, scale: u32) -> Decimal {
+    d.round_dp_with_strategy(scale, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
 /// A double as the server prints it (shortest text that reads back, in
 /// exponent notation only when large or small).
 pub fn format_double(v: f64) -> String {
@@ -240,6 +275,21 @@ pub fn format_double(v: f64) -> String {
 /// as the server reads a string in a numeric context: `'12abc'` is 12,
 /// `'abc'` 0, `'1e3'` 1000.
 pub fn str_to_f64(s: &str) -> f64 {
+    numeric_prefix(s).parse::<f64>().unwrap_or(0.0)
+}
+
+/// The longest numeric prefix of `s` as a DECIMAL (MariaDB compares a
+/// string with a DECIMAL as DECIMALs).
+pub fn str_to_decimal(s: &str) -> Decimal {
+    let prefix = numeric_prefix(s);
+    Decimal::from_str_exact(prefix)
+        .or_else(|_| Decimal::from_scientific(prefix))
+        .unwrap_or_else(|_| Decimal::from_f64(str_to_f64(s)).unwrap_or_default())
+}
+
+/// The longest prefix of `s` (after leading spaces) that reads as a
+/// number; `"0"` when none does.
+fn numeric_prefix(s: &str) -> &str {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r']);
     let b = t.as_bytes();
     let mut i = 0;
@@ -258,7 +308,7 @@ pub fn str_to_f64(s: &str) -> f64 {
     }
     let mantissa_end = i;
     if mantissa_end == digits_start || &t[digits_start..mantissa_end] == "." {
-        return 0.0;
+        return "0";
     }
     if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
         let mut j = i + 1;
@@ -274,7 +324,7 @@ pub fn str_to_f64(s: &str) -> f64 {
         }
     }
     let end = if i > mantissa_end { i } else { mantissa_end };
-    t[..end].parse::<f64>().unwrap_or(0.0)
+    &t[..end]
 }
 
 /// Text as a `_ci` PAD SPACE collation (`utf8mb4_general_ci`) compares
@@ -284,9 +334,19 @@ pub fn collate_key(s: &str) -> String {
     s.trim_end_matches(' ').to_uppercase()
 }
 
-/// Compares two values as the server's `=`/`<` do; `None` when either is
-/// NULL.
+/// Compares two values as the server's `=`/`<`/`IN` do (a quotient at
+/// its declared scale); `None` when either is NULL.
 pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    compare_as(a, b, false)
+}
+
+/// Compares two values as the server's `BETWEEN` and `CASE` do (a
+/// quotient with every digit); `None` when either is NULL.
+pub fn compare_exact(a: &Value, b: &Value) -> Option<Ordering> {
+    compare_as(a, b, true)
+}
+
+fn compare_as(a: &Value, b: &Value, exact: bool) -> Option<Ordering> {
     use Value::*;
     if a.is_null() || b.is_null() {
         return None;
@@ -312,17 +372,44 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
             };
             Some(x.cmp(&y))
         }
-        _ => compare_numbers(a.to_num()?, b.to_num()?, a, b),
+        _ => compare_numbers(a.to_num()?, b.to_num()?, a, b, exact),
     }
 }
 
-fn compare_numbers(x: Num, y: Num, a: &Value, b: &Value) -> Option<Ordering> {
-    // A string against a number compares as doubles.
-    let as_double = matches!(a, Value::Str(_)) || matches!(b, Value::Str(_));
+fn compare_numbers(x: Num, y: Num, a: &Value, b: &Value, exact: bool) -> Option<Ordering> {
+    // A string against a DECIMAL compares as DECIMALs (MariaDB), against
+    // another number as doubles.
+    let (x, y) = match (a, b, x, y) {
+        (Value::Str(s), _, _, Num::Decimal(..)) => {
+            let d = str_to_decimal(s);
+            (Num::Decimal(d, d.scale()), y)
+        }
+        (_, Value::Str(s), Num::Decimal(..), _) => {
+            let d = str_to_decimal(s);
+            (x, Num::Decimal(d, d.scale()))
+        }
+        _ => (x, y),
+    };
+    let as_double = matches!((a, x), (Value::Str(_), Num::Double(_)))
+        || matches!((b, y), (Value::Str(_), Num::Double(_)));
     match (x, y) {
         (Num::Int { value: p, .. }, Num::Int { value: q, .. }) if !as_double => Some(p.cmp(&q)),
-        (Num::Int { .. } | Num::Decimal(_), Num::Int { .. } | Num::Decimal(_)) if !as_double => {
-            Some(x.to_decimal().cmp(&y.to_decimal()))
+        (Num::Int { .. } | Num::Decimal(..), Num::Int { .. } | Num::Decimal(..)) if !as_double => {
+            let (p, q) = if exact {
+                (x.to_decimal(), y.to_decimal())
+            } else {
+                (x.declared(), y.declared())
+            };
+            // The server's DECIMAL keeps the sign of a zero remainder
+            // (`MOD(-3.000, 1)` is -0.000), and -0 is below 0.
+            if p.is_zero() && q.is_zero() && p.is_sign_negative() != q.is_sign_negative() {
+                return Some(if p.is_sign_negative() {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                });
+            }
+            Some(p.cmp(&q))
         }
         _ => x.to_f64().partial_cmp(&y.to_f64()),
     }
