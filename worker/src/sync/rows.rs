@@ -118,7 +118,7 @@ fn route_rows(
     let (target_schema, target_table) = route.target.clone();
     let filter = route
         .filters_rows(kind)
-        .then(|| RowFilter::new(job, columns));
+        .then(|| RowFilter::new(job.rules.time_zone(), columns));
     let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
         if let Some(filter) = &filter {
@@ -176,11 +176,11 @@ struct RowFilter<'a> {
 }
 
 impl<'a> RowFilter<'a> {
-    fn new(job: &'a SyncJob, columns: &'a [Column]) -> Self {
+    fn new(zone: &'a TimeZone, columns: &'a [Column]) -> Self {
         RowFilter {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             columns,
-            zone: job.rules.time_zone(),
+            zone,
         }
     }
 
@@ -243,5 +243,57 @@ impl<'a> RowFilter<'a> {
             }
             _ => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::{ColumnType, Logged};
+    use dm_proto::config::TaskConfig;
+    use dm_rules::TaskRules;
+
+    const TASK: &str = "name: t\ntask-mode: all\ntarget-database:\n  host: h\n  port: 1\n  user: u\nmysql-instances:\n  - source-id: s1\n    expression-filters: [old, new]\nexpression-filter:\n  old:\n    schema: app\n    table: t\n    update-old-value-expr: \"c > 10\"\n  new:\n    schema: app\n    table: t\n    update-old-value-expr: \"c = 1\"\n    update-new-value-expr: \"c = 2\"\n";
+
+    fn update(before: i64, after: i64) -> RowChange {
+        RowChange::full(
+            RowKind::Update,
+            Some(vec![Value::Int(1), Value::Int(before)]),
+            Some(vec![Value::Int(1), Value::Int(after)]),
+        )
+    }
+
+    #[test]
+    fn an_update_is_dropped_by_one_rule_whose_sides_are_both_true() {
+        let task = TaskConfig::parse("t.yaml", TASK).unwrap();
+        let rules = TaskRules::for_source(&task, "s1").unwrap();
+        let Fate::Routed(route) = rules.rows("app", "t", EventKind::Update).unwrap() else {
+            panic!("routed");
+        };
+        assert!(route.filters_rows(EventKind::Update));
+        assert!(!route.filters_rows(EventKind::Insert));
+        let columns = [
+            Column::new("id", ColumnType::Integer),
+            Column::new("c", ColumnType::Integer),
+        ];
+        let filter = RowFilter::new(rules.time_zone(), &columns);
+        let drops = |b, a| {
+            filter
+                .drops(&route, EventKind::Update, &update(b, a))
+                .unwrap()
+        };
+        assert!(drops(11, 0), "old c > 10");
+        assert!(drops(1, 2), "old c = 1 and new c = 2");
+        assert!(!drops(1, 3), "old c = 1 only");
+        assert!(!drops(5, 2), "new c = 2 only");
+        let mut partial = update(11, 0);
+        partial.logged = Some(Arc::new(Logged {
+            before: vec![true, false],
+            after: vec![true, true],
+        }));
+        assert_eq!(
+            filter.drops(&route, EventKind::Update, &partial).unwrap_err(),
+            "expression filters need full row images, and the upstream logged a partial one (binlog_row_image is not FULL)"
+        );
     }
 }
