@@ -103,6 +103,11 @@ impl<'r> Route<'r> {
         })
     }
 
+    /// The columns the expression filters for `kind` read.
+    pub fn filter_columns(&self, kind: EventKind) -> Vec<&'r str> {
+        self.filters.map_or_else(Vec::new, |f| f.columns(kind))
+    }
+
     /// Whether an expression filter drops an inserted (or copied) row.
     pub fn drops_insert(&self, row: &Row<'_>) -> Result<bool, RuleError> {
         self.filters.map_or(Ok(false), |f| f.drops_insert(row))

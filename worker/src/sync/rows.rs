@@ -12,7 +12,7 @@ use super::{SyncError, SyncJob};
 use crate::position::Position;
 use crate::sql::qualified;
 use crate::upstream::expr_value::binlog_value;
-use crate::upstream::{Column, RowChange, RowKind, Value};
+use crate::upstream::{Column, ColumnType, RowChange, RowKind, Value};
 use dm_rules::expr::{Row, TimeZone, Value as ExprValue};
 use dm_rules::{ColumnValue, EventKind, Fate, Route};
 
@@ -116,9 +116,13 @@ fn route_rows(
             None => None,
         };
     let (target_schema, target_table) = route.target.clone();
-    let filter = route
-        .filters_rows(kind)
-        .then(|| RowFilter::new(job.rules.time_zone(), columns));
+    let filter = match route.filters_rows(kind) {
+        true => Some(
+            RowFilter::new(job.rules.time_zone(), columns, &route.filter_columns(kind))
+                .map_err(|e| SyncError::Rules(format!("`{schema}`.`{table}`: {e}")))?,
+        ),
+        false => None,
+    };
     let mut out = Vec::with_capacity(rows.len());
     for mut change in rows {
         if let Some(filter) = &filter {
@@ -169,6 +173,7 @@ fn route_rows(
 }
 
 /// A table's row images as its expression filters see them.
+#[derive(Debug)]
 struct RowFilter<'a> {
     names: Vec<String>,
     columns: &'a [Column],
@@ -176,12 +181,26 @@ struct RowFilter<'a> {
 }
 
 impl<'a> RowFilter<'a> {
-    fn new(zone: &'a TimeZone, columns: &'a [Column]) -> Self {
-        RowFilter {
+    /// The filter of a table with `columns`, whose expressions read
+    /// `reads`. Row images hold ENUM and SET values as member numbers, not
+    /// the names an expression compares them with: such a column is
+    /// refused rather than misread.
+    fn new(zone: &'a TimeZone, columns: &'a [Column], reads: &[&str]) -> Result<Self, String> {
+        for name in reads {
+            let column = columns.iter().find(|c| c.name.eq_ignore_ascii_case(name));
+            if let Some(c) = column.filter(|c| matches!(c.kind, ColumnType::Enum | ColumnType::Set))
+            {
+                return Err(format!(
+                    "expression filters cannot read the ENUM/SET column `{}` in the sync (row images hold its member numbers, not its values)",
+                    c.name
+                ));
+            }
+        }
+        Ok(RowFilter {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             columns,
             zone,
-        }
+        })
     }
 
     fn values(&self, image: Option<&Vec<Value>>) -> Result<Vec<ExprValue>, String> {
@@ -249,7 +268,7 @@ impl<'a> RowFilter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upstream::{ColumnType, Logged};
+    use crate::upstream::Logged;
     use dm_proto::config::TaskConfig;
     use dm_rules::TaskRules;
 
@@ -276,7 +295,20 @@ mod tests {
             Column::new("id", ColumnType::Integer),
             Column::new("c", ColumnType::Integer),
         ];
-        let filter = RowFilter::new(rules.time_zone(), &columns);
+        let filter = RowFilter::new(
+            rules.time_zone(),
+            &columns,
+            &route.filter_columns(EventKind::Update),
+        )
+        .unwrap();
+        let enums = [
+            Column::new("id", ColumnType::Integer),
+            Column::new("C", ColumnType::Enum),
+        ];
+        assert_eq!(
+            RowFilter::new(rules.time_zone(), &enums, &route.filter_columns(EventKind::Update)).unwrap_err(),
+            "expression filters cannot read the ENUM/SET column `C` in the sync (row images hold its member numbers, not its values)"
+        );
         let drops = |b, a| {
             filter
                 .drops(&route, EventKind::Update, &update(b, a))

@@ -7,7 +7,8 @@
 //! the date-time it is in the task's timezone, which is what a snapshot
 //! read already returns (the task's upstream sessions run in that zone).
 //! ENUM and SET values are their member index / bit set in row images
-//! (numbers, as the server reads them in a numeric context).
+//! (numbers, not the values an expression compares them with: the sync
+//! refuses expressions that read such a column, see `sync::rows`).
 
 use std::str::FromStr;
 

@@ -15,6 +15,7 @@ use dm_proto::config::task::ExpressionFilter;
 
 use super::eval::Row;
 use super::{ExprError, Expression};
+use crate::binlog_filter::EventKind;
 use crate::error::RuleError;
 use crate::pattern::fold;
 
@@ -70,6 +71,22 @@ impl TableFilters {
 
     pub fn filters_deletes(&self) -> bool {
         !self.delete.is_empty()
+    }
+
+    /// The columns the rules for `kind` read (`Insert`, `Update`,
+    /// `Delete`; none for other kinds).
+    pub fn columns(&self, kind: EventKind) -> Vec<&str> {
+        let named: Vec<&Named> = match kind {
+            EventKind::Insert => self.insert.iter().collect(),
+            EventKind::Update => self
+                .update
+                .iter()
+                .flat_map(|(o, n)| o.iter().chain(n.iter()))
+                .collect(),
+            EventKind::Delete => self.delete.iter().collect(),
+            _ => Vec::new(),
+        };
+        named.into_iter().flat_map(|n| n.expr.columns()).collect()
     }
 
     /// Whether an inserted (or copied) row is dropped.

@@ -49,6 +49,13 @@ impl Expression {
         &self.text
     }
 
+    /// The columns it reads, by name as written.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        self.node.columns(&mut out);
+        out
+    }
+
     /// Its value over `row`.
     pub fn eval(&self, row: &Row<'_>) -> Result<Value, ExprError> {
         eval::eval(&self.node, row)

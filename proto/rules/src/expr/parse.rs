@@ -92,6 +92,41 @@ pub enum Node {
     Call(Func, Vec<Node>),
 }
 
+impl Node {
+    /// Appends the names of the columns this tree reads to `out`.
+    pub fn columns<'a>(&'a self, out: &mut Vec<&'a str>) {
+        let mut all = |nodes: &mut dyn Iterator<Item = &'a Node>| {
+            for n in nodes {
+                n.columns(out);
+            }
+        };
+        match self {
+            Node::Column(name) => out.push(name),
+            Node::Literal(_) => {}
+            Node::Not(x) | Node::Neg(x) | Node::IsNull(x, _) | Node::IsBool(x, _, _) => {
+                x.columns(out)
+            }
+            Node::Binary(_, l, r) => all(&mut [&**l, &**r].into_iter()),
+            Node::In { expr, list, .. } => all(&mut std::iter::once(&**expr).chain(list)),
+            Node::Between {
+                expr, low, high, ..
+            } => all(&mut [&**expr, &**low, &**high].into_iter()),
+            Node::Like { expr, pattern, .. } => all(&mut [&**expr, &**pattern].into_iter()),
+            Node::Case {
+                operand,
+                branches,
+                otherwise,
+            } => all(&mut operand
+                .as_deref()
+                .into_iter()
+                .chain(branches.iter().flat_map(|(w, t)| [w, t]))
+                .chain(otherwise.as_deref())),
+            Node::Trim { what, expr, .. } => all(&mut what.as_deref().into_iter().chain([&**expr])),
+            Node::Call(_, args) => all(&mut args.iter()),
+        }
+    }
+}
+
 /// Parses `text` into the evaluator's tree, refusing what it cannot do.
 pub fn parse(text: &str) -> Result<Node, ExprError> {
     let syntax = |reason: String| ExprError::Syntax {
