@@ -177,6 +177,9 @@ fn route_rows(
 struct RowFilter<'a> {
     names: Vec<String>,
     columns: &'a [Column],
+    /// Per column, whether an expression reads it (the others are not
+    /// converted, and may be unlogged).
+    read: Vec<bool>,
     zone: &'a TimeZone,
 }
 
@@ -199,18 +202,42 @@ impl<'a> RowFilter<'a> {
         Ok(RowFilter {
             names: columns.iter().map(|c| c.name.clone()).collect(),
             columns,
+            read: columns
+                .iter()
+                .map(|c| reads.iter().any(|r| c.name.eq_ignore_ascii_case(r)))
+                .collect(),
             zone,
         })
     }
 
-    fn values(&self, image: Option<&Vec<Value>>) -> Result<Vec<ExprValue>, String> {
+    /// The values of `image` the expressions read (NULL for the others);
+    /// `logged`: which columns a partial image holds.
+    fn values(
+        &self,
+        image: Option<&Vec<Value>>,
+        logged: Option<&Vec<bool>>,
+    ) -> Result<Vec<ExprValue>, String> {
         let Some(image) = image else {
             return Err("a row image is missing".into());
         };
         image
             .iter()
             .zip(self.columns)
-            .map(|(v, c)| binlog_value(v, c, self.zone).map_err(|e| e.to_string()))
+            .zip(&self.read)
+            .enumerate()
+            .map(|(i, ((v, c), read))| {
+                if !read {
+                    return Ok(ExprValue::Null);
+                }
+                if logged.is_some_and(|l| !l.get(i).copied().unwrap_or(false)) {
+                    // An unlogged column would read as a value it does not have.
+                    return Err(format!(
+                        "expression filters read column `{}`, which the upstream did not log in a partial row image (binlog_row_image is not FULL)",
+                        c.name
+                    ));
+                }
+                binlog_value(v, c, self.zone).map_err(|e| e.to_string())
+            })
             .collect()
     }
 
@@ -221,13 +248,11 @@ impl<'a> RowFilter<'a> {
         kind: EventKind,
         change: &RowChange,
     ) -> Result<bool, String> {
-        if change.logged.is_some() {
-            // Unlogged columns would read as values they do not have.
-            return Err("expression filters need full row images, and the upstream logged a partial one (binlog_row_image is not FULL)".into());
-        }
+        let logged_before = change.logged.as_deref().map(|l| &l.before);
+        let logged_after = change.logged.as_deref().map(|l| &l.after);
         match kind {
             EventKind::Insert => {
-                let after = self.values(change.after.as_ref())?;
+                let after = self.values(change.after.as_ref(), logged_after)?;
                 route
                     .drops_insert(&Row {
                         names: &self.names,
@@ -236,8 +261,8 @@ impl<'a> RowFilter<'a> {
                     .map_err(|e| e.to_string())
             }
             EventKind::Update => {
-                let before = self.values(change.before.as_ref())?;
-                let after = self.values(change.after.as_ref())?;
+                let before = self.values(change.before.as_ref(), logged_before)?;
+                let after = self.values(change.after.as_ref(), logged_after)?;
                 route
                     .drops_update(
                         &Row {
@@ -252,7 +277,7 @@ impl<'a> RowFilter<'a> {
                     .map_err(|e| e.to_string())
             }
             EventKind::Delete => {
-                let before = self.values(change.before.as_ref())?;
+                let before = self.values(change.before.as_ref(), logged_before)?;
                 route
                     .drops_delete(&Row {
                         names: &self.names,
@@ -318,6 +343,15 @@ mod tests {
         assert!(drops(1, 2), "old c = 1 and new c = 2");
         assert!(!drops(1, 3), "old c = 1 only");
         assert!(!drops(5, 2), "new c = 2 only");
+        let mut minimal = update(11, 0);
+        minimal.logged = Some(Arc::new(Logged {
+            before: vec![false, true],
+            after: vec![true, true],
+        }));
+        assert!(
+            filter.drops(&route, EventKind::Update, &minimal).unwrap(),
+            "a partial image holding every column read"
+        );
         let mut partial = update(11, 0);
         partial.logged = Some(Arc::new(Logged {
             before: vec![true, false],
@@ -325,7 +359,7 @@ mod tests {
         }));
         assert_eq!(
             filter.drops(&route, EventKind::Update, &partial).unwrap_err(),
-            "expression filters need full row images, and the upstream logged a partial one (binlog_row_image is not FULL)"
+            "expression filters read column `c`, which the upstream did not log in a partial row image (binlog_row_image is not FULL)"
         );
     }
 }
