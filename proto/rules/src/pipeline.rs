@@ -103,6 +103,12 @@ impl<'r> Route<'r> {
         })
     }
 
+    /// Whether expression filters may drop rows of this table (of any
+    /// kind of change).
+    pub fn filters_any_rows(&self) -> bool {
+        self.filters.is_some()
+    }
+
     /// The columns the expression filters for `kind` read.
     pub fn filter_columns(&self, kind: EventKind) -> Vec<&'r str> {
         self.filters.map_or_else(Vec::new, |f| f.columns(kind))
