@@ -67,7 +67,8 @@ pub struct Target {
     pub table: String,
     pub members: Vec<Member>,
     /// Why the table cannot be compared, known from the rules alone (a
-    /// column-mapping rule rewrites values on the way).
+    /// column-mapping rule rewrites values on the way, expression filters
+    /// drop rows).
     pub problem: Option<String>,
 }
 
@@ -131,13 +132,14 @@ pub fn targets(
         for (schema, table) in tables {
             // A column-mapping rule that does not decide is the task's
             // problem, not the comparison's: the table is compared as routed.
-            let (route, mapped) = match source.table(schema, table) {
+            let (route, mapped, filtered) = match source.table(schema, table) {
                 Ok(Fate::Routed(route)) => {
                     let mapped = route.mapped_column().map(str::to_string);
-                    (route.target, mapped)
+                    let filtered = route.filters_any_rows();
+                    (route.target, mapped, filtered)
                 }
                 Ok(Fate::Dropped(_)) => continue,
-                Err(PipelineError::Mapping { target, .. }) => (target, None),
+                Err(PipelineError::Mapping { target, .. }) => (target, None, false),
                 Err(PipelineError::Route(e)) => {
                     return Err(DiffError::Rules {
                         source_id: source.source_id().to_string(),
@@ -164,6 +166,14 @@ pub fn targets(
                 target.problem.get_or_insert_with(|| {
                     format!(
                         "the column-mapping rules rewrite column {column} of {}, so upstream and downstream values differ by design; not comparable",
+                        member.label()
+                    )
+                });
+            }
+            if filtered {
+                target.problem.get_or_insert_with(|| {
+                    format!(
+                        "the expression-filter rules drop rows of {}, so upstream and downstream rows differ by design; not comparable",
                         member.label()
                     )
                 });

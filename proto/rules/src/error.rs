@@ -108,6 +108,14 @@ pub enum RuleError {
         name: String,
     },
 
+    /// An expression of an `expression-filter` rule, by its key, that
+    /// cannot be compiled or evaluated.
+    #[error("{key}: {error}")]
+    Expression {
+        key: &'static str,
+        error: crate::expr::ExprError,
+    },
+
     /// An error of one named rule of a task.
     #[error("{section}.{name}: {source}")]
     InRule {

@@ -15,6 +15,8 @@
 //! - [`router`]: table routing (`routes`).
 //! - [`binlog_filter`]: `filters` (row events and DDL, `sql-pattern`).
 //! - [`column_mapping`]: `column-mappings`, `partition id` above all.
+//! - [`expr`]: expression filters (`expression-filter`): SQL expressions
+//!   over a row's values, evaluated as MySQL does.
 //! - [`task`]: one source's rules of a task, compiled together.
 //! - [`pipeline`]: the one way through them, in DM's order, that the sync,
 //!   the copy, `check-diff` and the pre-checks all take.
@@ -26,6 +28,7 @@ pub mod binlog_filter;
 pub mod block_allow;
 pub mod column_mapping;
 mod error;
+pub mod expr;
 pub mod pattern;
 pub mod pipeline;
 pub mod router;

@@ -15,7 +15,13 @@
 //!    the source file's `filters`;
 //! 3. the route (`routes`) to the downstream table;
 //! 4. the column mapping (`column-mappings`) of the values, which a
-//!    [`Route`] carries and applies one value at a time.
+//!    [`Route`] carries and applies one value at a time;
+//! 5. the expression filters (`expression-filter`) of the row changes,
+//!    which a [`Route`] also carries and decides one row at a time
+//!    ([`Route::drops_insert`], [`Route::drops_update`],
+//!    [`Route::drops_delete`]; the full copy asks `drops_insert` of each
+//!    row it reads). Their expressions see the upstream values, before
+//!    any column mapping.
 //!
 //! Each step either drops the table or event ([`Fate::Dropped`], with the
 //! step that dropped it) or passes it on; a rule that cannot decide (two
@@ -27,6 +33,7 @@ use std::borrow::Cow;
 use crate::binlog_filter::{Action, EventKind};
 use crate::column_mapping::{ColumnMapper, ColumnValue};
 use crate::error::RuleError;
+use crate::expr::{Row, TableFilters};
 use crate::pattern::fold;
 use crate::task::TaskRules;
 
@@ -72,6 +79,7 @@ pub struct Route<'r> {
     /// The downstream schema and table.
     pub target: (String, String),
     mapper: Option<&'r ColumnMapper>,
+    filters: Option<&'r TableFilters>,
 }
 
 impl<'r> Route<'r> {
@@ -83,6 +91,43 @@ impl<'r> Route<'r> {
     /// The column a column-mapping rule rewrites, if one applies.
     pub fn mapped_column(&self) -> Option<&'r str> {
         self.mapper.map(ColumnMapper::target_column)
+    }
+
+    /// Whether an expression filter decides changes of `kind` (row
+    /// images need converting only then).
+    pub fn filters_rows(&self, kind: EventKind) -> bool {
+        self.filters.is_some_and(|f| match kind {
+            EventKind::Insert => f.filters_inserts(),
+            EventKind::Update => f.filters_updates(),
+            EventKind::Delete => f.filters_deletes(),
+            _ => false,
+        })
+    }
+
+    /// Whether expression filters may drop rows of this table (of any
+    /// kind of change).
+    pub fn filters_any_rows(&self) -> bool {
+        self.filters.is_some()
+    }
+
+    /// The columns the expression filters for `kind` read.
+    pub fn filter_columns(&self, kind: EventKind) -> Vec<&'r str> {
+        self.filters.map_or_else(Vec::new, |f| f.columns(kind))
+    }
+
+    /// Whether an expression filter drops an inserted (or copied) row.
+    pub fn drops_insert(&self, row: &Row<'_>) -> Result<bool, RuleError> {
+        self.filters.map_or(Ok(false), |f| f.drops_insert(row))
+    }
+
+    /// Whether an expression filter drops an update from `old` to `new`.
+    pub fn drops_update(&self, old: &Row<'_>, new: &Row<'_>) -> Result<bool, RuleError> {
+        self.filters.map_or(Ok(false), |f| f.drops_update(old, new))
+    }
+
+    /// Whether an expression filter drops a deleted row.
+    pub fn drops_delete(&self, row: &Row<'_>) -> Result<bool, RuleError> {
+        self.filters.map_or(Ok(false), |f| f.drops_delete(row))
     }
 
     /// The mapped value of the rewritten column (at `position` among the
@@ -170,6 +215,7 @@ impl TaskRules {
                 .route(schema, table)
                 .map_err(|e| PipelineError::Route(Box::new(e)))?,
             mapper: None,
+            filters: None,
         }))
     }
 
@@ -207,6 +253,7 @@ impl TaskRules {
             source: (schema.to_string(), table.to_string()),
             target,
             mapper,
+            filters: self.expression_filters.for_table(schema, table),
         }))
     }
 }

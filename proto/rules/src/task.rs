@@ -23,6 +23,7 @@ use super::binlog_filter::BinlogFilter;
 use super::block_allow::BlockAllow;
 use super::column_mapping::{ColumnMapper, ColumnMappings};
 use super::error::RuleError;
+use super::expr::{ExpressionFilters, TimeZone};
 use super::router::Router;
 
 /// The compiled rules of one source of a task. What they decide is asked
@@ -38,6 +39,9 @@ pub struct TaskRules {
     /// The source file's `filters`, asked after the task's.
     pub(crate) source_filter: BinlogFilter,
     pub(crate) column_mappings: ColumnMappings,
+    pub(crate) expression_filters: ExpressionFilters,
+    /// The task's timezone, in which expressions see TIMESTAMP values.
+    time_zone: TimeZone,
 }
 
 /// The rules `names` picks from `section`, each checked on its own first.
@@ -154,6 +158,15 @@ impl TaskRules {
             ColumnMappings::new(rules, cs)
         })?;
 
+        let expressions = pick(
+            &instance.expression_filters,
+            &task.expression_filter,
+            "expression-filters",
+            "expression-filter",
+            |_| Ok(()),
+        )?;
+        let expression_filters = ExpressionFilters::new(expressions, cs)?;
+
         Ok(TaskRules {
             source_id: source_id.to_string(),
             case_sensitive: cs,
@@ -162,6 +175,8 @@ impl TaskRules {
             binlog_filter,
             source_filter: BinlogFilter::none(),
             column_mappings,
+            expression_filters,
+            time_zone: TimeZone::parse(task.session_time_zone()),
         })
     }
 
@@ -171,6 +186,12 @@ impl TaskRules {
     pub fn with_source_filters(mut self, rules: &[BinlogEventRule]) -> Result<Self, RuleError> {
         self.source_filter = source_filters(rules, self.case_sensitive)?;
         Ok(self)
+    }
+
+    /// The task's timezone, in which expression filters see TIMESTAMP
+    /// values (the zone of the task's sessions).
+    pub fn time_zone(&self) -> &TimeZone {
+        &self.time_zone
     }
 
     /// The source these rules are for.

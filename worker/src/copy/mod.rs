@@ -52,9 +52,11 @@ use crate::downstream::{
 };
 use crate::lock;
 use crate::sql::{self, push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
+use crate::upstream::expr_value::text_value;
 use crate::upstream::{CopySnapshot, CopySource, UpstreamError};
 use dm_proto::config::task::OnDuplicate;
-use dm_rules::{ColumnValue, Fate, Route, TaskRules};
+use dm_rules::expr::{Row, Value as ExprValue};
+use dm_rules::{ColumnValue, EventKind, Fate, Route, TaskRules};
 use progress::CopyProgress;
 
 /// Default rows per chunk (one downstream transaction each).
@@ -339,6 +341,13 @@ enum ChunkOutcome {
     Fenced { by_epoch: u64 },
 }
 
+/// What the rules do to a chunk's rows: the column mapping, and the
+/// route whose insert expression filters decide which rows are copied.
+struct ChunkRules<'a> {
+    mapped: Option<Mapped<'a>>,
+    filter: Option<Route<'a>>,
+}
+
 /// The one rewritten column of a table with a column mapping.
 struct Mapped<'a> {
     position: usize,
@@ -363,6 +372,11 @@ async fn copy_chunk(
         Fate::Routed(route) => Some(route),
         Fate::Dropped(_) => None,
     };
+    // The insert expression filters decide which rows are copied.
+    let filter = route
+        .as_ref()
+        .filter(|r| r.filters_rows(EventKind::Insert))
+        .cloned();
     let mapped = match route {
         Some(route) => match route.mapped_column() {
             Some(column) => Some(Mapped {
@@ -394,7 +408,7 @@ async fn copy_chunk(
         snapshot,
         chunk,
         table,
-        mapped,
+        ChunkRules { mapped, filter },
         statements,
     );
     let write = async {
@@ -428,9 +442,10 @@ async fn read_chunk(
     snapshot: &mut dyn CopySnapshot,
     chunk: &StoredChunk,
     table: &TableColumns,
-    mapped: Option<Mapped<'_>>,
+    rules: ChunkRules<'_>,
     statements: mpsc::Sender<Vec<u8>>,
 ) -> Result<(u64, u64), CopyError> {
+    let ChunkRules { mapped, filter } = rules;
     let columns = &table.names;
     let range = plan::key_range(chunk, job.row_filter.as_deref());
     let mut result = snapshot.chunk_rows(&range, columns).await?;
@@ -445,7 +460,26 @@ async fn read_chunk(
     );
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut writer_gone = false;
+    let names: Vec<String> = result.columns().iter().map(|c| c.name.clone()).collect();
     while let Some(values) = result.next_row().await? {
+        if let Some(route) = &filter {
+            let row: Vec<ExprValue> = values
+                .iter()
+                .zip(result.columns().iter())
+                .map(|(v, c)| text_value(v.as_deref(), c))
+                .collect();
+            let dropped = route
+                .drops_insert(&Row {
+                    names: &names,
+                    values: &row,
+                })
+                .map_err(|e| {
+                    CopyError::Rules(format!("{}: {e}", qualified(&chunk.schema, &chunk.table)))
+                })?;
+            if dropped {
+                continue;
+            }
+        }
         batch.begin_row();
         for (i, value) in values.iter().enumerate() {
             if i > 0 {

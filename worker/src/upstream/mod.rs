@@ -23,6 +23,7 @@
 pub mod binlog;
 mod error;
 pub mod event;
+pub mod expr_value;
 pub mod mysql;
 pub mod snapshot;
 pub mod statement;
