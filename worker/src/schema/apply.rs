@@ -1,0 +1,639 @@
+//! A DDL statement applied to the tracked definitions. The statement is
+//! read by sqlparser (MySQL dialect); every kind that changes what a row
+//! event means is followed: tables created (also `LIKE`), altered
+//! (columns added, dropped, modified, changed, renamed, placed `FIRST` or
+//! `AFTER` another; keys added and dropped), renamed and dropped; schemas
+//! created and dropped. An `ALTER TABLE` is applied to a copy and kept
+//! only when all its changes apply, in order.
+//!
+//! What the tracker cannot follow for a table it tracks is an error naming
+//! the statement: a definition it got wrong would decode rows into the
+//! wrong columns, so the caller pauses instead. Statements on tables it
+//! does not track, and statements that change no table, change nothing.
+
+use sqlparser::ast::{
+    self, AlterColumnOperation, AlterTableOperation, CreateTableLikeKind, MySQLColumnPosition,
+    ObjectType, RenameTableNameKind, SchemaName, Statement,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::parse::{self, add_column_keys, add_key, key_spec, table_name, KeySpec};
+use super::table::{Charset, ColumnDef, TableDef};
+use super::tracker::{SchemaTracker, TableName};
+use super::SchemaError;
+
+/// What a statement changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing the tracker keeps.
+    Unchanged,
+    /// These changes, in order.
+    Changed(Vec<Change>),
+}
+
+/// One change of the tracked definitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    SchemaCreated(String),
+    SchemaDropped(String),
+    TableCreated(TableName),
+    TableAltered(TableName),
+    TableRenamed { from: TableName, to: TableName },
+    TableDropped(TableName),
+}
+
+impl SchemaTracker {
+    /// Applies `ddl_sql`, read with `current_schema` as the default
+    /// database (the binlog's query event says which).
+    pub fn apply(&mut self, current_schema: &str, ddl_sql: &str) -> Result<Applied, SchemaError> {
+        let statements = match parse::statements(ddl_sql) {
+            Ok(statements) => statements,
+            Err(e) => return self.unreadable(current_schema, ddl_sql, &e),
+        };
+        // Applied to a copy: a statement takes effect whole or not at all.
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        for statement in &statements {
+            changes.extend(next.statement(current_schema, ddl_sql, statement)?);
+        }
+        if changes.is_empty() {
+            return Ok(Applied::Unchanged);
+        }
+        *self = next;
+        Ok(Applied::Changed(changes))
+    }
+
+    fn statement(
+        &mut self,
+        current: &str,
+        sql: &str,
+        statement: &Statement,
+    ) -> Result<Vec<Change>, SchemaError> {
+        match statement {
+            Statement::CreateTable(ct) => self.create_table(current, sql, ct),
+            Statement::AlterTable(at) => {
+                let name = table_name(&at.name, current, sql)?;
+                self.alter_table(sql, name, &at.operations)
+            }
+            Statement::RenameTable(renames) => {
+                let mut changes = Vec::new();
+                for r in renames {
+                    let from = table_name(&r.old_name, current, sql)?;
+                    let to = table_name(&r.new_name, current, sql)?;
+                    changes.extend(self.rename(from, to));
+                }
+                Ok(changes)
+            }
+            Statement::Drop {
+                object_type,
+                names,
+                table,
+                ..
+            } => match object_type {
+                ObjectType::Table => {
+                    let mut changes = Vec::new();
+                    for n in names {
+                        let name = table_name(n, current, sql)?;
+                        if self.take(&name).is_some() {
+                            changes.push(Change::TableDropped(name));
+                        }
+                    }
+                    Ok(changes)
+                }
+                ObjectType::Database | ObjectType::Schema => {
+                    let mut changes = Vec::new();
+                    for n in names {
+                        let schema = parse::last_name(n);
+                        let known = self.schemas.remove(&schema).is_some();
+                        if self.tables.remove(&schema).is_some() || known {
+                            changes.push(Change::SchemaDropped(schema));
+                        }
+                    }
+                    Ok(changes)
+                }
+                ObjectType::Index => match table {
+                    Some(t) => {
+                        let name = table_name(t, current, sql)?;
+                        let ops: Vec<AlterTableOperation> = names
+                            .iter()
+                            .map(|n| AlterTableOperation::DropIndex {
+                                name: ast::Ident::new(parse::last_name(n)),
+                            })
+                            .collect();
+                        self.alter_table(sql, name, &ops)
+                    }
+                    None => Ok(Vec::new()),
+                },
+                _ => Ok(Vec::new()),
+            },
+            Statement::CreateIndex(ci) => {
+                let name = table_name(&ci.table_name, current, sql)?;
+                let columns = parse::index_columns(&ci.columns);
+                let index = ci.name.as_ref().map(parse::last_name);
+                let spec = if ci.unique {
+                    KeySpec::Unique(index, columns)
+                } else {
+                    KeySpec::Index(index, columns)
+                };
+                self.change_table(sql, name, |table| {
+                    check_columns(sql, table, spec_columns(&spec))?;
+                    add_key(table, spec);
+                    Ok(())
+                })
+            }
+            Statement::CreateDatabase {
+                db_name,
+                if_not_exists,
+                default_charset,
+                default_collation,
+                ..
+            } => {
+                let schema = parse::last_name(db_name);
+                let charset =
+                    Charset::from_clauses(default_charset.as_deref(), default_collation.as_deref());
+                Ok(self.create_schema(schema, *if_not_exists, charset))
+            }
+            Statement::CreateSchema {
+                schema_name,
+                if_not_exists,
+                ..
+            } => match schema_name {
+                SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => {
+                    Ok(self.create_schema(parse::last_name(n), *if_not_exists, None))
+                }
+                SchemaName::UnnamedAuthorization(_) => Ok(Vec::new()),
+            },
+            // TRUNCATE, DML and everything else: no definition changes.
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    fn create_schema(
+        &mut self,
+        schema: String,
+        if_not_exists: bool,
+        charset: Option<Charset>,
+    ) -> Vec<Change> {
+        if if_not_exists && self.schemas.contains_key(&schema) {
+            return Vec::new();
+        }
+        self.schemas.insert(schema.clone(), charset);
+        vec![Change::SchemaCreated(schema)]
+    }
+
+    fn create_table(
+        &mut self,
+        current: &str,
+        sql: &str,
+        ct: &ast::CreateTable,
+    ) -> Result<Vec<Change>, SchemaError> {
+        let name = table_name(&ct.name, current, sql)?;
+        if ct.temporary || (ct.if_not_exists && self.table(&name.0, &name.1).is_some()) {
+            return Ok(Vec::new());
+        }
+        let mut table = match &ct.like {
+            Some(CreateTableLikeKind::Plain(like) | CreateTableLikeKind::Parenthesized(like)) => {
+                let source = table_name(&like.name, current, sql)?;
+                let mut copy = self.table(&source.0, &source.1).cloned().ok_or_else(|| {
+                    SchemaError::UnknownTable {
+                        sql: sql.to_string(),
+                        table: display(&source),
+                    }
+                })?;
+                copy.schema = name.0.clone();
+                copy.name = name.1.clone();
+                copy
+            }
+            None if ct.columns.is_empty() => {
+                return Err(SchemaError::Unsupported {
+                    sql: sql.to_string(),
+                    table: display(&name),
+                    what: "a table without column definitions".into(),
+                })
+            }
+            None => {
+                let charset = self.schema_charset(&name.0);
+                parse::create_table(ct, &name.0, &name.1, &charset)
+            }
+        };
+        table.version = self.next_version();
+        self.schemas.entry(name.0.clone()).or_insert(None);
+        self.put(table);
+        Ok(vec![Change::TableCreated(name)])
+    }
+
+    fn rename(&mut self, from: TableName, to: TableName) -> Vec<Change> {
+        let Some(mut table) = self.take(&from) else {
+            return Vec::new();
+        };
+        table.schema = to.0.clone();
+        table.name = to.1.clone();
+        table.version = self.next_version();
+        self.put(table);
+        vec![Change::TableRenamed { from, to }]
+    }
+
+    /// Changes tracked table `name` with `change`; untracked: nothing.
+    fn change_table(
+        &mut self,
+        _sql: &str,
+        name: TableName,
+        change: impl FnOnce(&mut TableDef) -> Result<(), SchemaError>,
+    ) -> Result<Vec<Change>, SchemaError> {
+        let Some(mut table) = self.table(&name.0, &name.1).cloned() else {
+            return Ok(Vec::new());
+        };
+        change(&mut table)?;
+        table.version = self.next_version();
+        self.put(table);
+        Ok(vec![Change::TableAltered(name)])
+    }
+
+    fn alter_table(
+        &mut self,
+        sql: &str,
+        name: TableName,
+        operations: &[AlterTableOperation],
+    ) -> Result<Vec<Change>, SchemaError> {
+        if self.table(&name.0, &name.1).is_none() {
+            return Ok(Vec::new());
+        }
+        let mut rename_to = None;
+        let mut changes = self.change_table(sql, name.clone(), |table| {
+            for op in operations {
+                if let AlterTableOperation::RenameTable { table_name: kind } = op {
+                    let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = kind;
+                    rename_to = Some(table_name(n, &name.0, sql)?);
+                } else {
+                    alter(sql, table, op)?;
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(to) = rename_to {
+            changes.extend(self.rename(name, to));
+        }
+        Ok(changes)
+    }
+
+    /// A statement sqlparser cannot read: an error when it changes a table
+    /// the tracker follows (or creates one it would have to), else
+    /// nothing. The table is found in the statement's tokens.
+    fn unreadable(&self, current: &str, sql: &str, reason: &str) -> Result<Applied, SchemaError> {
+        let error = |table: String| SchemaError::Unreadable {
+            sql: sql.to_string(),
+            table,
+            reason: reason.to_string(),
+        };
+        let words = words(sql);
+        let word = |i: usize| words.get(i).map(|(w, _)| w.to_ascii_uppercase());
+        let Some(verb) = word(0) else {
+            return Ok(Applied::Unchanged);
+        };
+        if !matches!(verb.as_str(), "ALTER" | "CREATE" | "DROP" | "RENAME") {
+            return Ok(Applied::Unchanged);
+        }
+        let Some(at) = (1..words.len().min(6)).find(|&i| {
+            matches!(
+                word(i).as_deref(),
+                Some("TABLE" | "TABLES" | "DATABASE" | "SCHEMA")
+            )
+        }) else {
+            return Ok(Applied::Unchanged);
+        };
+        let object = word(at).unwrap_or_default();
+        let mut i = at + 1;
+        while matches!(word(i).as_deref(), Some("IF" | "NOT" | "EXISTS")) {
+            i += 1;
+        }
+        let Some((first, _)) = words.get(i) else {
+            return Ok(Applied::Unchanged);
+        };
+        let qualified = words.get(i + 1).is_some_and(|(_, dot)| *dot);
+        if object == "DATABASE" || object == "SCHEMA" {
+            return if self.schemas.contains_key(first) {
+                Err(error(format!("schema `{first}`")))
+            } else {
+                Ok(Applied::Unchanged)
+            };
+        }
+        let name = match words.get(i + 1) {
+            Some((second, _)) if qualified => (first.clone(), second.clone()),
+            _ => (current.to_string(), first.clone()),
+        };
+        let temporary = words
+            .iter()
+            .take(at)
+            .any(|(w, _)| w.eq_ignore_ascii_case("TEMPORARY"));
+        if (verb == "CREATE" && !temporary) || self.table(&name.0, &name.1).is_some() {
+            return Err(error(display(&name)));
+        }
+        Ok(Applied::Unchanged)
+    }
+}
+
+/// The statement's words and identifiers, each with whether a `.` came
+/// right before it.
+fn words(sql: &str) -> Vec<(String, bool)> {
+    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut dot = false;
+    for token in tokens {
+        match token {
+            Token::Whitespace(_) => {}
+            Token::Period => dot = true,
+            Token::Word(w) => {
+                out.push((w.value, dot));
+                dot = false;
+            }
+            _ => {
+                // Other tokens end a name; keep a placeholder so the
+                // positions still count.
+                out.push((String::new(), false));
+                dot = false;
+            }
+        }
+    }
+    out
+}
+
+/// `schema`.`table` for messages.
+pub(crate) fn display(name: &TableName) -> String {
+    format!("`{}`.`{}`", name.0, name.1)
+}
+
+fn spec_columns(spec: &KeySpec) -> &[String] {
+    match spec {
+        KeySpec::Primary(c) | KeySpec::Unique(_, c) | KeySpec::Index(_, c) => c,
+    }
+}
+
+/// Every key column must be a column of `table`.
+fn check_columns(sql: &str, table: &TableDef, columns: &[String]) -> Result<(), SchemaError> {
+    for c in columns {
+        if table.position(c).is_none() {
+            return Err(unknown_column(sql, table, c));
+        }
+    }
+    Ok(())
+}
+
+fn unknown_column(sql: &str, table: &TableDef, column: &str) -> SchemaError {
+    SchemaError::UnknownColumn {
+        sql: sql.to_string(),
+        table: display(&(table.schema.clone(), table.name.clone())),
+        column: column.to_string(),
+    }
+}
+
+/// One `ALTER TABLE` operation applied to `table`.
+fn alter(sql: &str, table: &mut TableDef, op: &AlterTableOperation) -> Result<(), SchemaError> {
+    let table_name = display(&(table.schema.clone(), table.name.clone()));
+    let name = || table_name.clone();
+    match op {
+        AlterTableOperation::AddColumn {
+            if_not_exists,
+            column_def,
+            column_position,
+            ..
+        } => {
+            if table.position(&column_def.name.value).is_some() {
+                if *if_not_exists {
+                    return Ok(());
+                }
+                return Err(SchemaError::DuplicateColumn {
+                    sql: sql.to_string(),
+                    table: name(),
+                    column: column_def.name.value.clone(),
+                });
+            }
+            let (column, keys) = parse::column(column_def, &table.charset);
+            let at = place(sql, table, column_position.as_ref(), table.columns.len())?;
+            let column_name = column.name.clone();
+            table.columns.insert(at, column);
+            add_column_keys(table, &column_name, keys);
+        }
+        AlterTableOperation::DropColumn {
+            column_names,
+            if_exists,
+            ..
+        } => {
+            for c in column_names {
+                match table.position(&c.value) {
+                    Some(at) => drop_column(table, at),
+                    None if *if_exists => {}
+                    None => return Err(unknown_column(sql, table, &c.value)),
+                }
+            }
+        }
+        AlterTableOperation::ModifyColumn {
+            col_name,
+            data_type,
+            options,
+            column_position,
+        } => replace_column(
+            sql,
+            table,
+            &col_name.value,
+            &col_name.value,
+            data_type,
+            options,
+            column_position.as_ref(),
+        )?,
+        AlterTableOperation::ChangeColumn {
+            old_name,
+            new_name,
+            data_type,
+            options,
+            column_position,
+        } => replace_column(
+            sql,
+            table,
+            &old_name.value,
+            &new_name.value,
+            data_type,
+            options,
+            column_position.as_ref(),
+        )?,
+        AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } => {
+            let at = table
+                .position(&old_column_name.value)
+                .ok_or_else(|| unknown_column(sql, table, &old_column_name.value))?;
+            rename_column(table, at, &new_column_name.value);
+        }
+        AlterTableOperation::AddConstraint { constraint, .. } => {
+            if let Some(spec) = key_spec(constraint) {
+                check_columns(sql, table, spec_columns(&spec))?;
+                add_key(table, spec);
+            }
+        }
+        AlterTableOperation::DropPrimaryKey { .. } => table.primary_key.clear(),
+        AlterTableOperation::DropIndex { name: key } => {
+            if !drop_key(table, &key.value) {
+                return Err(SchemaError::UnknownKey {
+                    sql: sql.to_string(),
+                    table: name(),
+                    key: key.value.clone(),
+                });
+            }
+        }
+        AlterTableOperation::DropConstraint {
+            name: key,
+            if_exists,
+            ..
+        } => {
+            // A CHECK constraint's name is no key: nothing to drop here.
+            let _ = (drop_key(table, &key.value), if_exists);
+        }
+        AlterTableOperation::AlterColumn { column_name, op } => {
+            if table.position(&column_name.value).is_none() {
+                return Err(unknown_column(sql, table, &column_name.value));
+            }
+            match op {
+                AlterColumnOperation::SetDefault { .. } | AlterColumnOperation::DropDefault => {}
+                other => {
+                    return Err(SchemaError::Unsupported {
+                        sql: sql.to_string(),
+                        table: name(),
+                        what: format!("ALTER COLUMN {other}"),
+                    })
+                }
+            }
+        }
+        // How the change is made, and what rows do not see.
+        AlterTableOperation::Algorithm { .. }
+        | AlterTableOperation::Lock { .. }
+        | AlterTableOperation::AutoIncrement { .. }
+        | AlterTableOperation::DropForeignKey { .. } => {}
+        other => {
+            return Err(SchemaError::Unsupported {
+                sql: sql.to_string(),
+                table: name(),
+                what: other.to_string(),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// Where a column goes: `FIRST`, `AFTER c`, or `default`.
+fn place(
+    sql: &str,
+    table: &TableDef,
+    position: Option<&MySQLColumnPosition>,
+    default: usize,
+) -> Result<usize, SchemaError> {
+    match position {
+        None => Ok(default),
+        Some(MySQLColumnPosition::First) => Ok(0),
+        Some(MySQLColumnPosition::After(c)) => table
+            .position(&c.value)
+            .map(|at| at + 1)
+            .ok_or_else(|| unknown_column(sql, table, &c.value)),
+    }
+}
+
+/// MODIFY / CHANGE: the column `old` gets a new definition (and name),
+/// in place unless a position is given.
+fn replace_column(
+    sql: &str,
+    table: &mut TableDef,
+    old: &str,
+    new: &str,
+    data_type: &ast::DataType,
+    options: &[ast::ColumnOption],
+    position: Option<&MySQLColumnPosition>,
+) -> Result<(), SchemaError> {
+    let at = table
+        .position(old)
+        .ok_or_else(|| unknown_column(sql, table, old))?;
+    if !old.eq_ignore_ascii_case(new) && table.position(new).is_some() {
+        return Err(SchemaError::DuplicateColumn {
+            sql: sql.to_string(),
+            table: display(&(table.schema.clone(), table.name.clone())),
+            column: new.to_string(),
+        });
+    }
+    let def = ast::ColumnDef {
+        name: ast::Ident::new(new),
+        data_type: data_type.clone(),
+        options: options
+            .iter()
+            .map(|option| ast::ColumnOptionDef {
+                name: None,
+                option: option.clone(),
+            })
+            .collect(),
+    };
+    let (mut column, keys): (ColumnDef, _) = parse::column(&def, &table.charset);
+    let in_primary_key = table
+        .primary_key
+        .iter()
+        .any(|k| k.eq_ignore_ascii_case(old));
+    if in_primary_key {
+        column.nullable = false;
+    }
+    rename_column(table, at, new);
+    table.columns.remove(at);
+    let to = place(sql, table, position, at)?;
+    table.columns.insert(to, column);
+    add_column_keys(table, new, keys);
+    Ok(())
+}
+
+/// Renames column `at`, also in the keys.
+fn rename_column(table: &mut TableDef, at: usize, new: &str) {
+    let Some(column) = table.columns.get_mut(at) else {
+        return;
+    };
+    let old = std::mem::replace(&mut column.name, new.to_string());
+    let keys = std::iter::once(&mut table.primary_key).chain(
+        table
+            .unique_keys
+            .iter_mut()
+            .chain(table.indexes.iter_mut())
+            .map(|k| &mut k.columns),
+    );
+    for columns in keys {
+        for c in columns.iter_mut() {
+            if c.eq_ignore_ascii_case(&old) {
+                *c = new.to_string();
+            }
+        }
+    }
+}
+
+/// Drops column `at`; the keys lose it, and a key left without columns
+/// goes (as the server does).
+fn drop_column(table: &mut TableDef, at: usize) {
+    let column = table.columns.remove(at);
+    let gone = |c: &String| c.eq_ignore_ascii_case(&column.name);
+    table.primary_key.retain(|c| !gone(c));
+    for key in table.unique_keys.iter_mut().chain(table.indexes.iter_mut()) {
+        key.columns.retain(|c| !gone(c));
+    }
+    table.unique_keys.retain(|k| !k.columns.is_empty());
+    table.indexes.retain(|k| !k.columns.is_empty());
+}
+
+/// Drops the key named `name` (`PRIMARY`: the primary key); whether there
+/// was one.
+fn drop_key(table: &mut TableDef, name: &str) -> bool {
+    if name.eq_ignore_ascii_case("PRIMARY") {
+        let had = !table.primary_key.is_empty();
+        table.primary_key.clear();
+        return had;
+    }
+    let before = table.unique_keys.len() + table.indexes.len();
+    table
+        .unique_keys
+        .retain(|k| !k.name.eq_ignore_ascii_case(name));
+    table.indexes.retain(|k| !k.name.eq_ignore_ascii_case(name));
+    before != table.unique_keys.len() + table.indexes.len()
+}
