@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::upstream::value::{Column, ColumnType, BINARY};
 
 /// A character set and, when it is not the set's default, a collation.
+/// `utf8` is written `utf8mb3` (the set it stands for, as the servers
+/// print it since MariaDB 10.6 and MySQL 8.0.30).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Charset {
     pub charset: String,
@@ -17,9 +19,18 @@ pub struct Charset {
 
 impl Charset {
     pub fn new(charset: &str, collation: Option<&str>) -> Self {
+        let charset = charset.to_ascii_lowercase();
+        let collation = collation.map(str::to_ascii_lowercase);
         Self {
-            charset: charset.to_ascii_lowercase(),
-            collation: collation.map(str::to_ascii_lowercase),
+            charset: if charset == "utf8" {
+                "utf8mb3".into()
+            } else {
+                charset
+            },
+            collation: collation.map(|c| match c.strip_prefix("utf8_") {
+                Some(rest) => format!("utf8mb3_{rest}"),
+                None => c,
+            }),
         }
     }
 
