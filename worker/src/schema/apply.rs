@@ -19,6 +19,7 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::parse::{self, add_column_keys, add_key, key_spec, table_name, KeySpec};
+use super::specs::{self, Spec, SplitAlter};
 use super::table::{Charset, ColumnDef, TableDef};
 use super::tracker::{SchemaTracker, TableName};
 use super::SchemaError;
@@ -49,7 +50,10 @@ impl SchemaTracker {
     pub fn apply(&mut self, current_schema: &str, ddl_sql: &str) -> Result<Applied, SchemaError> {
         let statements = match parse::statements(ddl_sql) {
             Ok(statements) => statements,
-            Err(e) => return self.unreadable(current_schema, ddl_sql, &e),
+            Err(e) => match specs::split(ddl_sql) {
+                Some(split) => return self.split_alter(current_schema, ddl_sql, &split),
+                None => return self.unreadable(current_schema, ddl_sql, &e),
+            },
         };
         // Applied to a copy: a statement takes effect whole or not at all.
         let mut next = self.clone();
@@ -74,7 +78,7 @@ impl SchemaTracker {
             Statement::CreateTable(ct) => self.create_table(current, sql, ct),
             Statement::AlterTable(at) => {
                 let name = table_name(&at.name, current, sql)?;
-                self.alter_table(sql, name, &at.operations)
+                self.alter_table(current, sql, name, &at.operations)
             }
             Statement::RenameTable(renames) => {
                 let mut changes = Vec::new();
@@ -121,7 +125,7 @@ impl SchemaTracker {
                                 name: ast::Ident::new(parse::last_name(n)),
                             })
                             .collect();
-                        self.alter_table(sql, name, &ops)
+                        self.alter_table(current, sql, name, &ops)
                     }
                     None => Ok(Vec::new()),
                 },
@@ -136,7 +140,7 @@ impl SchemaTracker {
                 } else {
                     KeySpec::Index(index, columns)
                 };
-                self.change_table(sql, name, |table| {
+                self.change_table(name, |table| {
                     check_columns(sql, table, spec_columns(&spec))?;
                     add_key(table, spec);
                     Ok(())
@@ -205,6 +209,13 @@ impl SchemaTracker {
                 copy.name = name.1.clone();
                 copy
             }
+            None if ct.query.is_some() => {
+                return Err(SchemaError::Unsupported {
+                    sql: sql.to_string(),
+                    table: display(&name),
+                    what: "a table created from a query".into(),
+                })
+            }
             None if ct.columns.is_empty() => {
                 return Err(SchemaError::Unsupported {
                     sql: sql.to_string(),
@@ -237,14 +248,17 @@ impl SchemaTracker {
     /// Changes tracked table `name` with `change`; untracked: nothing.
     fn change_table(
         &mut self,
-        _sql: &str,
         name: TableName,
         change: impl FnOnce(&mut TableDef) -> Result<(), SchemaError>,
     ) -> Result<Vec<Change>, SchemaError> {
-        let Some(mut table) = self.table(&name.0, &name.1).cloned() else {
+        let Some(before) = self.table(&name.0, &name.1) else {
             return Ok(Vec::new());
         };
+        let mut table = before.clone();
         change(&mut table)?;
+        if &table == before {
+            return Ok(Vec::new());
+        }
         table.version = self.next_version();
         self.put(table);
         Ok(vec![Change::TableAltered(name)])
@@ -252,6 +266,7 @@ impl SchemaTracker {
 
     fn alter_table(
         &mut self,
+        current: &str,
         sql: &str,
         name: TableName,
         operations: &[AlterTableOperation],
@@ -260,21 +275,89 @@ impl SchemaTracker {
             return Ok(Vec::new());
         }
         let mut rename_to = None;
-        let mut changes = self.change_table(sql, name.clone(), |table| {
-            for op in operations {
-                if let AlterTableOperation::RenameTable { table_name: kind } = op {
-                    let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = kind;
-                    rename_to = Some(table_name(n, &name.0, sql)?);
-                } else {
-                    alter(sql, table, op)?;
-                }
-            }
-            Ok(())
+        let mut changes = self.change_table(name.clone(), |table| {
+            alter_all(sql, current, table, operations, &mut rename_to)
         })?;
         if let Some(to) = rename_to {
             changes.extend(self.rename(name, to));
         }
         Ok(changes)
+    }
+
+    /// An `ALTER TABLE` read in parts ([`specs`]): each specification in
+    /// order, those sqlparser reads through it.
+    fn split_alter(
+        &mut self,
+        current: &str,
+        sql: &str,
+        split: &SplitAlter,
+    ) -> Result<Applied, SchemaError> {
+        let name = match split.table.as_slice() {
+            [t] => (current.to_string(), t.clone()),
+            [s, t] => (s.clone(), t.clone()),
+            _ => return Ok(Applied::Unchanged),
+        };
+        let mut rename_to = None;
+        let mut next = self.clone();
+        let mut changes = next.change_table(name.clone(), |table| {
+            for spec in &split.specs {
+                match spec {
+                    Spec::NoChange => {}
+                    Spec::Charset { charset, collation } => {
+                        if let Some(set) =
+                            Charset::from_clauses(charset.as_deref(), collation.as_deref())
+                        {
+                            table.charset = set;
+                        }
+                    }
+                    Spec::Convert(text) => {
+                        return Err(SchemaError::Unsupported {
+                            sql: sql.to_string(),
+                            table: display(&name),
+                            what: text.clone(),
+                        })
+                    }
+                    Spec::RenameKey { from, to } => {
+                        let key = table
+                            .unique_keys
+                            .iter_mut()
+                            .chain(table.indexes.iter_mut())
+                            .find(|k| k.name.eq_ignore_ascii_case(from))
+                            .ok_or_else(|| SchemaError::UnknownKey {
+                                sql: sql.to_string(),
+                                table: display(&name),
+                                key: from.clone(),
+                            })?;
+                        key.name = to.clone();
+                    }
+                    Spec::DropKeyIfExists(key) => {
+                        drop_key(table, key);
+                    }
+                    Spec::AddKeyIfNotExists { name: key, spec } => {
+                        let exists = table
+                            .unique_keys
+                            .iter()
+                            .chain(&table.indexes)
+                            .any(|k| k.name.eq_ignore_ascii_case(key));
+                        if !exists {
+                            alter_text(sql, current, &split.head, spec, table, &mut rename_to)?;
+                        }
+                    }
+                    Spec::Other(spec) => {
+                        alter_text(sql, current, &split.head, spec, table, &mut rename_to)?
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(to) = rename_to {
+            changes.extend(next.rename(name, to));
+        }
+        if changes.is_empty() {
+            return Ok(Applied::Unchanged);
+        }
+        *self = next;
+        Ok(Applied::Changed(changes))
     }
 
     /// A statement sqlparser cannot read: an error when it changes a table
@@ -358,6 +441,49 @@ fn words(sql: &str) -> Vec<(String, bool)> {
         }
     }
     out
+}
+
+/// `operations` applied to `table` in order; a `RENAME TO` is noted in
+/// `rename_to` (the caller moves the table after the other changes).
+fn alter_all(
+    sql: &str,
+    current: &str,
+    table: &mut TableDef,
+    operations: &[AlterTableOperation],
+    rename_to: &mut Option<TableName>,
+) -> Result<(), SchemaError> {
+    for op in operations {
+        if let AlterTableOperation::RenameTable { table_name: kind } = op {
+            let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = kind;
+            *rename_to = Some(table_name(n, current, sql)?);
+        } else {
+            alter(sql, table, op)?;
+        }
+    }
+    Ok(())
+}
+
+/// One specification of `sql` read by sqlparser as `head spec`, applied.
+fn alter_text(
+    sql: &str,
+    current: &str,
+    head: &str,
+    spec: &str,
+    table: &mut TableDef,
+    rename_to: &mut Option<TableName>,
+) -> Result<(), SchemaError> {
+    let unreadable = |reason: String| SchemaError::Unreadable {
+        sql: sql.to_string(),
+        table: display(&(table.schema.clone(), table.name.clone())),
+        reason,
+    };
+    let statements = parse::statements(&format!("{head} {spec}")).map_err(unreadable)?;
+    match statements.as_slice() {
+        [Statement::AlterTable(at)] => alter_all(sql, current, table, &at.operations, rename_to),
+        _ => Err(unreadable(format!(
+            "`{spec}` is no ALTER TABLE specification"
+        ))),
+    }
 }
 
 /// `schema`.`table` for messages.

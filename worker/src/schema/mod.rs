@@ -28,13 +28,15 @@
 //! - [`table`]: the definitions ([`TableDef`], [`ColumnDef`]) and their
 //!   `CREATE TABLE` rendering.
 //! - [`parse`]: sqlparser's syntax tree read into definitions.
-//! - [`apply`]: a DDL applied to the tracked state.
+//! - [`apply`]: a DDL applied to the tracked state; [`specs`]: `ALTER
+//!   TABLE` specifications sqlparser does not read, from the tokens.
 //! - [`tracker`]: the state, seeding and persisted text.
 //! - [`error`]: the one error enum, [`SchemaError`].
 
 mod apply;
 mod error;
 mod parse;
+mod specs;
 mod table;
 mod tracker;
 

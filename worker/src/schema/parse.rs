@@ -391,7 +391,8 @@ impl TableDef {
 /// The statements of `sql`, read with the MySQL dialect, with the
 /// MariaDB/MySQL forms sqlparser's MySQL dialect does not read:
 /// `ZEROFILL` (read as the `UNSIGNED` it implies), `DROP KEY` (read as
-/// `DROP INDEX`), and an `ALTER TABLE` with `IF [NOT] EXISTS` on its
+/// `DROP INDEX`), MariaDB's `PERSISTENT` (`STORED`), a `CREATE TABLE`'s
+/// `PARTITION BY` clause (left out), and an `ALTER TABLE` with `IF [NOT] EXISTS` on its
 /// columns (read with the generic dialect, which keeps those flags; the
 /// MySQL one drops them).
 pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
@@ -422,6 +423,8 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
             })
         } else if keyword(&t.token, "KEY") && previous.is_some_and(|p| keyword(p, "DROP")) {
             Some("INDEX")
+        } else if keyword(&t.token, "PERSISTENT") && previous == Some(&Token::RParen) {
+            Some("STORED")
         } else {
             None
         };
@@ -434,6 +437,22 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
         }
         previous = Some(&t.token);
     }
+    // A new table's partitioning: nothing a row needs, and sqlparser's
+    // MySQL dialect does not read it.
+    let creates = words.first().is_some_and(|t| keyword(&t.token, "CREATE"));
+    let mut depth = 0usize;
+    let mut cut = None;
+    for t in &words {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ if creates && depth == 0 && keyword(&t.token, "PARTITION") => {
+                cut = offsets.offset(t.span.start);
+                break;
+            }
+            _ => {}
+        }
+    }
     let mut text = String::with_capacity(sql.len());
     let mut copied = 0;
     for (from, to, replacement) in edits {
@@ -441,7 +460,10 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
         text.push_str(replacement);
         copied = to;
     }
-    text.push_str(sql.get(copied..).unwrap_or_default());
+    text.push_str(
+        sql.get(copied..cut.unwrap_or(sql.len()))
+            .unwrap_or_default(),
+    );
     let alter_if_exists = words.first().is_some_and(|t| keyword(&t.token, "ALTER"))
         && words.windows(2).any(|w| match w {
             [a, b] => {

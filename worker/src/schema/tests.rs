@@ -203,6 +203,30 @@ fn alter_table_follows_each_change_in_order() {
             "PRIMARY(id) KEY ab(a)",
         ),
         (
+            "table options change nothing; a new default character set only new columns",
+            &[
+                "ALTER TABLE t ENGINE=InnoDB, COMMENT='x', ROW_FORMAT=DYNAMIC",
+                "ALTER TABLE t FORCE",
+                "ALTER TABLE t DEFAULT CHARSET=utf8mb4, ADD c CHAR(2)",
+                "ALTER ONLINE TABLE t ADD d INT",
+                "ALTER IGNORE TABLE t ADD e INT AFTER id",
+            ],
+            "id int, e int, a varchar(10), b int, c char(2), d int",
+            "PRIMARY(id)",
+        ),
+        (
+            "keys renamed, added if not there, dropped if there",
+            &[
+                "ALTER TABLE t ADD INDEX i1 (a)",
+                "ALTER TABLE t RENAME INDEX i1 TO i2",
+                "ALTER TABLE t ADD UNIQUE KEY IF NOT EXISTS i2 (b)",
+                "ALTER TABLE t ADD UNIQUE KEY IF NOT EXISTS u3 (b), DROP INDEX IF EXISTS nope",
+                "ALTER TABLE t RENAME KEY u3 TO u4, ENGINE=InnoDB",
+            ],
+            "id int, a varchar(10), b int",
+            "PRIMARY(id) UNIQUE u4(b) KEY i2(a)",
+        ),
+        (
             "defaults, algorithm and lock change nothing a row needs",
             &[
                 "ALTER TABLE t ALTER COLUMN a SET DEFAULT 'x', ALGORITHM=INPLACE, LOCK=NONE",
@@ -221,6 +245,43 @@ fn alter_table_follows_each_change_in_order() {
         assert_eq!(columns(def), *want_columns, "{what}");
         assert_eq!(keys(def), *want_keys, "{what}");
     }
+}
+
+#[test]
+fn a_new_default_character_set_reaches_new_columns_only() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            BASE,
+            "ALTER TABLE t CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, ADD c TEXT",
+        ],
+    );
+    let def = table(&t, "t");
+    assert_eq!(def.charset, Charset::new("utf8mb4", Some("utf8mb4_bin")));
+    assert_eq!(def.columns[1].charset, Some(Charset::new("latin1", None)));
+    assert_eq!(
+        def.columns[3].charset,
+        Some(Charset::new("utf8mb4", Some("utf8mb4_bin")))
+    );
+}
+
+#[test]
+fn mariadb_forms_of_create_table_are_read() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            "CREATE TABLE p (a INT, b INT AS (a + 1) PERSISTENT, c TINYINT(3) UNSIGNED ZEROFILL) \
+             ENGINE=InnoDB PARTITION BY HASH (a) PARTITIONS 2",
+        ],
+    );
+    let def = table(&t, "p");
+    assert_eq!(columns(def), "a int, b int, c tinyint unsigned");
+    assert_eq!(
+        def.columns[1].generated,
+        Some((Generated::Stored, "a + 1".into()))
+    );
 }
 
 #[test]
@@ -434,6 +495,18 @@ fn what_the_tracker_cannot_follow_on_a_tracked_table_is_an_error_naming_it() {
         (
             "ALTER TABLE t ADD c INT AFTER nope",
             "`ALTER TABLE t ADD c INT AFTER nope`: `db`.`t` has no column `nope` in its tracked definition",
+        ),
+        (
+            "ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4",
+            "`ALTER TABLE t CONVERT TO CHARACTER SET utf8mb4` changes `db`.`t` in a way the schema tracker does not follow (CONVERT TO CHARACTER SET utf8mb4)",
+        ),
+        (
+            "ALTER TABLE t RENAME INDEX nope TO other",
+            "`ALTER TABLE t RENAME INDEX nope TO other`: `db`.`t` has no key `nope` in its tracked definition",
+        ),
+        (
+            "CREATE TABLE t (x INT) SELECT 1 AS y",
+            "`CREATE TABLE t (x INT) SELECT 1 AS y` changes `db`.`t` in a way the schema tracker does not follow (a table created from a query)",
         ),
         (
             "ALTER TABLE t DROP INDEX nope",
