@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use dm_tests::{MariaDb, MariaDbOptions};
-use dm_worker::schema::{Charset, SchemaTracker, TableDef};
+use dm_worker::schema::{Charset, Flavor, SchemaTracker, TableDef};
 use mysql_async::prelude::Queryable;
 
 /// Run in order, all with `app` as the default database.
@@ -61,6 +61,8 @@ const STATEMENTS: &[&str] = &[
     "ALTER TABLE t4 DROP INDEX IF EXISTS nope, DROP INDEX IF EXISTS i2, RENAME KEY u3 TO u4",
     "ALTER ONLINE TABLE t4 ADD COLUMN IF NOT EXISTS w VARCHAR(3), ADD v TINYINT(3) UNSIGNED ZEROFILL",
     "CREATE TABLE p (a INT, b INT AS (a + 1) PERSISTENT, KEY (b)) PARTITION BY HASH (a) PARTITIONS 2",
+    "ALTER DATABASE wide CHARACTER SET latin2",
+    "CREATE TABLE wide.later (a VARCHAR(3), j JSON)",
     "ALTER TABLE wide.w RENAME TO w2",
     "ALTER TABLE w2 RENAME TO wide.w",
     "DROP DATABASE wide",
@@ -139,7 +141,7 @@ async fn the_tracker_agrees_with_the_server_after_every_statement() {
         .await
         .expect("defaults")
         .expect("row");
-    let mut tracker = SchemaTracker::new(Charset::new(&charset, Some(&collation)));
+    let mut tracker = SchemaTracker::new(Charset::new(&charset, Some(&collation)), Flavor::MariaDb);
     for sql in ["CREATE DATABASE app", "USE app"] {
         conn.query_drop(sql).await.expect(sql);
         tracker.apply("", sql).expect(sql);

@@ -37,10 +37,15 @@ pub enum Applied {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     SchemaCreated(String),
+    /// A new default character set.
+    SchemaAltered(String),
     SchemaDropped(String),
     TableCreated(TableName),
     TableAltered(TableName),
-    TableRenamed { from: TableName, to: TableName },
+    TableRenamed {
+        from: TableName,
+        to: TableName,
+    },
     TableDropped(TableName),
 }
 
@@ -50,10 +55,16 @@ impl SchemaTracker {
     pub fn apply(&mut self, current_schema: &str, ddl_sql: &str) -> Result<Applied, SchemaError> {
         let statements = match parse::statements(ddl_sql) {
             Ok(statements) => statements,
-            Err(e) => match specs::split(ddl_sql) {
-                Some(split) => return self.split_alter(current_schema, ddl_sql, &split),
-                None => return self.unreadable(current_schema, ddl_sql, &e),
-            },
+            Err(e) => {
+                if let Some(split) = specs::split(ddl_sql) {
+                    return self.split_alter(current_schema, ddl_sql, &split);
+                }
+                if let Some((schema, charset, collation)) = specs::alter_schema(ddl_sql) {
+                    let schema = schema.unwrap_or_else(|| current_schema.to_string());
+                    return Ok(self.alter_schema(schema, charset, collation));
+                }
+                return self.unreadable(current_schema, ddl_sql, &e);
+            }
         };
         // Applied to a copy: a statement takes effect whole or not at all.
         let mut next = self.clone();
@@ -171,6 +182,24 @@ impl SchemaTracker {
             // TRUNCATE, DML and everything else: no definition changes.
             _ => Ok(Vec::new()),
         }
+    }
+
+    /// `ALTER DATABASE`: a new default character set for the tables
+    /// created in `schema` from now on.
+    fn alter_schema(
+        &mut self,
+        schema: String,
+        charset: Option<String>,
+        collation: Option<String>,
+    ) -> Applied {
+        let Some(set) = Charset::from_clauses(charset.as_deref(), collation.as_deref()) else {
+            return Applied::Unchanged;
+        };
+        if !self.schemas.contains_key(&schema) {
+            return Applied::Unchanged;
+        }
+        self.schemas.insert(schema.clone(), Some(set));
+        Applied::Changed(vec![Change::SchemaAltered(schema)])
     }
 
     fn create_schema(

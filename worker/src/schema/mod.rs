@@ -46,4 +46,4 @@ mod tests;
 pub use apply::{Applied, Change};
 pub use error::SchemaError;
 pub use table::{Charset, ColumnDef, Generated, Key, TableDef};
-pub use tracker::{SchemaTracker, TableName, FORMAT};
+pub use tracker::{Flavor, SchemaTracker, TableName, FORMAT};

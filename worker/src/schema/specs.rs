@@ -232,3 +232,64 @@ fn word(t: &TokenWithSpan) -> Option<String> {
         _ => None,
     }
 }
+
+/// An `ALTER DATABASE|SCHEMA [name] ...` (sqlparser's MySQL dialect does
+/// not read it): the schema it names (`None`: the current one) and the
+/// default character set it sets, if any.
+pub(crate) fn alter_schema(sql: &str) -> Option<(Option<String>, Option<String>, Option<String>)> {
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let tokens: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let at = |i: usize, k: &str| tokens.get(i).is_some_and(|t| is(t, k));
+    if !(at(0, "ALTER") && (at(1, "DATABASE") || at(1, "SCHEMA"))) {
+        return None;
+    }
+    let clause = |i: usize| {
+        at(i, "DEFAULT")
+            || at(i, "CHARSET")
+            || at(i, "CHARACTER")
+            || at(i, "COLLATE")
+            || at(i, "COMMENT")
+            || at(i, "UPGRADE")
+            || at(i, "READ")
+            || at(i, "ENCRYPTION")
+    };
+    let (name, mut i) = if clause(2) {
+        (None, 2)
+    } else {
+        (tokens.get(2).and_then(|t| word(t)), 3)
+    };
+    let value = |i: usize| -> (Option<String>, usize) {
+        let i = if tokens.get(i).is_some_and(|t| t.token == Token::Eq) {
+            i + 1
+        } else {
+            i
+        };
+        let v = tokens.get(i).and_then(|t| match &t.token {
+            Token::Word(w) => Some(w.value.clone()),
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some(s.clone()),
+            _ => None,
+        });
+        (v, i + 1)
+    };
+    let mut charset = None;
+    let mut collation = None;
+    while i < tokens.len() {
+        if at(i, "DEFAULT") {
+            i += 1;
+        } else if at(i, "CHARSET") {
+            (charset, i) = value(i + 1);
+        } else if at(i, "CHARACTER") && at(i + 1, "SET") {
+            (charset, i) = value(i + 2);
+        } else if at(i, "COLLATE") {
+            (collation, i) = value(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    Some((name, charset, collation))
+}

@@ -4,7 +4,7 @@ use super::*;
 use crate::upstream::value::ColumnType;
 
 fn tracker() -> SchemaTracker {
-    SchemaTracker::new(Charset::new("latin1", None))
+    SchemaTracker::new(Charset::new("latin1", None), Flavor::MySql)
 }
 
 fn run(tracker: &mut SchemaTracker, statements: &[&str]) {
@@ -285,6 +285,31 @@ fn mariadb_forms_of_create_table_are_read() {
 }
 
 #[test]
+fn json_is_longtext_on_mariadb_and_its_own_type_on_mysql() {
+    for (flavor, want, charset) in [
+        (Flavor::MySql, "json", None),
+        (
+            Flavor::MariaDb,
+            "longtext",
+            Some(Charset::new("utf8mb4", Some("utf8mb4_bin"))),
+        ),
+    ] {
+        let mut t = SchemaTracker::new(Charset::new("latin1", None), flavor);
+        run(
+            &mut t,
+            &["CREATE TABLE j (a JSON)", "ALTER TABLE j ADD b JSON"],
+        );
+        for c in &table(&t, "j").columns {
+            assert_eq!(
+                (c.type_name.as_str(), &c.charset),
+                (want, &charset),
+                "{flavor:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn primary_key_columns_are_not_null_and_change_keeps_them_so() {
     let mut t = tracker();
     run(
@@ -404,6 +429,39 @@ fn character_sets_come_from_the_column_else_the_table_else_the_schema_else_the_s
     assert_eq!(
         charset("from_server", 0),
         Some(Charset::new("latin1", None))
+    );
+}
+
+#[test]
+fn a_schema_s_new_default_character_set_reaches_tables_created_later() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            "CREATE DATABASE s",
+            "CREATE TABLE s.before (a CHAR(1))",
+            "ALTER DATABASE s DEFAULT CHARACTER SET = utf8mb4 COLLATE utf8mb4_bin",
+            "CREATE TABLE s.after (a CHAR(1))",
+        ],
+    );
+    assert_eq!(table(&t, "s.before").charset, Charset::new("latin1", None));
+    assert_eq!(
+        table(&t, "s.after").columns[0].charset,
+        Some(Charset::new("utf8mb4", Some("utf8mb4_bin")))
+    );
+    assert_eq!(
+        t.apply("s", "ALTER SCHEMA CHARSET latin2").unwrap(),
+        Applied::Changed(vec![Change::SchemaAltered("s".into())])
+    );
+    assert_eq!(t.schema_charset("s"), Charset::new("latin2", None));
+    assert_eq!(
+        t.apply("s", "ALTER DATABASE untracked CHARSET latin2")
+            .unwrap(),
+        Applied::Unchanged
+    );
+    assert_eq!(
+        t.apply("s", "ALTER DATABASE s COMMENT 'x'").unwrap(),
+        Applied::Unchanged
     );
 }
 

@@ -20,6 +20,7 @@ pub struct SchemaTracker {
     /// The server's default character set, for schemas created without
     /// one.
     pub(super) server_charset: Charset,
+    pub(super) flavor: Flavor,
     /// Each known schema and its default character set (`None`: the
     /// server's).
     pub(super) schemas: BTreeMap<String, Option<Charset>>,
@@ -28,6 +29,15 @@ pub struct SchemaTracker {
     /// version, so a table's versions only grow, also across a drop and a
     /// re-creation.
     pub(super) changes: u64,
+}
+
+/// Which server the upstream is, where their DDL means different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Flavor {
+    /// `JSON` is `LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`.
+    MariaDb,
+    /// `JSON` is a type of its own (binary in row images).
+    MySql,
 }
 
 /// The persisted form: the format's version beside the state, so a later
@@ -44,9 +54,10 @@ pub const FORMAT: u32 = 1;
 impl SchemaTracker {
     /// No schemas yet; `server_charset`: the upstream's
     /// `character_set_server` / `collation_server`.
-    pub fn new(server_charset: Charset) -> Self {
+    pub fn new(server_charset: Charset, flavor: Flavor) -> Self {
         Self {
             server_charset,
+            flavor,
             schemas: BTreeMap::new(),
             tables: BTreeMap::new(),
             changes: 0,
@@ -130,7 +141,15 @@ impl SchemaTracker {
         self.changes
     }
 
-    pub(super) fn put(&mut self, table: TableDef) {
+    pub(super) fn put(&mut self, mut table: TableDef) {
+        if self.flavor == Flavor::MariaDb {
+            for c in &mut table.columns {
+                if c.type_name == "json" {
+                    c.type_name = "longtext".into();
+                    c.charset = Some(Charset::new("utf8mb4", Some("utf8mb4_bin")));
+                }
+            }
+        }
         self.tables
             .entry(table.schema.clone())
             .or_default()
