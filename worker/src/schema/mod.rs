@@ -28,11 +28,13 @@
 //! - [`table`]: the definitions ([`TableDef`], [`ColumnDef`]) and their
 //!   `CREATE TABLE` rendering.
 //! - [`parse`]: sqlparser's syntax tree read into definitions.
-//! - [`apply`]: a DDL applied to the tracked state; [`specs`]: `ALTER
+//! - [`apply`]: a DDL applied to the tracked state; [`alter`]: `ALTER
+//!   TABLE` operations on one definition; [`specs`]: `ALTER
 //!   TABLE` specifications sqlparser does not read, from the tokens.
 //! - [`tracker`]: the state, seeding and persisted text.
 //! - [`error`]: the one error enum, [`SchemaError`].
 
+mod alter;
 mod apply;
 mod error;
 mod parse;
