@@ -6,6 +6,11 @@
 //! created and dropped. An `ALTER TABLE` is applied to a copy and kept
 //! only when all its changes apply, in order.
 //!
+//! A `CREATE TABLE` of a table already tracked replaces it (the binlog
+//! holds only statements the server accepted, so the tracked one was gone
+//! by then: seeded after the statement, or dropped in a way not logged).
+//! Temporary tables are not followed (row events never name them).
+//!
 //! What the tracker cannot follow for a table it tracks is an error naming
 //! the statement: a definition it got wrong would decode rows into the
 //! wrong columns, so the caller pauses instead. Statements on tables it
@@ -100,6 +105,12 @@ impl SchemaTracker {
                 }
                 Ok(changes)
             }
+            // A temporary table hides the real one of its name: dropping
+            // it leaves the real one (MariaDB logs such drops in row
+            // format too).
+            Statement::Drop {
+                temporary: true, ..
+            } => Ok(Vec::new()),
             Statement::Drop {
                 object_type,
                 names,
