@@ -64,7 +64,10 @@ pub(crate) fn display(name: &TableName) -> String {
 
 pub(super) fn spec_columns(spec: &KeySpec) -> &[String] {
     match spec {
-        KeySpec::Primary(c) | KeySpec::Unique(_, c) | KeySpec::Index(_, c) => c,
+        KeySpec::Primary(c)
+        | KeySpec::Unique(_, c)
+        | KeySpec::Index(_, c)
+        | KeySpec::Foreign(_, c) => c,
     }
 }
 

@@ -25,6 +25,10 @@ pub(crate) enum KeySpec {
     Primary(Vec<String>),
     Unique(Option<String>, Vec<String>),
     Index(Option<String>, Vec<String>),
+    /// A foreign key: the server indexes its columns unless a key
+    /// already starts with them, naming the index after the constraint,
+    /// else the key's own name, else its first column.
+    Foreign(Option<String>, Vec<String>),
 }
 
 /// `name` as (schema, table), unqualified names in `current_schema`.
@@ -208,8 +212,7 @@ fn member_list(members: &[String]) -> String {
         .join(",")
 }
 
-/// The key a table constraint defines (`None`: foreign keys and checks,
-/// which the tracker does not keep).
+/// The key a table constraint defines (`None`: checks).
 pub(crate) fn key_spec(constraint: &TableConstraint) -> Option<KeySpec> {
     match constraint {
         TableConstraint::PrimaryKey(pk) => Some(KeySpec::Primary(index_columns(&pk.columns))),
@@ -223,6 +226,13 @@ pub(crate) fn key_spec(constraint: &TableConstraint) -> Option<KeySpec> {
         TableConstraint::Index(i) => Some(KeySpec::Index(
             i.name.as_ref().map(|n| n.value.clone()),
             index_columns(&i.columns),
+        )),
+        TableConstraint::ForeignKey(f) => Some(KeySpec::Foreign(
+            f.name
+                .as_ref()
+                .or(f.index_name.as_ref())
+                .map(|n| n.value.clone()),
+            f.columns.iter().map(|c| c.value.clone()).collect(),
         )),
         TableConstraint::FulltextOrSpatial(f) => Some(KeySpec::Index(
             f.opt_index_name.as_ref().map(|n| n.value.clone()),
@@ -299,10 +309,13 @@ pub(crate) fn create_table(
         table.columns.push(column);
         add_column_keys(&mut table, &name, keys);
     }
-    for constraint in &ct.constraints {
-        if let Some(spec) = key_spec(constraint) {
-            add_key(&mut table, spec);
-        }
+    // Foreign keys last: any key of the statement may already cover them.
+    let specs: Vec<KeySpec> = ct.constraints.iter().filter_map(key_spec).collect();
+    let (foreign, own): (Vec<KeySpec>, Vec<KeySpec>) = specs
+        .into_iter()
+        .partition(|s| matches!(s, KeySpec::Foreign(..)));
+    for spec in own.into_iter().chain(foreign) {
+        add_key(&mut table, spec);
     }
     table
 }
@@ -337,6 +350,25 @@ pub(crate) fn add_key(table: &mut TableDef, spec: KeySpec) {
         KeySpec::Index(name, columns) => {
             let name = name.unwrap_or_else(|| fresh_name(table, &columns));
             table.indexes.push(Key { name, columns });
+        }
+        KeySpec::Foreign(name, columns) => {
+            let starts_with = |key: &[String]| {
+                key.len() >= columns.len()
+                    && key
+                        .iter()
+                        .zip(&columns)
+                        .all(|(k, c)| k.eq_ignore_ascii_case(c))
+            };
+            let covered = starts_with(&table.primary_key)
+                || table
+                    .unique_keys
+                    .iter()
+                    .chain(&table.indexes)
+                    .any(|k| starts_with(&k.columns));
+            if !covered {
+                let name = name.unwrap_or_else(|| fresh_name(table, &columns));
+                table.indexes.push(Key { name, columns });
+            }
         }
     }
 }

@@ -227,6 +227,18 @@ fn alter_table_follows_each_change_in_order() {
             "PRIMARY(id) UNIQUE u4(b) KEY i2(a)",
         ),
         (
+            "foreign keys index their columns unless a key starts with them",
+            &[
+                "ALTER TABLE t ADD CONSTRAINT fa FOREIGN KEY (a) REFERENCES p (x)",
+                "ALTER TABLE t ADD FOREIGN KEY (id) REFERENCES p (x)",
+                "ALTER TABLE t ADD FOREIGN KEY kb (b) REFERENCES p (x)",
+                "ALTER TABLE t ADD FOREIGN KEY (b) REFERENCES p (x)",
+                "ALTER TABLE t DROP FOREIGN KEY fa",
+            ],
+            "id int, a varchar(10), b int",
+            "PRIMARY(id) KEY fa(a) KEY kb(b)",
+        ),
+        (
             "defaults, algorithm and lock change nothing a row needs",
             &[
                 "ALTER TABLE t ALTER COLUMN a SET DEFAULT 'x', ALGORITHM=INPLACE, LOCK=NONE",
