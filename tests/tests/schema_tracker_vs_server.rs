@@ -68,6 +68,7 @@ const STATEMENTS: &[&str] = &[
     "ALTER TABLE t4 ADD fz INT, ADD FOREIGN KEY fk_index (fz) REFERENCES parent (id)",
     "ALTER TABLE t4 ADD fw INT, ADD KEY fwx (fw, x), ADD CONSTRAINT fk4 FOREIGN KEY (fw) REFERENCES parent (id)",
     "ALTER TABLE t4 DROP FOREIGN KEY fk1",
+    "ALTER TABLE t4 ADD COLUMN (m1 DECIMAL(5,2) NOT NULL, m2 ENUM('x,y', 'z')), ADD (m3 INT), ENGINE=InnoDB",
     "CREATE TABLE child (a INT, b INT, KEY ab (a, b), FOREIGN KEY (a) REFERENCES parent (id), \
      CONSTRAINT cb FOREIGN KEY (b) REFERENCES parent (id))",
     "ALTER DATABASE wide CHARACTER SET latin2",

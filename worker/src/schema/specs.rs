@@ -4,7 +4,8 @@
 //! row needs; the table's default character set (`[DEFAULT] CHARSET=`,
 //! `COLLATE=`), which new columns take; `RENAME INDEX|KEY a TO b`;
 //! MariaDB's `ADD INDEX IF NOT EXISTS` and `DROP INDEX IF EXISTS`; and
-//! `ALTER ONLINE|IGNORE TABLE`. The other specifications are handed back
+//! `ALTER ONLINE|IGNORE TABLE`; `ADD [COLUMN] (c1 ..., c2 ...)`, split
+//! into one `ADD COLUMN` each. The other specifications are handed back
 //! as text, for sqlparser.
 
 use sqlparser::dialect::MySqlDialect;
@@ -140,12 +141,63 @@ pub(crate) fn split(sql: &str) -> Option<SplitAlter> {
                 let from = offsets.offset(first.span.start)?;
                 let to = offsets.offset(last.span.end)?;
                 let text = sql.get(from..to)?.to_string();
-                specs.push(spec(spec_tokens, text));
+                match column_list(spec_tokens, sql, &mut offsets) {
+                    Some(columns) => specs.extend(columns),
+                    None => specs.push(spec(spec_tokens, text)),
+                }
             }
             start = j + 1;
         }
     }
     Some(SplitAlter { head, table, specs })
+}
+
+/// `ADD [COLUMN] (c1 ..., c2 ...)`: one `ADD COLUMN` per column; `None`
+/// for any other specification.
+fn column_list(
+    tokens: &[&TokenWithSpan],
+    sql: &str,
+    offsets: &mut TextOffsets<'_>,
+) -> Option<Vec<Spec>> {
+    let open = match tokens {
+        [add, paren, ..] if is(add, "ADD") && paren.token == Token::LParen => 1,
+        [add, column, paren, ..]
+            if is(add, "ADD") && is(column, "COLUMN") && paren.token == Token::LParen =>
+        {
+            2
+        }
+        _ => return None,
+    };
+    if tokens.last()?.token != Token::RParen {
+        return None;
+    }
+    let inner = tokens.get(open + 1..tokens.len() - 1)?;
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for j in 0..=inner.len() {
+        let end = match inner.get(j).map(|t| &t.token) {
+            Some(Token::LParen) => {
+                depth += 1;
+                false
+            }
+            Some(Token::RParen) => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            Some(Token::Comma) => depth == 0,
+            None => true,
+            Some(_) => false,
+        };
+        if end {
+            let part = inner.get(start..j)?;
+            let from = offsets.offset(part.first()?.span.start)?;
+            let to = offsets.offset(part.last()?.span.end)?;
+            out.push(Spec::Other(format!("ADD COLUMN {}", sql.get(from..to)?)));
+            start = j + 1;
+        }
+    }
+    Some(out)
 }
 
 fn spec(tokens: &[&TokenWithSpan], text: String) -> Spec {

@@ -210,8 +210,9 @@ fn alter_table_follows_each_change_in_order() {
                 "ALTER TABLE t DEFAULT CHARSET=utf8mb4, ADD c CHAR(2)",
                 "ALTER ONLINE TABLE t ADD d INT",
                 "ALTER IGNORE TABLE t ADD e INT AFTER id",
+                "ALTER TABLE t ADD COLUMN (f DECIMAL(5,2) NOT NULL, g ENUM('x,y', 'z')), ADD (h INT)",
             ],
-            "id int, e int, a varchar(10), b int, c char(2), d int",
+            "id int, e int, a varchar(10), b int, c char(2), d int, f decimal(5,2), g enum('x,y','z'), h int",
             "PRIMARY(id)",
         ),
         (
