@@ -4,7 +4,9 @@
 //! from the server's own `SHOW CREATE TABLE` (columns in order, canonical
 //! types, signedness, character sets and collations, nullability, ENUM
 //! and SET members, generated columns, primary, unique and other keys),
-//! and the tracker follows exactly the tables the server has.
+//! and the tracker follows exactly the tables the server has. At the end
+//! each definition, rendered as `CREATE TABLE`, makes the same table on
+//! the server.
 
 use std::collections::BTreeSet;
 
@@ -194,6 +196,26 @@ async fn the_tracker_agrees_with_the_server_after_every_statement() {
                 }
             }
         }
+    }
+    // The definitions rendered as CREATE TABLE are real SQL: the server
+    // makes the same tables of them.
+    conn.query_drop("CREATE DATABASE rendered")
+        .await
+        .expect("rendered");
+    conn.query_drop("USE rendered").await.expect("use");
+    for def in tracker.tables() {
+        let sql = def.to_create();
+        conn.query_drop(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let row: (String, String) = conn
+            .query_first(format!("SHOW CREATE TABLE rendered.`{}`", def.name))
+            .await
+            .expect("show create")
+            .expect("row");
+        let made = TableDef::from_create("rendered", &row.1, &tracker.schema_charset("app"))
+            .expect("the server's definition");
+        assert_eq!(facts(&made), facts(def), "{sql}\nmade:\n{}", row.1);
     }
     // Everything followed: the tracker's state still reads back whole.
     let text = tracker.to_text();
