@@ -1,6 +1,7 @@
 //! `ALTER TABLE` specifications sqlparser's MySQL dialect does not read,
 //! found in the statement's tokens: table options (`ENGINE=...`,
-//! `COMMENT ...`, `ROW_FORMAT=...`, `FORCE`, ...), which change nothing a
+//! `COMMENT ...`, `ROW_FORMAT=...`, `FORCE`, ...), `ALTER INDEX ...
+//! INVISIBLE`, `ENABLE|DISABLE KEYS`, `ORDER BY`, which change nothing a
 //! row needs; the table's default character set (`[DEFAULT] CHARSET=`,
 //! `COLLATE=`), which new columns take; `RENAME INDEX|KEY a TO b`;
 //! MariaDB's `ADD INDEX IF NOT EXISTS` and `DROP INDEX IF EXISTS`; and
@@ -226,6 +227,16 @@ fn spec(tokens: &[&TokenWithSpan], text: String) -> Spec {
             None
         };
         return Spec::Charset { charset, collation };
+    }
+    // An index made invisible or ignored, keys enabled or disabled, a
+    // tablespace discarded or imported, rows ordered: no definition
+    // changes.
+    if (at(0, "ALTER") && (at(1, "INDEX") || at(1, "KEY")))
+        || ((at(0, "ENABLE") || at(0, "DISABLE")) && at(1, "KEYS"))
+        || ((at(0, "DISCARD") || at(0, "IMPORT")) && at(1, "TABLESPACE"))
+        || (at(0, "ORDER") && at(1, "BY"))
+    {
+        return Spec::NoChange;
     }
     if at(d, "COLLATE") {
         return Spec::Charset {

@@ -207,6 +207,7 @@ fn alter_table_follows_each_change_in_order() {
             &[
                 "ALTER TABLE t ENGINE=InnoDB, COMMENT='x', ROW_FORMAT=DYNAMIC",
                 "ALTER TABLE t FORCE",
+                "ALTER TABLE t ALTER INDEX a INVISIBLE, DISABLE KEYS, ORDER BY b",
                 "ALTER TABLE t DEFAULT CHARSET=utf8mb4, ADD c CHAR(2)",
                 "ALTER ONLINE TABLE t ADD d INT",
                 "ALTER IGNORE TABLE t ADD e INT AFTER id",
