@@ -61,7 +61,18 @@ pub(crate) fn last_name(name: &ObjectName) -> String {
 /// default, and what it says about keys.
 pub(crate) fn column(def: &ast::ColumnDef, table_charset: &Charset) -> (ColumnDef, ColumnKeys) {
     let sql_type = def.data_type.to_string();
-    let (type_name, unsigned, members) = canonical_type(&def.data_type);
+    let (mut type_name, unsigned, members) = canonical_type(&def.data_type);
+    // NCHAR and NVARCHAR: CHAR and VARCHAR in utf8mb3.
+    let national = ["nchar", "nvarchar"]
+        .iter()
+        .find_map(|n| type_name.strip_prefix(n).map(|rest| (*n, rest.to_string())));
+    if let Some((n, rest)) = &national {
+        type_name = match (*n, rest.as_str()) {
+            ("nchar", "") => "char(1)".to_string(),
+            ("nchar", rest) => format!("char{rest}"),
+            (_, rest) => format!("varchar{rest}"),
+        };
+    }
     let mut nullable = true;
     let mut keys = ColumnKeys::default();
     let mut charset = None;
@@ -92,14 +103,20 @@ pub(crate) fn column(def: &ast::ColumnDef, table_charset: &Charset) -> (ColumnDe
             _ => {}
         }
     }
-    let charset = match text_kind(&type_name) {
+    let mut charset = match text_kind(&type_name) {
         TextKind::Text => Some(
             Charset::from_clauses(charset.as_deref(), collation.as_deref())
+                .or_else(|| national.as_ref().map(|_| Charset::new("utf8mb3", None)))
                 .unwrap_or_else(|| table_charset.clone()),
         ),
         TextKind::Bytes => Some(Charset::new(BINARY, None)),
         TextKind::None => None,
     };
+    // Text in the binary character set is a byte string type.
+    if charset.as_ref().is_some_and(|c| c.charset == BINARY) {
+        type_name = binary_type(&type_name);
+        charset = Some(Charset::new(BINARY, None));
+    }
     let column = ColumnDef {
         name: def.name.value.clone(),
         sql_type,
@@ -111,6 +128,23 @@ pub(crate) fn column(def: &ast::ColumnDef, table_charset: &Charset) -> (ColumnDe
         generated,
     };
     (column, keys)
+}
+
+/// The byte string type a text type in the binary character set is.
+fn binary_type(type_name: &str) -> String {
+    let (base, rest) = type_name
+        .find('(')
+        .map_or((type_name, ""), |at| type_name.split_at(at));
+    let base = match base {
+        "char" => "binary",
+        "varchar" => "varbinary",
+        "tinytext" => "tinyblob",
+        "text" => "blob",
+        "mediumtext" => "mediumblob",
+        "longtext" => "longblob",
+        other => other,
+    };
+    format!("{base}{rest}")
 }
 
 enum TextKind {

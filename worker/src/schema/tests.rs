@@ -324,6 +324,35 @@ fn json_is_longtext_on_mariadb_and_its_own_type_on_mysql() {
 }
 
 #[test]
+fn national_and_binary_character_types_are_what_the_server_makes_of_them() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &["CREATE TABLE n (a NCHAR(3), b NVARCHAR(4), c NCHAR, f VARCHAR(2) CHARACTER SET binary, \
+           g TEXT CHARACTER SET binary, h CHAR(2) COLLATE binary)"],
+    );
+    let def = table(&t, "n");
+    assert_eq!(
+        columns(def),
+        "a char(3), b varchar(4), c char(1), f varbinary(2), g blob, h binary(2)"
+    );
+    let utf8 = Some(Charset::new("utf8mb3", None));
+    let binary = Some(Charset::new("binary", None));
+    let charsets: Vec<_> = def.columns.iter().map(|c| c.charset.clone()).collect();
+    assert_eq!(
+        charsets,
+        [
+            utf8.clone(),
+            utf8.clone(),
+            utf8,
+            binary.clone(),
+            binary.clone(),
+            binary
+        ]
+    );
+}
+
+#[test]
 fn primary_key_columns_are_not_null_and_change_keeps_them_so() {
     let mut t = tracker();
     run(
