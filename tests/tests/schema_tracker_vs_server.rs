@@ -4,7 +4,8 @@
 //! from the server's own `SHOW CREATE TABLE` (columns in order, canonical
 //! types, signedness, character sets and collations, nullability, ENUM
 //! and SET members, generated columns, primary, unique and other keys),
-//! and the tracker follows exactly the tables the server has. At the end
+//! and the tracker follows exactly the tables the server has; so does a
+//! second tracker seeded halfway from the server's definitions. At the end
 //! each definition, rendered as `CREATE TABLE`, makes the same table on
 //! the server.
 
@@ -143,6 +144,65 @@ async fn server_tables(
     out
 }
 
+/// A tracker seeded from the server: its schemas with their default
+/// character sets, its tables from `SHOW CREATE TABLE`.
+async fn seed(conn: &mut mysql_async::Conn, charset: &str, collation: &str) -> SchemaTracker {
+    let mut tracker = SchemaTracker::new(Charset::new(charset, Some(collation)), Flavor::MariaDb);
+    let schemas: Vec<(String, String, String)> = conn
+        .query(
+            "SELECT schema_name, default_character_set_name, default_collation_name \
+             FROM information_schema.schemata WHERE schema_name IN ('app', 'wide')",
+        )
+        .await
+        .expect("schemas");
+    for (schema, charset, collation) in &schemas {
+        tracker.seed_schema(schema, Some(Charset::new(charset, Some(collation))));
+    }
+    for (text, def) in server_tables(conn, &tracker).await {
+        tracker
+            .seed(&def.schema, &text)
+            .unwrap_or_else(|e| panic!("seeding {text}: {e}"));
+    }
+    tracker
+}
+
+/// The tracker follows exactly the server's tables, each as the server
+/// defines it.
+fn agrees(tracker: &SchemaTracker, on_server: &[(String, TableDef)], sql: &str) {
+    let tracked: BTreeSet<(String, String)> = tracker
+        .tables()
+        .map(|t| (t.schema.clone(), t.name.clone()))
+        .collect();
+    let there: BTreeSet<(String, String)> = on_server
+        .iter()
+        .map(|(_, t)| (t.schema.clone(), t.name.clone()))
+        .collect();
+    assert_eq!(tracked, there, "the tables after `{sql}`");
+    for (text, there) in on_server {
+        let tracked = tracker.table(&there.schema, &there.name).expect("tracked");
+        assert_eq!(
+            facts(tracked),
+            facts(there),
+            "`{}`.`{}` after `{sql}`; the server's definition:\n{text}",
+            there.schema,
+            there.name
+        );
+        for (i, (ours, theirs)) in collations(tracked)
+            .into_iter()
+            .zip(collations(there))
+            .enumerate()
+        {
+            if let (Some(ours), Some(theirs)) = (ours, theirs) {
+                assert_eq!(
+                    ours, theirs,
+                    "the collation of column {i} of `{}`.`{}` after `{sql}`",
+                    there.schema, there.name
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_tracker_agrees_with_the_server_after_every_statement() {
     let server = MariaDb::start(MariaDbOptions::new(1))
@@ -159,43 +219,24 @@ async fn the_tracker_agrees_with_the_server_after_every_statement() {
         conn.query_drop(sql).await.expect(sql);
         tracker.apply("", sql).expect(sql);
     }
-    for sql in STATEMENTS {
+    // A second tracker starts halfway, seeded from the server's own
+    // definitions (as an incremental task starts), and follows the rest.
+    let mut seeded: Option<SchemaTracker> = None;
+    for (index, sql) in STATEMENTS.iter().enumerate() {
+        if index == STATEMENTS.len() / 2 {
+            seeded = Some(seed(&mut conn, &charset, &collation).await);
+        }
         conn.query_drop(*sql).await.expect(sql);
         tracker
             .apply("app", sql)
             .unwrap_or_else(|e| panic!("tracker: {e}"));
         let on_server = server_tables(&mut conn, &tracker).await;
-        let tracked: BTreeSet<(String, String)> = tracker
-            .tables()
-            .map(|t| (t.schema.clone(), t.name.clone()))
-            .collect();
-        let there: BTreeSet<(String, String)> = on_server
-            .iter()
-            .map(|(_, t)| (t.schema.clone(), t.name.clone()))
-            .collect();
-        assert_eq!(tracked, there, "the tables after `{sql}`");
-        for (text, there) in &on_server {
-            let tracked = tracker.table(&there.schema, &there.name).expect("tracked");
-            assert_eq!(
-                facts(tracked),
-                facts(there),
-                "`{}`.`{}` after `{sql}`; the server's definition:\n{text}",
-                there.schema,
-                there.name
-            );
-            for (i, (ours, theirs)) in collations(tracked)
-                .into_iter()
-                .zip(collations(there))
-                .enumerate()
-            {
-                if let (Some(ours), Some(theirs)) = (ours, theirs) {
-                    assert_eq!(
-                        ours, theirs,
-                        "the collation of column {i} of `{}`.`{}` after `{sql}`",
-                        there.schema, there.name
-                    );
-                }
-            }
+        agrees(&tracker, &on_server, sql);
+        if let Some(seeded) = seeded.as_mut() {
+            seeded
+                .apply("app", sql)
+                .unwrap_or_else(|e| panic!("seeded tracker: {e}"));
+            agrees(seeded, &on_server, &format!("{sql} [seeded tracker]"));
         }
     }
     // The definitions rendered as CREATE TABLE are real SQL: the server
