@@ -36,6 +36,7 @@ pub mod http;
 pub mod lease;
 pub mod master_client;
 pub mod position;
+pub mod schema;
 pub mod sql;
 pub mod start;
 pub mod subtask;
