@@ -41,6 +41,7 @@ mod parse;
 mod specs;
 mod table;
 mod tracker;
+pub(crate) mod type_words;
 
 #[cfg(test)]
 mod tests;

@@ -371,62 +371,15 @@ fn canon(c: &ColumnDef, primary: &[String]) -> Canon {
 /// A type in one form: lowercase, synonyms resolved, integer display
 /// widths dropped, implied lengths written out.
 fn canonical_type(data_type: &DataType) -> String {
-    let text = data_type.to_string();
-    let (before, args, after) = match (text.find('('), text.rfind(')')) {
-        (Some(open), Some(close)) if open < close => (
-            &text[..open],
-            text.get(open + 1..close),
-            text.get(close + 1..).unwrap_or_default(),
-        ),
-        _ => (text.as_str(), None, ""),
-    };
-    let mut unsigned = false;
-    let mut zerofill = false;
-    let mut words = Vec::new();
-    for w in before.split_whitespace().chain(after.split_whitespace()) {
-        match w.to_ascii_lowercase().as_str() {
-            "unsigned" => unsigned = true,
-            "zerofill" => zerofill = true,
-            "signed" => {}
-            other => words.push(other.to_string()),
-        }
-    }
-    let base = match words.join(" ").as_str() {
-        "integer" | "int4" => "int".to_string(),
-        "bool" | "boolean" | "int1" => "tinyint".to_string(),
-        "int2" => "smallint".to_string(),
-        "int3" | "middleint" => "mediumint".to_string(),
-        "int8" => "bigint".to_string(),
-        "serial" => {
-            unsigned = true;
-            "bigint".to_string()
-        }
-        "dec" | "numeric" | "fixed" => "decimal".to_string(),
-        "real" | "double precision" | "float8" => "double".to_string(),
-        "float4" => "float".to_string(),
-        "character varying" | "char varying" => "varchar".to_string(),
-        "character" => "char".to_string(),
+    let words = crate::schema::type_words::type_words(data_type);
+    let mut out = match words.base.as_str() {
         "json" => "longtext".to_string(),
-        other => other.to_string(),
+        _ => words.name(),
     };
-    let args = match base.as_str() {
-        "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "year" => None,
-        "decimal" => Some(match args.map(|a| a.replace(' ', "")) {
-            None => "10,0".to_string(),
-            Some(p) if !p.contains(',') => format!("{p},0"),
-            Some(a) => a,
-        }),
-        "char" | "binary" | "bit" => Some(args.unwrap_or("1").to_string()),
-        _ => args.map(str::to_string),
-    };
-    let mut out = base;
-    if let Some(a) = args {
-        out.push_str(&format!("({a})"));
-    }
-    if unsigned || zerofill {
+    if words.unsigned || words.zerofill {
         out.push_str(" unsigned");
     }
-    if zerofill {
+    if words.zerofill {
         out.push_str(" zerofill");
     }
     out
