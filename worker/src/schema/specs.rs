@@ -120,34 +120,15 @@ pub(crate) fn split(sql: &str) -> Option<SplitAlter> {
     );
     // Specifications: split at commas outside parentheses.
     let mut specs = Vec::new();
-    let mut depth = 0usize;
-    let mut start = i;
-    for j in i..=tokens.len() {
-        let end = match tokens.get(j).map(|t| &t.token) {
-            Some(Token::LParen) => {
-                depth += 1;
-                false
+    for spec_tokens in top_level_parts(tokens.get(i..)?) {
+        if let (Some(first), Some(last)) = (spec_tokens.first(), spec_tokens.last()) {
+            let from = offsets.offset(first.span.start)?;
+            let to = offsets.offset(last.span.end)?;
+            let text = sql.get(from..to)?.to_string();
+            match column_list(spec_tokens, sql, &mut offsets) {
+                Some(columns) => specs.extend(columns),
+                None => specs.push(spec(spec_tokens, text)),
             }
-            Some(Token::RParen) => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            Some(Token::Comma) => depth == 0,
-            Some(Token::SemiColon) | None => true,
-            Some(_) => false,
-        };
-        if end {
-            let spec_tokens = tokens.get(start..j)?;
-            if let (Some(first), Some(last)) = (spec_tokens.first(), spec_tokens.last()) {
-                let from = offsets.offset(first.span.start)?;
-                let to = offsets.offset(last.span.end)?;
-                let text = sql.get(from..to)?.to_string();
-                match column_list(spec_tokens, sql, &mut offsets) {
-                    Some(columns) => specs.extend(columns),
-                    None => specs.push(spec(spec_tokens, text)),
-                }
-            }
-            start = j + 1;
         }
     }
     Some(SplitAlter { head, table, specs })
@@ -174,31 +155,37 @@ fn column_list(
     }
     let inner = tokens.get(open + 1..tokens.len() - 1)?;
     let mut out = Vec::new();
-    let mut depth = 0usize;
-    let mut start = 0;
-    for j in 0..=inner.len() {
-        let end = match inner.get(j).map(|t| &t.token) {
-            Some(Token::LParen) => {
-                depth += 1;
-                false
-            }
-            Some(Token::RParen) => {
-                depth = depth.saturating_sub(1);
-                false
-            }
-            Some(Token::Comma) => depth == 0,
-            None => true,
-            Some(_) => false,
-        };
-        if end {
-            let part = inner.get(start..j)?;
-            let from = offsets.offset(part.first()?.span.start)?;
-            let to = offsets.offset(part.last()?.span.end)?;
-            out.push(Spec::Other(format!("ADD COLUMN {}", sql.get(from..to)?)));
-            start = j + 1;
-        }
+    for part in top_level_parts(inner) {
+        let from = offsets.offset(part.first()?.span.start)?;
+        let to = offsets.offset(part.last()?.span.end)?;
+        out.push(Spec::Other(format!("ADD COLUMN {}", sql.get(from..to)?)));
     }
     Some(out)
+}
+
+/// `tokens` split at the commas outside parentheses, up to the end or a
+/// `;` outside them.
+fn top_level_parts<'t, 'a>(tokens: &'t [&'a TokenWithSpan]) -> Vec<&'t [&'a TokenWithSpan]> {
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (j, token) in tokens.iter().enumerate() {
+        match token.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 0 => {
+                parts.extend(tokens.get(start..j));
+                start = j + 1;
+            }
+            Token::SemiColon => {
+                parts.extend(tokens.get(start..j));
+                return parts;
+            }
+            _ => {}
+        }
+    }
+    parts.extend(tokens.get(start..));
+    parts
 }
 
 fn spec(tokens: &[&TokenWithSpan], text: String) -> Spec {
