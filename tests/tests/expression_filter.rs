@@ -330,6 +330,20 @@ async fn rows_the_server_selects_are_dropped_in_the_copy_and_the_sync() {
         .collect();
     // The copy: exactly the rows the server does not select.
     wait_expected(&c).await;
+    // The insert expression went into the copy's query: the plan's
+    // estimate counted the rows kept, not the table's.
+    let estimate = dm_tests::scenario::query_rows(
+        &c.downstream,
+        "SELECT SUM(estimate_rows) FROM dm_meta.exprs_copy_chunk WHERE cp_table = 't'",
+    )
+    .await;
+    assert_eq!(
+        estimate,
+        vec![vec![mysql_async::Value::Bytes(
+            copied.to_string().into_bytes()
+        )]],
+        "the copy's estimate counts the {copied} rows kept"
+    );
 
     // The sync: inserts in one multi-row event each.
     expect.insert(&mut conn, 101..=140).await;

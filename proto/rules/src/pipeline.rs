@@ -110,6 +110,12 @@ impl<'r> Route<'r> {
         self.filters.is_some()
     }
 
+    /// The condition the full copy's query takes for this table's insert
+    /// expression filters ([`TableFilters::copy_condition`]).
+    pub fn copy_condition(&self) -> Option<String> {
+        self.filters.and_then(TableFilters::copy_condition)
+    }
+
     /// The columns the expression filters for `kind` read.
     pub fn filter_columns(&self, kind: EventKind) -> Vec<&'r str> {
         self.filters.map_or_else(Vec::new, |f| f.columns(kind))

@@ -227,6 +227,26 @@ enum Planned {
     Fenced { by_epoch: u64 },
 }
 
+/// The condition the copy's queries of `schema`.`table` take: the
+/// instance's `mydumpers.where` and the table's insert expression filters
+/// (pushed into the query, so the snapshot sends only the rows kept and
+/// the estimate counts them; the rows read are still evaluated).
+fn table_condition(job: &CopyJob, schema: &str, table: &str) -> Result<Option<String>, CopyError> {
+    let filters = match job
+        .rules
+        .table(schema, table)
+        .map_err(|e| CopyError::Rules(e.to_string()))?
+    {
+        Fate::Routed(route) => route.copy_condition(),
+        Fate::Dropped(_) => None,
+    };
+    Ok(match (job.row_filter.as_deref(), filters) {
+        (Some(condition), Some(filters)) => Some(format!("({condition}) AND {filters}")),
+        (Some(condition), None) => Some(condition.to_string()),
+        (None, filters) => filters,
+    })
+}
+
 /// Lists, routes and chunks the tables, creates their targets downstream
 /// and stores the plan (fenced).
 async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Planned, CopyError> {
@@ -234,8 +254,8 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
     let mut plan = Vec::new();
     let mut created = BTreeSet::new();
     for candidate in &candidates {
-        let table =
-            discover::plan(snapshot, &job.rules, candidate, job.row_filter.as_deref()).await?;
+        let condition = table_condition(job, &candidate.schema, &candidate.table)?;
+        let table = discover::plan(snapshot, &job.rules, candidate, condition.as_deref()).await?;
         let target = (table.target_schema.clone(), table.target_table.clone());
         if created.insert(target.clone()) {
             let show = snapshot.show_create(&table.schema, &table.table).await?;
@@ -447,7 +467,8 @@ async fn read_chunk(
 ) -> Result<(u64, u64), CopyError> {
     let ChunkRules { mapped, filter } = rules;
     let columns = &table.names;
-    let range = plan::key_range(chunk, job.row_filter.as_deref());
+    let condition = table_condition(job, &chunk.schema, &chunk.table)?;
+    let range = plan::key_range(chunk, condition.as_deref());
     let mut result = snapshot.chunk_rows(&range, columns).await?;
     let kinds: Vec<Literal> = result.columns().iter().map(Literal::of).collect();
     let mut batch = InsertBatcher::new(

@@ -172,10 +172,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.to_string(), "2024-06-01 00:00:00.500000");
+        let shanghai = TimeZone::parse("Asia/Shanghai");
+        let v = binlog_value(&Value::Bytes(b"1717171200".to_vec()), &ts, &shanghai).unwrap();
+        assert_eq!(v.to_string(), "2024-06-01 00:00:00");
         assert!(binlog_value(
             &Value::Bytes(b"1717171200".to_vec()),
             &ts,
-            &TimeZone::Named("Asia/Shanghai".into())
+            &TimeZone::parse("Nowhere/Else")
         )
         .is_err());
         let d = Column::new("d", ColumnType::Decimal);

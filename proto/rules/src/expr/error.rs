@@ -34,7 +34,7 @@ pub enum ExprError {
     #[error("{0}")]
     OutOfRange(String),
 
-    /// A TIMESTAMP value in a zone the evaluator cannot convert to.
-    #[error("TIMESTAMP values are compared in the task's timezone, which must be UTC or a fixed offset such as +08:00 for expression filters on TIMESTAMP columns; `{0}` is a named zone")]
-    NamedTimeZone(String),
+    /// A TIMESTAMP value in a zone the evaluator does not know.
+    #[error("TIMESTAMP values are compared in the task's timezone, which must be UTC, a fixed offset such as +08:00 or an IANA zone name such as Asia/Shanghai; `{0}` is none of them")]
+    UnknownTimeZone(String),
 }

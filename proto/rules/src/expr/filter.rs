@@ -25,6 +25,8 @@ struct Named {
     rule: String,
     key: &'static str,
     expr: Expression,
+    /// The expression as the rule writes it (for the copy's query).
+    text: String,
 }
 
 impl Named {
@@ -37,6 +39,7 @@ impl Named {
             rule: rule.to_string(),
             key,
             expr,
+            text: text.trim().to_string(),
         }))
     }
 
@@ -87,6 +90,27 @@ impl TableFilters {
             _ => Vec::new(),
         };
         named.into_iter().flat_map(|n| n.expr.columns()).collect()
+    }
+
+    /// The condition a full copy's query can take to read only the rows
+    /// the insert rules keep: `NOT ((expr) <=> TRUE)` for each rule, so a
+    /// NULL verdict keeps the row as the evaluator does. Every function
+    /// an expression may use is one the server has, with the same
+    /// meaning, and the snapshot's sessions run in the task's timezone,
+    /// so the server drops the rows the evaluator would; the copy still
+    /// evaluates each row it reads, so a row the server keeps on an edge
+    /// where the two differ is decided by the same evaluator as the sync.
+    /// `None` without insert rules.
+    pub fn copy_condition(&self) -> Option<String> {
+        if self.insert.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = self
+            .insert
+            .iter()
+            .map(|n| format!("NOT (({}) <=> TRUE)", n.text))
+            .collect();
+        Some(parts.join(" AND "))
     }
 
     /// Whether an inserted (or copied) row is dropped.

@@ -254,30 +254,38 @@ pub fn parse_time(text: &str) -> Option<i64> {
 pub enum TimeZone {
     /// UTC or a fixed offset, in seconds east of UTC.
     Offset(i32),
-    /// A named zone (`Asia/Shanghai`): its offsets change with the date,
-    /// which the evaluator does not know.
-    Named(String),
+    /// An IANA zone (`Asia/Shanghai`): its offset depends on the instant
+    /// (daylight saving, historical changes), looked up in the zone
+    /// database built into the program.
+    Named(chrono_tz::Tz),
+    /// A name the zone database does not have: TIMESTAMP values cannot
+    /// be converted (an error naming it when one is read).
+    Unknown(String),
 }
 
 impl TimeZone {
     /// From the task's `timezone` (empty: UTC; `+08:00`, `-05:30`,
-    /// `UTC`, or a name).
+    /// `UTC`, or an IANA name).
     pub fn parse(zone: &str) -> TimeZone {
         let z = zone.trim();
         if z.is_empty() || z.eq_ignore_ascii_case("UTC") || z.eq_ignore_ascii_case("GMT") {
             return TimeZone::Offset(0);
         }
+        let named = || match z.parse::<chrono_tz::Tz>() {
+            Ok(tz) => TimeZone::Named(tz),
+            Err(_) => TimeZone::Unknown(z.to_string()),
+        };
         let sign = match z.as_bytes().first() {
             Some(b'+') => 1,
             Some(b'-') => -1,
-            _ => return TimeZone::Named(z.to_string()),
+            _ => return named(),
         };
-        let Some((h, m)) = z[1..].split_once(':') else {
-            return TimeZone::Named(z.to_string());
+        let Some((h, m)) = z.get(1..).and_then(|rest| rest.split_once(':')) else {
+            return named();
         };
         match (h.parse::<i32>(), m.parse::<i32>()) {
             (Ok(h), Ok(m)) if h <= 14 && m < 60 => TimeZone::Offset(sign * (h * 3600 + m * 60)),
-            _ => TimeZone::Named(z.to_string()),
+            _ => named(),
         }
     }
 
@@ -285,7 +293,18 @@ impl TimeZone {
     pub fn local(&self, seconds: i64, micros: u32) -> Result<Option<DateTime>, ExprError> {
         match self {
             TimeZone::Offset(offset) => Ok(DateTime::from_epoch(seconds, micros, *offset)),
-            TimeZone::Named(name) => Err(ExprError::NamedTimeZone(name.clone())),
+            TimeZone::Named(tz) => {
+                use chrono::{Offset, TimeZone as _};
+                let Some(utc) = chrono::DateTime::from_timestamp(seconds, 0) else {
+                    return Ok(None);
+                };
+                let offset = tz
+                    .offset_from_utc_datetime(&utc.naive_utc())
+                    .fix()
+                    .local_minus_utc();
+                Ok(DateTime::from_epoch(seconds, micros, offset))
+            }
+            TimeZone::Unknown(name) => Err(ExprError::UnknownTimeZone(name.clone())),
         }
     }
 }
@@ -312,7 +331,23 @@ mod tests {
         assert_eq!(TimeZone::parse("+05:30"), TimeZone::Offset(19_800));
         assert_eq!(
             TimeZone::parse("Asia/Shanghai"),
-            TimeZone::Named("Asia/Shanghai".into())
+            TimeZone::Named(chrono_tz::Tz::Asia__Shanghai)
         );
+        assert_eq!(
+            TimeZone::parse("Mars/Olympus"),
+            TimeZone::Unknown("Mars/Olympus".into())
+        );
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving() {
+        let berlin = TimeZone::parse("Europe/Berlin");
+        // 2024-01-15 12:00:00 UTC: winter, +01:00.
+        let winter = berlin.local(1_705_320_000, 0).unwrap().unwrap();
+        assert_eq!(winter.datetime_text(), "2024-01-15 13:00:00");
+        // 2024-07-15 12:00:00 UTC: summer, +02:00.
+        let summer = berlin.local(1_721_044_800, 0).unwrap().unwrap();
+        assert_eq!(summer.datetime_text(), "2024-07-15 14:00:00");
+        assert!(TimeZone::parse("Nowhere/Else").local(0, 0).is_err());
     }
 }
