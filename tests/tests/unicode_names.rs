@@ -124,6 +124,7 @@ async fn unicode_table_names_reach_a_latin1_downstream() {
             "unicode_checkpoint",
             "unicode_copy_chunk",
             "unicode_fence",
+            "unicode_schema",
             "unicode_shard_ddl",
             "unicode_shard_group",
         ]

@@ -13,7 +13,9 @@
 //! 3. **Plan.** If the source has no plan downstream yet, it lists the
 //!    tables the block-allow list selects, routes each one, creates the
 //!    target schemas and tables downstream, splits every table into
-//!    integer-key chunks ([`plan`]) and writes the plan to
+//!    integer-key chunks ([`plan`]), stores the tables' definitions read in
+//!    the snapshot as the schema tracker's start (`sync::schemas`), and
+//!    writes the plan to
 //!    `<task>_copy_chunk` in one fenced transaction. A resumed copy reads the
 //!    stored plan instead, so every worker copies the same chunks.
 //! 4. **Copy.** Copiers take the chunks not yet done. Each reads its chunk
@@ -49,8 +51,10 @@ use tokio::task::JoinSet;
 
 use crate::downstream::{
     ChunkDone, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, StoredChunk,
+    StoredSchema,
 };
 use crate::lock;
+use crate::schema::SchemaTracker;
 use crate::sql::{self, push_literal, push_quoted, qualified, InsertBatcher, Literal, RowTooLarge};
 use crate::upstream::expr_value::text_value;
 use crate::upstream::{CopySnapshot, CopySource, UpstreamError};
@@ -251,6 +255,9 @@ fn table_condition(job: &CopyJob, schema: &str, table: &str) -> Result<Option<St
 /// and stores the plan (fenced).
 async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Planned, CopyError> {
     let candidates = snapshot.list_tables(&job.rules).await?;
+    if let Commit::Fenced { by_epoch } = seed_schemas(job, snapshot).await? {
+        return Ok(Planned::Fenced { by_epoch });
+    }
     let mut plan = Vec::new();
     let mut created = BTreeSet::new();
     for candidate in &candidates {
@@ -281,6 +288,27 @@ async fn make_plan(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Pla
         Commit::Committed => Ok(Planned::Plan(plan)),
         Commit::Fenced { by_epoch } => Ok(Planned::Fenced { by_epoch }),
     }
+}
+
+/// Stores the definitions of the tables the rules select, read in the
+/// snapshot, as the schema tracker's start at the snapshot's position (see
+/// `sync::schemas`); fenced.
+async fn seed_schemas(job: &CopyJob, snapshot: &mut dyn CopySnapshot) -> Result<Commit, CopyError> {
+    let seed = snapshot.schema_seed(&job.rules).await?;
+    let (tracker, left_out) = SchemaTracker::from_seed(&seed);
+    for why in left_out {
+        tracing::warn!(task = %job.task, source = %job.source, "the schema tracker does not follow {why}");
+    }
+    let state = StoredSchema {
+        seq: 0,
+        position: snapshot.position().clone(),
+        applied_op: 0,
+        state: tracker.to_text(),
+    };
+    Ok(job
+        .downstream
+        .save_schema_state(&job.meta, &job.source, job.epoch, &state, 1)
+        .await?)
 }
 
 /// Creates downstream the (routed) schemas the rules select that have no

@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 
 use super::{
     CheckpointKey, Commit, DownstreamError, MetaTables, OpenChunk, OpenSync, ShardIntent,
-    StoredChunk,
+    StoredChunk, StoredSchema,
 };
 use crate::position::Position;
 
@@ -138,5 +138,24 @@ pub trait Downstream: Send + Sync + fmt::Debug {
         source: &'a str,
         epoch: u64,
         state: Option<&'a str>,
+    ) -> Call<'a, Commit>;
+
+    /// The source's stored schema-tracker states, oldest first.
+    fn schema_states<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Vec<StoredSchema>>;
+
+    /// Stores `state` (its `seq` is assigned) and keeps only the source's
+    /// `keep` latest states (this one included), in one transaction fenced
+    /// by `epoch`.
+    fn save_schema_state<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        state: &'a StoredSchema,
+        keep: usize,
     ) -> Call<'a, Commit>;
 }

@@ -49,6 +49,7 @@
 mod api;
 mod chunks;
 pub mod mysql;
+mod schema_state;
 mod shard_intent;
 mod sync_tx;
 
@@ -57,6 +58,7 @@ pub use crate::position::Position;
 pub use api::{Call, Downstream};
 pub use chunks::{ChunkDone, ChunkTx, OpenChunk, StoredChunk};
 pub use mysql::{db_opts, FencedTx, MySqlDownstream};
+pub use schema_state::StoredSchema;
 pub use shard_intent::ShardIntent;
 pub use sync_tx::{OpenSync, SyncTx};
 

@@ -9,6 +9,7 @@ use sqlparser::ast::{
     Statement,
 };
 
+use super::error::Subject;
 use super::parse::{self, add_column_keys, add_key, key_spec, table_name, KeySpec};
 use super::table::{ColumnDef, TableDef};
 use super::tracker::TableName;
@@ -57,9 +58,9 @@ pub(super) fn alter_text(
     }
 }
 
-/// `schema`.`table` for messages.
-pub(crate) fn display(name: &TableName) -> String {
-    format!("`{}`.`{}`", name.0, name.1)
+/// `schema`.`table` as the subject of an error.
+pub(crate) fn display(name: &TableName) -> Subject {
+    Subject::Table(name.clone())
 }
 
 pub(super) fn spec_columns(spec: &KeySpec) -> &[String] {

@@ -23,6 +23,7 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::alter::{alter_all, alter_text, check_columns, display, drop_key, spec_columns};
+use super::error::Subject;
 use super::parse::{self, add_key, table_name, KeySpec};
 use super::specs::{self, Spec, SplitAlter};
 use super::table::{Charset, TableDef};
@@ -115,6 +116,7 @@ impl SchemaTracker {
                 object_type,
                 names,
                 table,
+                if_exists,
                 ..
             } => match object_type {
                 ObjectType::Table => {
@@ -141,8 +143,21 @@ impl SchemaTracker {
                 ObjectType::Index => match table {
                     Some(t) => {
                         let name = table_name(t, current, sql)?;
+                        let exists = |key: &str| {
+                            self.table(&name.0, &name.1).is_some_and(|t| {
+                                t.unique_keys
+                                    .iter()
+                                    .chain(&t.indexes)
+                                    .any(|k| k.name.eq_ignore_ascii_case(key))
+                                    || (key.eq_ignore_ascii_case("PRIMARY")
+                                        && !t.primary_key.is_empty())
+                            })
+                        };
                         let ops: Vec<AlterTableOperation> = names
                             .iter()
+                            // `IF EXISTS`: a key that is not there is no
+                            // error.
+                            .filter(|n| !*if_exists || exists(&parse::last_name(n)))
                             .map(|n| AlterTableOperation::DropIndex {
                                 name: ast::Ident::new(parse::last_name(n)),
                             })
@@ -383,6 +398,11 @@ impl SchemaTracker {
                             alter_text(sql, current, &split.head, spec, table, &mut rename_to)?;
                         }
                     }
+                    Spec::ColumnIfExists { name: column, spec } => {
+                        if table.position(column).is_some() {
+                            alter_text(sql, current, &split.head, spec, table, &mut rename_to)?;
+                        }
+                    }
                     Spec::Other(spec) => {
                         alter_text(sql, current, &split.head, spec, table, &mut rename_to)?
                     }
@@ -404,7 +424,7 @@ impl SchemaTracker {
     /// the tracker follows (or creates one it would have to), else
     /// nothing. The table is found in the statement's tokens.
     fn unreadable(&self, current: &str, sql: &str, reason: &str) -> Result<Applied, SchemaError> {
-        let error = |table: String| SchemaError::Unreadable {
+        let error = |table: Subject| SchemaError::Unreadable {
             sql: sql.to_string(),
             table,
             reason: reason.to_string(),
@@ -436,7 +456,7 @@ impl SchemaTracker {
         let qualified = words.get(i + 1).is_some_and(|(_, dot)| *dot);
         if object == "DATABASE" || object == "SCHEMA" {
             return if self.schemas.contains_key(first) {
-                Err(error(format!("schema `{first}`")))
+                Err(error(Subject::Schema(first.clone())))
             } else {
                 Ok(Applied::Unchanged)
             };

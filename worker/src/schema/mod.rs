@@ -38,6 +38,7 @@ mod alter;
 mod apply;
 mod error;
 mod parse;
+mod seed;
 mod specs;
 mod table;
 mod tracker;
@@ -47,6 +48,6 @@ pub(crate) mod type_words;
 mod tests;
 
 pub use apply::{Applied, Change};
-pub use error::SchemaError;
+pub use error::{SchemaError, Subject};
 pub use table::{Charset, ColumnDef, Generated, Key, TableDef};
 pub use tracker::{Flavor, SchemaTracker, TableName, FORMAT};

@@ -8,6 +8,7 @@ use sqlparser::ast::{
     GeneratedExpressionMode, IndexColumn, ObjectName, ObjectNamePart, SqlOption, TableConstraint,
 };
 
+use super::error::Subject;
 use super::table::{Charset, ColumnDef, Generated, Key, TableDef};
 use super::SchemaError;
 use crate::upstream::value::BINARY;
@@ -392,7 +393,7 @@ impl TableDef {
         };
         let statements = statements(sql).map_err(|reason| SchemaError::Unreadable {
             sql: sql.to_string(),
-            table: "the table".into(),
+            table: Subject::Definition,
             reason,
         })?;
         let [ast::Statement::CreateTable(ct)] = statements.as_slice() else {
@@ -432,19 +433,49 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
     let mut offsets = TextOffsets::new(sql);
     let mut edits = Vec::new();
     let mut previous: Option<&Token> = None;
-    for t in &words {
-        let replacement = if keyword(&t.token, "ZEROFILL") {
+    let mut before_previous: Option<&Token> = None;
+    for (i, t) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(|n| &n.token);
+        let replacement = if keyword(&t.token, "NOWAIT")
+            || (keyword(&t.token, "WAIT") && matches!(next, Some(Token::Number(..))))
+            || (matches!(t.token, Token::Number(..))
+                && previous.is_some_and(|p| keyword(p, "WAIT")))
+        {
+            // MariaDB's lock wait (`RENAME TABLE t WAIT 3 TO u`, `DROP
+            // TABLE t NOWAIT`): nothing the definitions keep.
+            Some(String::new())
+        } else if keyword(&t.token, "ZEROFILL") {
             Some(if previous.is_some_and(|p| keyword(p, "UNSIGNED")) {
-                ""
+                String::new()
             } else {
-                "UNSIGNED"
+                "UNSIGNED".into()
             })
         } else if keyword(&t.token, "KEY") && previous.is_some_and(|p| keyword(p, "DROP")) {
-            Some("INDEX")
+            Some("INDEX".into())
         } else if keyword(&t.token, "PERSISTENT") && previous == Some(&Token::RParen) {
-            Some("STORED")
+            Some("STORED".into())
+        } else if (keyword(&t.token, "FULLTEXT") || keyword(&t.token, "SPATIAL"))
+            && previous.is_some_and(|p| keyword(p, "CREATE"))
+        {
+            // `CREATE FULLTEXT|SPATIAL INDEX`: a key like any other to
+            // the tracker.
+            Some(String::new())
         } else {
-            None
+            // `ENGINE='InnoDB'` (MariaDB keeps the quotes it was written
+            // with): the engine's bare name.
+            match (&t.token, previous, before_previous) {
+                (Token::SingleQuotedString(engine), Some(Token::Eq), Some(option))
+                    if keyword(option, "ENGINE") && !engine.is_empty() =>
+                {
+                    Some(engine.clone())
+                }
+                (Token::SingleQuotedString(engine), Some(option), _)
+                    if keyword(option, "ENGINE") && !engine.is_empty() =>
+                {
+                    Some(engine.clone())
+                }
+                _ => None,
+            }
         };
         if let Some(text) = replacement {
             if let (Some(from), Some(to)) =
@@ -453,11 +484,36 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
                 edits.push((from, to, text));
             }
         }
+        before_previous = previous;
         previous = Some(&t.token);
+    }
+    let creates = words.first().is_some_and(|t| keyword(&t.token, "CREATE"));
+    // `CREATE TABLE t (LIKE s)`: sqlparser's MySQL dialect reads a column
+    // named LIKE; it is `CREATE TABLE t LIKE s`.
+    if creates {
+        let like = words
+            .windows(2)
+            .position(|w| matches!(w, [open, like] if open.token == Token::LParen && keyword(&like.token, "LIKE")));
+        let close = like.and_then(|at| {
+            words
+                .iter()
+                .skip(at + 1)
+                .find(|t| t.token == Token::RParen)
+                .map(|close| (&words[at], *close))
+        });
+        if let Some((open, close)) = close {
+            for t in [open, close] {
+                if let (Some(from), Some(to)) =
+                    (offsets.offset(t.span.start), offsets.offset(t.span.end))
+                {
+                    edits.push((from, to, " ".to_string()));
+                }
+            }
+            edits.sort_by_key(|(from, _, _)| *from);
+        }
     }
     // A new table's partitioning: nothing a row needs, and sqlparser's
     // MySQL dialect does not read it.
-    let creates = words.first().is_some_and(|t| keyword(&t.token, "CREATE"));
     let mut depth = 0usize;
     let mut cut = None;
     for t in &words {
@@ -475,7 +531,7 @@ pub(crate) fn statements(sql: &str) -> Result<Vec<ast::Statement>, String> {
     let mut copied = 0;
     for (from, to, replacement) in edits {
         text.push_str(sql.get(copied..from).unwrap_or_default());
-        text.push_str(replacement);
+        text.push_str(&replacement);
         copied = to;
     }
     text.push_str(

@@ -5,7 +5,8 @@
 //! row needs; the table's default character set (`[DEFAULT] CHARSET=`,
 //! `COLLATE=`), which new columns take; `RENAME INDEX|KEY a TO b`;
 //! MariaDB's `ADD INDEX IF NOT EXISTS` and `DROP INDEX IF EXISTS`; and
-//! `ALTER ONLINE|IGNORE TABLE`; `ADD [COLUMN] (c1 ..., c2 ...)`, split
+//! `MODIFY|CHANGE|DROP [COLUMN] IF EXISTS`; `ALTER ONLINE|IGNORE TABLE`;
+//! `ADD [COLUMN] (c1 ..., c2 ...)`, split
 //! into one `ADD COLUMN` each. The other specifications are handed back
 //! as text, for sqlparser.
 
@@ -46,6 +47,13 @@ pub(crate) enum Spec {
     /// `ADD ... INDEX|KEY IF NOT EXISTS name (...)`: the specification
     /// without `IF NOT EXISTS`, to apply unless a key `name` exists.
     AddKeyIfNotExists {
+        name: String,
+        spec: String,
+    },
+    /// MariaDB's `MODIFY|CHANGE|DROP [COLUMN] IF EXISTS name ...`: the
+    /// specification without `IF EXISTS`, to apply when a column `name`
+    /// exists.
+    ColumnIfExists {
         name: String,
         spec: String,
     },
@@ -255,21 +263,37 @@ fn spec(tokens: &[&TokenWithSpan], text: String) -> Spec {
             let keyed = (1..k).any(|i| at(i, "INDEX") || at(i, "KEY"));
             if keyed {
                 if let Some(name) = value(k + 3) {
-                    let words: Vec<String> = tokens
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| !(k..k + 3).contains(i))
-                        .map(|(_, t)| t.token.to_string())
-                        .collect();
                     return Spec::AddKeyIfNotExists {
                         name,
-                        spec: words.join(" "),
+                        spec: without(tokens, k..k + 3),
                     };
                 }
             }
         }
     }
+    if at(0, "MODIFY") || at(0, "CHANGE") || at(0, "DROP") {
+        let k = if at(1, "COLUMN") { 2 } else { 1 };
+        if at(k, "IF") && at(k + 1, "EXISTS") {
+            if let Some(name) = value(k + 2) {
+                return Spec::ColumnIfExists {
+                    name,
+                    spec: without(tokens, k..k + 2),
+                };
+            }
+        }
+    }
     Spec::Other(text)
+}
+
+/// The tokens' text without those in `skipped`.
+fn without(tokens: &[&TokenWithSpan], skipped: std::ops::Range<usize>) -> String {
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skipped.contains(i))
+        .map(|(_, t)| t.token.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn is(t: &TokenWithSpan, keyword: &str) -> bool {

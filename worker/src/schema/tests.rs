@@ -635,7 +635,7 @@ fn what_the_tracker_cannot_follow_on_a_tracked_table_is_an_error_naming_it() {
         )
         .unwrap_err();
     assert!(
-        matches!(&error, SchemaError::Unreadable { table, .. } if table == "`db`.`t`"),
+        matches!(&error, SchemaError::Unreadable { table: Subject::Table(t), .. } if t == &("db".to_string(), "t".to_string())),
         "{error}"
     );
     assert!(error
@@ -722,5 +722,106 @@ fn a_definition_renders_as_create_table_and_reads_back_the_same() {
             .unwrap_err()
             .to_string(),
         "not a CREATE TABLE statement: `DROP TABLE t`"
+    );
+}
+
+#[test]
+fn a_task_tracks_only_the_tables_it_reads() {
+    let selects = |s: &str, t: &str| s == "db" && (t.is_empty() || t.starts_with('t'));
+    let mut t = tracker();
+    t.apply_selected("db", BASE, &selects).unwrap();
+    t.apply_selected("db", "CREATE TABLE other (id INT)", &selects)
+        .unwrap();
+    assert!(t.table("db", "other").is_none());
+    // What it cannot follow about a table it does not read is no error.
+    let odd = "CREATE TABLE other2 (id INT) WITH SYSTEM VERSIONING PARTITION BY SYSTEM_TIME";
+    assert_eq!(
+        t.apply_selected("db", odd, &selects),
+        Ok(Applied::Unchanged)
+    );
+    // Renamed out of the selection: no longer tracked.
+    t.apply_selected("db", "RENAME TABLE t TO gone", &selects)
+        .unwrap();
+    assert!(t.table("db", "gone").is_none() && t.table("db", "t").is_none());
+    // The persisted text renders every table for readers without the
+    // tracker, and reads back to the same state.
+    t.apply_selected("db", BASE, &selects).unwrap();
+    let text = t.to_text();
+    assert!(
+        text.contains("\"definitions\":{\"db\":{\"t\":\"CREATE TABLE `t`"),
+        "{text}"
+    );
+    assert_eq!(SchemaTracker::from_text(&text).unwrap(), t);
+}
+
+#[test]
+fn create_table_like_in_parentheses_copies_the_definition() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            "CREATE TABLE t2 (id INT PRIMARY KEY, n INT UNSIGNED ZEROFILL) ENGINE='InnoDB' DEFAULT CHARSET=utf8mb4",
+            "CREATE TABLE t4 (LIKE t2)",
+        ],
+    );
+    assert_eq!(columns(table(&t, "t4")), columns(table(&t, "t2")));
+}
+
+#[test]
+fn column_changes_if_exists_apply_only_to_columns_that_exist() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            BASE,
+            "ALTER TABLE db.t MODIFY COLUMN IF EXISTS b BIGINT NOT NULL DEFAULT 4",
+            "ALTER TABLE db.t MODIFY IF EXISTS nope INT",
+            "ALTER TABLE db.t CHANGE COLUMN IF EXISTS a a2 VARCHAR(20)",
+            "ALTER TABLE db.t DROP COLUMN IF EXISTS nope, DROP IF EXISTS a2",
+        ],
+    );
+    assert_eq!(columns(table(&t, "t")), "id int, b bigint");
+}
+
+#[test]
+fn create_and_drop_index_statements_are_followed() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            BASE,
+            "CREATE FULLTEXT INDEX ft ON db.t (a)",
+            "CREATE UNIQUE INDEX ub ON t (b)",
+            "DROP INDEX IF EXISTS nope ON db.t",
+            "DROP INDEX IF EXISTS ft ON db.t",
+        ],
+    );
+    assert_eq!(
+        keys(table(&t, "t")),
+        keys(&{
+            let mut u = tracker();
+            run(&mut u, &[BASE, "ALTER TABLE t ADD UNIQUE KEY ub (b)"]);
+            table(&u, "t").clone()
+        })
+    );
+}
+
+#[test]
+fn mariadb_lock_waits_are_read_past() {
+    let mut t = tracker();
+    run(
+        &mut t,
+        &[
+            BASE,
+            "CREATE TABLE t2 (id INT PRIMARY KEY)",
+            "RENAME TABLE t2 WAIT 3 TO t2b",
+            "DROP TABLE IF EXISTS t2b WAIT 2",
+            "ALTER TABLE t NOWAIT ADD COLUMN c INT",
+        ],
+    );
+    assert!(t.table("db", "t2").is_none() && t.table("db", "t2b").is_none());
+    assert_eq!(
+        columns(table(&t, "t")),
+        "id int, a varchar(10), b int, c int"
     );
 }

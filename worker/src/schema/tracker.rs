@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::apply::Applied;
+use super::error::Subject;
 use super::table::{Charset, TableDef};
 use super::SchemaError;
 
@@ -41,11 +43,15 @@ pub enum Flavor {
 }
 
 /// The persisted form: the format's version beside the state, so a later
-/// format can still read this one.
+/// format can still read this one; and every table rendered as `CREATE
+/// TABLE` text by schema and name, for readers without the tracker
+/// (`binlog-schema list` in dm-master). Only the state is read back.
 #[derive(Serialize, Deserialize)]
 struct Persisted {
     format: u32,
     tracker: SchemaTracker,
+    #[serde(default)]
+    definitions: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The format [`SchemaTracker::to_text`] writes.
@@ -106,6 +112,39 @@ impl SchemaTracker {
         Ok(version)
     }
 
+    /// Applies `ddl_sql` as [`Self::apply`] for a task that reads only the
+    /// tables `selects` admits (`selects(schema, "")`: the schema itself):
+    /// tables it does not read are not kept, and what the tracker cannot
+    /// follow about them is no error.
+    pub fn apply_selected(
+        &mut self,
+        current_schema: &str,
+        ddl_sql: &str,
+        selects: &dyn Fn(&str, &str) -> bool,
+    ) -> Result<Applied, SchemaError> {
+        match self.apply(current_schema, ddl_sql) {
+            Ok(applied) => {
+                self.retain(selects);
+                Ok(applied)
+            }
+            Err(e) => match e.subject() {
+                Some(Subject::Table((schema, table))) if !selects(schema, table) => {
+                    Ok(Applied::Unchanged)
+                }
+                Some(Subject::Schema(schema)) if !selects(schema, "") => Ok(Applied::Unchanged),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// Forgets every table `selects` does not admit.
+    pub fn retain(&mut self, selects: &dyn Fn(&str, &str) -> bool) {
+        for (schema, tables) in &mut self.tables {
+            tables.retain(|name, _| selects(schema, name));
+        }
+        self.tables.retain(|_, tables| !tables.is_empty());
+    }
+
     /// Forgets `schema`.`table`; whether it was tracked.
     pub fn forget(&mut self, schema: &str, table: &str) -> bool {
         self.take(&(schema.to_string(), table.to_string()))
@@ -115,9 +154,21 @@ impl SchemaTracker {
     /// The state as text (JSON of a versioned struct; maps are ordered,
     /// so equal states give equal text).
     pub fn to_text(&self) -> String {
+        let definitions = self
+            .tables
+            .iter()
+            .map(|(schema, tables)| {
+                let rendered = tables
+                    .iter()
+                    .map(|(name, table)| (name.clone(), table.to_create()))
+                    .collect();
+                (schema.clone(), rendered)
+            })
+            .collect();
         let persisted = Persisted {
             format: FORMAT,
             tracker: self.clone(),
+            definitions,
         };
         // Serializing plain structs and string-keyed maps cannot fail.
         serde_json::to_string(&persisted).unwrap_or_default()

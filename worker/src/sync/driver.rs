@@ -7,9 +7,11 @@
 //!   next event  |  a lane stopped  |  the leader's shard-DDL operation
 //!   progress.read
 //!   window.reread          re-read held rows of a sharding group (window)
-//!   Rows    -> rows::admit -> transaction.add       (rows, transaction)
+//!   Rows    -> schemas.decode -> rows::admit -> transaction.add
+//!                                                   (schemas, rows, transaction)
 //!   Commit  -> transaction.commit -> lanes          (transaction, dispatch)
-//!   Query   -> statement::apply; maybe re-read      (statement, window)
+//!   Query   -> schemas.follow -> statement::apply; maybe re-read
+//!                                                   (schemas, statement, window)
 //!   Heartbeat -> progress.heartbeat
 //! ```
 
@@ -35,6 +37,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
         from,
         replay_until,
         mut window,
+        mut schemas,
     } = start(&job, &progress).await?;
     // Aborted when the run ends (the set is dropped).
     let mut background = JoinSet::new();
@@ -67,7 +70,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
         };
         progress.read(&located.end, located.timestamp);
         if window
-            .reread(&job, &progress, &mut targets, &located)
+            .reread(&job, &progress, &mut targets, &mut schemas, &located)
             .await?
             == Step::Consumed
         {
@@ -83,12 +86,15 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                 schema,
                 table,
                 columns,
-                rows,
+                mut rows,
             } => {
                 if window.holds(&schema, &table, &end) {
                     // Held: its table reached a shard DDL; re-read later.
                     continue;
                 }
+                let columns = schemas
+                    .decode(&job, &schema, &table, &columns, &mut rows)
+                    .map_err(stop)?;
                 let safe = job.always_safe || replaying(&end);
                 let event = RowEvent {
                     schema: &schema,
@@ -105,6 +111,9 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                 txn.commit(&mut lanes, &end, timestamp).await?;
             }
             Event::Query { schema, sql } => {
+                // The definitions move on first: a statement the tracker
+                // cannot follow pauses before anything runs downstream.
+                schemas.follow(&job, &schema, &sql, &end).await?;
                 let running = Running {
                     lanes: &mut lanes,
                     ops: &mut ops,

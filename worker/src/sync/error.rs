@@ -23,6 +23,10 @@ pub enum SyncError {
         at: String,
         error: String,
     },
+    /// The schema tracker cannot follow the binlog, or a row event does
+    /// not match the tracked definition (see `sync::schemas`).
+    #[error("schema tracker: {0}")]
+    Schema(String),
     #[error("rules: {0}")]
     Rules(String),
     #[error("shard DDL: {0}")]

@@ -40,6 +40,8 @@
 //!
 //! - [`driver`]: the reader's loop, which hands each event to one of:
 //! - [`start`]: claim, checkpoints and resume plan ([`resume`]) of a run;
+//! - [`schemas`]: the tracked table definitions a row event is decoded
+//!   with, moved on by every DDL and stored with the checkpoints;
 //! - [`rows`]: a row event through the rules, shaped for its target
 //!   ([`targets`]), a lane per change ([`route`]);
 //! - [`transaction`]: holding a transaction's changes until its commit;
@@ -62,6 +64,7 @@ pub mod resume;
 pub mod resync;
 pub mod route;
 mod rows;
+pub mod schemas;
 pub mod shard;
 pub mod shard_group;
 mod start;

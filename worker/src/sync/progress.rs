@@ -95,6 +95,14 @@ impl Progress {
         true
     }
 
+    /// Something that may make this run wrong without stopping it.
+    pub fn warn(&self, warning: String) {
+        let mut p = lock(&self.0);
+        if !p.warnings.contains(&warning) {
+            p.warnings.push(warning);
+        }
+    }
+
     /// A copy of the state, for the status report.
     pub fn snapshot(&self) -> SyncProgress {
         lock(&self.0).clone()

@@ -1,7 +1,8 @@
 //! How a sync run starts: the meta tables, the claim of the source for
 //! this epoch (fencing out any older owner), the lanes' checkpoints (each
 //! lane at the start on a first run), the resume plan ([`super::resume`]:
-//! where the reader starts and what each lane skips), the sharding
+//! where the reader starts and what each lane skips), the tracked table
+//! definitions there ([`super::schemas`]), the sharding
 //! group's window, and the safe-mode window.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use super::dispatch::Lanes;
 use super::progress::Progress;
 use super::resume;
+use super::schemas::Schemas;
 use super::window::Window;
 use super::{stop, Stop, SyncJob, SyncOutcome};
 use crate::downstream::{CheckpointKey, Commit, Position};
@@ -22,6 +24,8 @@ pub struct Started {
     /// the lane count).
     pub replay_until: Option<Position>,
     pub window: Window,
+    /// The tracked definitions at the lanes' resume position.
+    pub schemas: Schemas,
 }
 
 /// Starts the run: `Err(Ok(fenced))` when a newer owner holds the source.
@@ -69,6 +73,10 @@ pub async fn start(job: &Arc<SyncJob>, progress: &Progress) -> Result<Started, S
         replay_until: relane_until,
         positions: per_lane,
     } = resume::plan(&stored, lanes_n, &job.start, &files).map_err(stop)?;
+    // The definitions where the lanes resume (a re-read of a sharding
+    // group's held rows, below, reads only rows written after their DDL).
+    progress.restart(per_lane.clone());
+    let schemas = Schemas::load(job, &from, progress).await?;
     // A sharding group's window within this source: when its DDL already
     // ran, the held rows are re-read first.
     let lane0 = per_lane.first().cloned().unwrap_or_else(|| from.clone());
@@ -77,7 +85,6 @@ pub async fn start(job: &Arc<SyncJob>, progress: &Progress) -> Result<Started, S
         (Some(a), Some(b)) => Some(if a.at_or_before(&b) { b } else { a.clone() }),
         (a, b) => a.clone().or(b),
     };
-    progress.restart(per_lane);
     progress.shard_group(window.group.as_ref().map(|w| w.status()));
     tracing::info!(task = %job.task, source = %job.source, start = %from, lanes = lanes_n,
         replay_until = ?replay_until.as_ref().map(ToString::to_string), "binlog sync starting");
@@ -87,5 +94,6 @@ pub async fn start(job: &Arc<SyncJob>, progress: &Progress) -> Result<Started, S
         from,
         replay_until,
         window,
+        schemas,
     })
 }

@@ -30,6 +30,9 @@ pub struct SyncProgress {
     pub shard_ddl: Option<pb::ShardDdlInfo>,
     /// The open window of a sharding group within the source.
     pub shard_group: Option<pb::ShardingGroup>,
+    /// What may make this run wrong without stopping it (see
+    /// `SyncStatus.warnings`).
+    pub warnings: Vec<String>,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -47,6 +50,7 @@ impl SyncProgress {
             rows: 0,
             shard_ddl: None,
             shard_group: None,
+            warnings: Vec::new(),
             samples: VecDeque::new(),
         }
     }
@@ -133,6 +137,7 @@ impl SyncProgress {
             synced: self.synced(),
             binlog_type: "remote".into(),
             seconds_behind_master: self.lag_seconds,
+            warnings: self.warnings.clone(),
         }
     }
 }

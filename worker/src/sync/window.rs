@@ -11,6 +11,7 @@
 use super::progress::Progress;
 use super::resync::{self, Resync};
 use super::rows::{self, RowEvent};
+use super::schemas::Schemas;
 use super::shard_group::GroupWindow;
 use super::targets::Targets;
 use super::{stop, Stop, SyncJob, SyncOutcome};
@@ -67,6 +68,7 @@ impl Window {
         job: &SyncJob,
         progress: &Progress,
         targets: &mut Targets,
+        schemas: &mut Schemas,
         located: &Located,
     ) -> Result<Step, Stop> {
         let Some(r) = self.resync.as_mut() else {
@@ -84,11 +86,17 @@ impl Window {
             ) = (self.group.as_ref(), &located.event)
             {
                 if w.replays(schema, table, &located.end) {
+                    // Written after their table's DDL, which the tracked
+                    // definitions have already passed.
+                    let mut rows = rows.clone();
+                    let columns = schemas
+                        .decode(job, schema, table, columns, &mut rows)
+                        .map_err(stop)?;
                     let event = RowEvent {
                         schema,
                         table,
-                        columns,
-                        rows: rows.clone(),
+                        columns: &columns,
+                        rows,
                         safe: true,
                         end: &located.end,
                     };

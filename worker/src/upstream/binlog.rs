@@ -9,6 +9,7 @@ use std::fmt;
 use futures::future::BoxFuture;
 
 use super::event::Located;
+use super::seed::SchemaSeed;
 use super::UpstreamError;
 use crate::position::Position;
 use dm_rules::TaskRules;
@@ -29,6 +30,10 @@ pub trait BinlogSource: Send + Sync + fmt::Debug {
 
     /// The base tables `rules` select (schema, table).
     fn tables<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, Vec<(String, String)>>;
+
+    /// The definitions of the tables `rules` select, as they are now: the
+    /// schema tracker's start when no full copy read them in its snapshot.
+    fn schema_seed<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, SchemaSeed>;
 
     /// The end of the binlog now.
     fn position(&self) -> Call<'_, Position>;

@@ -25,6 +25,7 @@ mod error;
 pub mod event;
 pub mod expr_value;
 pub mod mysql;
+pub mod seed;
 pub mod snapshot;
 pub mod statement;
 pub mod value;
@@ -33,6 +34,7 @@ pub use crate::position::Position;
 pub use binlog::{BinlogSource, Call, Events};
 pub use error::UpstreamError;
 pub use event::{Event, Located, Logged, RowChange, RowKind};
+pub use seed::{SchemaSeed, SeedSchema, SeedTable};
 pub use snapshot::{
     BaseTable, ChunkRows, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange, TextRow,
 };

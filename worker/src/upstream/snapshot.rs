@@ -16,6 +16,7 @@ use std::fmt;
 
 use futures::future::BoxFuture;
 
+use super::seed::SchemaSeed;
 use super::value::Column;
 use super::UpstreamError;
 use crate::position::Position;
@@ -113,6 +114,10 @@ pub trait CopySnapshot: Send {
         table: &'a str,
         row_filter: &'a str,
     ) -> CopyCall<'a, u64>;
+
+    /// The definitions of the tables `rules` select, in the snapshot: the
+    /// schema tracker's start at [`Self::position`].
+    fn schema_seed<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, SchemaSeed>;
 
     /// The table's definition, as `SHOW CREATE TABLE` prints it.
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String>;

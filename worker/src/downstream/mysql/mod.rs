@@ -5,7 +5,7 @@
 //!   commits and checkpoints; `port`: it as the [`Downstream`] trait.
 //! - `sync_tx`: a lane's transaction in pieces; `copy_chunks`: the copy
 //!   plan and chunk transactions; `shard_intents`, `shard_groups`: the
-//!   shard-DDL records; [`session`]: the downstream sessions' settings.
+//!   shard-DDL records; `schema_states`: the schema tracker's states; [`session`]: the downstream sessions' settings.
 //!
 //! [`Downstream`]: crate::downstream::Downstream
 //!
@@ -33,6 +33,7 @@
 
 mod copy_chunks;
 mod port;
+mod schema_states;
 mod server_kind;
 pub mod session;
 mod shard_groups;
@@ -129,12 +130,13 @@ impl MetaTables {
 }
 
 /// The suffixes of a task's meta tables.
-const META_SUFFIXES: [&str; 5] = [
+const META_SUFFIXES: [&str; 6] = [
     "fence",
     "checkpoint",
     "copy_chunk",
     "shard_ddl",
     "shard_group",
+    "schema",
 ];
 
 impl MySqlDownstream {
@@ -209,6 +211,7 @@ impl MySqlDownstream {
         let chunks = meta.table("copy_chunk")?;
         let shard = meta.table("shard_ddl")?;
         let group = meta.table("shard_group")?;
+        let schemas = meta.table("schema")?;
         let options = meta_table_options();
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
@@ -246,6 +249,7 @@ impl MySqlDownstream {
             ("creating the copy chunk table", copy_chunks::ddl(&chunks)),
             ("creating the shard DDL table", shard_intents::ddl(&shard)),
             ("creating the shard group table", shard_groups::ddl(&group)),
+            ("creating the schema table", schema_states::ddl(&schemas)),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
         }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::MySqlDownstream;
 use crate::downstream::{
     Call, CheckpointKey, Commit, Downstream, MetaTables, OpenChunk, OpenSync, ShardIntent,
-    StoredChunk,
+    StoredChunk, StoredSchema,
 };
 use crate::position::Position;
 
@@ -155,6 +155,27 @@ impl Downstream for MySqlDownstream {
     ) -> Call<'a, Commit> {
         Box::pin(MySqlDownstream::save_shard_group(
             self, meta, source, epoch, state,
+        ))
+    }
+
+    fn schema_states<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Vec<StoredSchema>> {
+        Box::pin(MySqlDownstream::schema_states(self, meta, source))
+    }
+
+    fn save_schema_state<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        state: &'a StoredSchema,
+        keep: usize,
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_schema_state(
+            self, meta, source, epoch, state, keep,
         ))
     }
 }

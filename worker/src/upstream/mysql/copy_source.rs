@@ -16,7 +16,7 @@ use super::snapshot::{open_snapshots, Snapshot};
 use crate::position::Position;
 use crate::upstream::{
     BaseTable, ChunkRows, Column, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange,
-    TextRow, UpstreamError,
+    SchemaSeed, TextRow, UpstreamError,
 };
 use dm_proto::sql::{qualified, quote};
 use dm_rules::TaskRules;
@@ -116,6 +116,10 @@ impl CopySnapshot for Snapshot {
 
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String> {
         Box::pin(discover::show_create(&mut self.conn, schema, table))
+    }
+
+    fn schema_seed<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, SchemaSeed> {
+        Box::pin(discover::schema_seed(&mut self.conn, rules))
     }
 
     fn writable_columns<'a>(

@@ -6,7 +6,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::upstream::{BaseTable, IndexColumn, UpstreamError};
+use crate::upstream::{BaseTable, IndexColumn, SchemaSeed, SeedSchema, SeedTable, UpstreamError};
 use dm_proto::sql::{qualified, quote};
 use dm_rules::TaskRules;
 
@@ -162,4 +162,47 @@ pub async fn writable_columns(
         )));
     }
     Ok(columns)
+}
+
+/// The definitions of the tables the rules select, with the server's and
+/// the schemas' default character sets (see [`crate::upstream::seed`]); in
+/// a snapshot when `conn` is in one. The session must print definitions
+/// in MySQL's own syntax (`copy_source::read_session_setup`).
+pub async fn schema_seed(conn: &mut Conn, rules: &TaskRules) -> Result<SchemaSeed, UpstreamError> {
+    let server: Option<(String, String, String)> = conn
+        .query_first("SELECT @@character_set_server, @@collation_server, VERSION()")
+        .await
+        .map_err(db("reading the server's character set"))?;
+    let (server_charset, server_collation, version) = server.unwrap_or_default();
+    let schemas: Vec<(String, String, String)> = conn
+        .query(
+            "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME \
+             FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME",
+        )
+        .await
+        .map_err(db("reading the schemas' character sets"))?;
+    let mut tables = Vec::new();
+    for table in list_tables(conn, rules).await? {
+        let create = show_create(conn, &table.schema, &table.table).await?;
+        tables.push(SeedTable {
+            schema: table.schema,
+            table: table.table,
+            create,
+        });
+    }
+    Ok(SchemaSeed {
+        server_charset,
+        server_collation,
+        mariadb: version.contains("MariaDB"),
+        schemas: schemas
+            .into_iter()
+            .filter(|(name, _, _)| rules.selects_schema(name))
+            .map(|(name, charset, collation)| SeedSchema {
+                name,
+                charset,
+                collation,
+            })
+            .collect(),
+        tables,
+    })
 }

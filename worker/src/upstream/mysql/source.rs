@@ -2,12 +2,13 @@
 //! [`BinlogReader`], the short questions (where the binlog ends, its
 //! files, the tables) through pooled connections.
 
-use mysql_async::{Conn, Opts, Pool};
+use mysql_async::{Conn, Opts, OptsBuilder, Pool};
 
 use super::binlog::{binlog_files, BinlogReader};
+use super::copy_source::read_session_setup;
 use super::discover;
 use crate::position::Position;
-use crate::upstream::{BinlogSource, Call, Events, Located, UpstreamError};
+use crate::upstream::{BinlogSource, Call, Events, Located, SchemaSeed, UpstreamError};
 use dm_rules::TaskRules;
 
 /// A MySQL / MariaDB server.
@@ -54,6 +55,25 @@ impl BinlogSource for MySqlSource {
             let tables = discover::list_tables(&mut conn, rules).await?;
             let _ = conn.disconnect().await;
             Ok(tables.into_iter().map(|t| (t.schema, t.table)).collect())
+        })
+    }
+
+    fn schema_seed<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, SchemaSeed> {
+        Box::pin(async move {
+            let setup: Vec<String> = self
+                .opts
+                .setup()
+                .iter()
+                .cloned()
+                .chain(read_session_setup())
+                .collect();
+            let opts = OptsBuilder::from_opts(self.opts.clone()).setup(setup);
+            let mut conn = Conn::new(opts)
+                .await
+                .map_err(upstream("connecting to read the table definitions"))?;
+            let seed = discover::schema_seed(&mut conn, rules).await;
+            let _ = conn.disconnect().await;
+            seed
         })
     }
 

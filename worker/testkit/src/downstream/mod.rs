@@ -23,7 +23,7 @@ use engine::{Cell, Engine, SqlError};
 use dm_worker::db_error::DbError;
 use dm_worker::downstream::{
     Call, CheckpointKey, Commit, Downstream, DownstreamError, MetaTables, OpenChunk, OpenSync,
-    Position, ShardIntent, StoredChunk,
+    Position, ShardIntent, StoredChunk, StoredSchema,
 };
 
 /// (meta schema, task, source).
@@ -40,6 +40,9 @@ struct Db {
     checkpoints: BTreeMap<(String, String, String, u32), (u64, Position)>,
     intents: BTreeMap<SourceKey, ShardIntent>,
     groups: BTreeMap<SourceKey, String>,
+    /// The schema tracker's stored states per source, oldest first.
+    schema_states: BTreeMap<SourceKey, Vec<StoredSchema>>,
+    next_schema_seq: u64,
     /// The full copy's plan per source, with the chunks' done-marks.
     plans: BTreeMap<SourceKey, Vec<StoredChunk>>,
     /// The epochs whose copy chunks committed, per source.
@@ -462,12 +465,14 @@ impl Downstream for MemDownstream {
             checkpoints,
             intents,
             groups,
+            schema_states,
             ..
         } = &mut *db;
         fences.retain(|k, _| engine.schemas.contains(&k.0));
         checkpoints.retain(|k, _| engine.schemas.contains(&k.0));
         intents.retain(|k, _| engine.schemas.contains(&k.0));
         groups.retain(|k, _| engine.schemas.contains(&k.0));
+        schema_states.retain(|k, _| engine.schemas.contains(&k.0));
         Self::forget_dropped_plans(&mut db);
         ready(result)
     }
@@ -597,6 +602,41 @@ impl Downstream for MemDownstream {
                 }
             }),
         )
+    }
+
+    fn schema_states<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+    ) -> Call<'a, Vec<StoredSchema>> {
+        let found = self
+            .lock()
+            .schema_states
+            .get(&source_key(meta, source))
+            .cloned()
+            .unwrap_or_default();
+        ready(Ok(found))
+    }
+
+    fn save_schema_state<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        state: &'a StoredSchema,
+        keep: usize,
+    ) -> Call<'a, Commit> {
+        ready(self.fenced_write(meta, source, epoch, |db, key| {
+            db.next_schema_seq += 1;
+            let seq = db.next_schema_seq;
+            let states = db.schema_states.entry(key.clone()).or_default();
+            states.push(StoredSchema {
+                seq,
+                ..state.clone()
+            });
+            let old = states.len().saturating_sub(keep.max(1));
+            states.drain(..old);
+        }))
     }
 }
 

@@ -18,8 +18,8 @@ use tokio::sync::Notify;
 use dm_rules::TaskRules;
 use dm_worker::position::Position;
 use dm_worker::upstream::{
-    BinlogSource, Call, Column, ColumnType, Event, Events, Located, RowChange, RowKind,
-    UpstreamError, Value,
+    BinlogSource, Call, Column, ColumnType, Event, Events, Located, RowChange, RowKind, SchemaSeed,
+    SeedSchema, SeedTable, UpstreamError, Value,
 };
 
 /// The first binlog file; a restart opens the next (`mem-bin.000002`, ...).
@@ -53,6 +53,48 @@ struct Server {
     pos: u32,
     /// Restarts so far: a reader opened before one sees its stream close.
     restarts: u64,
+}
+
+impl Table {
+    /// The definition as `SHOW CREATE TABLE` prints it.
+    fn show_create(&self, name: &str) -> String {
+        format!(
+            "CREATE TABLE `{name}` (\n  {},\n  PRIMARY KEY (`id`)\n)",
+            self.definitions.join(",\n  ")
+        )
+    }
+}
+
+/// The definitions of the tables `rules` select; the server's character
+/// set is utf8mb4, as its text columns are.
+fn schema_seed(tables: &BTreeMap<(String, String), Table>, rules: &TaskRules) -> SchemaSeed {
+    let selected: Vec<_> = tables
+        .iter()
+        .filter(|((schema, table), _)| rules.selects(schema, table))
+        .collect();
+    let mut schemas: Vec<String> = selected.iter().map(|((s, _), _)| s.clone()).collect();
+    schemas.dedup();
+    SchemaSeed {
+        server_charset: UTF8MB4.into(),
+        server_collation: "utf8mb4_general_ci".into(),
+        mariadb: true,
+        schemas: schemas
+            .into_iter()
+            .map(|name| SeedSchema {
+                name,
+                charset: UTF8MB4.into(),
+                collation: "utf8mb4_general_ci".into(),
+            })
+            .collect(),
+        tables: selected
+            .into_iter()
+            .map(|((schema, table), t)| SeedTable {
+                schema: schema.clone(),
+                table: table.clone(),
+                create: t.show_create(table),
+            })
+            .collect(),
+    }
 }
 
 /// The name of binlog file number `n`.
@@ -459,6 +501,11 @@ impl BinlogSource for MemUpstream {
             .cloned()
             .collect();
         Box::pin(std::future::ready(Ok(tables)))
+    }
+
+    fn schema_seed<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, SchemaSeed> {
+        let seed = schema_seed(&self.lock().tables, rules);
+        Box::pin(std::future::ready(Ok(seed)))
     }
 
     fn position(&self) -> Call<'_, Position> {

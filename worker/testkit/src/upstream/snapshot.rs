@@ -16,7 +16,7 @@ use dm_rules::TaskRules;
 use dm_worker::position::Position;
 use dm_worker::upstream::{
     BaseTable, ChunkRows, Column, CopyCall, CopySnapshot, CopySource, IndexColumn, KeyRange,
-    TextRow, UpstreamError, Value,
+    SchemaSeed, TextRow, UpstreamError, Value,
 };
 
 type Tables = BTreeMap<(String, String), Table>;
@@ -140,12 +140,11 @@ impl CopySnapshot for MemSnapshot {
     }
 
     fn show_create<'a>(&'a mut self, schema: &'a str, table: &'a str) -> CopyCall<'a, String> {
-        ready(self.table(schema, table).map(|t| {
-            format!(
-                "CREATE TABLE `{table}` (\n  {},\n  PRIMARY KEY (`id`)\n)",
-                t.definitions.join(",\n  ")
-            )
-        }))
+        ready(self.table(schema, table).map(|t| t.show_create(table)))
+    }
+
+    fn schema_seed<'a>(&'a mut self, rules: &'a TaskRules) -> CopyCall<'a, SchemaSeed> {
+        ready(Ok(super::schema_seed(&self.tables, rules)))
     }
 
     fn writable_columns<'a>(
