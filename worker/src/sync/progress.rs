@@ -27,9 +27,20 @@ impl Progress {
         ))))
     }
 
-    /// The run starts over with its lanes at `lanes`.
+    /// The run starts over with its lanes at `lanes` (the `binlog-schema`
+    /// operations it applied stay applied).
     pub fn restart(&self, lanes: Vec<Position>) {
-        *lock(&self.0) = SyncProgress::new(Instant::now(), lanes);
+        let mut p = lock(&self.0);
+        let applied = p.schema_ops_applied;
+        *p = SyncProgress::new(Instant::now(), lanes);
+        p.schema_ops_applied = applied;
+    }
+
+    /// The `binlog-schema` operations up to `id` are applied and persisted
+    /// (the report tells the leader, which then stops sending them).
+    pub fn schema_ops_applied(&self, id: u64) {
+        let mut p = lock(&self.0);
+        p.schema_ops_applied = p.schema_ops_applied.max(id);
     }
 
     /// The reader read an event ending at `end`, written at `timestamp`.

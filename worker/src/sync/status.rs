@@ -30,6 +30,8 @@ pub struct SyncProgress {
     pub shard_ddl: Option<pb::ShardDdlInfo>,
     /// The open window of a sharding group within the source.
     pub shard_group: Option<pb::ShardingGroup>,
+    /// The highest `binlog-schema` operation id applied (and persisted).
+    pub schema_ops_applied: u64,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -47,6 +49,7 @@ impl SyncProgress {
             rows: 0,
             shard_ddl: None,
             shard_group: None,
+            schema_ops_applied: 0,
             samples: VecDeque::new(),
         }
     }
