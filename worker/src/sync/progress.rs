@@ -111,3 +111,29 @@ impl Progress {
         lock(&self.0).clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(pos: u32) -> Position {
+        Position {
+            binlog_name: "mysql-bin.000001".into(),
+            binlog_pos: pos,
+            binlog_gtid: String::new(),
+        }
+    }
+
+    #[test]
+    fn applied_schema_operations_only_grow_and_outlive_a_restart() {
+        let progress = Progress::new(at(4));
+        assert_eq!(progress.snapshot().schema_ops_applied, 0);
+        progress.schema_ops_applied(5);
+        progress.schema_ops_applied(3);
+        assert_eq!(progress.snapshot().schema_ops_applied, 5);
+        progress.restart(vec![at(100), at(120)]);
+        let p = progress.snapshot();
+        assert_eq!(p.schema_ops_applied, 5);
+        assert_eq!(p.committed, at(100));
+    }
+}
