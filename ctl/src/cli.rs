@@ -143,9 +143,10 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         max_rows: u32,
     },
-    /// Show, replace or drop a table definition a subtask's schema
-    /// tracker holds (held by the masters until the subtask's worker
-    /// applies it; takes effect when the paused subtask resumes).
+    /// Show, replace or drop a table definition a subtask tracks.
+    ///
+    /// Operations are held by the masters until the source's worker
+    /// applies them: they take effect when the paused subtask resumes.
     #[command(subcommand)]
     BinlogSchema(BinlogSchemaOp),
     /// DM 2.0.7's name for binlog-schema: `get` (list), `set` (update),

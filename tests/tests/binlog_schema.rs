@@ -3,12 +3,13 @@
 //! subtask runs, for an unknown task or source and for a file that is not
 //! one CREATE TABLE (named); accepted ones (from a file, from the upstream,
 //! from the routed downstream table, deletes) are held by the masters and
-//! survive a SIGKILL of the leader; `list` shows the tracked definition
+//! survive a SIGKILL of the leader and reach the source's next worker;
+//! `list` shows the tracked definition
 //! persisted downstream and the operations still held.
 
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_syncing, wait_task_stage};
+use dm_tests::cluster::{bound_worker, dmctl, wait_bound, wait_syncing, wait_task_stage};
 use dm_tests::scenario::OneSource;
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
@@ -44,6 +45,24 @@ fn pending(answer: &Value) -> Vec<(u64, String, String)> {
         .collect()
 }
 
+/// `text` without terminal colour sequences (`ESC [ ... m`).
+fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 fn accepted(answer: &Value, id: u64) {
     assert_eq!(answer["result"], true, "{answer}");
     assert_eq!(answer["sources"][0]["result"], true, "{answer}");
@@ -63,7 +82,7 @@ fn refused(answer: &Value, msg: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn operations_are_checked_held_in_raft_and_listed() {
     let mut c = OneSource::start(
-        1,
+        2,
         &[
             "CREATE DATABASE app",
             "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
@@ -335,6 +354,41 @@ async fn operations_are_checked_held_in_raft_and_listed() {
     .await;
     check_held(&listed);
     c.masters.spawn(index).expect("restart the old leader");
+
+    // ... and the source's next worker gets every one in its assignment.
+    let first = bound_worker(&c.addrs, "mysql1")
+        .await
+        .expect("binding")
+        .expect("bound");
+    let first_index = c.workers.index_of(&first).expect("worker index");
+    c.workers
+        .kill(first_index)
+        .expect("SIGKILL the bound worker");
+    let next = wait_bound(&c.addrs, "mysql1", Some(&first), DEADLINE)
+        .await
+        .expect("the source moves");
+    let log = c
+        .workers
+        .log_path(c.workers.index_of(&next).expect("worker index"));
+    dm_tests::wait_until(
+        "the next worker is handed the held operations",
+        DEADLINE,
+        Duration::from_millis(50),
+        || {
+            let log = log.clone();
+            async move {
+                let text = without_ansi(&std::fs::read_to_string(&log).unwrap_or_default());
+                text.lines()
+                    .any(|l| {
+                        l.contains("binlog-schema operations held")
+                            && l.contains("ids=[1, 2, 3, 4, 5, 6]")
+                    })
+                    .then_some(())
+            }
+        },
+    )
+    .await
+    .expect("held operations in the assignment");
 
     // `list` reads the row in effect (the highest seq) of the tracker's
     // persisted state downstream.

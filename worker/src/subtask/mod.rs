@@ -169,10 +169,15 @@ impl Supervisor {
                     changed
                 });
                 let schema_ops = SchemaOp::from_assignment(&sub.schema_ops);
+                let task = &entry.spec.task;
                 entry.schema_ops.send_if_modified(|ops| {
-                    let changed = *ops != schema_ops;
+                    if *ops == schema_ops {
+                        return false;
+                    }
+                    let ids: Vec<u64> = schema_ops.iter().map(|op| op.id).collect();
+                    tracing::info!(%task, %source, ?ids, "binlog-schema operations held for the subtask (applied when its sync starts)");
                     *ops = schema_ops;
-                    changed
+                    true
                 });
             }
         }
