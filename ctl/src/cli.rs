@@ -143,8 +143,87 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         max_rows: u32,
     },
+    /// Show, replace or drop a table definition a subtask tracks.
+    ///
+    /// Operations are held by the masters until the source's worker
+    /// applies them: they take effect when the paused subtask resumes.
+    #[command(subcommand)]
+    BinlogSchema(BinlogSchemaOp),
+    /// DM 2.0.7's name for binlog-schema: `get` (list), `set` (update),
+    /// `remove` (delete).
+    OperateSchema {
+        op: OperateSchemaOp,
+        /// Task name or task file.
+        task: String,
+        /// The file holding the CREATE TABLE statement (`set`).
+        schema_file: Option<PathBuf>,
+        /// Database of the upstream table.
+        #[arg(short = 'd', long)]
+        database: Option<String>,
+        /// The upstream table.
+        #[arg(short = 't', long)]
+        table: Option<String>,
+        /// Accepted for DM's command lines; no effect (the definition is
+        /// always persisted with the checkpoint).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        flush: Option<bool>,
+        /// Accepted for DM's command lines; no effect (DM's optimistic
+        /// shard mode only).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        sync: Option<bool>,
+    },
     /// Leave the interactive prompt.
     Exit,
+}
+
+/// `binlog-schema` commands. The table is given as `TASK SOURCE DATABASE
+/// TABLE`, or as `TASK DATABASE TABLE` with `-s SOURCE` (DM's form).
+#[derive(Debug, Subcommand)]
+pub enum BinlogSchemaOp {
+    /// Show the tracked CREATE TABLE of a table, and the operations held
+    /// for it.
+    List {
+        /// TASK SOURCE DATABASE TABLE, or TASK DATABASE TABLE with -s.
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Replace the tracked definition with a file's CREATE TABLE
+    /// statement, or with the upstream's (`--from-source`) or the routed
+    /// downstream table's (`--from-target`) current one.
+    Update {
+        /// TASK SOURCE DATABASE TABLE [FILE], or TASK DATABASE TABLE
+        /// [FILE] with -s.
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+        /// Read the definition from the source's upstream table.
+        #[arg(long)]
+        from_source: bool,
+        /// Read the definition from the downstream table the upstream
+        /// table is routed to.
+        #[arg(long)]
+        from_target: bool,
+        /// Accepted for DM's command lines; no effect (the definition is
+        /// always persisted with the checkpoint).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        flush: Option<bool>,
+        /// Accepted for DM's command lines; no effect (DM's optimistic
+        /// shard mode only).
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        sync: Option<bool>,
+    },
+    /// Forget the tracked definition of a table.
+    Delete {
+        /// TASK SOURCE DATABASE TABLE, or TASK DATABASE TABLE with -s.
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OperateSchemaOp {
+    Get,
+    Set,
+    Remove,
 }
 
 /// A task given by name or by its file.

@@ -8,9 +8,10 @@ use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use serde::Serialize;
 
-use crate::cli::{Command, ConfigKind, SourceOp};
+use crate::cli::{BinlogSchemaOp, Command, ConfigKind, OperateSchemaOp, SourceOp};
 use crate::client::Masters;
 use crate::error::CtlError;
+use crate::schema;
 
 /// Sends `req` with the client method `$method` to the first master that answers.
 macro_rules! rpc {
@@ -313,11 +314,82 @@ async fn execute(
             let resp = rpc!(masters, check_diff, req)?;
             answer(&crate::diff::printable(&resp), resp.result)
         }
+        Command::BinlogSchema(op) => {
+            let (verb, args, from) = match op {
+                BinlogSchemaOp::List { args } => {
+                    (schema::Verb::List, args, schema::From::default())
+                }
+                BinlogSchemaOp::Update {
+                    args,
+                    from_source,
+                    from_target,
+                    ..
+                } => (
+                    schema::Verb::Update,
+                    args,
+                    schema::From {
+                        source: from_source,
+                        target: from_target,
+                    },
+                ),
+                BinlogSchemaOp::Delete { args } => {
+                    (schema::Verb::Delete, args, schema::From::default())
+                }
+            };
+            let target = schema::target(verb, &args, &sources)?;
+            let task = task_name(&target.task)?;
+            let req = schema::request(verb, target, task, from)?;
+            operate_schema(req, masters).await?
+        }
+        Command::OperateSchema {
+            op,
+            task,
+            schema_file,
+            database,
+            table,
+            ..
+        } => {
+            let verb = match op {
+                OperateSchemaOp::Get => schema::Verb::List,
+                OperateSchemaOp::Set => schema::Verb::Update,
+                OperateSchemaOp::Remove => schema::Verb::Delete,
+            };
+            if sources.is_empty() {
+                return Ok(failure(
+                    "must specify at least one source (`-s` / `--source`)",
+                ));
+            }
+            let (Some(database), Some(table)) = (database, table) else {
+                return Ok(failure("must specify 'database' (`-d`) and 'table' (`-t`)"));
+            };
+            if verb != schema::Verb::Update && schema_file.is_some() {
+                return Ok(failure("a schema file is only taken by 'set'"));
+            }
+            let target = schema::Target {
+                task: task.clone(),
+                sources,
+                database,
+                table,
+                file: schema_file.map(|f| f.display().to_string()),
+            };
+            let req = schema::request(verb, target, task_name(&task)?, schema::From::default())?;
+            operate_schema(req, masters).await?
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,
         },
     })
+}
+
+/// Sends a `binlog-schema` request; it succeeds when every source did.
+async fn operate_schema(
+    req: pb::OperateSchemaRequest,
+    masters: &Masters,
+) -> Result<Outcome, CtlError> {
+    let resp = rpc!(masters, operate_schema, req)?;
+    let ok = resp.result && resp.sources.iter().all(|s| s.result);
+    Ok(answer(&resp, ok))
 }
 
 async fn operate_task(

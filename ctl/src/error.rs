@@ -16,6 +16,9 @@ pub enum CtlError {
     /// A master answered with an error.
     #[error("{addr}: {}", .status.message())]
     Rpc { addr: String, status: tonic::Status },
+    /// A `binlog-schema update` file is not one CREATE TABLE statement.
+    #[error("schema file {path}: {reason}")]
+    SchemaFile { path: String, reason: String },
     #[error("{path}: {source}")]
     Io {
         path: String,

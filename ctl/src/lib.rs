@@ -12,6 +12,7 @@ pub mod client;
 pub mod commands;
 pub mod diff;
 pub mod error;
+pub mod schema;
 pub mod status;
 
 use std::io::{BufRead, IsTerminal, Write};

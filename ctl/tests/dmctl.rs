@@ -96,3 +96,42 @@ fn interactive_mode_reads_commands_from_stdin() {
     assert!(!text.contains("cannot reach"), "stopped at exit: {text}");
     assert!(!out.status.success(), "a bad command fails the session");
 }
+
+#[test]
+fn a_schema_file_that_is_not_one_create_table_is_named_before_any_master_is_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("t.sql");
+    std::fs::write(&path, "CREATE TABLE t (id INT").expect("write");
+    let dead = dead_addr();
+    let file = path.to_str().expect("utf-8");
+    for args in [
+        vec!["binlog-schema", "update", "task", "mysql1", "db", "t", file],
+        vec![
+            "operate-schema",
+            "set",
+            "-s",
+            "mysql1",
+            "task",
+            "-d",
+            "db",
+            "-t",
+            "t",
+            file,
+        ],
+    ] {
+        let mut all = vec!["-master-addr", dead.as_str()];
+        all.extend(args);
+        let out = dmctl(&all, "");
+        assert!(!out.status.success());
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON answer");
+        assert_eq!(json["result"], false);
+        let msg = json["msg"].as_str().expect("msg");
+        assert!(
+            msg.starts_with(&format!(
+                "schema file {}: is not valid SQL (",
+                path.display()
+            )),
+            "{msg}"
+        );
+    }
+}

@@ -1,11 +1,13 @@
 //! What a master asks of the users' databases, behind one trait.
 //!
-//! A master touches the upstream and downstream servers in four places
+//! A master touches the upstream and downstream servers in five places
 //! only: `operate-source create` checks that the upstream answers, the task
 //! pre-check reads each source's facts (variables, grants, tables,
 //! binlogs) and the downstream's,
-//! `--remove-meta` drops a task's meta tables downstream, and `check-diff`
-//! compares a task's upstream and downstream tables. The binary uses
+//! `--remove-meta` drops a task's meta tables downstream, `check-diff`
+//! compares a task's upstream and downstream tables, and `binlog-schema`
+//! reads table definitions and the tracked ones
+//! ([`crate::tracked_schema`]). The binary uses
 //! [`MySqlDatabases`]; the deterministic simulation, which has no servers,
 //! supplies its own implementation, so the same master code runs in both.
 
@@ -37,6 +39,28 @@ pub enum DatabaseError {
     DownstreamUnreachable {
         addr: String,
         error: mysql_async::Error,
+    },
+    /// A read for `binlog-schema` failed.
+    #[error("cannot read the {side} {at}: {error}")]
+    ReadFailed {
+        side: &'static str,
+        at: String,
+        error: mysql_async::Error,
+    },
+    /// A read for `binlog-schema` did not answer in time.
+    #[error("the {side} {at} did not answer within {secs} s")]
+    ReadTimeout {
+        side: &'static str,
+        at: String,
+        secs: u64,
+    },
+    /// `SHOW CREATE TABLE` refused (no such table, no privilege).
+    #[error("cannot read the definition of {table} on the {side} {at}: {why}")]
+    NoSuchTable {
+        side: &'static str,
+        at: String,
+        table: String,
+        why: String,
     },
     /// `--remove-meta` could not drop a meta table.
     #[error("--remove-meta: dropping {table} on {addr}: {error}")]
@@ -79,6 +103,33 @@ pub trait Databases: Send + Sync + fmt::Debug + 'static {
         sources: &'a BTreeMap<String, SourceConfig>,
         limits: DiffLimits,
     ) -> BoxFuture<'a, Result<DiffReport, DiffError>>;
+
+    /// `SHOW CREATE TABLE` of an upstream table of `source`
+    /// (`binlog-schema update --from-source`).
+    fn upstream_create_table<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+        schema: &'a str,
+        table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>>;
+
+    /// `SHOW CREATE TABLE` of a table of `task`'s downstream
+    /// (`binlog-schema update --from-target`).
+    fn downstream_create_table<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        schema: &'a str,
+        table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>>;
+
+    /// The schema tracker's persisted state (JSON) in effect for `source`
+    /// of `task`, if any (`binlog-schema list`; see
+    /// [`crate::tracked_schema`]).
+    fn tracked_schema_state<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        source: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, DatabaseError>>;
 }
 
 /// Real MySQL / MariaDB servers, over the network.
@@ -119,5 +170,35 @@ impl Databases for MySqlDatabases {
         limits: DiffLimits,
     ) -> BoxFuture<'a, Result<DiffReport, DiffError>> {
         Box::pin(crate::diff::mysql::check_diff(task, sources, limits))
+    }
+
+    fn upstream_create_table<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+        schema: &'a str,
+        table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
+        Box::pin(crate::tracked_schema::upstream_create_table(
+            source, schema, table,
+        ))
+    }
+
+    fn downstream_create_table<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        schema: &'a str,
+        table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
+        Box::pin(crate::tracked_schema::downstream_create_table(
+            task, schema, table,
+        ))
+    }
+
+    fn tracked_schema_state<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        source: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, DatabaseError>> {
+        Box::pin(crate::tracked_schema::tracked_state(task, source))
     }
 }

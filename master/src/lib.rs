@@ -31,6 +31,7 @@ pub mod server;
 pub mod service;
 pub mod start;
 pub mod state;
+pub mod tracked_schema;
 mod upstream_check;
 
 use anyhow::Context;

@@ -20,6 +20,7 @@ const SUFFIXES: &[&str] = &[
     "copy_chunk",
     "shard_ddl",
     "shard_group",
+    "schema",
     "loader_checkpoint",
     "syncer_checkpoint",
     "syncer_sharding_meta",

@@ -12,6 +12,7 @@
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`net`]: the network as an input (connectors for clients).
+//! - [`schema_op`]: the CREATE TABLE text `binlog-schema update` takes.
 //! - [`sql`]: SQL text both daemons write (identifiers, session setup).
 //! - [`version`]: what a build says about itself (`/status`).
 
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod net;
+pub mod schema_op;
 pub mod shutdown;
 pub mod sql;
 pub mod version;

@@ -1,6 +1,7 @@
 //! The master's databases in the simulation: every upstream answers, the
 //! downstream passes the pre-check, and
-//! meta tables are removed without a server; `check-diff` is not available. (The data path's in-memory
+//! meta tables are removed without a server; `check-diff` and the table
+//! reads of `binlog-schema` are not available (no tracked state is found). (The data path's in-memory
 //! servers are separate; see the worker's upstream and downstream traits.)
 
 use std::collections::BTreeMap;
@@ -61,5 +62,40 @@ impl Databases for SimDatabases {
                 "the simulation has no database servers to compare".into(),
             ))
         })
+    }
+
+    fn upstream_create_table<'a>(
+        &'a self,
+        source: &'a SourceConfig,
+        _schema: &'a str,
+        _table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
+        let at = format!("{}:{}", source.from.host, source.from.port);
+        Box::pin(async move { Err(DatabaseError::UpstreamTimeout { at, secs: 0 }) })
+    }
+
+    fn downstream_create_table<'a>(
+        &'a self,
+        task: &'a TaskConfig,
+        _schema: &'a str,
+        _table: &'a str,
+    ) -> BoxFuture<'a, Result<String, DatabaseError>> {
+        let target = &task.target_database;
+        let at = format!("{}:{}", target.host, target.port);
+        Box::pin(async move {
+            Err(DatabaseError::ReadTimeout {
+                side: "downstream",
+                at,
+                secs: 0,
+            })
+        })
+    }
+
+    fn tracked_schema_state<'a>(
+        &'a self,
+        _task: &'a TaskConfig,
+        _source: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, DatabaseError>> {
+        Box::pin(async { Ok(None) })
     }
 }

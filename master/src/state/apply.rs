@@ -167,6 +167,7 @@ impl ClusterState {
                 }
                 let emptied = task.stages.is_empty();
                 self.shard_ddl_sources_left(name, &targets);
+                self.schema_ops_sources_left(name, &targets);
                 if emptied {
                     self.tasks.remove(name);
                     self.checkpoints.remove(name);
@@ -183,6 +184,15 @@ impl ClusterState {
                 owner,
                 force_remove,
             } => self.unlock_ddl_lock(lock, owner, *force_remove)?,
+            Command::AddSchemaOps { task, ops } => {
+                let ids = self.add_schema_ops(task, ops, now_ms)?;
+                return Ok(Response::SchemaOps { ids });
+            }
+            Command::SchemaOpsApplied {
+                task,
+                source,
+                applied,
+            } => self.schema_ops_applied(task, source, *applied),
             Command::Noop => {}
             Command::ReportCheckpoints { reports } => {
                 for report in reports {

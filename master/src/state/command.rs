@@ -3,6 +3,7 @@
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
+use super::schema_ops::NewSchemaOp;
 use super::shard_ddl::{Arrival, DdlPosition};
 
 /// One Raft log entry's payload: a command and the leader's clock when it
@@ -74,6 +75,15 @@ pub enum Command {
         #[serde(default)]
         force_remove: bool,
     },
+    /// `binlog-schema update` / `delete`: operations for sources of a
+    /// task, held until their subtasks applied them.
+    AddSchemaOps { task: String, ops: Vec<NewSchemaOp> },
+    /// A subtask reported the operations up to `applied` applied.
+    SchemaOpsApplied {
+        task: String,
+        source: String,
+        applied: u64,
+    },
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
@@ -104,6 +114,8 @@ pub enum Response {
     Done,
     /// Applied; the binding got this epoch.
     Bound { epoch: u64 },
+    /// Applied; the `binlog-schema` operations got these ids, in order.
+    SchemaOps { ids: Vec<u64> },
     /// Not applied: the command does not fit the state.
     Rejected(Rejection),
 }

@@ -3,7 +3,9 @@
 
 use dm_proto::config::SourceConfig;
 
-use super::{Arrival, CheckpointReport, Command, DdlPosition, Request, Response, TaskStage};
+use super::{
+    Arrival, CheckpointReport, Command, DdlPosition, NewSchemaOp, Request, Response, TaskStage,
+};
 
 fn encode(command: Command) -> String {
     serde_json::to_string(&Request {
@@ -141,6 +143,34 @@ fn every_command_has_a_pinned_encoding() {
             r#"{"command":{"UnlockDdlLock":{"lock":"t-`db`.`tb`","owner":"mysql2","force_remove":true}},"proposed_at_ms":1700000000000}"#,
         ),
         (
+            Command::AddSchemaOps {
+                task: "t".into(),
+                ops: vec![
+                    NewSchemaOp {
+                        source: "mysql1".into(),
+                        schema: "db".into(),
+                        table: "tb".into(),
+                        create: Some("CREATE TABLE tb (id INT)".into()),
+                    },
+                    NewSchemaOp {
+                        source: "mysql2".into(),
+                        schema: "db".into(),
+                        table: "tb".into(),
+                        create: None,
+                    },
+                ],
+            },
+            r#"{"command":{"AddSchemaOps":{"task":"t","ops":[{"source":"mysql1","schema":"db","table":"tb","create":"CREATE TABLE tb (id INT)"},{"source":"mysql2","schema":"db","table":"tb","create":null}]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::SchemaOpsApplied {
+                task: "t".into(),
+                source: "mysql1".into(),
+                applied: 3,
+            },
+            r#"{"command":{"SchemaOpsApplied":{"task":"t","source":"mysql1","applied":3}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
             Command::Noop,
             r#"{"command":"Noop","proposed_at_ms":1700000000000}"#,
         ),
@@ -162,6 +192,10 @@ fn responses_have_a_pinned_encoding() {
     assert_eq!(
         serde_json::to_string(&Response::Bound { epoch: 7 }).expect("encodes"),
         r#"{"Bound":{"epoch":7}}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Response::SchemaOps { ids: vec![4, 5] }).expect("encodes"),
+        r#"{"SchemaOps":{"ids":[4,5]}}"#
     );
 }
 

@@ -15,6 +15,7 @@ mod apply;
 mod command;
 #[cfg(test)]
 mod encoding_tests;
+mod schema_ops;
 mod shard_ddl;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
 pub use command::{CheckpointReport, Command, Rejection, Request, Response, TaskStage};
+pub use schema_ops::{NewSchemaOp, SchemaOp};
 pub use shard_ddl::{lock_id, Arrival, DdlPosition, LockMember, LockOp, ShardDdlLock};
 
 /// Version of the [`ClusterState`] layout, stored with it in snapshots.
@@ -58,6 +60,13 @@ pub struct ClusterState {
     /// The epoch the next binding gets; epochs only grow.
     #[serde(default = "first_epoch")]
     pub next_epoch: u64,
+    /// `binlog-schema` operations not applied yet: task -> source ->
+    /// operations, ascending id (see `schema_ops`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schema_ops: BTreeMap<String, BTreeMap<String, Vec<SchemaOp>>>,
+    /// The id the next `binlog-schema` operation gets; ids only grow.
+    #[serde(default = "schema_ops::first_schema_op")]
+    pub next_schema_op: u64,
 }
 
 fn first_epoch() -> u64 {
@@ -76,6 +85,8 @@ impl Default for ClusterState {
             checkpoints: BTreeMap::new(),
             shard_ddl_locks: BTreeMap::new(),
             next_epoch: first_epoch(),
+            schema_ops: BTreeMap::new(),
+            next_schema_op: schema_ops::first_schema_op(),
         }
     }
 }

@@ -33,10 +33,12 @@
 //!   TABLE` specifications sqlparser does not read, from the tokens.
 //! - [`tracker`]: the state, seeding and persisted text.
 //! - [`error`]: the one error enum, [`SchemaError`].
+//! - [`ops`]: `binlog-schema` operations from the leader ([`SchemaOp`]).
 
 mod alter;
 mod apply;
 mod error;
+mod ops;
 mod parse;
 mod seed;
 mod specs;
@@ -49,5 +51,6 @@ mod tests;
 
 pub use apply::{Applied, Change};
 pub use error::{SchemaError, Subject};
+pub use ops::SchemaOp;
 pub use table::{Charset, ColumnDef, Generated, Key, TableDef};
 pub use tracker::{Flavor, SchemaTracker, TableName, FORMAT};

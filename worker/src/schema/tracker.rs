@@ -112,6 +112,20 @@ impl SchemaTracker {
         Ok(version)
     }
 
+    /// Sets `schema`.`table` from `CREATE TABLE` text given by hand
+    /// (`binlog-schema update`), whatever name the text gives it; returns
+    /// its new version.
+    pub fn replace(&mut self, schema: &str, table: &str, create_sql: &str) -> Result<u64, SchemaError> {
+        let charset = self.schema_charset(schema);
+        let mut def = TableDef::from_create(schema, create_sql, &charset)?;
+        def.name = table.to_string();
+        self.schemas.entry(schema.to_string()).or_insert(None);
+        def.version = self.next_version();
+        let version = def.version;
+        self.put(def);
+        Ok(version)
+    }
+
     /// Applies `ddl_sql` as [`Self::apply`] for a task that reads only the
     /// tables `selects` admits (`selects(schema, "")`: the schema itself):
     /// tables it does not read are not kept, and what the tracker cannot

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use crate::assignments::{self, Assignments, Change};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
+use crate::schema::SchemaOp;
 use crate::sync::progress::Progress;
 use backoff::{AutoResume, Policy, Seen, Verdict};
 use stage::{Decision, Expected, UnitState};
@@ -46,6 +47,9 @@ struct Subtask {
     shared: Arc<Mutex<UnitShared>>,
     /// The leader's shard-DDL operation, as its unit sees it.
     shard_ops: watch::Sender<Option<pb::ShardDdlOperation>>,
+    /// The `binlog-schema` operations the leader holds for this subtask;
+    /// a sync takes them when it starts.
+    schema_ops: watch::Sender<Vec<SchemaOp>>,
 }
 
 impl Subtask {
@@ -155,6 +159,7 @@ impl Supervisor {
                     handle: None,
                     shared: Arc::new(Mutex::new(UnitShared::new())),
                     shard_ops: watch::channel(None).0,
+                    schema_ops: watch::channel(Vec::new()).0,
                 });
                 entry.expected = expected;
                 entry.resume_seq = sub.resume_seq;
@@ -162,6 +167,17 @@ impl Supervisor {
                     let changed = *op != sub.shard_ddl;
                     op.clone_from(&sub.shard_ddl);
                     changed
+                });
+                let schema_ops = SchemaOp::from_assignment(&sub.schema_ops);
+                let task = &entry.spec.task;
+                entry.schema_ops.send_if_modified(|ops| {
+                    if *ops == schema_ops {
+                        return false;
+                    }
+                    let ids: Vec<u64> = schema_ops.iter().map(|op| op.id).collect();
+                    tracing::info!(%task, %source, ?ids, "binlog-schema operations held for the subtask (applied when its sync starts)");
+                    *ops = schema_ops;
+                    true
                 });
             }
         }
@@ -294,7 +310,10 @@ impl Supervisor {
                         subtask.spec.clone(),
                         subtask.shared.clone(),
                         self.wake.clone(),
-                        subtask.shard_ops.subscribe(),
+                        unit::FromLeader {
+                            shard_ops: subtask.shard_ops.subscribe(),
+                            schema_ops: subtask.schema_ops.subscribe(),
+                        },
                         self.databases.clone(),
                     )));
                     subtask.state = UnitState::Running;
@@ -374,6 +393,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         shard_ddl: sync.as_ref().and_then(|p| p.shard_ddl.clone()),
         progress,
         generation: s.spec.generation,
+        schema_ops_applied: sync.as_ref().map_or(0, |p| p.schema_ops_applied),
     }
 }
 

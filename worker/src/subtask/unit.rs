@@ -14,6 +14,7 @@ use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
 use crate::databases::Databases;
 use crate::downstream::{MetaTables, Position};
 use crate::lock;
+use crate::schema::SchemaOp;
 use crate::sync::progress::Progress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
 use dm_rules::TaskRules;
@@ -30,6 +31,16 @@ pub struct UnitSpec {
     pub source_json: String,
     /// Which start of the task this is.
     pub generation: u64,
+}
+
+/// What the leader's heartbeat answers say about a subtask, as they
+/// arrive while its units run.
+#[derive(Debug)]
+pub struct FromLeader {
+    /// Its shard-DDL operation.
+    pub shard_ops: sync::shard::Ops,
+    /// The `binlog-schema` operations held for it.
+    pub schema_ops: tokio::sync::watch::Receiver<Vec<SchemaOp>>,
 }
 
 /// How a unit run ended.
@@ -84,10 +95,10 @@ pub async fn run(
     spec: UnitSpec,
     shared: Arc<Mutex<UnitShared>>,
     wake: Arc<Notify>,
-    shard_ops: sync::shard::Ops,
+    leader: FromLeader,
     databases: Arc<dyn Databases>,
 ) {
-    let end = run_units(&spec, &shared, shard_ops, &*databases).await;
+    let end = run_units(&spec, &shared, leader, &*databases).await;
     if let Some(end) = end {
         match &end {
             UnitEnd::Failed { error, transient } => {
@@ -109,7 +120,7 @@ pub async fn run(
 async fn run_units(
     spec: &UnitSpec,
     shared: &Arc<Mutex<UnitShared>>,
-    shard_ops: sync::shard::Ops,
+    leader: FromLeader,
     databases: &dyn Databases,
 ) -> Option<UnitEnd> {
     let failed = |error: String| {
@@ -196,7 +207,7 @@ async fn run_units(
         instance,
         &source,
         rules_for_sync,
-        shard_ops,
+        leader,
         databases,
     )
     .await
@@ -234,7 +245,7 @@ async fn sync_job(
     instance: &MySqlInstance,
     source: &SourceConfig,
     rules: TaskRules,
-    shard_ops: sync::shard::Ops,
+    leader: FromLeader,
     databases: &dyn Databases,
 ) -> Result<SyncJob, SyncError> {
     let syncer = task.syncer_for(instance);
@@ -287,7 +298,11 @@ async fn sync_job(
         lanes,
         statement_bytes,
         sharded: task.shard_mode != ShardMode::None,
-        shard_ops,
+        // The operations held when the sync starts: those that arrive
+        // later wait for its next start (as DM's, they take effect when a
+        // paused subtask resumes).
+        schema_ops: leader.schema_ops.borrow().clone(),
+        shard_ops: leader.shard_ops,
     })
 }
 

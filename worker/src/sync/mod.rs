@@ -113,6 +113,9 @@ pub struct SyncJob {
     pub sharded: bool,
     /// The leader's shard-DDL operation for this subtask.
     pub shard_ops: shard::Ops,
+    /// `binlog-schema` operations held for this subtask when it started,
+    /// ascending id (see `crate::schema::SchemaOp`).
+    pub schema_ops: Vec<crate::schema::SchemaOp>,
 }
 
 /// How a sync run ended (it never ends on its own otherwise).

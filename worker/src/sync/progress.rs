@@ -27,9 +27,20 @@ impl Progress {
         ))))
     }
 
-    /// The run starts over with its lanes at `lanes`.
+    /// The run starts over with its lanes at `lanes` (the `binlog-schema`
+    /// operations it applied stay applied).
     pub fn restart(&self, lanes: Vec<Position>) {
-        *lock(&self.0) = SyncProgress::new(Instant::now(), lanes);
+        let mut p = lock(&self.0);
+        let applied = p.schema_ops_applied;
+        *p = SyncProgress::new(Instant::now(), lanes);
+        p.schema_ops_applied = applied;
+    }
+
+    /// The `binlog-schema` operations up to `id` are applied and persisted
+    /// (the report tells the leader, which then stops sending them).
+    pub fn schema_ops_applied(&self, id: u64) {
+        let mut p = lock(&self.0);
+        p.schema_ops_applied = p.schema_ops_applied.max(id);
     }
 
     /// The reader read an event ending at `end`, written at `timestamp`.
@@ -106,5 +117,31 @@ impl Progress {
     /// A copy of the state, for the status report.
     pub fn snapshot(&self) -> SyncProgress {
         lock(&self.0).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(pos: u32) -> Position {
+        Position {
+            binlog_name: "mysql-bin.000001".into(),
+            binlog_pos: pos,
+            binlog_gtid: String::new(),
+        }
+    }
+
+    #[test]
+    fn applied_schema_operations_only_grow_and_outlive_a_restart() {
+        let progress = Progress::new(at(4));
+        assert_eq!(progress.snapshot().schema_ops_applied, 0);
+        progress.schema_ops_applied(5);
+        progress.schema_ops_applied(3);
+        assert_eq!(progress.snapshot().schema_ops_applied, 5);
+        progress.restart(vec![at(100), at(120)]);
+        let p = progress.snapshot();
+        assert_eq!(p.schema_ops_applied, 5);
+        assert_eq!(p.committed, at(100));
     }
 }

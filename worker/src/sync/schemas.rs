@@ -92,15 +92,12 @@ impl Schemas {
             // A copy's snapshots at different positions: the plan's may be
             // after the earliest chunk's.
             .or_else(|| states.first());
-        let (schemas, at) = match in_effect {
+        let (mut schemas, at, mut changed) = match in_effect {
             Some(stored) => {
                 let tracker = SchemaTracker::from_text(&stored.state)
                     .map_err(|e| stop(SyncError::Schema(e.to_string())))?;
                 let schemas = Self::new(tracker, stored.applied_op);
-                if states.len() == 1 {
-                    return Ok(schemas);
-                }
-                (schemas, stored.position.clone())
+                (schemas, stored.position.clone(), states.len() != 1)
             }
             None => {
                 let seed = job.upstream.schema_seed(&job.rules).await.map_err(stop)?;
@@ -115,11 +112,48 @@ impl Schemas {
                 );
                 tracing::warn!(task = %job.task, source = %job.source, "{warning}");
                 progress.warn(warning);
-                (Self::new(tracker, 0), from.clone())
+                (Self::new(tracker, 0), from.clone(), true)
             }
         };
-        schemas.store(job, &at, 1).await?;
+        changed |= schemas.apply_ops(job)?;
+        if changed {
+            schemas.store(job, &at, 1).await?;
+        }
+        // Also after a restart that had stored them: the leader then stops
+        // sending them.
+        progress.schema_ops_applied(schemas.applied_op);
         Ok(schemas)
+    }
+
+    /// Applies the `binlog-schema` operations not applied yet (their ids
+    /// are above the stored one), in order; whether there were any. A
+    /// definition that cannot be read pauses the subtask, naming it.
+    fn apply_ops(&mut self, job: &SyncJob) -> Result<bool, Stop> {
+        let mut any = false;
+        let stored = self.applied_op;
+        for op in job.schema_ops.iter().filter(|op| op.id > stored) {
+            match &op.create {
+                Some(create) => {
+                    self.tracker
+                        .replace(&op.schema, &op.table, create)
+                        .map_err(|e| {
+                            stop(SyncError::Schema(format!(
+                                "binlog-schema update of `{}`.`{}` (operation {}): {e}",
+                                op.schema, op.table, op.id
+                            )))
+                        })?;
+                }
+                None => {
+                    self.tracker.forget(&op.schema, &op.table);
+                }
+            }
+            tracing::info!(task = %job.task, source = %job.source, op = op.id,
+                table = %format!("`{}`.`{}`", op.schema, op.table),
+                deleted = op.create.is_none(), "binlog-schema operation applied");
+            self.applied_op = op.id;
+            any = true;
+        }
+        Ok(any)
     }
 
     fn new(tracker: SchemaTracker, applied_op: u64) -> Self {

@@ -33,6 +33,8 @@ pub struct SyncProgress {
     /// What may make this run wrong without stopping it (see
     /// `SyncStatus.warnings`).
     pub warnings: Vec<String>,
+    /// The highest `binlog-schema` operation id applied (and persisted).
+    pub schema_ops_applied: u64,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -51,6 +53,7 @@ impl SyncProgress {
             shard_ddl: None,
             shard_group: None,
             warnings: Vec::new(),
+            schema_ops_applied: 0,
             samples: VecDeque::new(),
         }
     }
