@@ -14,7 +14,7 @@ use crate::cluster::{
     create_source, create_source_from, dmctl, source_yaml, wait_bound, Masters, Workers,
 };
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
 use crate::tutorial::{self, Databases, Ports};
 
 /// How long a scenario waits for a binding.
@@ -57,14 +57,26 @@ pub async fn upstream_and_downstream_with(
     upstream_args: &[&str],
     downstream_args: &[&str],
 ) -> Result<(MariaDb, MariaDb)> {
+    upstream_and_downstream_logging(RowMetadata::Full, upstream_args, downstream_args).await
+}
+
+/// [`upstream_and_downstream_with`] with the upstream logging
+/// `row_metadata`.
+pub async fn upstream_and_downstream_logging(
+    row_metadata: RowMetadata,
+    upstream_args: &[&str],
+    downstream_args: &[&str],
+) -> Result<(MariaDb, MariaDb)> {
     let mut servers = MariaDb::start_many(2, |i| {
-        let args = if i == 0 {
-            upstream_args
+        let (args, options) = if i == 0 {
+            (
+                upstream_args,
+                MariaDbOptions::new(1).row_metadata(row_metadata),
+            )
         } else {
-            downstream_args
+            (downstream_args, MariaDbOptions::new(2))
         };
-        args.iter()
-            .fold(MariaDbOptions::new(i as u32 + 1), |o, a| o.arg(*a))
+        args.iter().fold(options, |o, a| o.arg(*a))
     })
     .await?;
     let downstream = servers
@@ -104,7 +116,25 @@ impl OneSource {
         downstream_args: &[&str],
         upstream_sql: &[&str],
     ) -> Result<Self> {
-        Self::start_full(workers, upstream_args, downstream_args, "", upstream_sql).await
+        Self::start_full(
+            workers,
+            RowMetadata::Full,
+            upstream_args,
+            downstream_args,
+            "",
+            upstream_sql,
+        )
+        .await
+    }
+
+    /// [`Self::start`] with the upstream logging `row_metadata` (MariaDB's
+    /// default `NO_LOG`, or `MINIMAL`: row events without column names).
+    pub async fn start_logging(
+        workers: usize,
+        row_metadata: RowMetadata,
+        upstream_sql: &[&str],
+    ) -> Result<Self> {
+        Self::start_full(workers, row_metadata, &[], &[], "", upstream_sql).await
     }
 
     /// [`Self::start`] with `source_extra` appended to the source file
@@ -114,18 +144,27 @@ impl OneSource {
         source_extra: &str,
         upstream_sql: &[&str],
     ) -> Result<Self> {
-        Self::start_full(workers, &[], &[], source_extra, upstream_sql).await
+        Self::start_full(
+            workers,
+            RowMetadata::Full,
+            &[],
+            &[],
+            source_extra,
+            upstream_sql,
+        )
+        .await
     }
 
     async fn start_full(
         workers: usize,
+        row_metadata: RowMetadata,
         upstream_args: &[&str],
         downstream_args: &[&str],
         source_extra: &str,
         upstream_sql: &[&str],
     ) -> Result<Self> {
         let (upstream, downstream) =
-            upstream_and_downstream_with(upstream_args, downstream_args).await?;
+            upstream_and_downstream_logging(row_metadata, upstream_args, downstream_args).await?;
         tutorial::run_sql(&upstream, upstream_sql).await?;
         let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
@@ -248,7 +287,12 @@ pub struct TutorialCluster {
 
 impl TutorialCluster {
     pub async fn start(data_sets: &[&[&str]]) -> Result<Self> {
-        let dbs = tutorial::start_databases(Ports::Free).await?;
+        Self::start_logging(RowMetadata::Full, data_sets).await
+    }
+
+    /// [`Self::start`] with the upstreams logging `row_metadata`.
+    pub async fn start_logging(row_metadata: RowMetadata, data_sets: &[&[&str]]) -> Result<Self> {
+        let dbs = tutorial::start_databases_with(Ports::Free, row_metadata).await?;
         for server in &dbs.upstreams {
             for sql in data_sets {
                 tutorial::run_sql(server, sql).await?;
