@@ -267,6 +267,45 @@ impl OneSource {
         .await
     }
 
+    /// [`Self::wait_same`], failing at once, with the subtask's error, when
+    /// a subtask of `task` is paused (nothing is going to arrive then).
+    pub async fn wait_same_unpaused(
+        &self,
+        task: &str,
+        sql: &str,
+        deadline: Duration,
+    ) -> Result<()> {
+        crate::wait_until(
+            &format!("`{sql}` equal downstream"),
+            deadline,
+            Duration::from_millis(50),
+            || async move {
+                let up = query_rows(&self.upstream, sql).await;
+                let down = query_rows(&self.downstream, sql).await;
+                if up == down && !up.is_empty() {
+                    return crate::Check::Ready(());
+                }
+                let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
+                if let Some(status) = &status {
+                    let paused = crate::cluster::subtasks_of(status, task)
+                        .into_iter()
+                        .find(|(_, subtask)| subtask["stage"] == "Paused");
+                    if let Some((source, subtask)) = paused {
+                        return crate::Check::Abort(HarnessError::Task(format!(
+                            "{task} on {source} paused while `{sql}` differs: {subtask}\n\
+                             upstream {up:?}\ndownstream {down:?}"
+                        )));
+                    }
+                }
+                crate::Check::Pending(format!(
+                    "upstream {up:?}\ndownstream {down:?}\nstatus {}",
+                    status.map(|s| s.to_string()).unwrap_or_default()
+                ))
+            },
+        )
+        .await
+    }
+
     /// `yaml` with `PORT` replaced by the downstream's port, started.
     pub async fn start_task(&self, name: &str, yaml: &str) -> Result<Value> {
         let yaml = yaml.replace("PORT", &self.downstream.port().to_string());

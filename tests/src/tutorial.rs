@@ -329,6 +329,46 @@ pub async fn wait_rows(
     .await
 }
 
+/// [`wait_rows`] for rows `task` replicates: fails at once, with the
+/// subtask's error, when a subtask of `task` is paused (a timeout shows
+/// the task's status too).
+pub async fn wait_task_rows(
+    master: &str,
+    task: &str,
+    downstream: &MariaDb,
+    schema: &str,
+    expected: &[Row],
+    deadline: std::time::Duration,
+) -> Result<()> {
+    crate::wait_until(
+        &format!("downstream {schema}.t1 equal to the merged upstreams ({task})"),
+        deadline,
+        std::time::Duration::from_millis(50),
+        || async move {
+            let got = rows(downstream, schema).await.unwrap_or_default();
+            if got == expected {
+                return crate::Check::Ready(());
+            }
+            let counts = format!("{} rows downstream, {} expected", got.len(), expected.len());
+            let status = match crate::cluster::dmctl(master, &["query-status", task]).await {
+                Ok(status) => status,
+                Err(e) => return crate::Check::Pending(format!("{counts}; {e}")),
+            };
+            let paused = crate::cluster::subtasks_of(&status, task)
+                .into_iter()
+                .find(|(_, subtask)| subtask["stage"] == "Paused")
+                .map(|(source, subtask)| format!("{task} on {source} paused: {subtask}"));
+            match paused {
+                Some(paused) => {
+                    crate::Check::Abort(HarnessError::Task(format!("{counts}; {paused}")))
+                }
+                None => crate::Check::Pending(format!("{counts}; {status}")),
+            }
+        },
+    )
+    .await
+}
+
 /// `dmtask2.yaml`'s text without its column mappings: DM's plain sharding
 /// task shape over the tutorial's shards.
 pub fn without_mappings(dmtask2: &str) -> String {

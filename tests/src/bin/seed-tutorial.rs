@@ -106,7 +106,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(answer["result"] == true, "start-task dmtask1 failed");
     wait_syncing(&first, "dmtask1").await?;
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     println!("All rows have been migrated: select * from dmtest1.t1 | tail");
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
     for server in &dbs.upstreams {
@@ -126,7 +134,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .await?;
     }
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== Updating upstream: update t1 set c=md5(id), port=@@port, on each upstream");
@@ -134,7 +150,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"]).await?;
     }
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== dmctl -master-addr {first} <<<\"start-task dm-cnf/dmtask2.yaml\"");
@@ -155,7 +179,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     expected.sort();
-    tutorial::wait_rows(&dbs.downstream, "dmtest2", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask2",
+        &dbs.downstream,
+        "dmtest2",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     println!("select * from dmtest2.t1 | tail (ids rewritten by partition id):");
     let merged2 = tutorial::rows(&dbs.downstream, "dmtest2").await?;
     print_tail(&merged2);
