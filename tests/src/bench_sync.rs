@@ -10,6 +10,12 @@
 //!    applied everything up to the binlog's end (native: `SHOW SLAVE
 //!    STATUS`; ours: every apply lane's checkpoint row in `dm_meta`). All copies are then
 //!    compared with the upstream (row count and checksum).
+//!    With `--compare-row-metadata NO_LOG` (or MINIMAL) a second upstream
+//!    logging that row metadata (no column names in row events) gets the
+//!    same workload, and our sync of it into its own downstream is timed
+//!    right after the first: both figures and their ratio are printed. A
+//!    sync that pauses, or whose checkpoint stops moving for a minute,
+//!    fails the run with the reason instead of waiting.
 //! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
 //!    probe inserts a numbered row every 20 ms upstream and watches for it
 //!    downstream; the probe's arrival delays give p50 / p99.
@@ -18,10 +24,10 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use crate::cluster::{create_source, wait_bound, Workers};
+use crate::cluster::{create_source, dmctl, subtasks_of, wait_bound, Workers};
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
-use crate::wait::wait_until;
+use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
+use crate::wait::{wait_until, Check};
 
 /// Row changes per `oltp_write_only` transaction.
 pub const ROWS_PER_TRANSACTION: u64 = 4;
@@ -34,9 +40,22 @@ pub struct SyncReport {
     pub native_single_ms: f64,
     pub native_parallel_ms: f64,
     pub parallel_threads: u32,
+    /// Ours with the upstream logging FULL row metadata.
     pub ours_ms: f64,
+    /// Ours with the same workload from an upstream logging other row
+    /// metadata, when asked for.
+    pub compared: Option<ComparedRun>,
     pub offered_txn_per_sec: u32,
     pub lag_ms: Vec<f64>,
+}
+
+/// Our sync of the same workload from an upstream with other row metadata.
+#[derive(Debug, Clone)]
+pub struct ComparedRun {
+    /// The compared upstream's `binlog_row_metadata`.
+    pub row_metadata: RowMetadata,
+    /// Time to apply the workload, or why the run failed.
+    pub ours_ms: std::result::Result<f64, String>,
 }
 
 fn err(what: &str) -> impl FnOnce(mysql_async::Error) -> HarnessError + '_ {
@@ -139,37 +158,23 @@ async fn native(
     Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-pub async fn sync(
-    transactions: u64,
-    rate: u32,
-    lag_secs: u64,
-    parallel_threads: u32,
-) -> Result<SyncReport> {
-    let mut servers = MariaDb::start_many(4, |i| {
-        MariaDbOptions::new(i as u32 + 1)
-            .arg("--innodb-buffer-pool-size=512M")
-            .arg("--innodb-log-file-size=256M")
-    })
-    .await?;
-    let downstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let parallel = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let single = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let upstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+/// The upstream's binlog between the sysbench workload's start and end,
+/// and what the upstream holds after it.
+struct Workload {
+    from: (String, u64),
+    to: (String, u64),
+    expected: (u64, String),
+}
 
-    let from = master_position(&upstream).await?;
-    crate::tutorial::run_sql(&upstream, &["CREATE DATABASE sbtest"]).await?;
-    run(sysbench(&upstream, &["prepare"]), "sysbench prepare")?;
+/// Writes `transactions` sysbench transactions on `upstream` (schema
+/// creation included) while nothing replicates.
+async fn workload(upstream: &MariaDb, transactions: u64) -> Result<Workload> {
+    let from = master_position(upstream).await?;
+    crate::tutorial::run_sql(upstream, &["CREATE DATABASE sbtest"]).await?;
+    run(sysbench(upstream, &["prepare"]), "sysbench prepare")?;
     run(
         sysbench(
-            &upstream,
+            upstream,
             &[
                 "--threads=4",
                 "--time=0",
@@ -179,16 +184,165 @@ pub async fn sync(
         ),
         "sysbench run",
     )?;
-    let to = master_position(&upstream).await?;
-    let expected = fingerprint(&upstream).await?;
+    let to = master_position(upstream).await?;
+    let expected = fingerprint(upstream).await?;
+    Ok(Workload { from, to, expected })
+}
 
-    let native_single_ms = native(&single, &upstream, &from, &to, 0).await?;
-    let native_parallel_ms = native(&parallel, &upstream, &from, &to, parallel_threads).await?;
+/// How long our sync may go without its checkpoint moving before the run
+/// is failed (it is not going to finish).
+const STALL: Duration = Duration::from_secs(60);
+
+/// How often the timed wait asks for the task's status (a paused subtask
+/// fails the run at once).
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Our cluster applying `load`'s binlog of source `source` into
+/// `downstream` (task `task`, task-mode incremental from the load's
+/// start), timed until every apply lane's checkpoint reaches its end; then
+/// checked against the upstream. Fails, rather than waits on, a subtask
+/// that pauses or a checkpoint that stops moving for [`STALL`].
+async fn ours(
+    addrs: &str,
+    dir: &std::path::Path,
+    task: &str,
+    source: &str,
+    downstream: &MariaDb,
+    load: &Workload,
+) -> Result<f64> {
+    let (from, to) = (&load.from, &load.to);
+    let yaml = format!(
+        "name: {task}\ntask-mode: incremental\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"root\"\n  password: \"\"\n\
+mysql-instances:\n  - source-id: \"{source}\"\n    block-allow-list: \"sb\"\n    meta:\n      binlog-name: \"{}\"\n      binlog-pos: {}\n\
+block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
+        downstream.port(),
+        from.0,
+        from.1
+    );
+    let started = Instant::now();
+    crate::scenario::start_task(addrs, dir, task, &yaml).await?;
+    let probe = tokio::sync::Mutex::new(downstream.conn().await?);
+    let checkpoints = format!("SELECT binlog_name, binlog_pos FROM dm_meta.{task}_checkpoint");
+    // (the lowest lane position seen, when it last moved), when the status was last asked.
+    let progress = std::sync::Mutex::new(((String::new(), 0u64), Instant::now()));
+    let asked = std::sync::Mutex::new(Instant::now());
+    wait_until(
+        &format!("our sync ({task}) caught up"),
+        Duration::from_secs(1800),
+        Duration::from_millis(5),
+        || async {
+            // Every apply lane has committed up to the binlog's end.
+            let lanes: Vec<(String, u64)> = probe
+                .lock()
+                .await
+                .query(checkpoints.as_str())
+                .await
+                .unwrap_or_default();
+            if !lanes.is_empty() && lanes.iter().all(|(file, pos)| *file == to.0 && *pos >= to.1) {
+                return Check::Ready(());
+            }
+            let lowest = lanes.iter().min().cloned().unwrap_or_default();
+            let stalled = {
+                let Ok(mut progress) = progress.lock() else {
+                    return Check::Pending("progress lock".into());
+                };
+                if lowest != progress.0 {
+                    *progress = (lowest.clone(), Instant::now());
+                }
+                progress.1.elapsed() >= STALL
+            };
+            let ask = asked.lock().map(|mut at| {
+                let due = at.elapsed() >= STATUS_EVERY || stalled;
+                if due {
+                    *at = Instant::now();
+                }
+                due
+            });
+            if !matches!(ask, Ok(true)) {
+                return Check::Pending(format!("lowest lane at {lowest:?}"));
+            }
+            let status = match dmctl(addrs, &["query-status", task]).await {
+                Ok(status) => status,
+                Err(e) => return Check::Pending(format!("lowest lane at {lowest:?}; {e}")),
+            };
+            let paused = subtasks_of(&status, task)
+                .into_iter()
+                .find(|(_, subtask)| subtask["stage"] == "Paused");
+            if let Some((source, subtask)) = paused {
+                return Check::Abort(HarnessError::Task(format!(
+                    "task {task} on {source} paused, lowest lane at {lowest:?}: {subtask}"
+                )));
+            }
+            if stalled {
+                return Check::Abort(HarnessError::Task(format!(
+                    "task {task}: no checkpoint moved for {STALL:?}, lowest lane at {lowest:?}, the binlog ends at {to:?}: {status}"
+                )));
+            }
+            Check::Pending(format!("lowest lane at {lowest:?}"))
+        },
+    )
+    .await?;
+    let ours_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if fingerprint(downstream).await? != load.expected {
+        return Err(HarnessError::Task(format!(
+            "our downstream of {source} differs from the upstream"
+        )));
+    }
+    Ok(ours_ms)
+}
+
+/// Runs the benchmark; with `compare` set, also times our sync of the
+/// same workload written on a second upstream whose binlog has
+/// `binlog_row_metadata=<compare>` (row events without column names for
+/// NO_LOG / MINIMAL) into its own downstream, right after the first.
+pub async fn sync(
+    transactions: u64,
+    rate: u32,
+    lag_secs: u64,
+    parallel_threads: u32,
+    compare: Option<RowMetadata>,
+) -> Result<SyncReport> {
+    let servers_needed = if compare.is_some() { 6 } else { 4 };
+    let servers = MariaDb::start_many(servers_needed, |i| {
+        let options = MariaDbOptions::new(i as u32 + 1)
+            .arg("--innodb-buffer-pool-size=512M")
+            .arg("--innodb-log-file-size=256M");
+        match compare {
+            // The fifth server is the compared upstream.
+            Some(row_metadata) if i == 4 => options.row_metadata(row_metadata),
+            _ => options,
+        }
+    })
+    .await?;
+    let mut servers = servers.into_iter();
+    let mut next = || {
+        servers
+            .next()
+            .ok_or_else(|| HarnessError::Task("servers".into()))
+    };
+    let upstream = next()?;
+    let single = next()?;
+    let parallel = next()?;
+    let downstream = next()?;
+    let compared_servers = match compare {
+        Some(row_metadata) => Some((row_metadata, next()?, next()?)),
+        None => None,
+    };
+
+    let load = workload(&upstream, transactions).await?;
+    let compared_load = match &compared_servers {
+        Some((_, compared_upstream, _)) => Some(workload(compared_upstream, transactions).await?),
+        None => None,
+    };
+    let (from, to, expected) = (&load.from, &load.to, &load.expected);
+
+    let native_single_ms = native(&single, &upstream, from, to, 0).await?;
+    let native_parallel_ms = native(&parallel, &upstream, from, to, parallel_threads).await?;
     for (server, what) in [
         (&single, "native replica"),
         (&parallel, "parallel native replica"),
     ] {
-        if fingerprint(server).await? != expected {
+        if &fingerprint(server).await? != expected {
             return Err(HarnessError::Task(format!(
                 "the {what} differs from the upstream"
             )));
@@ -199,44 +353,35 @@ pub async fn sync(
     let (_masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
-    let _workers = Workers::start(1, &addrs, 2)?;
+    let workers = if compare.is_some() { 2 } else { 1 };
+    let _workers = Workers::start(workers, &addrs, 2)?;
     wait_bound(&addrs, "mysql1", None, Duration::from_secs(30)).await?;
-    let task = format!(
-        "name: bench\ntask-mode: incremental\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"root\"\n  password: \"\"\n\
-mysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"sb\"\n    meta:\n      binlog-name: \"{}\"\n      binlog-pos: {}\n\
-block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
-        downstream.port(),
-        from.0,
-        from.1
-    );
-    let started = Instant::now();
-    crate::scenario::start_task(&addrs, dir.path(), "bench", &task).await?;
-    let probe = tokio::sync::Mutex::new(downstream.conn().await?);
-    wait_until(
-        "our sync caught up",
-        Duration::from_secs(1800),
-        Duration::from_millis(5),
-        || async {
-            // Every apply lane has committed up to the binlog's end.
-            let mut conn = probe.lock().await;
-            let lanes: Vec<(String, u64)> = conn
-                .query("SELECT binlog_name, binlog_pos FROM dm_meta.bench_checkpoint")
+    let ours_ms = ours(&addrs, dir.path(), "bench", "mysql1", &downstream, &load).await?;
+
+    // The same workload from an upstream logging other row metadata: its
+    // failure is reported next to the figures above, not instead of them.
+    let compared = match (&compared_servers, &compared_load) {
+        (Some((row_metadata, compared_upstream, compared_downstream)), Some(compared_load)) => {
+            let run = async {
+                create_source(&addrs, dir.path(), "mysql2", compared_upstream.port()).await?;
+                wait_bound(&addrs, "mysql2", None, Duration::from_secs(30)).await?;
+                ours(
+                    &addrs,
+                    dir.path(),
+                    "bench_compared",
+                    "mysql2",
+                    compared_downstream,
+                    compared_load,
+                )
                 .await
-                .ok()?;
-            (!lanes.is_empty()
-                && lanes
-                    .iter()
-                    .all(|(file, pos)| *file == to.0 && *pos >= to.1))
-            .then_some(())
-        },
-    )
-    .await?;
-    let ours_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if fingerprint(&downstream).await? != expected {
-        return Err(HarnessError::Task(
-            "our downstream differs from the upstream".into(),
-        ));
-    }
+            };
+            Some(ComparedRun {
+                row_metadata: *row_metadata,
+                ours_ms: run.await.map_err(|e| e.to_string()),
+            })
+        }
+        _ => None,
+    };
 
     let lag_ms = lag(&upstream, &downstream, rate, lag_secs).await?;
     Ok(SyncReport {
@@ -245,6 +390,7 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
         native_parallel_ms,
         parallel_threads,
         ours_ms,
+        compared,
         offered_txn_per_sec: rate,
         lag_ms,
     })
