@@ -1,7 +1,9 @@
 //! One table altered step by step while a task replicates it, rows written
 //! between each DDL: a column added AFTER another and one FIRST, a column
 //! dropped, one made UNSIGNED, one renamed, the primary key dropped (the
-//! rows then found by a UNIQUE key over a NOT NULL column) and added back.
+//! rows then found by a UNIQUE key over a NOT NULL column) and added back,
+//! a column changed (new name and type), one moved, an index added and the
+//! unique key dropped.
 //!
 //! Each row event after a DDL has the table's new shape; an upstream that
 //! logs no column names (`binlog_row_metadata=NO_LOG` / `MINIMAL`) leaves
@@ -77,6 +79,29 @@ pub const STEPS: &[(&str, &[&str])] = &[
             "INSERT INTO app.evolve (id, k, name) VALUES (12, 120, 'twelve')",
             "UPDATE app.evolve SET k = 130, name = 'thirteen' WHERE id = 12",
             "DELETE FROM app.evolve WHERE id = 3",
+        ],
+    ),
+    (
+        "ALTER TABLE app.evolve CHANGE COLUMN name title VARCHAR(40) NOT NULL DEFAULT 'none'",
+        &[
+            "INSERT INTO app.evolve (id, k) VALUES (14, 140)",
+            "UPDATE app.evolve SET title = REPEAT('t', 40) WHERE id = 6",
+        ],
+    ),
+    (
+        "ALTER TABLE app.evolve MODIFY COLUMN f VARCHAR(10) CHARACTER SET latin1 AFTER title",
+        &[
+            "INSERT INTO app.evolve (id, k, title, f) VALUES (15, 150, 'fifteen', 'ñ')",
+            "UPDATE app.evolve SET f = 'ü', x = 0 WHERE id = 1",
+            "DELETE FROM app.evolve WHERE id = 7",
+        ],
+    ),
+    (
+        "ALTER TABLE app.evolve ADD INDEX x_idx (x), DROP INDEX k_uk",
+        &[
+            "INSERT INTO app.evolve (id, k, title) VALUES (16, 150, 'same k')",
+            "UPDATE app.evolve SET k = 150 WHERE id = 12",
+            "DELETE FROM app.evolve WHERE id = 14",
         ],
     ),
 ];

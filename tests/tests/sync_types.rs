@@ -3,7 +3,8 @@
 //! and latin1, binary data, dates and times with fractions and the zero
 //! TIMESTAMP, ENUM, SET, JSON, BIT, NULL), DDL on the way, and one table
 //! altered step by step (columns added AFTER and FIRST, dropped, made
-//! UNSIGNED, renamed; the primary key dropped and added back) with rows
+//! UNSIGNED, renamed, changed, moved; the primary key dropped and added
+//! back, an index added, the unique key dropped) with rows
 //! written between: see `dm_tests::types_table` and `dm_tests::ddl_steps`.
 //!
 //! The upstream logs FULL row metadata (column names in every row event);
