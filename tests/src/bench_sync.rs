@@ -11,11 +11,13 @@
 //!    STATUS`; ours: every apply lane's checkpoint row in `dm_meta`). All copies are then
 //!    compared with the upstream (row count and checksum).
 //!    With `--compare-row-metadata NO_LOG` (or MINIMAL) a second upstream
-//!    logging that row metadata (no column names in row events) gets the
-//!    same workload, and our sync of it into its own downstream is timed
-//!    right after the first: both figures and their ratio are printed. A
-//!    sync that pauses, or whose checkpoint stops moving for a minute,
-//!    fails the run with the reason instead of waiting.
+//!    logging that row metadata (no column names in row events) and a third
+//!    logging FULL get the same workload, and our sync of each into its own
+//!    downstream is timed right after the first, in that order: the
+//!    figures and the compared rate over FULL's (the mean of the FULL runs
+//!    before and after, so a drift of the shared machine's speed cancels)
+//!    are printed. A sync that pauses, or whose checkpoint stops moving for
+//!    a minute, fails the run with the reason instead of waiting.
 //! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
 //!    probe inserts a numbered row every 20 ms upstream and watches for it
 //!    downstream; the probe's arrival delays give p50 / p99.
@@ -49,13 +51,33 @@ pub struct SyncReport {
     pub lag_ms: Vec<f64>,
 }
 
-/// Our sync of the same workload from an upstream with other row metadata.
+/// Our sync of the same workload from an upstream with other row metadata,
+/// and once more with FULL metadata after it.
 #[derive(Debug, Clone)]
 pub struct ComparedRun {
     /// The compared upstream's `binlog_row_metadata`.
     pub row_metadata: RowMetadata,
     /// Time to apply the workload, or why the run failed.
     pub ours_ms: std::result::Result<f64, String>,
+    /// The FULL run after it: time, or why it failed.
+    pub full_again_ms: std::result::Result<f64, String>,
+}
+
+impl ComparedRun {
+    /// The compared run's rate over FULL's (the mean time of the FULL runs
+    /// before and after it, `full_before_ms` and [`Self::full_again_ms`]):
+    /// 1.0 is as fast, 0.9 is 10% slower. An error when a run failed.
+    pub fn ratio(&self, full_before_ms: f64) -> std::result::Result<f64, String> {
+        let compared = self
+            .ours_ms
+            .as_ref()
+            .map_err(|e| format!("the {} run failed: {e}", self.row_metadata))?;
+        let again = self
+            .full_again_ms
+            .as_ref()
+            .map_err(|e| format!("the FULL run after it failed: {e}"))?;
+        Ok((full_before_ms + again) / 2.0 / compared.max(0.001))
+    }
 }
 
 fn err(what: &str) -> impl FnOnce(mysql_async::Error) -> HarnessError + '_ {
@@ -294,7 +316,10 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
 /// Runs the benchmark; with `compare` set, also times our sync of the
 /// same workload written on a second upstream whose binlog has
 /// `binlog_row_metadata=<compare>` (row events without column names for
-/// NO_LOG / MINIMAL) into its own downstream, right after the first.
+/// NO_LOG / MINIMAL), then once more on a third upstream with FULL
+/// metadata, each into its own downstream, right after the first run: the
+/// FULL runs before and after the compared one cancel a drift of the
+/// machine's speed over the runs (see [`ComparedRun::ratio`]).
 pub async fn sync(
     transactions: u64,
     rate: u32,
@@ -302,7 +327,7 @@ pub async fn sync(
     parallel_threads: u32,
     compare: Option<RowMetadata>,
 ) -> Result<SyncReport> {
-    let servers_needed = if compare.is_some() { 6 } else { 4 };
+    let servers_needed = if compare.is_some() { 8 } else { 4 };
     let servers = MariaDb::start_many(servers_needed, |i| {
         let options = MariaDbOptions::new(i as u32 + 1)
             .arg("--innodb-buffer-pool-size=512M")
@@ -324,16 +349,19 @@ pub async fn sync(
     let single = next()?;
     let parallel = next()?;
     let downstream = next()?;
-    let compared_servers = match compare {
-        Some(row_metadata) => Some((row_metadata, next()?, next()?)),
+    // (upstream, downstream) of the compared run, then of the FULL run after it.
+    let compared_pairs = match compare {
+        Some(row_metadata) => Some((row_metadata, [(next()?, next()?), (next()?, next()?)])),
         None => None,
     };
 
     let load = workload(&upstream, transactions).await?;
-    let compared_load = match &compared_servers {
-        Some((_, compared_upstream, _)) => Some(workload(compared_upstream, transactions).await?),
-        None => None,
-    };
+    let mut compared_loads = Vec::new();
+    if let Some((_, pairs)) = &compared_pairs {
+        for (pair_upstream, _) in pairs {
+            compared_loads.push(workload(pair_upstream, transactions).await?);
+        }
+    }
     let (from, to, expected) = (&load.from, &load.to, &load.expected);
 
     let native_single_ms = native(&single, &upstream, from, to, 0).await?;
@@ -353,35 +381,44 @@ pub async fn sync(
     let (_masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
-    let workers = if compare.is_some() { 2 } else { 1 };
+    let workers = if compare.is_some() { 3 } else { 1 };
     let _workers = Workers::start(workers, &addrs, 2)?;
     wait_bound(&addrs, "mysql1", None, Duration::from_secs(30)).await?;
     let ours_ms = ours(&addrs, dir.path(), "bench", "mysql1", &downstream, &load).await?;
 
-    // The same workload from an upstream logging other row metadata: its
-    // failure is reported next to the figures above, not instead of them.
-    let compared = match (&compared_servers, &compared_load) {
-        (Some((row_metadata, compared_upstream, compared_downstream)), Some(compared_load)) => {
+    // The same workload from an upstream logging other row metadata, then
+    // from one logging FULL again; a failure is reported next to the
+    // figures above, not instead of them.
+    let mut compared = None;
+    if let Some((row_metadata, pairs)) = &compared_pairs {
+        let mut runs = Vec::new();
+        for (n, ((pair_upstream, pair_downstream), pair_load)) in
+            pairs.iter().zip(&compared_loads).enumerate()
+        {
+            let source = format!("mysql{}", n + 2);
+            let task = format!("bench{}", n + 2);
             let run = async {
-                create_source(&addrs, dir.path(), "mysql2", compared_upstream.port()).await?;
-                wait_bound(&addrs, "mysql2", None, Duration::from_secs(30)).await?;
+                create_source(&addrs, dir.path(), &source, pair_upstream.port()).await?;
+                wait_bound(&addrs, &source, None, Duration::from_secs(30)).await?;
                 ours(
                     &addrs,
                     dir.path(),
-                    "bench_compared",
-                    "mysql2",
-                    compared_downstream,
-                    compared_load,
+                    &task,
+                    &source,
+                    pair_downstream,
+                    pair_load,
                 )
                 .await
             };
-            Some(ComparedRun {
-                row_metadata: *row_metadata,
-                ours_ms: run.await.map_err(|e| e.to_string()),
-            })
+            runs.push(run.await.map_err(|e| e.to_string()));
         }
-        _ => None,
-    };
+        let mut runs = runs.into_iter();
+        compared = Some(ComparedRun {
+            row_metadata: *row_metadata,
+            ours_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
+            full_again_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
+        });
+    }
 
     let lag_ms = lag(&upstream, &downstream, rate, lag_secs).await?;
     Ok(SyncReport {
@@ -468,4 +505,28 @@ async fn lag(upstream: &MariaDb, downstream: &MariaDb, rate: u32, secs: u64) -> 
         .zip(&seen)
         .filter_map(|(s, r)| r.map(|r| r.saturating_duration_since(*s).as_secs_f64() * 1000.0))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ratio_is_the_compared_rate_over_the_mean_full_rate() {
+        let run = |ours_ms, full_again_ms| ComparedRun {
+            row_metadata: RowMetadata::NoLog,
+            ours_ms,
+            full_again_ms,
+        };
+        assert_eq!(run(Ok(1000.0), Ok(1200.0)).ratio(1000.0), Ok(1.1));
+        assert_eq!(run(Ok(2000.0), Ok(1000.0)).ratio(1000.0), Ok(0.5));
+        assert_eq!(
+            run(Err("paused".into()), Ok(1.0)).ratio(1.0),
+            Err("the NO_LOG run failed: paused".to_string())
+        );
+        assert_eq!(
+            run(Ok(1.0), Err("stalled".into())).ratio(1.0),
+            Err("the FULL run after it failed: stalled".to_string())
+        );
+    }
 }
