@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use crate::cluster::{create_source, dmctl, subtasks_of, wait_bound, Workers};
+use crate::cluster::{create_source, dmctl, paused_subtask, wait_bound, Workers};
 use crate::error::{HarnessError, Result};
 use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
 use crate::wait::{wait_until, Check};
@@ -281,12 +281,9 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
                 Ok(status) => status,
                 Err(e) => return Check::Pending(format!("lowest lane at {lowest:?}; {e}")),
             };
-            let paused = subtasks_of(&status, task)
-                .into_iter()
-                .find(|(_, subtask)| subtask["stage"] == "Paused");
-            if let Some((source, subtask)) = paused {
+            if let Some(paused) = paused_subtask(&status, task) {
                 return Check::Abort(HarnessError::Task(format!(
-                    "task {task} on {source} paused, lowest lane at {lowest:?}: {subtask}"
+                    "lowest lane at {lowest:?}; {paused}"
                 )));
             }
             if stalled {

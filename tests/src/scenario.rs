@@ -247,24 +247,7 @@ impl OneSource {
     /// Waits until `sql` reads the same rows, and some, upstream and
     /// downstream; a timeout shows both sides and `task`'s status.
     pub async fn wait_same(&self, task: &str, sql: &str, deadline: Duration) -> Result<()> {
-        crate::wait_until(
-            &format!("`{sql}` equal downstream"),
-            deadline,
-            Duration::from_millis(50),
-            || async move {
-                let up = query_rows(&self.upstream, sql).await;
-                let down = query_rows(&self.downstream, sql).await;
-                if up == down && !up.is_empty() {
-                    return crate::Check::Ready(());
-                }
-                let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
-                crate::Check::Pending(format!(
-                    "upstream {up:?}\ndownstream {down:?}\nstatus {}",
-                    status.map(|s| s.to_string()).unwrap_or_default()
-                ))
-            },
-        )
-        .await
+        self.wait_same_as(task, sql, deadline, false).await
     }
 
     /// [`Self::wait_same`], failing at once, with the subtask's error, when
@@ -274,6 +257,16 @@ impl OneSource {
         task: &str,
         sql: &str,
         deadline: Duration,
+    ) -> Result<()> {
+        self.wait_same_as(task, sql, deadline, true).await
+    }
+
+    async fn wait_same_as(
+        &self,
+        task: &str,
+        sql: &str,
+        deadline: Duration,
+        fail_when_paused: bool,
     ) -> Result<()> {
         crate::wait_until(
             &format!("`{sql}` equal downstream"),
@@ -286,16 +279,14 @@ impl OneSource {
                     return crate::Check::Ready(());
                 }
                 let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
-                if let Some(status) = &status {
-                    let paused = crate::cluster::subtasks_of(status, task)
-                        .into_iter()
-                        .find(|(_, subtask)| subtask["stage"] == "Paused");
-                    if let Some((source, subtask)) = paused {
-                        return crate::Check::Abort(HarnessError::Task(format!(
-                            "{task} on {source} paused while `{sql}` differs: {subtask}\n\
-                             upstream {up:?}\ndownstream {down:?}"
-                        )));
-                    }
+                let paused = status
+                    .as_ref()
+                    .filter(|_| fail_when_paused)
+                    .and_then(|s| crate::cluster::paused_subtask(s, task));
+                if let Some(paused) = paused {
+                    return crate::Check::Abort(HarnessError::Task(format!(
+                        "{paused}\nwhile `{sql}` reads\nupstream {up:?}\ndownstream {down:?}"
+                    )));
                 }
                 crate::Check::Pending(format!(
                     "upstream {up:?}\ndownstream {down:?}\nstatus {}",

@@ -354,11 +354,7 @@ pub async fn wait_task_rows(
                 Ok(status) => status,
                 Err(e) => return crate::Check::Pending(format!("{counts}; {e}")),
             };
-            let paused = crate::cluster::subtasks_of(&status, task)
-                .into_iter()
-                .find(|(_, subtask)| subtask["stage"] == "Paused")
-                .map(|(source, subtask)| format!("{task} on {source} paused: {subtask}"));
-            match paused {
+            match crate::cluster::paused_subtask(&status, task) {
                 Some(paused) => {
                     crate::Check::Abort(HarnessError::Task(format!("{counts}; {paused}")))
                 }
