@@ -10,6 +10,14 @@
 //!    applied everything up to the binlog's end (native: `SHOW SLAVE
 //!    STATUS`; ours: every apply lane's checkpoint row in `dm_meta`). All copies are then
 //!    compared with the upstream (row count and checksum).
+//!    With `--compare-row-metadata NO_LOG` (or MINIMAL) a second upstream
+//!    logging that row metadata (no column names in row events) and a third
+//!    logging FULL get the same workload, and our sync of each into its own
+//!    downstream is timed right after the first, in that order: the
+//!    figures and the compared rate over FULL's (the mean of the FULL runs
+//!    before and after, so a drift of the shared machine's speed cancels)
+//!    are printed. A sync that pauses, or whose checkpoint stops moving for
+//!    a minute, fails the run with the reason instead of waiting.
 //! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
 //!    probe inserts a numbered row every 20 ms upstream and watches for it
 //!    downstream; the probe's arrival delays give p50 / p99.
@@ -18,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 
-use crate::cluster::{create_source, wait_bound, Workers};
+use crate::cluster::{create_source, dmctl, paused_subtask, wait_bound, Workers};
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
-use crate::wait::wait_until;
+use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
+use crate::wait::{wait_until, Check};
 
 /// Row changes per `oltp_write_only` transaction.
 pub const ROWS_PER_TRANSACTION: u64 = 4;
@@ -34,9 +42,36 @@ pub struct SyncReport {
     pub native_single_ms: f64,
     pub native_parallel_ms: f64,
     pub parallel_threads: u32,
+    /// Ours with the upstream logging FULL row metadata.
     pub ours_ms: f64,
+    /// Ours with the same workload from an upstream logging other row
+    /// metadata, when asked for.
+    pub compared: Option<ComparedRun>,
     pub offered_txn_per_sec: u32,
     pub lag_ms: Vec<f64>,
+}
+
+/// Our sync of the same workload from an upstream with other row metadata,
+/// and once more with FULL metadata after it.
+#[derive(Debug, Clone)]
+pub struct ComparedRun {
+    /// The compared upstream's `binlog_row_metadata`.
+    pub row_metadata: RowMetadata,
+    /// Time to apply the workload, or why the run failed.
+    pub ours_ms: std::result::Result<f64, String>,
+    /// The FULL run after it: time, or why it failed.
+    pub full_again_ms: std::result::Result<f64, String>,
+}
+
+impl ComparedRun {
+    /// The compared run's rate over FULL's (the mean time of the FULL runs
+    /// before and after it, `full_before_ms` and [`Self::full_again_ms`]):
+    /// 1.0 is as fast, 0.9 is 10% slower. `None` when a run failed.
+    pub fn ratio(&self, full_before_ms: f64) -> Option<f64> {
+        let compared = self.ours_ms.as_ref().ok()?;
+        let again = self.full_again_ms.as_ref().ok()?;
+        Some((full_before_ms + again) / 2.0 / compared.max(0.001))
+    }
 }
 
 fn err(what: &str) -> impl FnOnce(mysql_async::Error) -> HarnessError + '_ {
@@ -139,37 +174,23 @@ async fn native(
     Ok(started.elapsed().as_secs_f64() * 1000.0)
 }
 
-pub async fn sync(
-    transactions: u64,
-    rate: u32,
-    lag_secs: u64,
-    parallel_threads: u32,
-) -> Result<SyncReport> {
-    let mut servers = MariaDb::start_many(4, |i| {
-        MariaDbOptions::new(i as u32 + 1)
-            .arg("--innodb-buffer-pool-size=512M")
-            .arg("--innodb-log-file-size=256M")
-    })
-    .await?;
-    let downstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let parallel = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let single = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
-    let upstream = servers
-        .pop()
-        .ok_or_else(|| HarnessError::Task("servers".into()))?;
+/// The upstream's binlog between the sysbench workload's start and end,
+/// and what the upstream holds after it.
+struct Workload {
+    from: (String, u64),
+    to: (String, u64),
+    expected: (u64, String),
+}
 
-    let from = master_position(&upstream).await?;
-    crate::tutorial::run_sql(&upstream, &["CREATE DATABASE sbtest"]).await?;
-    run(sysbench(&upstream, &["prepare"]), "sysbench prepare")?;
+/// Writes `transactions` sysbench transactions on `upstream` (schema
+/// creation included) while nothing replicates.
+async fn workload(upstream: &MariaDb, transactions: u64) -> Result<Workload> {
+    let from = master_position(upstream).await?;
+    crate::tutorial::run_sql(upstream, &["CREATE DATABASE sbtest"]).await?;
+    run(sysbench(upstream, &["prepare"]), "sysbench prepare")?;
     run(
         sysbench(
-            &upstream,
+            upstream,
             &[
                 "--threads=4",
                 "--time=0",
@@ -179,16 +200,168 @@ pub async fn sync(
         ),
         "sysbench run",
     )?;
-    let to = master_position(&upstream).await?;
-    let expected = fingerprint(&upstream).await?;
+    let to = master_position(upstream).await?;
+    let expected = fingerprint(upstream).await?;
+    Ok(Workload { from, to, expected })
+}
 
-    let native_single_ms = native(&single, &upstream, &from, &to, 0).await?;
-    let native_parallel_ms = native(&parallel, &upstream, &from, &to, parallel_threads).await?;
+/// How long our sync may go without its checkpoint moving before the run
+/// is failed (it is not going to finish).
+const STALL: Duration = Duration::from_secs(60);
+
+/// How often the timed wait asks for the task's status (a paused subtask
+/// fails the run at once).
+const STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// Our cluster applying `load`'s binlog of source `source` into
+/// `downstream` (task `task`, task-mode incremental from the load's
+/// start), timed until every apply lane's checkpoint reaches its end; then
+/// checked against the upstream. Fails, rather than waits on, a subtask
+/// that pauses or a checkpoint that stops moving for [`STALL`].
+async fn ours(
+    addrs: &str,
+    dir: &std::path::Path,
+    task: &str,
+    source: &str,
+    downstream: &MariaDb,
+    load: &Workload,
+) -> Result<f64> {
+    let (from, to) = (&load.from, &load.to);
+    let yaml = format!(
+        "name: {task}\ntask-mode: incremental\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"root\"\n  password: \"\"\n\
+mysql-instances:\n  - source-id: \"{source}\"\n    block-allow-list: \"sb\"\n    meta:\n      binlog-name: \"{}\"\n      binlog-pos: {}\n\
+block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
+        downstream.port(),
+        from.0,
+        from.1
+    );
+    let started = Instant::now();
+    crate::scenario::start_task(addrs, dir, task, &yaml).await?;
+    let probe = tokio::sync::Mutex::new(downstream.conn().await?);
+    let checkpoints = format!("SELECT binlog_name, binlog_pos FROM dm_meta.{task}_checkpoint");
+    // (the lowest lane position seen, when it last moved), when the status was last asked.
+    let progress = std::sync::Mutex::new(((String::new(), 0u64), Instant::now()));
+    let asked = std::sync::Mutex::new(Instant::now());
+    wait_until(
+        &format!("our sync ({task}) caught up"),
+        Duration::from_secs(1800),
+        Duration::from_millis(5),
+        || async {
+            // Every apply lane has committed up to the binlog's end.
+            let lanes: Vec<(String, u64)> = probe
+                .lock()
+                .await
+                .query(checkpoints.as_str())
+                .await
+                .unwrap_or_default();
+            if !lanes.is_empty() && lanes.iter().all(|(file, pos)| *file == to.0 && *pos >= to.1) {
+                return Check::Ready(());
+            }
+            let lowest = lanes.iter().min().cloned().unwrap_or_default();
+            let stalled = {
+                let Ok(mut progress) = progress.lock() else {
+                    return Check::Pending("progress lock".into());
+                };
+                if lowest != progress.0 {
+                    *progress = (lowest.clone(), Instant::now());
+                }
+                progress.1.elapsed() >= STALL
+            };
+            let ask = asked.lock().map(|mut at| {
+                let due = at.elapsed() >= STATUS_EVERY || stalled;
+                if due {
+                    *at = Instant::now();
+                }
+                due
+            });
+            if !matches!(ask, Ok(true)) {
+                return Check::Pending(format!("lowest lane at {lowest:?}"));
+            }
+            let status = match dmctl(addrs, &["query-status", task]).await {
+                Ok(status) => status,
+                Err(e) => return Check::Pending(format!("lowest lane at {lowest:?}; {e}")),
+            };
+            if let Some(paused) = paused_subtask(&status, task) {
+                return Check::Abort(HarnessError::Task(format!(
+                    "lowest lane at {lowest:?}; {paused}"
+                )));
+            }
+            if stalled {
+                return Check::Abort(HarnessError::Task(format!(
+                    "task {task}: no checkpoint moved for {STALL:?}, lowest lane at {lowest:?}, the binlog ends at {to:?}: {status}"
+                )));
+            }
+            Check::Pending(format!("lowest lane at {lowest:?}"))
+        },
+    )
+    .await?;
+    let ours_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if fingerprint(downstream).await? != load.expected {
+        return Err(HarnessError::Task(format!(
+            "our downstream of {source} differs from the upstream"
+        )));
+    }
+    Ok(ours_ms)
+}
+
+/// Runs the benchmark; with `compare` set, also times our sync of the
+/// same workload written on a second upstream whose binlog has
+/// `binlog_row_metadata=<compare>` (row events without column names for
+/// NO_LOG / MINIMAL), then once more on a third upstream with FULL
+/// metadata, each into its own downstream, right after the first run: the
+/// FULL runs before and after the compared one cancel a drift of the
+/// machine's speed over the runs (see [`ComparedRun::ratio`]).
+pub async fn sync(
+    transactions: u64,
+    rate: u32,
+    lag_secs: u64,
+    parallel_threads: u32,
+    compare: Option<RowMetadata>,
+) -> Result<SyncReport> {
+    let servers_needed = if compare.is_some() { 8 } else { 4 };
+    let servers = MariaDb::start_many(servers_needed, |i| {
+        let options = MariaDbOptions::new(i as u32 + 1)
+            .arg("--innodb-buffer-pool-size=512M")
+            .arg("--innodb-log-file-size=256M");
+        match compare {
+            // The fifth server is the compared upstream.
+            Some(row_metadata) if i == 4 => options.row_metadata(row_metadata),
+            _ => options,
+        }
+    })
+    .await?;
+    let mut servers = servers.into_iter();
+    let mut next = || {
+        servers
+            .next()
+            .ok_or_else(|| HarnessError::Task("servers".into()))
+    };
+    let upstream = next()?;
+    let single = next()?;
+    let parallel = next()?;
+    let downstream = next()?;
+    // (upstream, downstream) of the compared run, then of the FULL run after it.
+    let compared_pairs = match compare {
+        Some(row_metadata) => Some((row_metadata, [(next()?, next()?), (next()?, next()?)])),
+        None => None,
+    };
+
+    let load = workload(&upstream, transactions).await?;
+    let mut compared_loads = Vec::new();
+    if let Some((_, pairs)) = &compared_pairs {
+        for (pair_upstream, _) in pairs {
+            compared_loads.push(workload(pair_upstream, transactions).await?);
+        }
+    }
+    let (from, to, expected) = (&load.from, &load.to, &load.expected);
+
+    let native_single_ms = native(&single, &upstream, from, to, 0).await?;
+    let native_parallel_ms = native(&parallel, &upstream, from, to, parallel_threads).await?;
     for (server, what) in [
         (&single, "native replica"),
         (&parallel, "parallel native replica"),
     ] {
-        if fingerprint(server).await? != expected {
+        if &fingerprint(server).await? != expected {
             return Err(HarnessError::Task(format!(
                 "the {what} differs from the upstream"
             )));
@@ -199,43 +372,43 @@ pub async fn sync(
     let (_masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
-    let _workers = Workers::start(1, &addrs, 2)?;
+    let workers = if compare.is_some() { 3 } else { 1 };
+    let _workers = Workers::start(workers, &addrs, 2)?;
     wait_bound(&addrs, "mysql1", None, Duration::from_secs(30)).await?;
-    let task = format!(
-        "name: bench\ntask-mode: incremental\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"root\"\n  password: \"\"\n\
-mysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"sb\"\n    meta:\n      binlog-name: \"{}\"\n      binlog-pos: {}\n\
-block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
-        downstream.port(),
-        from.0,
-        from.1
-    );
-    let started = Instant::now();
-    crate::scenario::start_task(&addrs, dir.path(), "bench", &task).await?;
-    let probe = tokio::sync::Mutex::new(downstream.conn().await?);
-    wait_until(
-        "our sync caught up",
-        Duration::from_secs(1800),
-        Duration::from_millis(5),
-        || async {
-            // Every apply lane has committed up to the binlog's end.
-            let mut conn = probe.lock().await;
-            let lanes: Vec<(String, u64)> = conn
-                .query("SELECT binlog_name, binlog_pos FROM dm_meta.bench_checkpoint")
+    let ours_ms = ours(&addrs, dir.path(), "bench", "mysql1", &downstream, &load).await?;
+
+    // The same workload from an upstream logging other row metadata, then
+    // from one logging FULL again; a failure is reported next to the
+    // figures above, not instead of them.
+    let mut compared = None;
+    if let Some((row_metadata, pairs)) = &compared_pairs {
+        let mut runs = Vec::new();
+        for (n, ((pair_upstream, pair_downstream), pair_load)) in
+            pairs.iter().zip(&compared_loads).enumerate()
+        {
+            let source = format!("mysql{}", n + 2);
+            let task = format!("bench{}", n + 2);
+            let run = async {
+                create_source(&addrs, dir.path(), &source, pair_upstream.port()).await?;
+                wait_bound(&addrs, &source, None, Duration::from_secs(30)).await?;
+                ours(
+                    &addrs,
+                    dir.path(),
+                    &task,
+                    &source,
+                    pair_downstream,
+                    pair_load,
+                )
                 .await
-                .ok()?;
-            (!lanes.is_empty()
-                && lanes
-                    .iter()
-                    .all(|(file, pos)| *file == to.0 && *pos >= to.1))
-            .then_some(())
-        },
-    )
-    .await?;
-    let ours_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if fingerprint(&downstream).await? != expected {
-        return Err(HarnessError::Task(
-            "our downstream differs from the upstream".into(),
-        ));
+            };
+            runs.push(run.await.map_err(|e| e.to_string()));
+        }
+        let mut runs = runs.into_iter();
+        compared = Some(ComparedRun {
+            row_metadata: *row_metadata,
+            ours_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
+            full_again_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
+        });
     }
 
     let lag_ms = lag(&upstream, &downstream, rate, lag_secs).await?;
@@ -245,6 +418,7 @@ block-allow-list:\n  sb:\n    do-dbs: [\"sbtest\"]\n",
         native_parallel_ms,
         parallel_threads,
         ours_ms,
+        compared,
         offered_txn_per_sec: rate,
         lag_ms,
     })
@@ -322,4 +496,22 @@ async fn lag(upstream: &MariaDb, downstream: &MariaDb, rate: u32, secs: u64) -> 
         .zip(&seen)
         .filter_map(|(s, r)| r.map(|r| r.saturating_duration_since(*s).as_secs_f64() * 1000.0))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ratio_is_the_compared_rate_over_the_mean_full_rate() {
+        let run = |ours_ms, full_again_ms| ComparedRun {
+            row_metadata: RowMetadata::NoLog,
+            ours_ms,
+            full_again_ms,
+        };
+        assert_eq!(run(Ok(1000.0), Ok(1200.0)).ratio(1000.0), Some(1.1));
+        assert_eq!(run(Ok(2000.0), Ok(1000.0)).ratio(1000.0), Some(0.5));
+        assert_eq!(run(Err("paused".into()), Ok(1.0)).ratio(1.0), None);
+        assert_eq!(run(Ok(1.0), Err("stalled".into())).ratio(1.0), None);
+    }
 }

@@ -500,6 +500,15 @@ pub fn subtasks_of<'a>(answer: &'a Value, task: &str) -> Vec<(String, &'a Value)
         .collect()
 }
 
+/// The first subtask of `task` that is paused in a `query-status TASK`
+/// answer, as `<task> on <source> paused: <its status>`.
+pub fn paused_subtask(answer: &Value, task: &str) -> Option<String> {
+    subtasks_of(answer, task)
+        .into_iter()
+        .find(|(_, subtask)| subtask["stage"] == "Paused")
+        .map(|(source, subtask)| format!("{task} on {source} paused: {subtask}"))
+}
+
 /// Waits until every subtask of `task` shows `stage` in `query-status`;
 /// returns that answer. Fails at once when a subtask is paused by an error
 /// (unless `stage` is "Paused"), with the error.

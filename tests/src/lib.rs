@@ -19,6 +19,8 @@
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
 //! - [`wait`]: poll a condition until a deadline.
 //! - [`tutorial`]: the DM tutorial's steps, shared by `seed-tutorial` and the tests.
+//! - [`types_table`], [`ddl_steps`]: the type-coverage table and a table altered step by
+//!   step, shared by the tests that replicate them with and without column names.
 //! - [`error`]: the harness error type.
 //! - `sys`: the few `libc` calls (the only `unsafe` in this crate).
 
@@ -31,6 +33,7 @@ pub mod big_table;
 pub mod binaries;
 pub mod check_answer;
 pub mod cluster;
+pub mod ddl_steps;
 pub mod error;
 pub mod http;
 pub mod mariadb;
@@ -39,12 +42,13 @@ pub mod process;
 pub mod scenario;
 mod sys;
 pub mod tutorial;
+pub mod types_table;
 pub mod wait;
 
 pub use binaries::{find_program, workspace_binary};
 pub use error::{HarnessError, Result, ServerReport};
 pub use http::http_get;
-pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions, Restart};
+pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions, Restart, RowMetadata};
 pub use port::free_port;
 pub use process::ChildGuard;
 pub use wait::{wait_until, Check, Outcome};

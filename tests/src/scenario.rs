@@ -14,7 +14,7 @@ use crate::cluster::{
     create_source, create_source_from, dmctl, source_yaml, wait_bound, Masters, Workers,
 };
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
 use crate::tutorial::{self, Databases, Ports};
 
 /// How long a scenario waits for a binding.
@@ -57,14 +57,26 @@ pub async fn upstream_and_downstream_with(
     upstream_args: &[&str],
     downstream_args: &[&str],
 ) -> Result<(MariaDb, MariaDb)> {
+    upstream_and_downstream_logging(RowMetadata::Full, upstream_args, downstream_args).await
+}
+
+/// [`upstream_and_downstream_with`] with the upstream logging
+/// `row_metadata`.
+pub async fn upstream_and_downstream_logging(
+    row_metadata: RowMetadata,
+    upstream_args: &[&str],
+    downstream_args: &[&str],
+) -> Result<(MariaDb, MariaDb)> {
     let mut servers = MariaDb::start_many(2, |i| {
-        let args = if i == 0 {
-            upstream_args
+        let (args, options) = if i == 0 {
+            (
+                upstream_args,
+                MariaDbOptions::new(1).row_metadata(row_metadata),
+            )
         } else {
-            downstream_args
+            (downstream_args, MariaDbOptions::new(2))
         };
-        args.iter()
-            .fold(MariaDbOptions::new(i as u32 + 1), |o, a| o.arg(*a))
+        args.iter().fold(options, |o, a| o.arg(*a))
     })
     .await?;
     let downstream = servers
@@ -104,7 +116,25 @@ impl OneSource {
         downstream_args: &[&str],
         upstream_sql: &[&str],
     ) -> Result<Self> {
-        Self::start_full(workers, upstream_args, downstream_args, "", upstream_sql).await
+        Self::start_full(
+            workers,
+            RowMetadata::Full,
+            upstream_args,
+            downstream_args,
+            "",
+            upstream_sql,
+        )
+        .await
+    }
+
+    /// [`Self::start`] with the upstream logging `row_metadata` (MariaDB's
+    /// default `NO_LOG`, or `MINIMAL`: row events without column names).
+    pub async fn start_logging(
+        workers: usize,
+        row_metadata: RowMetadata,
+        upstream_sql: &[&str],
+    ) -> Result<Self> {
+        Self::start_full(workers, row_metadata, &[], &[], "", upstream_sql).await
     }
 
     /// [`Self::start`] with `source_extra` appended to the source file
@@ -114,18 +144,27 @@ impl OneSource {
         source_extra: &str,
         upstream_sql: &[&str],
     ) -> Result<Self> {
-        Self::start_full(workers, &[], &[], source_extra, upstream_sql).await
+        Self::start_full(
+            workers,
+            RowMetadata::Full,
+            &[],
+            &[],
+            source_extra,
+            upstream_sql,
+        )
+        .await
     }
 
     async fn start_full(
         workers: usize,
+        row_metadata: RowMetadata,
         upstream_args: &[&str],
         downstream_args: &[&str],
         source_extra: &str,
         upstream_sql: &[&str],
     ) -> Result<Self> {
         let (upstream, downstream) =
-            upstream_and_downstream_with(upstream_args, downstream_args).await?;
+            upstream_and_downstream_logging(row_metadata, upstream_args, downstream_args).await?;
         tutorial::run_sql(&upstream, upstream_sql).await?;
         let (masters, addrs) = masters().await?;
         let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
@@ -208,6 +247,27 @@ impl OneSource {
     /// Waits until `sql` reads the same rows, and some, upstream and
     /// downstream; a timeout shows both sides and `task`'s status.
     pub async fn wait_same(&self, task: &str, sql: &str, deadline: Duration) -> Result<()> {
+        self.wait_same_as(task, sql, deadline, false).await
+    }
+
+    /// [`Self::wait_same`], failing at once, with the subtask's error, when
+    /// a subtask of `task` is paused (nothing is going to arrive then).
+    pub async fn wait_same_unpaused(
+        &self,
+        task: &str,
+        sql: &str,
+        deadline: Duration,
+    ) -> Result<()> {
+        self.wait_same_as(task, sql, deadline, true).await
+    }
+
+    async fn wait_same_as(
+        &self,
+        task: &str,
+        sql: &str,
+        deadline: Duration,
+        fail_when_paused: bool,
+    ) -> Result<()> {
         crate::wait_until(
             &format!("`{sql}` equal downstream"),
             deadline,
@@ -219,6 +279,15 @@ impl OneSource {
                     return crate::Check::Ready(());
                 }
                 let status = dmctl(&self.addrs, &["query-status", task]).await.ok();
+                let paused = status
+                    .as_ref()
+                    .filter(|_| fail_when_paused)
+                    .and_then(|s| crate::cluster::paused_subtask(s, task));
+                if let Some(paused) = paused {
+                    return crate::Check::Abort(HarnessError::Task(format!(
+                        "{paused}\nwhile `{sql}` reads\nupstream {up:?}\ndownstream {down:?}"
+                    )));
+                }
                 crate::Check::Pending(format!(
                     "upstream {up:?}\ndownstream {down:?}\nstatus {}",
                     status.map(|s| s.to_string()).unwrap_or_default()
@@ -248,7 +317,12 @@ pub struct TutorialCluster {
 
 impl TutorialCluster {
     pub async fn start(data_sets: &[&[&str]]) -> Result<Self> {
-        let dbs = tutorial::start_databases(Ports::Free).await?;
+        Self::start_logging(RowMetadata::Full, data_sets).await
+    }
+
+    /// [`Self::start`] with the upstreams logging `row_metadata`.
+    pub async fn start_logging(row_metadata: RowMetadata, data_sets: &[&[&str]]) -> Result<Self> {
+        let dbs = tutorial::start_databases_with(Ports::Free, row_metadata).await?;
         for server in &dbs.upstreams {
             for sql in data_sets {
                 tutorial::run_sql(server, sql).await?;

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use mysql_async::prelude::Queryable;
 
 use crate::error::{HarnessError, Result};
-use crate::mariadb::{MariaDb, MariaDbOptions};
+use crate::mariadb::{MariaDb, MariaDbOptions, RowMetadata};
 
 /// Ports the tutorial's files name.
 pub const UPSTREAM_PORTS: [u16; 3] = [3307, 3308, 3309];
@@ -79,6 +79,12 @@ pub type Row = (u64, Option<String>, Option<i32>);
 /// Starts the three upstreams (auto-increment increment 5, offsets 1..3) and
 /// the downstream.
 pub async fn start_databases(ports: Ports) -> Result<Databases> {
+    start_databases_with(ports, RowMetadata::Full).await
+}
+
+/// [`start_databases`] with the upstreams logging `row_metadata` (the
+/// downstream's binlog is read by nobody).
+pub async fn start_databases_with(ports: Ports, row_metadata: RowMetadata) -> Result<Databases> {
     let fixed = |port: u16, options: MariaDbOptions| match ports {
         Ports::AsWritten => options.port(port),
         Ports::Free => options,
@@ -88,7 +94,9 @@ pub async fn start_databases(ports: Ports) -> Result<Databases> {
             let n = i as u16 + 1;
             fixed(
                 UPSTREAM_PORTS[i],
-                MariaDbOptions::new(u32::from(n)).auto_increment(AUTO_INCREMENT_INCREMENT, n),
+                MariaDbOptions::new(u32::from(n))
+                    .auto_increment(AUTO_INCREMENT_INCREMENT, n)
+                    .row_metadata(row_metadata),
             )
         } else {
             fixed(DOWNSTREAM_PORT, MariaDbOptions::new(100))
@@ -321,6 +329,42 @@ pub async fn wait_rows(
     .await
 }
 
+/// [`wait_rows`] for rows `task` replicates: fails at once, with the
+/// subtask's error, when a subtask of `task` is paused (a timeout shows
+/// the task's status too).
+pub async fn wait_task_rows(
+    master: &str,
+    task: &str,
+    downstream: &MariaDb,
+    schema: &str,
+    expected: &[Row],
+    deadline: std::time::Duration,
+) -> Result<()> {
+    crate::wait_until(
+        &format!("downstream {schema}.t1 equal to the merged upstreams ({task})"),
+        deadline,
+        std::time::Duration::from_millis(50),
+        || async move {
+            let got = rows(downstream, schema).await.unwrap_or_default();
+            if got == expected {
+                return crate::Check::Ready(());
+            }
+            let counts = format!("{} rows downstream, {} expected", got.len(), expected.len());
+            let status = match crate::cluster::dmctl(master, &["query-status", task]).await {
+                Ok(status) => status,
+                Err(e) => return crate::Check::Pending(format!("{counts}; {e}")),
+            };
+            match crate::cluster::paused_subtask(&status, task) {
+                Some(paused) => {
+                    crate::Check::Abort(HarnessError::Task(format!("{counts}; {paused}")))
+                }
+                None => crate::Check::Pending(format!("{counts}; {status}")),
+            }
+        },
+    )
+    .await
+}
+
 /// `dmtask2.yaml`'s text without its column mappings: DM's plain sharding
 /// task shape over the tutorial's shards.
 pub fn without_mappings(dmtask2: &str) -> String {
@@ -335,4 +379,53 @@ pub fn without_mappings(dmtask2: &str) -> String {
         .filter(|l| !l.trim_start().starts_with("column-mapping-rules:"))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// How long the `seed-tutorial` program may take in a test.
+pub const PROGRAM_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Lines the `seed-tutorial` program prints when the tutorial replicated
+/// exactly: the merged `dmtest1` tail, dmtask2's last id decoded (the ids
+/// the tutorial's `insert ... select` gets are the upstream's
+/// auto-increment allocation, MariaDB's gaps differ from MySQL 5.7's, so
+/// the program checks those rows against the upstreams), and its last line.
+pub const PROGRAM_LINES: &[&str] = &[
+    "1858\td7fd118e6f226a71b5f1ffe10efd0a78\t",
+    "last id 1729382256910270836 & ((1<<44)-1) = 372 from instance 3",
+    "== Done: the tutorial ran end to end.",
+];
+
+/// Runs the `seed-tutorial` program on free ports with upstreams logging
+/// `row_metadata` (both tasks, every step, the downstream checked row for
+/// row after each); its output, or an error holding all of it when it
+/// failed, overran [`PROGRAM_DEADLINE`] or lacks one of [`PROGRAM_LINES`].
+pub async fn run_program(row_metadata: RowMetadata) -> Result<String> {
+    let program = crate::workspace_binary("seed-tutorial")?;
+    let run = tokio::process::Command::new(program)
+        .arg("--free-ports")
+        .arg(format!("--binlog-row-metadata={row_metadata}"))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(PROGRAM_DEADLINE, run)
+        .await
+        .map_err(|_| {
+            HarnessError::Task(format!(
+                "seed-tutorial ({row_metadata}) still running after {PROGRAM_DEADLINE:?}"
+            ))
+        })?
+        .map_err(|e| HarnessError::io("running seed-tutorial", e))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let failed = |why: String| {
+        HarnessError::Task(format!(
+            "seed-tutorial ({row_metadata}) {why}\n{stdout}\n{stderr}"
+        ))
+    };
+    if !output.status.success() {
+        return Err(failed(format!("exited with {}", output.status)));
+    }
+    if let Some(missing) = PROGRAM_LINES.iter().find(|l| !stdout.contains(*l)) {
+        return Err(failed(format!("printed no `{missing}`")));
+    }
+    Ok(stdout)
 }

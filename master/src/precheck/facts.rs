@@ -32,15 +32,14 @@ pub const VARIABLES: &[&str] = &[
     "log_bin",
     "binlog_format",
     "binlog_row_image",
-    "binlog_row_metadata",
 ];
 
 /// One upstream's facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceFacts {
     /// Global variables of [`VARIABLES`] the server has, by lower-case name.
-    /// A variable the server does not know (`binlog_row_metadata` before
-    /// MariaDB 10.5 / MySQL 8.0.14) is absent.
+    /// A variable the server does not know (`binlog_row_image` before
+    /// MySQL 5.6.2 / MariaDB 10.1.6) is absent.
     pub variables: BTreeMap<String, String>,
     /// `CURRENT_USER()`: the account the grants belong to (`user@host`).
     pub current_user: String,

@@ -14,11 +14,11 @@
 //! - **binlog_format**: ROW. The sync unit applies row events; statements
 //!   (STATEMENT, or MIXED's statement events) cannot be replayed safely.
 //! - **binlog_row_image**: FULL, so every row event carries whole rows (the
-//!   downstream row is found, and rewritten, from all its columns). Where the
-//!   server has `binlog_row_metadata` (MariaDB >= 10.5, MySQL >= 8.0.14) it
-//!   must be FULL too, so row events carry column names; this is checked
-//!   under the same item. Servers without the variables always log full rows
-//!   and are not checked.
+//!   downstream row is found, and rewritten, from all its columns). Servers
+//!   without the variable always log full rows and are not checked.
+//!   `binlog_row_metadata` is not checked (as in DM): with MariaDB's default
+//!   `NO_LOG` or MySQL's `MINIMAL` row events carry no column names, and the
+//!   sync decodes them against the definitions its schema tracker keeps.
 //! - **replication_privilege**: REPLICATION SLAVE (read the binlog as a
 //!   replica) and REPLICATION CLIENT (`SHOW MASTER STATUS`; MariaDB >= 10.5
 //!   calls it BINLOG MONITOR), on `*.*`.
@@ -101,8 +101,6 @@ pub enum Item {
     BinlogEnable,
     BinlogFormat,
     BinlogRowImage,
-    /// Checked under `binlog_row_image`.
-    BinlogRowMetadata,
     ReplicationPrivilege,
     DumpPrivilege,
     TableSchema,
@@ -130,7 +128,7 @@ impl Item {
             Item::ServerId => Some(CheckingItem::ServerId),
             Item::BinlogEnable => Some(CheckingItem::BinlogEnable),
             Item::BinlogFormat => Some(CheckingItem::BinlogFormat),
-            Item::BinlogRowImage | Item::BinlogRowMetadata => Some(CheckingItem::BinlogRowImage),
+            Item::BinlogRowImage => Some(CheckingItem::BinlogRowImage),
             Item::ReplicationPrivilege => Some(CheckingItem::ReplicationPrivilege),
             Item::DumpPrivilege => Some(CheckingItem::DumpPrivilege),
             Item::TableSchema => Some(CheckingItem::TableSchema),
@@ -149,7 +147,7 @@ impl Item {
             Item::ServerId => "server_id",
             Item::BinlogEnable => "binlog_enable",
             Item::BinlogFormat => "binlog_format",
-            Item::BinlogRowImage | Item::BinlogRowMetadata => "binlog_row_image",
+            Item::BinlogRowImage => "binlog_row_image",
             Item::ReplicationPrivilege => "replication_privilege",
             Item::DumpPrivilege => "dump_privilege",
             Item::TableSchema => "table_schema",
@@ -170,9 +168,7 @@ impl Item {
             Item::ServerId => "check whether server_id is set",
             Item::BinlogEnable => "check whether the binlog is enabled",
             Item::BinlogFormat => "check whether binlog_format is ROW",
-            Item::BinlogRowImage | Item::BinlogRowMetadata => {
-                "check whether binlog_row_image and binlog_row_metadata are FULL"
-            }
+            Item::BinlogRowImage => "check whether binlog_row_image is FULL",
             Item::ReplicationPrivilege => "check the privileges the binlog replication needs",
             Item::DumpPrivilege => "check the privileges the full copy needs",
             Item::TableSchema => "check whether the selected tables have a primary or unique key",
@@ -202,7 +198,6 @@ impl Item {
             | Item::BinlogEnable
             | Item::BinlogFormat
             | Item::BinlogRowImage
-            | Item::BinlogRowMetadata
             | Item::ReplicationPrivilege => syncs,
             Item::DumpPrivilege => dumps,
             // Only an incremental task starts at its meta.
@@ -364,7 +359,7 @@ pub fn evaluate(
         };
         let version = facts.variable("version");
         let mariadb = version.is_some_and(server::is_mariadb);
-        let server_items: [(Item, Option<String>); 6] = [
+        let server_items: [(Item, Option<String>); 5] = [
             (Item::Version, server::version(version)),
             (
                 Item::ServerId,
@@ -382,22 +377,12 @@ pub fn evaluate(
                 Item::BinlogRowImage,
                 server::binlog_row_image(facts.variable("binlog_row_image")),
             ),
-            (
-                Item::BinlogRowMetadata,
-                server::binlog_row_metadata(facts.variable("binlog_row_metadata")),
-            ),
         ];
         for (item, message) in server_items {
             if !on(item) {
                 continue;
             }
-            // Row metadata is shown under binlog_row_image.
-            let shown = if item == Item::BinlogRowMetadata {
-                Item::BinlogRowImage
-            } else {
-                item
-            };
-            let result = report.ran(&subject, shown);
+            let result = report.ran(&subject, item);
             if let Some(message) = message {
                 result.findings.push(Finding {
                     severity: Severity::Fail,

@@ -1,5 +1,5 @@
 //! Decisions on the server's variables: `version`, `server_id`,
-//! `binlog_enable`, `binlog_format`, `binlog_row_image` and row metadata.
+//! `binlog_enable`, `binlog_format` and `binlog_row_image`.
 //!
 //! Each function takes the variable's value (`None` when the server does not
 //! have the variable) and returns the failure text, without the
@@ -88,12 +88,6 @@ pub fn binlog_format(value: Option<&str>) -> Option<String> {
 /// (MySQL >= 5.6.2, MariaDB >= 10.1.6; older servers always log full rows).
 pub fn binlog_row_image(value: Option<&str>) -> Option<String> {
     must_be("binlog_row_image", value, "FULL")
-}
-
-/// `binlog_row_metadata`: must be FULL where the server has the variable
-/// (MariaDB >= 10.5, MySQL >= 8.0.14), so row events carry column names.
-pub fn binlog_row_metadata(value: Option<&str>) -> Option<String> {
-    must_be("binlog_row_metadata", value, "FULL")
 }
 
 fn must_be(name: &str, value: Option<&str>, wanted: &str) -> Option<String> {
@@ -223,23 +217,6 @@ mod tests {
         assert_eq!(
             binlog_row_image(Some("MINIMAL")).as_deref(),
             Some("binlog_row_image is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_image = FULL (and in the server config)")
-        );
-    }
-
-    #[test]
-    fn row_metadata() {
-        for (value, passes) in [
-            (Some("FULL"), true),
-            (Some("MINIMAL"), false),
-            (Some("NO_LOG"), false),
-            // MariaDB < 10.5, MySQL < 8.0.14: no such variable, skipped.
-            (None, true),
-        ] {
-            assert_eq!(binlog_row_metadata(value).is_none(), passes, "{value:?}");
-        }
-        assert_eq!(
-            binlog_row_metadata(Some("MINIMAL")).as_deref(),
-            Some("binlog_row_metadata is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_metadata = FULL (and in the server config)")
         );
     }
 }

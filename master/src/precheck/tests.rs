@@ -82,6 +82,11 @@ fn with(mut facts: SourceFacts, variable: &str, value: &str) -> SourceFacts {
     facts
 }
 
+fn without(mut facts: SourceFacts, variable: &str) -> SourceFacts {
+    facts.variables.remove(variable);
+    facts
+}
+
 fn three(facts: impl Fn(&str) -> SourceFacts) -> Vec<(String, Result<SourceFacts, PrecheckError>)> {
     ["mysql1", "mysql2", "mysql3"]
         .into_iter()
@@ -232,7 +237,7 @@ fn server_settings_fail_with_the_source_and_the_fix() {
         "mysql2" => with(
             with(good(vec![t1("bigint")]), "binlog_row_image", "MINIMAL"),
             "binlog_row_metadata",
-            "MINIMAL",
+            "NO_LOG",
         ),
         _ => with(
             with(good(vec![t1("bigint")]), "log_bin", "OFF"),
@@ -246,7 +251,6 @@ fn server_settings_fail_with_the_source_and_the_fix() {
         [
             "source mysql1: binlog_format is STATEMENT; the sync unit needs ROW: SET GLOBAL binlog_format = ROW (and in the server config)",
             "source mysql2: binlog_row_image is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_image = FULL (and in the server config)",
-            "source mysql2: binlog_row_metadata is MINIMAL; the sync unit needs FULL: SET GLOBAL binlog_row_metadata = FULL (and in the server config)",
             "source mysql3: server_id is 0; a server whose binlog is replicated needs a non-zero server_id: SET GLOBAL server_id = <an id unique among the servers> (and in the server config)",
             "source mysql3: binlog_enable: log_bin is OFF; the sync unit reads the binlog: start the server with log-bin (it cannot be turned on at runtime)",
         ]
@@ -266,12 +270,46 @@ fn server_settings_fail_with_the_source_and_the_fix() {
             .collect::<Vec<_>>(),
         [
             ("binlog_format", "source mysql1", 1),
-            ("binlog_row_image", "source mysql2", 2),
+            ("binlog_row_image", "source mysql2", 1),
             ("server_id", "source mysql3", 1),
             ("binlog_enable", "source mysql3", 1),
         ]
     );
     assert_eq!((detail.summary.failed, detail.summary.passed), (4, false));
+}
+
+#[test]
+fn any_row_metadata_passes() {
+    // MariaDB's default NO_LOG and MySQL's MINIMAL log no column names; the
+    // sync's schema tracker names the columns. Servers without the variable
+    // (MariaDB < 10.5, MySQL < 8.0.14) are the same case.
+    for value in [Some("FULL"), Some("MINIMAL"), Some("NO_LOG"), None] {
+        let fetched = three(|_| {
+            let facts = good(vec![t1("bigint")]);
+            match value {
+                Some(value) => with(facts, "binlog_row_metadata", value),
+                None => without(facts, "binlog_row_metadata"),
+            }
+        });
+        let report = check(&task(DMTASK2), &fetched);
+        assert!(lines(&report).is_empty(), "{value:?}: {report}");
+        assert!(report.passed(), "{value:?}: {report}");
+        let row_image: Vec<_> = report
+            .results
+            .iter()
+            .filter(|r| r.item == Item::BinlogRowImage)
+            .map(|r| (r.subject.to_string(), r.findings.len()))
+            .collect();
+        assert_eq!(
+            row_image,
+            [
+                ("source mysql1".to_string(), 0),
+                ("source mysql2".to_string(), 0),
+                ("source mysql3".to_string(), 0)
+            ],
+            "{value:?}"
+        );
+    }
 }
 
 #[test]
@@ -417,8 +455,13 @@ fn items_map_to_dms_names() {
     let task = task(DMTASK2);
     assert!(Item::Connection.enabled(&task));
     assert_eq!(
-        Item::BinlogRowMetadata.checking_item(),
+        Item::BinlogRowImage.checking_item(),
         Some(CheckingItem::BinlogRowImage)
+    );
+    assert_eq!(Item::BinlogRowImage.name(), "binlog_row_image");
+    assert_eq!(
+        Item::BinlogRowImage.desc(),
+        "check whether binlog_row_image is FULL"
     );
     assert_eq!(Item::Rules.checking_item(), None);
 }

@@ -10,6 +10,7 @@ use dm_tests::bench_copy::full_copy;
 use dm_tests::bench_sync::{sync, ROWS_PER_TRANSACTION};
 use dm_tests::bench_txn::big_transaction;
 use dm_tests::bench_worker::worker_failover;
+use dm_tests::RowMetadata;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks over real dm-master processes")]
@@ -39,6 +40,15 @@ enum Bench {
         /// Exit non-zero unless the lag p99 < this (ms).
         #[arg(long, default_value_t = 1000.0)]
         target_lag_p99_ms: f64,
+        /// Also time our sync of the same workload from an upstream with
+        /// this `binlog_row_metadata` (NO_LOG or MINIMAL: row events
+        /// without column names); prints both figures and their ratio.
+        #[arg(long)]
+        compare_row_metadata: Option<RowMetadata>,
+        /// With --compare-row-metadata: exit non-zero unless the compared
+        /// rate / the FULL rate >= this.
+        #[arg(long, default_value_t = 0.9)]
+        target_compared_ratio: f64,
     },
     /// Copy one table of ROWS rows with `mariadb-dump | mariadb` and with
     /// the cluster (task-mode full) between the same servers; print both.
@@ -95,8 +105,17 @@ async fn main() -> ExitCode {
             parallel_threads,
             target_ratio,
             target_lag_p99_ms,
+            compare_row_metadata,
+            target_compared_ratio,
         } => {
-            let report = match sync(transactions, rate, lag_secs, parallel_threads).await {
+            let run = sync(
+                transactions,
+                rate,
+                lag_secs,
+                parallel_threads,
+                compare_row_metadata,
+            );
+            let report = match run.await {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("bench sync: {e}");
@@ -127,6 +146,41 @@ async fn main() -> ExitCode {
                 "  ours / native single = {ratio:.2}x; ours / native parallel = {:.2}x",
                 report.native_parallel_ms / report.ours_ms.max(0.001)
             );
+            // The same workload from an upstream logging other row
+            // metadata, then from one logging FULL again.
+            let compared_ok = match &report.compared {
+                None => true,
+                Some(compared) => {
+                    let metadata = compared.row_metadata;
+                    for (label, run) in [
+                        (
+                            format!("binlog_row_metadata={metadata}:"),
+                            &compared.ours_ms,
+                        ),
+                        ("FULL again, after it:".to_string(), &compared.full_again_ms),
+                    ] {
+                        match run {
+                            Ok(ms) => println!(
+                                "  dm cluster, {label:<29}{ms:.0} ms ({:.0} rows/s)",
+                                per_sec(*ms)
+                            ),
+                            Err(e) => println!("  dm cluster, {label} FAILED: {e}"),
+                        }
+                    }
+                    match compared.ratio(report.ours_ms) {
+                        Some(r) => {
+                            println!(
+                                "  {metadata} / FULL (mean of the FULL runs before and after) = {r:.2}x"
+                            );
+                            r >= target_compared_ratio
+                        }
+                        None => {
+                            println!("  {metadata} / FULL: none (a run above failed)");
+                            false
+                        }
+                    }
+                }
+            };
             let mut lag = report.lag_ms.clone();
             lag.sort_by(f64::total_cmp);
             let pct = |p: f64| {
@@ -136,9 +190,13 @@ async fn main() -> ExitCode {
             };
             let (p50, p99) = (pct(0.5), pct(0.99));
             println!("  lag at {} txn/s ({} writes/s) offered: p50 {p50:.0} ms, p99 {p99:.0} ms, max {:.0} ms ({} probes)", report.offered_txn_per_sec, u64::from(report.offered_txn_per_sec) * ROWS_PER_TRANSACTION, lag.last().copied().unwrap_or(f64::NAN), lag.len());
-            let ok = ratio >= target_ratio && p99 < target_lag_p99_ms;
+            let ok = ratio >= target_ratio && p99 < target_lag_p99_ms && compared_ok;
+            let compared_target = match &report.compared {
+                Some(c) => format!(", {} / FULL >= {target_compared_ratio:.2}", c.row_metadata),
+                None => String::new(),
+            };
             println!(
-                "  targets ratio >= {target_ratio:.2}, lag p99 < {target_lag_p99_ms:.0} ms: {}",
+                "  targets ratio >= {target_ratio:.2}, lag p99 < {target_lag_p99_ms:.0} ms{compared_target}: {}",
                 if ok { "met" } else { "MISSED" }
             );
             if ok {

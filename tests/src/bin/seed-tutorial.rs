@@ -7,11 +7,15 @@
 //! files, then does what the tutorial does: `start-task dmtask1.yaml`
 //! (copy, then replication), inserts and updates upstream and shows them
 //! arriving, and `start-task dmtask2.yaml` with the `partition id` ids.
+//!
+//! `--binlog-row-metadata NO_LOG` (or `MINIMAL`) starts the upstreams the
+//! way most servers in the wild run: row events without column names.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use dm_tests::tutorial::{self, Ports};
+use dm_tests::RowMetadata;
 
 #[derive(Debug, Parser)]
 #[command(about = "Run the DM tutorial on a local cluster")]
@@ -19,6 +23,9 @@ struct Args {
     /// Use free ports instead of the tutorial's 3307-3309 and 4000.
     #[arg(long)]
     free_ports: bool,
+    /// The upstreams' `binlog_row_metadata`: FULL, MINIMAL or NO_LOG.
+    #[arg(long, default_value_t = RowMetadata::Full)]
+    binlog_row_metadata: RowMetadata,
 }
 
 #[tokio::main]
@@ -39,8 +46,12 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     } else {
         Ports::AsWritten
     };
-    println!("== Setup: 3 upstream MariaDB servers (auto-increment-increment=5, offsets 1-3) and the downstream");
-    let dbs = tutorial::start_databases(ports).await?;
+    println!(
+        "== Setup: 3 upstream MariaDB servers (auto-increment-increment=5, offsets 1-3, \
+         binlog_row_metadata={}) and the downstream",
+        args.binlog_row_metadata
+    );
+    let dbs = tutorial::start_databases_with(ports, args.binlog_row_metadata).await?;
     for (i, server) in dbs.upstreams.iter().enumerate() {
         println!(
             "mysql{}: 127.0.0.1:{} (server-id {})",
@@ -95,7 +106,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     anyhow::ensure!(answer["result"] == true, "start-task dmtask1 failed");
     wait_syncing(&first, "dmtask1").await?;
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     println!("All rows have been migrated: select * from dmtest1.t1 | tail");
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
     for server in &dbs.upstreams {
@@ -115,7 +134,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         .await?;
     }
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== Updating upstream: update t1 set c=md5(id), port=@@port, on each upstream");
@@ -123,7 +150,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"]).await?;
     }
     let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_rows(&dbs.downstream, "dmtest1", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== dmctl -master-addr {first} <<<\"start-task dm-cnf/dmtask2.yaml\"");
@@ -144,7 +179,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         }
     }
     expected.sort();
-    tutorial::wait_rows(&dbs.downstream, "dmtest2", &expected, DEADLINE).await?;
+    tutorial::wait_task_rows(
+        &first,
+        "dmtask2",
+        &dbs.downstream,
+        "dmtest2",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
     println!("select * from dmtest2.t1 | tail (ids rewritten by partition id):");
     let merged2 = tutorial::rows(&dbs.downstream, "dmtest2").await?;
     print_tail(&merged2);

@@ -26,7 +26,7 @@ use mysql_async::{Conn, Opts, OptsBuilder, Pool};
 use tempfile::TempDir;
 
 use self::layout::Layout;
-pub use self::options::{AutoIncrement, MariaDbOptions, LEAN_SERVER_ARGS};
+pub use self::options::{AutoIncrement, MariaDbOptions, RowMetadata, LEAN_SERVER_ARGS};
 use crate::binaries::find_program;
 use crate::error::{HarnessError, Result, ServerReport};
 use crate::port::free_port;

@@ -1,12 +1,15 @@
 //! What a throwaway MariaDB server is started with.
 //!
 //! Every server gets the settings the DM upstream needs (binlog on, ROW format with FULL
-//! metadata and FULL row images, a distinct `server-id`), plus a few settings that only make
-//! a throwaway server cheaper (see [`LEAN_SERVER_ARGS`]). Callers add auto-increment settings
+//! row images, a distinct `server-id`), row metadata as [`RowMetadata`] says (FULL unless a
+//! test asks for MariaDB's default `NO_LOG` or for `MINIMAL`), plus a few settings that only
+//! make a throwaway server cheaper (see [`LEAN_SERVER_ARGS`]). Callers add auto-increment settings
 //! (the seed tutorial's three upstreams use increment 5, offsets 1, 2, 3) and arbitrary extra
 //! flags; extra flags come last, so they override anything set here.
 
 use std::ffi::OsString;
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use super::layout::Layout;
@@ -33,6 +36,58 @@ pub struct AutoIncrement {
     pub offset: u16,
 }
 
+/// `binlog_row_metadata`: what a row event's table map says about the table's columns.
+///
+/// With `FULL` it carries every column's name, signedness, character set, ENUM/SET members
+/// and the primary key; with `MINIMAL` signedness, character sets and nothing else; with
+/// `NO_LOG` (MariaDB's default) only the column types. Upstreams in the wild run with the
+/// defaults, so tests start servers each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RowMetadata {
+    /// `FULL`: names and everything else (the harness' default).
+    #[default]
+    Full,
+    /// `MINIMAL`: signedness and character sets, no names.
+    Minimal,
+    /// `NO_LOG`: types only.
+    NoLog,
+}
+
+impl RowMetadata {
+    /// Every mode, in the order FULL, MINIMAL, NO_LOG.
+    pub const ALL: [RowMetadata; 3] = [Self::Full, Self::Minimal, Self::NoLog];
+
+    /// The server's spelling (`FULL`, `MINIMAL`, `NO_LOG`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "FULL",
+            Self::Minimal => "MINIMAL",
+            Self::NoLog => "NO_LOG",
+        }
+    }
+}
+
+impl fmt::Display for RowMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RowMetadata {
+    type Err = String;
+
+    /// The server's spelling, in any case; `-` for `_` is accepted too (`no-log`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim().replace('-', "_");
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| {
+                format!("unknown binlog_row_metadata `{text}`; valid: FULL, MINIMAL, NO_LOG")
+            })
+    }
+}
+
 /// How to start one [`super::MariaDb`].
 #[derive(Debug, Clone)]
 pub struct MariaDbOptions {
@@ -50,6 +105,8 @@ pub struct MariaDbOptions {
     /// A fixed port (e.g. the ports a tutorial's config files name); `None`
     /// picks a free one.
     pub port: Option<u16>,
+    /// `--binlog-row-metadata`.
+    pub row_metadata: RowMetadata,
 }
 
 impl Default for MariaDbOptions {
@@ -68,7 +125,14 @@ impl MariaDbOptions {
             startup_timeout: Duration::from_secs(30),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             port: None,
+            row_metadata: RowMetadata::Full,
         }
+    }
+
+    /// Starts the server with `--binlog-row-metadata=<row_metadata>`.
+    pub fn row_metadata(mut self, row_metadata: RowMetadata) -> Self {
+        self.row_metadata = row_metadata;
+        self
     }
 
     /// Listens on `port` instead of a free one; starting fails if it is taken.
@@ -125,7 +189,7 @@ impl MariaDbOptions {
             // error.log, so one file holds everything including messages of failed starts.
             flag("log-bin", &layout.binlog_base),
             "--binlog-format=ROW".into(),
-            "--binlog-row-metadata=FULL".into(),
+            flag("binlog-row-metadata", self.row_metadata.as_str()),
             "--binlog-row-image=FULL".into(),
             flag("server-id", self.server_id.to_string()),
         ]);
@@ -178,6 +242,36 @@ mod tests {
         assert_eq!(
             args.last().map(String::as_str),
             Some("--gtid-strict-mode=ON")
+        );
+    }
+
+    #[test]
+    fn row_metadata_is_typed_and_defaults_to_full() {
+        let layout = Layout::new(Path::new("/t"));
+        let flag = |options: MariaDbOptions| {
+            options
+                .server_args(&layout, 1, false)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .filter(|a| a.starts_with("--binlog-row-metadata="))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(flag(MariaDbOptions::new(1)), ["--binlog-row-metadata=FULL"]);
+        assert_eq!(
+            flag(MariaDbOptions::new(1).row_metadata(RowMetadata::NoLog)),
+            ["--binlog-row-metadata=NO_LOG"]
+        );
+        assert_eq!(
+            flag(MariaDbOptions::new(1).row_metadata(RowMetadata::Minimal)),
+            ["--binlog-row-metadata=MINIMAL"]
+        );
+        for mode in RowMetadata::ALL {
+            assert_eq!(mode.to_string().parse::<RowMetadata>(), Ok(mode));
+        }
+        assert_eq!("no-log".parse::<RowMetadata>(), Ok(RowMetadata::NoLog));
+        assert_eq!(
+            "none".parse::<RowMetadata>(),
+            Err("unknown binlog_row_metadata `none`; valid: FULL, MINIMAL, NO_LOG".to_string())
         );
     }
 
