@@ -40,9 +40,7 @@ pub const CREATE: &str = "CREATE TABLE app.types (
 ) DEFAULT CHARSET=utf8mb4";
 
 /// Rows: every column at one limit, only the key, every column at the
-/// other limit. Signed MEDIUMINT stays non-negative here: the binlog
-/// decoder does not sign-extend 24-bit integers yet (see
-/// `sync_types.rs`' `negative_mediumints_arrive_exactly`).
+/// other limit.
 pub const ROWS: &[&str] = &[
     "INSERT INTO app.types VALUES (1, -128, 255, -9223372036854775808, 18446744073709551615, \
      -12345678901234.123456, 1.5, -2.25e-300, 'ch', 'héllo 🐬', REPEAT('long text ', 100), \
@@ -52,7 +50,7 @@ pub const ROWS: &[&str] = &[
     "INSERT INTO app.types (id) VALUES (2)",
     "INSERT INTO app.types VALUES (3, 127, 0, 9223372036854775807, 0, 0.000001, -0, 0, '', '', '', '', '', \
      '1000-01-01', '1000-01-01 00:00:00', '1970-01-01 00:00:01', '00:00:00', 1901, 'a', '', '[]', b'0', \
-     0, 0, 0, 0, '', '')",
+     0, 0, -8388608, 0, '', '')",
 ];
 
 /// What the upstream holds before the task starts: the table, the

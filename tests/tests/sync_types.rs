@@ -27,10 +27,9 @@ async fn every_common_type_and_ddl_arrive_exactly() {
 
 /// Signed MEDIUMINTs below zero: the binlog holds them as 3 bytes in two's
 /// complement, which the row decoder must sign-extend (-1 is 0xFFFFFF, not
-/// 16777215). Ignored until the decoder does: the sync pauses with `Out of
-/// range value for column 'mi'`.
+/// 16777215); without it the sync paused with `Out of range value for
+/// column 'mi'`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "the row decoder does not sign-extend signed MEDIUMINT (INT24) yet"]
 async fn negative_mediumints_arrive_exactly() {
     let c = OneSource::start(
         1,

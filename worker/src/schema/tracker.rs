@@ -115,7 +115,12 @@ impl SchemaTracker {
     /// Sets `schema`.`table` from `CREATE TABLE` text given by hand
     /// (`binlog-schema update`), whatever name the text gives it; returns
     /// its new version.
-    pub fn replace(&mut self, schema: &str, table: &str, create_sql: &str) -> Result<u64, SchemaError> {
+    pub fn replace(
+        &mut self,
+        schema: &str,
+        table: &str,
+        create_sql: &str,
+    ) -> Result<u64, SchemaError> {
         let charset = self.schema_charset(schema);
         let mut def = TableDef::from_create(schema, create_sql, &charset)?;
         def.name = table.to_string();

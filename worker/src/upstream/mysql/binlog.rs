@@ -46,10 +46,11 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
 
 use super::gtid_set::{is_mysql_gtid, GtidSet};
-use super::rows::{table_columns, widen};
+use super::rows::{sign_extend_24, signed_mediumints, table_columns, widen};
 use crate::position::Position;
 use crate::upstream::binlog::{describe, purged};
 use crate::upstream::{Event, Located, Logged, RowChange, RowKind, UpstreamError};
+use mysql_async::binlog::row::BinlogRow;
 
 /// Seconds between heartbeats from an idle upstream.
 pub const HEARTBEAT_PERIOD_SECS: u64 = 1;
@@ -294,6 +295,16 @@ impl BinlogReader {
         let bad_row = |e: &dyn std::fmt::Display| {
             UpstreamError::Decode(format!("a row of `{schema}`.`{table}`: {e}"))
         };
+        let mediumints = signed_mediumints(tme, &columns);
+        let image = |row: BinlogRow, bits: Option<&[bool]>| {
+            let mut values = widen(row, bits, width).map_err(|e| bad_row(&e))?;
+            for &at in &mediumints {
+                if let Some(value) = values.get_mut(at) {
+                    sign_extend_24(value);
+                }
+            }
+            Ok::<_, UpstreamError>(values)
+        };
         let mut changes = Vec::new();
         for row in rows.rows(tme) {
             let (before, after) = row.map_err(|e| bad_row(&e))?;
@@ -301,14 +312,8 @@ impl BinlogReader {
             let after_bits = logged.as_ref().map(|l| l.after.as_slice());
             changes.push(RowChange {
                 kind,
-                before: before
-                    .map(|r| widen(r, before_bits, width))
-                    .transpose()
-                    .map_err(|e| bad_row(&e))?,
-                after: after
-                    .map(|r| widen(r, after_bits, width))
-                    .transpose()
-                    .map_err(|e| bad_row(&e))?,
+                before: before.map(|r| image(r, before_bits)).transpose()?,
+                after: after.map(|r| image(r, after_bits)).transpose()?,
                 logged: logged.clone(),
             });
         }

@@ -87,6 +87,36 @@ pub fn table_columns(tme: &TableMapEvent<'_>) -> Result<Arc<[Column]>, TableMapE
     Ok(columns.into())
 }
 
+/// The MEDIUMINT columns of a table map not known to be unsigned.
+/// mysql_common reads every MEDIUMINT as its unsigned 24 bits, so a
+/// signed column's negative values arrive 2^24 too large
+/// ([`sign_extend_24`] brings them back; an unsigned column whose
+/// signedness the binlog did not log then reads negative, as every other
+/// integer does, until the schema tracker's definition says otherwise).
+pub fn signed_mediumints(tme: &TableMapEvent<'_>, columns: &[Column]) -> Vec<usize> {
+    columns
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| {
+            !c.unsigned
+                && matches!(
+                    tme.get_column_type(*i),
+                    Ok(Some(MySqlType::MYSQL_TYPE_INT24))
+                )
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// A signed MEDIUMINT's value read as unsigned 24 bits, sign-extended.
+pub fn sign_extend_24(value: &mut Value) {
+    if let Value::Int(v) = *value {
+        if (1 << 23..1 << 24).contains(&v) {
+            *value = Value::Int(v - (1 << 24));
+        }
+    }
+}
+
 /// Why a table map event's columns cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TableMapError {
@@ -238,6 +268,20 @@ mod tests {
             std::mem::size_of::<Value>(),
             std::mem::size_of::<mysql_async::Value>()
         );
+    }
+
+    #[test]
+    fn signed_mediumints_are_sign_extended() {
+        for (raw, expected) in [
+            (16_777_215, -1),
+            (8_388_608, -8_388_608),
+            (8_388_607, 8_388_607),
+            (0, 0),
+        ] {
+            let mut v = Value::Int(raw);
+            sign_extend_24(&mut v);
+            assert_eq!(v, Value::Int(expected));
+        }
     }
 
     #[test]
