@@ -127,3 +127,10 @@ pub async fn replicate(c: &OneSource, task: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// The type table replicated exactly ([`crate::types_table::replicate`]),
+/// then every step on this table, in the same task.
+pub async fn replicate_after_types(c: &OneSource) -> Result<()> {
+    crate::types_table::replicate(c).await?;
+    replicate(c, crate::types_table::TASK_NAME).await
+}

@@ -309,24 +309,7 @@ pub async fn wait_rows(
     expected: &[Row],
     deadline: std::time::Duration,
 ) -> Result<()> {
-    crate::wait_until(
-        &format!("downstream {schema}.t1 equal to the merged upstreams"),
-        deadline,
-        std::time::Duration::from_millis(50),
-        || async move {
-            let got = rows(downstream, schema).await.unwrap_or_default();
-            if got == expected {
-                crate::Check::Ready(())
-            } else {
-                crate::Check::Pending(format!(
-                    "{} rows downstream, {} expected",
-                    got.len(),
-                    expected.len()
-                ))
-            }
-        },
-    )
-    .await
+    wait_rows_of(downstream, schema, expected, deadline, None).await
 }
 
 /// [`wait_rows`] for rows `task` replicates: fails at once, with the
@@ -340,8 +323,23 @@ pub async fn wait_task_rows(
     expected: &[Row],
     deadline: std::time::Duration,
 ) -> Result<()> {
+    wait_rows_of(downstream, schema, expected, deadline, Some((master, task))).await
+}
+
+/// [`wait_rows`], watching `(master, task)`'s status when given.
+async fn wait_rows_of(
+    downstream: &MariaDb,
+    schema: &str,
+    expected: &[Row],
+    deadline: std::time::Duration,
+    watched: Option<(&str, &str)>,
+) -> Result<()> {
+    let what = match watched {
+        Some((_, task)) => format!("downstream {schema}.t1 equal to the merged upstreams ({task})"),
+        None => format!("downstream {schema}.t1 equal to the merged upstreams"),
+    };
     crate::wait_until(
-        &format!("downstream {schema}.t1 equal to the merged upstreams ({task})"),
+        &what,
         deadline,
         std::time::Duration::from_millis(50),
         || async move {
@@ -350,6 +348,9 @@ pub async fn wait_task_rows(
                 return crate::Check::Ready(());
             }
             let counts = format!("{} rows downstream, {} expected", got.len(), expected.len());
+            let Some((master, task)) = watched else {
+                return crate::Check::Pending(counts);
+            };
             let status = match crate::cluster::dmctl(master, &["query-status", task]).await {
                 Ok(status) => status,
                 Err(e) => return crate::Check::Pending(format!("{counts}; {e}")),

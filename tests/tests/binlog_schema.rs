@@ -25,6 +25,13 @@ async fn ctl(c: &OneSource, args: &[&str]) -> Value {
     dmctl(&c.addrs, args).await.expect("dmctl answers")
 }
 
+/// `binlog-schema update schema mysql1 app TABLE EXTRA...`.
+async fn update(c: &OneSource, table: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["binlog-schema", "update", "schema", "mysql1", "app", table];
+    args.extend_from_slice(extra);
+    ctl(c, &args).await
+}
+
 /// `(id, op, createSql)` of the operations an answer lists as held.
 fn pending(answer: &Value) -> Vec<(u64, String, String)> {
     answer["pending"]
@@ -101,19 +108,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
     let good = good.display().to_string();
 
     // A running subtask's definitions are not changed under it.
-    let answer = ctl(
-        &c,
-        &[
-            "binlog-schema",
-            "update",
-            "schema",
-            "mysql1",
-            "app",
-            "t",
-            &good,
-        ],
-    )
-    .await;
+    let answer = update(&c, "t", &[&good]).await;
     refused(
         &answer,
         "current stage of task schema on source mysql1 is Running but not paused, invalid: pause it first (`pause-task schema -s mysql1`); the operation takes effect when it resumes",
@@ -129,19 +124,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
     let bad = dir.join("bad.sql");
     std::fs::write(&bad, "ALTER TABLE t ADD COLUMN c INT").expect("write");
     let bad = bad.display().to_string();
-    let answer = ctl(
-        &c,
-        &[
-            "binlog-schema",
-            "update",
-            "schema",
-            "mysql1",
-            "app",
-            "t",
-            &bad,
-        ],
-    )
-    .await;
+    let answer = update(&c, "t", &[&bad]).await;
     refused(
         &answer,
         &format!("schema file {bad}: is not a CREATE TABLE statement (it starts `ALTER TABLE t`); give one CREATE TABLE statement, as SHOW CREATE TABLE prints it"),
@@ -149,19 +132,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
     let two = dir.join("two.sql");
     std::fs::write(&two, "CREATE TABLE t (id INT); CREATE TABLE u (id INT)").expect("write");
     let two = two.display().to_string();
-    let answer = ctl(
-        &c,
-        &[
-            "binlog-schema",
-            "update",
-            "schema",
-            "mysql1",
-            "app",
-            "t",
-            &two,
-        ],
-    )
-    .await;
+    let answer = update(&c, "t", &[&two]).await;
     refused(
         &answer,
         &format!("schema file {two}: holds 2 statements; give exactly one CREATE TABLE statement"),
@@ -181,20 +152,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
         &answer,
         "source mysql9 is not part of task schema; its sources are mysql1",
     );
-    let answer = ctl(
-        &c,
-        &[
-            "binlog-schema",
-            "update",
-            "schema",
-            "mysql1",
-            "app",
-            "t",
-            &good,
-            "--from-source",
-        ],
-    )
-    .await;
+    let answer = update(&c, "t", &[&good, "--from-source"]).await;
     refused(
         &answer,
         "binlog-schema update: can not set schema-file when use from-source or from-target",
@@ -202,22 +160,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
 
     // Accepted: from a file, from the upstream (DM's `-s` form), from the
     // routed downstream table, DM 2.0.7's `set` and a delete of each kind.
-    accepted(
-        &ctl(
-            &c,
-            &[
-                "binlog-schema",
-                "update",
-                "schema",
-                "mysql1",
-                "app",
-                "t",
-                &good,
-            ],
-        )
-        .await,
-        1,
-    );
+    accepted(&update(&c, "t", &[&good]).await, 1);
     accepted(
         &ctl(
             &c,
@@ -237,22 +180,7 @@ async fn operations_are_checked_held_in_raft_and_listed() {
         .await,
         2,
     );
-    accepted(
-        &ctl(
-            &c,
-            &[
-                "binlog-schema",
-                "update",
-                "schema",
-                "mysql1",
-                "app",
-                "t",
-                "--from-target",
-            ],
-        )
-        .await,
-        3,
-    );
+    accepted(&update(&c, "t", &["--from-target"]).await, 3);
     accepted(
         &ctl(
             &c,

@@ -40,12 +40,9 @@ async fn types_and_ddl(row_metadata: RowMetadata) {
             .expect("variable")
     };
     assert_eq!(logged.as_deref(), Some(row_metadata.as_str()));
-    types_table::replicate(&c)
+    ddl_steps::replicate_after_types(&c)
         .await
-        .expect("every type arrives exactly");
-    ddl_steps::replicate(&c, types_table::TASK_NAME)
-        .await
-        .expect("the altered table arrives exactly after every step");
+        .expect("every type, then the altered table after every step, arrive exactly");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,12 +17,9 @@ use dm_tests::{ddl_steps, types_table};
 async fn every_common_type_and_ddl_arrive_exactly() {
     let seed: Vec<&str> = [types_table::SEED, ddl_steps::SEED].concat();
     let c = OneSource::start(1, &seed).await.expect("cluster");
-    types_table::replicate(&c)
+    ddl_steps::replicate_after_types(&c)
         .await
-        .expect("every type arrives exactly");
-    ddl_steps::replicate(&c, types_table::TASK_NAME)
-        .await
-        .expect("the altered table arrives exactly after every step");
+        .expect("every type, then the altered table after every step, arrive exactly");
 }
 
 /// Signed MEDIUMINTs below zero: the binlog holds them as 3 bytes in two's

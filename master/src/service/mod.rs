@@ -10,6 +10,7 @@ mod master_api;
 mod member_config;
 mod members;
 mod raft_api;
+mod reports;
 mod schema;
 mod shard_ddl;
 mod sources;

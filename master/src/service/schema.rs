@@ -397,34 +397,19 @@ pub fn commands_for_reports(
     worker: &str,
     sources: &[pb::SourceReport],
 ) -> Vec<Command> {
-    let mut out = Vec::new();
-    for report in sources {
-        let bound = state
-            .bindings
-            .get(&report.source)
-            .is_some_and(|b| b.worker == worker && b.epoch == report.epoch);
-        if !bound || report.fenced {
-            continue;
-        }
-        for sub in &report.subtasks {
-            let current = state
-                .tasks
-                .get(&sub.task)
-                .is_some_and(|t| t.created_at_ms == sub.generation);
-            let reached = state
-                .schema_ops_of(&sub.task, &report.source)
+    super::reports::current(state, worker, sources)
+        .filter(|(source, sub)| {
+            state
+                .schema_ops_of(&sub.task, source)
                 .first()
-                .is_some_and(|op| op.id <= sub.schema_ops_applied);
-            if current && reached {
-                out.push(Command::SchemaOpsApplied {
-                    task: sub.task.clone(),
-                    source: report.source.clone(),
-                    applied: sub.schema_ops_applied,
-                });
-            }
-        }
-    }
-    out
+                .is_some_and(|op| op.id <= sub.schema_ops_applied)
+        })
+        .map(|(source, sub)| Command::SchemaOpsApplied {
+            task: sub.task.clone(),
+            source: source.to_string(),
+            applied: sub.schema_ops_applied,
+        })
+        .collect()
 }
 
 /// Proposes what `sources` (one worker's heartbeat) call for.

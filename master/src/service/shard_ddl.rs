@@ -36,72 +36,55 @@ pub fn commands_for_reports(
     sources: &[pb::SourceReport],
 ) -> Vec<Command> {
     let mut out = Vec::new();
-    for report in sources {
-        let bound = state
-            .bindings
-            .get(&report.source)
-            .is_some_and(|b| b.worker == worker && b.epoch == report.epoch);
-        if !bound || report.fenced {
+    for (source, sub) in super::reports::current(state, worker, sources) {
+        let Some(info) = &sub.shard_ddl else {
+            continue;
+        };
+        let at = position_of(info.position.as_ref());
+        let lock_id = if info.lock_id.is_empty() {
+            crate::state::lock_id(&sub.task, &info.downstream_schema, &info.downstream_table)
+        } else {
+            info.lock_id.clone()
+        };
+        if info.done {
+            let asked = state
+                .shard_ddl_op(&sub.task, source)
+                .is_some_and(|(id, _, op, p)| {
+                    id == lock_id && p == at && matches!(op, LockOp::Execute | LockOp::Skip)
+                });
+            if asked {
+                out.push(Command::ShardDdlDone {
+                    lock: lock_id,
+                    source: source.to_string(),
+                    at,
+                });
+            }
             continue;
         }
-        for sub in &report.subtasks {
-            let Some(info) = &sub.shard_ddl else {
-                continue;
-            };
-            let current = state
-                .tasks
-                .get(&sub.task)
-                .is_some_and(|t| t.created_at_ms == sub.generation);
-            if !current {
-                continue;
-            }
-            let at = position_of(info.position.as_ref());
-            let source = &report.source;
-            let lock_id = if info.lock_id.is_empty() {
-                crate::state::lock_id(&sub.task, &info.downstream_schema, &info.downstream_table)
-            } else {
-                info.lock_id.clone()
-            };
-            if info.done {
-                let asked = state
-                    .shard_ddl_op(&sub.task, source)
-                    .is_some_and(|(id, _, op, p)| {
-                        id == lock_id && p == at && matches!(op, LockOp::Execute | LockOp::Skip)
-                    });
-                if asked {
-                    out.push(Command::ShardDdlDone {
-                        lock: lock_id,
-                        source: source.clone(),
-                        at,
-                    });
+        let known = match state.shard_ddl_locks.get(&lock_id) {
+            None => false,
+            Some(lock) => match lock.members.get(source) {
+                // Dropped by `unlock-ddl-lock`: not asked again.
+                None => lock.forced,
+                Some(m) => {
+                    let same_ddls = if lock.ddls == info.ddls {
+                        m.conflict.is_empty()
+                    } else {
+                        m.conflict == info.ddls
+                    };
+                    m.done || (m.arrived.as_ref() == Some(&at) && same_ddls)
                 }
-                continue;
-            }
-            let known = match state.shard_ddl_locks.get(&lock_id) {
-                None => false,
-                Some(lock) => match lock.members.get(source) {
-                    // Dropped by `unlock-ddl-lock`: not asked again.
-                    None => lock.forced,
-                    Some(m) => {
-                        let same_ddls = if lock.ddls == info.ddls {
-                            m.conflict.is_empty()
-                        } else {
-                            m.conflict == info.ddls
-                        };
-                        m.done || (m.arrived.as_ref() == Some(&at) && same_ddls)
-                    }
-                },
-            };
-            if !known {
-                out.push(Command::ShardDdlArrive(Arrival {
-                    task: sub.task.clone(),
-                    source: source.clone(),
-                    schema: info.downstream_schema.clone(),
-                    table: info.downstream_table.clone(),
-                    ddls: info.ddls.clone(),
-                    at,
-                }));
-            }
+            },
+        };
+        if !known {
+            out.push(Command::ShardDdlArrive(Arrival {
+                task: sub.task.clone(),
+                source: source.to_string(),
+                schema: info.downstream_schema.clone(),
+                table: info.downstream_table.clone(),
+                ddls: info.ddls.clone(),
+                at,
+            }));
         }
     }
     out

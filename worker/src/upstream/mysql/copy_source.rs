@@ -36,6 +36,17 @@ pub fn read_session_setup() -> [String; 2] {
     ]
 }
 
+/// `opts` with [`read_session_setup`] after their own setup.
+pub fn reading_opts(opts: &Opts) -> Opts {
+    let setup: Vec<String> = opts
+        .setup()
+        .iter()
+        .cloned()
+        .chain(read_session_setup())
+        .collect();
+    OptsBuilder::from_opts(opts.clone()).setup(setup).into()
+}
+
 /// A server's snapshots; sessions in UTC and utf8mb4.
 #[derive(Debug, Clone)]
 pub struct MySqlCopySource {
@@ -45,15 +56,7 @@ pub struct MySqlCopySource {
 impl CopySource for MySqlCopySource {
     fn open_snapshots(&self, count: usize) -> CopyCall<'_, Vec<Box<dyn CopySnapshot>>> {
         Box::pin(async move {
-            let setup: Vec<String> = self
-                .opts
-                .setup()
-                .iter()
-                .cloned()
-                .chain(read_session_setup())
-                .collect();
-            let opts = OptsBuilder::from_opts(self.opts.clone()).setup(setup);
-            let group = open_snapshots(opts.into(), count).await?;
+            let group = open_snapshots(reading_opts(&self.opts), count).await?;
             Ok(group
                 .into_iter()
                 .map(|s| Box::new(s) as Box<dyn CopySnapshot>)

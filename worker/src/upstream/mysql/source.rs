@@ -2,10 +2,10 @@
 //! [`BinlogReader`], the short questions (where the binlog ends, its
 //! files, the tables) through pooled connections.
 
-use mysql_async::{Conn, Opts, OptsBuilder, Pool};
+use mysql_async::{Conn, Opts, Pool};
 
 use super::binlog::{binlog_files, BinlogReader};
-use super::copy_source::read_session_setup;
+use super::copy_source::reading_opts;
 use super::discover;
 use crate::position::Position;
 use crate::upstream::{BinlogSource, Call, Events, Located, SchemaSeed, UpstreamError};
@@ -60,15 +60,7 @@ impl BinlogSource for MySqlSource {
 
     fn schema_seed<'a>(&'a self, rules: &'a TaskRules) -> Call<'a, SchemaSeed> {
         Box::pin(async move {
-            let setup: Vec<String> = self
-                .opts
-                .setup()
-                .iter()
-                .cloned()
-                .chain(read_session_setup())
-                .collect();
-            let opts = OptsBuilder::from_opts(self.opts.clone()).setup(setup);
-            let mut conn = Conn::new(opts)
+            let mut conn = Conn::new(reading_opts(&self.opts))
                 .await
                 .map_err(upstream("connecting to read the table definitions"))?;
             let seed = discover::schema_seed(&mut conn, rules).await;
