@@ -57,8 +57,10 @@ pub struct Schemas {
     tracker: SchemaTracker,
     /// The highest `binlog-schema` operation applied.
     applied_op: u64,
-    /// Each table's decoding, made once per version of its definition.
-    decoded: HashMap<(String, String), Decoding>,
+    /// Each table's decoding by schema and table, made once per version
+    /// of its definition (looked up without allocating: row events are
+    /// many).
+    decoded: HashMap<String, HashMap<String, Decoding>>,
     /// Whether the last row event read named its columns (`None`: none
     /// read yet in this run).
     names_logged: Option<bool>,
@@ -241,7 +243,6 @@ impl Schemas {
         }
         let named = logged.iter().all(|c| !is_unnamed(c));
         self.names_logged = Some(named);
-        let key = (schema.to_string(), table.to_string());
         let Some(def) = self.tracker.table(schema, table) else {
             if named {
                 // The event names its columns: decoded as logged.
@@ -253,13 +254,21 @@ impl Schemas {
         };
         let fresh = self
             .decoded
-            .get(&key)
+            .get(schema)
+            .and_then(|tables| tables.get(table))
             .is_none_or(|d| d.version != def.version || d.named != named);
         if fresh {
             let decoding = decoding(def, logged, named)?;
-            self.decoded.insert(key.clone(), decoding);
+            self.decoded
+                .entry(schema.to_string())
+                .or_default()
+                .insert(table.to_string(), decoding);
         }
-        let Some(decoding) = self.decoded.get(&key) else {
+        let Some(decoding) = self
+            .decoded
+            .get(schema)
+            .and_then(|tables| tables.get(table))
+        else {
             return Ok(logged.clone());
         };
         if !decoding.unsigned.is_empty() {
