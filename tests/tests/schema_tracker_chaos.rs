@@ -6,8 +6,8 @@
 //! dropped (UNIQUE, INDEX, the primary key moved to another column and
 //! back). The worker replicating the source is SIGKILLed between DDLs and
 //! around them (issued together with a DDL, right after one committed
-//! upstream, right after one arrived downstream), and the master leader
-//! once; the other worker takes the source over each time and the killed
+//! upstream, while its DDL waits downstream for a metadata lock, right
+//! after one arrived downstream), and the master leader once; the other worker takes the source over each time and the killed
 //! one comes back as the spare.
 //!
 //! Each successor decodes the row events after its checkpoint against the
@@ -54,6 +54,10 @@ enum Kill {
     /// SIGKILL right after the DDL arrived downstream (its checkpoint
     /// possibly not yet written).
     AfterDownstream,
+    /// SIGKILL while the worker's DDL runs downstream: a downstream
+    /// transaction holding the table makes it wait for its metadata lock
+    /// until the worker is dead.
+    WhileDownstreamRuns,
     /// The master leader SIGKILLed right after the DDL committed upstream.
     Leader,
 }
@@ -84,7 +88,10 @@ const DDLS: &[(&str, Kill)] = &[
         "ALTER TABLE app.chaos MODIFY COLUMN f VARCHAR(10) CHARACTER SET latin1 DEFAULT 'é' AFTER title",
         Kill::No,
     ),
-    ("ALTER TABLE app.chaos ADD INDEX n_idx (n)", Kill::No),
+    (
+        "ALTER TABLE app.chaos ADD INDEX n_idx (n)",
+        Kill::WhileDownstreamRuns,
+    ),
     (
         "ALTER TABLE app.chaos MODIFY COLUMN title VARCHAR(40) CHARACTER SET latin1 NOT NULL DEFAULT 'ñandú'",
         Kill::WithTheDdl,
@@ -108,7 +115,7 @@ const DDLS: &[(&str, Kill)] = &[
     ),
     (
         "ALTER TABLE app.chaos CHANGE COLUMN x x2 INT UNSIGNED NOT NULL DEFAULT 3",
-        Kill::No,
+        Kill::WhileDownstreamRuns,
     ),
     ("ALTER TABLE app.chaos DROP COLUMN f", Kill::WithTheDdl),
     ("ALTER TABLE app.chaos DROP INDEX k_uk", Kill::No),
@@ -215,6 +222,46 @@ async fn kill_bound_worker(c: &mut OneSource) {
     c.workers.spawn(index).expect("restart the killed worker");
 }
 
+/// Issues `ddl` upstream while a downstream transaction holds `app.chaos`
+/// (a shared metadata lock: rows still apply, a DDL waits), waits until
+/// the worker's DDL waits downstream, SIGKILLs the worker, then ends the
+/// transaction.
+async fn kill_while_the_ddl_runs_downstream(c: &mut OneSource, ddl: &str) {
+    let mut holder = c.downstream.conn().await.expect("downstream");
+    holder
+        .query_drop("START TRANSACTION")
+        .await
+        .expect("transaction");
+    holder
+        .query_drop("SELECT id FROM app.chaos LIMIT 1")
+        .await
+        .expect("the table held");
+    run_sql(&c.upstream, &[ddl])
+        .await
+        .expect("the DDL upstream");
+    let downstream = &c.downstream;
+    dm_tests::wait_until(
+        "the worker's DDL waiting downstream",
+        DEADLINE,
+        Duration::from_millis(10),
+        || async move {
+            let mut conn = downstream.conn().await.ok()?;
+            let waiting: Option<u64> = conn
+                .query_first(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                     WHERE INFO LIKE 'ALTER TABLE%' AND STATE LIKE '%metadata lock%'",
+                )
+                .await
+                .ok()?;
+            (waiting? > 0).then_some(())
+        },
+    )
+    .await
+    .expect("the DDL reaches the downstream");
+    kill_bound_worker(c).await;
+    holder.query_drop("COMMIT").await.expect("released");
+}
+
 async fn kill_leader(c: &mut OneSource) {
     let leader = c.masters.leader(DEADLINE).await.expect("leader");
     let index = c.masters.index_of(&leader).expect("ours");
@@ -240,7 +287,9 @@ async fn twenty_ddls_under_load_and_kills_arrive_exactly_from_a_no_log_upstream(
     let mut kills = 0;
     for (step, (ddl, kill)) in DDLS.iter().enumerate() {
         writer.more(20).await;
-        if *kill == Kill::WithTheDdl {
+        if *kill == Kill::WhileDownstreamRuns {
+            kill_while_the_ddl_runs_downstream(&mut c, ddl).await;
+        } else if *kill == Kill::WithTheDdl {
             let bound = bound_worker(&c.addrs, "mysql1")
                 .await
                 .expect("list-member")
