@@ -17,7 +17,8 @@
 //! applied twice outside the replay window leaves a different `n`
 //! downstream. At the end the downstream equals the upstream row for row
 //! (`SELECT *`, so the column order too) and has the same columns (name,
-//! type, nullability, default, charset) and keys.
+//! type, nullability, default, charset) and keys. The same again with a
+//! MINIMAL upstream (signedness and charsets logged, and cross-checked).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -272,9 +273,20 @@ async fn kill_leader(c: &mut OneSource) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_ddls_under_load_and_kills_arrive_exactly_from_a_no_log_upstream() {
+    twenty_ddls_under_load_and_kills(RowMetadata::NoLog).await;
+}
+
+/// MINIMAL (MySQL 8.0's default) logs signedness and charsets, which the
+/// sync cross-checks against the tracked definition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_ddls_under_load_and_kills_arrive_exactly_from_a_minimal_upstream() {
+    twenty_ddls_under_load_and_kills(RowMetadata::Minimal).await;
+}
+
+async fn twenty_ddls_under_load_and_kills(row_metadata: RowMetadata) {
     assert_eq!(DDLS.len(), 20);
     let started = Instant::now();
-    let mut c = OneSource::start_logging(2, RowMetadata::NoLog, SEED)
+    let mut c = OneSource::start_logging(2, row_metadata, SEED)
         .await
         .expect("cluster");
     c.start_task(TASK_NAME, TASK).await.expect("started");
