@@ -356,7 +356,16 @@ impl TutorialCluster {
     /// `dmtask1.yaml` (task-mode all) started, waiting until every subtask
     /// replicates.
     pub async fn dmtask1_replicating(deadline: Duration) -> Result<Self> {
-        let c = Self::start(&[tutorial::DMTEST1_SQL]).await?;
+        Self::dmtask1_replicating_logging(RowMetadata::Full, deadline).await
+    }
+
+    /// [`Self::dmtask1_replicating`] with the upstreams logging
+    /// `row_metadata`.
+    pub async fn dmtask1_replicating_logging(
+        row_metadata: RowMetadata,
+        deadline: Duration,
+    ) -> Result<Self> {
+        let c = Self::start_logging(row_metadata, &[tutorial::DMTEST1_SQL]).await?;
         c.start_tutorial_task("dmtask1.yaml", "all").await?;
         crate::cluster::wait_syncing(&c.addrs, "dmtask1", deadline).await?;
         Ok(c)

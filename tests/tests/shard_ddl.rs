@@ -9,7 +9,10 @@
 //! after the owner executed but before the others skipped, and with the
 //! owning worker killed; a lock whose last shard never issues the DDL,
 //! resolved with `unlock-ddl-lock`; and different DDLs on two shards, which
-//! pause the late source with both statements shown.
+//! pause the late source with both statements shown. The first scenario
+//! runs again with shards that log no column names
+//! (`binlog_row_metadata=NO_LOG`): each subtask's schema tracker follows
+//! the DDL and decodes the rows written after it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -17,7 +20,7 @@ use std::time::Duration;
 use dm_tests::cluster::{bound_worker, dmctl, wait_task_stage};
 use dm_tests::scenario::{ShardLoad, TutorialCluster};
 use dm_tests::tutorial::{merged_rows, run_sql, wait_rows};
-use dm_tests::{wait_until, Check, MariaDb};
+use dm_tests::{wait_until, Check, MariaDb, RowMetadata};
 use mysql_async::prelude::Queryable;
 use serde_json::Value;
 
@@ -27,10 +30,14 @@ const LOCK: &str = "dmtask1-`dmtest1`.`t1`";
 const ALTER: &str = "ALTER TABLE dmtest1.t1 ADD COLUMN extra INT NOT NULL DEFAULT 7";
 
 async fn start() -> TutorialCluster {
-    let c = TutorialCluster::dmtask1_replicating(DEADLINE)
+    start_logging(RowMetadata::Full).await
+}
+
+/// The cluster with the shards logging `row_metadata`.
+async fn start_logging(row_metadata: RowMetadata) -> TutorialCluster {
+    TutorialCluster::dmtask1_replicating_logging(row_metadata, DEADLINE)
         .await
-        .expect("dmtask1 replicating");
-    c
+        .expect("dmtask1 replicating")
 }
 
 /// The lock as `show-ddl-locks` shows it, if it exists.
@@ -169,7 +176,18 @@ fn worker_of(c: &TutorialCluster, name: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shards_reach_the_ddl_one_after_another_and_it_runs_once() {
-    let mut c = start().await;
+    shards_reach_the_ddl_one_after_another(RowMetadata::Full).await;
+}
+
+/// The same with shards that log no column names: the tracker of each
+/// shard's subtask follows the DDL and decodes the rows written after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shards_reach_the_ddl_one_after_another_and_it_runs_once_from_no_log_upstreams() {
+    shards_reach_the_ddl_one_after_another(RowMetadata::NoLog).await;
+}
+
+async fn shards_reach_the_ddl_one_after_another(row_metadata: RowMetadata) {
+    let mut c = start_logging(row_metadata).await;
     let load = ShardLoad::start(&c.dbs.upstreams).await;
     alter(&c, 0).await;
     let l = wait_synced(&c.addrs, &["mysql1"]).await;
