@@ -433,3 +433,21 @@ impl Summary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_the_seeds_log_no_column_names_with_either_shard_count() {
+        let no_log = |seeds: &mut dyn Iterator<Item = u64>| {
+            seeds
+                .filter(|s| row_metadata(*s) == RowMetadata::NoLog)
+                .count()
+        };
+        assert_eq!(no_log(&mut (0..200)), 100);
+        // The first bit decides the shard count: both counts meet both modes.
+        assert_eq!(no_log(&mut (0..200).filter(|s| s % 2 == 0)), 50);
+        assert_eq!(no_log(&mut (0..200).filter(|s| s % 2 == 1)), 50);
+    }
+}
