@@ -91,9 +91,10 @@ fn main() -> ExitCode {
             }
         }
         println!(
-            "seed {seed}: {} faults, {} stalled commits",
+            "seed {seed}: {} faults, {} stalled commits, binlog row metadata {}",
             report.schedule.injections(),
-            report.stalled_commits
+            report.stalled_commits,
+            report.row_metadata
         );
         for line in &report.trace {
             println!("  {line}");
@@ -128,7 +129,8 @@ fn main() -> ExitCode {
         let report = run_seed(seed, &opts);
         if !report.violations.is_empty() {
             println!(
-                "seed {seed}: {} violation(s); replay: chaos --seed {seed}",
+                "seed {seed} ({} row metadata): {} violation(s); replay: chaos --seed {seed}",
+                report.row_metadata,
                 report.violations.len()
             );
         }
@@ -150,6 +152,9 @@ fn main() -> ExitCode {
         "full copy: {} seeds, {} copies taken over by another worker midway",
         summary.full_copies, summary.copies_taken_over
     );
+    for (mode, (seeds, failed)) in &summary.by_metadata {
+        println!("binlog row metadata {mode}: {seeds} seeds, {failed} with violations");
+    }
     let mut converged = summary.converged_ms.clone();
     converged.sort_unstable();
     if let (Some(median), Some(max)) = (converged.get(converged.len() / 2), converged.last()) {

@@ -24,7 +24,7 @@ use dm_worker::upstream::BinlogSource;
 use dm_worker::upstream::CopySource;
 use dm_worker::upstream::Value;
 use dm_worker_testkit::downstream::MemDownstream;
-use dm_worker_testkit::upstream::{MemUpstream, Write};
+use dm_worker_testkit::upstream::{MemUpstream, RowMetadata, Write};
 
 /// One commit in this many stalls.
 pub const STALL_ONE_IN: u64 = 40;
@@ -59,13 +59,13 @@ pub struct World {
 }
 
 impl World {
-    /// `sources` upstreams, each with its shard table holding `rows` rows
-    /// (ids `1..=rows` in the shard's range), written in transactions of
-    /// [`PRELOAD_BATCH`].
-    pub fn new(sources: usize, rows: i64) -> Self {
+    /// `sources` upstreams whose row events carry `metadata`, each with
+    /// its shard table holding `rows` rows (ids `1..=rows` in the shard's
+    /// range), written in transactions of [`PRELOAD_BATCH`].
+    pub fn new(sources: usize, rows: i64, metadata: RowMetadata) -> Self {
         let upstreams = (0..sources)
             .map(|i| {
-                let up = MemUpstream::new(u32::try_from(i + 1).unwrap_or(1));
+                let up = MemUpstream::with_metadata(u32::try_from(i + 1).unwrap_or(1), metadata);
                 let table = shard_table(i);
                 up.create_table(SCHEMA, &table, &["c"]);
                 let base = shard_base(i);

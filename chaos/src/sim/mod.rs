@@ -10,7 +10,10 @@
 //! store lives in memory outside its host, so a restarted master finds its
 //! disk. Seeds without shard DDL start the task with the full copy
 //! (`task-mode: all`) of rows already in the shards ([`data`]), so the
-//! faults meet it mid-copy. After every step the [`invariants`] look at the
+//! faults meet it mid-copy. Half the seeds ([`row_metadata`]) run with
+//! upstreams whose row events carry no column names (MariaDB's
+//! `binlog_row_metadata=NO_LOG`), so the sync decodes every row through
+//! its schema tracker; the invariants are the same. After every step the [`invariants`] look at the
 //! running masters;
 //! when the faults are over the cluster must converge (liveness) and every
 //! acknowledged request must have survived.
@@ -36,6 +39,7 @@ use dm_master::raft::{seed_raft_rng, MemDisk};
 use dm_worker::databases::Databases;
 use dm_worker::downstream::{Downstream, MetaTables, Position};
 use dm_worker::upstream::BinlogSource;
+use dm_worker_testkit::upstream::RowMetadata;
 use openraft::ServerState;
 
 use data::{SimDatabases, World, PRELOADED_ROWS};
@@ -86,6 +90,8 @@ pub struct SeedReport {
     pub stalled_commits: u64,
     /// Whether the task started with the full copy.
     pub full_copy: bool,
+    /// What the upstreams' row events carried.
+    pub row_metadata: RowMetadata,
     /// Sources whose copy another worker took over midway.
     pub copies_taken_over: usize,
     /// Per source at the end: its lanes' checkpoints downstream.
@@ -109,6 +115,17 @@ fn checkpoints(world: &World) -> BTreeMap<String, Vec<Position>> {
             (source.clone(), stored.into_values().collect())
         })
         .collect()
+}
+
+/// What a seed's upstreams log in their row events: `NO_LOG` (no column
+/// names) for half the seeds. The seed's second bit decides, not its
+/// first, which decides the shard count: both modes meet 2 and 3 shards.
+pub fn row_metadata(seed: u64) -> RowMetadata {
+    if (seed >> 1) & 1 == 1 {
+        RowMetadata::NoLog
+    } else {
+        RowMetadata::Full
+    }
 }
 
 /// Runs one seed to the end.
@@ -153,6 +170,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         } else {
             0
         },
+        row_metadata(seed),
     );
     for (i, name) in hosts.workers.iter().enumerate() {
         let cfg = worker_config(name, opts.masters);
@@ -174,6 +192,15 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         workload::run(seed, opts.masters, sources, migration, journal.clone()),
     );
     trace.push(format!("migration: {migration:?}"));
+    trace.push(format!(
+        "binlog row metadata: {}{}",
+        row_metadata(seed),
+        if row_metadata(seed) == RowMetadata::NoLog {
+            " (no column names: rows decoded through the schema tracker)"
+        } else {
+            ""
+        }
+    ));
     if let Some(times) = &ddl {
         let at: Vec<u128> = times.iter().map(Duration::as_millis).collect();
         trace.push(format!("shard DDL on each shard at {at:?} ms"));
@@ -295,6 +322,7 @@ pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
         sim_time: sim.elapsed(),
         stalled_commits: world.downstream.stalled(),
         full_copy: migration == Migration::Full,
+        row_metadata: row_metadata(seed),
         copies_taken_over: world.downstream.copies_taken_over(),
     }
 }
@@ -373,6 +401,8 @@ pub struct Summary {
     pub full_copies: usize,
     /// Copies another worker took over midway, over every seed.
     pub copies_taken_over: usize,
+    /// Per row metadata mode: seeds run and seeds with violations.
+    pub by_metadata: BTreeMap<String, (usize, usize)>,
 }
 
 impl Summary {
@@ -387,11 +417,37 @@ impl Summary {
             self.full_copies += 1;
         }
         self.copies_taken_over += report.copies_taken_over;
+        let mode = self
+            .by_metadata
+            .entry(report.row_metadata.to_string())
+            .or_default();
+        mode.0 += 1;
+        if !report.violations.is_empty() {
+            mode.1 += 1;
+        }
         if let Some(c) = report.converged_after {
             self.converged_ms.push(c.as_millis());
         }
         if !report.violations.is_empty() {
             self.failed.push(report);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_the_seeds_log_no_column_names_with_either_shard_count() {
+        let no_log = |seeds: &mut dyn Iterator<Item = u64>| {
+            seeds
+                .filter(|s| row_metadata(*s) == RowMetadata::NoLog)
+                .count()
+        };
+        assert_eq!(no_log(&mut (0..200)), 100);
+        // The first bit decides the shard count: both counts meet both modes.
+        assert_eq!(no_log(&mut (0..200).filter(|s| s % 2 == 0)), 50);
+        assert_eq!(no_log(&mut (0..200).filter(|s| s % 2 == 1)), 50);
     }
 }

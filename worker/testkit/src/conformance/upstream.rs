@@ -6,7 +6,11 @@
 //! after it, DDL as a statement, the tables, and the binlog's end; and
 //! across a restart of the server: the binlog goes on in a new file that
 //! the upstream lists, a reader of the old file reaches it, and a position
-//! in a file the upstream does not list is refused.
+//! in a file the upstream does not list is refused. The tables'
+//! definitions (`schema_seed`, what the schema tracker starts from when the
+//! binlog carries no column names) read as the tracker needs them: every
+//! column in order, its type the row events' type, the primary key, the
+//! text columns' character set.
 //!
 //! The implementation under test is written to through a [`Writer`] (SQL
 //! for a server, the in-memory API for the simulation's).
@@ -14,7 +18,8 @@
 use super::snapshot as snapshot_conformance;
 use dm_rules::TaskRules;
 use dm_worker::position::Position;
-use dm_worker::upstream::{BinlogSource, CopySource, Event, Located, RowKind, Value};
+use dm_worker::schema::SchemaTracker;
+use dm_worker::upstream::{BinlogSource, Column, CopySource, Event, Located, RowKind, Value};
 use futures::future::BoxFuture;
 
 /// Writes to the upstream under test: `app.t (id BIGINT PRIMARY KEY, c
@@ -161,8 +166,59 @@ pub async fn run(
     if !tables.contains(&("app".to_string(), "t".to_string())) {
         return Err(format!("the tables must list app.t: {tables:?}"));
     }
+    seed_cases(source, rules, &all).await?;
     restart_cases(source, writer, &end).await?;
     snapshot_conformance::cases(copy, source, writer, rules).await
+}
+
+/// `app.t`'s definition from `schema_seed` (after its `extra` column was
+/// added), as the schema tracker reads it, against what the row events in
+/// `events` (written before the column was added) logged.
+async fn seed_cases(
+    source: &dyn BinlogSource,
+    rules: &TaskRules,
+    events: &[Located],
+) -> Result<(), String> {
+    let seed = source.schema_seed(rules).await.map_err(|e| e.to_string())?;
+    if !seed.schemas.iter().any(|s| s.name == "app") {
+        return Err(format!(
+            "the seed must list the schema app: {:?}",
+            seed.schemas
+        ));
+    }
+    let (tracker, left_out) = SchemaTracker::from_seed(&seed);
+    expect("tables the tracker cannot read", left_out, Vec::new())?;
+    let def = tracker
+        .table("app", "t")
+        .ok_or_else(|| format!("the seed must define app.t: {:?}", seed.tables))?;
+    let columns = def.row_columns();
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    expect("app.t's columns, in order", names, vec!["id", "c", "extra"])?;
+    let keys: Vec<bool> = columns.iter().map(|c| c.primary_key).collect();
+    expect(
+        "app.t's primary key columns",
+        keys,
+        vec![true, false, false],
+    )?;
+    let charsets: Vec<bool> = columns.iter().map(|c| c.charset.is_some()).collect();
+    expect(
+        "which of app.t's columns have a character set",
+        charsets,
+        vec![false, true, true],
+    )?;
+    let logged: &[Column] = events
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::Rows { table, columns, .. } if table == "t" => Some(&columns[..]),
+            _ => None,
+        })
+        .ok_or("no row event of app.t")?;
+    let kinds = |cs: &[Column]| cs.iter().map(|c| c.kind).collect::<Vec<_>>();
+    expect(
+        "the tracked types of the columns the row events logged",
+        kinds(&columns[..logged.len().min(columns.len())]),
+        kinds(logged),
+    )
 }
 
 /// Across a restart: `before` is the binlog's end before it.

@@ -1,6 +1,12 @@
 //! The in-memory upstream of the deterministic simulation: tables with an
 //! integer primary key and a binlog of row events, as a MariaDB server
-//! with `binlog_format=ROW` and full row metadata writes it. Writes append
+//! with `binlog_format=ROW` writes it: with full row metadata (column
+//! names, character sets, primary key; `binlog_row_metadata=FULL`) or,
+//! in [`RowMetadata::NoLog`], with the column types alone (`@0`, `@1`, ...
+//! as names, no character set, no key or signedness flags; MariaDB's
+//! default `NO_LOG`), so that a reader must decode them against the
+//! definitions it tracks from [`BinlogSource::schema_seed`] and the
+//! binlog's DDL. Writes append
 //! whole transactions (GTID, rows, commit) and change the tables, so the
 //! tables are always the state the binlog leads to: what the downstream
 //! must end up equal to. A [`MemUpstream`] is a cheap handle; readers wait
@@ -31,11 +37,45 @@ const FIRST_POS: u32 = 4;
 /// The text columns' character set.
 const UTF8MB4: &str = "utf8mb4";
 
+/// What the row events say about their table's columns, as MariaDB's
+/// `binlog_row_metadata`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RowMetadata {
+    /// Names, character sets and the primary key (`FULL`).
+    #[default]
+    Full,
+    /// The column types alone (`NO_LOG`): names are `@0`, `@1`, ...
+    NoLog,
+}
+
+impl std::fmt::Display for RowMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "FULL",
+            Self::NoLog => "NO_LOG",
+        })
+    }
+}
+
+/// The columns as a row event logs them under `metadata`.
+fn logged_columns(columns: &[Column], metadata: RowMetadata) -> Arc<[Column]> {
+    match metadata {
+        RowMetadata::Full => columns.into(),
+        RowMetadata::NoLog => columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Column::new(format!("@{i}"), c.kind))
+            .collect(),
+    }
+}
+
 /// A table of the in-memory upstream: `id BIGINT` primary key and text
 /// columns.
 #[derive(Debug, Clone)]
 struct Table {
     columns: Arc<[Column]>,
+    /// The columns as the row events log them.
+    logged: Arc<[Column]>,
     /// The columns' definitions, as `SHOW CREATE TABLE` prints them.
     definitions: Vec<String>,
     rows: BTreeMap<i64, Vec<Value>>,
@@ -53,6 +93,7 @@ struct Server {
     pos: u32,
     /// Restarts so far: a reader opened before one sees its stream close.
     restarts: u64,
+    metadata: RowMetadata,
 }
 
 impl Table {
@@ -205,13 +246,27 @@ fn id_of(row: &[Value]) -> Option<i64> {
 }
 
 impl MemUpstream {
-    /// A server whose GTIDs are `0-<server_id>-N`.
+    /// A server whose GTIDs are `0-<server_id>-N`, logging full row
+    /// metadata.
     pub fn new(server_id: u32) -> Self {
+        Self::with_metadata(server_id, RowMetadata::Full)
+    }
+
+    /// A server whose GTIDs are `0-<server_id>-N` and whose row events
+    /// carry `metadata`.
+    pub fn with_metadata(server_id: u32, metadata: RowMetadata) -> Self {
+        let mut server = Server::new(format!("0-{server_id}"));
+        server.metadata = metadata;
         Self {
-            server: Arc::new(Mutex::new(Server::new(format!("0-{server_id}")))),
+            server: Arc::new(Mutex::new(server)),
             appended: Arc::new(Notify::new()),
             read_per_row: std::time::Duration::ZERO,
         }
+    }
+
+    /// What the server's row events carry.
+    pub fn metadata(&self) -> RowMetadata {
+        self.lock().metadata
     }
 
     /// Another handle on the same server whose snapshots take `per_row`
@@ -241,6 +296,7 @@ impl MemUpstream {
             defs.push(format!("`{c}` VARCHAR(64)"));
         }
         let mut s = self.lock();
+        let logged = logged_columns(&columns, s.metadata);
         s.begin();
         s.push(Event::Query {
             schema: schema.into(),
@@ -258,6 +314,7 @@ impl MemUpstream {
             (schema.into(), table.into()),
             Table {
                 columns: columns.into(),
+                logged,
                 definitions: defs,
                 rows: BTreeMap::new(),
             },
@@ -325,7 +382,7 @@ impl MemUpstream {
             return 0;
         }
         let applied = changes.len();
-        let columns = t.columns.clone();
+        let columns = t.logged.clone();
         s.begin();
         // One row event per kind run, as a server writes them.
         let mut run: Vec<RowChange> = Vec::new();
@@ -357,11 +414,13 @@ impl MemUpstream {
     pub fn add_column(&self, schema: &str, table: &str, column: &str, default: &str) {
         let mut s = self.lock();
         let key = (schema.to_string(), table.to_string());
+        let metadata = s.metadata;
         let Some(t) = s.tables.get_mut(&key) else {
             return;
         };
         let mut columns = t.columns.to_vec();
         columns.push(Column::new(column, ColumnType::String).with_charset(UTF8MB4));
+        t.logged = logged_columns(&columns, metadata);
         t.columns = columns.into();
         t.definitions.push(format!(
             "`{column}` VARCHAR(64) NOT NULL DEFAULT '{default}'"
@@ -578,6 +637,43 @@ mod tests {
         let up = MemUpstream::new(1);
         let rules = conformance::app_rules().unwrap();
         conformance::run(&up, &up, &up, &rules).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_upstream_without_column_names_passes_the_conformance_suite() {
+        let up = MemUpstream::with_metadata(1, RowMetadata::NoLog);
+        let rules = conformance::app_rules().unwrap();
+        conformance::run(&up, &up, &up, &rules).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_column_names_row_events_carry_the_types_alone() {
+        let up = MemUpstream::with_metadata(1, RowMetadata::NoLog);
+        up.create_table("app", "t", &["c"]);
+        up.add_column("app", "t", "extra", "d");
+        up.transaction("app", "t", &[Write::Insert(padded(row(1, "a"), 3))]);
+        let mut events = up.open(0, &Position::default()).await.unwrap();
+        let mut logged = None;
+        for _ in 0..up.events() {
+            if let Event::Rows { columns, .. } = events.next().await.unwrap().unwrap().event {
+                logged = Some(columns);
+            }
+        }
+        let want: Vec<Column> = [ColumnType::Integer, ColumnType::String, ColumnType::String]
+            .into_iter()
+            .enumerate()
+            .map(|(i, kind)| Column::new(format!("@{i}"), kind))
+            .collect();
+        assert_eq!(logged.unwrap().to_vec(), want);
+        // The definitions still have the names.
+        let seed = up
+            .schema_seed(&conformance::app_rules().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            seed.tables[0].create,
+            "CREATE TABLE `t` (\n  `id` BIGINT NOT NULL,\n  `c` VARCHAR(64),\n  `extra` VARCHAR(64) NOT NULL DEFAULT 'd',\n  PRIMARY KEY (`id`)\n)"
+        );
     }
 
     fn row(id: i64, c: &str) -> Vec<Value> {
