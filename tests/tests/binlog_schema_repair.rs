@@ -164,15 +164,7 @@ async fn a_mismatch_under_full_metadata_pauses_and_binlog_schema_update_repairs_
         down.query_drop(sql).await.expect(sql);
     }
     let definition_at_start = save_show_create(&c, "t.sql").await;
-    let (file, pos): (String, u64) = {
-        let mut conn = c.upstream.conn().await.expect("upstream");
-        let row: mysql_async::Row = conn
-            .query_first("SHOW MASTER STATUS")
-            .await
-            .expect("status")
-            .expect("binlog on");
-        (row.get(0).expect("file"), row.get(1).expect("position"))
-    };
+    let (file, pos) = c.upstream.binlog_end().await.expect("binlog end");
     // Rows written with (id, a, b, z), then b moves after id.
     upstream_sql(
         &c,

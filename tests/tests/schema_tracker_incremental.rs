@@ -95,15 +95,7 @@ async fn an_incremental_task_seeds_the_tracker_at_start_and_resumes_with_the_sto
     run_sql(&c.downstream, SEED)
         .await
         .expect("the copy made by hand");
-    let (file, pos): (String, u64) = {
-        let mut conn = c.upstream.conn().await.expect("upstream");
-        let row: mysql_async::Row = conn
-            .query_first("SHOW MASTER STATUS")
-            .await
-            .expect("status")
-            .expect("binlog on");
-        (row.get(0).expect("File"), row.get(1).expect("Position"))
-    };
+    let (file, pos) = c.upstream.binlog_end().await.expect("binlog end");
     let yaml = task(c.downstream.port(), &file, pos);
     dm_tests::scenario::start_task(&c.addrs, c.dir.path(), TASK_NAME, &yaml)
         .await

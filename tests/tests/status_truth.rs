@@ -50,14 +50,7 @@ async fn subtask(c: &OneSource) -> Value {
 
 /// `(file, pos)` as `query-status` prints positions.
 async fn master_status(server: &MariaDb) -> String {
-    let mut conn = server.conn().await.expect("conn");
-    let row: mysql_async::Row = conn
-        .query_first("SHOW MASTER STATUS")
-        .await
-        .expect("status")
-        .expect("binlog on");
-    let file: String = row.get(0).expect("file");
-    let pos: u64 = row.get(1).expect("pos");
+    let (file, pos) = server.binlog_end().await.expect("binlog end");
     format!("({file}, {pos})")
 }
 

@@ -238,15 +238,7 @@ async fn a_checkpoint_in_a_file_the_upstream_lacks_resumes_by_gtid_or_says_how_t
         .await
         .expect("stop");
     assert_eq!(answer["result"], true, "{answer}");
-    let (file, pos): (String, u64) = {
-        let mut conn = c.upstream.conn().await.expect("conn");
-        let row: mysql_async::Row = conn
-            .query_first("SHOW MASTER STATUS")
-            .await
-            .expect("status")
-            .expect("binlog on");
-        (row.get(0).expect("file"), row.get(1).expect("pos"))
-    };
+    let (file, pos) = c.upstream.binlog_end().await.expect("binlog end");
     let meta = format!("    meta:\n      binlog-name: \"{file}\"\n      binlog-pos: {pos}\n");
     let yaml = task("bad", "incremental", &meta).replace("PORT", &c.downstream.port().to_string());
     let path = c.dir.path().join("bad-again.yaml");

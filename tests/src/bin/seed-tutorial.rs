@@ -105,16 +105,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&answer)?);
     anyhow::ensure!(answer["result"] == true, "start-task dmtask1 failed");
     wait_syncing(&first, "dmtask1").await?;
-    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_task_rows(
-        &first,
-        "dmtask1",
-        &dbs.downstream,
-        "dmtest1",
-        &expected,
-        DEADLINE,
-    )
-    .await?;
+    wait_dmtask1(&first, &dbs).await?;
     println!("All rows have been migrated: select * from dmtest1.t1 | tail");
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
     for server in &dbs.upstreams {
@@ -133,32 +124,14 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         )
         .await?;
     }
-    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_task_rows(
-        &first,
-        "dmtask1",
-        &dbs.downstream,
-        "dmtest1",
-        &expected,
-        DEADLINE,
-    )
-    .await?;
+    wait_dmtask1(&first, &dbs).await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== Updating upstream: update t1 set c=md5(id), port=@@port, on each upstream");
     for server in &dbs.upstreams {
         tutorial::run_sql(server, &["update dmtest1.t1 set c=md5(id), port=@@port"]).await?;
     }
-    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
-    tutorial::wait_task_rows(
-        &first,
-        "dmtask1",
-        &dbs.downstream,
-        "dmtest1",
-        &expected,
-        DEADLINE,
-    )
-    .await?;
+    wait_dmtask1(&first, &dbs).await?;
     print_tail(&tutorial::rows(&dbs.downstream, "dmtest1").await?);
 
     println!("\n== dmctl -master-addr {first} <<<\"start-task dm-cnf/dmtask2.yaml\"");
@@ -223,6 +196,21 @@ fn task_path(ports: Ports, name: &str, port: u16, dir: &std::path::Path) -> anyh
 }
 
 /// Waits until every subtask of `task` runs the sync unit.
+/// Waits until `dmtest1.t1` downstream is the merged upstreams' (dmtask1).
+async fn wait_dmtask1(master: &str, dbs: &tutorial::Databases) -> anyhow::Result<()> {
+    let expected = tutorial::merged_rows(&dbs.upstreams, "dmtest1").await?;
+    tutorial::wait_task_rows(
+        master,
+        "dmtask1",
+        &dbs.downstream,
+        "dmtest1",
+        &expected,
+        DEADLINE,
+    )
+    .await?;
+    Ok(())
+}
+
 async fn wait_syncing(master: &str, task: &str) -> anyhow::Result<()> {
     dm_tests::cluster::wait_syncing(master, task, DEADLINE).await?;
     Ok(())

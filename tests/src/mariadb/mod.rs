@@ -322,6 +322,20 @@ impl MariaDb {
             })
     }
 
+    /// Where the binlog ends now: `SHOW MASTER STATUS`'s file and position.
+    pub async fn binlog_end(&self) -> Result<(String, u64)> {
+        let fail = |source: mysql_async::Error| HarnessError::Mysql {
+            what: "SHOW MASTER STATUS".to_owned(),
+            port: self.port,
+            dir: self.layout.root.clone(),
+            source: Box::new(source),
+        };
+        let mut conn = self.conn().await?;
+        let row: Option<(String, u64)> =
+            conn.query_first("SHOW MASTER STATUS").await.map_err(fail)?;
+        row.ok_or_else(|| HarnessError::Task(format!("port {}: the binary log is off", self.port)))
+    }
+
     /// The server's temp directory (removed when the server is dropped).
     pub fn dir(&self) -> &Path {
         self.dir.path()
