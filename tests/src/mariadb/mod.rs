@@ -331,9 +331,11 @@ impl MariaDb {
             source: Box::new(source),
         };
         let mut conn = self.conn().await?;
-        let row: Option<(String, u64)> =
+        // Four columns: File, Position, Binlog_Do_DB, Binlog_Ignore_DB.
+        let row: Option<mysql_async::Row> =
             conn.query_first("SHOW MASTER STATUS").await.map_err(fail)?;
-        row.ok_or_else(|| HarnessError::Task(format!("port {}: the binary log is off", self.port)))
+        row.and_then(|r| Some((r.get::<String, _>(0)?, r.get::<u64, _>(1)?)))
+            .ok_or_else(|| HarnessError::Task(format!("port {}: the binary log is off", self.port)))
     }
 
     /// The server's temp directory (removed when the server is dropped).
