@@ -103,13 +103,7 @@ impl SchemaTracker {
     /// Sets `schema`.`table` from `SHOW CREATE TABLE` text (at the start,
     /// or replaced by hand); returns its new version.
     pub fn seed(&mut self, schema: &str, create_sql: &str) -> Result<u64, SchemaError> {
-        let charset = self.schema_charset(schema);
-        let mut table = TableDef::from_create(schema, create_sql, &charset)?;
-        self.schemas.entry(schema.to_string()).or_insert(None);
-        table.version = self.next_version();
-        let version = table.version;
-        self.put(table);
-        Ok(version)
+        self.define(schema, None, create_sql)
     }
 
     /// Sets `schema`.`table` from `CREATE TABLE` text given by hand
@@ -121,9 +115,22 @@ impl SchemaTracker {
         table: &str,
         create_sql: &str,
     ) -> Result<u64, SchemaError> {
+        self.define(schema, Some(table), create_sql)
+    }
+
+    /// Sets a table of `schema` from `CREATE TABLE` text, named `table`
+    /// when given (else as the text names it); returns its new version.
+    fn define(
+        &mut self,
+        schema: &str,
+        table: Option<&str>,
+        create_sql: &str,
+    ) -> Result<u64, SchemaError> {
         let charset = self.schema_charset(schema);
         let mut def = TableDef::from_create(schema, create_sql, &charset)?;
-        def.name = table.to_string();
+        if let Some(name) = table {
+            def.name = name.to_string();
+        }
         self.schemas.entry(schema.to_string()).or_insert(None);
         def.version = self.next_version();
         let version = def.version;
