@@ -172,6 +172,17 @@ pub enum Command {
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         sync: Option<bool>,
     },
+    /// Keep a master from leading (`evict`) or let it lead again
+    /// (`cancel-evict`). An evicted leader hands leadership to an
+    /// up-to-date master at once; the eviction lasts across restarts.
+    OperateLeader {
+        /// `evict` or `cancel-evict`.
+        op: String,
+        /// The master; default: the current leader (`evict`), every
+        /// evicted master (`cancel-evict`).
+        #[arg(short = 'n', long)]
+        name: Option<String>,
+    },
     /// Leave the interactive prompt.
     Exit,
 }

@@ -375,6 +375,23 @@ async fn execute(
             let req = schema::request(verb, target, task_name(&task)?, schema::From::default())?;
             operate_schema(req, masters).await?
         }
+        Command::OperateLeader { op, name } => {
+            let op = match op.as_str() {
+                "evict" => pb::LeaderOp::EvictLeaderOp,
+                "cancel-evict" => pb::LeaderOp::CancelEvictLeaderOp,
+                other => {
+                    return Ok(failure(&format!(
+                        "invalid operate '{other}' on leader; use `evict` or `cancel-evict`"
+                    )))
+                }
+            };
+            let req = pb::OperateLeaderRequest {
+                op: op as i32,
+                name: name.unwrap_or_default(),
+            };
+            let resp = rpc!(masters, operate_leader, req)?;
+            answer(&resp, resp.result)
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,

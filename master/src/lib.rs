@@ -20,6 +20,7 @@ pub mod databases;
 mod db_opts;
 pub mod diff;
 pub mod error;
+mod leadership;
 pub mod liveness;
 pub mod node;
 pub mod precheck;

@@ -13,6 +13,7 @@
 //! wait until the state machine has applied everything committed before
 //! ([`Node::read`]), so no answer ever comes from stale state.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,6 +67,9 @@ pub struct Node {
     pub write_timeout: Duration,
     /// This master's running configuration as TOML (`get-config master`).
     pub running_config: String,
+    /// Set while this (evicted) leader hands leadership over: it takes no
+    /// new writes, so the successor can be fully up to date.
+    handing_over: AtomicBool,
 }
 
 impl std::fmt::Debug for Node {
@@ -113,7 +117,14 @@ impl Node {
             state,
             write_timeout,
             running_config: String::new(),
+            handing_over: AtomicBool::new(false),
         }
+    }
+
+    /// Stops (`true`) or resumes taking writes while leadership is handed
+    /// over (see `leadership`).
+    pub fn set_handing_over(&self, on: bool) {
+        self.handing_over.store(on, Ordering::SeqCst);
     }
 
     /// Sets the configuration `get-config master` shows for this master.
@@ -222,6 +233,9 @@ impl Node {
 
     /// Proposes `command` and returns its result once committed and applied.
     pub async fn write(&self, command: Command) -> Result<Response, MasterError> {
+        if self.handing_over.load(Ordering::SeqCst) {
+            return Err(MasterError::LeaderMoved);
+        }
         let request = Request {
             command,
             proposed_at_ms: self.clock.unix_ms(),

@@ -7,7 +7,7 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{diff, member_config, members, schema, shard_ddl, sources, tasks};
+use super::{diff, leader, member_config, members, schema, shard_ddl, sources, tasks};
 use crate::node::Node;
 
 /// The client API of one master.
@@ -134,6 +134,15 @@ impl pb::master_server::Master for MasterApi {
     ) -> Result<Response<pb::OperateSchemaResponse>, Status> {
         routed!(self, request, MasterClient, operate_schema, |req| {
             schema::operate(&self.node, req).await
+        })
+    }
+
+    async fn operate_leader(
+        &self,
+        request: Request<pb::OperateLeaderRequest>,
+    ) -> Result<Response<pb::OperateLeaderResponse>, Status> {
+        routed!(self, request, MasterClient, operate_leader, |req| {
+            leader::operate(&self.node, req).await
         })
     }
 

@@ -6,6 +6,7 @@
 //! [`crate::node`]); `check-diff` runs where it is received (see [`diff`]).
 
 mod diff;
+mod leader;
 mod master_api;
 mod member_config;
 mod members;

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use dm_proto::pb::raft::raft_transport_client::RaftTransportClient;
 use dm_proto::pb::raft::{
-    JoinClusterRequest, JoinClusterResponse, PingRequest, PingResponse, RaftReply, RaftRequest,
+    CampaignRequest, CampaignResponse, JoinClusterRequest, JoinClusterResponse, PingRequest,
+    PingResponse, RaftReply, RaftRequest,
 };
 use openraft::ChangeMembers;
 use serde::de::DeserializeOwned;
@@ -98,6 +99,15 @@ impl dm_proto::pb::raft::raft_transport_server::RaftTransport for RaftApi {
             client_addr: self.node.me.client_addr.clone(),
             peer_addr: self.node.me.peer_addr.clone(),
         }))
+    }
+
+    async fn campaign(
+        &self,
+        request: Request<CampaignRequest>,
+    ) -> Result<Response<CampaignResponse>, Status> {
+        let (standing, msg) =
+            crate::leadership::campaign(&self.node, request.into_inner().term).await;
+        Ok(Response::new(CampaignResponse { standing, msg }))
     }
 }
 

@@ -253,13 +253,14 @@ pub async fn start<D: Disk, L: Listen>(
     Ok(running)
 }
 
-/// The leader's background loops (catch-up, scheduling, checkpoint
-/// flushes), until `stopped` turns true.
+/// The background loops (catch-up, scheduling, checkpoint flushes, who
+/// may lead), until `stopped` turns true.
 fn spawn_loops(node: &Arc<Node>, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let mut loops = vec![
         tokio::spawn(crate::catch_up::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::scheduling::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::checkpoints::run(node.clone(), stopped.clone())),
+        tokio::spawn(crate::leadership::run(node.clone(), stopped.clone())),
     ];
     if crate::advertise::needed(node) {
         loops.push(tokio::spawn(crate::advertise::run(

@@ -193,6 +193,8 @@ impl ClusterState {
                 source,
                 applied,
             } => self.schema_ops_applied(task, source, *applied),
+            Command::EvictLeader { name, voters } => self.evict_leader(name, voters)?,
+            Command::CancelEvictLeader { name } => self.cancel_evict_leader(name.as_deref()),
             Command::Noop => {}
             Command::ReportCheckpoints { reports } => {
                 for report in reports {

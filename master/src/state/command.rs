@@ -84,6 +84,15 @@ pub enum Command {
         source: String,
         applied: u64,
     },
+    /// `operate-leader evict`: `name` must not lead; `voters` are the
+    /// voting masters when the leader proposed it (see `eviction`).
+    EvictLeader { name: String, voters: Vec<String> },
+    /// `operate-leader cancel-evict`: `name` (every master when `None`) may
+    /// lead again.
+    CancelEvictLeader {
+        #[serde(default)]
+        name: Option<String>,
+    },
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
@@ -157,4 +166,8 @@ pub enum Rejection {
     LockNotFound(String),
     #[error("source {owner} is not waiting at lock {lock}, so it cannot execute its DDL")]
     OwnerNotWaiting { lock: String, owner: String },
+    #[error("master {0} is not a voting member of the cluster")]
+    NotAVoter(String),
+    #[error("master {0} is the last master that may lead; evicting it would leave the cluster without a leader (cancel another eviction first: `operate-leader cancel-evict --name NAME`)")]
+    LastEligibleMaster(String),
 }

@@ -171,6 +171,17 @@ fn every_command_has_a_pinned_encoding() {
             r#"{"command":{"SchemaOpsApplied":{"task":"t","source":"mysql1","applied":3}},"proposed_at_ms":1700000000000}"#,
         ),
         (
+            Command::EvictLeader {
+                name: "m1".into(),
+                voters: vec!["m1".into(), "m2".into()],
+            },
+            r#"{"command":{"EvictLeader":{"name":"m1","voters":["m1","m2"]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::CancelEvictLeader { name: None },
+            r#"{"command":{"CancelEvictLeader":{"name":null}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
             Command::Noop,
             r#"{"command":"Noop","proposed_at_ms":1700000000000}"#,
         ),

@@ -15,10 +15,11 @@ mod apply;
 mod command;
 #[cfg(test)]
 mod encoding_tests;
+mod eviction;
 mod schema_ops;
 mod shard_ddl;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
@@ -67,6 +68,9 @@ pub struct ClusterState {
     /// The id the next `binlog-schema` operation gets; ids only grow.
     #[serde(default = "schema_ops::first_schema_op")]
     pub next_schema_op: u64,
+    /// Masters that must not lead (`operate-leader evict`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub evicted_masters: BTreeSet<String>,
 }
 
 fn first_epoch() -> u64 {
@@ -87,6 +91,7 @@ impl Default for ClusterState {
             next_epoch: first_epoch(),
             schema_ops: BTreeMap::new(),
             next_schema_op: schema_ops::first_schema_op(),
+            evicted_masters: BTreeSet::new(),
         }
     }
 }
