@@ -47,6 +47,12 @@ pub enum Command {
         /// Remove the task's checkpoints and shard-DDL locks before starting.
         #[arg(long)]
         remove_meta: bool,
+        /// Begin the sync at the first binlog transaction at or after this
+        /// time, e.g. '2021-10-21 00:01:00' (the upstream's time zone) or
+        /// '2021-10-21T00:01:00+08:00'. Incremental tasks without
+        /// checkpoints (or with --remove-meta).
+        #[arg(long)]
+        start_time: Option<String>,
     },
     /// Stop a task.
     StopTask(TaskArg),
@@ -71,6 +77,9 @@ pub enum Command {
         /// Show at most this many warnings.
         #[arg(short = 'w', long = "warn", default_value_t = 10)]
         warn_count: i64,
+        /// Check the task as `start-task --start-time` would start it.
+        #[arg(long)]
+        start_time: Option<String>,
     },
     /// Create, stop or show upstream sources.
     OperateSource {

@@ -133,6 +133,7 @@ async fn execute(
         Command::StartTask {
             config_file,
             remove_meta,
+            start_time,
         } => {
             let text = read(&config_file)?;
             TaskConfig::parse(&config_file.display().to_string(), &text)?;
@@ -140,7 +141,7 @@ async fn execute(
                 task: text,
                 sources,
                 remove_meta,
-                start_time: 0,
+                start_time: checked_start_time(start_time)?,
             };
             let resp = rpc!(masters, start_task, req)?;
             start_answer(resp)
@@ -170,6 +171,7 @@ async fn execute(
             config_file,
             error_count,
             warn_count,
+            start_time,
         } => {
             let text = read(&config_file)?;
             TaskConfig::parse(&config_file.display().to_string(), &text)?;
@@ -177,7 +179,7 @@ async fn execute(
                 task: text,
                 err_cnt: error_count,
                 warn_cnt: warn_count,
-                start_time: 0,
+                start_time: checked_start_time(start_time)?,
             };
             let resp = rpc!(masters, check_task, req)?;
             let (msg, detail) = check_result::split(&resp.msg);
@@ -397,6 +399,21 @@ async fn execute(
             ok: true,
         },
     })
+}
+
+/// `--start-time` as given, once it has one of DM's forms.
+fn checked_start_time(text: Option<String>) -> Result<String, CtlError> {
+    let Some(text) = text else {
+        return Ok(String::new());
+    };
+    dm_proto::start_time::StartTime::parse(&text).map_err(|e| CtlError::Flag {
+        flag: "start-time",
+        message: e.to_string(),
+    })?;
+    Ok(text
+        .trim()
+        .trim_matches(|c| c == '\'' || c == '"')
+        .to_string())
 }
 
 /// Sends a `binlog-schema` request; it succeeds when every source did.

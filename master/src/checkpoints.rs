@@ -138,6 +138,7 @@ mod tests {
                 stages: BTreeMap::from([("s1".to_string(), TaskStage::Running)]),
                 created_at_ms: 77,
                 resumes: BTreeMap::new(),
+                start_time: String::new(),
             },
         );
         let reports = vec![

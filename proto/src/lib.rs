@@ -14,6 +14,7 @@
 //! - [`net`]: the network as an input (connectors for clients).
 //! - [`schema_op`]: the CREATE TABLE text `binlog-schema update` takes.
 //! - [`sql`]: SQL text both daemons write (identifiers, session setup).
+//! - [`start_time`]: `--start-time`, DM's forms of the time a sync begins at.
 //! - [`version`]: what a build says about itself (`/status`).
 
 pub mod check_result;
@@ -25,6 +26,7 @@ pub mod net;
 pub mod schema_op;
 pub mod shutdown;
 pub mod sql;
+pub mod start_time;
 pub mod version;
 
 /// The id of a shard-DDL lock, as DM users know it:

@@ -163,7 +163,7 @@ async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Ou
                     task: task_yaml(sources, migration),
                     sources: Vec::new(),
                     remove_meta: false,
-                    start_time: 0,
+                    start_time: String::new(),
                 };
                 ask(client.start_task(request), |a| {
                     (a.result, format!("{} {:?}", a.msg, a.sources))

@@ -255,13 +255,15 @@ fn meta_to_check<'a>(
 /// configurations by source-id; an instance whose source is not there fails
 /// as not existing) and on its downstream. `removing_meta`: the task's
 /// checkpoints are about to be removed (`start-task --remove-meta`), so
-/// every source starts at its `meta`. Never errors: what cannot be checked
-/// is a failure.
+/// every source starts at its `meta`. `at_time`: the start is `--start-time`,
+/// which takes the place of `meta` (see [`evaluate`]). Never errors: what
+/// cannot be checked is a failure.
 pub async fn check_task(
     databases: &dyn crate::databases::Databases,
     task: &TaskConfig,
     sources: &BTreeMap<String, SourceConfig>,
     removing_meta: bool,
+    at_time: bool,
 ) -> CheckReport {
     let any_source_item = SOURCE_ITEMS.iter().any(|i| i.enabled(task));
     let needs_tables = TABLE_ITEMS.iter().any(|i| i.enabled(task));
@@ -279,7 +281,7 @@ pub async fn check_task(
         };
         let request = FactsRequest {
             tables: rules.as_ref(),
-            meta: meta_to_check(task, &id),
+            meta: meta_to_check(task, &id).filter(|_| !at_time),
             time_zone: Item::SourceTimeZone
                 .enabled(task)
                 .then(|| task.session_time_zone()),
@@ -296,7 +298,7 @@ pub async fn check_task(
     };
     let (fetched, target) =
         futures::future::join(sources_fetched, databases.target_facts(task)).await;
-    let report = evaluate(task, &fetched, &target, removing_meta);
+    let report = evaluate(task, &fetched, &target, removing_meta, at_time);
     tracing::info!(
         task = %task.name,
         passed = report.passed(),
@@ -314,6 +316,7 @@ pub fn evaluate(
     fetched: &[(String, Result<SourceFacts, PrecheckError>)],
     target: &Result<TargetFacts, PrecheckError>,
     removing_meta: bool,
+    at_time: bool,
 ) -> CheckReport {
     let mut report = CheckReport::default();
     let on = |item: Item| item.enabled(task);
@@ -343,6 +346,26 @@ pub fn evaluate(
             None
         }
     };
+
+    // An incremental source needs a start position: its checkpoints (it
+    // resumes), `--start-time`, or `meta`. Not an item one can ignore: a
+    // start without one would have to guess.
+    if task.task_mode == TaskMode::Incremental && !at_time {
+        for instance in &task.mysql_instances {
+            let resumes =
+                !removing_meta && checkpointed.is_none_or(|c| c.contains(&instance.source_id));
+            if instance.meta.is_none() && !resumes {
+                let subject = Subject::Source(instance.source_id.clone());
+                report.ran(&subject, Item::MetaPosition);
+                report.found(
+                    &subject,
+                    Item::MetaPosition,
+                    Severity::Fail,
+                    position::MISSING_META.to_string(),
+                );
+            }
+        }
+    }
 
     // Per source: the server, the grants, the tables one by one.
     let mut routable = Vec::new();
@@ -429,9 +452,25 @@ pub fn evaluate(
         }
         // A source with a checkpoint resumes there, unless it is removed.
         let resumes = !removing_meta && checkpointed.is_some_and(|c| c.contains(source));
-        if let (Some(meta), Some(binlog), false) =
-            (meta_to_check(task, source), &facts.binlog, resumes)
-        {
+        if at_time && resumes {
+            // `--start-time` replaces `meta`, which a resume ignores: the
+            // time would be ignored silently.
+            report.ran(&subject, Item::MetaPosition);
+            report.found(
+                &subject,
+                Item::MetaPosition,
+                Severity::Fail,
+                format!(
+                    "meta_position: the downstream holds checkpoints of task {} for this source, and a start resumes from them; --start-time applies to a start without checkpoints: add --remove-meta to begin at the time, or leave out --start-time to resume",
+                    task.name
+                ),
+            );
+        }
+        if let (Some(meta), Some(binlog), false) = (
+            meta_to_check(task, source).filter(|_| !at_time),
+            &facts.binlog,
+            resumes,
+        ) {
             report.ran(&subject, Item::MetaPosition);
             if let Some(m) = position::meta_position(meta, binlog) {
                 report.found(&subject, Item::MetaPosition, Severity::Fail, m);

@@ -60,6 +60,10 @@ pub enum GtidFacts {
     },
 }
 
+/// An incremental source with no checkpoint, no `meta` and no
+/// `--start-time`: where its sync would begin is unknown.
+pub const MISSING_META: &str = "meta_position: task-mode incremental needs a start position for this source, which has no checkpoint to resume at: add `meta: {binlog-name: ..., binlog-pos: ...}` (or `binlog-gtid`) to its mysql-instances entry, or start the task with --start-time";
+
 /// What recovers a refused meta position.
 pub const FIX: &str = "set mysql-instances' meta to a position the upstream still has (SHOW BINARY LOGS), or use task-mode: all to copy the data first";
 

@@ -106,7 +106,7 @@ fn check(
     task: &TaskConfig,
     fetched: &[(String, Result<SourceFacts, PrecheckError>)],
 ) -> CheckReport {
-    evaluate(task, fetched, &downstream(), false)
+    evaluate(task, fetched, &downstream(), false, false)
 }
 
 /// The failures, one line each.
@@ -474,7 +474,7 @@ fn the_downstream_is_checked_whatever_the_task_ignores() {
         addr: "root@127.0.0.1:4000".into(),
         reason: "Connection refused".into(),
     });
-    let report = evaluate(&all, &fetched, &unreachable, false);
+    let report = evaluate(&all, &fetched, &unreachable, false, false);
     assert_eq!(
         lines(&report),
         ["target-database root@127.0.0.1:4000: cannot connect to the downstream root@127.0.0.1:4000: Connection refused; check target-database's host, port, user and password, and that the server runs and is reachable from the masters"]
@@ -487,7 +487,7 @@ fn the_downstream_is_checked_whatever_the_task_ignores() {
         "  password: \"\"\n",
         "  password: \"\"\n  session:\n    tidb_txn_mode: optimistic\n",
     ));
-    let report = evaluate(&tidb, &fetched, &downstream(), false);
+    let report = evaluate(&tidb, &fetched, &downstream(), false, false);
     assert_eq!(
         lines(&report),
         ["target-database root@127.0.0.1:4000: target-database.session sets tidb_txn_mode, which only TiDB has, but the downstream is 10.11.19-MariaDB-log: remove tidb_txn_mode from target-database.session"]
@@ -526,12 +526,12 @@ fn meta_positions_are_checked_for_incremental_tasks_without_checkpoints() {
         ..downstream().unwrap()
     });
     assert_eq!(
-        lines(&evaluate(&incremental, &fetched, &resuming, false)),
+        lines(&evaluate(&incremental, &fetched, &resuming, false, false)),
         [want("mysql2"), want("mysql3")]
     );
     // ... unless --remove-meta removes the checkpoint first.
     assert_eq!(
-        lines(&evaluate(&incremental, &fetched, &resuming, true)),
+        lines(&evaluate(&incremental, &fetched, &resuming, true, false)),
         all_three
     );
     // The item can be ignored; a task that copies first never uses meta.
@@ -542,6 +542,13 @@ fn meta_positions_are_checked_for_incremental_tasks_without_checkpoints() {
     assert!(check(&ignoring, &fetched).passed());
     let all = task(&text.replace("task-mode: incremental", "task-mode: all"));
     assert!(check(&all, &fetched).passed());
+    // --start-time takes meta's place: meta is not checked, and a source
+    // that would resume (so ignore the time) is refused.
+    assert_eq!(
+        lines(&evaluate(&incremental, &fetched, &resuming, false, true)),
+        ["source mysql1: meta_position: the downstream holds checkpoints of task dmtask2 for this source, and a start resumes from them; --start-time applies to a start without checkpoints: add --remove-meta to begin at the time, or leave out --start-time to resume"]
+    );
+    assert!(evaluate(&incremental, &fetched, &resuming, true, true).passed());
 }
 
 #[test]
@@ -558,5 +565,36 @@ fn a_time_zone_the_upstream_lacks_fails() {
     assert_eq!(
         lines(&check(&zoned, &fetched)),
         ["source mysql2: timezone Asia/Shanghai is unknown to the upstream: Unknown or incorrect time zone: 'Asia/Shanghai': load its time zone tables (mariadb-tzinfo-to-sql) or give an offset such as \"+08:00\""]
+    );
+}
+
+#[test]
+fn an_incremental_source_without_meta_needs_checkpoints_or_a_start_time() {
+    use super::position::MISSING_META;
+    let incremental = task(&DMTASK2.replace("task-mode: all", "task-mode: incremental"));
+    let fetched = three(|_| good(vec![t1("bigint")]));
+    let want = |s: &str| format!("source {s}: {MISSING_META}");
+    assert_eq!(
+        lines(&check(&incremental, &fetched)),
+        ["mysql1", "mysql2", "mysql3"].map(want)
+    );
+    // A source that resumes at its checkpoint needs no start position...
+    let resuming = Ok(TargetFacts {
+        checkpointed: ["mysql1".to_string()].into(),
+        ..downstream().unwrap()
+    });
+    assert_eq!(
+        lines(&evaluate(&incremental, &fetched, &resuming, false, false)),
+        [want("mysql2"), want("mysql3")]
+    );
+    // ... and --start-time is one; ignoring every item does not skip it.
+    assert!(evaluate(&incremental, &fetched, &downstream(), false, true).passed());
+    let ignoring = task(&DMTASK2.replace(
+        "task-mode: all\n",
+        "task-mode: incremental\nignore-checking-items: [all]\n",
+    ));
+    assert_eq!(
+        lines(&check(&ignoring, &fetched)),
+        ["mysql1", "mysql2", "mysql3"].map(want)
     );
 }

@@ -529,6 +529,7 @@ mod tests {
                     config_yaml: "x".repeat(MAX_READ_BYTES / 3),
                     sources: vec![],
                     stage: crate::state::TaskStage::Running,
+                    start_time: String::new(),
                 },
                 proposed_at_ms: 0,
             }),

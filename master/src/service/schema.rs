@@ -548,6 +548,7 @@ mod tests {
                 config_yaml: "name: t".into(),
                 sources: vec!["s1".into()],
                 stage: TaskStage::Paused,
+                start_time: String::new(),
             },
             2,
         );

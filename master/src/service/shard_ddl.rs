@@ -257,6 +257,7 @@ mod tests {
                 config_yaml: "name: t".into(),
                 sources: vec!["s1".into(), "s2".into()],
                 stage: TaskStage::Running,
+                start_time: String::new(),
             },
             2,
         );

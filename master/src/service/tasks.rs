@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use dm_proto::config::task::TaskMode;
 use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 
@@ -73,6 +74,9 @@ pub async fn start(
         Ok(s) => s,
         Err(e) => return Ok(refuse(e.to_string())),
     };
+    if let Err(why) = start_time_fits(&task, &req.start_time) {
+        return Ok(refuse(why));
+    }
     let applied = node.read().await?;
     if let Some(missing) = sources
         .iter()
@@ -95,6 +99,7 @@ pub async fn start(
         &checked,
         &source_configs(&applied.state, &sources),
         removing_meta,
+        !req.start_time.is_empty(),
     )
     .await;
     if !report.passed() {
@@ -112,6 +117,7 @@ pub async fn start(
         config_yaml: req.task.clone(),
         sources: sources.clone(),
         stage: TaskStage::Running,
+        start_time: req.start_time.clone(),
     };
     if let Response::Rejected(why) = node.write(command).await? {
         return Ok(refuse(why.to_string()));
@@ -127,6 +133,28 @@ pub async fn start(
             .collect(),
         check_result,
     })
+}
+
+/// `--start-time` (empty: not given) has one of DM's forms, and the task
+/// begins with the binlog sync: a task that copies first starts its sync
+/// where its consistent snapshot was taken, never at another time.
+fn start_time_fits(task: &TaskConfig, start_time: &str) -> Result<(), String> {
+    if start_time.is_empty() {
+        return Ok(());
+    }
+    dm_proto::start_time::StartTime::parse(start_time).map_err(|e| e.to_string())?;
+    if task.task_mode != TaskMode::Incremental {
+        return Err(format!(
+            "--start-time begins the binlog sync at a time, so it needs task-mode: incremental; task {} has task-mode: {} (its sync begins where the full copy's snapshot was taken)",
+            task.name,
+            match task.task_mode {
+                TaskMode::Full => "full",
+                TaskMode::Incremental => "incremental",
+                TaskMode::All => "all",
+            }
+        ));
+    }
+    Ok(())
 }
 
 /// The configurations of `sources` that exist.
@@ -362,6 +390,9 @@ pub async fn check(
         Ok(t) => t,
         Err(e) => return Ok(fail(e.to_string())),
     };
+    if let Err(why) = start_time_fits(&task, &req.start_time) {
+        return Ok(fail(why));
+    }
     let applied = node.read().await?;
     let missing: Vec<String> = task
         .mysql_instances
@@ -387,6 +418,7 @@ pub async fn check(
         &task,
         &source_configs(&applied.state, &all),
         false,
+        !req.start_time.is_empty(),
     )
     .await;
     let shown = |count: i64| usize::try_from(count).unwrap_or(0);

@@ -209,6 +209,7 @@ fn assignments(state: &ClusterState, worker: &str) -> Vec<pb::SourceAssignment> 
                         resume_seq: task.resumes.get(source).copied().unwrap_or(0),
                         generation: task.created_at_ms,
                         schema_ops: schema::operations_for(state, name, source),
+                        start_time: task.start_time.clone(),
                     })
                 })
                 .collect();

@@ -121,6 +121,7 @@ impl ClusterState {
                 config_yaml,
                 sources,
                 stage,
+                start_time,
             } => {
                 if self.tasks.contains_key(name) {
                     return Err(Rejection::TaskExists(name.clone()));
@@ -135,6 +136,7 @@ impl ClusterState {
                         stages: sources.iter().map(|s| (s.clone(), *stage)).collect(),
                         created_at_ms: now_ms,
                         resumes: BTreeMap::new(),
+                        start_time: start_time.clone(),
                     },
                 );
             }
@@ -318,6 +320,7 @@ mod tests {
                         config_yaml: "name: t".into(),
                         sources: vec!["s1".into()],
                         stage: TaskStage::Running,
+                        start_time: String::new(),
                     },
                     Response::Done,
                 ),
@@ -451,6 +454,7 @@ mod tests {
                         config_yaml: "name: t".into(),
                         sources: vec!["s1".into(), "s2".into()],
                         stage: TaskStage::Running,
+                        start_time: String::new(),
                     },
                     Response::Done,
                 ),

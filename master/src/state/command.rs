@@ -47,6 +47,9 @@ pub enum Command {
         config_yaml: String,
         sources: Vec<String>,
         stage: TaskStage,
+        /// `--start-time` as the user wrote it (see `TaskEntry::start_time`).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        start_time: String,
     },
     /// `pause-task` / `resume-task` for some sources of a task.
     SetTaskStage {

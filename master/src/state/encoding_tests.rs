@@ -79,6 +79,7 @@ fn every_command_has_a_pinned_encoding() {
                 config_yaml: "name: t\n".into(),
                 sources: vec!["mysql1".into()],
                 stage: TaskStage::Running,
+                start_time: String::new(),
             },
             r#"{"command":{"StartTask":{"name":"t","config_yaml":"name: t\n","sources":["mysql1"],"stage":"Running"}},"proposed_at_ms":1700000000000}"#,
         ),

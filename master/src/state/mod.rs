@@ -132,6 +132,11 @@ pub struct TaskEntry {
     /// paused by an error retries when the count grows.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resumes: BTreeMap<String, u64>,
+    /// `start-task --start-time`: where a subtask without checkpoints
+    /// begins its sync (the worker finds the first transaction at or after
+    /// it). As the user wrote it; empty when not given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub start_time: String,
 }
 
 /// A source bound to a worker under an epoch.

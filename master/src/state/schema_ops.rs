@@ -153,6 +153,7 @@ mod tests {
                 config_yaml: "name: t".into(),
                 sources: vec!["s1".into(), "s2".into()],
                 stage: TaskStage::Paused,
+                start_time: String::new(),
             },
             2,
         );

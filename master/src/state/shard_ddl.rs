@@ -365,6 +365,7 @@ mod tests {
             config_yaml: "name: t".into(),
             sources: sources.iter().map(|s| s.to_string()).collect(),
             stage: TaskStage::Running,
+            start_time: String::new(),
         };
         assert_eq!(state.apply(&start, 2), Response::Done);
         state

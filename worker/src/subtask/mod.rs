@@ -139,6 +139,7 @@ impl Supervisor {
                     task_yaml: sub.config.clone(),
                     source_json: assignment.source_config.clone(),
                     generation: sub.generation,
+                    start_time: sub.start_time.clone(),
                 };
                 let expected = if sub.expected_stage == pb::Stage::Paused as i32 {
                     Expected::Paused

@@ -17,6 +17,9 @@ use crate::lock;
 use crate::schema::SchemaOp;
 use crate::sync::progress::Progress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
+use crate::upstream::at_time::{self, AtTime};
+use crate::upstream::BinlogSource;
+use dm_proto::start_time::StartTime;
 use dm_rules::TaskRules;
 
 /// What a subtask runs with.
@@ -31,6 +34,8 @@ pub struct UnitSpec {
     pub source_json: String,
     /// Which start of the task this is.
     pub generation: u64,
+    /// `start-task --start-time`, as written; empty when not given.
+    pub start_time: String,
 }
 
 /// What the leader's heartbeat answers say about a subtask, as they
@@ -201,6 +206,9 @@ async fn run_units(
             return Some(UnitEnd::Finished);
         }
     }
+    // Errors while the sync sets up (say, finding the start time) are the
+    // sync's, not the copy's.
+    lock(shared).unit = pb::UnitType::Sync;
     let job = match sync_job(
         spec,
         &task,
@@ -278,7 +286,20 @@ async fn sync_job(
             binlog_pos: m.binlog_pos,
             binlog_gtid: m.binlog_gtid.clone(),
         });
-    let start = match earliest.or(configured) {
+    let server_id = replica_server_id(&spec.source, &task.name);
+    let at_time = if spec.start_time.is_empty() || task.task_mode != TaskMode::Incremental {
+        None
+    } else {
+        // Only a first start uses the start position: do not search the
+        // binlog for a subtask that resumes at its checkpoints.
+        let stored = downstream.lane_checkpoints(&meta, &spec.source).await?;
+        if stored.is_empty() {
+            Some(start_at_time(&*upstream, server_id, &spec.start_time).await?)
+        } else {
+            None
+        }
+    };
+    let start = match at_time.or(earliest).or(configured) {
         Some(p) => p,
         None => upstream.position().await?,
     };
@@ -287,7 +308,7 @@ async fn sync_job(
         source: spec.source.clone(),
         epoch: spec.epoch,
         upstream,
-        server_id: replica_server_id(&spec.source, &task.name),
+        server_id,
         downstream,
         meta,
         rules,
@@ -304,6 +325,37 @@ async fn sync_job(
         schema_ops: leader.schema_ops.borrow().clone(),
         shard_ops: leader.shard_ops,
     })
+}
+
+/// The start of the first transaction written at or after `start_time`
+/// (see `upstream::at_time`).
+async fn start_at_time(
+    upstream: &dyn BinlogSource,
+    server_id: u32,
+    start_time: &str,
+) -> Result<Position, SyncError> {
+    let parsed = StartTime::parse(start_time).map_err(|e| SyncError::Position(e.to_string()))?;
+    let at_unix_s = match parsed.unix_seconds() {
+        Some(s) => s,
+        None => upstream.unix_time(&parsed.local_text()).await?,
+    };
+    match at_time::position_at(upstream, server_id, at_unix_s).await? {
+        AtTime::Found(position) => {
+            tracing::info!(%start_time, ?position, "the sync begins at the start time");
+            Ok(position)
+        }
+        AtTime::BeforeOldest(position) => {
+            tracing::warn!(
+                %start_time,
+                ?position,
+                "the start time is before the upstream's oldest binlog: the sync begins at its start; transactions written before it may have been purged"
+            );
+            Ok(position)
+        }
+        AtTime::TooLate => Err(SyncError::Position(format!(
+            "start-time {start_time} is too late, no binlog location matches it: check the --start-time, or start the task again later"
+        ))),
+    }
 }
 
 /// Most apply lanes a subtask runs (`syncer.worker-count` above is capped).

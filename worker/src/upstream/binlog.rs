@@ -40,6 +40,11 @@ pub trait BinlogSource: Send + Sync + fmt::Debug {
 
     /// The binlog files the upstream has, oldest first.
     fn files(&self) -> Call<'_, Vec<String>>;
+
+    /// The Unix time (seconds) of the wall-clock time `local`
+    /// (`YYYY-MM-DD HH:MM:SS`) in the upstream's time zone, which only the
+    /// upstream knows (`start-task --start-time` without an offset).
+    fn unix_time<'a>(&'a self, local: &'a str) -> Call<'a, i64>;
 }
 
 /// Whether `name` is a binlog file the server had and purged: the same

@@ -20,6 +20,7 @@
 //! Statements the port hands out (DDL from the binlog, `SHOW CREATE
 //! TABLE`) are in MySQL's default syntax ([`statement`]).
 
+pub mod at_time;
 pub mod binlog;
 mod error;
 pub mod event;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::{
     BlockAllowList, ColumnMappingRule, ExpressionFilter, ImportMode, LoaderConfig,
-    MappingExpression, MySqlInstance, RouteRule, TaskConfig, TaskMode, MAX_SOURCE_ID_LEN,
+    MappingExpression, MySqlInstance, RouteRule, TaskConfig, MAX_SOURCE_ID_LEN,
 };
 use crate::config::error::ConfigError;
 use crate::config::yaml::KeyIndex;
@@ -87,13 +87,10 @@ pub(super) fn validate(task: &TaskConfig, index: &KeyIndex) -> Result<(), Config
 type Problem = (String, String);
 
 fn check_instance(task: &TaskConfig, inst: &MySqlInstance, base: &str) -> Result<(), Problem> {
+    // An incremental instance without `meta` is decided by the pre-check,
+    // which knows whether it resumes at checkpoints or starts at a
+    // `--start-time` (master `precheck::position::missing_meta`).
     match &inst.meta {
-        None if task.task_mode == TaskMode::Incremental => {
-            return Err((
-                format!("{base}.meta"),
-                "task-mode incremental needs a start position: add `meta: {binlog-name: ..., binlog-pos: ...}` (or `binlog-gtid`)".into(),
-            ));
-        }
         Some(meta) if meta.binlog_name.is_empty() && meta.binlog_gtid.is_empty() => {
             return Err((
                 format!("{base}.meta"),

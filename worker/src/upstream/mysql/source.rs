@@ -2,6 +2,7 @@
 //! [`BinlogReader`], the short questions (where the binlog ends, its
 //! files, the tables) through pooled connections.
 
+use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Pool};
 
 use super::binlog::{binlog_files, BinlogReader};
@@ -103,6 +104,31 @@ impl BinlogSource for MySqlSource {
                 .await
                 .map_err(upstream("connecting to list the binlog files"))?;
             binlog_files(&mut conn).await
+        })
+    }
+
+    fn unix_time<'a>(&'a self, local: &'a str) -> Call<'a, i64> {
+        Box::pin(async move {
+            let what = "placing the start time in the upstream's time zone";
+            // A connection of its own: the session's time zone is set to
+            // the server's (the task's session settings may change it).
+            let mut conn = Conn::new(self.opts.clone()).await.map_err(upstream(what))?;
+            conn.query_drop("SET time_zone = @@global.time_zone")
+                .await
+                .map_err(upstream(what))?;
+            let seconds: Option<Option<i64>> = conn
+                .exec_first(
+                    "SELECT CAST(UNIX_TIMESTAMP(CAST(? AS DATETIME)) AS SIGNED)",
+                    (local,),
+                )
+                .await
+                .map_err(upstream(what))?;
+            let _ = conn.disconnect().await;
+            seconds.flatten().ok_or_else(|| {
+                UpstreamError::Decode(format!(
+                    "the upstream cannot place {local:?} in its time zone (UNIX_TIMESTAMP is NULL)"
+                ))
+            })
         })
     }
 }

@@ -576,6 +576,14 @@ impl BinlogSource for MemUpstream {
         let files = self.lock().files();
         Box::pin(std::future::ready(Ok(files)))
     }
+
+    /// The in-memory upstream's time zone is UTC.
+    fn unix_time<'a>(&'a self, local: &'a str) -> Call<'a, i64> {
+        let seconds = dm_proto::start_time::StartTime::parse(local)
+            .map(|t| t.unix_seconds_taking_utc())
+            .map_err(|e| UpstreamError::Decode(e.to_string()));
+        Box::pin(std::future::ready(seconds))
+    }
 }
 
 #[cfg(test)]
