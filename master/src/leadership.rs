@@ -8,6 +8,9 @@
 //!   (openraft's `runtime_config().elect(false)`). It still votes and
 //!   replicates, so it stays a full member of the quorum; it just never
 //!   becomes a candidate on its own. Cancelling turns the timer back on.
+//!   One exception keeps the cluster live: when no leader has answered for
+//!   [`STAND_IN_AFTER`], it stands anyway (see there), and hands over once
+//!   elected.
 //! - **Handing over.** An evicted leader stops taking writes (they answer
 //!   "leader moved", and clients retry), waits until a voter that may lead
 //!   has every entry of its log, and asks that voter to stand now
@@ -43,6 +46,14 @@ pub const CHECK_INTERVAL: Duration = Duration::from_millis(100);
 /// writes again for a while (the next check tries again).
 pub const HAND_OVER_DEADLINE: Duration = Duration::from_secs(2);
 
+/// How long an evicted master goes without a leader that answers before
+/// it stands for election anyway. Raft only lets a master with every
+/// committed entry lead: when the leader dies and the evicted master holds
+/// entries the other live voters lack, it is the only one that can lead,
+/// and refusing would leave the cluster without a leader. Once elected it
+/// hands over as soon as an eligible voter has caught up.
+pub const STAND_IN_AFTER: Duration = Duration::from_secs(1);
+
 /// How long a hand-over waits for the asked candidate to win.
 const ELECTION_WAIT: Duration = Duration::from_millis(400);
 
@@ -50,23 +61,31 @@ const ELECTION_WAIT: Duration = Duration::from_millis(400);
 pub async fn run(node: Arc<Node>, mut stopped: watch::Receiver<bool>) {
     let mut changes = node.changes();
     let mut standing: Option<bool> = None;
+    let mut leader_lost_at: Option<tokio::time::Instant> = None;
+    let mut probed_at: Option<tokio::time::Instant> = None;
     loop {
         let may_lead = node.state().state.may_lead(&node.me.name);
-        if standing != Some(may_lead) {
-            node.raft.runtime_config().elect(may_lead);
-            if standing.is_some() || !may_lead {
-                tracing::info!(
-                    master = %node.me.name,
-                    may_lead,
-                    "{}",
-                    if may_lead {
-                        "eviction cancelled: this master stands for election again"
-                    } else {
-                        "evicted: this master no longer stands for election"
-                    }
-                );
+        // An evicted follower asks whether the leader answers, at most
+        // every CHECK_INTERVAL (metrics change with every entry applied).
+        let due = probed_at.is_none_or(|at| at.elapsed() >= CHECK_INTERVAL);
+        if may_lead || is_leader(&node) {
+            leader_lost_at = None;
+        } else if due {
+            probed_at = Some(tokio::time::Instant::now());
+            if leader_answers(&node).await {
+                leader_lost_at = None;
+            } else {
+                leader_lost_at.get_or_insert_with(tokio::time::Instant::now);
             }
-            standing = Some(may_lead);
+        }
+        let stand_in = leader_lost_at.is_some_and(|at| at.elapsed() >= STAND_IN_AFTER);
+        let stand = may_lead || stand_in;
+        if standing != Some(stand) {
+            node.raft.runtime_config().elect(stand);
+            if standing.is_some() || !stand {
+                tracing::info!(master = %node.me.name, may_lead, stand, "{}", standing_note(may_lead, stand));
+            }
+            standing = Some(stand);
         }
         if !may_lead && is_leader(&node) {
             hand_over(&node).await;
@@ -76,6 +95,25 @@ pub async fn run(node: Arc<Node>, mut stopped: watch::Receiver<bool>) {
             _ = tokio::time::sleep(CHECK_INTERVAL) => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
+    }
+}
+
+fn standing_note(may_lead: bool, stand: bool) -> &'static str {
+    match (may_lead, stand) {
+        (true, _) => "this master stands for election",
+        (false, false) => "evicted: this master no longer stands for election",
+        (false, true) => {
+            "evicted, but no leader answers: this master stands in case only it can lead (it hands over once elected)"
+        }
+    }
+}
+
+/// Whether another master leads and answers a ping.
+async fn leader_answers(node: &Node) -> bool {
+    let leader = node.raft.metrics().borrow().current_leader;
+    match leader {
+        Some(id) if id != node.id => node.ping_member(id).await,
+        _ => false,
     }
 }
 

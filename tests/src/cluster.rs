@@ -244,6 +244,21 @@ impl Masters {
     }
 }
 
+/// The source ids `operate-source show` lists; an error unless it answers
+/// `result: true`.
+pub async fn shown_sources(master_addrs: &str) -> Result<std::collections::BTreeSet<String>> {
+    let answer = dmctl(master_addrs, &["operate-source", "show"]).await?;
+    if answer["result"] != true {
+        return Err(HarnessError::Task(format!("operate-source show: {answer}")));
+    }
+    Ok(answer["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["source"].as_str().map(str::to_string))
+        .collect())
+}
+
 /// Runs `dmctl --master-addr ADDRS ARGS...` and parses its JSON answer.
 pub async fn dmctl(master_addrs: &str, args: &[&str]) -> Result<Value> {
     let binary = workspace_binary("dmctl")?;

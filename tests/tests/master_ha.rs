@@ -7,26 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, write_source_file, Masters};
+use dm_tests::cluster::{dmctl, shown_sources, write_source_file, Masters};
 use dm_tests::{wait_until, MariaDb, MariaDbOptions};
 use serde_json::Value;
 
 const LEADER_DEADLINE: Duration = Duration::from_secs(20);
 const SOURCES: usize = 30;
-
-/// Source ids `operate-source show` lists.
-async fn shown_sources(addrs: &str) -> BTreeSet<String> {
-    let answer = dmctl(addrs, &["operate-source", "show"])
-        .await
-        .expect("show answers");
-    assert_eq!(answer["result"], true, "{answer}");
-    answer["sources"]
-        .as_array()
-        .expect("sources")
-        .iter()
-        .filter_map(|s| s["source"].as_str().map(str::to_string))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_sources_survive_leader_kills_and_a_full_restart() {
@@ -99,7 +85,7 @@ async fn acknowledged_sources_survive_leader_kills_and_a_full_restart() {
         "dmctl retries through elections, so almost every creation is acknowledged: {acknowledged:?}"
     );
 
-    let shown = shown_sources(&addrs).await;
+    let shown = shown_sources(&addrs).await.expect("show answers");
     let lost: Vec<_> = acknowledged.difference(&shown).collect();
     assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 
@@ -114,7 +100,7 @@ async fn acknowledged_sources_survive_leader_kills_and_a_full_restart() {
         .leader(LEADER_DEADLINE)
         .await
         .expect("leader after restart");
-    let after_restart = shown_sources(&addrs).await;
+    let after_restart = shown_sources(&addrs).await.expect("show answers");
     assert_eq!(after_restart, shown, "the restart changed the sources");
 }
 

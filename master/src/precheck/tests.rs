@@ -521,10 +521,7 @@ fn meta_positions_are_checked_for_incremental_tasks_without_checkpoints() {
     let all_three = ["mysql1", "mysql2", "mysql3"].map(want);
     assert_eq!(lines(&check(&incremental, &fetched)), all_three);
     // A source that resumes at its checkpoint does not start at its meta...
-    let resuming = Ok(TargetFacts {
-        checkpointed: ["mysql1".to_string()].into(),
-        ..downstream().unwrap()
-    });
+    let resuming = resuming_mysql1();
     assert_eq!(
         lines(&evaluate(&incremental, &fetched, &resuming, false, false)),
         [want("mysql2"), want("mysql3")]
@@ -579,10 +576,7 @@ fn an_incremental_source_without_meta_needs_checkpoints_or_a_start_time() {
         ["mysql1", "mysql2", "mysql3"].map(want)
     );
     // A source that resumes at its checkpoint needs no start position...
-    let resuming = Ok(TargetFacts {
-        checkpointed: ["mysql1".to_string()].into(),
-        ..downstream().unwrap()
-    });
+    let resuming = resuming_mysql1();
     assert_eq!(
         lines(&evaluate(&incremental, &fetched, &resuming, false, false)),
         [want("mysql2"), want("mysql3")]
@@ -597,4 +591,12 @@ fn an_incremental_source_without_meta_needs_checkpoints_or_a_start_time() {
         lines(&check(&ignoring, &fetched)),
         ["mysql1", "mysql2", "mysql3"].map(want)
     );
+}
+
+/// A downstream holding checkpoints of the task for `mysql1`.
+fn resuming_mysql1() -> Result<TargetFacts, PrecheckError> {
+    Ok(TargetFacts {
+        checkpointed: ["mysql1".to_string()].into(),
+        ..downstream().unwrap()
+    })
 }
