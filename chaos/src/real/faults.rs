@@ -2,7 +2,9 @@
 //!
 //! Every few seconds the planner injects one fault, and it ends each fault
 //! after a drawn while (restart a killed process, SIGCONT a stopped one,
-//! heal a partition, start a stopped database again). At most one master,
+//! cancel an eviction, heal a partition, start a stopped database again).
+//! Evicting the leader (`operate-leader evict`) counts as disturbing that
+//! master: leadership moves under load while every master stays up. At most one master,
 //! one worker and one database are disturbed at a time, so a majority of
 //! masters stays and a spare worker can take a source over: the run tests
 //! failover, not the loss of a quorum. A SIGSTOP lasts longer than the
@@ -39,6 +41,9 @@ pub enum Action {
     KillLeader(usize),
     KillMaster(usize),
     StopMaster(usize),
+    /// `operate-leader evict` of the master that leads: leadership moves
+    /// under load; the master stays up.
+    EvictLeader(usize),
     /// SIGKILL a worker that runs a source.
     KillWorker(usize),
     StopWorker(usize),
@@ -51,6 +56,8 @@ pub enum Action {
     StopDownstream,
     RestartMaster(usize),
     ResumeMaster(usize),
+    /// `operate-leader cancel-evict` of the master.
+    CancelEvict(usize),
     RestartWorker(usize),
     ResumeWorker(usize),
     HealWorker(usize),
@@ -66,6 +73,8 @@ impl Action {
             Action::KillLeader(_) => "kill-leader",
             Action::KillMaster(_) => "kill-master",
             Action::StopMaster(_) => "stop-master",
+            Action::EvictLeader(_) => "evict-leader",
+            Action::CancelEvict(_) => "cancel-evict",
             Action::KillWorker(_) => "kill-worker",
             Action::StopWorker(_) => "stop-worker",
             Action::PartitionWorker(_) => "partition-worker",
@@ -85,8 +94,10 @@ impl Action {
             Action::KillLeader(i)
             | Action::KillMaster(i)
             | Action::StopMaster(i)
+            | Action::EvictLeader(i)
             | Action::RestartMaster(i)
-            | Action::ResumeMaster(i) => format!("master{}", i + 1),
+            | Action::ResumeMaster(i)
+            | Action::CancelEvict(i) => format!("master{}", i + 1),
             Action::KillWorker(i)
             | Action::StopWorker(i)
             | Action::PartitionWorker(i)
@@ -107,6 +118,7 @@ impl Action {
             Action::KillLeader(_)
                 | Action::KillMaster(_)
                 | Action::StopMaster(_)
+                | Action::EvictLeader(_)
                 | Action::KillWorker(_)
                 | Action::StopWorker(_)
                 | Action::PartitionWorker(_)
@@ -201,6 +213,7 @@ enum Kind {
     KillLeader,
     KillMaster,
     StopMaster,
+    EvictLeader,
     KillWorker,
     StopWorker,
     PartitionWorker,
@@ -328,7 +341,12 @@ impl Planner {
             None => {
                 let mut kinds = Vec::new();
                 if self.masters.free() {
-                    kinds.extend([Kind::KillLeader, Kind::KillMaster, Kind::StopMaster]);
+                    kinds.extend([
+                        Kind::KillLeader,
+                        Kind::KillMaster,
+                        Kind::StopMaster,
+                        Kind::EvictLeader,
+                    ]);
                 }
                 if self.workers.free() {
                     kinds.extend([Kind::KillWorker, Kind::StopWorker, Kind::PartitionWorker]);
@@ -355,9 +373,9 @@ impl Planner {
         let down = now + draw(rng, self.timing.down);
         let stopped = now + draw(rng, self.timing.stopped);
         match kind {
-            Kind::KillLeader | Kind::KillMaster | Kind::StopMaster => {
+            Kind::KillLeader | Kind::KillMaster | Kind::StopMaster | Kind::EvictLeader => {
                 let mut i = rng.gen_range(0..self.masters.health.len());
-                if kind == Kind::KillLeader {
+                if matches!(kind, Kind::KillLeader | Kind::EvictLeader) {
                     i = cluster
                         .leader
                         .filter(|l| *l < self.masters.health.len())
@@ -366,6 +384,7 @@ impl Planner {
                 let (fault, until, end) = match kind {
                     Kind::KillLeader => (Action::KillLeader(i), down, Action::RestartMaster(i)),
                     Kind::KillMaster => (Action::KillMaster(i), down, Action::RestartMaster(i)),
+                    Kind::EvictLeader => (Action::EvictLeader(i), stopped, Action::CancelEvict(i)),
                     _ => (Action::StopMaster(i), stopped, Action::ResumeMaster(i)),
                 };
                 self.masters.disturb(i, until, end);
@@ -476,10 +495,13 @@ mod tests {
             let (mut masters_out, mut databases_out) = (0i32, 0i32);
             for (_, a) in &log {
                 match a {
-                    Action::KillLeader(_) | Action::KillMaster(_) | Action::StopMaster(_) => {
-                        masters_out += 1
+                    Action::KillLeader(_)
+                    | Action::KillMaster(_)
+                    | Action::StopMaster(_)
+                    | Action::EvictLeader(_) => masters_out += 1,
+                    Action::RestartMaster(_) | Action::ResumeMaster(_) | Action::CancelEvict(_) => {
+                        masters_out -= 1
                     }
-                    Action::RestartMaster(_) | Action::ResumeMaster(_) => masters_out -= 1,
                     Action::RestartUpstream(_)
                     | Action::CrashUpstream(_)
                     | Action::StopDownstream => databases_out += 1,
@@ -490,6 +512,15 @@ mod tests {
                 assert!((0..=1).contains(&databases_out), "{log:?}");
             }
         }
+    }
+
+    #[test]
+    fn evictions_of_the_leader_come_and_are_cancelled() {
+        let log: Vec<Action> = (0..20).flat_map(run).map(|(_, a)| a).collect();
+        let evictions = log.iter().filter(|a| **a == Action::EvictLeader(1)).count();
+        let cancels = log.iter().filter(|a| **a == Action::CancelEvict(1)).count();
+        assert!(evictions >= 20, "{evictions} evictions in 20 runs");
+        assert_eq!(evictions, cancels);
     }
 
     #[test]

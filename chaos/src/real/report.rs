@@ -12,7 +12,13 @@ use super::schema::BIG_ROWS;
 use super::verify::Diff;
 
 /// The kinds of action that end a fault.
-const ENDS: [&str; 4] = ["restart", "resume", "heal", "start-database"];
+const ENDS: [&str; 5] = [
+    "restart",
+    "resume",
+    "heal",
+    "start-database",
+    "cancel-evict",
+];
 
 /// What the shards' loads did, added up.
 #[derive(Debug, Clone, Copy, Default)]

@@ -218,6 +218,8 @@ impl Topology {
                 self.masters.signal(i, libc::SIGCONT).map_err(harness)?;
                 self.set_stopped(i, false);
             }
+            Action::EvictLeader(i) => self.operate_leader("evict", i).await?,
+            Action::CancelEvict(i) => self.operate_leader("cancel-evict", i).await?,
             Action::KillWorker(i) => self.workers.kill(i).map_err(harness)?,
             Action::StopWorker(i) => self.workers.signal(i, libc::SIGSTOP).map_err(harness)?,
             Action::RestartWorker(i) => {
@@ -236,6 +238,25 @@ impl Topology {
                     self.partitions.heal(pid);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `operate-leader OP --name` master `i`; a refusal fails the run.
+    async fn operate_leader(&self, op: &str, i: usize) -> Result<(), RunError> {
+        let name = self
+            .masters
+            .spec(i)
+            .map(|s| s.name.clone())
+            .ok_or_else(|| RunError::Check(format!("no master {}", i + 1)))?;
+        let answer = self
+            .addrs
+            .dmctl(&["operate-leader", op, "--name", &name])
+            .await?;
+        if answer["result"] != true {
+            return Err(RunError::Check(format!(
+                "operate-leader {op} --name {name}: {answer}"
+            )));
         }
         Ok(())
     }
