@@ -27,6 +27,10 @@ pub enum Op {
     StopSource(String),
     /// `start-task` of the merge task over these sources.
     StartTask(Vec<String>),
+    /// `operate-leader evict --name` of this master.
+    EvictMaster(String),
+    /// `operate-leader cancel-evict --name` of this master.
+    CancelEvict(String),
 }
 
 /// What became of a request.
@@ -158,6 +162,18 @@ async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Ou
                 };
                 ask(client.operate_source(request), source_answer).await
             }
+            Op::EvictMaster(name) | Op::CancelEvict(name) => {
+                let op = if matches!(op, Op::EvictMaster(_)) {
+                    pb::LeaderOp::EvictLeaderOp
+                } else {
+                    pb::LeaderOp::CancelEvictLeaderOp
+                };
+                let request = pb::OperateLeaderRequest {
+                    op: op as i32,
+                    name: name.clone(),
+                };
+                ask(client.operate_leader(request), |a| (a.result, a.msg)).await
+            }
             Op::StartTask(sources) => {
                 let request = pb::StartTaskRequest {
                     task: task_yaml(sources, migration),
@@ -201,6 +217,27 @@ async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Ou
     Outcome::Unknown(last)
 }
 
+/// In half the seeds, a master is evicted from leading somewhere among
+/// `ops` (after the task started), and in half of those the eviction is
+/// cancelled later. A generator of its own keeps the other draws of a seed.
+fn evictions(seed: u64, masters: usize, ops: &mut Vec<Op>) {
+    let mut rng = SmallRng::seed_from_u64(seed ^ 0xe71c_7000);
+    if masters == 0 || !rng.gen_bool(0.5) {
+        return;
+    }
+    let name = crate::sim::hosts::master_name(rng.gen_range(0..masters));
+    let started = ops
+        .iter()
+        .position(|op| matches!(op, Op::StartTask(_)))
+        .map_or(0, |i| i + 1);
+    let at = rng.gen_range(started..=ops.len());
+    ops.insert(at, Op::EvictMaster(name.clone()));
+    if rng.gen_bool(0.5) {
+        let later = rng.gen_range(at + 1..=ops.len());
+        ops.insert(later, Op::CancelEvict(name));
+    }
+}
+
 /// The client host's program.
 pub async fn run(
     seed: u64,
@@ -217,6 +254,7 @@ pub async fn run(
     if rng.gen_bool(0.5) {
         ops.push(Op::StopSource("spare".into()));
     }
+    evictions(seed, masters, &mut ops);
     for op in ops {
         tokio::time::sleep(Duration::from_millis(rng.gen_range(50..600))).await;
         let outcome = send(&op, rng.gen_range(0..masters), masters, migration).await;

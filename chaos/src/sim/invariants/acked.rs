@@ -1,7 +1,8 @@
 //! Acknowledged requests survive: after the run, every source whose last
 //! acknowledged request created it exists, and every source whose last
 //! acknowledged request stopped it is gone, unless a later request with an
-//! unknown outcome may have changed that.
+//! unknown outcome may have changed that; the same for masters evicted
+//! from leading and evictions cancelled.
 
 use std::collections::BTreeMap;
 
@@ -14,12 +15,16 @@ pub fn check(records: &[Record], state: &ClusterState) -> Vec<String> {
     // Per source: (exists after its last acknowledged request, whether a
     // later request's outcome is unknown).
     let mut expected: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
+    let mut evicted: BTreeMap<&str, (bool, bool)> = BTreeMap::new();
     for r in records {
-        let (id, creates) = match &r.op {
-            Op::CreateSource(id) => (id.as_str(), true),
-            Op::StopSource(id) => (id.as_str(), false),
+        let (id, creates, into) = match &r.op {
+            Op::CreateSource(id) => (id.as_str(), true, &mut expected),
+            Op::StopSource(id) => (id.as_str(), false, &mut expected),
+            Op::EvictMaster(name) => (name.as_str(), true, &mut evicted),
+            Op::CancelEvict(name) => (name.as_str(), false, &mut evicted),
             Op::StartTask(_) => continue,
         };
+        let expected = into;
         match r.outcome {
             Outcome::Acked => {
                 expected.insert(id, (creates, false));
@@ -38,6 +43,21 @@ pub fn check(records: &[Record], state: &ClusterState) -> Vec<String> {
         .filter(|_| !state.tasks.contains_key("merge"))
         .map(|_| "task merge was acknowledged as started but is gone".to_string())
         .collect();
+    lost.extend(
+        evicted
+            .into_iter()
+            .filter(|(_, (_, unsure))| !unsure)
+            .filter_map(|(name, (is_evicted, _))| {
+                let found = !state.may_lead(name);
+                (found != is_evicted).then(|| {
+                    if is_evicted {
+                        format!("master {name} was acknowledged as evicted but may lead")
+                    } else {
+                        format!("the eviction of master {name} was acknowledged as cancelled but stands")
+                    }
+                })
+            }),
+    );
     lost.extend(
         expected
             .into_iter()
