@@ -172,6 +172,13 @@ pub enum Command {
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         sync: Option<bool>,
     },
+    /// Export, import or show configurations (`config export|import`,
+    /// `config task|source|master|worker NAME`).
+    #[command(subcommand)]
+    Config(crate::config_io::ConfigCommand),
+    /// Show the shard-DDL locks (`shard-ddl-lock [TASK]`) or resolve one by
+    /// hand (`shard-ddl-lock unlock LOCK_ID`).
+    ShardDdlLock(crate::shard_lock::ShardDdlLockArgs),
     /// Leave the interactive prompt.
     Exit,
 }
@@ -226,10 +233,14 @@ pub enum OperateSchemaOp {
     Remove,
 }
 
-/// A task given by name or by its file.
+/// A task given by name or by its file; without one, every task of the
+/// `-s` sources.
 #[derive(Debug, Args)]
 pub struct TaskArg {
-    pub task: String,
+    pub task: Option<String>,
+    /// Without a task: how many tasks are operated on at once.
+    #[arg(long, default_value_t = crate::batch::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
