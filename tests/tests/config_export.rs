@@ -113,7 +113,7 @@ async fn insert_rows(upstreams: &[MariaDb], schema: &str, count: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_was() {
-    let old = TutorialCluster::start(&[tutorial::DMTEST1_SQL, tutorial::DMTEST2_SQL])
+    let mut old = TutorialCluster::start(&[tutorial::DMTEST1_SQL, tutorial::DMTEST2_SQL])
         .await
         .expect("tutorial cluster");
     let downstream = &old.dbs.downstream;
@@ -154,6 +154,26 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
     )
     .await
     .expect("dmtest2 copied");
+    // A worker of the old cluster restarted once: its source was bound
+    // again, under a newer epoch, which its fence rows downstream keep.
+    let restarted = dm_tests::cluster::bound_worker(&old.addrs, "mysql3")
+        .await
+        .expect("answers")
+        .expect("mysql3 bound");
+    let index = old.workers.index_of(&restarted).expect("a worker");
+    old.workers.kill(index).expect("killed");
+    dm_tests::cluster::wait_worker_stage(&old.addrs, &restarted, "offline", DEADLINE)
+        .await
+        .expect("offline");
+    old.workers.spawn(index).expect("restarted");
+    dm_tests::cluster::wait_bound(&old.addrs, "mysql3", None, DEADLINE)
+        .await
+        .expect("bound again");
+    for task in ["dmtask1", "dmtask2"] {
+        wait_syncing(&old.addrs, task, DEADLINE)
+            .await
+            .expect("syncing again");
+    }
     let paused = dmctl(&old.addrs, &["pause-task", "dmtask2"])
         .await
         .expect("answers");
@@ -393,7 +413,7 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
             DEADLINE,
             Duration::from_millis(100),
             || async move {
-                let status = dmctl(&addrs, &["query-status", task])
+                let status = dmctl(addrs, &["query-status", task])
                     .await
                     .expect("answers");
                 let stages: Vec<(String, Value)> = dm_tests::cluster::subtasks_of(&status, task)
