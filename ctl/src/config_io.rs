@@ -576,6 +576,47 @@ mod tests {
     }
 
     #[test]
+    fn path_wins_over_dir_and_configs_is_the_default() {
+        use crate::cli::{Command, Line};
+        use clap::Parser;
+        let dir_of = |line: &[&str]| match Line::try_parse_from(line).expect("parses").command {
+            Command::Config(ConfigCommand::Export(d) | ConfigCommand::Import(d)) => d.directory(),
+            other => panic!("not config export/import: {other:?}"),
+        };
+        assert_eq!(dir_of(&["config", "export"]), PathBuf::from("configs"));
+        assert_eq!(dir_of(&["config", "import", "-d", "a"]), PathBuf::from("a"));
+        assert_eq!(
+            dir_of(&["config", "export", "--dir", "a", "-p", "b"]),
+            PathBuf::from("b")
+        );
+        let parsed = Line::try_parse_from(["config", "worker", "worker1", "--path", "w.toml"])
+            .expect("parses");
+        let Command::Config(ConfigCommand::Worker(named)) = parsed.command else {
+            panic!("not config worker: {parsed:?}");
+        };
+        assert_eq!(named.name, "worker1");
+        assert_eq!(named.path, Some(PathBuf::from("w.toml")));
+    }
+
+    #[test]
+    fn a_task_operation_without_a_task_takes_the_sources() {
+        use crate::cli::{Command, Line};
+        use clap::Parser;
+        let parsed =
+            Line::try_parse_from(["pause-task", "-s", "a,b", "--batch-size", "2"]).expect("parses");
+        let Command::PauseTask(arg) = parsed.command else {
+            panic!("not pause-task: {parsed:?}");
+        };
+        assert_eq!((arg.task, arg.batch_size), (None, 2));
+        assert_eq!(parsed.sources, ["a", "b"]);
+        let parsed = Line::try_parse_from(["stop-task", "t"]).expect("parses");
+        let Command::StopTask(arg) = parsed.command else {
+            panic!("not stop-task: {parsed:?}");
+        };
+        assert_eq!((arg.task.as_deref(), arg.batch_size), (Some("t"), 5));
+    }
+
+    #[test]
     fn an_export_lists_files_stages_and_masked_passwords() {
         let exported = export_files(&answer(), std::time::UNIX_EPOCH).expect("exports");
         assert_eq!(

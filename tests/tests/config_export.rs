@@ -234,6 +234,13 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
             ("dmtask2".to_string(), vec!["Paused".to_string(); 3]),
         ]
     );
+    // A second export never mixes into an earlier one.
+    let (out, ok) = dmctl_text(&old.addrs, &["config", "export", "-d", &export_arg]).await;
+    assert!(!ok, "{out}");
+    assert_eq!(
+        out,
+        format!("directory `{export_arg}` is not empty; export into a new or empty directory (-d), so no older export's files mix in")
+    );
     let exported_task =
         std::fs::read_to_string(export.join("tasks/dmtask1.yaml")).expect("task file");
     assert!(
@@ -354,6 +361,19 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
             .is_some_and(|c| c.contains("'******'")),
         "{shown}"
     );
+
+    let written = work.path().join("dmtask1.shown.yaml");
+    let written_arg = written.display().to_string();
+    let shown = dmctl(&addrs, &["config", "task", "dmtask1", "-p", &written_arg])
+        .await
+        .expect("answers");
+    assert_eq!(
+        shown,
+        json!({"result": true, "msg": format!("write config to file {written_arg} succeed"), "cfg": ""})
+    );
+    assert_eq!(mode(&written), 0o600);
+    let task = dm_proto::config::TaskConfig::from_file(&written).expect("a task file");
+    assert_eq!(task.target_database.password, "******");
 
     // `shard-ddl-lock`: no lock; a bad --action gets DM's message.
     let locks = dmctl(&addrs, &["shard-ddl-lock"]).await.expect("answers");
