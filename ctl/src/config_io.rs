@@ -9,7 +9,7 @@
 //! otherwise be mixed in).
 //!
 //! **Import** validates the whole directory before it changes anything:
-//! the manifest, every file it lists and every `*.yaml` in `sources/` and
+//! the manifest, every file it lists and every file in `sources/` and
 //! `tasks/` (each must be listed), each file as `operate-source create` or
 //! `start-task` would read it, and no masked password left. Then
 //! `PrepareImport` (refused unless the cluster has no source and no task;
@@ -299,9 +299,9 @@ pub struct ImportPlan {
 }
 
 /// Validates an export directory's contents (pure): `manifest` is the
-/// manifest's text, `files` every `*.yaml` of `sources/` and `tasks/` by
-/// relative path; `shown` prefixes paths in messages. Every problem found
-/// is returned, not just the first.
+/// manifest's text, `files` every file of `sources/` and `tasks/` by
+/// relative path (each must be listed); `shown` prefixes paths in
+/// messages. Every problem found is returned, not just the first.
 pub fn plan_import(
     shown: &Path,
     manifest: &str,
@@ -431,7 +431,7 @@ pub fn plan_import(
     })
 }
 
-/// Every `*.yaml` of `dir/sources` and `dir/tasks`, by relative path.
+/// Every file of `dir/sources` and `dir/tasks`, by relative path.
 fn read_export(dir: &Path) -> Result<BTreeMap<String, String>, CtlError> {
     let mut files = BTreeMap::new();
     for sub in [SOURCES_DIR, TASKS_DIR] {
@@ -446,10 +446,14 @@ fn read_export(dir: &Path) -> Result<BTreeMap<String, String>, CtlError> {
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if !name.ends_with(".yaml") || !path.is_file() {
+            // Every file, not only *.yaml: one the manifest does not list
+            // is refused rather than skipped.
+            if !path.is_file() {
                 continue;
             }
-            let text = std::fs::read_to_string(&path).map_err(io_error(&path))?;
+            // Not UTF-8: the parse (or the manifest check) names the file.
+            let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
             files.insert(format!("{sub}/{name}"), text);
         }
     }
@@ -645,16 +649,16 @@ mod tests {
         let exported = export_files(&answer(), std::time::UNIX_EPOCH).expect("exports");
         let manifest = exported.manifest.to_yaml().expect("manifest");
         let mut files = exported.files.clone();
-        files.insert("tasks/extra.yaml".into(), TASK.into());
+        files.insert("tasks/extra.yml".into(), TASK.into());
         let problems = plan_import(Path::new("configs"), &manifest, &files).unwrap_err();
         assert_eq!(
             problems,
             [
-                "configs/tasks/extra.yaml: is not listed in manifest.yaml; list it there or remove it",
+                "configs/tasks/extra.yml: is not listed in manifest.yaml; list it there or remove it",
                 "configs/sources/mysql1.yaml:6:3: `from.password`: is masked (******), as `config export` writes passwords; write the real password here before import",
             ]
         );
-        files.remove("tasks/extra.yaml");
+        files.remove("tasks/extra.yml");
         files.insert(
             "sources/mysql1.yaml".into(),
             SOURCE.replace("'******'", "real"),
