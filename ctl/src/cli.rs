@@ -237,6 +237,7 @@ pub enum OperateSchemaOp {
 /// `-s` sources.
 #[derive(Debug, Args)]
 pub struct TaskArg {
+    /// Task name or task file; without one, every task of the `-s` sources.
     pub task: Option<String>,
     /// Without a task: how many tasks are operated on at once.
     #[arg(long, default_value_t = crate::batch::DEFAULT_BATCH_SIZE)]
