@@ -142,6 +142,7 @@ async fn execute(
                 sources,
                 remove_meta,
                 start_time: 0,
+                paused_sources: Vec::new(),
             };
             let resp = rpc!(masters, start_task, req)?;
             start_answer(resp)

@@ -15,10 +15,11 @@
 //! `PrepareImport` (refused unless the cluster has no source and no task;
 //! raises the binding epochs above the exporting cluster's, whose fence
 //! rows the downstream keeps), the sources in one `operate-source create`
-//! (all or none), each task with `start-task` without `--remove-meta` (the
-//! subtasks resume from the downstream's checkpoints: a finished copy is
-//! not run again), and `pause-task` for the subtasks the manifest says were
-//! Paused. DM's import starts every task Running and checks nothing first.
+//! (all or none), and each task with `start-task` without `--remove-meta`
+//! (the subtasks resume from the downstream's checkpoints: a finished copy
+//! is not run again), its subtasks the manifest says were Paused started
+//! Paused (they never run until resumed). DM's import starts every task
+//! Running and checks nothing first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -520,6 +521,7 @@ async fn import(dir: &Path, masters: &Masters) -> Result<Outcome, CtlError> {
             sources: Vec::new(),
             remove_meta: false,
             start_time: 0,
+            paused_sources: paused.clone(),
         };
         let resp = rpc!(masters, start_task, req)?;
         if !resp.result {
@@ -528,19 +530,8 @@ async fn import(dir: &Path, masters: &Masters) -> Result<Outcome, CtlError> {
             return Ok(lines(&out, false));
         }
         if !paused.is_empty() {
-            let req = pb::OperateTaskRequest {
-                op: pb::TaskOp::Pause as i32,
-                name: name.clone(),
-                sources: paused.clone(),
-            };
-            let resp = rpc!(masters, operate_task, req)?;
-            if !resp.result {
-                out.push(to_json(&resp));
-                out.push(format!("fail to pause task `{name}` as exported"));
-                return Ok(lines(&out, false));
-            }
             out.push(format!(
-                "task `{name}` paused on {} as exported",
+                "task `{name}` started paused on {} as exported",
                 paused.join(", ")
             ));
         }

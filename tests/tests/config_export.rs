@@ -1,7 +1,8 @@
 //! `config export` of the tutorial's cluster (3 masters, 3 sources, both
-//! tasks, dmtask2 paused) and `config import` into a fresh cluster (new
-//! masters and workers, the same upstreams and downstream): both tasks back
-//! in their stages, nothing copied again (the copy's done-marks untouched),
+//! tasks, dmtask2 paused on two of its sources) and `config import` into a
+//! fresh cluster (new masters and workers, the same upstreams and
+//! downstream): both tasks back in their stages per source (a paused
+//! subtask never runs), nothing copied again (the copy's done-marks untouched),
 //! the rows written while no cluster ran arrive, and the downstream equals
 //! the upstreams row for row. On the way: a masked password and a non-empty
 //! cluster are refused, and the batch `pause|resume|stop-task -s` form and
@@ -11,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
 
-use dm_tests::cluster::{dmctl, wait_syncing, wait_task_stage, Workers};
+use dm_tests::cluster::{dmctl, wait_syncing, Workers};
 use dm_tests::scenario::{query_rows, TutorialCluster};
 use dm_tests::tutorial::{self, partition_id, Row};
 use dm_tests::MariaDb;
@@ -174,13 +175,14 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
             .await
             .expect("syncing again");
     }
-    let paused = dmctl(&old.addrs, &["pause-task", "dmtask2"])
-        .await
-        .expect("answers");
+    let paused = dmctl(
+        &old.addrs,
+        &["pause-task", "dmtask2", "-s", "mysql1,mysql2"],
+    )
+    .await
+    .expect("answers");
     assert_eq!(paused["result"], true, "{paused}");
-    wait_task_stage(&old.addrs, "dmtask2", "Paused", DEADLINE)
-        .await
-        .expect("dmtask2 paused");
+    wait_stages(&old.addrs, "dmtask2", ["Paused", "Paused", "Running"]).await;
 
     // Export.
     let export = work.path().join("export");
@@ -231,7 +233,10 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
         stages,
         [
             ("dmtask1".to_string(), vec!["Running".to_string(); 3]),
-            ("dmtask2".to_string(), vec!["Paused".to_string(); 3]),
+            (
+                "dmtask2".to_string(),
+                vec!["Paused".into(), "Paused".into(), "Running".into()]
+            ),
         ]
     );
     // A second export never mixes into an earlier one.
@@ -303,15 +308,13 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
     assert_eq!(
         out,
         format!(
-            "start creating sources\nstart creating tasks\ntask `dmtask2` paused on mysql1, mysql2, mysql3 as exported\nimport configs from directory `{export_arg}` succeed"
+            "start creating sources\nstart creating tasks\ntask `dmtask2` started paused on mysql1, mysql2 as exported\nimport configs from directory `{export_arg}` succeed"
         )
     );
     wait_syncing(&addrs, "dmtask1", DEADLINE)
         .await
         .expect("dmtask1 syncing again");
-    let status = wait_task_stage(&addrs, "dmtask2", "Paused", DEADLINE)
-        .await
-        .expect("dmtask2 paused again");
+    let status = wait_stages(&addrs, "dmtask2", ["Paused", "Paused", "Running"]).await;
     for (source, subtask) in dm_tests::cluster::subtasks_of(&status, "dmtask2") {
         assert!(
             subtask["result"]["errors"]
@@ -327,6 +330,19 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
     tutorial::wait_task_rows(&addrs, "dmtask1", downstream, "dmtest1", &merged1, DEADLINE)
         .await
         .expect("rows written while no cluster ran arrive");
+    // dmtask2 runs on mysql3 only: mysql3's new rows arrive; mysql1's and
+    // mysql2's subtasks started paused and never ran.
+    let mut expected2: Vec<Row> = mapped_dmtest2(&dbs.upstreams)
+        .await
+        .into_iter()
+        .filter(|r| r.0 >> 59 == 3)
+        .chain(mapped2.iter().filter(|r| r.0 >> 59 != 3).cloned())
+        .collect();
+    expected2.sort();
+    assert_eq!(expected2.len(), 256 * 3 + 2);
+    tutorial::wait_rows(downstream, "dmtest2", &expected2, DEADLINE)
+        .await
+        .expect("dmtask2's rows from mysql3 only");
     // Nothing was copied again: every chunk's done-mark is the old cluster's.
     assert_eq!(copy_marks(downstream, "dmtask1").await, copied1);
     assert_eq!(copy_marks(downstream, "dmtask2").await, copied2);
@@ -341,6 +357,30 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
             manifest.next_epoch
         );
     }
+
+    // dmtask2's paused subtasks never ran: their sources' fence rows still
+    // hold the old cluster's epochs; mysql3's holds the new cluster's.
+    let fences = query_rows(
+        downstream,
+        "SELECT source_id, epoch FROM dm_meta.dmtask2_fence ORDER BY source_id",
+    )
+    .await;
+    let fences: Vec<(String, bool)> = fences
+        .iter()
+        .map(|row| {
+            let source: String = mysql_async::from_value(row[0].clone());
+            let epoch: u64 = mysql_async::from_value(row[1].clone());
+            (source, epoch >= manifest.next_epoch)
+        })
+        .collect();
+    assert_eq!(
+        fences,
+        [
+            ("mysql1".to_string(), false),
+            ("mysql2".to_string(), false),
+            ("mysql3".to_string(), true)
+        ]
+    );
 
     // Importing into a cluster that has sources and tasks is refused.
     let (out, ok) = dmctl_text(&addrs, &["config", "import", "-p", &export_arg]).await;
@@ -421,34 +461,8 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
         .await
         .expect("answers");
     assert_eq!(paused, batch_answer(&addrs, "Pause", &["mysql2"]).await);
-    let expected = json!([
-        ["mysql1", "Running"],
-        ["mysql2", "Paused"],
-        ["mysql3", "Running"]
-    ]);
     for task in ["dmtask1", "dmtask2"] {
-        let (expected, addrs) = (&expected, addrs.as_str());
-        dm_tests::wait_until(
-            &format!("{task} paused on mysql2 only"),
-            DEADLINE,
-            Duration::from_millis(100),
-            || async move {
-                let status = dmctl(addrs, &["query-status", task])
-                    .await
-                    .expect("answers");
-                let stages: Vec<(String, Value)> = dm_tests::cluster::subtasks_of(&status, task)
-                    .into_iter()
-                    .map(|(source, t)| (source, t["stage"].clone()))
-                    .collect();
-                if json!(stages) == *expected {
-                    dm_tests::Check::Ready(())
-                } else {
-                    dm_tests::Check::Pending(status.to_string())
-                }
-            },
-        )
-        .await
-        .expect("stages");
+        wait_stages(&addrs, task, ["Running", "Paused", "Running"]).await;
     }
     let stopped = dmctl(&addrs, &["stop-task", "-s", "mysql1,mysql2,mysql3"])
         .await
@@ -459,6 +473,37 @@ async fn an_exported_cluster_is_imported_into_a_fresh_one_and_resumes_where_it_w
     );
     let status = dmctl(&addrs, &["query-status"]).await.expect("answers");
     assert_eq!(status["tasks"], json!([]), "{status}");
+}
+
+/// Waits until `task`'s subtasks on mysql1..3 show `stages`; the status.
+async fn wait_stages(addrs: &str, task: &str, stages: [&str; 3]) -> Value {
+    let expected = json!([
+        ["mysql1", stages[0]],
+        ["mysql2", stages[1]],
+        ["mysql3", stages[2]]
+    ]);
+    let expected = &expected;
+    dm_tests::wait_until(
+        &format!("{task} in stages {stages:?}"),
+        DEADLINE,
+        Duration::from_millis(100),
+        || async move {
+            let status = dmctl(addrs, &["query-status", task])
+                .await
+                .expect("answers");
+            let shown: Vec<(String, Value)> = dm_tests::cluster::subtasks_of(&status, task)
+                .into_iter()
+                .map(|(source, t)| (source, t["stage"].clone()))
+                .collect();
+            if json!(shown) == *expected {
+                dm_tests::Check::Ready(status)
+            } else {
+                dm_tests::Check::Pending(status.to_string())
+            }
+        },
+    )
+    .await
+    .expect("stages")
 }
 
 /// The line of `target-database.password` in an exported task file.

@@ -164,6 +164,7 @@ async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Ou
                     sources: Vec::new(),
                     remove_meta: false,
                     start_time: 0,
+                    paused_sources: Vec::new(),
                 };
                 ask(client.start_task(request), |a| {
                     (a.result, format!("{} {:?}", a.msg, a.sources))
