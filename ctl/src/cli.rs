@@ -192,6 +192,13 @@ pub enum Command {
         #[arg(short = 'n', long)]
         name: Option<String>,
     },
+    /// Export, import or show configurations (`config export|import`,
+    /// `config task|source|master|worker NAME`).
+    #[command(subcommand)]
+    Config(crate::config_io::ConfigCommand),
+    /// Show the shard-DDL locks (`shard-ddl-lock [TASK]`) or resolve one by
+    /// hand (`shard-ddl-lock unlock LOCK_ID`).
+    ShardDdlLock(crate::shard_lock::ShardDdlLockArgs),
     /// Leave the interactive prompt.
     Exit,
 }
@@ -246,10 +253,15 @@ pub enum OperateSchemaOp {
     Remove,
 }
 
-/// A task given by name or by its file.
+/// A task given by name or by its file; without one, every task of the
+/// `-s` sources.
 #[derive(Debug, Args)]
 pub struct TaskArg {
-    pub task: String,
+    /// Task name or task file; without one, every task of the `-s` sources.
+    pub task: Option<String>,
+    /// Without a task: how many tasks are operated on at once.
+    #[arg(long, default_value_t = crate::batch::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

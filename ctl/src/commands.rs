@@ -24,6 +24,7 @@ macro_rules! rpc {
             .await
     };
 }
+pub(crate) use rpc;
 
 /// What a command printed and whether it succeeded.
 #[derive(Debug)]
@@ -100,7 +101,7 @@ fn start_answer(resp: pb::StartTaskResponse) -> Outcome {
     )
 }
 
-fn answer<T: Serialize>(value: &T, ok: bool) -> Outcome {
+pub(crate) fn answer<T: Serialize>(value: &T, ok: bool) -> Outcome {
     Outcome {
         output: to_json(value),
         ok,
@@ -115,7 +116,7 @@ fn read(path: &Path) -> Result<String, CtlError> {
 }
 
 /// A task given by name, or by a file whose `name` is used.
-fn task_name(arg: &str) -> Result<String, CtlError> {
+pub(crate) fn task_name(arg: &str) -> Result<String, CtlError> {
     let path = Path::new(arg);
     if path.is_file() {
         Ok(TaskConfig::from_file(path)?.name)
@@ -142,15 +143,14 @@ async fn execute(
                 sources,
                 remove_meta,
                 start_time: checked_start_time(start_time)?,
+                paused_sources: Vec::new(),
             };
             let resp = rpc!(masters, start_task, req)?;
             start_answer(resp)
         }
-        Command::StopTask(t) => operate_task(pb::TaskOp::Stop, &t.task, sources, masters).await?,
-        Command::PauseTask(t) => operate_task(pb::TaskOp::Pause, &t.task, sources, masters).await?,
-        Command::ResumeTask(t) => {
-            operate_task(pb::TaskOp::Resume, &t.task, sources, masters).await?
-        }
+        Command::StopTask(t) => operate_task(pb::TaskOp::Stop, t, sources, masters).await?,
+        Command::PauseTask(t) => operate_task(pb::TaskOp::Pause, t, sources, masters).await?,
+        Command::ResumeTask(t) => operate_task(pb::TaskOp::Resume, t, sources, masters).await?,
         Command::QueryStatus { task, more } => {
             let name = task
                 .as_deref()
@@ -394,6 +394,8 @@ async fn execute(
             let resp = rpc!(masters, operate_leader, req)?;
             answer(&resp, resp.result)
         }
+        Command::Config(c) => crate::config_io::run(c, masters).await?,
+        Command::ShardDdlLock(args) => crate::shard_lock::run(args, sources, masters).await?,
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,
@@ -426,15 +428,19 @@ async fn operate_schema(
     Ok(answer(&resp, ok))
 }
 
+/// One task, or (without a task) every task of the `-s` sources.
 async fn operate_task(
     op: pb::TaskOp,
-    task: &str,
+    arg: crate::cli::TaskArg,
     sources: Vec<String>,
     masters: &Masters,
 ) -> Result<Outcome, CtlError> {
+    let Some(task) = arg.task else {
+        return crate::batch::run(op, sources, arg.batch_size, masters).await;
+    };
     let req = pb::OperateTaskRequest {
         op: op as i32,
-        name: task_name(task)?,
+        name: task_name(&task)?,
         sources,
     };
     let resp = rpc!(masters, operate_task, req)?;

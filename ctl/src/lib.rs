@@ -7,12 +7,15 @@
 //! here first, so a broken file is reported with its line and key before any
 //! master is contacted.
 
+pub mod batch;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod config_io;
 pub mod diff;
 pub mod error;
 pub mod schema;
+pub mod shard_lock;
 pub mod status;
 
 use std::io::{BufRead, IsTerminal, Write};

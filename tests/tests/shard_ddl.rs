@@ -9,7 +9,9 @@
 //! after the owner executed but before the others skipped, and with the
 //! owning worker killed; a lock whose last shard never issues the DDL,
 //! resolved with `unlock-ddl-lock`; and different DDLs on two shards, which
-//! pause the late source with both statements shown. The first scenario
+//! pause the late source with both statements shown. DM's later names,
+//! `shard-ddl-lock [TASK]` and `shard-ddl-lock unlock`, show and resolve
+//! the same lock. The first scenario
 //! runs again with shards that log no column names
 //! (`binlog_row_metadata=NO_LOG`): each subtask's schema tracker follows
 //! the DDL and decodes the rows written after it.
@@ -272,6 +274,53 @@ async fn the_owning_worker_dies_and_its_successor_takes_the_role() {
     wait_lock_gone(&c.addrs).await;
     assert!(has_extra_column(&c.dbs.downstream).await);
     finish(&c, load).await;
+    assert_eq!(executions(&c), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shard_ddl_lock_shows_and_unlocks_under_dms_later_names() {
+    let c = start().await;
+    let load = ShardLoad::start(&c.dbs.upstreams).await;
+    alter(&c, 0).await;
+    alter(&c, 1).await;
+    wait_synced(&c.addrs, &["mysql1", "mysql2"]).await;
+    let shown = dmctl(&c.addrs, &["shard-ddl-lock", TASK])
+        .await
+        .expect("shard-ddl-lock");
+    let old = dmctl(&c.addrs, &["show-ddl-locks", TASK])
+        .await
+        .expect("show-ddl-locks");
+    assert_eq!(shown, old);
+    assert_eq!(shown["locks"][0]["ID"], LOCK, "{shown}");
+    assert_eq!(names(&shown["locks"][0]["unsynced"]), ["mysql3"], "{shown}");
+    let other = dmctl(&c.addrs, &["shard-ddl-lock", "dmtask2"])
+        .await
+        .expect("shard-ddl-lock");
+    assert_eq!(other["locks"], serde_json::json!([]), "{other}");
+    let bad = dmctl(&c.addrs, &["shard-ddl-lock", "unlock", LOCK, "-a", "run"])
+        .await
+        .expect("unlock");
+    assert_eq!(
+        bad,
+        serde_json::json!({"result": false, "msg": "please check --action argument, only exec/skip are acceptable"})
+    );
+    assert!(lock(&c.addrs).await.is_some());
+    let answer = dmctl(
+        &c.addrs,
+        &["shard-ddl-lock", "unlock", LOCK, "--action", "exec"],
+    )
+    .await
+    .expect("unlock");
+    assert_eq!(answer, serde_json::json!({"result": true, "msg": ""}));
+    wait_lock_gone(&c.addrs).await;
+    assert!(has_extra_column(&c.dbs.downstream).await);
+    load.stop().await;
+    let expected = merged_rows(&c.dbs.upstreams, "dmtest1")
+        .await
+        .expect("upstream rows");
+    wait_rows(&c.dbs.downstream, "dmtest1", &expected, DEADLINE)
+        .await
+        .expect("downstream equals the merged shards");
     assert_eq!(executions(&c), 1);
 }
 

@@ -180,6 +180,7 @@ async fn send(op: &Op, first: usize, masters: usize, migration: Migration) -> Ou
                     sources: Vec::new(),
                     remove_meta: false,
                     start_time: String::new(),
+                    paused_sources: Vec::new(),
                 };
                 ask(client.start_task(request), |a| {
                     (a.result, format!("{} {:?}", a.msg, a.sources))

@@ -7,7 +7,7 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{diff, leader, member_config, members, schema, shard_ddl, sources, tasks};
+use super::{configs, diff, leader, member_config, members, schema, shard_ddl, sources, tasks};
 use crate::node::Node;
 
 /// The client API of one master.
@@ -143,6 +143,24 @@ impl pb::master_server::Master for MasterApi {
     ) -> Result<Response<pb::OperateLeaderResponse>, Status> {
         routed!(self, request, MasterClient, operate_leader, |req| {
             leader::operate(&self.node, req).await
+        })
+    }
+
+    async fn export_configs(
+        &self,
+        request: Request<pb::ExportConfigsRequest>,
+    ) -> Result<Response<pb::ExportConfigsResponse>, Status> {
+        routed!(self, request, MasterClient, export_configs, |_req| {
+            configs::export(&self.node).await
+        })
+    }
+
+    async fn prepare_import(
+        &self,
+        request: Request<pb::PrepareImportRequest>,
+    ) -> Result<Response<pb::PrepareImportResponse>, Status> {
+        routed!(self, request, MasterClient, prepare_import, |req| {
+            configs::prepare_import(&self.node, req).await
         })
     }
 

@@ -112,15 +112,45 @@ pub async fn start(
             return Ok(refuse(e.to_string()));
         }
     }
+    if let Some(unknown) = req.paused_sources.iter().find(|s| !sources.contains(s)) {
+        return Ok(refuse(format!(
+            "source {unknown} is to start paused but is not among the started sources ({})",
+            sources.join(", ")
+        )));
+    }
+    // With sources to start paused, every subtask starts Paused and the
+    // others are resumed next: a paused one never runs.
     let command = Command::StartTask {
         name: task.name.clone(),
         config_yaml: req.task.clone(),
         sources: sources.clone(),
-        stage: TaskStage::Running,
+        stage: if req.paused_sources.is_empty() {
+            TaskStage::Running
+        } else {
+            TaskStage::Paused
+        },
         start_time: req.start_time.clone(),
     };
     if let Response::Rejected(why) = node.write(command).await? {
         return Ok(refuse(why.to_string()));
+    }
+    let running: Vec<String> = sources
+        .iter()
+        .filter(|s| !req.paused_sources.is_empty() && !req.paused_sources.contains(s))
+        .cloned()
+        .collect();
+    if !running.is_empty() {
+        let command = Command::SetTaskStage {
+            name: task.name.clone(),
+            sources: running,
+            stage: TaskStage::Running,
+        };
+        if let Response::Rejected(why) = node.write(command).await? {
+            return Ok(refuse(format!(
+                "task {} started paused on every source, but could not be resumed on the others: {why}",
+                task.name
+            )));
+        }
     }
     tracing::info!(task = %task.name, sources = ?sources, "task started");
     let applied = node.state();

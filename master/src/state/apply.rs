@@ -198,6 +198,22 @@ impl ClusterState {
             Command::EvictLeader { name, voters } => self.evict_leader(name, voters)?,
             Command::CancelEvictLeader { name } => self.cancel_evict_leader(name.as_deref()),
             Command::Noop => {}
+            Command::PrepareImport { epoch_floor } => {
+                if !self.sources.is_empty() || !self.tasks.is_empty() {
+                    let listed = |names: Vec<&str>| {
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    };
+                    return Err(Rejection::ClusterNotEmpty {
+                        sources: listed(self.sources.keys().map(String::as_str).collect()),
+                        tasks: listed(self.tasks.keys().map(String::as_str).collect()),
+                    });
+                }
+                self.next_epoch = self.next_epoch.max(*epoch_floor);
+            }
             Command::ReportCheckpoints { reports } => {
                 for report in reports {
                     let known = self
@@ -351,6 +367,44 @@ mod tests {
         assert!(state.sources.is_empty());
         assert!(state.tasks.is_empty());
         assert_eq!(state.sources.len(), 0);
+    }
+
+    #[test]
+    fn an_import_is_prepared_only_in_an_empty_cluster_and_raises_the_epochs() {
+        let mut state = ClusterState::default();
+        run(
+            &mut state,
+            &[
+                (Command::PrepareImport { epoch_floor: 7 }, Response::Done),
+                // A floor below the next epoch never lowers it.
+                (Command::PrepareImport { epoch_floor: 2 }, Response::Done),
+                (source("s1"), Response::Done),
+                (worker("w1"), Response::Done),
+                (
+                    Command::Bind {
+                        source: "s1".into(),
+                        worker: "w1".into(),
+                    },
+                    Response::Bound { epoch: 7 },
+                ),
+                (
+                    Command::PrepareImport { epoch_floor: 20 },
+                    Response::Rejected(Rejection::ClusterNotEmpty {
+                        sources: "s1".into(),
+                        tasks: "none".into(),
+                    }),
+                ),
+            ],
+        );
+        assert_eq!(state.next_epoch, 8);
+        assert_eq!(
+            Rejection::ClusterNotEmpty {
+                sources: "s1".into(),
+                tasks: "none".into(),
+            }
+            .to_string(),
+            "the cluster is not empty (sources: s1; tasks: none); import only into a cluster without sources and tasks, or stop them first (`stop-task`, `operate-source stop`)"
+        );
     }
 
     #[test]

@@ -99,6 +99,11 @@ pub enum Command {
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
+    /// `config import`'s first step: refused unless the cluster has no
+    /// source and no task; then bindings get epochs of at least
+    /// `epoch_floor` (the exporting cluster's next epoch), so the fence rows
+    /// that cluster left downstream do not fence this one out.
+    PrepareImport { epoch_floor: u64 },
 }
 
 /// What a subtask of a source should be doing.
@@ -173,4 +178,6 @@ pub enum Rejection {
     NotAVoter(String),
     #[error("master {0} is the last master that may lead; evicting it would leave the cluster without a leader (cancel another eviction first: `operate-leader cancel-evict --name NAME`)")]
     LastEligibleMaster(String),
+    #[error("the cluster is not empty (sources: {sources}; tasks: {tasks}); import only into a cluster without sources and tasks, or stop them first (`stop-task`, `operate-source stop`)")]
+    ClusterNotEmpty { sources: String, tasks: String },
 }

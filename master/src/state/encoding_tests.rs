@@ -186,6 +186,10 @@ fn every_command_has_a_pinned_encoding() {
             Command::Noop,
             r#"{"command":"Noop","proposed_at_ms":1700000000000}"#,
         ),
+        (
+            Command::PrepareImport { epoch_floor: 9 },
+            r#"{"command":{"PrepareImport":{"epoch_floor":9}},"proposed_at_ms":1700000000000}"#,
+        ),
     ];
     for (command, expected) in cases {
         let encoded = encode(command.clone());

@@ -16,6 +16,7 @@ pub mod duration;
 mod error;
 pub mod inventory;
 mod log;
+pub mod manifest;
 mod master;
 mod source;
 pub mod task;
