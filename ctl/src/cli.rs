@@ -199,6 +199,17 @@ pub enum Command {
     /// Show the shard-DDL locks (`shard-ddl-lock [TASK]`) or resolve one by
     /// hand (`shard-ddl-lock unlock LOCK_ID`).
     ShardDdlLock(crate::shard_lock::ShardDdlLockArgs),
+    /// Encrypt a password as DM does (base64 of IV, '@', AES-256-CFB under
+    /// DM's key): any file's password may be written so.
+    Encrypt {
+        /// The plaintext.
+        text: String,
+    },
+    /// Decrypt a password `encrypt` (or DM's dmctl) wrote.
+    Decrypt {
+        /// The encrypted text.
+        text: String,
+    },
     /// Leave the interactive prompt.
     Exit,
 }

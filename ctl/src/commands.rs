@@ -396,6 +396,19 @@ async fn execute(
         }
         Command::Config(c) => crate::config_io::run(c, masters).await?,
         Command::ShardDdlLock(args) => crate::shard_lock::run(args, sources, masters).await?,
+        Command::Encrypt { text } => Outcome {
+            output: dm_proto::secret::SecretKey::dm_default().encrypt(&text),
+            ok: true,
+        },
+        Command::Decrypt { text } => {
+            match dm_proto::secret::SecretKey::dm_default().decrypt(&text) {
+                Ok(plain) => Outcome {
+                    output: plain,
+                    ok: true,
+                },
+                Err(e) => failure(&format!("can not decrypt password {text}: {e}")),
+            }
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,

@@ -10,6 +10,6 @@ pub fn db_opts(cfg: &DbConfig) -> OptsBuilder {
         .ip_or_hostname(cfg.host.clone())
         .tcp_port(cfg.port)
         .user(Some(cfg.user.clone()))
-        .pass(Some(cfg.password.clone()))
+        .pass(Some(cfg.login_password()))
         .prefer_socket(false)
 }

@@ -12,6 +12,8 @@
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`net`]: the network as an input (connectors for clients).
+//! - [`secret`]: DM's encrypted passwords (`dmctl encrypt`), read by DM's
+//!   decrypt-or-plaintext rule.
 //! - [`schema_op`]: the CREATE TABLE text `binlog-schema update` takes.
 //! - [`sql`]: SQL text both daemons write (identifiers, session setup).
 //! - [`start_time`]: `--start-time`, DM's forms of the time a sync begins at.
@@ -24,6 +26,7 @@ pub mod config;
 pub mod logging;
 pub mod net;
 pub mod schema_op;
+pub mod secret;
 pub mod shutdown;
 pub mod sql;
 pub mod start_time;

@@ -42,6 +42,13 @@ impl std::fmt::Debug for DbConfig {
 }
 
 impl DbConfig {
+    /// The password to log in with: `password` decrypted when DM's
+    /// `encrypt` wrote it, else as written (DM's rule, see
+    /// [`crate::secret`]).
+    pub fn login_password(&self) -> String {
+        crate::secret::decrypt_or_plaintext(&self.password)
+    }
+
     /// A copy whose password is masked (for `get-config`, `show`).
     pub fn masked(&self) -> Self {
         let mut copy = self.clone();

@@ -88,7 +88,7 @@ pub fn db_opts(cfg: &DbConfig, pool_max: usize, setup: Vec<String>) -> Opts {
         .ip_or_hostname(cfg.host.clone())
         .tcp_port(cfg.port)
         .user(Some(cfg.user.clone()))
-        .pass(Some(cfg.password.clone()))
+        .pass(Some(cfg.login_password()))
         .prefer_socket(false)
         .tcp_nodelay(true)
         .setup(setup)

@@ -1,0 +1,188 @@
+//! Passwords as DM writes them encrypted (`dmctl encrypt`), so a DM file
+//! carrying one works unchanged.
+//!
+//! The format is DM's: base64 (standard alphabet, padded) of a 16-byte
+//! random IV, the byte `@`, and the password encrypted with AES-256 in CFB
+//! mode (full 128-bit segments, Go's `cipher.NewCFBEncrypter`) under a
+//! 32-byte key. The key is DM 2.x's built-in one unless the deployment
+//! gives its own (DM's later `secret-key-path`: a file holding 64 hex
+//! digits).
+//!
+//! Every file that takes a password reads it by DM's rule: the decrypted
+//! text when it decrypts under the key, else the text as written
+//! ([`decrypt_or_plaintext`]), so plaintext passwords keep working too.
+
+use aes::cipher::{AsyncStreamCipher, KeyIvInit};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+/// DM 2.x's built-in key (`pkg/encrypt`), as hex.
+pub const DM_KEY_HEX: &str = "a529b7665997f043a30ac8fadcb51d6aa032c226ab5b7750530b12b8c1a16a48";
+
+const IV_BYTES: usize = 16;
+const SEPARATOR: u8 = b'@';
+
+type Encryptor = cfb_mode::Encryptor<aes::Aes256>;
+type Decryptor = cfb_mode::Decryptor<aes::Aes256>;
+
+/// An AES-256 key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey([u8; 32]);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// Why a text is not an encrypted password, or a key not a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("not base64: {0}")]
+    Base64(String),
+    #[error("too short to hold an IV and '@' ({0} bytes; at least 17)")]
+    TooShort(usize),
+    #[error("byte 17 is not '@': not DM's format")]
+    NoSeparator,
+    #[error("the decrypted bytes are not UTF-8 text: wrong key?")]
+    NotText,
+    #[error("a secret key is 64 hexadecimal digits (32 bytes); found {0}")]
+    BadKey(String),
+}
+
+impl SecretKey {
+    /// DM 2.x's built-in key.
+    pub fn dm_default() -> Self {
+        Self::from_hex(DM_KEY_HEX).unwrap_or(Self([0; 32]))
+    }
+
+    /// A key from 64 hexadecimal digits (surrounding whitespace ignored).
+    pub fn from_hex(text: &str) -> Result<Self, SecretError> {
+        let text = text.trim();
+        let describe = || {
+            let shown: String = text.chars().take(8).collect();
+            format!("{} characters starting {shown:?}", text.chars().count())
+        };
+        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SecretError::BadKey(describe()));
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            let pair = text
+                .get(2 * i..2 * i + 2)
+                .ok_or_else(|| SecretError::BadKey(describe()))?;
+            *byte = u8::from_str_radix(pair, 16).map_err(|_| SecretError::BadKey(describe()))?;
+        }
+        Ok(Self(key))
+    }
+
+    /// `plaintext` encrypted with a fresh random IV, in DM's format.
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let iv: [u8; IV_BYTES] = rand::random();
+        self.encrypt_with_iv(plaintext, iv)
+    }
+
+    fn encrypt_with_iv(&self, plaintext: &str, iv: [u8; IV_BYTES]) -> String {
+        let mut out = Vec::with_capacity(IV_BYTES + 1 + plaintext.len());
+        out.extend_from_slice(&iv);
+        out.push(SEPARATOR);
+        let mut body = plaintext.as_bytes().to_vec();
+        Encryptor::new(&self.0.into(), &iv.into()).encrypt(&mut body);
+        out.extend_from_slice(&body);
+        STANDARD.encode(out)
+    }
+
+    /// The password `text` encrypts.
+    pub fn decrypt(&self, text: &str) -> Result<String, SecretError> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| SecretError::Base64(e.to_string()))?;
+        if bytes.len() < IV_BYTES + 1 {
+            return Err(SecretError::TooShort(bytes.len()));
+        }
+        let (iv, rest) = bytes.split_at(IV_BYTES);
+        let Some((&SEPARATOR, body)) = rest.split_first() else {
+            return Err(SecretError::NoSeparator);
+        };
+        let mut iv_array = [0u8; IV_BYTES];
+        iv_array.copy_from_slice(iv);
+        let mut plain = body.to_vec();
+        Decryptor::new(&self.0.into(), &iv_array.into()).decrypt(&mut plain);
+        String::from_utf8(plain).map_err(|_| SecretError::NotText)
+    }
+
+    /// DM's rule for a password field: what `text` decrypts to, or `text`
+    /// itself when it is not an encrypted password.
+    pub fn decrypt_or_plaintext(&self, text: &str) -> String {
+        self.decrypt(text).unwrap_or_else(|_| text.to_string())
+    }
+}
+
+/// [`SecretKey::decrypt_or_plaintext`] under DM's built-in key.
+pub fn decrypt_or_plaintext(text: &str) -> String {
+    SecretKey::dm_default().decrypt_or_plaintext(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Computed with `openssl enc -aes-256-cfb -K <DM's key> -iv
+    /// 000102030405060708090a0b0c0d0e0f`, then IV, '@' and the ciphertext
+    /// in base64: what DM's `encrypt` writes for that IV.
+    const VECTORS: [(&str, &str); 2] = [
+        ("123456", "AAECAwQFBgcICQoLDA0OD0AQo3le16c="),
+        (
+            "a longer password, past one AES block!",
+            "AAECAwQFBgcICQoLDA0OD0BAsSYFjPZDk80K2Q0kSPWCPBff5Zi0Y/11hoOo7ae9Va/PQeLILQ==",
+        ),
+    ];
+
+    const IV: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+    #[test]
+    fn dms_format_under_dms_key() {
+        let key = SecretKey::dm_default();
+        for (plain, encrypted) in VECTORS {
+            assert_eq!(key.decrypt(encrypted).as_deref(), Ok(plain));
+            assert_eq!(key.encrypt_with_iv(plain, IV), encrypted);
+            assert_eq!(decrypt_or_plaintext(encrypted), plain);
+        }
+    }
+
+    #[test]
+    fn encrypt_round_trips_with_a_fresh_iv_each_time() {
+        let key = SecretKey::dm_default();
+        let a = key.encrypt("s3cret");
+        let b = key.encrypt("s3cret");
+        assert_ne!(a, b, "a random IV each time");
+        assert_eq!(key.decrypt(&a).as_deref(), Ok("s3cret"));
+        assert_eq!(key.decrypt(&b).as_deref(), Ok("s3cret"));
+        assert_eq!(key.decrypt(&key.encrypt("")).as_deref(), Ok(""));
+    }
+
+    #[test]
+    fn plaintext_passwords_stay_as_written() {
+        for plain in ["", "123456", "pass@word", "AAAA", "c2VjcmV0"] {
+            assert_eq!(decrypt_or_plaintext(plain), plain);
+        }
+    }
+
+    #[test]
+    fn keys_are_64_hex_digits() {
+        let custom = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let key = SecretKey::from_hex(&format!(" {custom}\n")).expect("key");
+        let encrypted = key.encrypt("pw");
+        assert_eq!(key.decrypt(&encrypted).as_deref(), Ok("pw"));
+        assert_ne!(
+            SecretKey::dm_default().decrypt(&encrypted).as_deref(),
+            Ok("pw")
+        );
+        for bad in ["abc", &custom[..63], &format!("{}zz", &custom[..62])] {
+            assert!(matches!(
+                SecretKey::from_hex(bad),
+                Err(SecretError::BadKey(_))
+            ));
+        }
+    }
+}
