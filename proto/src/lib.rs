@@ -11,6 +11,7 @@
 //! - [`check_result`]: the pre-check's results on the wire, in DM's shape.
 //! - [`cli`]: DM's Go-style single-dash long flags.
 //! - [`logging`]: DM's log keys on top of `tracing`.
+//! - [`private_files`]: the daemons' umask (their files are the owner's).
 //! - [`net`]: the network as an input (connectors for clients).
 //! - [`secret`]: DM's encrypted passwords (`dmctl encrypt`), read by DM's
 //!   decrypt-or-plaintext rule.
@@ -25,6 +26,7 @@ pub mod clock;
 pub mod config;
 pub mod logging;
 pub mod net;
+pub mod private_files;
 pub mod schema_op;
 pub mod secret;
 pub mod shutdown;

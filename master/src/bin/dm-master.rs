@@ -7,6 +7,7 @@ use dm_proto::cli::go_style_args;
 use dm_proto::config::{MasterArgs, MasterConfig};
 
 fn main() -> ExitCode {
+    dm_proto::private_files::owner_only();
     let args = MasterArgs::parse_from(go_style_args(&MasterArgs::command(), std::env::args_os()));
     if args.common.print_sample_config {
         print!("{}", MasterConfig::sample());
