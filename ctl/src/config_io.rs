@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use dm_proto::config::manifest::{
-    self, Manifest, SourceFile, SubtaskStage, TaskFile, MANIFEST_FILE, PASSWORDS_MASKED,
-    SOURCES_DIR, SOURCE_PASSWORD_KEY, TASKS_DIR, TASK_PASSWORD_KEY,
+    self, Manifest, Passwords, SourceFile, SubtaskStage, TaskFile, MANIFEST_FILE,
+    PASSWORDS_ENCRYPTED, PASSWORDS_MASKED, SOURCES_DIR, SOURCE_PASSWORD_KEY, TASKS_DIR,
+    TASK_PASSWORD_KEY,
 };
-use dm_proto::config::{SourceConfig, TaskConfig, MASKED_PASSWORD};
+use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 
 use crate::client::Masters;
@@ -175,7 +176,7 @@ pub fn export_files(
 ) -> Result<ExportFiles, Vec<String>> {
     let mut problems = Vec::new();
     let mut files = BTreeMap::new();
-    let mut masked = Vec::new();
+    let mut passwords = Passwords::default();
     let mut sources = Vec::new();
     for source in &resp.sources {
         if !manifest::usable_as_file_name(&source.source_id) {
@@ -187,10 +188,7 @@ pub fn export_files(
         }
         let file = manifest::source_file(&source.source_id);
         match SourceConfig::parse(&file, &source.config) {
-            Ok(config) if config.from.password == MASKED_PASSWORD => {
-                masked.push(format!("{file}: {SOURCE_PASSWORD_KEY}"))
-            }
-            Ok(_) => {}
+            Ok(config) => passwords.note(&config.from, &file, SOURCE_PASSWORD_KEY),
             Err(e) => problems.push(format!(
                 "the master's source config does not read back: {e}"
             )),
@@ -212,10 +210,7 @@ pub fn export_files(
         }
         let file = manifest::task_file(&task.name);
         match TaskConfig::parse(&file, &task.config) {
-            Ok(config) if config.target_database.password == MASKED_PASSWORD => {
-                masked.push(format!("{file}: {TASK_PASSWORD_KEY}"))
-            }
-            Ok(_) => {}
+            Ok(config) => passwords.note(&config.target_database, &file, TASK_PASSWORD_KEY),
             Err(e) => problems.push(format!("the master's task config does not read back: {e}")),
         }
         let mut stages = BTreeMap::new();
@@ -242,7 +237,7 @@ pub fn export_files(
     }
     Ok(ExportFiles {
         files,
-        manifest: Manifest::new(exported_at, resp.next_epoch, sources, tasks, masked),
+        manifest: Manifest::new(exported_at, resp.next_epoch, sources, tasks, passwords),
     })
 }
 
@@ -284,6 +279,12 @@ async fn export(dir: &Path, masters: &Masters) -> Result<Outcome, CtlError> {
         out.push(format!(
             "{PASSWORDS_MASKED}: {}",
             exported.manifest.masked_passwords.join(", ")
+        ));
+    }
+    if !exported.manifest.encrypted_passwords.is_empty() {
+        out.push(format!(
+            "{PASSWORDS_ENCRYPTED}: {}",
+            exported.manifest.encrypted_passwords.join(", ")
         ));
     }
     Ok(lines(&out, true))

@@ -2,8 +2,9 @@
 //!
 //! Export answers, from the leader's applied Raft state, every source and
 //! task as the files `operate-source create` and `start-task` take (the
-//! `get-config` writers, non-empty passwords masked: the masters never send
-//! a password out), each task's expected stage per source, and the next
+//! `get-config` writers; non-empty passwords encrypted as DM's `dmctl
+//! encrypt` writes them, so the files import as they are and the text is
+//! never plain), each task's expected stage per source, and the next
 //! binding epoch.
 //!
 //! Import creates sources and starts tasks through the ordinary requests;
@@ -20,7 +21,7 @@ use crate::error::MasterError;
 use crate::node::Node;
 use crate::state::{ClusterState, Command, Response, TaskStage};
 
-/// Every source and task of the cluster, passwords masked.
+/// Every source and task of the cluster, passwords encrypted.
 pub async fn export(node: &Node) -> Result<pb::ExportConfigsResponse, MasterError> {
     let applied = node.read().await?;
     Ok(exported(&applied.state))
@@ -32,7 +33,7 @@ pub fn exported(state: &ClusterState) -> pb::ExportConfigsResponse {
     let mut sources = Vec::new();
     for (id, entry) in &state.sources {
         let mut config = entry.config.clone();
-        config.from = config.from.masked();
+        config.from = config.from.encrypted();
         match config.to_yaml() {
             Ok(config) => sources.push(pb::ExportedSource {
                 source_id: id.clone(),
@@ -44,7 +45,7 @@ pub fn exported(state: &ClusterState) -> pb::ExportConfigsResponse {
     let mut tasks = Vec::new();
     for (name, entry) in &state.tasks {
         let yaml = TaskConfig::parse(name, &entry.config_yaml).and_then(|mut task| {
-            task.target_database = task.target_database.masked();
+            task.target_database = task.target_database.encrypted();
             task.to_yaml()
         });
         match yaml {
@@ -110,7 +111,7 @@ mod tests {
     use dm_proto::config::SourceConfig;
 
     #[test]
-    fn an_export_masks_passwords_and_keeps_the_stages() {
+    fn an_export_encrypts_passwords_and_keeps_the_stages() {
         let mut state = ClusterState::default();
         let source = SourceConfig::parse(
             "s.yaml",
@@ -140,10 +141,13 @@ mod tests {
         assert_eq!(answer.next_epoch, 5);
         assert_eq!(answer.sources.len(), 1);
         assert!(!answer.sources[0].config.contains("upstream-secret"));
+        assert!(!answer.tasks[0].config.contains("downstream-secret"));
         let source = SourceConfig::parse("exported", &answer.sources[0].config).expect("parses");
-        assert_eq!(source.from.password, "******");
+        assert!(source.from.password_is_encrypted());
+        assert_eq!(source.from.login_password(), "upstream-secret");
         let task = TaskConfig::parse("exported", &answer.tasks[0].config).expect("parses");
-        assert_eq!(task.target_database.password, "******");
+        assert!(task.target_database.password_is_encrypted());
+        assert_eq!(task.target_database.login_password(), "downstream-secret");
         assert_eq!(
             answer.tasks[0].stages,
             vec![pb::ExportedSubtaskStage {

@@ -49,6 +49,23 @@ impl DbConfig {
         crate::secret::decrypt_or_plaintext(&self.password)
     }
 
+    /// A copy whose password is encrypted as DM's `encrypt` writes it (for
+    /// `config export`; DM's `EncryptOrPlaintext(DecryptOrPlaintext(..))`).
+    pub fn encrypted(&self) -> Self {
+        let mut copy = self.clone();
+        if !copy.password.is_empty() {
+            copy.password = crate::secret::SecretKey::dm_default().encrypt(&self.login_password());
+        }
+        copy
+    }
+
+    /// Whether the password is one DM's `encrypt` wrote.
+    pub fn password_is_encrypted(&self) -> bool {
+        crate::secret::SecretKey::dm_default()
+            .decrypt(&self.password)
+            .is_ok()
+    }
+
     /// A copy whose password is masked (for `get-config`, `show`).
     pub fn masked(&self) -> Self {
         let mut copy = self.clone();

@@ -9,17 +9,19 @@
 //! Running), the exporting cluster's next binding epoch, and which
 //! passwords were masked.
 //!
-//! Passwords: the masters never hand a password out, so a non-empty one is
-//! written as [`MASKED_PASSWORD`]; the operator writes the real ones in
-//! before import, and import refuses a file that still holds the mask,
-//! naming the file, line and key ([`refuse_masked`]).
+//! Passwords: the masters hand a non-empty password out only encrypted as
+//! DM's `dmctl encrypt` writes it (every password field reads that form),
+//! so the files import as they are. An export from a version that masked
+//! them ([`MASKED_PASSWORD`]) still reads: import refuses a file that holds
+//! the mask, naming the file, line and key ([`refuse_masked`]), until the
+//! operator writes the real password in.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::db::MASKED_PASSWORD;
+use super::db::{DbConfig, MASKED_PASSWORD};
 use super::error::ConfigError;
 use super::yaml::{self, KeyIndex};
 
@@ -33,6 +35,8 @@ pub const TASKS_DIR: &str = "tasks";
 pub const FORMAT_VERSION: u32 = 1;
 /// What the manifest (and dmctl) says about masked passwords.
 pub const PASSWORDS_MASKED: &str = "passwords are masked (written as ******); write them into `from.password` of the source files and `target-database.password` of the task files before import";
+/// What the manifest (and dmctl) says about encrypted passwords.
+pub const PASSWORDS_ENCRYPTED: &str = "passwords are encrypted as `dmctl encrypt` writes them (`dmctl decrypt` shows one); import reads them as they are";
 /// What the manifest says when no password needed masking.
 pub const PASSWORDS_NONE: &str = "no file holds a password";
 
@@ -50,11 +54,14 @@ pub struct Manifest {
     /// The exporting cluster's next binding epoch: the importing cluster
     /// binds with epochs at least this large.
     pub next_epoch: u64,
-    /// [`PASSWORDS_MASKED`] or [`PASSWORDS_NONE`].
+    /// [`PASSWORDS_ENCRYPTED`], [`PASSWORDS_MASKED`] or [`PASSWORDS_NONE`].
     pub passwords: String,
     /// `file: key` of every masked password.
     #[serde(default)]
     pub masked_passwords: Vec<String>,
+    /// `file: key` of every encrypted password.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encrypted_passwords: Vec<String>,
     #[serde(default)]
     pub sources: Vec<SourceFile>,
     #[serde(default)]
@@ -118,27 +125,50 @@ pub fn timestamp(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
+/// The passwords of an export's files, as `file: key`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Passwords {
+    pub masked: Vec<String>,
+    pub encrypted: Vec<String>,
+}
+
+impl Passwords {
+    /// Lists `db`'s password, of the file `file` at `key`, as masked or
+    /// encrypted (an empty or plaintext one is neither).
+    pub fn note(&mut self, db: &DbConfig, file: &str, key: &str) {
+        if db.password == MASKED_PASSWORD {
+            self.masked.push(format!("{file}: {key}"));
+        } else if !db.password.is_empty() && db.password_is_encrypted() {
+            self.encrypted.push(format!("{file}: {key}"));
+        }
+    }
+}
+
 impl Manifest {
-    /// A manifest for `sources` and `tasks`; `masked_passwords` lists
-    /// `file: key` of each masked password.
+    /// A manifest for `sources` and `tasks`; `passwords` lists `file: key`
+    /// of each masked and each encrypted password.
     pub fn new(
         exported_at: SystemTime,
         next_epoch: u64,
         sources: Vec<SourceFile>,
         tasks: Vec<TaskFile>,
-        masked_passwords: Vec<String>,
+        passwords: Passwords,
     ) -> Self {
+        let Passwords { masked, encrypted } = passwords;
         Self {
             format_version: FORMAT_VERSION,
             exported_at: timestamp(exported_at),
             next_epoch,
-            passwords: if masked_passwords.is_empty() {
-                PASSWORDS_NONE
-            } else {
+            passwords: if !masked.is_empty() {
                 PASSWORDS_MASKED
+            } else if !encrypted.is_empty() {
+                PASSWORDS_ENCRYPTED
+            } else {
+                PASSWORDS_NONE
             }
             .to_string(),
-            masked_passwords,
+            masked_passwords: masked,
+            encrypted_passwords: encrypted,
             sources,
             tasks,
         }
@@ -238,8 +268,35 @@ mod tests {
                 file: task_file("dmtask1"),
                 stages: [("mysql-replica-01".to_string(), SubtaskStage::Paused)].into(),
             }],
-            vec!["sources/mysql-replica-01.yaml: from.password".into()],
+            Passwords {
+                masked: vec!["sources/mysql-replica-01.yaml: from.password".into()],
+                encrypted: Vec::new(),
+            },
         )
+    }
+
+    #[test]
+    fn encrypted_passwords_are_listed_and_said() {
+        let manifest = Manifest::new(
+            UNIX_EPOCH,
+            1,
+            vec![],
+            vec![],
+            Passwords {
+                masked: Vec::new(),
+                encrypted: vec!["tasks/t.yaml: target-database.password".into()],
+            },
+        );
+        assert_eq!(manifest.passwords, PASSWORDS_ENCRYPTED);
+        let text = manifest.to_yaml().expect("writes");
+        assert!(
+            text.contains("encrypted-passwords:\n- 'tasks/t.yaml: target-database.password'"),
+            "{text}"
+        );
+        assert_eq!(
+            Manifest::parse("manifest.yaml", &text).expect("reads"),
+            manifest
+        );
     }
 
     #[test]
@@ -258,7 +315,7 @@ mod tests {
 
     #[test]
     fn without_passwords_the_manifest_says_so() {
-        let manifest = Manifest::new(UNIX_EPOCH, 1, vec![], vec![], vec![]);
+        let manifest = Manifest::new(UNIX_EPOCH, 1, vec![], vec![], Passwords::default());
         assert_eq!(manifest.passwords, PASSWORDS_NONE);
         assert_eq!(manifest.exported_at, "1970-01-01T00:00:00Z");
     }
