@@ -1,7 +1,9 @@
 //! Passwords written encrypted the way DM's `dmctl encrypt` writes them
-//! log in, in a source file and a task file alike, over real processes;
-//! `dmctl decrypt` reverses `dmctl encrypt`; plaintext passwords keep
-//! working beside them.
+//! log in, over real processes; `dmctl decrypt` reverses `dmctl encrypt`;
+//! plaintext passwords keep working beside them, and are found nowhere in
+//! plaintext afterwards: not in any master's data dir (Raft log,
+//! snapshots, state), not in the masters' or workers' files and logs, not
+//! in the downstream's `dm_meta`.
 
 use std::time::Duration;
 
@@ -43,9 +45,15 @@ async fn dms_encrypted_passwords_log_in_to_the_upstream_and_the_downstream() {
     let users = [
         "CREATE USER 'dm'@'%' IDENTIFIED BY '123456'",
         "GRANT ALL PRIVILEGES ON *.* TO 'dm'@'%'",
+        &format!("CREATE USER 'plain'@'%' IDENTIFIED BY '{UPSTREAM_PLAIN}'"),
+        "GRANT ALL PRIVILEGES ON *.* TO 'plain'@'%'",
+        &format!("CREATE USER 'plain_down'@'%' IDENTIFIED BY '{DOWNSTREAM_PLAIN}'"),
+        "GRANT ALL PRIVILEGES ON *.* TO 'plain_down'@'%'",
     ];
-    run_sql(&upstream, &users).await.expect("upstream user");
-    run_sql(&downstream, &users).await.expect("downstream user");
+    run_sql(&upstream, &users).await.expect("upstream users");
+    run_sql(&downstream, &users)
+        .await
+        .expect("downstream users");
     run_sql(
         &upstream,
         &[
@@ -57,24 +65,32 @@ async fn dms_encrypted_passwords_log_in_to_the_upstream_and_the_downstream() {
     .await
     .expect("upstream data");
 
-    let (_masters, addrs) = masters().await.expect("masters");
+    let (masters, addrs) = masters().await.expect("masters");
     let dir = tempfile::tempdir().expect("tempdir");
+    // A DM-encrypted password logs in (the master checks the upstream).
+    let encrypted_source = format!(
+        "source-id: mysql9\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"{DM_ENCRYPTED_123456}\"\n",
+        upstream.port()
+    );
+    create_source_from(&addrs, dir.path(), "mysql9", &encrypted_source)
+        .await
+        .expect("the master logs in with the decrypted password");
+    // The migrated source and the task give theirs in plaintext.
     let source = format!(
-        "source-id: mysql1\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"{DM_ENCRYPTED_123456}\"\n",
+        "source-id: mysql1\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: plain\n  password: \"{UPSTREAM_PLAIN}\"\n",
         upstream.port()
     );
     create_source_from(&addrs, dir.path(), "mysql1", &source)
         .await
-        .expect("the master logs in with the decrypted password");
-    let _workers = Workers::start(1, &addrs, 2).expect("worker");
+        .expect("a plaintext password logs in");
+    let workers = Workers::start(2, &addrs, 2).expect("workers");
     wait_bound(&addrs, "mysql1", None, DEADLINE)
         .await
         .expect("bound");
 
     let task = format!(
-        "name: secret\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"dm\"\n  password: \"{encrypted_123456}\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
+        "name: secret\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"plain_down\"\n  password: \"{DOWNSTREAM_PLAIN}\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
         downstream.port(),
-        encrypted_123456 = dmctl_text(&["encrypt", "123456"]).await,
     );
     let file = dir.path().join("secret.yaml");
     std::fs::write(&file, task).expect("task file");
@@ -103,4 +119,52 @@ async fn dms_encrypted_passwords_log_in_to_the_upstream_and_the_downstream() {
     )
     .await
     .expect("rows arrive");
+
+    // Nowhere in plaintext.
+    let mut files = Vec::new();
+    collect_files(masters.dir(), &mut files);
+    let workers_dir = workers.log_path(0);
+    collect_files(workers_dir.parent().expect("the workers' dir"), &mut files);
+    assert!(files.len() > 5, "{files:?}");
+    for secret in [UPSTREAM_PLAIN, DOWNSTREAM_PLAIN] {
+        for file in &files {
+            let bytes = std::fs::read(file).unwrap_or_default();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in plaintext in {}",
+                file.display()
+            );
+        }
+    }
+    let tables = query_rows(
+        &downstream,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dm_meta'",
+    )
+    .await;
+    assert!(!tables.is_empty());
+    for table in tables {
+        let name = match &table[0] {
+            mysql_async::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("table name {other:?}"),
+        };
+        let rows = query_rows(&downstream, &format!("SELECT * FROM dm_meta.`{name}`")).await;
+        let text = format!("{rows:?}");
+        for secret in [UPSTREAM_PLAIN, DOWNSTREAM_PLAIN] {
+            assert!(!text.contains(secret), "{secret} in dm_meta.{name}");
+        }
+    }
+}
+
+const UPSTREAM_PLAIN: &str = "up-secret-7";
+const DOWNSTREAM_PLAIN: &str = "down-secret-9";
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }

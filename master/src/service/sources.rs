@@ -90,8 +90,10 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
     }
     let commands = configs
         .into_iter()
-        .map(|config| {
+        .map(|mut config| {
             let id = config.source_id.clone();
+            // Kept encrypted in the Raft log and state (`config::at_rest`).
+            config.from = config.from.encrypted();
             let command = Command::CreateSource {
                 config: Box::new(config),
             };

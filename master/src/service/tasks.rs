@@ -122,7 +122,8 @@ pub async fn start(
     // others are resumed next: a paused one never runs.
     let command = Command::StartTask {
         name: task.name.clone(),
-        config_yaml: req.task.clone(),
+        // Kept with its password encrypted (`config::at_rest`).
+        config_yaml: dm_proto::config::at_rest::task_yaml_at_rest(&req.task, &task),
         sources: sources.clone(),
         stage: if req.paused_sources.is_empty() {
             TaskStage::Running

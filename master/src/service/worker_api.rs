@@ -147,6 +147,8 @@ async fn offer_source(node: &Node, worker: &str, config_json: &str) {
         tracing::warn!(%worker, source = %id, error = %e, "the worker's embedded source was not created");
         return;
     }
+    let mut config = config;
+    config.from = config.from.encrypted();
     match node
         .write(Command::CreateSource {
             config: Box::new(config),

@@ -50,10 +50,10 @@ impl DbConfig {
     }
 
     /// A copy whose password is encrypted as DM's `encrypt` writes it (for
-    /// `config export`; DM's `EncryptOrPlaintext(DecryptOrPlaintext(..))`).
+    /// `config export`; one already encrypted is kept).
     pub fn encrypted(&self) -> Self {
         let mut copy = self.clone();
-        if !copy.password.is_empty() {
+        if !copy.password.is_empty() && !self.password_is_encrypted() {
             copy.password = crate::secret::SecretKey::dm_default().encrypt(&self.login_password());
         }
         copy

@@ -10,6 +10,7 @@
 //! column and key, and says what would be valid ([`ConfigError`]).
 
 mod addr;
+pub mod at_rest;
 mod daemon_args;
 mod db;
 pub mod duration;
