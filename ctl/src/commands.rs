@@ -8,7 +8,8 @@ use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use serde::Serialize;
 
-use crate::cli::{BinlogSchemaOp, Command, ConfigKind, OperateSchemaOp, SourceOp};
+use crate::binlog;
+use crate::cli::{BinlogOp, BinlogSchemaOp, Command, ConfigKind, OperateSchemaOp, SourceOp};
 use crate::client::Masters;
 use crate::error::CtlError;
 use crate::schema;
@@ -375,11 +376,35 @@ async fn execute(
             let req = schema::request(verb, target, task_name(&task)?, schema::From::default())?;
             operate_schema(req, masters).await?
         }
+        Command::Binlog(cmd) => {
+            let (verb, args) = match cmd.op {
+                BinlogOp::Skip { args } => (binlog::Verb::Skip, args),
+                BinlogOp::Replace { args } => (binlog::Verb::Replace, args),
+                BinlogOp::Revert { args } => (binlog::Verb::Revert, args),
+                BinlogOp::Inject { args } => (binlog::Verb::Inject, args),
+                BinlogOp::List { args } => (binlog::Verb::List, args),
+            };
+            let mut req = binlog::request(verb, &args, &sources, cmd.binlog_pos.as_deref())?;
+            req.task = task_name(&req.task)?;
+            handle_error(req, masters).await?
+        }
+        Command::HandleError { args, binlog_pos } => {
+            let mut req = binlog::handle_error_request(&args, &sources, binlog_pos.as_deref())?;
+            req.task = task_name(&req.task)?;
+            handle_error(req, masters).await?
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,
         },
     })
+}
+
+/// Sends a `binlog` request; it succeeds when every source did.
+async fn handle_error(req: pb::HandleErrorRequest, masters: &Masters) -> Result<Outcome, CtlError> {
+    let resp = rpc!(masters, handle_error, req)?;
+    let ok = resp.result && resp.sources.iter().all(|s| s.result);
+    Ok(answer(&resp, ok))
 }
 
 /// Sends a `binlog-schema` request; it succeeds when every source did.

@@ -7,6 +7,7 @@
 //! here first, so a broken file is reported with its line and key before any
 //! master is contacted.
 
+pub mod binlog;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -16,6 +16,7 @@
 //! - [`sql`]: SQL text both daemons write (identifiers, session setup).
 //! - [`version`]: what a build says about itself (`/status`).
 
+pub mod binlog_op;
 pub mod check_result;
 pub mod cli;
 pub mod clock;

@@ -3,6 +3,7 @@
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
+use super::binlog_ops::NewBinlogOp;
 use super::schema_ops::NewSchemaOp;
 use super::shard_ddl::{Arrival, DdlPosition};
 
@@ -84,6 +85,27 @@ pub enum Command {
         source: String,
         applied: u64,
     },
+    /// `binlog skip|replace|inject`: operations for sources of a task, each
+    /// replacing one at its position, held until their subtasks are done
+    /// with them; `resume` resumes those subtasks (paused by an error).
+    SetBinlogOps {
+        task: String,
+        ops: Vec<NewBinlogOp>,
+        #[serde(default)]
+        resume: Vec<String>,
+    },
+    /// `binlog revert`: drops the operation at `at`.
+    RevertBinlogOp {
+        task: String,
+        source: String,
+        at: dm_proto::binlog_op::BinlogAt,
+    },
+    /// A subtask reported these operations done.
+    BinlogOpsDone {
+        task: String,
+        source: String,
+        ids: Vec<u64>,
+    },
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
@@ -116,6 +138,8 @@ pub enum Response {
     Bound { epoch: u64 },
     /// Applied; the `binlog-schema` operations got these ids, in order.
     SchemaOps { ids: Vec<u64> },
+    /// Applied; the `binlog` operations got these ids, in order.
+    BinlogOps { ids: Vec<u64> },
     /// Not applied: the command does not fit the state.
     Rejected(Rejection),
 }
@@ -157,4 +181,7 @@ pub enum Rejection {
     LockNotFound(String),
     #[error("source {owner} is not waiting at lock {lock}, so it cannot execute its DDL")]
     OwnerNotWaiting { lock: String, owner: String },
+    /// DM's text (`ErrSyncerOperatorNotExist`).
+    #[error("error operator not exist, position: {0}")]
+    BinlogOpNotFound(String),
 }

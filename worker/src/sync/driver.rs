@@ -10,7 +10,8 @@
 //!   Rows    -> schemas.decode -> rows::admit -> transaction.add
 //!                                                   (schemas, rows, transaction)
 //!   Commit  -> transaction.commit -> lanes          (transaction, dispatch)
-//!   Query   -> schemas.follow -> statement::apply; maybe re-read
+//!   Query   -> a binlog operation at its start? (binlog_ops)
+//!           -> schemas.follow -> statement::apply; maybe re-read
 //!                                                   (schemas, statement, window)
 //!   Heartbeat -> progress.heartbeat
 //! ```
@@ -19,10 +20,13 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
+use super::binlog_ops::{self, Kind, Starts};
 use super::progress::Progress;
 use super::rows::RowEvent;
+use super::schemas::Schemas;
 use super::start::{start, Started};
 use super::statement::{self, Running};
+use super::status::ErrorAt;
 use super::targets::Targets;
 use super::transaction::Transaction;
 use super::window::Step;
@@ -51,6 +55,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
     let mut txn = Transaction::default();
     let mut ops = job.shard_ops.clone();
     shard::passed(&ops, &progress);
+    let mut starts = Starts::new(&from);
     let replaying = |end: &super::Position| {
         replay_until
             .as_ref()
@@ -69,6 +74,11 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
             return Err(Err(SyncError::Closed));
         };
         progress.read(&located.end, located.timestamp);
+        let start = starts.read(&located.end);
+        if let Event::Gtid(gtid) = &located.event {
+            starts.gtid.clone_from(gtid);
+        }
+        passed_ops(&job, &progress, &start);
         if window
             .reread(&job, &progress, &mut targets, &mut schemas, &located)
             .await?
@@ -111,17 +121,42 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                 txn.commit(&mut lanes, &end, timestamp).await?;
             }
             Event::Query { schema, sql } => {
-                // The definitions move on first: a statement the tracker
-                // cannot follow pauses before anything runs downstream.
-                schemas.follow(&job, &schema, &sql, &end).await?;
-                let running = Running {
+                let op = {
+                    let held = job.binlog_ops.borrow();
+                    binlog_ops::matching(&held, &progress.binlog_ops_done(), &start, &starts.gtid)
+                        .cloned()
+                };
+                let replay = replaying(&end);
+                let event = Statement {
+                    schema: &schema,
+                    sql: &sql,
+                    end: &end,
+                    timestamp,
+                    replay,
+                };
+                let mut running = Running {
                     lanes: &mut lanes,
                     ops: &mut ops,
                     progress: &progress,
                     window: &mut window.group,
                 };
-                let replay = replaying(&end);
-                statement::apply(&job, running, &schema, &sql, &end, timestamp, replay).await?;
+                let applied = match op {
+                    None => statement(&job, &mut schemas, &mut running, &event).await,
+                    Some(op) => {
+                        tracing::info!(task = %job.task, source = %job.source, op = %op.describe(), %sql, "binlog operation meets its event");
+                        with_op(&job, &mut schemas, &mut running, &event, &op.kind)
+                            .await
+                            .map(|()| progress.binlog_op_done(op.id))
+                    }
+                };
+                if let Err(Err(_)) = &applied {
+                    progress.error_at(ErrorAt {
+                        start: start.clone(),
+                        end: end.clone(),
+                        statement: true,
+                    });
+                }
+                applied?;
                 targets.clear();
                 if let Some(first) = window.reread_from(&job, &end) {
                     drop(reader);
@@ -135,5 +170,125 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
             Event::Heartbeat => progress.heartbeat(),
             Event::Gtid(_) | Event::Other => {}
         }
+    }
+}
+
+/// A statement of the binlog.
+struct Statement<'a> {
+    schema: &'a str,
+    sql: &'a str,
+    end: &'a super::Position,
+    timestamp: u32,
+    replay: bool,
+}
+
+/// Applies a statement of the binlog as it is.
+async fn statement(
+    job: &SyncJob,
+    schemas: &mut Schemas,
+    running: &mut Running<'_>,
+    event: &Statement<'_>,
+) -> Result<(), Stop> {
+    // The definitions move on first: a statement the tracker cannot
+    // follow pauses before anything runs downstream.
+    schemas
+        .follow(job, event.schema, event.sql, event.end)
+        .await?;
+    statement::apply(
+        job,
+        running.again(),
+        event.schema,
+        event.sql,
+        event.end,
+        event.timestamp,
+        event.replay,
+    )
+    .await
+}
+
+/// Applies a statement of the binlog with the `binlog` operation held for
+/// it (see [`binlog_ops`]).
+async fn with_op(
+    job: &SyncJob,
+    schemas: &mut Schemas,
+    running: &mut Running<'_>,
+    event: &Statement<'_>,
+    kind: &Kind,
+) -> Result<(), Stop> {
+    match kind {
+        Kind::Skip => {
+            // The upstream table changed all the same: the tracker
+            // follows, and a statement it cannot read is left behind.
+            match schemas
+                .follow(job, event.schema, event.sql, event.end)
+                .await
+            {
+                Ok(()) => {}
+                Err(Ok(fenced)) => return Err(Ok(fenced)),
+                Err(Err(e)) => {
+                    tracing::warn!(task = %job.task, source = %job.source, sql = %event.sql, error = %e,
+                        "a skipped statement the schema tracker cannot follow");
+                }
+            }
+            statement::skip(running.again(), event.end, event.timestamp).await
+        }
+        Kind::Replace(sqls) => {
+            let Some((last, first)) = sqls.split_last() else {
+                return statement::skip(running.again(), event.end, event.timestamp).await;
+            };
+            for sql in first {
+                schemas.follow(job, event.schema, sql, event.end).await?;
+                statement::apply_first(
+                    job,
+                    running.again(),
+                    event.schema,
+                    sql,
+                    event.end,
+                    event.replay,
+                )
+                .await?;
+            }
+            let last = Statement {
+                sql: last,
+                ..*event
+            };
+            statement(job, schemas, running, &last).await
+        }
+        Kind::Inject(sqls) => {
+            for sql in sqls {
+                schemas.follow(job, event.schema, sql, event.end).await?;
+                statement::apply_first(
+                    job,
+                    running.again(),
+                    event.schema,
+                    sql,
+                    event.end,
+                    event.replay,
+                )
+                .await?;
+            }
+            statement(job, schemas, running, event).await
+        }
+    }
+}
+
+/// The `binlog` operations whose position the stream passed without an
+/// event starting there: done, with a warning.
+fn passed_ops(job: &SyncJob, progress: &Progress, start: &super::Position) {
+    let held = job.binlog_ops.borrow();
+    if held.is_empty() {
+        return;
+    }
+    let done = progress.binlog_ops_done();
+    for op in binlog_ops::passed(&held, &done, start) {
+        let warning = format!(
+            "{} was not applied: no event of this subtask starts at its position (the stream passed it at ({}, {}))",
+            op.describe(),
+            start.binlog_name,
+            start.binlog_pos
+        );
+        tracing::warn!(task = %job.task, source = %job.source, %warning);
+        progress.warn(warning);
+        progress.binlog_op_done(op.id);
     }
 }

@@ -54,6 +54,7 @@
 //! - [`progress`]: the progress every part reports, owned in one place
 //!   ([`status`] is its pure state).
 
+pub mod binlog_ops;
 pub mod ddl;
 mod dispatch;
 mod driver;
@@ -116,6 +117,9 @@ pub struct SyncJob {
     /// `binlog-schema` operations held for this subtask when it started,
     /// ascending id (see `crate::schema::SchemaOp`).
     pub schema_ops: Vec<crate::schema::SchemaOp>,
+    /// `binlog skip|replace|inject` operations held for this subtask, as
+    /// the leader last sent them (see [`binlog_ops`]).
+    pub binlog_ops: binlog_ops::Ops,
 }
 
 /// How a sync run ended (it never ends on its own otherwise).

@@ -24,10 +24,58 @@ pub struct Running<'a> {
     pub window: &'a mut Option<GroupWindow>,
 }
 
+impl Running<'_> {
+    /// The same running sync, for one more call.
+    pub fn again(&mut self) -> Running<'_> {
+        Running {
+            lanes: self.lanes,
+            ops: self.ops,
+            progress: self.progress,
+            window: self.window,
+        }
+    }
+}
+
 /// Applies the statement `sql` (default schema `schema`) that ends at
 /// `end`, written at `timestamp`; `replaying`: it may already be applied
 /// (see `ddl::execute`).
 pub async fn apply(
+    job: &SyncJob,
+    running: Running<'_>,
+    schema: &str,
+    sql: &str,
+    end: &Position,
+    timestamp: u32,
+    replaying: bool,
+) -> Result<(), Stop> {
+    run(job, running, schema, sql, end, timestamp, replaying, true).await
+}
+
+/// Applies `sql` as [`apply`] does, leaving the checkpoints where they
+/// are: one of several statements that stand for one binlog event
+/// (`binlog replace` / `inject`); the last one moves them.
+pub async fn apply_first(
+    job: &SyncJob,
+    running: Running<'_>,
+    schema: &str,
+    sql: &str,
+    end: &Position,
+    replaying: bool,
+) -> Result<(), Stop> {
+    run(job, running, schema, sql, end, 0, replaying, false).await
+}
+
+/// `binlog skip` of the statement that ends at `end`: nothing runs
+/// downstream; the checkpoints move past it.
+pub async fn skip(running: Running<'_>, end: &Position, timestamp: u32) -> Result<(), Stop> {
+    running.lanes.barrier().await?;
+    running.lanes.boundary(end, timestamp).await?;
+    running.lanes.barrier().await?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
     job: &SyncJob,
     mut running: Running<'_>,
     schema: &str,
@@ -35,6 +83,7 @@ pub async fn apply(
     end: &Position,
     timestamp: u32,
     replaying: bool,
+    checkpoint: bool,
 ) -> Result<(), Stop> {
     // Everything before it is applied first.
     running.lanes.barrier().await?;
@@ -48,6 +97,9 @@ pub async fn apply(
         ddl::apply(job, schema, sql, replaying)
             .await
             .map_err(stop)?;
+    }
+    if !checkpoint {
+        return Ok(());
     }
     // Every lane's checkpoint moves past it.
     running.lanes.boundary(end, timestamp).await?;

@@ -1,0 +1,215 @@
+//! `binlog skip|replace|...` over real processes: a DDL the downstream
+//! rejects pauses the subtask with the statement, the error and where the
+//! event starts (DM's `startLocation`); an operation on it is held by the
+//! masters (a SIGKILL of the leader between the command and `resume-task`
+//! loses nothing), unblocks the subtask, and applies once, also when the
+//! worker that applied it is SIGKILLed afterwards and another takes over.
+
+use std::time::Duration;
+
+use dm_tests::cluster::{bound_worker, dmctl, subtasks_of, wait_bound, wait_syncing};
+use dm_tests::scenario::{query_rows, OneSource};
+use dm_tests::tutorial::run_sql;
+use dm_tests::{wait_until, Check, HarnessError};
+use mysql_async::prelude::Queryable;
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+const TASK: &str = "name: ops\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: PORT\n  user: \"root\"\n  password: \"\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n";
+
+const ROWS: &str = "SELECT id, v, CAST(c AS CHAR) FROM app.t ORDER BY id";
+
+async fn ctl(c: &OneSource, args: &[&str]) -> Value {
+    dmctl(&c.addrs, args).await.expect("dmctl answers")
+}
+
+/// The one subtask's status.
+async fn status(addrs: &str) -> Result<Value, HarnessError> {
+    let answer = dmctl(addrs, &["query-status", "ops"]).await?;
+    subtasks_of(&answer, "ops")
+        .first()
+        .map(|(_, s)| (*s).clone())
+        .ok_or_else(|| HarnessError::Task(format!("no subtask: {answer}")))
+}
+
+/// Waits for the subtask to pause; its error message.
+async fn paused(c: &OneSource) -> String {
+    let addrs = c.addrs.as_str();
+    wait_until("paused", DEADLINE, Duration::from_millis(50), || async {
+        match status(addrs).await {
+            Ok(s) if s["stage"] == "Paused" => Check::Ready(s["result"].to_string()),
+            Ok(s) => Check::Pending(s.to_string()),
+            Err(e) => Check::Pending(e.to_string()),
+        }
+    })
+    .await
+    .expect("a pause")
+}
+
+/// Where the upstream statement containing `text` starts: (file, pos).
+async fn start_of(c: &OneSource, text: &str) -> (String, u64) {
+    let mut conn = c.upstream.conn().await.expect("upstream");
+    let events: Vec<(String, u64, String, u64, u64, String)> = conn
+        .query("SHOW BINLOG EVENTS")
+        .await
+        .expect("binlog events");
+    events
+        .into_iter()
+        .find(|e| e.2 == "Query" && e.5.contains(text))
+        .map(|e| (e.0, e.1))
+        .unwrap_or_else(|| panic!("no event with {text}"))
+}
+
+async fn column_type(c: &OneSource, column: &str) -> String {
+    let mut conn = c.downstream.conn().await.expect("downstream");
+    let t: Option<String> = conn
+        .exec_first(
+            "SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 't' AND COLUMN_NAME = ?",
+            (column,),
+        )
+        .await
+        .expect("column type");
+    t.unwrap_or_default()
+}
+
+/// A subtask paused on `ALTER TABLE app.t ADD COLUMN c INT`: the
+/// downstream already has `c` as VARCHAR(10). Returns the cluster and the
+/// paused event's start.
+async fn paused_on_add_column() -> (OneSource, String) {
+    let c = OneSource::start(
+        2,
+        &[
+            "CREATE DATABASE app",
+            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            "INSERT INTO app.t VALUES (1, 'one')",
+        ],
+    )
+    .await
+    .expect("cluster");
+    c.start_task("ops", TASK).await.expect("started");
+    wait_syncing(&c.addrs, "ops", DEADLINE)
+        .await
+        .expect("sync unit");
+    c.wait_same_unpaused("ops", "SELECT id, v FROM app.t", DEADLINE)
+        .await
+        .expect("copied");
+    run_sql(
+        &c.downstream,
+        &["ALTER TABLE app.t ADD COLUMN c VARCHAR(10)"],
+    )
+    .await
+    .expect("downstream column");
+
+    // Nothing to act on yet: DM's answer.
+    let answer = ctl(&c, &["binlog", "skip", "ops"]).await;
+    assert_eq!(answer["result"], true, "{answer}");
+    assert_eq!(answer["sources"][0]["result"], false, "{answer}");
+    assert_eq!(
+        answer["sources"][0]["msg"], "source 'mysql1' has no error",
+        "{answer}"
+    );
+
+    run_sql(
+        &c.upstream,
+        &[
+            "ALTER TABLE app.t ADD COLUMN c INT",
+            "INSERT INTO app.t VALUES (2, 'two', 7)",
+        ],
+    )
+    .await
+    .expect("upstream DDL");
+    let message = paused(&c).await;
+    let (file, pos) = start_of(&c, "ADD COLUMN c INT").await;
+    assert!(
+        message.contains("ADD COLUMN c INT")
+            && message.contains("column `c` exists downstream with another definition"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("startLocation: [position: ({file}, {pos})")),
+        "{message} (the statement starts at ({file}, {pos}))"
+    );
+    assert_eq!(
+        query_rows(&c.downstream, "SELECT COUNT(*) FROM app.t").await,
+        query_rows(&c.upstream, "SELECT 1").await,
+        "nothing after the DDL applied"
+    );
+    (c, format!("{file}:{pos}"))
+}
+
+/// SIGKILLs the leader, then resumes through the others.
+async fn kill_leader_and_resume(c: &mut OneSource) {
+    let leader = c.masters.leader(DEADLINE).await.expect("leader");
+    let i = c.masters.index_of(&leader).expect("leader index");
+    c.masters.kill(i).expect("kill leader");
+    let resumed = wait_until(
+        "resume-task",
+        DEADLINE,
+        Duration::from_millis(100),
+        || async {
+            match dmctl(&c.addrs, &["resume-task", "ops"]).await {
+                Ok(a) if a["result"] == true => Check::Ready(a),
+                Ok(a) => Check::Pending(a.to_string()),
+                Err(e) => Check::Pending(e.to_string()),
+            }
+        },
+    )
+    .await
+    .expect("resumed");
+    assert_eq!(resumed["result"], true, "{resumed}");
+}
+
+/// SIGKILLs the worker bound to the source; waits for the other.
+async fn kill_bound_worker(c: &mut OneSource) {
+    let bound = bound_worker(&c.addrs, "mysql1")
+        .await
+        .expect("bound")
+        .expect("a worker");
+    let i = c.workers.index_of(&bound).expect("worker index");
+    c.workers.kill(i).expect("kill worker");
+    wait_bound(&c.addrs, "mysql1", Some(&bound), DEADLINE)
+        .await
+        .expect("rebound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn skip_passes_a_rejected_ddl_once_across_leader_and_worker_kills() {
+    let (mut c, _at) = paused_on_add_column().await;
+
+    let answer = ctl(&c, &["binlog", "skip", "ops"]).await;
+    assert_eq!(answer["result"], true, "{answer}");
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    assert_eq!(answer["sources"][0]["source"], "mysql1", "{answer}");
+    kill_leader_and_resume(&mut c).await;
+    // A new leader may show the last status it knows (paused) until the
+    // worker's next report: wait for the rows, then for Running.
+    c.wait_same("ops", ROWS, DEADLINE)
+        .await
+        .expect("rows after the DDL");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    // Skipped: the downstream column is the one it had.
+    assert_eq!(column_type(&c, "c").await, "varchar(10)");
+
+    kill_bound_worker(&mut c).await;
+    run_sql(&c.upstream, &["INSERT INTO app.t VALUES (3, 'three', 8)"])
+        .await
+        .expect("more rows");
+    c.wait_same_unpaused("ops", ROWS, DEADLINE)
+        .await
+        .expect("rows on the next worker");
+    assert_eq!(query_rows(&c.downstream, ROWS).await.len(), 3);
+    assert_eq!(column_type(&c, "c").await, "varchar(10)");
+    // Done: nothing is held any more.
+    wait_until(
+        "nothing held",
+        DEADLINE,
+        Duration::from_millis(100),
+        || async {
+            let answer = dmctl(&c.addrs, &["binlog", "list", "ops"]).await.ok()?;
+            (answer["sources"][0]["msg"] == "[]").then_some(())
+        },
+    )
+    .await
+    .expect("operations dropped");
+}
