@@ -213,3 +213,101 @@ async fn skip_passes_a_rejected_ddl_once_across_leader_and_worker_kills() {
     .await
     .expect("operations dropped");
 }
+
+/// The names and columns of the downstream table's indexes.
+async fn indexes(c: &OneSource) -> Vec<(String, String)> {
+    let mut conn = c.downstream.conn().await.expect("downstream");
+    conn.query(
+        "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 't' ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+    )
+    .await
+    .expect("indexes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replace_runs_the_corrected_statement_once_across_leader_and_worker_kills() {
+    let mut c = OneSource::start(
+        2,
+        &[
+            "CREATE DATABASE app",
+            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            "INSERT INTO app.t VALUES (1, 'one')",
+        ],
+    )
+    .await
+    .expect("cluster");
+    c.start_task("ops", TASK).await.expect("started");
+    wait_syncing(&c.addrs, "ops", DEADLINE)
+        .await
+        .expect("sync unit");
+    c.wait_same_unpaused("ops", "SELECT id, v FROM app.t", DEADLINE)
+        .await
+        .expect("copied");
+    // The downstream has an index `ix` of its own, on another column.
+    run_sql(&c.downstream, &["ALTER TABLE app.t ADD INDEX ix (id, v)"])
+        .await
+        .expect("downstream index");
+    run_sql(
+        &c.upstream,
+        &[
+            "ALTER TABLE app.t ADD COLUMN c INT, ADD INDEX ix (v)",
+            "INSERT INTO app.t VALUES (2, 'two', 7)",
+        ],
+    )
+    .await
+    .expect("upstream DDL");
+    let message = paused(&c).await;
+    let (file, pos) = start_of(&c, "ADD INDEX ix (v)").await;
+    assert!(
+        message.contains(&format!("startLocation: [position: ({file}, {pos})")),
+        "{message} (the statement starts at ({file}, {pos}))"
+    );
+
+    let answer = ctl(
+        &c,
+        &[
+            "binlog",
+            "replace",
+            "ops",
+            "ALTER TABLE app.t ADD COLUMN c INT;",
+            "ALTER TABLE app.t ADD INDEX ix_v (v)",
+        ],
+    )
+    .await;
+    assert_eq!(answer["result"], true, "{answer}");
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    kill_leader_and_resume(&mut c).await;
+    c.wait_same("ops", ROWS, DEADLINE)
+        .await
+        .expect("rows after the DDL");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    let want = vec![
+        ("ix".to_string(), "id".to_string()),
+        ("ix".into(), "v".into()),
+        ("ix_v".into(), "v".into()),
+        ("PRIMARY".into(), "id".into()),
+    ];
+    assert_eq!(indexes(&c).await, want);
+    assert_eq!(column_type(&c, "c").await, "int(11)");
+
+    kill_bound_worker(&mut c).await;
+    run_sql(&c.upstream, &["INSERT INTO app.t VALUES (3, 'three', 8)"])
+        .await
+        .expect("more rows");
+    c.wait_same("ops", ROWS, DEADLINE)
+        .await
+        .expect("rows on the next worker");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    assert_eq!(indexes(&c).await, want, "the replacement ran once");
+    wait_until(
+        "nothing held",
+        DEADLINE,
+        Duration::from_millis(100),
+        || async {
+            let answer = dmctl(&c.addrs, &["binlog", "list", "ops"]).await.ok()?;
+            (answer["sources"][0]["msg"] == "[]").then_some(())
+        },
+    )
+    .await
+    .expect("operations dropped");
+}

@@ -146,10 +146,18 @@ pub async fn handle(
     }
     let kind = match op {
         pb::ErrorOp::Replace | pb::ErrorOp::Inject => {
-            let sqls = match split_sqls(&req.sqls) {
-                Ok(s) => s,
-                Err(e) => return Ok(answer(false, e.to_string())),
-            };
+            // Each request entry is one or more statements (DM's dmctl
+            // sends one per entry, with its `;`).
+            let mut sqls = Vec::new();
+            for sql in &req.sqls {
+                match split_sqls(std::slice::from_ref(sql)) {
+                    Ok(s) => sqls.extend(s),
+                    Err(e) => return Ok(answer(false, e.to_string())),
+                }
+            }
+            if sqls.is_empty() {
+                return Ok(answer(false, "no valid SQLs".into()));
+            }
             Some(if op == pb::ErrorOp::Replace {
                 BinlogOpKind::Replace(sqls)
             } else {
