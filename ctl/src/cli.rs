@@ -180,7 +180,7 @@ pub enum Command {
     /// skip|replace|revert [SQLS]`.
     HandleError {
         /// TASK OPERATION [STATEMENTS...]
-        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        #[arg(num_args = 0..)]
         args: Vec<String>,
         /// Where the event starts: `mysql-bin.000003:1234`,
         /// `mysql-bin|000001.000003:1234`, or a GTID `0-1-42`.
@@ -215,7 +215,7 @@ pub enum BinlogOp {
     /// Run these DDL statements instead of the event.
     Replace {
         /// TASK STATEMENT...
-        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        #[arg(num_args = 0..)]
         args: Vec<String>,
     },
     /// Cancel an operation not applied yet.
@@ -227,7 +227,7 @@ pub enum BinlogOp {
     /// Run these DDL statements before the event.
     Inject {
         /// TASK STATEMENT...
-        #[arg(num_args = 0.., allow_hyphen_values = true)]
+        #[arg(num_args = 0..)]
         args: Vec<String>,
     },
     /// Show the operations held for the task's sources.

@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use dm_tests::cluster::{bound_worker, dmctl, subtasks_of, wait_bound, wait_syncing};
+use dm_tests::cluster::{
+    bound_worker, dmctl, subtasks_of, wait_bound, wait_syncing, wait_task_stage,
+};
 use dm_tests::scenario::{query_rows, OneSource};
 use dm_tests::tutorial::run_sql;
 use dm_tests::{wait_until, Check, HarnessError};
@@ -310,4 +312,169 @@ async fn replace_runs_the_corrected_statement_once_across_leader_and_worker_kill
     )
     .await
     .expect("operations dropped");
+}
+
+/// The sequence number of the upstream's last GTID (domain 0).
+async fn last_gtid_seq(c: &OneSource) -> u64 {
+    let mut conn = c.upstream.conn().await.expect("upstream");
+    let pos: Option<String> = conn
+        .query_first("SELECT @@gtid_binlog_pos")
+        .await
+        .expect("gtid");
+    pos.and_then(|p| p.rsplit('-').next().and_then(|n| n.parse().ok()))
+        .unwrap_or_else(|| panic!("a GTID position"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inject_revert_list_ahead_of_the_stream_and_handle_error() {
+    let c = OneSource::start(
+        1,
+        &[
+            "CREATE DATABASE app",
+            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            "INSERT INTO app.t VALUES (1, 'one')",
+        ],
+    )
+    .await
+    .expect("cluster");
+    c.start_task("ops", TASK).await.expect("started");
+    wait_syncing(&c.addrs, "ops", DEADLINE)
+        .await
+        .expect("sync unit");
+    c.wait_same_unpaused("ops", "SELECT id, v FROM app.t", DEADLINE)
+        .await
+        .expect("copied");
+
+    // Operations on transactions not written yet, by GTID. The subtask is
+    // paused meanwhile, so that its next run starts with them (a running
+    // one gets them with its worker's next heartbeat).
+    assert_eq!(ctl(&c, &["pause-task", "ops"]).await["result"], true);
+    wait_task_stage(&c.addrs, "ops", "Paused", DEADLINE)
+        .await
+        .expect("paused");
+    let next = last_gtid_seq(&c).await + 1;
+    let inject_at = format!("0-1-{next}");
+    let skip_at = format!("0-1-{}", next + 1);
+    let answer = ctl(
+        &c,
+        &[
+            "binlog",
+            "inject",
+            "ops",
+            "-b",
+            &inject_at,
+            "ALTER TABLE app.t ADD INDEX ix_inj (v)",
+        ],
+    )
+    .await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    let answer = ctl(&c, &["binlog", "skip", "ops", "-b", &skip_at]).await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    let listed = ctl(&c, &["binlog", "list", "ops"]).await;
+    let held: Value = serde_json::from_str(listed["sources"][0]["msg"].as_str().unwrap_or("null"))
+        .expect("list as JSON");
+    let held: Vec<(String, String)> = held
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|op| (op["op"].to_string(), op["binlogPos"].to_string()))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            ("\"inject\"".to_string(), format!("\"(gtid {inject_at})\"")),
+            ("\"skip\"".to_string(), format!("\"(gtid {skip_at})\"")),
+        ]
+    );
+    // revert: once, then DM's answer.
+    let answer = ctl(&c, &["binlog", "revert", "ops", "-b", &skip_at]).await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    let answer = ctl(&c, &["binlog", "revert", "ops", "-b", &skip_at]).await;
+    assert_eq!(answer["sources"][0]["result"], false, "{answer}");
+    assert_eq!(
+        answer["sources"][0]["msg"],
+        format!("error operator not exist, position: (gtid {skip_at})"),
+        "{answer}"
+    );
+
+    // The injected statement runs before the event, the event as usual;
+    // the reverted skip does not apply.
+    run_sql(
+        &c.upstream,
+        &[
+            "ALTER TABLE app.t ADD COLUMN c INT",
+            "ALTER TABLE app.t ADD COLUMN e INT",
+            "INSERT INTO app.t VALUES (2, 'two', 5, 6)",
+        ],
+    )
+    .await
+    .expect("upstream DDL");
+    assert_eq!(ctl(&c, &["resume-task", "ops"]).await["result"], true);
+    c.wait_same("ops", "SELECT id, v, c, e FROM app.t ORDER BY id", DEADLINE)
+        .await
+        .expect("rows after the DDL");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    assert_eq!(
+        indexes(&c).await,
+        [
+            ("ix_inj".to_string(), "v".to_string()),
+            ("PRIMARY".into(), "id".into())
+        ]
+    );
+    wait_until(
+        "nothing held",
+        DEADLINE,
+        Duration::from_millis(100),
+        || async {
+            let answer = dmctl(&c.addrs, &["binlog", "list", "ops"]).await.ok()?;
+            (answer["sources"][0]["msg"] == "[]").then_some(())
+        },
+    )
+    .await
+    .expect("operations dropped");
+
+    // DM 2.0.7's handle-error, with a file position from the error.
+    run_sql(
+        &c.downstream,
+        &["ALTER TABLE app.t ADD COLUMN d VARCHAR(10)"],
+    )
+    .await
+    .expect("downstream column");
+    run_sql(
+        &c.upstream,
+        &[
+            "ALTER TABLE app.t ADD COLUMN d INT",
+            "INSERT INTO app.t VALUES (3, 'three', 7, 8, 9)",
+        ],
+    )
+    .await
+    .expect("upstream DDL");
+    let message = paused(&c).await;
+    let (file, pos) = start_of(&c, "ADD COLUMN d INT").await;
+    assert!(
+        message.contains(&format!("startLocation: [position: ({file}, {pos})")),
+        "{message}"
+    );
+    let answer = ctl(&c, &["handle-error", "ops", "skip", "x"]).await;
+    assert_eq!(
+        answer["msg"], "handle-error: replace-sqls can not be used for 'skip/revert' operation",
+        "{answer}"
+    );
+    let relay_form = format!(
+        "{}|000001.{}:{pos}",
+        "mysql-bin",
+        file.rsplit('.').next().unwrap_or_default()
+    );
+    let answer = ctl(&c, &["handle-error", "ops", "-b", &relay_form, "skip"]).await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    // -b names the paused event: the subtask resumes by itself.
+    c.wait_same(
+        "ops",
+        "SELECT id, v, c, e, CAST(d AS CHAR) FROM app.t ORDER BY id",
+        DEADLINE,
+    )
+    .await
+    .expect("rows after the skipped DDL");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    assert_eq!(column_type(&c, "d").await, "varchar(10)");
 }
