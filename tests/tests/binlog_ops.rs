@@ -478,3 +478,100 @@ async fn inject_revert_list_ahead_of_the_stream_and_handle_error() {
     c.wait_running("ops", DEADLINE).await.expect("running");
     assert_eq!(column_type(&c, "d").await, "varchar(10)");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replacement_interrupted_by_an_error_does_not_run_its_done_statements_again() {
+    let c = OneSource::start(
+        1,
+        &[
+            "CREATE DATABASE app",
+            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+            "CREATE TABLE app.x (id INT PRIMARY KEY, a INT)",
+            "INSERT INTO app.t VALUES (1, 'one')",
+        ],
+    )
+    .await
+    .expect("cluster");
+    c.start_task("ops", TASK).await.expect("started");
+    wait_syncing(&c.addrs, "ops", DEADLINE)
+        .await
+        .expect("sync unit");
+    c.wait_same_unpaused("ops", "SELECT id, v FROM app.t", DEADLINE)
+        .await
+        .expect("copied");
+    run_sql(
+        &c.downstream,
+        &["ALTER TABLE app.t ADD COLUMN c VARCHAR(10)"],
+    )
+    .await
+    .expect("downstream column");
+    run_sql(
+        &c.upstream,
+        &[
+            "ALTER TABLE app.t ADD COLUMN c INT",
+            "INSERT INTO app.t VALUES (2, 'two', 7)",
+        ],
+    )
+    .await
+    .expect("upstream DDL");
+    paused(&c).await;
+    // The first statement runs (a column rename cannot run twice); the second
+    // fails on the same downstream column and pauses the subtask again.
+    let answer = ctl(
+        &c,
+        &[
+            "binlog",
+            "replace",
+            "ops",
+            "ALTER TABLE app.x RENAME COLUMN a TO b; ALTER TABLE app.t ADD COLUMN c INT COMMENT 'replaced'",
+        ],
+    )
+    .await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
+    let addrs = c.addrs.as_str();
+    let second = wait_until(
+        "paused on the second statement",
+        DEADLINE,
+        Duration::from_millis(50),
+        || async {
+            match status(addrs).await {
+                Ok(s)
+                    if s["stage"] == "Paused"
+                        && s["result"].to_string().contains("RENAME COLUMN") =>
+                {
+                    Check::Abort(HarnessError::Task(format!("the rename failed: {s}")))
+                }
+                Ok(s) if s["stage"] == "Paused" && s["result"].to_string().contains("COMMENT") => {
+                    Check::Ready(s["result"].to_string())
+                }
+                Ok(s) => Check::Pending(s.to_string()),
+                Err(e) => Check::Pending(e.to_string()),
+            }
+        },
+    )
+    .await
+    .expect("the second statement pauses");
+    assert!(second.contains("startLocation"), "{second}");
+    let x_columns = || async {
+        query_rows(
+            &c.downstream,
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME = 'x' ORDER BY ORDINAL_POSITION",
+        )
+        .await
+    };
+    let renamed = query_rows(&c.downstream, "SELECT 'id' UNION ALL SELECT 'b'").await;
+    assert_eq!(x_columns().await, renamed, "the first statement ran");
+
+    // The operator drops the stray column; the replacement goes on with
+    // its second statement only.
+    run_sql(&c.downstream, &["ALTER TABLE app.t DROP COLUMN c"])
+        .await
+        .expect("downstream fixed");
+    assert_eq!(ctl(&c, &["resume-task", "ops"]).await["result"], true);
+    c.wait_same("ops", ROWS, DEADLINE)
+        .await
+        .expect("rows after the DDL");
+    c.wait_running("ops", DEADLINE).await.expect("running");
+    assert_eq!(column_type(&c, "c").await, "int(11)");
+    assert_eq!(x_columns().await, renamed);
+}

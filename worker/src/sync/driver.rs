@@ -31,6 +31,7 @@ use super::targets::Targets;
 use super::transaction::Transaction;
 use super::window::Step;
 use super::{rows, shard, stop, upstream_end, Stop, SyncError, SyncJob, SyncOutcome};
+use crate::downstream::Commit;
 use crate::upstream::{Event, Located};
 
 /// Runs the sync until fenced (`Ok`, or `Err(Ok(..))` from deep inside)
@@ -144,7 +145,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                     None => statement(&job, &mut schemas, &mut running, &event).await,
                     Some(op) => {
                         tracing::info!(task = %job.task, source = %job.source, op = %op.describe(), %sql, "binlog operation meets its event");
-                        with_op(&job, &mut schemas, &mut running, &event, &op.kind)
+                        with_op(&job, &mut schemas, &mut running, &event, op.id, &op.kind)
                             .await
                             .map(|()| progress.binlog_op_done(op.id))
                     }
@@ -213,6 +214,7 @@ async fn with_op(
     schemas: &mut Schemas,
     running: &mut Running<'_>,
     event: &Statement<'_>,
+    id: u64,
     kind: &Kind,
 ) -> Result<(), Stop> {
     match kind {
@@ -232,44 +234,61 @@ async fn with_op(
             }
             statement::skip(running.again(), event.end, event.timestamp).await
         }
-        Kind::Replace(sqls) => {
-            let Some((last, first)) = sqls.split_last() else {
-                return statement::skip(running.again(), event.end, event.timestamp).await;
-            };
-            for sql in first {
-                schemas.follow(job, event.schema, sql, event.end).await?;
-                statement::apply_first(
-                    job,
-                    running.again(),
-                    event.schema,
-                    sql,
-                    event.end,
-                    event.replay,
-                )
-                .await?;
+        Kind::Replace(sqls) | Kind::Inject(sqls) => {
+            statements_once(job, schemas, running, event, id, sqls).await?;
+            if matches!(kind, Kind::Replace(_)) {
+                // The statements stood for the event: the checkpoints
+                // move past it.
+                statement::skip(running.again(), event.end, event.timestamp).await
+            } else {
+                statement(job, schemas, running, event).await
             }
-            let last = Statement {
-                sql: last,
-                ..*event
-            };
-            statement(job, schemas, running, &last).await
-        }
-        Kind::Inject(sqls) => {
-            for sql in sqls {
-                schemas.follow(job, event.schema, sql, event.end).await?;
-                statement::apply_first(
-                    job,
-                    running.again(),
-                    event.schema,
-                    sql,
-                    event.end,
-                    event.replay,
-                )
-                .await?;
-            }
-            statement(job, schemas, running, event).await
         }
     }
+}
+
+/// Runs the statements of the `binlog` operation `id` that its mark in
+/// the downstream does not show run, marking each (fenced) as it goes; the
+/// tracker follows every one of them.
+async fn statements_once(
+    job: &SyncJob,
+    schemas: &mut Schemas,
+    running: &mut Running<'_>,
+    event: &Statement<'_>,
+    id: u64,
+    sqls: &[String],
+) -> Result<(), Stop> {
+    let done = job
+        .downstream
+        .binlog_op_done(&job.meta, &job.source, id)
+        .await
+        .map_err(stop)?;
+    for (i, sql) in sqls.iter().enumerate() {
+        schemas.follow(job, event.schema, sql, event.end).await?;
+        let count = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        if count <= done {
+            tracing::info!(task = %job.task, source = %job.source, id, %sql, "statement of a binlog operation already ran");
+            continue;
+        }
+        statement::apply_first(
+            job,
+            running.again(),
+            event.schema,
+            sql,
+            event.end,
+            event.replay,
+        )
+        .await?;
+        if let Commit::Fenced { by_epoch } = job
+            .downstream
+            .save_binlog_op_done(&job.meta, &job.source, job.epoch, id, count)
+            .await
+            .map_err(stop)?
+        {
+            return Err(Ok(SyncOutcome::Fenced { by_epoch }));
+        }
+    }
+    Ok(())
 }
 
 /// The `binlog` operations whose position the stream passed without an
