@@ -16,6 +16,14 @@
 //!   path as a statement from the binlog;
 //! - inject: the operation's statements run, then the event as usual.
 //!
+//! The statements of a replace or an inject are marked in the downstream
+//! one by one (`<task>_binlog_op`), so a replay of the event does not run
+//! again those that ran. In a sharded merge a skip or a replace goes
+//! through the event's shard-DDL lock as the event reads (see
+//! `statement::Instead`): at the lock's owner, where a downstream
+//! rejection shows, a skip counts as the lock's DDL done and a replace
+//! runs as the lock's DDL; the other sources follow the lock as usual.
+//!
 //! An operation is done once the checkpoints are past its event (then a
 //! restart resumes after it, so it cannot apply twice); one whose position
 //! the stream passes without an event starting there is done too, with a

@@ -218,20 +218,34 @@ async fn with_op(
     kind: &Kind,
 ) -> Result<(), Stop> {
     match kind {
-        Kind::Skip => {
-            // The upstream table changed all the same: the tracker
-            // follows, and a statement it cannot read is left behind.
-            match schemas
-                .follow(job, event.schema, event.sql, event.end)
-                .await
-            {
-                Ok(()) => {}
-                Err(Ok(fenced)) => return Err(Ok(fenced)),
-                Err(Err(e)) => {
-                    tracing::warn!(task = %job.task, source = %job.source, sql = %event.sql, error = %e,
-                        "a skipped statement the schema tracker cannot follow");
+        Kind::Skip | Kind::Replace(_) if job.sharded => {
+            // Through the event's shard-DDL lock: see `statement::Instead`.
+            let instead = match kind {
+                Kind::Replace(sqls) => {
+                    for sql in sqls {
+                        schemas.follow(job, event.schema, sql, event.end).await?;
+                    }
+                    statement::Instead::Statements(sqls)
                 }
-            }
+                _ => {
+                    follow_skipped(job, schemas, event).await?;
+                    statement::Instead::Nothing
+                }
+            };
+            statement::apply_instead(
+                job,
+                running.again(),
+                event.schema,
+                event.sql,
+                event.end,
+                event.timestamp,
+                event.replay,
+                instead,
+            )
+            .await
+        }
+        Kind::Skip => {
+            follow_skipped(job, schemas, event).await?;
             statement::skip(running.again(), event.end, event.timestamp).await
         }
         Kind::Replace(sqls) | Kind::Inject(sqls) => {
@@ -289,6 +303,27 @@ async fn statements_once(
         }
     }
     Ok(())
+}
+
+/// The tracker follows a skipped statement: the upstream table changed
+/// all the same; one it cannot read is left behind (logged).
+async fn follow_skipped(
+    job: &SyncJob,
+    schemas: &mut Schemas,
+    event: &Statement<'_>,
+) -> Result<(), Stop> {
+    match schemas
+        .follow(job, event.schema, event.sql, event.end)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(Ok(fenced)) => Err(Ok(fenced)),
+        Err(Err(e)) => {
+            tracing::warn!(task = %job.task, source = %job.source, sql = %event.sql, error = %e,
+                "a skipped statement the schema tracker cannot follow");
+            Ok(())
+        }
+    }
 }
 
 /// The `binlog` operations whose position the stream passed without an
