@@ -67,7 +67,6 @@ impl PausedAt {
 /// where the subtask is paused; `Err` is that source's answer.
 pub fn position_for(
     source: &str,
-    op: pb::ErrorOp,
     given: Option<&BinlogAt>,
     paused: Option<&PausedAt>,
 ) -> Result<BinlogAt, String> {
@@ -77,7 +76,9 @@ pub fn position_for(
     let Some(paused) = paused else {
         return Err(format!("source '{source}' has no error"));
     };
-    if !paused.on_statement && op != pb::ErrorOp::Inject {
+    // DM lets `inject` through here; the sync acts only at statements, so
+    // it is refused as well rather than never applied.
+    if !paused.on_statement {
         return Err(ONLY_DDL.to_string());
     }
     Ok(paused.at.clone())
@@ -195,7 +196,7 @@ pub async fn handle(
             .subtask_report(&worker, source, &req.task)
             .filter(|r| r.generation == entry.created_at_ms)
             .and_then(|r| PausedAt::from_report(&r));
-        let at = match position_for(source, op, given.as_ref(), paused.as_ref()) {
+        let at = match position_for(source, given.as_ref(), paused.as_ref()) {
             Ok(at) => at,
             Err(msg) => {
                 answers.push(reply(false, msg));
@@ -354,30 +355,18 @@ mod tests {
             on_statement: true,
             paused: true,
         };
+        assert_eq!(position_for("s1", None, Some(&paused)), Ok(at(900)));
+        assert_eq!(position_for("s1", Some(&at(4)), Some(&paused)), Ok(at(4)));
         assert_eq!(
-            position_for("s1", pb::ErrorOp::Skip, None, Some(&paused)),
-            Ok(at(900))
-        );
-        assert_eq!(
-            position_for("s1", pb::ErrorOp::Skip, Some(&at(4)), Some(&paused)),
-            Ok(at(4))
-        );
-        assert_eq!(
-            position_for("s1", pb::ErrorOp::Skip, None, None),
+            position_for("s1", None, None),
             Err("source 's1' has no error".into())
         );
         let rows = PausedAt {
             on_statement: false,
             ..paused
         };
-        assert_eq!(
-            position_for("s1", pb::ErrorOp::Skip, None, Some(&rows)),
-            Err(ONLY_DDL.into())
-        );
-        assert_eq!(
-            position_for("s1", pb::ErrorOp::Inject, None, Some(&rows)),
-            Ok(at(900))
-        );
+        assert_eq!(position_for("s1", None, Some(&rows)), Err(ONLY_DDL.into()));
+        assert_eq!(position_for("s1", None, Some(&rows)), Err(ONLY_DDL.into()));
     }
 
     #[test]

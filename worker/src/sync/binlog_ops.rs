@@ -153,21 +153,38 @@ pub fn matching<'a>(
         })
 }
 
-/// The file operations the stream passed (their position is before
-/// `start`) that are not done yet (pure).
+/// The operations the stream passed that are not done yet (pure): a
+/// file position before `start`, or a GTID of the domain and server of
+/// `gtid` (the transaction being read) with a lower sequence number.
 pub fn passed<'a>(
     ops: &'a [BinlogOp],
     done: &'a BTreeSet<u64>,
     start: &'a Position,
+    gtid: &'a str,
 ) -> impl Iterator<Item = &'a BinlogOp> + 'a {
+    let reading = split_gtid(gtid);
     ops.iter()
         .filter(|op| !done.contains(&op.id))
         .filter(move |op| match &op.at {
             At::File { name, pos } => {
                 (name.as_str(), *pos) < (start.binlog_name.as_str(), start.binlog_pos)
             }
-            At::Gtid(_) => false,
+            At::Gtid(g) => match (split_gtid(g), reading) {
+                (Some((domain, server, seq)), Some((d, s, now))) => {
+                    domain == d && server == s && seq < now
+                }
+                _ => false,
+            },
         })
+}
+
+/// A MariaDB GTID `domain-server-sequence`.
+fn split_gtid(gtid: &str) -> Option<(u32, u32, u64)> {
+    let mut parts = gtid.split('-');
+    let domain = parts.next()?.parse().ok()?;
+    let server = parts.next()?.parse().ok()?;
+    let seq = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((domain, server, seq))
 }
 
 #[cfg(test)]
@@ -230,14 +247,19 @@ mod tests {
         assert_eq!(matching(&ops, &none, &pos("b.000001", 343), "0-1-6"), None);
         let done = BTreeSet::from([3]);
         assert_eq!(matching(&ops, &done, &at, ""), None);
-        let passed_ids: Vec<u64> = passed(&ops, &none, &pos("b.000001", 500))
+        let passed_ids: Vec<u64> = passed(&ops, &none, &pos("b.000001", 500), "0-1-7")
             .map(|o| o.id)
             .collect();
         assert_eq!(passed_ids, [3]);
-        let passed_ids: Vec<u64> = passed(&ops, &done, &pos("b.000002", 100))
+        let passed_ids: Vec<u64> = passed(&ops, &done, &pos("b.000002", 100), "0-1-8")
             .map(|o| o.id)
             .collect();
-        assert_eq!(passed_ids, [5]);
+        assert_eq!(passed_ids, [4, 5]);
+        // Another domain or server says nothing about 0-1-7.
+        let passed_ids: Vec<u64> = passed(&ops, &done, &pos("b.000001", 0), "1-1-9")
+            .map(|o| o.id)
+            .collect();
+        assert!(passed_ids.is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
         if let Event::Gtid(gtid) = &located.event {
             starts.gtid.clone_from(gtid);
         }
-        passed_ops(&job, &progress, &start);
+        passed_ops(&job, &progress, &start, &starts.gtid);
         if window
             .reread(&job, &progress, &mut targets, &mut schemas, &located)
             .await?
@@ -103,9 +103,17 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                     // Held: its table reached a shard DDL; re-read later.
                     continue;
                 }
+                let row_error = |e: SyncError| {
+                    progress.error_at(ErrorAt {
+                        start: start.clone(),
+                        end: end.clone(),
+                        statement: false,
+                    });
+                    stop(e)
+                };
                 let columns = schemas
                     .decode(&job, &schema, &table, &columns, &mut rows)
-                    .map_err(stop)?;
+                    .map_err(row_error)?;
                 let safe = job.always_safe || replaying(&end);
                 let event = RowEvent {
                     schema: &schema,
@@ -115,7 +123,9 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                     safe,
                     end: &end,
                 };
-                let changes = rows::admit(&job, &mut targets, event).await.map_err(stop)?;
+                let changes = rows::admit(&job, &mut targets, event)
+                    .await
+                    .map_err(row_error)?;
                 txn.add(&mut lanes, changes).await?;
             }
             Event::Commit => {
@@ -328,13 +338,13 @@ async fn follow_skipped(
 
 /// The `binlog` operations whose position the stream passed without an
 /// event starting there: done, with a warning.
-fn passed_ops(job: &SyncJob, progress: &Progress, start: &super::Position) {
+fn passed_ops(job: &SyncJob, progress: &Progress, start: &super::Position, gtid: &str) {
     let held = job.binlog_ops.borrow();
     if held.is_empty() {
         return;
     }
     let done = progress.binlog_ops_done();
-    for op in binlog_ops::passed(&held, &done, start) {
+    for op in binlog_ops::passed(&held, &done, start, gtid) {
         let warning = format!(
             "{} was not applied: no event of this subtask starts at its position (the stream passed it at ({}, {}))",
             op.describe(),
