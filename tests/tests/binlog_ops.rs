@@ -386,6 +386,12 @@ async fn inject_revert_list_ahead_of_the_stream_and_handle_error() {
             ("\"skip\"".to_string(), format!("\"(gtid {skip_at})\"")),
         ]
     );
+    // A file position that no event starts at: passed, dropped with a
+    // warning.
+    let (file, end) = c.upstream.binlog_end().await.expect("binlog end");
+    let nowhere = format!("{file}:{}", end + 1);
+    let answer = ctl(&c, &["binlog", "skip", "ops", "-b", &nowhere]).await;
+    assert_eq!(answer["sources"][0]["result"], true, "{answer}");
     // revert: once, then DM's answer.
     let answer = ctl(&c, &["binlog", "revert", "ops", "-b", &skip_at]).await;
     assert_eq!(answer["sources"][0]["result"], true, "{answer}");
@@ -432,6 +438,14 @@ async fn inject_revert_list_ahead_of_the_stream_and_handle_error() {
     )
     .await
     .expect("operations dropped");
+    let warnings = status(&c.addrs).await.expect("status")["sync"]["warnings"].to_string();
+    assert!(
+        warnings.contains(&format!(
+            "at ({file}, {}) was not applied: no event of this subtask starts at its position",
+            end + 1
+        )),
+        "{warnings}"
+    );
 
     // DM 2.0.7's handle-error, with a file position from the error.
     run_sql(
