@@ -3,7 +3,8 @@
 //! when its owner runs it, so the owner pauses with the statement and where
 //! it starts, while the other sources wait in the lock (DM's answer for
 //! them: no error). A skip at the owner counts as the lock's DDL done: the
-//! others go on, nothing runs downstream, and every row arrives.
+//! others go on, nothing runs downstream, and every row arrives. A
+//! replace at the owner runs as the lock's DDL, once.
 
 use std::time::Duration;
 
@@ -19,6 +20,26 @@ const ALTER: &str = "ALTER TABLE dmtest1.t1 ADD COLUMN extra INT NOT NULL DEFAUL
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn skip_at_the_lock_owner_counts_as_the_locks_ddl_done() {
+    at_the_owner(&["binlog", "skip", TASK], "YES").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replace_at_the_lock_owner_runs_as_the_locks_ddl() {
+    at_the_owner(
+        &[
+            "binlog",
+            "replace",
+            TASK,
+            "ALTER TABLE dmtest1.t1 MODIFY COLUMN extra INT NOT NULL DEFAULT 7",
+        ],
+        "NO",
+    )
+    .await;
+}
+
+/// The owner pauses on the lock's DDL; `command` is sent without `-s`;
+/// `extra` ends nullable or not as `nullable` says.
+async fn at_the_owner(command: &[&str], nullable_after: &str) {
     let c = TutorialCluster::dmtask1_replicating(DEADLINE)
         .await
         .expect("dmtask1 replicating");
@@ -55,9 +76,7 @@ async fn skip_at_the_lock_owner_counts_as_the_locks_ddl_done() {
     .expect("a pause at the owner");
     assert!(message.contains("startLocation: [position: ("), "{message}");
 
-    let answer = dmctl(addrs, &["binlog", "skip", TASK])
-        .await
-        .expect("dmctl answers");
+    let answer = dmctl(addrs, command).await.expect("dmctl answers");
     assert_eq!(answer["result"], true, "{answer}");
     let sources = answer["sources"].as_array().expect("sources");
     assert_eq!(sources.len(), 3, "{answer}");
@@ -102,13 +121,14 @@ async fn skip_at_the_lock_owner_counts_as_the_locks_ddl_done() {
     wait_task_stage(addrs, TASK, "Running", DEADLINE)
         .await
         .expect("every subtask runs");
-    // Nothing ran downstream: the column is the downstream's own.
+    // A skip ran nothing downstream (the column is the downstream's own);
+    // a replace ran the replacement.
     let mut conn = c.dbs.downstream.conn().await.expect("downstream");
     let nullable: Option<String> = conn
         .query_first("SELECT IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'dmtest1' AND TABLE_NAME = 't1' AND COLUMN_NAME = 'extra'")
         .await
         .expect("column");
-    assert_eq!(nullable.as_deref(), Some("YES"));
+    assert_eq!(nullable.as_deref(), Some(nullable_after));
     let not_seven: Option<u64> = conn
         .query_first("SELECT COUNT(*) FROM dmtest1.t1 WHERE extra IS NULL OR extra <> 7")
         .await
@@ -122,5 +142,6 @@ async fn skip_at_the_lock_owner_counts_as_the_locks_ddl_done() {
                 .count()
         })
         .sum();
-    assert_eq!(executed, 0, "the lock's DDL never ran");
+    let want = usize::from(command[1] == "replace");
+    assert_eq!(executed, want, "the lock's DDL ran as often as replaced");
 }

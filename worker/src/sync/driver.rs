@@ -232,8 +232,20 @@ async fn with_op(
             // Through the event's shard-DDL lock: see `statement::Instead`.
             let instead = match kind {
                 Kind::Replace(sqls) => {
-                    for sql in sqls {
-                        schemas.follow(job, event.schema, sql, event.end).await?;
+                    // Every source's tracker follows the statement the lock
+                    // is about (the upstream tables changed so); one the
+                    // tracker cannot read is followed by its replacement.
+                    match schemas
+                        .follow(job, event.schema, event.sql, event.end)
+                        .await
+                    {
+                        Ok(()) => {}
+                        Err(Ok(fenced)) => return Err(Ok(fenced)),
+                        Err(Err(_)) => {
+                            for sql in sqls {
+                                schemas.follow(job, event.schema, sql, event.end).await?;
+                            }
+                        }
                     }
                     statement::Instead::Statements(sqls)
                 }
