@@ -48,7 +48,8 @@
 //!   conflicts and transactions too big to hold;
 //! - [`dispatch`]: the lanes' channels, boundaries and barriers;
 //! - [`statement`]: DDL ([`ddl`]) and, in a sharded merge, the shard-DDL
-//!   protocol ([`shard`]);
+//!   protocol ([`shard`]); [`operated`]: a statement with the `binlog
+//!   skip|replace|inject` operation held for it ([`binlog_ops`]);
 //! - [`window`]: a sharding group's held rows and their re-read
 //!   ([`shard_group`], [`resync`]);
 //! - [`progress`]: the progress every part reports, owned in one place
@@ -60,6 +61,7 @@ mod dispatch;
 mod driver;
 mod error;
 pub mod lane;
+mod operated;
 pub mod progress;
 pub mod resume;
 pub mod resync;
