@@ -210,8 +210,70 @@ pub enum Command {
         /// The encrypted text.
         text: String,
     },
+    /// What to do with the binlog event a subtask is paused on (or the one
+    /// at `-b`): skip it, replace it, run statements before it; revert an
+    /// operation not applied yet; list the ones held.
+    Binlog(BinlogCmd),
+    /// DM 2.0.7's name for `binlog`: `handle-error TASK [-b POS]
+    /// skip|replace|revert [SQLS]`.
+    HandleError {
+        /// TASK OPERATION [STATEMENTS...]
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+        /// Where the event starts: `mysql-bin.000003:1234`,
+        /// `mysql-bin|000001.000003:1234`, or a GTID `0-1-42`.
+        #[arg(short = 'b', long = "binlog-pos")]
+        binlog_pos: Option<String>,
+    },
     /// Leave the interactive prompt.
     Exit,
+}
+
+/// `binlog` with its `-b`.
+#[derive(Debug, Args)]
+pub struct BinlogCmd {
+    /// Where the event starts: `mysql-bin.000003:1234`,
+    /// `mysql-bin|000001.000003:1234`, or a GTID `0-1-42` (a subtask that
+    /// uses GTID); without it, the event the subtask is paused on.
+    #[arg(short = 'b', long = "binlog-pos", global = true)]
+    pub binlog_pos: Option<String>,
+    #[command(subcommand)]
+    pub op: BinlogOp,
+}
+
+/// `binlog` commands.
+#[derive(Debug, Subcommand)]
+pub enum BinlogOp {
+    /// Do not apply the event (a DDL); the task goes on after it.
+    Skip {
+        /// TASK
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Run these DDL statements instead of the event.
+    Replace {
+        /// TASK STATEMENT...
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Cancel an operation not applied yet.
+    Revert {
+        /// TASK
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Run these DDL statements before the event.
+    Inject {
+        /// TASK STATEMENT...
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Show the operations held for the task's sources.
+    List {
+        /// TASK
+        #[arg(num_args = 0..)]
+        args: Vec<String>,
+    },
 }
 
 /// `binlog-schema` commands. The table is given as `TASK SOURCE DATABASE

@@ -8,7 +8,8 @@ use dm_proto::config::{SourceConfig, TaskConfig};
 use dm_proto::pb;
 use serde::Serialize;
 
-use crate::cli::{BinlogSchemaOp, Command, ConfigKind, OperateSchemaOp, SourceOp};
+use crate::binlog;
+use crate::cli::{BinlogOp, BinlogSchemaOp, Command, ConfigKind, OperateSchemaOp, SourceOp};
 use crate::client::Masters;
 use crate::error::CtlError;
 use crate::schema;
@@ -409,6 +410,23 @@ async fn execute(
                 Err(e) => failure(&format!("can not decrypt password {text}: {e}")),
             }
         }
+        Command::Binlog(cmd) => {
+            let (verb, args) = match cmd.op {
+                BinlogOp::Skip { args } => (binlog::Verb::Skip, args),
+                BinlogOp::Replace { args } => (binlog::Verb::Replace, args),
+                BinlogOp::Revert { args } => (binlog::Verb::Revert, args),
+                BinlogOp::Inject { args } => (binlog::Verb::Inject, args),
+                BinlogOp::List { args } => (binlog::Verb::List, args),
+            };
+            let mut req = binlog::request(verb, &args, &sources, cmd.binlog_pos.as_deref())?;
+            req.task = task_name(&req.task)?;
+            handle_error(req, masters).await?
+        }
+        Command::HandleError { args, binlog_pos } => {
+            let mut req = binlog::handle_error_request(&args, &sources, binlog_pos.as_deref())?;
+            req.task = task_name(&req.task)?;
+            handle_error(req, masters).await?
+        }
         Command::Exit => Outcome {
             output: String::new(),
             ok: true,
@@ -429,6 +447,13 @@ fn checked_start_time(text: Option<String>) -> Result<String, CtlError> {
         .trim()
         .trim_matches(|c| c == '\'' || c == '"')
         .to_string())
+}
+
+/// Sends a `binlog` request; it succeeds when every source did.
+async fn handle_error(req: pb::HandleErrorRequest, masters: &Masters) -> Result<Outcome, CtlError> {
+    let resp = rpc!(masters, handle_error, req)?;
+    let ok = resp.result && resp.sources.iter().all(|s| s.result);
+    Ok(answer(&resp, ok))
 }
 
 /// Sends a `binlog-schema` request; it succeeds when every source did.

@@ -8,6 +8,7 @@
 //! master is contacted.
 
 pub mod batch;
+pub mod binlog;
 pub mod cli;
 pub mod client;
 pub mod commands;

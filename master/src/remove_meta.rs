@@ -21,6 +21,7 @@ const SUFFIXES: &[&str] = &[
     "shard_ddl",
     "shard_group",
     "schema",
+    "binlog_op",
     "loader_checkpoint",
     "syncer_checkpoint",
     "syncer_sharding_meta",

@@ -20,6 +20,7 @@
 //! - [`start_time`]: `--start-time`, DM's forms of the time a sync begins at.
 //! - [`version`]: what a build says about itself (`/status`).
 
+pub mod binlog_op;
 pub mod check_result;
 pub mod cli;
 pub mod clock;

@@ -7,7 +7,9 @@ use dm_proto::pb::master_client::MasterClient;
 use tonic::{Request, Response, Status};
 
 use super::routed;
-use super::{configs, diff, leader, member_config, members, schema, shard_ddl, sources, tasks};
+use super::{
+    binlog, configs, diff, leader, member_config, members, schema, shard_ddl, sources, tasks,
+};
 use crate::node::Node;
 
 /// The client API of one master.
@@ -125,6 +127,15 @@ impl pb::master_server::Master for MasterApi {
             } else {
                 sources::get_config(&self.node, req).await
             }
+        })
+    }
+
+    async fn handle_error(
+        &self,
+        request: Request<pb::HandleErrorRequest>,
+    ) -> Result<Response<pb::HandleErrorResponse>, Status> {
+        routed!(self, request, MasterClient, handle_error, |req| {
+            binlog::handle(&self.node, req).await
         })
     }
 

@@ -5,6 +5,7 @@
 //! on the leader, forwarded once to the leader otherwise (see
 //! [`crate::node`]); `check-diff` runs where it is received (see [`diff`]).
 
+mod binlog;
 mod configs;
 mod diff;
 mod leader;

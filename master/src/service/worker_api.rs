@@ -20,7 +20,7 @@ use dm_proto::pb;
 use dm_proto::pb::worker_control_client::WorkerControlClient;
 use tonic::{Request, Response, Status};
 
-use super::{routed, schema, shard_ddl};
+use super::{binlog, routed, schema, shard_ddl};
 use crate::error::MasterError;
 use crate::node::Node;
 use crate::state::{ClusterState, Command, Response as Applied, TaskStage};
@@ -72,6 +72,7 @@ impl pb::worker_control_server::WorkerControl for WorkerApi {
             Some(true) => {
                 shard_ddl::apply_reports(&self.node, &req.name, &req.sources).await;
                 schema::apply_reports(&self.node, &req.name, &req.sources).await;
+                binlog::apply_reports(&self.node, &req.name, &req.sources).await;
                 heartbeat(&self.node, req)
                     .map(Response::new)
                     .map_err(Status::from)
@@ -212,6 +213,7 @@ fn assignments(state: &ClusterState, worker: &str) -> Vec<pb::SourceAssignment> 
                         generation: task.created_at_ms,
                         schema_ops: schema::operations_for(state, name, source),
                         start_time: task.start_time.clone(),
+                        binlog_ops: binlog::operations_for(state, name, source),
                     })
                 })
                 .collect();

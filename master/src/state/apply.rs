@@ -170,6 +170,7 @@ impl ClusterState {
                 let emptied = task.stages.is_empty();
                 self.shard_ddl_sources_left(name, &targets);
                 self.schema_ops_sources_left(name, &targets);
+                self.binlog_ops_sources_left(name, &targets);
                 if emptied {
                     self.tasks.remove(name);
                     self.checkpoints.remove(name);
@@ -197,6 +198,16 @@ impl ClusterState {
             } => self.schema_ops_applied(task, source, *applied),
             Command::EvictLeader { name, voters } => self.evict_leader(name, voters)?,
             Command::CancelEvictLeader { name } => self.cancel_evict_leader(name.as_deref()),
+            Command::SetBinlogOps { task, ops, resume } => {
+                let ids = self.set_binlog_ops(task, ops, resume, now_ms)?;
+                return Ok(Response::BinlogOps { ids });
+            }
+            Command::RevertBinlogOp { task, source, at } => {
+                self.revert_binlog_op(task, source, at)?;
+            }
+            Command::BinlogOpsDone { task, source, ids } => {
+                self.binlog_ops_done(task, source, ids);
+            }
             Command::Noop => {}
             Command::PrepareImport { epoch_floor } => {
                 if !self.sources.is_empty() || !self.tasks.is_empty() {

@@ -3,6 +3,7 @@
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
+use super::binlog_ops::NewBinlogOp;
 use super::schema_ops::NewSchemaOp;
 use super::shard_ddl::{Arrival, DdlPosition};
 
@@ -96,6 +97,27 @@ pub enum Command {
         #[serde(default)]
         name: Option<String>,
     },
+    /// `binlog skip|replace|inject`: operations for sources of a task, each
+    /// replacing one at its position, held until their subtasks are done
+    /// with them; `resume` resumes those subtasks (paused by an error).
+    SetBinlogOps {
+        task: String,
+        ops: Vec<NewBinlogOp>,
+        #[serde(default)]
+        resume: Vec<String>,
+    },
+    /// `binlog revert`: drops the operation at `at`.
+    RevertBinlogOp {
+        task: String,
+        source: String,
+        at: dm_proto::binlog_op::BinlogAt,
+    },
+    /// A subtask reported these operations done.
+    BinlogOpsDone {
+        task: String,
+        source: String,
+        ids: Vec<u64>,
+    },
     /// Changes nothing. The leader appends one to restart replication to a
     /// follower that is reachable but behind (see `catch_up`).
     Noop,
@@ -133,6 +155,8 @@ pub enum Response {
     Bound { epoch: u64 },
     /// Applied; the `binlog-schema` operations got these ids, in order.
     SchemaOps { ids: Vec<u64> },
+    /// Applied; the `binlog` operations got these ids, in order.
+    BinlogOps { ids: Vec<u64> },
     /// Not applied: the command does not fit the state.
     Rejected(Rejection),
 }
@@ -180,4 +204,7 @@ pub enum Rejection {
     LastEligibleMaster(String),
     #[error("the cluster is not empty (sources: {sources}; tasks: {tasks}); import only into a cluster without sources and tasks, or stop them first (`stop-task`, `operate-source stop`)")]
     ClusterNotEmpty { sources: String, tasks: String },
+    /// DM's text (`ErrSyncerOperatorNotExist`).
+    #[error("error operator not exist, position: {0}")]
+    BinlogOpNotFound(String),
 }

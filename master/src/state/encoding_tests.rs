@@ -1,10 +1,12 @@
 //! Pins the JSON encoding of every command: it is written into the Raft log
 //! and read back by every later version. A change here is a format change.
 
+use dm_proto::binlog_op::BinlogAt;
 use dm_proto::config::SourceConfig;
 
 use super::{
-    Arrival, CheckpointReport, Command, DdlPosition, NewSchemaOp, Request, Response, TaskStage,
+    Arrival, BinlogOpKind, CheckpointReport, Command, DdlPosition, NewBinlogOp, NewSchemaOp,
+    Request, Response, TaskStage,
 };
 
 fn encode(command: Command) -> String {
@@ -183,6 +185,47 @@ fn every_command_has_a_pinned_encoding() {
             r#"{"command":{"CancelEvictLeader":{"name":null}},"proposed_at_ms":1700000000000}"#,
         ),
         (
+            Command::SetBinlogOps {
+                task: "t".into(),
+                ops: vec![
+                    NewBinlogOp {
+                        source: "mysql1".into(),
+                        at: BinlogAt::File {
+                            name: "mysql-bin.000001".into(),
+                            pos: 900,
+                        },
+                        kind: BinlogOpKind::Replace(vec!["ALTER TABLE db.t ADD c INT".into()]),
+                    },
+                    NewBinlogOp {
+                        source: "mysql2".into(),
+                        at: BinlogAt::Gtid("0-1-5".into()),
+                        kind: BinlogOpKind::Skip,
+                    },
+                ],
+                resume: vec!["mysql1".into()],
+            },
+            r#"{"command":{"SetBinlogOps":{"task":"t","ops":[{"source":"mysql1","at":{"File":{"name":"mysql-bin.000001","pos":900}},"kind":{"Replace":["ALTER TABLE db.t ADD c INT"]}},{"source":"mysql2","at":{"Gtid":"0-1-5"},"kind":"Skip"}],"resume":["mysql1"]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::RevertBinlogOp {
+                task: "t".into(),
+                source: "mysql1".into(),
+                at: BinlogAt::File {
+                    name: "mysql-bin.000001".into(),
+                    pos: 900,
+                },
+            },
+            r#"{"command":{"RevertBinlogOp":{"task":"t","source":"mysql1","at":{"File":{"name":"mysql-bin.000001","pos":900}}}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
+            Command::BinlogOpsDone {
+                task: "t".into(),
+                source: "mysql1".into(),
+                ids: vec![2, 3],
+            },
+            r#"{"command":{"BinlogOpsDone":{"task":"t","source":"mysql1","ids":[2,3]}},"proposed_at_ms":1700000000000}"#,
+        ),
+        (
             Command::Noop,
             r#"{"command":"Noop","proposed_at_ms":1700000000000}"#,
         ),
@@ -212,6 +255,10 @@ fn responses_have_a_pinned_encoding() {
     assert_eq!(
         serde_json::to_string(&Response::SchemaOps { ids: vec![4, 5] }).expect("encodes"),
         r#"{"SchemaOps":{"ids":[4,5]}}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Response::BinlogOps { ids: vec![6] }).expect("encodes"),
+        r#"{"BinlogOps":{"ids":[6]}}"#
     );
 }
 

@@ -12,6 +12,7 @@
 //! `tests` in this module pin the encoding of every variant.
 
 mod apply;
+mod binlog_ops;
 mod command;
 #[cfg(test)]
 mod encoding_tests;
@@ -24,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use dm_proto::config::SourceConfig;
 use serde::{Deserialize, Serialize};
 
+pub use binlog_ops::{BinlogOp, BinlogOpKind, NewBinlogOp};
 pub use command::{CheckpointReport, Command, Rejection, Request, Response, TaskStage};
 pub use schema_ops::{NewSchemaOp, SchemaOp};
 pub use shard_ddl::{lock_id, Arrival, DdlPosition, LockMember, LockOp, ShardDdlLock};
@@ -71,6 +73,13 @@ pub struct ClusterState {
     /// Masters that must not lead (`operate-leader evict`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub evicted_masters: BTreeSet<String>,
+    /// `binlog skip|replace|inject` operations not done yet: task ->
+    /// source -> operations, by position (see `binlog_ops`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub binlog_ops: BTreeMap<String, BTreeMap<String, Vec<BinlogOp>>>,
+    /// The id the next `binlog` operation gets; ids only grow.
+    #[serde(default = "binlog_ops::first_binlog_op")]
+    pub next_binlog_op: u64,
 }
 
 fn first_epoch() -> u64 {
@@ -92,6 +101,8 @@ impl Default for ClusterState {
             schema_ops: BTreeMap::new(),
             next_schema_op: schema_ops::first_schema_op(),
             evicted_masters: BTreeSet::new(),
+            binlog_ops: BTreeMap::new(),
+            next_binlog_op: binlog_ops::first_binlog_op(),
         }
     }
 }

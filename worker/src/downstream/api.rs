@@ -158,4 +158,24 @@ pub trait Downstream: Send + Sync + fmt::Debug {
         state: &'a StoredSchema,
         keep: usize,
     ) -> Call<'a, Commit>;
+
+    /// How many statements of the `binlog replace` / `inject` operation
+    /// `op_id` ran downstream (0: none, or no mark).
+    fn binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        op_id: u64,
+    ) -> Call<'a, u32>;
+
+    /// Marks `statements` statements of operation `op_id` run, in a
+    /// transaction fenced by `epoch`.
+    fn save_binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        op_id: u64,
+        statements: u32,
+    ) -> Call<'a, Commit>;
 }

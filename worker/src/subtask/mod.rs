@@ -28,6 +28,7 @@ use crate::assignments::{self, Assignments, Change};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
 use crate::schema::SchemaOp;
+use crate::sync::binlog_ops::BinlogOp;
 use crate::sync::progress::Progress;
 use backoff::{AutoResume, Policy, Seen, Verdict};
 use stage::{Decision, Expected, UnitState};
@@ -50,6 +51,9 @@ struct Subtask {
     /// The `binlog-schema` operations the leader holds for this subtask;
     /// a sync takes them when it starts.
     schema_ops: watch::Sender<Vec<SchemaOp>>,
+    /// The `binlog` operations the leader holds for this subtask; its sync
+    /// sees the latest.
+    binlog_ops: watch::Sender<Vec<BinlogOp>>,
 }
 
 impl Subtask {
@@ -161,12 +165,19 @@ impl Supervisor {
                     shared: Arc::new(Mutex::new(UnitShared::new())),
                     shard_ops: watch::channel(None).0,
                     schema_ops: watch::channel(Vec::new()).0,
+                    binlog_ops: watch::channel(Vec::new()).0,
                 });
                 entry.expected = expected;
                 entry.resume_seq = sub.resume_seq;
                 entry.shard_ops.send_if_modified(|op| {
                     let changed = *op != sub.shard_ddl;
                     op.clone_from(&sub.shard_ddl);
+                    changed
+                });
+                let binlog_ops = BinlogOp::from_assignment(&sub.binlog_ops);
+                entry.binlog_ops.send_if_modified(|ops| {
+                    let changed = *ops != binlog_ops;
+                    *ops = binlog_ops;
                     changed
                 });
                 let schema_ops = SchemaOp::from_assignment(&sub.schema_ops);
@@ -314,6 +325,7 @@ impl Supervisor {
                         unit::FromLeader {
                             shard_ops: subtask.shard_ops.subscribe(),
                             schema_ops: subtask.schema_ops.subscribe(),
+                            binlog_ops: subtask.binlog_ops.subscribe(),
                         },
                         self.databases.clone(),
                     )));
@@ -357,6 +369,10 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         }
         _ => None,
     };
+    let error_at = match &s.state {
+        UnitState::Failed { .. } => sync.as_ref().and_then(|p| p.error_at.clone()),
+        _ => None,
+    };
     let result = match &s.state {
         UnitState::Failed {
             error, transient, ..
@@ -367,7 +383,10 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
                 err_class: format!("{:?}", unit).to_lowercase(),
                 err_scope: "internal".into(),
                 err_level: "high".into(),
-                message: error.clone(),
+                message: match &error_at {
+                    Some(at) => format!("{error}; {}", at.describe()),
+                    None => error.clone(),
+                },
                 raw_cause: String::new(),
                 workaround: workaround(s, *transient, now),
             }],
@@ -395,6 +414,21 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
         progress,
         generation: s.spec.generation,
         schema_ops_applied: sync.as_ref().map_or(0, |p| p.schema_ops_applied),
+        error_start: error_at.as_ref().map(|at| checkpoint(&at.start)),
+        error_end: error_at.as_ref().map(|at| checkpoint(&at.end)),
+        error_on_statement: error_at.as_ref().is_some_and(|at| at.statement),
+        binlog_ops_done: sync
+            .as_ref()
+            .map(|p| p.binlog_ops_done.iter().copied().collect())
+            .unwrap_or_default(),
+    }
+}
+
+fn checkpoint(p: &crate::position::Position) -> pb::Checkpoint {
+    pb::Checkpoint {
+        binlog_name: p.binlog_name.clone(),
+        binlog_pos: p.binlog_pos,
+        binlog_gtid: p.binlog_gtid.clone(),
     }
 }
 

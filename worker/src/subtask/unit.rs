@@ -46,6 +46,8 @@ pub struct FromLeader {
     pub shard_ops: sync::shard::Ops,
     /// The `binlog-schema` operations held for it.
     pub schema_ops: tokio::sync::watch::Receiver<Vec<SchemaOp>>,
+    /// The `binlog` operations held for it.
+    pub binlog_ops: sync::binlog_ops::Ops,
 }
 
 /// How a unit run ended.
@@ -324,6 +326,7 @@ async fn sync_job(
         // paused subtask resumes).
         schema_ops: leader.schema_ops.borrow().clone(),
         shard_ops: leader.shard_ops,
+        binlog_ops: leader.binlog_ops,
     })
 }
 

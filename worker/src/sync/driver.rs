@@ -10,7 +10,8 @@
 //!   Rows    -> schemas.decode -> rows::admit -> transaction.add
 //!                                                   (schemas, rows, transaction)
 //!   Commit  -> transaction.commit -> lanes          (transaction, dispatch)
-//!   Query   -> schemas.follow -> statement::apply; maybe re-read
+//!   Query   -> a binlog operation at its start? (binlog_ops)
+//!           -> schemas.follow -> statement::apply; maybe re-read
 //!                                                   (schemas, statement, window)
 //!   Heartbeat -> progress.heartbeat
 //! ```
@@ -19,10 +20,13 @@ use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
+use super::binlog_ops::{self, Starts};
+use super::operated::{passed_ops, statement, with_op, Statement};
 use super::progress::Progress;
 use super::rows::RowEvent;
 use super::start::{start, Started};
-use super::statement::{self, Running};
+use super::statement::Running;
+use super::status::ErrorAt;
 use super::targets::Targets;
 use super::transaction::Transaction;
 use super::window::Step;
@@ -51,6 +55,7 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
     let mut txn = Transaction::default();
     let mut ops = job.shard_ops.clone();
     shard::passed(&ops, &progress);
+    let mut starts = Starts::new(&from);
     let replaying = |end: &super::Position| {
         replay_until
             .as_ref()
@@ -69,6 +74,11 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
             return Err(Err(SyncError::Closed));
         };
         progress.read(&located.end, located.timestamp);
+        let start = starts.read(&located.end);
+        if let Event::Gtid(gtid) = &located.event {
+            starts.gtid.clone_from(gtid);
+        }
+        passed_ops(&job, &progress, &start, &starts.gtid);
         if window
             .reread(&job, &progress, &mut targets, &mut schemas, &located)
             .await?
@@ -92,9 +102,17 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                     // Held: its table reached a shard DDL; re-read later.
                     continue;
                 }
+                let row_error = |e: SyncError| {
+                    progress.error_at(ErrorAt {
+                        start: start.clone(),
+                        end: end.clone(),
+                        statement: false,
+                    });
+                    stop(e)
+                };
                 let columns = schemas
                     .decode(&job, &schema, &table, &columns, &mut rows)
-                    .map_err(stop)?;
+                    .map_err(row_error)?;
                 let safe = job.always_safe || replaying(&end);
                 let event = RowEvent {
                     schema: &schema,
@@ -104,24 +122,51 @@ pub async fn drive(job: Arc<SyncJob>, progress: Progress) -> Result<SyncOutcome,
                     safe,
                     end: &end,
                 };
-                let changes = rows::admit(&job, &mut targets, event).await.map_err(stop)?;
+                let changes = rows::admit(&job, &mut targets, event)
+                    .await
+                    .map_err(row_error)?;
                 txn.add(&mut lanes, changes).await?;
             }
             Event::Commit => {
                 txn.commit(&mut lanes, &end, timestamp).await?;
             }
             Event::Query { schema, sql } => {
-                // The definitions move on first: a statement the tracker
-                // cannot follow pauses before anything runs downstream.
-                schemas.follow(&job, &schema, &sql, &end).await?;
-                let running = Running {
+                let op = {
+                    let held = job.binlog_ops.borrow();
+                    binlog_ops::matching(&held, &progress.binlog_ops_done(), &start, &starts.gtid)
+                        .cloned()
+                };
+                let replay = replaying(&end);
+                let event = Statement {
+                    schema: &schema,
+                    sql: &sql,
+                    end: &end,
+                    timestamp,
+                    replay,
+                };
+                let mut running = Running {
                     lanes: &mut lanes,
                     ops: &mut ops,
                     progress: &progress,
                     window: &mut window.group,
                 };
-                let replay = replaying(&end);
-                statement::apply(&job, running, &schema, &sql, &end, timestamp, replay).await?;
+                let applied = match op {
+                    None => statement(&job, &mut schemas, &mut running, &event).await,
+                    Some(op) => {
+                        tracing::info!(task = %job.task, source = %job.source, op = %op.describe(), %sql, "binlog operation meets its event");
+                        with_op(&job, &mut schemas, &mut running, &event, op.id, &op.kind)
+                            .await
+                            .map(|()| progress.binlog_op_done(op.id))
+                    }
+                };
+                if let Err(Err(_)) = &applied {
+                    progress.error_at(ErrorAt {
+                        start: start.clone(),
+                        end: end.clone(),
+                        statement: true,
+                    });
+                }
+                applied?;
                 targets.clear();
                 if let Some(first) = window.reread_from(&job, &end) {
                     drop(reader);

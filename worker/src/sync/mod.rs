@@ -48,17 +48,20 @@
 //!   conflicts and transactions too big to hold;
 //! - [`dispatch`]: the lanes' channels, boundaries and barriers;
 //! - [`statement`]: DDL ([`ddl`]) and, in a sharded merge, the shard-DDL
-//!   protocol ([`shard`]);
+//!   protocol ([`shard`]); [`operated`]: a statement with the `binlog
+//!   skip|replace|inject` operation held for it ([`binlog_ops`]);
 //! - [`window`]: a sharding group's held rows and their re-read
 //!   ([`shard_group`], [`resync`]);
 //! - [`progress`]: the progress every part reports, owned in one place
 //!   ([`status`] is its pure state).
 
+pub mod binlog_ops;
 pub mod ddl;
 mod dispatch;
 mod driver;
 mod error;
 pub mod lane;
+mod operated;
 pub mod progress;
 pub mod resume;
 pub mod resync;
@@ -116,6 +119,9 @@ pub struct SyncJob {
     /// `binlog-schema` operations held for this subtask when it started,
     /// ascending id (see `crate::schema::SchemaOp`).
     pub schema_ops: Vec<crate::schema::SchemaOp>,
+    /// `binlog skip|replace|inject` operations held for this subtask, as
+    /// the leader last sent them (see [`binlog_ops`]).
+    pub binlog_ops: binlog_ops::Ops,
 }
 
 /// How a sync run ended (it never ends on its own otherwise).

@@ -32,8 +32,26 @@ impl Progress {
     pub fn restart(&self, lanes: Vec<Position>) {
         let mut p = lock(&self.0);
         let applied = p.schema_ops_applied;
+        let done = std::mem::take(&mut p.binlog_ops_done);
         *p = SyncProgress::new(Instant::now(), lanes);
         p.schema_ops_applied = applied;
+        p.binlog_ops_done = done;
+    }
+
+    /// The `binlog` operation `id` is done: applied with the checkpoint
+    /// that passed its event, or passed without meeting one.
+    pub fn binlog_op_done(&self, id: u64) {
+        lock(&self.0).binlog_ops_done.insert(id);
+    }
+
+    /// The `binlog` operations done so far.
+    pub fn binlog_ops_done(&self) -> std::collections::BTreeSet<u64> {
+        lock(&self.0).binlog_ops_done.clone()
+    }
+
+    /// The run stops on an error about the event at `at`.
+    pub fn error_at(&self, at: super::status::ErrorAt) {
+        lock(&self.0).error_at = Some(at);
     }
 
     /// The `binlog-schema` operations up to `id` are applied and persisted

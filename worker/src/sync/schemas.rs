@@ -48,7 +48,10 @@ use crate::position::Position;
 use crate::schema::{Applied, SchemaTracker, Subject, TableDef};
 use crate::upstream::{Column, ColumnType, RowChange, Value};
 
-/// States a DDL keeps stored: its own and the one before it.
+/// States a DDL keeps stored: its own and the one before it, and any
+/// others stored at its event (several statements of one `binlog
+/// replace`, or a statement followed again after a pause), so a run that
+/// replays the event starts from the state before it.
 const KEEP_STATES: usize = 2;
 
 /// The tracked definitions of one run.
@@ -167,6 +170,22 @@ impl Schemas {
         }
     }
 
+    /// Stores the state a statement ending at `end` left, keeping the
+    /// states stored at or after `end` and the one before (see
+    /// [`KEEP_STATES`]).
+    async fn store_at_event(&self, job: &SyncJob, end: &Position) -> Result<(), Stop> {
+        let stored = job
+            .downstream
+            .schema_states(&job.meta, &job.source)
+            .await
+            .map_err(stop)?;
+        let at_event = stored
+            .iter()
+            .filter(|s| !s.position.binlog_cmp(end).is_lt())
+            .count();
+        self.store(job, end, KEEP_STATES + at_event).await
+    }
+
     /// Stores the state at `at`, keeping the `keep` latest.
     async fn store(&self, job: &SyncJob, at: &Position, keep: usize) -> Result<(), Stop> {
         let state = StoredSchema {
@@ -206,7 +225,7 @@ impl Schemas {
             Ok(Applied::Unchanged) => Ok(()),
             Ok(Applied::Changed(_)) => {
                 self.decoded.clear();
-                self.store(job, end, KEEP_STATES).await
+                self.store_at_event(job, end).await
             }
             Err(e) => match e.subject() {
                 // The binlog names its columns: rows of the table decode
@@ -217,7 +236,7 @@ impl Schemas {
                         "the schema tracker stops following `{s}`.`{t}`; its row events are decoded by the column names they carry");
                     self.tracker.forget(s, t);
                     self.decoded.clear();
-                    self.store(job, end, KEEP_STATES).await
+                    self.store_at_event(job, end).await
                 }
                 _ => Err(stop(SyncError::Schema(format!(
                     "{e}; set the table's definition after this statement with `binlog-schema update` (or skip the statement), then resume-task"

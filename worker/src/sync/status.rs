@@ -11,6 +11,32 @@ use crate::downstream::Position;
 /// Window of the "recent" rate.
 const RECENT: Duration = Duration::from_secs(10);
 
+/// Where the event a run stopped on starts and ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAt {
+    pub start: Position,
+    pub end: Position,
+    /// A statement (a DDL), not a row change.
+    pub statement: bool,
+}
+
+impl ErrorAt {
+    /// DM's text for it, as `query-status` shows it after the error.
+    pub fn describe(&self) -> String {
+        let loc = |p: &Position| {
+            format!(
+                "position: ({}, {}), gtid-set: {}",
+                p.binlog_name, p.binlog_pos, p.binlog_gtid
+            )
+        };
+        format!(
+            "startLocation: [{}], endLocation: [{}]",
+            loc(&self.start),
+            loc(&self.end)
+        )
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncProgress {
     started: Instant,
@@ -35,6 +61,11 @@ pub struct SyncProgress {
     pub warnings: Vec<String>,
     /// The highest `binlog-schema` operation id applied (and persisted).
     pub schema_ops_applied: u64,
+    /// The `binlog` operations done (applied, or passed): kept across
+    /// restarts of the subtask in this process.
+    pub binlog_ops_done: std::collections::BTreeSet<u64>,
+    /// The event this run stopped on by an error, if it stopped on one.
+    pub error_at: Option<ErrorAt>,
     samples: VecDeque<(Instant, u64)>,
 }
 
@@ -54,6 +85,8 @@ impl SyncProgress {
             shard_group: None,
             warnings: Vec::new(),
             schema_ops_applied: 0,
+            binlog_ops_done: std::collections::BTreeSet::new(),
+            error_at: None,
             samples: VecDeque::new(),
         }
     }

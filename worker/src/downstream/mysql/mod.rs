@@ -31,6 +31,7 @@
 //! the sync size their statements by that, and several statements share a
 //! packet only while they stay under it.
 
+mod binlog_ops;
 mod copy_chunks;
 mod port;
 mod schema_states;
@@ -130,13 +131,14 @@ impl MetaTables {
 }
 
 /// The suffixes of a task's meta tables.
-const META_SUFFIXES: [&str; 6] = [
+const META_SUFFIXES: [&str; 7] = [
     "fence",
     "checkpoint",
     "copy_chunk",
     "shard_ddl",
     "shard_group",
     "schema",
+    "binlog_op",
 ];
 
 impl MySqlDownstream {
@@ -212,6 +214,7 @@ impl MySqlDownstream {
         let shard = meta.table("shard_ddl")?;
         let group = meta.table("shard_group")?;
         let schemas = meta.table("schema")?;
+        let binlog_ops = meta.table("binlog_op")?;
         let options = meta_table_options();
         let mut conn = self.conn().await?;
         conn.query_drop(format!(
@@ -250,6 +253,10 @@ impl MySqlDownstream {
             ("creating the shard DDL table", shard_intents::ddl(&shard)),
             ("creating the shard group table", shard_groups::ddl(&group)),
             ("creating the schema table", schema_states::ddl(&schemas)),
+            (
+                "creating the binlog operation table",
+                binlog_ops::ddl(&binlog_ops),
+            ),
         ] {
             conn.query_drop(ddl).await.map_err(self.error(what))?;
         }

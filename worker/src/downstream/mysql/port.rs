@@ -178,4 +178,26 @@ impl Downstream for MySqlDownstream {
             self, meta, source, epoch, state, keep,
         ))
     }
+
+    fn binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        op_id: u64,
+    ) -> Call<'a, u32> {
+        Box::pin(MySqlDownstream::binlog_op_done(self, meta, source, op_id))
+    }
+
+    fn save_binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        op_id: u64,
+        statements: u32,
+    ) -> Call<'a, Commit> {
+        Box::pin(MySqlDownstream::save_binlog_op_done(
+            self, meta, source, epoch, op_id, statements,
+        ))
+    }
 }

@@ -327,6 +327,46 @@ async fn cases(d: &dyn Downstream, schema: &str, meta: &MetaTables) -> Result<()
         ok("group", d.shard_group(meta, "s1").await)?,
         None,
     )?;
+    // `binlog replace` / `inject` marks: none, then per operation, fenced.
+    expect(
+        "no binlog operation mark",
+        ok("binlog op", d.binlog_op_done(meta, "s1", 7).await)?,
+        0,
+    )?;
+    expect(
+        "mark one statement",
+        ok(
+            "binlog op",
+            d.save_binlog_op_done(meta, "s1", 6, 7, 1).await,
+        )?,
+        Commit::Committed,
+    )?;
+    expect(
+        "mark two",
+        ok(
+            "binlog op",
+            d.save_binlog_op_done(meta, "s1", 6, 7, 2).await,
+        )?,
+        Commit::Committed,
+    )?;
+    expect(
+        "a mark of an older epoch",
+        ok(
+            "binlog op",
+            d.save_binlog_op_done(meta, "s1", 5, 7, 3).await,
+        )?,
+        Commit::Fenced { by_epoch: 6 },
+    )?;
+    expect(
+        "the mark",
+        ok("binlog op", d.binlog_op_done(meta, "s1", 7).await)?,
+        2,
+    )?;
+    expect(
+        "another operation",
+        ok("binlog op", d.binlog_op_done(meta, "s1", 8).await)?,
+        0,
+    )?;
     super::downstream_copy::cases(d, schema, meta).await
 }
 

@@ -43,6 +43,8 @@ struct Db {
     /// The schema tracker's stored states per source, oldest first.
     schema_states: BTreeMap<SourceKey, Vec<StoredSchema>>,
     next_schema_seq: u64,
+    /// Statements run per `binlog` operation: (source key, op id).
+    binlog_ops: BTreeMap<(SourceKey, u64), u32>,
     /// The full copy's plan per source, with the chunks' done-marks.
     plans: BTreeMap<SourceKey, Vec<StoredChunk>>,
     /// The epochs whose copy chunks committed, per source.
@@ -466,6 +468,7 @@ impl Downstream for MemDownstream {
             intents,
             groups,
             schema_states,
+            binlog_ops,
             ..
         } = &mut *db;
         fences.retain(|k, _| engine.schemas.contains(&k.0));
@@ -473,6 +476,7 @@ impl Downstream for MemDownstream {
         intents.retain(|k, _| engine.schemas.contains(&k.0));
         groups.retain(|k, _| engine.schemas.contains(&k.0));
         schema_states.retain(|k, _| engine.schemas.contains(&k.0));
+        binlog_ops.retain(|k, _| engine.schemas.contains(&k.0 .0));
         Self::forget_dropped_plans(&mut db);
         ready(result)
     }
@@ -636,6 +640,34 @@ impl Downstream for MemDownstream {
             });
             let old = states.len().saturating_sub(keep.max(1));
             states.drain(..old);
+        }))
+    }
+
+    fn binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        op_id: u64,
+    ) -> Call<'a, u32> {
+        let done = self
+            .lock()
+            .binlog_ops
+            .get(&(source_key(meta, source), op_id))
+            .copied()
+            .unwrap_or(0);
+        ready(Ok(done))
+    }
+
+    fn save_binlog_op_done<'a>(
+        &'a self,
+        meta: &'a MetaTables,
+        source: &'a str,
+        epoch: u64,
+        op_id: u64,
+        statements: u32,
+    ) -> Call<'a, Commit> {
+        ready(self.fenced_write(meta, source, epoch, |db, key| {
+            db.binlog_ops.insert((key.clone(), op_id), statements);
         }))
     }
 }
