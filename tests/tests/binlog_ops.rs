@@ -75,20 +75,17 @@ async fn column_type(c: &OneSource, column: &str) -> String {
     t.unwrap_or_default()
 }
 
-/// A subtask paused on `ALTER TABLE app.t ADD COLUMN c INT`: the
-/// downstream already has `c` as VARCHAR(10). Returns the cluster and the
-/// paused event's start.
-async fn paused_on_add_column() -> (OneSource, String) {
-    let c = OneSource::start(
-        2,
-        &[
-            "CREATE DATABASE app",
-            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
-            "INSERT INTO app.t VALUES (1, 'one')",
-        ],
-    )
-    .await
-    .expect("cluster");
+/// `app.t` (one row, and `extra` tables) copied by task `ops` on
+/// `workers` workers, syncing, with a column `c` added downstream only: the
+/// upstream's `ADD COLUMN c` will be rejected there.
+async fn syncing_with_column_c_downstream(workers: usize, extra: &[&str]) -> OneSource {
+    let mut sql = vec![
+        "CREATE DATABASE app",
+        "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+    ];
+    sql.extend_from_slice(extra);
+    sql.push("INSERT INTO app.t VALUES (1, 'one')");
+    let c = OneSource::start(workers, &sql).await.expect("cluster");
     c.start_task("ops", TASK).await.expect("started");
     wait_syncing(&c.addrs, "ops", DEADLINE)
         .await
@@ -102,6 +99,14 @@ async fn paused_on_add_column() -> (OneSource, String) {
     )
     .await
     .expect("downstream column");
+    c
+}
+
+/// A subtask paused on `ALTER TABLE app.t ADD COLUMN c INT`: the
+/// downstream already has `c` as VARCHAR(10). Returns the cluster and the
+/// paused event's start.
+async fn paused_on_add_column() -> (OneSource, String) {
+    let c = syncing_with_column_c_downstream(2, &[]).await;
 
     // Nothing to act on yet: DM's answer.
     let answer = ctl(&c, &["binlog", "skip", "ops"]).await;
@@ -495,30 +500,9 @@ async fn inject_revert_list_ahead_of_the_stream_and_handle_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replacement_interrupted_by_an_error_does_not_run_its_done_statements_again() {
-    let c = OneSource::start(
-        1,
-        &[
-            "CREATE DATABASE app",
-            "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
-            "CREATE TABLE app.x (id INT PRIMARY KEY, a INT)",
-            "INSERT INTO app.t VALUES (1, 'one')",
-        ],
-    )
-    .await
-    .expect("cluster");
-    c.start_task("ops", TASK).await.expect("started");
-    wait_syncing(&c.addrs, "ops", DEADLINE)
-        .await
-        .expect("sync unit");
-    c.wait_same_unpaused("ops", "SELECT id, v FROM app.t", DEADLINE)
-        .await
-        .expect("copied");
-    run_sql(
-        &c.downstream,
-        &["ALTER TABLE app.t ADD COLUMN c VARCHAR(10)"],
-    )
-    .await
-    .expect("downstream column");
+    let c =
+        syncing_with_column_c_downstream(1, &["CREATE TABLE app.x (id INT PRIMARY KEY, a INT)"])
+            .await;
     run_sql(
         &c.upstream,
         &[

@@ -200,31 +200,9 @@ impl ClusterState {
 mod tests {
     use super::*;
     use crate::state::{Command, Response};
-    use dm_proto::config::SourceConfig;
 
     fn state() -> ClusterState {
-        let mut state = ClusterState::default();
-        for source in ["s1", "s2"] {
-            let text = format!("source-id: {source}\nfrom:\n  host: 127.0.0.1\n  user: root\n");
-            let config = SourceConfig::parse("s.yaml", &text).expect("valid source");
-            state.apply(
-                &Command::CreateSource {
-                    config: Box::new(config),
-                },
-                1,
-            );
-        }
-        state.apply(
-            &Command::StartTask {
-                name: "t".into(),
-                config_yaml: "name: t".into(),
-                sources: vec!["s1".into(), "s2".into()],
-                stage: TaskStage::Running,
-                start_time: String::new(),
-            },
-            2,
-        );
-        state
+        crate::state::test_support::task_on_two_sources(TaskStage::Running)
     }
 
     fn at(pos: u32) -> BinlogAt {

@@ -19,6 +19,8 @@ mod encoding_tests;
 mod eviction;
 mod schema_ops;
 mod shard_ddl;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
