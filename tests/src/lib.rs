@@ -15,6 +15,7 @@
 //! - [`cluster`]: real dm-master processes and dmctl.
 //! - [`check_answer`]: the pre-check's results in dmctl's answers.
 //! - [`process`]: a guard that stops a spawned child on drop ([`ChildGuard`]).
+//! - [`certs`]: CA and certificates for TLS tests, made by `scripts/make-certs.sh`.
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
 //! - [`wait`]: poll a condition until a deadline.
@@ -31,6 +32,7 @@ pub mod bench_txn;
 pub mod bench_worker;
 pub mod big_table;
 pub mod binaries;
+pub mod certs;
 pub mod check_answer;
 pub mod cluster;
 pub mod ddl_steps;
