@@ -200,15 +200,23 @@ pub enum Command {
     /// hand (`shard-ddl-lock unlock LOCK_ID`).
     ShardDdlLock(crate::shard_lock::ShardDdlLockArgs),
     /// Encrypt a password as DM does (base64 of IV, '@', AES-256-CFB under
-    /// DM's key): any file's password may be written so.
+    /// DM's key, or the masters' `--secret-key-path` key): any file's
+    /// password may be written so.
     Encrypt {
         /// The plaintext.
         text: String,
+        /// The key file the masters were given (`secret-key-path`); default:
+        /// DM's built-in key.
+        #[arg(long)]
+        secret_key_path: Option<std::path::PathBuf>,
     },
     /// Decrypt a password `encrypt` (or DM's dmctl) wrote.
     Decrypt {
         /// The encrypted text.
         text: String,
+        /// The key file it was encrypted with (see `encrypt`).
+        #[arg(long)]
+        secret_key_path: Option<std::path::PathBuf>,
     },
     /// What to do with the binlog event a subtask is paused on (or the one
     /// at `-b`): skip it, replace it, run statements before it; revert an

@@ -397,19 +397,27 @@ async fn execute(
         }
         Command::Config(c) => crate::config_io::run(c, masters).await?,
         Command::ShardDdlLock(args) => crate::shard_lock::run(args, sources, masters).await?,
-        Command::Encrypt { text } => Outcome {
-            output: dm_proto::secret::SecretKey::dm_default().encrypt(&text),
-            ok: true,
+        Command::Encrypt {
+            text,
+            secret_key_path,
+        } => match secret_key(secret_key_path.as_deref()) {
+            Ok(key) => Outcome {
+                output: key.encrypt(&text),
+                ok: true,
+            },
+            Err(e) => failure(&e.to_string()),
         },
-        Command::Decrypt { text } => {
-            match dm_proto::secret::SecretKey::dm_default().decrypt(&text) {
-                Ok(plain) => Outcome {
-                    output: plain,
-                    ok: true,
-                },
-                Err(e) => failure(&format!("can not decrypt password {text}: {e}")),
-            }
-        }
+        Command::Decrypt {
+            text,
+            secret_key_path,
+        } => match secret_key(secret_key_path.as_deref()).map(|key| key.decrypt(&text)) {
+            Ok(Ok(plain)) => Outcome {
+                output: plain,
+                ok: true,
+            },
+            Ok(Err(e)) => failure(&format!("can not decrypt password {text}: {e}")),
+            Err(e) => failure(&e.to_string()),
+        },
         Command::Binlog(cmd) => {
             let (verb, args) = match cmd.op {
                 BinlogOp::Skip { args } => (binlog::Verb::Skip, args),
@@ -538,4 +546,14 @@ async fn operate_source(
     };
     let resp = rpc!(masters, operate_source, req)?;
     Ok(answer(&resp, resp.result))
+}
+
+/// The key of `encrypt` / `decrypt`: the file's, or DM's built-in one.
+fn secret_key(
+    path: Option<&std::path::Path>,
+) -> Result<dm_proto::secret::SecretKey, dm_proto::secret::KeyFileError> {
+    match path {
+        Some(path) => dm_proto::secret::load_key_file(path),
+        None => Ok(dm_proto::secret::SecretKey::dm_default()),
+    }
 }

@@ -11,6 +11,17 @@
 //! Every file that takes a password reads it by DM's rule: the decrypted
 //! text when it decrypts under the key, else the text as written
 //! ([`decrypt_or_plaintext`]), so plaintext passwords keep working too.
+//!
+//! One key serves a whole cluster: a master given `secret-key-path` loads it
+//! at start ([`load_key_file`], refusing to start on a bad file) and makes it
+//! the process's key ([`install_process_key`]); it encrypts the passwords it
+//! keeps with it and hands it to each worker that registers (as DM's
+//! masters do), so the workers decrypt what the masters send. Every master
+//! of a cluster must be given the same file. Without one, the process key
+//! is DM 2.x's built-in key, so DM 2.x files work unchanged.
+
+use std::path::Path;
+use std::sync::RwLock;
 
 use aes::cipher::{AsyncStreamCipher, KeyIvInit};
 use base64::engine::general_purpose::STANDARD;
@@ -50,7 +61,76 @@ pub enum SecretError {
     BadKey(String),
 }
 
+/// Why a `secret-key-path` file gives no key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("secret-key-path {path}: cannot read it: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("secret-key-path {path}: {source}")]
+    Content {
+        path: String,
+        #[source]
+        source: SecretError,
+    },
+}
+
+/// The key in a `secret-key-path` file: 64 hexadecimal digits, surrounding
+/// whitespace ignored (DM's format).
+pub fn load_key_file(path: &Path) -> Result<SecretKey, KeyFileError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    SecretKey::from_hex(&text).map_err(|source| KeyFileError::Content {
+        path: shown,
+        source,
+    })
+}
+
+/// The key this process encrypts and decrypts passwords with, when it was
+/// given one; `None` means DM's built-in key.
+static PROCESS_KEY: RwLock<Option<SecretKey>> = RwLock::new(None);
+
+/// Makes `key` the process's key (a master's `secret-key-path`, or the key a
+/// worker received when it registered).
+pub fn install_process_key(key: SecretKey) {
+    let mut slot = PROCESS_KEY.write().unwrap_or_else(|e| e.into_inner());
+    *slot = Some(key);
+}
+
+/// The process's key when one was installed, else `None` (DM's built-in key
+/// is in use).
+pub fn installed_process_key() -> Option<SecretKey> {
+    PROCESS_KEY
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// The key passwords are encrypted and decrypted with in this process.
+pub fn process_key() -> SecretKey {
+    installed_process_key().unwrap_or_else(SecretKey::dm_default)
+}
+
 impl SecretKey {
+    /// The key's 32 bytes (to hand to a worker).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretError> {
+        let array: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| SecretError::BadKey(format!("{} bytes", bytes.len())))?;
+        Ok(Self(array))
+    }
+
     /// DM 2.x's built-in key.
     pub fn dm_default() -> Self {
         Self::from_hex(DM_KEY_HEX).unwrap_or(Self([0; 32]))
@@ -118,9 +198,9 @@ impl SecretKey {
     }
 }
 
-/// [`SecretKey::decrypt_or_plaintext`] under DM's built-in key.
+/// [`SecretKey::decrypt_or_plaintext`] under the process's key.
 pub fn decrypt_or_plaintext(text: &str) -> String {
-    SecretKey::dm_default().decrypt_or_plaintext(text)
+    process_key().decrypt_or_plaintext(text)
 }
 
 #[cfg(test)]
@@ -146,7 +226,7 @@ mod tests {
         for (plain, encrypted) in VECTORS {
             assert_eq!(key.decrypt(encrypted).as_deref(), Ok(plain));
             assert_eq!(key.encrypt_with_iv(plain, IV), encrypted);
-            assert_eq!(decrypt_or_plaintext(encrypted), plain);
+            assert_eq!(key.decrypt_or_plaintext(encrypted), plain);
         }
     }
 
@@ -164,7 +244,7 @@ mod tests {
     #[test]
     fn plaintext_passwords_stay_as_written() {
         for plain in ["", "123456", "pass@word", "AAAA", "c2VjcmV0"] {
-            assert_eq!(decrypt_or_plaintext(plain), plain);
+            assert_eq!(SecretKey::dm_default().decrypt_or_plaintext(plain), plain);
         }
     }
 
@@ -178,11 +258,38 @@ mod tests {
             SecretKey::dm_default().decrypt(&encrypted).as_deref(),
             Ok("pw")
         );
+        assert_eq!(SecretKey::from_bytes(key.bytes()).as_ref(), Ok(&key));
+        assert!(SecretKey::from_bytes(&[0; 31]).is_err());
         for bad in ["abc", &custom[..63], &format!("{}zz", &custom[..62])] {
             assert!(matches!(
                 SecretKey::from_hex(bad),
                 Err(SecretError::BadKey(_))
             ));
         }
+    }
+
+    #[test]
+    fn a_key_file_is_read_and_a_bad_one_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("key.txt");
+        let custom = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        std::fs::write(&good, format!("{custom}\n")).expect("write");
+        assert_eq!(
+            load_key_file(&good).expect("key"),
+            SecretKey::from_hex(custom).expect("key")
+        );
+        let short = dir.path().join("short.txt");
+        std::fs::write(&short, "abcd").expect("write");
+        let err = load_key_file(&short).expect_err("short").to_string();
+        assert!(
+            err.contains("short.txt") && err.contains("64 hexadecimal"),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.txt");
+        let err = load_key_file(&missing).expect_err("missing").to_string();
+        assert!(
+            err.contains("missing.txt") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 }

@@ -19,6 +19,7 @@
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
 //! - [`port`]: pick free TCP ports on 127.0.0.1.
 //! - [`wait`]: poll a condition until a deadline.
+//! - [`secrets`]: plaintext passwords searched for in files; dmctl encrypt / decrypt.
 //! - [`tutorial`]: the DM tutorial's steps, shared by `seed-tutorial` and the tests.
 //! - [`types_table`], [`ddl_steps`]: the type-coverage table and a table altered step by
 //!   step, shared by the tests that replicate them with and without column names.
@@ -42,6 +43,7 @@ pub mod mariadb;
 pub mod port;
 pub mod process;
 pub mod scenario;
+pub mod secrets;
 mod sys;
 pub mod tutorial;
 pub mod types_table;

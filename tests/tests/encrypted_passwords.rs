@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use dm_tests::cluster::{create_source_from, dmctl, wait_bound, Workers};
 use dm_tests::scenario::{masters, query_rows, upstream_and_downstream};
+use dm_tests::secrets::{assert_in_no_file, assert_not_in_dm_meta, files_under};
 use dm_tests::tutorial::run_sql;
 use dm_tests::{wait_until, Check};
 
@@ -20,14 +21,9 @@ const DEADLINE: Duration = Duration::from_secs(60);
 const DM_ENCRYPTED_123456: &str = "AAECAwQFBgcICQoLDA0OD0AQo3le16c=";
 
 async fn dmctl_text(args: &[&str]) -> String {
-    let binary = dm_tests::binaries::workspace_binary("dmctl").expect("dmctl built");
-    let output = tokio::process::Command::new(binary)
-        .args(args)
-        .output()
-        .await
-        .expect("dmctl runs");
-    assert!(output.status.success(), "dmctl {args:?}: {output:?}");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    let (text, ok) = dm_tests::secrets::dmctl_text(args).await;
+    assert!(ok, "dmctl {args:?}: {text}");
+    text
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -121,50 +117,13 @@ async fn dms_encrypted_passwords_log_in_to_the_upstream_and_the_downstream() {
     .expect("rows arrive");
 
     // Nowhere in plaintext.
-    let mut files = Vec::new();
-    collect_files(masters.dir(), &mut files);
+    let mut files = files_under(masters.dir());
     let workers_dir = workers.log_path(0);
-    collect_files(workers_dir.parent().expect("the workers' dir"), &mut files);
+    files.extend(files_under(workers_dir.parent().expect("the workers' dir")));
     assert!(files.len() > 5, "{files:?}");
-    for secret in [UPSTREAM_PLAIN, DOWNSTREAM_PLAIN] {
-        for file in &files {
-            let bytes = std::fs::read(file).unwrap_or_default();
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret} in plaintext in {}",
-                file.display()
-            );
-        }
-    }
-    let tables = query_rows(
-        &downstream,
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dm_meta'",
-    )
-    .await;
-    assert!(!tables.is_empty());
-    for table in tables {
-        let name = match &table[0] {
-            mysql_async::Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-            other => panic!("table name {other:?}"),
-        };
-        let rows = query_rows(&downstream, &format!("SELECT * FROM dm_meta.`{name}`")).await;
-        let text = format!("{rows:?}");
-        for secret in [UPSTREAM_PLAIN, DOWNSTREAM_PLAIN] {
-            assert!(!text.contains(secret), "{secret} in dm_meta.{name}");
-        }
-    }
+    assert_in_no_file(&files, &[UPSTREAM_PLAIN, DOWNSTREAM_PLAIN]);
+    assert_not_in_dm_meta(&downstream, &[UPSTREAM_PLAIN, DOWNSTREAM_PLAIN]).await;
 }
 
 const UPSTREAM_PLAIN: &str = "up-secret-7";
 const DOWNSTREAM_PLAIN: &str = "down-secret-9";
-
-fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_files(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}

@@ -121,6 +121,7 @@ async fn unicode_table_names_reach_a_latin1_downstream() {
     assert_eq!(
         collations,
         [
+            "unicode_binlog_op",
             "unicode_checkpoint",
             "unicode_copy_chunk",
             "unicode_fence",

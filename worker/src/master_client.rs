@@ -129,6 +129,7 @@ impl MasterClient {
                     let answer = answer.into_inner();
                     if answer.result {
                         tracing::info!(worker = %self.name, "registered");
+                        install_cluster_key(&answer.secret_key);
                         return Ok(());
                     }
                     return Err(ClientError::Refused(answer.msg));
@@ -224,4 +225,16 @@ impl MasterClient {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Makes the key the masters handed over at registration the process's
+/// password key (nothing when they use DM's built-in key).
+fn install_cluster_key(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    match dm_proto::secret::SecretKey::from_bytes(bytes) {
+        Ok(key) => dm_proto::secret::install_process_key(key),
+        Err(e) => tracing::error!(error = %e, "the masters sent a password key that is not one"),
+    }
 }

@@ -112,6 +112,7 @@ async fn register(
         return Ok(pb::RegisterWorkerResponse {
             result: false,
             msg: why.to_string(),
+            secret_key: Vec::new(),
         });
     }
     node.liveness
@@ -123,6 +124,9 @@ async fn register(
     Ok(pb::RegisterWorkerResponse {
         result: true,
         msg: String::new(),
+        secret_key: dm_proto::secret::installed_process_key()
+            .map(|key| key.bytes().to_vec())
+            .unwrap_or_default(),
     })
 }
 

@@ -145,10 +145,14 @@ pub struct Env<D, L> {
 impl Env<SledDisk, TcpListen> {
     /// The binary's: TCP, sled under `--data-dir`, MySQL, the system clock.
     /// Checks the addresses and `--v1-sources-path` before it creates the
-    /// data dir.
+    /// data dir, and makes `secret-key-path`'s key the process's.
     pub fn system(cfg: &MasterConfig) -> Result<Self, StartError> {
         Addresses::from_config(cfg)?;
         v1_sources::check(&cfg.v1_sources_path)?;
+        if !cfg.secret_key_path.is_empty() {
+            let key = dm_proto::secret::load_key_file(Path::new(&cfg.secret_key_path))?;
+            dm_proto::secret::install_process_key(key);
+        }
         let db = open_db(Path::new(&cfg.data_dir)).map_err(|source| StartError::DataDir {
             dir: cfg.data_dir.clone(),
             source: Box::new(source),

@@ -54,16 +54,14 @@ impl DbConfig {
     pub fn encrypted(&self) -> Self {
         let mut copy = self.clone();
         if !copy.password.is_empty() && !self.password_is_encrypted() {
-            copy.password = crate::secret::SecretKey::dm_default().encrypt(&self.login_password());
+            copy.password = crate::secret::process_key().encrypt(&self.login_password());
         }
         copy
     }
 
     /// Whether the password is one DM's `encrypt` wrote.
     pub fn password_is_encrypted(&self) -> bool {
-        crate::secret::SecretKey::dm_default()
-            .decrypt(&self.password)
-            .is_ok()
+        crate::secret::process_key().decrypt(&self.password).is_ok()
     }
 
     /// A copy whose password is masked (for `get-config`, `show`).

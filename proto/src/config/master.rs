@@ -56,6 +56,10 @@ pub struct MasterArgs {
     /// `dm import`); an empty or missing directory imports nothing.
     #[arg(long)]
     pub v1_sources_path: Option<String>,
+    /// File holding the cluster's AES-256 key for passwords (64 hex
+    /// digits); default: DM's built-in key. Every master needs the same.
+    #[arg(long)]
+    pub secret_key_path: Option<String>,
     #[command(flatten)]
     pub common: DaemonArgs,
 }
@@ -97,6 +101,8 @@ pub struct MasterConfig {
     pub auto_compaction_retention: String,
     pub quota_backend_bytes: u64,
     pub v1_sources_path: String,
+    /// DM's `secret-key-path`: the key passwords are encrypted with.
+    pub secret_key_path: String,
     pub ssl_ca: String,
     pub ssl_cert: String,
     pub ssl_key: String,
@@ -145,6 +151,7 @@ impl Default for MasterConfig {
             auto_compaction_retention: "1h".into(),
             quota_backend_bytes: 2 * 1024 * 1024 * 1024,
             v1_sources_path: String::new(),
+            secret_key_path: String::new(),
             ssl_ca: String::new(),
             ssl_cert: String::new(),
             ssl_key: String::new(),
@@ -188,6 +195,11 @@ impl MasterConfig {
             &mut cfg.v1_sources_path,
             &args.v1_sources_path,
             "v1-sources-path",
+        );
+        origin.flag(
+            &mut cfg.secret_key_path,
+            &args.secret_key_path,
+            "secret-key-path",
         );
         origin.flag(&mut cfg.log_file, &args.common.log_file, "log-file");
         origin.flag(&mut cfg.log_level, &args.common.log_level, "log-level");

@@ -46,6 +46,7 @@ pub static MASTER: Section = Section {
         ("auto-compaction-retention", NoOp(ETCD)),
         ("quota-backend-bytes", NoOp(ETCD)),
         ("v1-sources-path", Implemented),
+        ("secret-key-path", Implemented),
         ("ssl-ca", Refused(reasons::TLS)),
         ("ssl-cert", Refused(reasons::TLS)),
         ("ssl-key", Refused(reasons::TLS)),
@@ -182,7 +183,7 @@ const fn with_common<const N: usize, const M: usize>(
     all
 }
 
-static MASTER_FLAG_KEYS: [(&str, super::Status); 20] = with_common([
+static MASTER_FLAG_KEYS: [(&str, super::Status); 21] = with_common([
     ("name", Implemented),
     ("master-addr", Implemented),
     ("advertise-addr", Implemented),
@@ -192,6 +193,7 @@ static MASTER_FLAG_KEYS: [(&str, super::Status); 20] = with_common([
     ("join", Implemented),
     ("data-dir", Implemented),
     ("v1-sources-path", Implemented),
+    ("secret-key-path", Implemented),
 ]);
 
 static WORKER_FLAG_KEYS: [(&str, super::Status); 16] = with_common([
