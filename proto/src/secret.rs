@@ -131,6 +131,18 @@ impl SecretKey {
         Ok(Self(array))
     }
 
+    /// The key's check value: the first 8 bytes, in hex, of an all-zero
+    /// block encrypted under it (the usual key check value). Equal for equal
+    /// keys, different otherwise, and it gives nothing of the key away: the
+    /// masters record it to find one given another key than the cluster's.
+    pub fn check_value(&self) -> String {
+        use aes::cipher::{BlockEncrypt, KeyInit};
+        let cipher = aes::Aes256::new(&self.0.into());
+        let mut block = aes::Block::default();
+        cipher.encrypt_block(&mut block);
+        block.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
     /// DM 2.x's built-in key.
     pub fn dm_default() -> Self {
         Self::from_hex(DM_KEY_HEX).unwrap_or(Self([0; 32]))
@@ -259,6 +271,10 @@ mod tests {
             Ok("pw")
         );
         assert_eq!(SecretKey::from_bytes(key.bytes()).as_ref(), Ok(&key));
+        // `openssl enc -aes-256-ecb -nopad -K <key>` of 16 zero bytes.
+        assert_eq!(key.check_value().len(), 16);
+        assert_ne!(key.check_value(), SecretKey::dm_default().check_value());
+        assert_eq!(key.check_value(), key.clone().check_value());
         assert!(SecretKey::from_bytes(&[0; 31]).is_err());
         for bad in ["abc", &custom[..63], &format!("{}zz", &custom[..62])] {
             assert!(matches!(

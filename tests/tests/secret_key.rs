@@ -22,21 +22,37 @@ const KEY_HEX: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f000112233445566778899aabbc
 const UPSTREAM_PLAIN: &str = "up-key-secret-3";
 const DOWNSTREAM_PLAIN: &str = "down-key-secret-4";
 
-/// One dm-master forming its own group, with `--secret-key-path key`.
-fn master(dir: &Path, key: &Path) -> (ChildGuard, String) {
-    let client = free_port().expect("port");
-    let peer = free_port().expect("port");
+/// One dm-master forming its own group on `ports` (client, peer), with
+/// `--secret-key-path key` when given; its data dir is under `dir`.
+fn master(dir: &Path, ports: (u16, u16), key: Option<&Path>) -> ChildGuard {
+    let (client, peer) = ports;
     let mut cmd = Command::new(workspace_binary("dm-master").expect("dm-master built"));
     cmd.arg("--name=master1")
         .arg(format!("--master-addr=127.0.0.1:{client}"))
         .arg(format!("--peer-urls=http://127.0.0.1:{peer}"))
         .arg(format!("--initial-cluster=master1=http://127.0.0.1:{peer}"))
         .arg(format!("--data-dir={}", dir.join("master1.data").display()))
-        .arg("--secret-key-path")
-        .arg(key)
         .env("RUST_LOG", "info,openraft=warn");
-    let guard = ChildGuard::spawn("dm-master", cmd, dir.join("master1.log")).expect("spawn");
-    (guard, format!("127.0.0.1:{client}"))
+    if let Some(key) = key {
+        cmd.arg("--secret-key-path").arg(key);
+    }
+    let log = dir.join(format!(
+        "master1.{}.log",
+        key.map_or("dm-key", |_| "own-key")
+    ));
+    ChildGuard::spawn("dm-master", cmd, log).expect("spawn")
+}
+
+async fn wait_leader(addr: &str) {
+    wait_until("the master leads", DEADLINE, POLL, || async {
+        let answer = dmctl(addr, &["list-member", "--leader"]).await.ok()?;
+        answer["members"][0]["leader"]["name"]
+            .as_str()
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+    })
+    .await
+    .expect("leader");
 }
 
 async fn ok_text(args: &[&str]) -> String {
@@ -84,16 +100,10 @@ async fn a_clusters_own_key_encrypts_what_it_keeps_and_its_workers_log_in_with_i
     .await
     .expect("downstream");
 
-    let (_master, addr) = master(dir.path(), &key);
-    wait_until("the master leads", DEADLINE, POLL, || async {
-        let answer = dmctl(&addr, &["list-member", "--leader"]).await.ok()?;
-        answer["members"][0]["leader"]["name"]
-            .as_str()
-            .filter(|name| !name.is_empty())
-            .map(str::to_string)
-    })
-    .await
-    .expect("leader");
+    let ports = (free_port().expect("port"), free_port().expect("port"));
+    let addr = format!("127.0.0.1:{}", ports.0);
+    let mut master1 = master(dir.path(), ports, Some(&key));
+    wait_leader(&addr).await;
 
     // The master logs in with the password the file's key decrypts.
     let source = format!(
@@ -170,6 +180,39 @@ async fn a_clusters_own_key_encrypts_what_it_keeps_and_its_workers_log_in_with_i
     files.retain(|f| f != &file && !f.ends_with("mysql1.yaml"));
     assert_in_no_file(&files, &[UPSTREAM_PLAIN, DOWNSTREAM_PLAIN]);
     assert_not_in_dm_meta(&downstream, &[UPSTREAM_PLAIN, DOWNSTREAM_PLAIN]).await;
+
+    // Restarted without the key file (DM's built-in key), the master
+    // refuses what would read or write passwords, and says why.
+    master1.kill().expect("kill");
+    let _master1 = master(dir.path(), ports, None);
+    wait_leader(&addr).await;
+    let mismatch = "is not the one the cluster's passwords are encrypted under";
+    let answer = dmctl(&addr, &["check-task", &file.display().to_string()])
+        .await
+        .expect("dmctl answers");
+    assert_eq!(answer["result"], false, "{answer}");
+    assert!(
+        answer["msg"].as_str().is_some_and(|m| m.contains(mismatch)),
+        "{answer}"
+    );
+    let second = format!(
+        "source-id: mysql2\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"{encrypted}\"\n",
+        upstream.port()
+    );
+    let refused = create_source_from(&addr, dir.path(), "mysql2", &second)
+        .await
+        .expect_err("refused");
+    assert!(refused.to_string().contains(mismatch), "{refused}");
+    let (out, ok) = dmctl_text(&[
+        "--master-addr",
+        &addr,
+        "config",
+        "export",
+        "-d",
+        &format!("{export_arg}2"),
+    ])
+    .await;
+    assert!(!ok && out.contains(mismatch), "{out}");
 }
 
 /// Spawns `cmd` and waits for it to exit unsuccessfully; returns its output.

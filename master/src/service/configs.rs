@@ -24,6 +24,13 @@ use crate::state::{ClusterState, Command, Response, TaskStage};
 /// Every source and task of the cluster, passwords encrypted.
 pub async fn export(node: &Node) -> Result<pb::ExportConfigsResponse, MasterError> {
     let applied = node.read().await?;
+    if let Some(why) = super::key_check::mismatch(&applied.state) {
+        return Ok(pb::ExportConfigsResponse {
+            result: false,
+            msg: why.to_string(),
+            ..Default::default()
+        });
+    }
     Ok(exported(&applied.state))
 }
 
@@ -86,6 +93,12 @@ pub async fn prepare_import(
     node: &Node,
     req: pb::PrepareImportRequest,
 ) -> Result<pb::PrepareImportResponse, MasterError> {
+    if let Some(why) = super::key_check::ensure(node).await? {
+        return Ok(pb::PrepareImportResponse {
+            result: false,
+            msg: why.to_string(),
+        });
+    }
     let command = Command::PrepareImport {
         epoch_floor: req.epoch_floor,
     };

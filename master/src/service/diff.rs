@@ -43,6 +43,9 @@ pub async fn check_diff(
         return Ok(fail("give the name of a task".into()));
     }
     let applied = state(node).await?;
+    if let Some(why) = super::key_check::mismatch(&applied.state) {
+        return Ok(fail(why.to_string()));
+    }
     let Some(entry) = applied.state.tasks.get(&req.task) else {
         return Ok(fail(format!(
             "task {} does not exist; `query-status` lists the tasks",

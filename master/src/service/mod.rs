@@ -8,6 +8,7 @@
 mod binlog;
 mod configs;
 mod diff;
+mod key_check;
 mod leader;
 mod master_api;
 mod member_config;

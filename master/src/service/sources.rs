@@ -55,6 +55,14 @@ async fn create(node: &Node, texts: &[String]) -> Result<pb::OperateSourceRespon
             "operate-source create needs at least one source file".into(),
         ));
     }
+    // Before the upstream is logged in to with a password it decrypts.
+    if let Some(why) = super::key_check::ensure(node).await? {
+        return Ok(pb::OperateSourceResponse {
+            result: false,
+            msg: why.to_string(),
+            sources: Vec::new(),
+        });
+    }
     let mut configs = Vec::new();
     let mut failures = Vec::new();
     for (i, text) in texts.iter().enumerate() {

@@ -77,6 +77,9 @@ pub async fn start(
     if let Err(why) = start_time_fits(&task, &req.start_time) {
         return Ok(refuse(why));
     }
+    if let Some(why) = super::key_check::ensure(node).await? {
+        return Ok(refuse(why.to_string()));
+    }
     let applied = node.read().await?;
     if let Some(missing) = sources
         .iter()
@@ -425,6 +428,9 @@ pub async fn check(
         return Ok(fail(why));
     }
     let applied = node.read().await?;
+    if let Some(why) = super::key_check::mismatch(&applied.state) {
+        return Ok(fail(why.to_string()));
+    }
     let missing: Vec<String> = task
         .mysql_instances
         .iter()

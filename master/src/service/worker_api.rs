@@ -102,6 +102,14 @@ async fn register(
             "a worker registers with a name and an address".into(),
         ));
     }
+    // The worker is handed this master's key: it must be the cluster's.
+    if let Some(why) = super::key_check::ensure(node).await? {
+        return Ok(pb::RegisterWorkerResponse {
+            result: false,
+            msg: why.to_string(),
+            secret_key: Vec::new(),
+        });
+    }
     let command = Command::RegisterWorker {
         name: req.name.clone(),
         addr: req.address.clone(),

@@ -209,6 +209,7 @@ impl ClusterState {
                 self.binlog_ops_done(task, source, ids);
             }
             Command::Noop => {}
+            Command::RecordKeyCheck { check } => self.record_key_check(check)?,
             Command::PrepareImport { epoch_floor } => {
                 if !self.sources.is_empty() || !self.tasks.is_empty() {
                     let listed = |names: Vec<&str>| {

@@ -126,6 +126,10 @@ pub enum Command {
     /// `epoch_floor` (the exporting cluster's next epoch), so the fence rows
     /// that cluster left downstream do not fence this one out.
     PrepareImport { epoch_floor: u64 },
+    /// The check value of the password key of the master that proposes a
+    /// write carrying passwords: recorded by the first, refused when it
+    /// differs from the recorded one (see `key_check`).
+    RecordKeyCheck { check: String },
 }
 
 /// What a subtask of a source should be doing.
@@ -207,4 +211,6 @@ pub enum Rejection {
     /// DM's text (`ErrSyncerOperatorNotExist`).
     #[error("error operator not exist, position: {0}")]
     BinlogOpNotFound(String),
+    #[error("this master's password key (check value {this}) is not the one the cluster's passwords are encrypted under ({cluster}); give every master the same secret-key-path file (none: DM's built-in key) and restart this one")]
+    KeyMismatch { cluster: String, this: String },
 }

@@ -233,6 +233,12 @@ fn every_command_has_a_pinned_encoding() {
             Command::PrepareImport { epoch_floor: 9 },
             r#"{"command":{"PrepareImport":{"epoch_floor":9}},"proposed_at_ms":1700000000000}"#,
         ),
+        (
+            Command::RecordKeyCheck {
+                check: "0011223344556677".into(),
+            },
+            r#"{"command":{"RecordKeyCheck":{"check":"0011223344556677"}},"proposed_at_ms":1700000000000}"#,
+        ),
     ];
     for (command, expected) in cases {
         let encoded = encode(command.clone());

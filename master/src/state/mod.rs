@@ -17,6 +17,7 @@ mod command;
 #[cfg(test)]
 mod encoding_tests;
 mod eviction;
+mod key_check;
 mod schema_ops;
 mod shard_ddl;
 #[cfg(test)]
@@ -82,6 +83,11 @@ pub struct ClusterState {
     /// The id the next `binlog` operation gets; ids only grow.
     #[serde(default = "binlog_ops::first_binlog_op")]
     pub next_binlog_op: u64,
+    /// The check value of the key the cluster's passwords are encrypted
+    /// under (see `key_check`); none before the first write that carries
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 fn first_epoch() -> u64 {
@@ -105,6 +111,7 @@ impl Default for ClusterState {
             evicted_masters: BTreeSet::new(),
             binlog_ops: BTreeMap::new(),
             next_binlog_op: binlog_ops::first_binlog_op(),
+            key_check: None,
         }
     }
 }
