@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
+use futures::future::BoxFuture;
 
 use crate::downstream::mysql::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
@@ -23,6 +24,21 @@ pub trait Databases: Send + Sync + fmt::Debug {
 
     /// A source's snapshots for the full copy, with `connections` readers.
     fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource>;
+
+    /// Before a subtask's units connect: whether `db` (written at `block`,
+    /// `from` or `target-database`) can be reached as its TLS settings
+    /// say. `Err` only for what no retry mends (a `security` file that
+    /// cannot be used, a server that wants TLS the block does not ask for,
+    /// a failed TLS handshake); other failures are left to the units,
+    /// which report and retry them as they always do.
+    fn preflight<'a>(
+        &'a self,
+        db: &'a DbConfig,
+        block: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let _ = (db, block);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Real MySQL / MariaDB servers.
@@ -60,6 +76,24 @@ impl Databases for MySqlDatabases {
     fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource> {
         Arc::new(MySqlCopySource {
             opts: upstream_opts(source, connections),
+        })
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        db: &'a DbConfig,
+        block: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            match dm_proto::db_conn::connect(db, block).await {
+                Ok(conn) => {
+                    // Only the connection was in question.
+                    let _ = conn.disconnect().await;
+                    Ok(())
+                }
+                Err(e) if e.is_tls() => Err(e.to_string()),
+                Err(_) => Ok(()),
+            }
         })
     }
 }
