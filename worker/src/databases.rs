@@ -41,6 +41,10 @@ pub trait Databases: Send + Sync + fmt::Debug {
     }
 }
 
+/// How long [`Databases::preflight`] waits for a server before leaving it
+/// to the units.
+const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Real MySQL / MariaDB servers.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MySqlDatabases;
@@ -85,14 +89,16 @@ impl Databases for MySqlDatabases {
         block: &'a str,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            match dm_proto::db_conn::connect(db, block).await {
-                Ok(conn) => {
+            let connecting = dm_proto::db_conn::connect(db, block);
+            match tokio::time::timeout(PREFLIGHT_TIMEOUT, connecting).await {
+                Ok(Ok(conn)) => {
                     // Only the connection was in question.
                     let _ = conn.disconnect().await;
                     Ok(())
                 }
-                Err(e) if e.is_tls() => Err(e.to_string()),
-                Err(_) => Ok(()),
+                Ok(Err(e)) if e.is_tls() => Err(e.to_string()),
+                // The units meet (and report) anything else themselves.
+                Ok(Err(_)) | Err(_) => Ok(()),
             }
         })
     }
