@@ -29,7 +29,7 @@ pub enum DatabaseError {
     #[error("cannot connect to the upstream {at}: {error}")]
     UpstreamFailed {
         at: String,
-        error: mysql_async::Error,
+        error: dm_proto::db_conn::ConnectError,
     },
     /// The upstream did not answer in time.
     #[error("the upstream {at} did not answer within {secs} s")]
@@ -38,7 +38,7 @@ pub enum DatabaseError {
     #[error("--remove-meta: cannot connect to the downstream {addr}: {error}")]
     DownstreamUnreachable {
         addr: String,
-        error: mysql_async::Error,
+        error: dm_proto::db_conn::ConnectError,
     },
     /// A read for `binlog-schema` failed.
     #[error("cannot read the {side} {at}: {error}")]

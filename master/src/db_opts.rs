@@ -1,15 +1,5 @@
-//! Connection options for a configured database (a source's `from`, a
-//! task's `target-database`), shared by the master's short-lived checks.
+//! Connections to a configured database (a source's `from`, a task's
+//! `target-database`) for the master's short-lived checks: the daemons'
+//! one way in ([`dm_proto::db_conn`]), TLS included.
 
-use dm_proto::config::DbConfig;
-use mysql_async::OptsBuilder;
-
-/// TCP (never the local socket) to `cfg`'s host and port, as its user.
-pub fn db_opts(cfg: &DbConfig) -> OptsBuilder {
-    OptsBuilder::default()
-        .ip_or_hostname(cfg.host.clone())
-        .tcp_port(cfg.port)
-        .user(Some(cfg.user.clone()))
-        .pass(Some(cfg.login_password()))
-        .prefer_socket(false)
-}
+pub use dm_proto::db_conn::{connect, FROM, TARGET_DATABASE};

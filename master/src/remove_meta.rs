@@ -9,7 +9,6 @@
 use dm_proto::config::TaskConfig;
 use dm_proto::sql::quote;
 use mysql_async::prelude::Queryable;
-use mysql_async::Conn;
 
 use crate::databases::DatabaseError;
 
@@ -32,8 +31,7 @@ const SUFFIXES: &[&str] = &[
 pub async fn remove_meta(task: &TaskConfig) -> Result<(), DatabaseError> {
     let target = &task.target_database;
     let addr = format!("{}:{}", target.host, target.port);
-    let opts = crate::db_opts::db_opts(target);
-    let mut conn = Conn::new(opts)
+    let mut conn = crate::db_opts::connect(target, crate::db_opts::TARGET_DATABASE)
         .await
         .map_err(|error| DatabaseError::DownstreamUnreachable {
             addr: addr.clone(),

@@ -114,7 +114,14 @@ where
 {
     let at = format!("{}:{}", db.host, db.port);
     let attempt = async {
-        let conn = Conn::new(crate::db_opts::db_opts(db)).await?;
+        let block = if side == "upstream" {
+            crate::db_opts::FROM
+        } else {
+            crate::db_opts::TARGET_DATABASE
+        };
+        let conn = crate::db_opts::connect(db, block)
+            .await
+            .map_err(|e| e.into_mysql())?;
         read(conn).await
     };
     match tokio::time::timeout(READ_TIMEOUT, attempt).await {

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use dm_proto::config::SourceConfig;
+use dm_proto::db_conn::ConnectError;
 use mysql_async::prelude::Queryable;
 
 use crate::databases::DatabaseError;
@@ -15,13 +16,15 @@ pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connects as the source's user and asks for the server's version.
 pub async fn check(source: &SourceConfig) -> Result<String, DatabaseError> {
     let from = &source.from;
-    let opts = crate::db_opts::db_opts(from);
     let where_ = format!("{}@{}:{}", from.user, from.host, from.port);
     let attempt = async {
-        let mut conn = mysql_async::Conn::new(opts).await?;
-        let version: Option<String> = conn.query_first("SELECT VERSION()").await?;
-        conn.disconnect().await?;
-        Ok::<_, mysql_async::Error>(version.unwrap_or_default())
+        let mut conn = crate::db_opts::connect(from, crate::db_opts::FROM).await?;
+        let version: Option<String> = conn
+            .query_first("SELECT VERSION()")
+            .await
+            .map_err(ConnectError::Db)?;
+        conn.disconnect().await.map_err(ConnectError::Db)?;
+        Ok::<_, ConnectError>(version.unwrap_or_default())
     };
     match tokio::time::timeout(CHECK_TIMEOUT, attempt).await {
         Ok(Ok(version)) => Ok(version),

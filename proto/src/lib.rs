@@ -10,6 +10,8 @@
 //!   validated with errors that name the file, line and key.
 //! - [`check_result`]: the pre-check's results on the wire, in DM's shape.
 //! - [`cli`]: DM's Go-style single-dash long flags.
+//! - `db_conn` (feature `mysql`): the one way the daemons reach a configured
+//!   database, TLS included, with errors that say what to change.
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`private_files`]: the daemons' umask (their files are the owner's).
 //! - [`net`]: the network as an input (connectors for clients).
@@ -25,6 +27,8 @@ pub mod check_result;
 pub mod cli;
 pub mod clock;
 pub mod config;
+#[cfg(feature = "mysql")]
+pub mod db_conn;
 pub mod logging;
 pub mod net;
 pub mod private_files;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use dm_proto::config::{DbConfig, SourceConfig};
+use futures::future::BoxFuture;
 
 use crate::downstream::mysql::session::DEFAULT_TIME_ZONE;
 use crate::downstream::{db_opts, Downstream, MySqlDownstream};
@@ -23,7 +24,26 @@ pub trait Databases: Send + Sync + fmt::Debug {
 
     /// A source's snapshots for the full copy, with `connections` readers.
     fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource>;
+
+    /// Before a subtask's units connect: whether `db` (written at `block`,
+    /// `from` or `target-database`) can be reached as its TLS settings
+    /// say. `Err` only for what no retry mends (a `security` file that
+    /// cannot be used, a server that wants TLS the block does not ask for,
+    /// a failed TLS handshake); other failures are left to the units,
+    /// which report and retry them as they always do.
+    fn preflight<'a>(
+        &'a self,
+        db: &'a DbConfig,
+        block: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let _ = (db, block);
+        Box::pin(async { Ok(()) })
+    }
 }
+
+/// How long [`Databases::preflight`] waits for a server before leaving it
+/// to the units.
+const PREFLIGHT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Real MySQL / MariaDB servers.
 #[derive(Debug, Clone, Copy, Default)]
@@ -60,6 +80,26 @@ impl Databases for MySqlDatabases {
     fn copy_source(&self, source: &SourceConfig, connections: usize) -> Arc<dyn CopySource> {
         Arc::new(MySqlCopySource {
             opts: upstream_opts(source, connections),
+        })
+    }
+
+    fn preflight<'a>(
+        &'a self,
+        db: &'a DbConfig,
+        block: &'a str,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let connecting = dm_proto::db_conn::connect(db, block);
+            match tokio::time::timeout(PREFLIGHT_TIMEOUT, connecting).await {
+                Ok(Ok(conn)) => {
+                    // Only the connection was in question.
+                    let _ = conn.disconnect().await;
+                    Ok(())
+                }
+                Ok(Err(e)) if e.is_tls() => Err(e.to_string()),
+                // The units meet (and report) anything else themselves.
+                Ok(Err(_)) | Err(_) => Ok(()),
+            }
         })
     }
 }

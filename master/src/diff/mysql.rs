@@ -35,7 +35,7 @@ struct Side {
 }
 
 impl Side {
-    async fn connect(which: String, db: &DbConfig) -> Result<Self, DiffError> {
+    async fn connect(which: String, db: &DbConfig, block: &str) -> Result<Self, DiffError> {
         let addr = format!("{}@{}:{}", db.user, db.host, db.port);
         let failed = |reason: String| DiffError::Connect {
             which: which.clone(),
@@ -43,9 +43,7 @@ impl Side {
             reason,
         };
         let conn =
-            match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(crate::db_opts::db_opts(db)))
-                .await
-            {
+            match tokio::time::timeout(CONNECT_TIMEOUT, crate::db_opts::connect(db, block)).await {
                 Ok(Ok(conn)) => conn,
                 Ok(Err(e)) => return Err(failed(e.to_string())),
                 Err(_) => {
@@ -278,11 +276,21 @@ pub async fn check_diff(
             source_id: id.clone(),
             reason: "the source does not exist".into(),
         })?;
-        let mut side = Side::connect(format!("upstream of source {id}"), &config.from).await?;
+        let mut side = Side::connect(
+            format!("upstream of source {id}"),
+            &config.from,
+            crate::db_opts::FROM,
+        )
+        .await?;
         selected.insert(id.clone(), side.selected_tables(source).await?);
         upstreams.insert(id.clone(), side);
     }
-    let mut downstream = Side::connect("downstream".into(), &task.target_database).await?;
+    let mut downstream = Side::connect(
+        "downstream".into(),
+        &task.target_database,
+        crate::db_opts::TARGET_DATABASE,
+    )
+    .await?;
     let mut targets = plan::targets(&rules, &selected)?;
     plan::filter_members(&mut targets, &plan::row_filters(task));
 

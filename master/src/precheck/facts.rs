@@ -142,8 +142,8 @@ async fn fetch_unbounded(
     addr: &str,
 ) -> Result<SourceFacts, PrecheckError> {
     let from = &source.from;
-    let opts = crate::db_opts::db_opts(from);
-    let mut conn = Conn::new(opts).await.map_err(|e| PrecheckError::Connect {
+    let connected = crate::db_opts::connect(from, crate::db_opts::FROM).await;
+    let mut conn = connected.map_err(|e| PrecheckError::Connect {
         addr: addr.to_string(),
         reason: e.to_string(),
     })?;

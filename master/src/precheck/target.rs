@@ -108,8 +108,7 @@ pub async fn fetch(task: &TaskConfig) -> Result<TargetFacts, PrecheckError> {
 }
 
 async fn fetch_unbounded(task: &TaskConfig, addr: &str) -> Result<TargetFacts, PrecheckError> {
-    let opts = crate::db_opts::db_opts(&task.target_database);
-    let mut conn = Conn::new(opts)
+    let mut conn = crate::db_opts::connect(&task.target_database, crate::db_opts::TARGET_DATABASE)
         .await
         .map_err(|e| PrecheckError::TargetConnect {
             addr: addr.to_string(),

@@ -78,19 +78,43 @@ fn default_port() -> u16 {
     3306
 }
 
-/// TLS settings (`security` in DM's files).
+/// TLS settings (`security` in DM's files): with any of `ssl-ca`,
+/// `ssl-cert`, `ssl-key` set, every connection to the database is TLS (see
+/// [`crate::db_conn`]). The files are paths on the host of the program that
+/// connects (the dm-master for checks and `check-diff`, the dm-worker for
+/// the copy and the sync), read at each connection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct Security {
+    /// PEM CA certificate(s) the server's certificate must chain to.
     pub ssl_ca: String,
+    /// PEM client certificate (with `ssl-key`).
     pub ssl_cert: String,
+    /// PEM private key of `ssl-cert`.
     pub ssl_key: String,
+    /// No effect for databases: the host name identifies the server (see
+    /// the inventory, `task::SECURITY`).
     pub cert_allowed_cn: Vec<String>,
 }
 
+impl Security {
+    /// Whether the block asks for TLS (an empty block does not).
+    pub fn wants_tls(&self) -> bool {
+        !self.ssl_ca.is_empty() || !self.ssl_cert.is_empty() || !self.ssl_key.is_empty()
+    }
+}
+
 impl DbConfig {
+    /// The TLS settings when this database is reached over TLS.
+    pub fn tls(&self) -> Option<&Security> {
+        self.security.as_ref().filter(|s| s.wants_tls())
+    }
+
     /// Checks what serde cannot; `path` is the key path of this block.
     pub(crate) fn validate(&self, path: &str) -> Result<(), (String, String)> {
+        if let Some(security) = &self.security {
+            crate::config::tls_files::validate_pairing(security, &format!("{path}.security"))?;
+        }
         if self.host.trim().is_empty() {
             return Err((
                 format!("{path}.host"),

@@ -21,6 +21,7 @@ pub mod manifest;
 mod master;
 mod source;
 pub mod task;
+pub mod tls_files;
 mod toml_file;
 mod worker;
 mod yaml;

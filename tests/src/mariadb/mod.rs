@@ -22,11 +22,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder, Pool};
+use mysql_async::{Conn, Opts, OptsBuilder, Pool, SslOpts};
 use tempfile::TempDir;
 
 use self::layout::Layout;
-pub use self::options::{AutoIncrement, MariaDbOptions, RowMetadata, LEAN_SERVER_ARGS};
+pub use self::options::{AutoIncrement, MariaDbOptions, RowMetadata, ServerTls, LEAN_SERVER_ARGS};
 use crate::binaries::find_program;
 use crate::error::{HarnessError, Result, ServerReport};
 use crate::port::free_port;
@@ -204,7 +204,7 @@ impl MariaDb {
                         layout,
                         port,
                         server_id: options.server_id,
-                        opts: client_opts(port),
+                        opts: client_opts(port, options.tls.as_ref()),
                         timings,
                         options,
                     });
@@ -294,12 +294,14 @@ impl MariaDb {
         self.server_id
     }
 
-    /// Connection URL for `mysql_async` (TCP only; no switch to the Unix socket).
+    /// Connection URL for `mysql_async` (TCP only; no switch to the Unix socket). Plain
+    /// text: a TLS server ([`MariaDbOptions::tls`]) is reached with [`opts`](Self::opts).
     pub fn url(&self) -> String {
         format!("mysql://{USER}@{HOST}:{}/?prefer_socket=false", self.port)
     }
 
-    /// Connection options for `mysql_async` (TCP only; no switch to the Unix socket).
+    /// Connection options for `mysql_async` (TCP only; no switch to the Unix socket; TLS
+    /// when the server has it).
     pub fn opts(&self) -> Opts {
         self.opts.clone()
     }
@@ -408,7 +410,7 @@ async fn launch(
         ChildGuard::spawn(name, command, &layout.error_log).map_err(Launch::Failed)?;
     process.set_stop_timeout(options.stop_timeout);
 
-    let opts = client_opts(port);
+    let opts = client_opts(port, options.tls.as_ref());
     let what = format!(
         "{name} [dir {}] to accept connections on {HOST}:{port}",
         layout.root.display()
@@ -497,13 +499,20 @@ async fn probe(opts: Opts, socket: &Path) -> std::result::Result<(), String> {
 }
 
 /// Client options: TCP to 127.0.0.1 as root, and no switch to the Unix socket (mysql_async
-/// would otherwise reconnect through `@@socket`, which is not what DM components do).
-fn client_opts(port: u16) -> Opts {
+/// would otherwise reconnect through `@@socket`, which is not what DM components do). Over
+/// TLS, verified against the CA, when the server has TLS.
+fn client_opts(port: u16, tls: Option<&ServerTls>) -> Opts {
+    let ssl = tls.map(|tls| {
+        SslOpts::default()
+            .with_root_certs(vec![tls.ca.clone().into()])
+            .with_disable_built_in_roots(true)
+    });
     OptsBuilder::default()
         .ip_or_hostname(HOST)
         .tcp_port(port)
         .user(Some(USER))
         .prefer_socket(false)
+        .ssl_opts(ssl)
         .into()
 }
 
@@ -516,7 +525,7 @@ mod tests {
     fn url_and_opts_agree() {
         let from_url =
             Opts::from_url(&format!("mysql://{USER}@{HOST}:4406/?prefer_socket=false")).unwrap();
-        let built = client_opts(4406);
+        let built = client_opts(4406, None);
         assert_eq!(from_url.tcp_port(), built.tcp_port());
         assert_eq!(from_url.ip_or_hostname(), built.ip_or_hostname());
         assert_eq!(from_url.user(), built.user());

@@ -9,6 +9,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -88,6 +89,24 @@ impl FromStr for RowMetadata {
     }
 }
 
+/// A server's TLS: its certificate and key (`--ssl-cert`, `--ssl-key`), the
+/// CA it trusts for client certificates (`--ssl-ca`, also what clients
+/// verify the server with), and `--require-secure-transport=ON`, so a TCP
+/// login without TLS is refused.
+///
+/// `mariadbd` reads the key as the user the harness runs it as (the test's
+/// own user, or root with `--user=root`), the key's owner: `CertDir` keys
+/// need no copy.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// `--ssl-ca`.
+    pub ca: PathBuf,
+    /// `--ssl-cert`.
+    pub cert: PathBuf,
+    /// `--ssl-key`.
+    pub key: PathBuf,
+}
+
 /// How to start one [`super::MariaDb`].
 #[derive(Debug, Clone)]
 pub struct MariaDbOptions {
@@ -107,6 +126,8 @@ pub struct MariaDbOptions {
     pub port: Option<u16>,
     /// `--binlog-row-metadata`.
     pub row_metadata: RowMetadata,
+    /// TLS only, when set ([`ServerTls`]).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for MariaDbOptions {
@@ -126,7 +147,16 @@ impl MariaDbOptions {
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             port: None,
             row_metadata: RowMetadata::Full,
+            tls: None,
         }
+    }
+
+    /// Serves TLS with `tls`'s certificate and refuses logins without it
+    /// (`--require-secure-transport=ON`); the harness' own connections
+    /// verify the server against `tls.ca`.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Starts the server with `--binlog-row-metadata=<row_metadata>`.
@@ -196,6 +226,12 @@ impl MariaDbOptions {
         if let Some(AutoIncrement { increment, offset }) = self.auto_increment {
             args.push(flag("auto-increment-increment", increment.to_string()));
             args.push(flag("auto-increment-offset", offset.to_string()));
+        }
+        if let Some(tls) = &self.tls {
+            args.push(flag("ssl-ca", &tls.ca));
+            args.push(flag("ssl-cert", &tls.cert));
+            args.push(flag("ssl-key", &tls.key));
+            args.push("--require-secure-transport=ON".into());
         }
         args.extend(LEAN_SERVER_ARGS.iter().map(OsString::from));
         args.extend(self.extra_args.iter().map(OsString::from));
@@ -273,6 +309,36 @@ mod tests {
             "none".parse::<RowMetadata>(),
             Err("unknown binlog_row_metadata `none`; valid: FULL, MINIMAL, NO_LOG".to_string())
         );
+    }
+
+    #[test]
+    fn tls_servers_require_secure_transport() {
+        let layout = Layout::new(Path::new("/t"));
+        let plain = MariaDbOptions::new(1).server_args(&layout, 1, false);
+        assert!(!plain
+            .iter()
+            .any(|a| a.to_string_lossy().starts_with("--ssl")));
+        let args: Vec<String> = MariaDbOptions::new(1)
+            .tls(ServerTls {
+                ca: "/c/ca.pem".into(),
+                cert: "/c/s.pem".into(),
+                key: "/c/s.key".into(),
+            })
+            .server_args(&layout, 1, false)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for expected in [
+            "--ssl-ca=/c/ca.pem",
+            "--ssl-cert=/c/s.pem",
+            "--ssl-key=/c/s.key",
+            "--require-secure-transport=ON",
+        ] {
+            assert!(
+                args.iter().any(|a| a == expected),
+                "missing {expected} in {args:?}"
+            );
+        }
     }
 
     #[test]

@@ -157,6 +157,15 @@ async fn run_units(
         Err(e) => return failed(e.to_string()),
     };
     let rules_for_sync = rules.clone();
+    let connections = [
+        (&source.from, dm_proto::db_conn::FROM),
+        (&task.target_database, dm_proto::db_conn::TARGET_DATABASE),
+    ];
+    for (db, block) in connections {
+        if let Err(error) = databases.preflight(db, block).await {
+            return failed(error);
+        }
+    }
     if task.task_mode != TaskMode::Incremental {
         {
             // A run after the sync began finds the copy done: it stays Sync.

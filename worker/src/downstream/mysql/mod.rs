@@ -46,7 +46,7 @@ use std::time::Duration;
 
 use dm_proto::config::DbConfig;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
+use mysql_async::{Opts, Pool, PoolConstraints, PoolOpts, Transaction, TxOpts};
 
 use crate::downstream::{Checkpoint, CheckpointKey, Commit, DownstreamError, MetaTables};
 use crate::position::Position;
@@ -81,16 +81,12 @@ pub fn statement_limit(max_allowed_packet: u64) -> usize {
 /// transactions holding it.
 const CLAIM_PATIENCE: Duration = Duration::from_millis(500);
 
-/// Connection options for `cfg`, with up to `pool_max` pooled connections
+/// Connection options for `cfg` (the daemons' one way in, TLS included:
+/// [`dm_proto::db_conn::opts`]), with up to `pool_max` pooled connections
 /// and `setup` run on every connection.
 pub fn db_opts(cfg: &DbConfig, pool_max: usize, setup: Vec<String>) -> Opts {
     let constraints = PoolConstraints::new(0, pool_max.max(1)).unwrap_or_default();
-    OptsBuilder::default()
-        .ip_or_hostname(cfg.host.clone())
-        .tcp_port(cfg.port)
-        .user(Some(cfg.user.clone()))
-        .pass(Some(cfg.login_password()))
-        .prefer_socket(false)
+    dm_proto::db_conn::opts(cfg)
         .tcp_nodelay(true)
         .setup(setup)
         .pool_opts(PoolOpts::default().with_constraints(constraints))
