@@ -54,6 +54,9 @@ pub enum StartError {
     /// `--v1-sources-path` holds DM 1.x source files, which cannot be imported.
     #[error("--v1-sources-path {dir} holds {files}: importing a DM 1.x cluster (its sources and its workers' subtasks) is not supported; add each source with `dmctl operate-source create FILE`, start its tasks with `dmctl start-task`, and empty the directory or start dm-master without --v1-sources-path")]
     V1SourcesImport { dir: String, files: String },
+    /// `ssl-ca`, `ssl-cert` or `ssl-key` cannot be used (the file and why).
+    #[error(transparent)]
+    Tls(#[from] dm_proto::tls::TlsError),
     /// No master in `--join` answered in time.
     #[error("no master in --join added this master within {secs} s: {last_error}")]
     JoinTimeout { secs: u64, last_error: String },
