@@ -117,7 +117,7 @@ async fn a_master_given_a_missing_tls_file_refuses_to_start() {
         .arg(format!("--ssl-cert={}", master.cert.display()));
     let stderr = refused_start("dm-master-no-key", cmd, dir.path()).await;
     assert!(
-        stderr.contains("`ssl-key`: is not set, but ssl-ca and ssl-cert are: give the certificate's key with it"),
+        stderr.contains("command line (--ssl-ca): `ssl-ca`: ssl-key is not set, but ssl-ca and ssl-cert are: give the certificate's key with it"),
         "{stderr}"
     );
 }

@@ -66,9 +66,18 @@ pub(crate) fn check_tls(
     origin: &super::toml_file::Origin,
 ) -> Result<(), super::ConfigError> {
     use crate::tls::{check_settings, Names, TlsError};
+    // Reported where a key was given: the missing one has no place.
+    let given = [
+        (paths.ca, "ssl-ca"),
+        (paths.cert, "ssl-cert"),
+        (paths.key, "ssl-key"),
+    ]
+    .into_iter()
+    .find(|(path, _)| !path.is_empty())
+    .map_or("ssl-ca", |(_, key)| key);
     check_settings(paths, Names::KEYS, true).map_err(|e| match e {
-        TlsError::Settings { key, message } => origin.invalid(key, message),
-        other => origin.invalid("ssl-ca", other),
+        TlsError::Settings { key, message } => origin.invalid(given, format!("{key} {message}")),
+        other => origin.invalid(given, other),
     })?;
     if paths.is_off() && !cert_allowed_cn.is_empty() {
         return Err(origin.invalid(
