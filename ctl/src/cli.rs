@@ -20,6 +20,16 @@ pub struct Cli {
     /// Timeout of one request, e.g. 30s or 10m.
     #[arg(long, default_value = "10m", global = true)]
     pub rpc_timeout: String,
+    /// TLS: the cluster's CA certificate (PEM), to check the masters'
+    /// certificates; with it dmctl connects with TLS.
+    #[arg(long, default_value = "", hide_default_value = true, global = true)]
+    pub ssl_ca: String,
+    /// TLS: dmctl's certificate (PEM), signed by the cluster's CA.
+    #[arg(long, default_value = "", hide_default_value = true, global = true)]
+    pub ssl_cert: String,
+    /// TLS: the key of --ssl-cert (PEM).
+    #[arg(long, default_value = "", hide_default_value = true, global = true)]
+    pub ssl_key: String,
     /// Restrict the command to these sources (repeatable, comma-separated).
     #[arg(short = 's', long = "source", global = true, value_delimiter = ',')]
     pub sources: Vec<String>,

@@ -26,15 +26,22 @@
 //! be used at all, dmctl fails at once, naming what each address did.
 //!
 //! Addresses are DM's `host:port` list; `http://` and `https://` prefixes
-//! (as DM's configuration files write them) are accepted and dropped: the
-//! masters serve plain gRPC.
+//! (as DM's configuration files write them) are accepted and dropped: TLS
+//! is on when `--ssl-ca` is given, whatever the scheme. A TLS connection
+//! that fails (the master rejects dmctl's certificate, dmctl does not trust
+//! the master's, the master does not speak TLS) is reported as such
+//! ([`dm_proto::tls::diagnose`]) rather than as an unreachable master; a
+//! master that refuses dmctl itself (TLS or a certificate required, a name
+//! outside its `cert-allowed-cn`) answers with a status saying so, which
+//! ends the command like any other answer.
 
 use std::future::Future;
 use std::time::Duration;
 
 use dm_proto::config::{advertise_for, split_list};
 use dm_proto::pb::master_client::MasterClient;
-use tonic::transport::{Channel, Endpoint};
+use dm_proto::tls::{diagnose, Names};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::error::CtlError;
 
@@ -50,11 +57,18 @@ pub const RETRY_DEADLINE: Duration = Duration::from_secs(20);
 pub struct Masters {
     addrs: Vec<String>,
     rpc_timeout: Duration,
+    /// TLS to every master when given.
+    tls: Option<ClientTlsConfig>,
 }
 
 impl Masters {
     /// `master_addr` is DM's comma list; `:8261` means this machine.
-    pub fn new(master_addr: &str, rpc_timeout: Duration) -> Result<Self, CtlError> {
+    /// With `tls`, every master is dialled with TLS.
+    pub fn new(
+        master_addr: &str,
+        rpc_timeout: Duration,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Self, CtlError> {
         let addrs = split_list(master_addr)
             .iter()
             .map(|a| master_address(a))
@@ -65,7 +79,11 @@ impl Masters {
                 message: "give at least one master address, e.g. 127.0.0.1:8261".into(),
             });
         }
-        Ok(Self { addrs, rpc_timeout })
+        Ok(Self {
+            addrs,
+            rpc_timeout,
+            tls,
+        })
     }
 
     /// Runs `call` against the first master that answers, retrying while
@@ -81,6 +99,7 @@ impl Masters {
             match round {
                 Round::Done(value) => return Ok(value),
                 Round::NoneReachable(failures) => return Err(CtlError::NoMaster(failures)),
+                Round::TlsFailed(failures) => return Err(CtlError::Tls(failures)),
                 Round::NoLeader(failures) => {
                     if tokio::time::Instant::now() + RETRY_BACKOFF > deadline {
                         return Err(CtlError::NoMaster(failures));
@@ -99,14 +118,10 @@ impl Masters {
     {
         let mut failures = Vec::new();
         let mut answered = false;
+        let mut tls_failed = false;
         for addr in &self.addrs {
-            let endpoint = match Endpoint::from_shared(format!("http://{addr}")) {
-                Ok(e) => e
-                    .connect_timeout(PER_ADDRESS_TIMEOUT)
-                    .timeout(self.rpc_timeout)
-                    .http2_keep_alive_interval(PER_ADDRESS_TIMEOUT)
-                    .keep_alive_timeout(PER_ADDRESS_TIMEOUT)
-                    .keep_alive_while_idle(true),
+            let endpoint = match self.endpoint(addr) {
+                Ok(e) => e,
                 Err(e) => {
                     failures.push(format!("{addr}: {e}"));
                     continue;
@@ -115,7 +130,13 @@ impl Masters {
             let channel = match endpoint.connect().await {
                 Ok(c) => c,
                 Err(e) => {
-                    failures.push(format!("{addr}: {}", connect_reason(&e)));
+                    match diagnose(&e) {
+                        Some(failure) => {
+                            tls_failed = true;
+                            failures.push(format!("{addr}: {}", failure.describe(Names::FLAGS)));
+                        }
+                        None => failures.push(format!("{addr}: {}", connect_reason(&e))),
+                    }
                     continue;
                 }
             };
@@ -123,6 +144,11 @@ impl Masters {
                 Ok(resp) => return Ok(Round::Done(resp.into_inner())),
                 Err(status) => status,
             };
+            if let Some(failure) = diagnose(&status) {
+                tls_failed = true;
+                failures.push(format!("{addr}: {}", failure.describe(Names::FLAGS)));
+                continue;
+            }
             match classify(&status) {
                 Failure::NotServed => failures.push(format!("{addr}: {}", status.message())),
                 Failure::NoLeader => {
@@ -140,9 +166,27 @@ impl Masters {
         let failures = failures.join("; ");
         Ok(if answered {
             Round::NoLeader(failures)
+        } else if tls_failed {
+            Round::TlsFailed(failures)
         } else {
             Round::NoneReachable(failures)
         })
+    }
+
+    /// The endpoint of one master: `https://` with the TLS settings when
+    /// dmctl has them.
+    fn endpoint(&self, addr: &str) -> Result<Endpoint, tonic::transport::Error> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let endpoint = Endpoint::from_shared(format!("{scheme}://{addr}"))?
+            .connect_timeout(PER_ADDRESS_TIMEOUT)
+            .timeout(self.rpc_timeout)
+            .http2_keep_alive_interval(PER_ADDRESS_TIMEOUT)
+            .keep_alive_timeout(PER_ADDRESS_TIMEOUT)
+            .keep_alive_while_idle(true);
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()),
+            None => Ok(endpoint),
+        }
     }
 }
 
@@ -209,6 +253,8 @@ enum Round<T> {
     NoLeader(String),
     /// No master could be reached at all.
     NoneReachable(String),
+    /// No master could be used, and some failed in TLS.
+    TlsFailed(String),
 }
 
 /// The innermost cause of a connection error ("Connection refused").

@@ -13,6 +13,10 @@ pub enum CtlError {
     /// No master answered.
     #[error("cannot reach any master ({0}); check --master-addr and that the masters run")]
     NoMaster(String),
+    /// No master could be used, and some refused the TLS connection (or
+    /// this dmctl refused theirs): what each address did.
+    #[error("no master accepted the TLS connection ({0})")]
+    Tls(String),
     /// A master answered with an error.
     #[error("{addr}: {}", .status.message())]
     Rpc { addr: String, status: tonic::Status },

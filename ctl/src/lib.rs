@@ -33,7 +33,16 @@ pub async fn run(cli: Cli) -> ExitCode {
         Ok(t) => t,
         Err(e) => return fail(&format!("--rpc-timeout: {e}")),
     };
-    let masters = match Masters::new(&cli.master_addr, timeout) {
+    let tls = dm_proto::tls::TlsPaths {
+        ca: &cli.ssl_ca,
+        cert: &cli.ssl_cert,
+        key: &cli.ssl_key,
+    };
+    let tls = match dm_proto::tls::TlsFiles::load(&tls, dm_proto::tls::Names::FLAGS, false) {
+        Ok(files) => files.map(|f| f.client(client::PER_ADDRESS_TIMEOUT)),
+        Err(e) => return fail(&e.to_string()),
+    };
+    let masters = match Masters::new(&cli.master_addr, timeout, tls) {
         Ok(m) => m,
         Err(e) => return fail(&e.to_string()),
     };

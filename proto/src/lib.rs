@@ -15,6 +15,7 @@
 //! - [`logging`]: DM's log keys on top of `tracing`.
 //! - [`private_files`]: the daemons' umask (their files are the owner's).
 //! - [`net`]: the network as an input (connectors for clients).
+//! - [`tls`]: mutual TLS between dmctl, workers and masters.
 //! - [`secret`]: DM's encrypted passwords (`dmctl encrypt`), read by DM's
 //!   decrypt-or-plaintext rule.
 //! - [`schema_op`]: the CREATE TABLE text `binlog-schema update` takes.
@@ -37,6 +38,7 @@ pub mod secret;
 pub mod shutdown;
 pub mod sql;
 pub mod start_time;
+pub mod tls;
 pub mod version;
 
 /// The id of a shard-DDL lock, as DM users know it:

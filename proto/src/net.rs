@@ -9,11 +9,15 @@
 //! Every channel has a connect timeout, a request timeout and HTTP/2
 //! keepalive: a connection that silently died (a partition, a killed peer)
 //! is noticed within about a second instead of hanging.
+//!
+//! A [`TcpConnector`] given a client TLS configuration ([`crate::tls`])
+//! dials `https://`: every channel it makes runs TLS with the process's
+//! certificate, whatever scheme the address was written with.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// A channel that cannot even be created (connecting happens later, on
 /// the first request, and fails there).
@@ -22,6 +26,9 @@ pub enum NetError {
     /// `addr` does not make a URI.
     #[error("{addr}: {reason}")]
     BadAddress { addr: String, reason: String },
+    /// The TLS configuration cannot be used for `addr`.
+    #[error("{addr}: TLS: {reason}")]
+    Tls { addr: String, reason: String },
 }
 
 /// Opens a channel to `host:port`.
@@ -55,9 +62,30 @@ impl Default for ChannelTimeouts {
 }
 
 impl ChannelTimeouts {
-    /// An endpoint for `addr` with these timeouts.
+    /// A plaintext endpoint for `addr` with these timeouts.
     pub fn endpoint(&self, addr: &str) -> Result<Endpoint, NetError> {
-        Ok(Endpoint::from_shared(format!("http://{addr}"))
+        self.endpoint_with_scheme("http", addr)
+    }
+
+    /// An endpoint for `addr` with these timeouts, TLS when `tls` is given.
+    pub fn endpoint_with_tls(
+        &self,
+        addr: &str,
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<Endpoint, NetError> {
+        let Some(tls) = tls else {
+            return self.endpoint(addr);
+        };
+        self.endpoint_with_scheme("https", addr)?
+            .tls_config(tls.clone())
+            .map_err(|e| NetError::Tls {
+                addr: addr.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    fn endpoint_with_scheme(&self, scheme: &str, addr: &str) -> Result<Endpoint, NetError> {
+        Ok(Endpoint::from_shared(format!("{scheme}://{addr}"))
             .map_err(|e| NetError::BadAddress {
                 addr: addr.to_string(),
                 reason: e.to_string(),
@@ -71,20 +99,34 @@ impl ChannelTimeouts {
     }
 }
 
-/// Real TCP.
+/// Real TCP, with TLS when configured.
 #[derive(Debug, Clone, Default)]
 pub struct TcpConnector {
     pub timeouts: ChannelTimeouts,
+    /// The client side of mutual TLS; plaintext when none.
+    pub tls: Option<ClientTlsConfig>,
 }
 
 impl TcpConnector {
+    /// Plaintext.
     pub fn shared(timeouts: ChannelTimeouts) -> SharedConnector {
-        Arc::new(Self { timeouts })
+        Self::shared_with_tls(timeouts, None)
+    }
+
+    /// TLS with `tls` when given, plaintext otherwise.
+    pub fn shared_with_tls(
+        timeouts: ChannelTimeouts,
+        tls: Option<ClientTlsConfig>,
+    ) -> SharedConnector {
+        Arc::new(Self { timeouts, tls })
     }
 }
 
 impl Connector for TcpConnector {
     fn channel(&self, addr: &str) -> Result<Channel, NetError> {
-        Ok(self.timeouts.endpoint(addr)?.connect_lazy())
+        Ok(self
+            .timeouts
+            .endpoint_with_tls(addr, self.tls.as_ref())?
+            .connect_lazy())
     }
 }

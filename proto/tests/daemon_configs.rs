@@ -348,3 +348,38 @@ fn running_configurations_print_as_files_they_load_from() {
     let shown = WorkerConfig::parse_toml("shown", &text).expect("parses");
     assert_eq!(shown.from.map(|f| f.password), Some("******".to_string()));
 }
+
+#[test]
+fn tls_keys_go_together_and_cert_allowed_cn_needs_tls() {
+    let cfg = master(&[
+        "--name=m1",
+        "--ssl-ca=/c/ca.pem",
+        "--ssl-cert=/c/m.pem",
+        "--ssl-key=/c/m.key",
+        "--cert-allowed-cn=dm-master,dmctl",
+        "--peer-urls=127.0.0.1:8291",
+    ])
+    .expect("all three load (the files are read at start)");
+    assert_eq!(cfg.cert_allowed_cn, ["dm-master", "dmctl"]);
+    // DM's scheme for a TLS cluster; TLS itself comes from the keys.
+    assert_eq!(cfg.peer_urls, "https://127.0.0.1:8291");
+    assert_eq!(
+        master(&["--name=m1", "--cert-allowed-cn=dmctl"]).unwrap_err(),
+        "command line (--cert-allowed-cn): `cert-allowed-cn`: names the client certificates this master accepts, but TLS is off: set ssl-ca, ssl-cert and ssl-key too, or remove cert-allowed-cn"
+    );
+    assert_eq!(
+        master(&["--name=m1", "--ssl-ca=/c/ca.pem"]).unwrap_err(),
+        "command line (--ssl-ca): `ssl-ca`: ssl-cert is not set, but ssl-ca is: with TLS every dm-master and dm-worker needs its own certificate and key (ssl-cert, ssl-key), signed by the CA"
+    );
+    let err = worker(&[
+        "--name=w1",
+        "--join=127.0.0.1:8261",
+        "--ssl-cert=/c/w.pem",
+        "--ssl-key=/c/w.key",
+    ])
+    .unwrap_err();
+    assert!(
+        err.ends_with("command line (--ssl-cert): `ssl-cert`: ssl-ca is not set, but ssl-cert and ssl-key are: TLS needs the cluster's CA certificate to check the other side's certificate"),
+        "{err}"
+    );
+}

@@ -142,10 +142,9 @@ fn a_dm2_master_file_with_every_key_parses_or_refuses_by_name() {
             })
         })
     });
-    assert_eq!(
-        refused,
-        ["ssl-ca", "ssl-cert", "ssl-key", "cert-allowed-cn"]
-    );
+    // The TLS keys are honoured: their files are read when the daemon
+    // starts, not when the configuration is loaded.
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 #[test]
@@ -159,10 +158,9 @@ fn a_dm2_worker_file_with_every_key_parses_or_refuses_by_name() {
             })
         })
     });
-    assert_eq!(
-        refused,
-        ["ssl-ca", "ssl-cert", "ssl-key", "cert-allowed-cn"]
-    );
+    // The TLS keys are honoured: their files are read when the daemon
+    // starts, not when the configuration is loaded.
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 /// A file that writes a refused key's default (as DM's samples do) is

@@ -66,3 +66,47 @@ impl CertDir {
         })
     }
 }
+
+/// The TLS flags of one process: the CA it trusts and, usually, its own
+/// certificate and key. dm-master, dm-worker and dmctl take the same three
+/// flags (`--ssl-ca`, `--ssl-cert`, `--ssl-key`).
+#[derive(Debug, Clone)]
+pub struct TlsFlags {
+    pub ca: PathBuf,
+    pub cert: Option<CertFiles>,
+}
+
+impl TlsFlags {
+    /// Trusting `ca`, presenting `cert`.
+    pub fn new(ca: impl Into<PathBuf>, cert: CertFiles) -> Self {
+        Self {
+            ca: ca.into(),
+            cert: Some(cert),
+        }
+    }
+
+    /// Trusting `ca`, presenting no certificate (dmctl only).
+    pub fn ca_only(ca: impl Into<PathBuf>) -> Self {
+        Self {
+            ca: ca.into(),
+            cert: None,
+        }
+    }
+
+    /// The command-line flags.
+    pub fn args(&self) -> Vec<String> {
+        let mut args = vec![format!("--ssl-ca={}", self.ca.display())];
+        if let Some(cert) = &self.cert {
+            args.push(format!("--ssl-cert={}", cert.cert.display()));
+            args.push(format!("--ssl-key={}", cert.key.display()));
+        }
+        args
+    }
+}
+
+impl CertDir {
+    /// Flags trusting this CA and presenting `cert`.
+    pub fn flags(&self, cert: &CertFiles) -> TlsFlags {
+        TlsFlags::new(self.ca(), cert.clone())
+    }
+}

@@ -5,15 +5,25 @@
 //! be SIGKILLed and started again on the same data, as an operator would.
 //! Processes are [`ChildGuard`]s: stopped when the cluster is dropped, also
 //! when a test panics.
+//!
+//! Masters started with [`MasterTls`] run mutual TLS. Their client
+//! addresses are registered with the harness's client certificate
+//! ([`MasterTls::dmctl`]) for as long as they run, so every helper here that
+//! runs dmctl against them ([`dmctl`], [`wait_bound`], [`wait_syncing`],
+//! ...) connects with it; a test that wants dmctl with other flags (or
+//! none) calls [`dmctl_with`].
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
 use tempfile::TempDir;
 
 use crate::binaries::workspace_binary;
+use crate::certs::TlsFlags;
 use crate::error::{HarnessError, Result};
 use crate::port::free_port;
 use crate::process::ChildGuard;
@@ -47,6 +57,34 @@ enum Bootstrap {
     Join(String),
 }
 
+/// Mutual TLS for a set of masters.
+#[derive(Debug, Clone)]
+pub struct MasterTls {
+    /// Every master's `--ssl-ca`, `--ssl-cert`, `--ssl-key`.
+    pub flags: TlsFlags,
+    /// `--cert-allowed-cn` (empty: not given).
+    pub cert_allowed_cn: Vec<String>,
+    /// What the harness's dmctl connects to these masters with.
+    pub dmctl: TlsFlags,
+}
+
+/// The dmctl flags for masters that run TLS, by client address.
+fn dmctl_flags_by_addr() -> &'static Mutex<HashMap<String, Vec<String>>> {
+    static FLAGS: OnceLock<Mutex<HashMap<String, Vec<String>>>> = OnceLock::new();
+    FLAGS.get_or_init(Default::default)
+}
+
+/// The flags [`dmctl`] uses for `master_addrs` (those of its first address).
+fn dmctl_flags_for(master_addrs: &str) -> Vec<String> {
+    let first = master_addrs.split(',').next().unwrap_or_default().trim();
+    dmctl_flags_by_addr()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(first)
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[derive(Debug)]
 struct MasterProcess {
     spec: MasterSpec,
@@ -59,6 +97,7 @@ struct MasterProcess {
 pub struct Masters {
     masters: Vec<MasterProcess>,
     binary: PathBuf,
+    tls: Option<MasterTls>,
     // Last: removed after the processes are stopped.
     dir: TempDir,
 }
@@ -79,8 +118,28 @@ impl Masters {
         Self::start_with(specs)
     }
 
+    /// Starts `n` masters forming one group, with mutual TLS.
+    pub fn start_tls(n: usize, tls: MasterTls) -> Result<Self> {
+        let specs = (1..=n)
+            .map(|i| {
+                Ok(MasterSpec {
+                    name: format!("master{i}"),
+                    client_port: free_port()?,
+                    peer_port: free_port()?,
+                    advertise_port: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::start_with_tls(specs, Some(tls))
+    }
+
     /// Starts masters with the given names and ports forming one group.
     pub fn start_with(specs: Vec<MasterSpec>) -> Result<Self> {
+        Self::start_with_tls(specs, None)
+    }
+
+    /// [`Masters::start_with`], with mutual TLS when `tls` is given.
+    pub fn start_with_tls(specs: Vec<MasterSpec>, tls: Option<MasterTls>) -> Result<Self> {
         let n = specs.len();
         let mut dir = tempfile::Builder::new()
             .prefix("dm-masters-")
@@ -105,6 +164,7 @@ impl Masters {
                 })
                 .collect(),
             binary: workspace_binary("dm-master")?,
+            tls,
             dir,
         };
         for i in 0..n {
@@ -135,6 +195,7 @@ impl Masters {
     pub fn spawn(&mut self, i: usize) -> Result<()> {
         let dir = self.dir.path().to_path_buf();
         let binary = self.binary.clone();
+        let tls = self.tls.clone();
         let master = self
             .masters
             .get_mut(i)
@@ -160,6 +221,19 @@ impl Masters {
             Bootstrap::InitialCluster(ic) => cmd.arg("--initial-cluster").arg(ic),
             Bootstrap::Join(join) => cmd.arg("--join").arg(join),
         };
+        if let Some(tls) = &tls {
+            cmd.args(tls.flags.args());
+            if !tls.cert_allowed_cn.is_empty() {
+                cmd.arg(format!(
+                    "--cert-allowed-cn={}",
+                    tls.cert_allowed_cn.join(",")
+                ));
+            }
+            dmctl_flags_by_addr()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(spec.client_addr(), tls.dmctl.args());
+        }
         let log = dir.join(format!("{}.log", spec.name));
         master.process = Some(ChildGuard::spawn(spec.name.clone(), cmd, log)?);
         Ok(())
@@ -244,6 +318,19 @@ impl Masters {
     }
 }
 
+impl Drop for Masters {
+    fn drop(&mut self) {
+        if self.tls.is_some() {
+            let mut flags = dmctl_flags_by_addr()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for master in &self.masters {
+                flags.remove(&master.spec.client_addr());
+            }
+        }
+    }
+}
+
 /// The source ids `operate-source show` lists; an error unless it answers
 /// `result: true`.
 pub async fn shown_sources(master_addrs: &str) -> Result<std::collections::BTreeSet<String>> {
@@ -259,12 +346,20 @@ pub async fn shown_sources(master_addrs: &str) -> Result<std::collections::BTree
         .collect())
 }
 
-/// Runs `dmctl --master-addr ADDRS ARGS...` and parses its JSON answer.
+/// Runs `dmctl --master-addr ADDRS ARGS...` and parses its JSON answer;
+/// with the harness's TLS flags when the masters run TLS ([`MasterTls`]).
 pub async fn dmctl(master_addrs: &str, args: &[&str]) -> Result<Value> {
+    dmctl_with(master_addrs, &dmctl_flags_for(master_addrs), args).await
+}
+
+/// Runs `dmctl --master-addr ADDRS FLAGS... ARGS...` and parses its JSON
+/// answer (`flags`: the TLS flags, [`TlsFlags::args`], or none).
+pub async fn dmctl_with(master_addrs: &str, flags: &[String], args: &[&str]) -> Result<Value> {
     let binary = workspace_binary("dmctl")?;
     let output = tokio::process::Command::new(binary)
         .arg("--master-addr")
         .arg(master_addrs)
+        .args(flags)
         .args(args)
         .env_remove("DM_MASTER_ADDR")
         .output()
@@ -285,6 +380,7 @@ pub struct Workers {
     workers: Vec<(String, u16, Option<ChildGuard>)>,
     join: String,
     keepalive_ttl_secs: u64,
+    tls: Option<TlsFlags>,
     binary: PathBuf,
     dir: TempDir,
 }
@@ -292,6 +388,16 @@ pub struct Workers {
 impl Workers {
     /// Starts `n` workers named `worker1..` joining `join` (master addresses).
     pub fn start(n: usize, join: &str, keepalive_ttl_secs: u64) -> Result<Self> {
+        Self::start_tls(n, join, keepalive_ttl_secs, None)
+    }
+
+    /// [`Workers::start`], each worker given the TLS flags `tls`.
+    pub fn start_tls(
+        n: usize,
+        join: &str,
+        keepalive_ttl_secs: u64,
+        tls: Option<TlsFlags>,
+    ) -> Result<Self> {
         let mut dir = tempfile::Builder::new()
             .prefix("dm-workers-")
             .tempdir()
@@ -303,6 +409,7 @@ impl Workers {
             workers: Vec::new(),
             join: join.to_string(),
             keepalive_ttl_secs,
+            tls,
             binary: workspace_binary("dm-worker")?,
             dir,
         };
@@ -331,6 +438,7 @@ impl Workers {
             .arg(&self.join)
             .arg("--keepalive-ttl")
             .arg(self.keepalive_ttl_secs.to_string())
+            .args(self.tls.iter().flat_map(TlsFlags::args))
             .env("RUST_LOG", "info");
         *process = Some(ChildGuard::spawn(name.clone(), cmd, log)?);
         Ok(())

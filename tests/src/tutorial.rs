@@ -202,10 +202,21 @@ pub fn check_config_files(dir: &Path) -> std::result::Result<Vec<String>, String
 
 /// Starts the local 3-master cluster.
 pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
+    start_masters_with(ports, None)
+}
+
+/// Starts the local 3-master cluster, with mutual TLS when `tls` is given.
+pub fn start_masters_with(
+    ports: Ports,
+    tls: Option<crate::cluster::MasterTls>,
+) -> Result<crate::cluster::Masters> {
     use crate::cluster::{MasterSpec, Masters};
     match ports {
-        Ports::Free => Masters::start(3),
-        Ports::AsWritten => Masters::start_with(
+        Ports::Free => match tls {
+            Some(tls) => Masters::start_tls(3, tls),
+            None => Masters::start(3),
+        },
+        Ports::AsWritten => Masters::start_with_tls(
             MASTER_PORTS
                 .iter()
                 .enumerate()
@@ -216,6 +227,7 @@ pub fn start_masters(ports: Ports) -> Result<crate::cluster::Masters> {
                     advertise_port: None,
                 })
                 .collect(),
+            tls,
         ),
     }
 }
@@ -254,6 +266,17 @@ pub fn start_workers(
     join: &str,
     dir: &Path,
 ) -> Result<Vec<crate::ChildGuard>> {
+    start_workers_with(ports, dbs, join, dir, None)
+}
+
+/// [`start_workers`], each worker given the TLS flags `tls`.
+pub fn start_workers_with(
+    ports: Ports,
+    dbs: &Databases,
+    join: &str,
+    dir: &Path,
+    tls: Option<&crate::certs::TlsFlags>,
+) -> Result<Vec<crate::ChildGuard>> {
     let binary = crate::workspace_binary("dm-worker")?;
     let mut workers = Vec::new();
     for (i, upstream) in dbs.upstreams.iter().enumerate() {
@@ -281,6 +304,7 @@ pub fn start_workers(
             .arg(format!("--config={}", config.display()))
             .arg("--join")
             .arg(join)
+            .args(tls.iter().flat_map(|t| t.args()))
             .current_dir(dir)
             .env("RUST_LOG", "info");
         workers.push(crate::ChildGuard::spawn(
@@ -401,10 +425,16 @@ pub const PROGRAM_LINES: &[&str] = &[
 /// row after each); its output, or an error holding all of it when it
 /// failed, overran [`PROGRAM_DEADLINE`] or lacks one of [`PROGRAM_LINES`].
 pub async fn run_program(row_metadata: RowMetadata) -> Result<String> {
+    run_program_with(row_metadata, &[]).await
+}
+
+/// [`run_program`] with more of the program's flags (`--tls`).
+pub async fn run_program_with(row_metadata: RowMetadata, flags: &[&str]) -> Result<String> {
     let program = crate::workspace_binary("seed-tutorial")?;
     let run = tokio::process::Command::new(program)
         .arg("--free-ports")
         .arg(format!("--binlog-row-metadata={row_metadata}"))
+        .args(flags)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(PROGRAM_DEADLINE, run)

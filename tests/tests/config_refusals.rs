@@ -1,9 +1,11 @@
-//! Keys of features not built yet (TLS, online DDL, relay logs) are refused
-//! where they are given, naming file:line:key and what to do instead, over
-//! real processes:
+//! Keys of features not built yet (online DDL, relay logs) are refused
+//! where they are given, naming file:line:key and what to do instead, and
+//! settings that cannot be used stop a daemon naming what to fix, over real
+//! processes:
 //!
-//! - dm-master and dm-worker given TLS files (in `--config`, or as
-//!   `--ssl-ca` flags) do not start;
+//! - dm-master and dm-worker given TLS files that are missing or are not
+//!   what they should be (in `--config`, or as `--ssl-*` flags) do not
+//!   start, naming the key and the file;
 //! - an `online-ddl: true` task is refused by `check-task` and `start-task`
 //!   and nothing is stored;
 //! - a source file with `enable-relay: true` is refused by
@@ -16,6 +18,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use dm_tests::certs::CertDir;
 use dm_tests::cluster::{dmctl, Masters};
 use dm_tests::{
     free_port, http_get, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions,
@@ -49,10 +52,8 @@ async fn refused_start(name: &str, cmd: Command, dir: &Path) -> String {
     std::fs::read_to_string(&log).expect("stderr")
 }
 
-const TLS_REASON: &str = "is not supported yet: TLS between the programs and to the databases is not built; remove the TLS settings and secure the network instead (a private network or an SSH/VPN tunnel)";
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_master_given_tls_settings_refuses_to_start() {
+async fn a_master_given_a_missing_tls_file_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let client = free_port().expect("port");
     let peer = free_port().expect("port");
@@ -68,42 +69,85 @@ async fn a_master_given_tls_settings_refuses_to_start() {
     cmd.arg("--config").arg(&file);
     let stderr = refused_start("dm-master", cmd, dir.path()).await;
     assert!(
-        stderr.contains(&format!("{file}:6:1: `ssl-ca`: {TLS_REASON}")),
+        stderr.contains("dm-master: ssl-ca /nonexistent/ca.pem: no such file"),
         "{stderr}"
     );
+    assert!(!dir.path().join("data").exists(), "no data dir is made");
 
-    // The same as a flag, over a file without TLS.
+    // As flags: a real CA, a certificate that is not there.
+    let certs = CertDir::new(dir.path().join("certs"));
+    let master = certs.issue("master", "dm-master").expect("certificate");
+    let missing = dir.path().join("certs/other.pem").display().to_string();
     let mut cmd = Command::new(workspace_binary("dm-master").expect("binary"));
     cmd.arg(format!("--master-addr=127.0.0.1:{client}"))
         .arg(format!("--peer-urls=http://127.0.0.1:{peer}"))
         .arg(format!("--data-dir={}", dir.path().join("data2").display()))
-        .arg("--ssl-cert=/nonexistent/master.pem");
+        .arg(format!("--ssl-ca={}", certs.ca().display()))
+        .arg(format!("--ssl-cert={missing}"))
+        .arg(format!("--ssl-key={}", master.key.display()));
     let stderr = refused_start("dm-master-flags", cmd, dir.path()).await;
     assert!(
+        stderr.contains(&format!("dm-master: ssl-cert {missing}: no such file")),
+        "{stderr}"
+    );
+
+    // A key file that holds no key (the certificate given twice).
+    let mut cmd = Command::new(workspace_binary("dm-master").expect("binary"));
+    cmd.arg(format!("--master-addr=127.0.0.1:{client}"))
+        .arg(format!("--peer-urls=http://127.0.0.1:{peer}"))
+        .arg(format!("--data-dir={}", dir.path().join("data3").display()))
+        .arg(format!("--ssl-ca={}", certs.ca().display()))
+        .arg(format!("--ssl-cert={}", master.cert.display()))
+        .arg(format!("--ssl-key={}", master.cert.display()));
+    let stderr = refused_start("dm-master-key", cmd, dir.path()).await;
+    assert!(
         stderr.contains(&format!(
-            "command line (--ssl-cert): `ssl-cert`: {TLS_REASON}"
+            "dm-master: ssl-key {}: holds no private key (a PEM block -----BEGIN PRIVATE KEY-----, -----BEGIN EC PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)",
+            master.cert.display()
         )),
+        "{stderr}"
+    );
+
+    // A certificate without its key.
+    let mut cmd = Command::new(workspace_binary("dm-master").expect("binary"));
+    cmd.arg(format!("--master-addr=127.0.0.1:{client}"))
+        .arg(format!("--peer-urls=http://127.0.0.1:{peer}"))
+        .arg(format!("--data-dir={}", dir.path().join("data4").display()))
+        .arg(format!("--ssl-ca={}", certs.ca().display()))
+        .arg(format!("--ssl-cert={}", master.cert.display()));
+    let stderr = refused_start("dm-master-no-key", cmd, dir.path()).await;
+    assert!(
+        stderr.contains("command line (--ssl-ca): `ssl-ca`: ssl-key is not set, but ssl-ca and ssl-cert are: give the certificate's key with it"),
         "{stderr}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_given_tls_settings_refuses_to_start() {
+async fn a_worker_given_a_missing_tls_file_refuses_to_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port().expect("port");
     let join = free_port().expect("port");
+    let certs = CertDir::new(dir.path().join("certs"));
+    let worker = certs.issue("worker", "dm-worker").expect("certificate");
+    let missing = dir
+        .path()
+        .join("certs/worker-missing.key")
+        .display()
+        .to_string();
     let file = write(
         dir.path(),
         "dm-worker.toml",
         &format!(
-            "name = \"worker1\"\nworker-addr = \"127.0.0.1:{port}\"\njoin = \"127.0.0.1:{join}\"\ncert-allowed-cn = [\"dm\"]\n"
+            "name = \"worker1\"\nworker-addr = \"127.0.0.1:{port}\"\njoin = \"127.0.0.1:{join}\"\nssl-ca = \"{}\"\nssl-cert = \"{}\"\nssl-key = \"{missing}\"\n",
+            certs.ca().display(),
+            worker.cert.display()
         ),
     );
     let mut cmd = Command::new(workspace_binary("dm-worker").expect("binary"));
     cmd.arg("--config").arg(&file);
     let stderr = refused_start("dm-worker", cmd, dir.path()).await;
     assert!(
-        stderr.contains(&format!("{file}:4:1: `cert-allowed-cn`: {TLS_REASON}")),
+        stderr.contains(&format!("dm-worker: ssl-key {missing}: no such file")),
         "{stderr}"
     );
 }

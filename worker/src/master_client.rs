@@ -6,6 +6,12 @@
 //! from then on; when its target fails it moves to the next known address.
 //! Meanwhile what it runs keeps running, until the lease runs out (see
 //! [`crate::lease`]): a master failover is much shorter than the lease.
+//!
+//! A master that refuses the worker itself (TLS required, no certificate,
+//! a certificate from another CA or a name outside the master's
+//! `cert-allowed-cn`) is a setting to fix, not a failover: the worker logs
+//! the reason as an error, once until it changes, and keeps trying every
+//! [`REFUSED_RETRY`].
 
 use std::time::Duration;
 
@@ -16,6 +22,7 @@ use dm_proto::config::{join_addresses, WorkerConfig};
 use dm_proto::net::SharedConnector;
 use dm_proto::pb;
 use dm_proto::pb::worker_control_client::WorkerControlClient;
+use dm_proto::tls::Names;
 use tokio::sync::watch;
 
 use crate::lease::Lease;
@@ -23,6 +30,9 @@ use crate::subtask::Supervisor;
 
 /// Pause before trying the next master after a failure.
 pub const RETRY: Duration = Duration::from_millis(50);
+/// Pause before trying again after a master refused this worker's TLS
+/// settings or certificate.
+pub const REFUSED_RETRY: Duration = Duration::from_secs(1);
 /// Heartbeat interval until the leader says otherwise.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -53,6 +63,8 @@ pub struct MasterClient {
     connector: SharedConnector,
     boot_id: u64,
     seq: u64,
+    /// The last refusal logged, so that a retry logs only a new one.
+    refused: Option<String>,
 }
 
 impl MasterClient {
@@ -76,7 +88,25 @@ impl MasterClient {
             connector,
             boot_id: clock.unix_ms(),
             seq: 0,
+            refused: None,
         }
+    }
+
+    /// When `status` says a master refused this worker (not that it is
+    /// down or not the leader): logs why, once per reason, and returns the
+    /// pause before the next try.
+    fn refused(&mut self, status: &tonic::Status) -> Option<Duration> {
+        let why = match status.code() {
+            tonic::Code::Unauthenticated | tonic::Code::PermissionDenied => {
+                status.message().to_string()
+            }
+            _ => dm_proto::tls::diagnose(status)?.describe(Names::KEYS),
+        };
+        if self.refused.as_deref() != Some(why.as_str()) {
+            tracing::error!(master = ?self.masters.get(self.target), error = %why, "a master refused this worker; retrying");
+            self.refused = Some(why);
+        }
+        Some(REFUSED_RETRY)
     }
 
     fn client(&self) -> Option<WorkerControlClient<tonic::transport::Channel>> {
@@ -128,6 +158,7 @@ impl MasterClient {
                 Ok(answer) => {
                     let answer = answer.into_inner();
                     if answer.result {
+                        self.refused = None;
                         tracing::info!(worker = %self.name, "registered");
                         install_cluster_key(&answer.secret_key);
                         return Ok(());
@@ -135,9 +166,10 @@ impl MasterClient {
                     return Err(ClientError::Refused(answer.msg));
                 }
                 Err(status) => {
+                    let pause = self.refused(&status).unwrap_or(RETRY);
                     tracing::debug!(master = ?self.masters.get(self.target), error = %status.message(), "registration attempt failed");
                     self.next_master();
-                    tokio::time::sleep(RETRY).await;
+                    tokio::time::sleep(pause).await;
                 }
             }
         }
@@ -202,9 +234,10 @@ impl MasterClient {
                     Duration::ZERO
                 }
                 Err(status) => {
+                    let pause = self.refused(&status).unwrap_or(RETRY);
                     tracing::debug!(master = ?self.masters.get(self.target), error = %status.message(), "heartbeat failed; trying another master");
                     self.next_master();
-                    RETRY
+                    pause
                 }
             };
             if !lease.is_valid(Instant::now()) && supervisor.running_sources() > 0 {

@@ -5,15 +5,18 @@
 //!
 //! The binary and the deterministic simulation both start workers through
 //! [`run`]; only their [`Env`]s differ. The binary's is [`Env::system`]:
-//! TCP, MySQL, the system clock, a stop sent on SIGTERM or Ctrl-C, and the
-//! HTTP listener on `worker-addr` ([`crate::http`]), bound before anything
-//! else so that a taken port stops the start.
+//! TCP (with mutual TLS to the masters when `ssl-ca`, `ssl-cert` and
+//! `ssl-key` are set; the files are read and checked first), MySQL, the
+//! system clock, a stop sent on SIGTERM or Ctrl-C, and the HTTP listener on
+//! `worker-addr` ([`crate::http`]), bound before anything else so that a
+//! taken port stops the start.
 
 use std::sync::Arc;
 
 use dm_proto::clock::Clock;
 use dm_proto::config::WorkerConfig;
 use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
+use dm_proto::tls::{Names, TlsError, TlsFiles};
 use tokio::sync::watch;
 
 use crate::databases::{Databases, MySqlDatabases};
@@ -38,12 +41,26 @@ pub struct Env {
     pub http: Option<std::net::TcpListener>,
 }
 
+/// Why the binary's [`Env`] cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// `ssl-ca`, `ssl-cert` or `ssl-key` cannot be used (the file and why).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// `worker-addr` cannot be listened on.
+    #[error(transparent)]
+    Bind(#[from] BindError),
+}
+
 impl Env {
-    /// The binary's: TCP, MySQL, the system clock, stopped by `stop`,
-    /// and `worker-addr` bound for the HTTP listener.
-    pub fn system(cfg: &WorkerConfig, stop: watch::Receiver<bool>) -> Result<Self, BindError> {
+    /// The binary's: TCP (TLS when configured), MySQL, the system clock,
+    /// stopped by `stop`, and `worker-addr` bound for the HTTP listener.
+    pub fn system(cfg: &WorkerConfig, stop: watch::Receiver<bool>) -> Result<Self, EnvError> {
+        let timeouts = ChannelTimeouts::default();
+        let tls = TlsFiles::load(&cfg.tls_paths(), Names::KEYS, true)?
+            .map(|files| files.client(timeouts.connect));
         Ok(Self {
-            connector: TcpConnector::shared(ChannelTimeouts::default()),
+            connector: TcpConnector::shared_with_tls(timeouts, tls),
             databases: Arc::new(MySqlDatabases),
             clock: Clock::system(),
             stop,

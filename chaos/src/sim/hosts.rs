@@ -98,6 +98,7 @@ pub async fn run_master(
     let env = MasterEnv {
         listen: SimListen,
         connector: SimConnector::shared(),
+        tls: None,
         disk,
         databases: Arc::new(SimDatabases),
         clock: Clock::new(sim_clock_ms),

@@ -57,6 +57,9 @@ pub enum StartError {
     /// `secret-key-path` names no readable 64-hex-digit key.
     #[error(transparent)]
     SecretKey(#[from] dm_proto::secret::KeyFileError),
+    /// `ssl-ca`, `ssl-cert` or `ssl-key` cannot be used (the file and why).
+    #[error(transparent)]
+    Tls(#[from] dm_proto::tls::TlsError),
     /// No master in `--join` answered in time.
     #[error("no master in --join added this master within {secs} s: {last_error}")]
     JoinTimeout { secs: u64, last_error: String },

@@ -14,7 +14,8 @@
 //!
 //! The binary and the deterministic simulation both start masters through
 //! [`start`]; only their [`Env`]s differ. The binary's is
-//! [`Env::system`]: TCP, sled under `--data-dir`, MySQL, the system clock.
+//! [`Env::system`]: TCP (with mutual TLS when `ssl-ca`, `ssl-cert` and
+//! `ssl-key` are set), sled under `--data-dir`, MySQL, the system clock.
 //!
 //! Node ids are hashes of names (see [`crate::raft::node_id`]), so every
 //! master derives the same membership from `--initial-cluster`.
@@ -31,6 +32,7 @@ use std::time::Duration;
 use dm_proto::clock::Clock;
 use dm_proto::config::{advertise_for, parse_host_port, parse_peer_url, split_list, MasterConfig};
 use dm_proto::net::{ChannelTimeouts, SharedConnector, TcpConnector};
+use dm_proto::tls::{Names, ServerTls, TlsFiles};
 use openraft::{Raft, SnapshotPolicy};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -134,6 +136,9 @@ pub struct Env<D, L> {
     pub listen: L,
     /// How the master dials other masters and forwards requests.
     pub connector: SharedConnector,
+    /// The server side of mutual TLS, on every address the master serves;
+    /// plaintext when none.
+    pub tls: Option<ServerTls>,
     /// The disk under the Raft log and state machine.
     pub disk: D,
     /// The users' databases (upstream checks, pre-checks, `check-diff`).
@@ -144,10 +149,18 @@ pub struct Env<D, L> {
 
 impl Env<SledDisk, TcpListen> {
     /// The binary's: TCP, sled under `--data-dir`, MySQL, the system clock.
-    /// Checks the addresses and `--v1-sources-path` before it creates the
-    /// data dir, and makes `secret-key-path`'s key the process's.
+    /// Checks the addresses, the TLS files and `--v1-sources-path` before
+    /// it creates the data dir, and makes `secret-key-path`'s key the
+    /// process's.
     pub fn system(cfg: &MasterConfig) -> Result<Self, StartError> {
         Addresses::from_config(cfg)?;
+        let timeouts = ChannelTimeouts::default();
+        let tls = TlsFiles::load(&cfg.tls_paths(), Names::KEYS, true)?;
+        let server_tls = tls
+            .as_ref()
+            .map(|files| files.server(&cfg.cert_allowed_cn))
+            .transpose()?;
+        let client_tls = tls.as_ref().map(|files| files.client(timeouts.connect));
         v1_sources::check(&cfg.v1_sources_path)?;
         if !cfg.secret_key_path.is_empty() {
             let key = dm_proto::secret::load_key_file(Path::new(&cfg.secret_key_path))?;
@@ -159,7 +172,8 @@ impl Env<SledDisk, TcpListen> {
         })?;
         Ok(Self {
             listen: TcpListen,
-            connector: TcpConnector::shared(ChannelTimeouts::default()),
+            connector: TcpConnector::shared_with_tls(timeouts, client_tls),
+            tls: server_tls,
             disk: SledDisk::new(db),
             databases: Arc::new(MySqlDatabases),
             clock: Clock::system(),
@@ -177,6 +191,7 @@ pub async fn start<D: Disk, L: Listen>(
     let Env {
         listen,
         connector,
+        tls,
         disk,
         databases,
         clock,
@@ -232,17 +247,18 @@ pub async fn start<D: Disk, L: Listen>(
                 source,
             })?;
         let node = node.clone();
+        let tls = tls.clone();
         let mut stopped = stopped.clone();
         servers.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = serve(node, incoming, shutdown).await {
+            if let Err(e) = serve(node, incoming, shutdown, tls).await {
                 tracing::error!(%addr, error = %e, "server stopped");
             }
         }));
     }
-    tracing::info!(id = node.id, me = %addrs.me, "master serving");
+    tracing::info!(id = node.id, me = %addrs.me, tls = tls.is_some(), "master serving");
     servers.extend(spawn_loops(&node, &stopped));
 
     let running = Running {

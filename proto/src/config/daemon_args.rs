@@ -1,5 +1,5 @@
-//! Flags dm-master and dm-worker share: the config file, logging, and the
-//! sample config.
+//! Flags dm-master and dm-worker share: the config file, logging, the
+//! sample config and TLS.
 
 use std::path::PathBuf;
 
@@ -21,16 +21,18 @@ pub struct DaemonArgs {
     /// Print a sample config file and exit.
     #[arg(long)]
     pub print_sample_config: bool,
-    /// TLS: CA file (not supported yet: refused).
+    /// TLS: the cluster's CA certificate (PEM); with --ssl-cert and
+    /// --ssl-key, every gRPC connection uses mutual TLS.
     #[arg(long)]
     pub ssl_ca: Option<String>,
-    /// TLS: certificate file (not supported yet: refused).
+    /// TLS: this daemon's certificate (PEM), signed by the CA.
     #[arg(long)]
     pub ssl_cert: Option<String>,
-    /// TLS: key file (not supported yet: refused).
+    /// TLS: the key of --ssl-cert (PEM).
     #[arg(long)]
     pub ssl_key: Option<String>,
-    /// TLS: allowed common names, comma-separated (not supported yet: refused).
+    /// TLS: common names of the client certificates a master accepts,
+    /// comma-separated (default: any certificate the CA signed).
     #[arg(long)]
     pub cert_allowed_cn: Option<String>,
 }
@@ -52,4 +54,36 @@ pub(crate) struct TlsKeys<'a> {
     pub ssl_cert: &'a mut String,
     pub ssl_key: &'a mut String,
     pub cert_allowed_cn: &'a mut Vec<String>,
+}
+
+/// Checks a daemon's TLS keys go together: all of `ssl-ca`, `ssl-cert`
+/// and `ssl-key`, or none; `cert-allowed-cn` (a master's) only with them.
+/// The files themselves are read when the daemon starts
+/// ([`crate::tls::TlsFiles::load`]).
+pub(crate) fn check_tls(
+    paths: &crate::tls::TlsPaths<'_>,
+    cert_allowed_cn: &[String],
+    origin: &super::toml_file::Origin,
+) -> Result<(), super::ConfigError> {
+    use crate::tls::{check_settings, Names, TlsError};
+    // Reported where a key was given: the missing one has no place.
+    let given = [
+        (paths.ca, "ssl-ca"),
+        (paths.cert, "ssl-cert"),
+        (paths.key, "ssl-key"),
+    ]
+    .into_iter()
+    .find(|(path, _)| !path.is_empty())
+    .map_or("ssl-ca", |(_, key)| key);
+    check_settings(paths, Names::KEYS, true).map_err(|e| match e {
+        TlsError::Settings { key, message } => origin.invalid(given, format!("{key} {message}")),
+        other => origin.invalid(given, other),
+    })?;
+    if paths.is_off() && !cert_allowed_cn.is_empty() {
+        return Err(origin.invalid(
+            "cert-allowed-cn",
+            "names the client certificates this master accepts, but TLS is off: set ssl-ca, ssl-cert and ssl-key too, or remove cert-allowed-cn",
+        ));
+    }
+    Ok(())
 }

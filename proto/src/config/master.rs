@@ -280,6 +280,7 @@ impl MasterConfig {
         }
         super::check_log_level(&self.log_level).map_err(|e| origin.invalid("log-level", e))?;
         super::check_log_format(&self.log_format).map_err(|e| origin.invalid("log-format", e))?;
+        super::daemon_args::check_tls(&self.tls_paths(), &self.cert_allowed_cn, origin)?;
         self.log.adjust();
         super::duration::parse(&self.rpc_timeout).map_err(|e| origin.invalid("rpc-timeout", e))?;
         if self.raft_heartbeat_interval_ms == 0
@@ -308,6 +309,15 @@ impl MasterConfig {
         self.advertise_peer_urls = addr::wrap_schemes(&self.advertise_peer_urls, https);
         self.initial_cluster = addr::wrap_schemes_for_initial_cluster(&self.initial_cluster, https);
         self.join = addr::wrap_schemes(&self.join, https);
+    }
+
+    /// `ssl-ca`, `ssl-cert` and `ssl-key`.
+    pub fn tls_paths(&self) -> crate::tls::TlsPaths<'_> {
+        crate::tls::TlsPaths {
+            ca: &self.ssl_ca,
+            cert: &self.ssl_cert,
+            key: &self.ssl_key,
+        }
     }
 
     /// The running configuration as a TOML file (`get-config master`).

@@ -224,6 +224,9 @@ impl WorkerConfig {
         super::check_log_level(&cfg.log_level).map_err(|e| invalid("log-level", e.to_string()))?;
         super::check_log_format(&cfg.log_format)
             .map_err(|e| invalid("log-format", e.to_string()))?;
+        // A worker's cert-allowed-cn has no effect (the inventory says why),
+        // so it is not checked against the other keys.
+        super::daemon_args::check_tls(&cfg.tls_paths(), &[], &origin)?;
         cfg.log.adjust();
         if let Some(source) = cfg.embedded_source() {
             source.validate().map_err(|(key, message)| {
@@ -242,6 +245,15 @@ impl WorkerConfig {
             ));
         }
         Ok(cfg)
+    }
+
+    /// `ssl-ca`, `ssl-cert` and `ssl-key`.
+    pub fn tls_paths(&self) -> crate::tls::TlsPaths<'_> {
+        crate::tls::TlsPaths {
+            ca: &self.ssl_ca,
+            cert: &self.ssl_cert,
+            key: &self.ssl_key,
+        }
     }
 
     /// The source a DM 1.x style file declares (`source-id` and `[from]`).

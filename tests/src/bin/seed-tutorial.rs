@@ -10,6 +10,10 @@
 //!
 //! `--binlog-row-metadata NO_LOG` (or `MINIMAL`) starts the upstreams the
 //! way most servers in the wild run: row events without column names.
+//!
+//! `--tls` runs the cluster with mutual TLS: a CA and certificates for the
+//! masters, the workers and dmctl (`scripts/make-certs.sh`), the masters
+//! accepting only those three common names (`cert-allowed-cn`).
 
 use std::process::ExitCode;
 
@@ -26,6 +30,29 @@ struct Args {
     /// The upstreams' `binlog_row_metadata`: FULL, MINIMAL or NO_LOG.
     #[arg(long, default_value_t = RowMetadata::Full)]
     binlog_row_metadata: RowMetadata,
+    /// Mutual TLS between dmctl, the workers and the masters.
+    #[arg(long)]
+    tls: bool,
+}
+
+/// Common names of the cluster's certificates, the masters' cert-allowed-cn.
+const TLS_NAMES: [&str; 3] = ["dm-master", "dm-worker", "dmctl"];
+
+/// Certificates for the whole cluster in `dir`: the masters' TLS and the
+/// workers' flags.
+fn tls_setup(
+    dir: &std::path::Path,
+) -> anyhow::Result<(dm_tests::cluster::MasterTls, dm_tests::certs::TlsFlags)> {
+    let ca = dm_tests::certs::CertDir::new(dir.join("dm-cluster"));
+    let master = ca.issue("dm-master", TLS_NAMES[0])?;
+    let worker = ca.issue("dm-worker", TLS_NAMES[1])?;
+    let dmctl = ca.issue("dmctl", TLS_NAMES[2])?;
+    let masters = dm_tests::cluster::MasterTls {
+        flags: ca.flags(&master),
+        cert_allowed_cn: TLS_NAMES.iter().map(|n| n.to_string()).collect(),
+        dmctl: ca.flags(&dmctl),
+    };
+    Ok((masters, ca.flags(&worker)))
 }
 
 #[tokio::main]
@@ -76,8 +103,24 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         println!("ok  {line}");
     }
 
+    let work_dir = tempfile::Builder::new().prefix("dm-tutorial-").tempdir()?;
+    let tls = if args.tls {
+        let (masters, workers) = tls_setup(work_dir.path())?;
+        println!("\n== Mutual TLS: a CA and a certificate for the masters, the workers and dmctl");
+        println!(
+            "dm-master {} --cert-allowed-cn={}",
+            masters.flags.args().join(" "),
+            masters.cert_allowed_cn.join(",")
+        );
+        println!("dm-worker {}", workers.args().join(" "));
+        println!("dmctl {}", masters.dmctl.args().join(" "));
+        Some((masters, workers))
+    } else {
+        None
+    };
+
     println!("\n== Starting DM master and workers: a local 3-master cluster");
-    let masters = tutorial::start_masters(ports)?;
+    let masters = tutorial::start_masters_with(ports, tls.as_ref().map(|t| t.0.clone()))?;
     let leader = masters.leader(std::time::Duration::from_secs(30)).await?;
     let first = masters.spec(0).map(|s| s.client_addr()).unwrap_or_default();
     println!("leader: {leader}; dmctl -master-addr {first} list-member --master:");
@@ -85,9 +128,14 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(&members)?);
 
     println!("\n== Starting the tutorial's workers: dm-worker --config=dm-cnf/dm-worker$i.toml");
-    let work_dir = tempfile::Builder::new().prefix("dm-tutorial-").tempdir()?;
     let join = masters.client_addrs();
-    let _workers = tutorial::start_workers(ports, &dbs, &join, work_dir.path())?;
+    let _workers = tutorial::start_workers_with(
+        ports,
+        &dbs,
+        &join,
+        work_dir.path(),
+        tls.as_ref().map(|t| &t.1),
+    )?;
     for i in 1..=3 {
         let source = format!("mysql{i}");
         let worker = dm_tests::cluster::wait_bound(&join, &source, None, DEADLINE).await?;

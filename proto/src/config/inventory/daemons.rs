@@ -12,6 +12,7 @@ use crate::config::{
 
 const LOG_ROTATE: &str = "DM 1.x's time rotation; DM 2.x ignores it too: the log file rotates by size and age ([log] max-size, max-days, max-backups)";
 const ETCD: &str = "tunes DM's embedded etcd; the cluster's state is kept in our own Raft log, which has no such limits";
+const WORKER_ALLOWED_CN: &str = "names the clients a server accepts, and a worker serves no gRPC: the masters never dial it. Set cert-allowed-cn on the masters, which check every client (dmctl, workers, other masters)";
 const RPC_RATE: &str = "limits DM's calls from the master to workers; here workers fetch their work with their heartbeat, so there are no such calls to limit";
 
 /// dm-master's TOML file.
@@ -47,10 +48,10 @@ pub static MASTER: Section = Section {
         ("quota-backend-bytes", NoOp(ETCD)),
         ("v1-sources-path", Implemented),
         ("secret-key-path", Implemented),
-        ("ssl-ca", Refused(reasons::TLS)),
-        ("ssl-cert", Refused(reasons::TLS)),
-        ("ssl-key", Refused(reasons::TLS)),
-        ("cert-allowed-cn", Refused(reasons::TLS)),
+        ("ssl-ca", Implemented),
+        ("ssl-cert", Implemented),
+        ("ssl-key", Implemented),
+        ("cert-allowed-cn", Implemented),
         (
             "deploy",
             NoOp("DM 1.x's source-to-worker table; the scheduler binds sources to workers"),
@@ -101,10 +102,10 @@ pub static WORKER: Section = Section {
         ("log-format", Implemented),
         ("log-rotate", NoOp(LOG_ROTATE)),
         ("log", Implemented),
-        ("ssl-ca", Refused(reasons::TLS)),
-        ("ssl-cert", Refused(reasons::TLS)),
-        ("ssl-key", Refused(reasons::TLS)),
-        ("cert-allowed-cn", Refused(reasons::TLS)),
+        ("ssl-ca", Implemented),
+        ("ssl-cert", Implemented),
+        ("ssl-key", Implemented),
+        ("cert-allowed-cn", NoOp(WORKER_ALLOWED_CN)),
         ("server-id", Implemented),
         ("source-id", Implemented),
         (
@@ -150,16 +151,15 @@ fn flags_of<C: CommandFactory>() -> Vec<String> {
 }
 
 /// The flags both daemons take ([`crate::config::DaemonArgs`], clap's own).
-const COMMON_FLAGS: [(&str, super::Status); 11] = [
+const COMMON_FLAGS: [(&str, super::Status); 10] = [
     ("config", Implemented),
     ("log-file", Implemented),
     ("log-level", Implemented),
     ("log-format", Implemented),
     ("print-sample-config", Implemented),
-    ("ssl-ca", Refused(reasons::TLS)),
-    ("ssl-cert", Refused(reasons::TLS)),
-    ("ssl-key", Refused(reasons::TLS)),
-    ("cert-allowed-cn", Refused(reasons::TLS)),
+    ("ssl-ca", Implemented),
+    ("ssl-cert", Implemented),
+    ("ssl-key", Implemented),
     ("help", Implemented),
     ("version", Implemented),
 ];
@@ -194,6 +194,7 @@ static MASTER_FLAG_KEYS: [(&str, super::Status); 21] = with_common([
     ("data-dir", Implemented),
     ("v1-sources-path", Implemented),
     ("secret-key-path", Implemented),
+    ("cert-allowed-cn", Implemented),
 ]);
 
 static WORKER_FLAG_KEYS: [(&str, super::Status); 16] = with_common([
@@ -202,6 +203,7 @@ static WORKER_FLAG_KEYS: [(&str, super::Status); 16] = with_common([
     ("advertise-addr", Implemented),
     ("join", Implemented),
     ("keepalive-ttl", Implemented),
+    ("cert-allowed-cn", NoOp(WORKER_ALLOWED_CN)),
 ]);
 
 /// dm-master's command line.

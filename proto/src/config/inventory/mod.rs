@@ -82,8 +82,6 @@ pub struct Refusal {
 
 /// Messages shared by several sections.
 pub mod reasons {
-    /// TLS keys of every file and flag.
-    pub const TLS: &str = "is not supported yet: TLS between the programs and to the databases is not built; remove the TLS settings and secure the network instead (a private network or an SSH/VPN tunnel)";
     /// Relay-log keys of source and worker files.
     pub const RELAY: &str = "is not supported yet: relay logs are not built, the worker reads the upstream's binlog directly; remove it (or set it to false)";
     /// Relay-log settings other than `enable-relay`.

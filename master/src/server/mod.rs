@@ -4,6 +4,14 @@
 //! [`serve`] takes accepted connections and a shutdown future rather than
 //! binding a socket, so the same server runs on real TCP (the binary) and on
 //! a simulated network (the simulation).
+//!
+//! With TLS ([`dm_proto::tls::ServerTls`]) every accepted connection goes
+//! through [`tls::accept`] first, which decides what the connection gets
+//! ([`dm_proto::tls::Access`]); an interceptor in front of every route
+//! answers the calls of a refused connection with the refusal's status.
+//! The simulation runs without TLS.
+
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,9 +20,10 @@ use std::time::Duration;
 use dm_proto::pb::master_server::MasterServer;
 use dm_proto::pb::raft::raft_transport_server::RaftTransportServer;
 use dm_proto::pb::worker_control_server::WorkerControlServer;
+use dm_proto::tls::ServerTls;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_stream::Stream;
-use tonic::service::Routes;
+use tonic::service::{InterceptorLayer, Routes};
 use tonic::transport::server::Connected;
 use tonic::transport::Server;
 
@@ -25,25 +34,45 @@ use crate::service::{MasterApi, RaftApi, WorkerApi};
 pub const MAX_RAFT_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// Serves the client API and the Raft transport on `incoming` until
-/// `shutdown` completes.
+/// `shutdown` completes; with mutual TLS when `tls` is given.
 pub async fn serve<I, IO, IE, F>(
     node: Arc<Node>,
     incoming: I,
     shutdown: F,
+    tls: Option<ServerTls>,
 ) -> Result<(), tonic::transport::Error>
 where
-    I: Stream<Item = Result<IO, IE>>,
+    I: Stream<Item = Result<IO, IE>> + Send + 'static,
     IO: AsyncRead + AsyncWrite + Connected + Unpin + Send + 'static,
-    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
     F: Future<Output = ()>,
 {
-    Server::builder()
+    let mut server = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_millis(300)))
         .http2_keepalive_timeout(Some(Duration::from_millis(600)))
         .tcp_nodelay(true)
         // DM's `GET /status` (HTTP/1.1) beside the gRPC services.
-        .accept_http1(true)
-        .add_routes(Routes::from(dm_proto::version::status_routes()))
+        .accept_http1(true);
+    match tls {
+        None => {
+            server
+                .add_routes(routes(node))
+                .serve_with_incoming_shutdown(incoming, shutdown)
+                .await
+        }
+        Some(tls) => {
+            server
+                .layer(InterceptorLayer::new(tls::check_access))
+                .add_routes(routes(node))
+                .serve_with_incoming_shutdown(tls::accept(incoming, tls), shutdown)
+                .await
+        }
+    }
+}
+
+/// `GET /status` and the three gRPC services.
+fn routes(node: Arc<Node>) -> Routes {
+    Routes::from(dm_proto::version::status_routes())
         .add_service(MasterServer::new(MasterApi { node: node.clone() }))
         .add_service(WorkerControlServer::new(WorkerApi { node: node.clone() }))
         .add_service(
@@ -51,6 +80,4 @@ where
                 .max_decoding_message_size(MAX_RAFT_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_RAFT_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await
 }
