@@ -26,40 +26,60 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Panics naming the file when any of `secrets` appears in one of `files`.
-pub fn assert_in_no_file(files: &[PathBuf], secrets: &[&str]) {
-    for secret in secrets {
-        for file in files {
-            let bytes = std::fs::read(file).unwrap_or_default();
-            assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{secret} in plaintext in {}",
-                file.display()
-            );
+/// Where any of `secrets` appears in one of `files`: "SECRET in FILE".
+pub fn found_in_files(files: &[PathBuf], secrets: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file).unwrap_or_default();
+        for secret in secrets {
+            if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                found.push(format!("{secret} in plaintext in {}", file.display()));
+            }
         }
     }
+    found
 }
 
-/// Panics naming the table when any of `secrets` appears in a row of a
-/// `dm_meta` table of `downstream` (which must have some).
-pub async fn assert_not_in_dm_meta(downstream: &MariaDb, secrets: &[&str]) {
+/// Panics naming the file when any of `secrets` appears in one of `files`.
+pub fn assert_in_no_file(files: &[PathBuf], secrets: &[&str]) {
+    let found = found_in_files(files, secrets);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// The `dm_meta` tables of `downstream` searched, and where any of
+/// `secrets` appears in one of their rows: "SECRET in dm_meta.TABLE".
+pub async fn found_in_dm_meta(downstream: &MariaDb, secrets: &[&str]) -> (usize, Vec<String>) {
     let tables = query_rows(
         downstream,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'dm_meta'",
     )
     .await;
-    assert!(!tables.is_empty(), "no dm_meta tables");
-    for table in tables {
+    let mut found = Vec::new();
+    for table in &tables {
         let name = match table.first() {
             Some(mysql_async::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-            other => panic!("table name {other:?}"),
+            other => {
+                found.push(format!("a dm_meta table name that is not text: {other:?}"));
+                continue;
+            }
         };
         let rows = query_rows(downstream, &format!("SELECT * FROM dm_meta.`{name}`")).await;
         let text = format!("{rows:?}");
         for secret in secrets {
-            assert!(!text.contains(secret), "{secret} in dm_meta.{name}");
+            if text.contains(secret) {
+                found.push(format!("{secret} in dm_meta.{name}"));
+            }
         }
     }
+    (tables.len(), found)
+}
+
+/// Panics naming the table when any of `secrets` appears in a row of a
+/// `dm_meta` table of `downstream` (which must have some).
+pub async fn assert_not_in_dm_meta(downstream: &MariaDb, secrets: &[&str]) {
+    let (tables, found) = found_in_dm_meta(downstream, secrets).await;
+    assert!(tables > 0, "no dm_meta tables");
+    assert!(found.is_empty(), "{}", found.join("\n"));
 }
 
 /// Runs dmctl with `args` (no master involved: `encrypt`, `decrypt`) and

@@ -235,15 +235,30 @@ pub fn start_masters_with(
 /// Writes `dm-cnf/<name>` into `dir` with the downstream at `port` and the
 /// given `task-mode` (the tutorial's files say `all`); returns its path.
 pub fn task_file(dir: &Path, name: &str, port: u16, task_mode: &str) -> Result<String> {
+    task_file_with(dir, name, port, task_mode, None)
+}
+
+/// [`task_file`], logging in to the downstream as [`Passwords`]' user when
+/// given.
+pub fn task_file_with(
+    dir: &Path,
+    name: &str,
+    port: u16,
+    task_mode: &str,
+    passwords: Option<&Passwords>,
+) -> Result<String> {
     let source = config_dir().join(name);
     let text = std::fs::read_to_string(&source)
         .map_err(|e| HarnessError::io(format!("reading {}", source.display()), e))?;
-    let text = text
+    let mut text = text
         .replace(
             &format!("port: {DOWNSTREAM_PORT}"),
             &format!("port: {port}"),
         )
         .replace("task-mode: all", &format!("task-mode: {task_mode}"));
+    if let Some(passwords) = passwords {
+        text = passwords.in_task_file(&text);
+    }
     let path = dir.join(name);
     std::fs::write(&path, text)
         .map_err(|e| HarnessError::io(format!("writing {}", path.display()), e))?;
@@ -266,16 +281,72 @@ pub fn start_workers(
     join: &str,
     dir: &Path,
 ) -> Result<Vec<crate::ChildGuard>> {
-    start_workers_with(ports, dbs, join, dir, None)
+    start_workers_with(ports, dbs, join, dir, None, None)
 }
 
-/// [`start_workers`], each worker given the TLS flags `tls`.
+/// Users with passwords in place of the tutorial's passwordless `root`
+/// (`seed-tutorial --passwords`): the worker files log in to the upstreams
+/// as [`Passwords::UPSTREAM_USER`], the task files to the downstream as
+/// [`Passwords::DOWNSTREAM_USER`], each with its password in plaintext, so
+/// a search for them afterwards finds any copy kept in plaintext.
+#[derive(Debug, Clone)]
+pub struct Passwords {
+    pub upstream: String,
+    pub downstream: String,
+}
+
+impl Passwords {
+    pub const UPSTREAM_USER: &'static str = "dm_up";
+    pub const DOWNSTREAM_USER: &'static str = "dm_down";
+
+    /// Creates the users, with every privilege, on the servers of `dbs`.
+    pub async fn create_users(&self, dbs: &Databases) -> Result<()> {
+        let create = |user: &str, password: &str| {
+            [
+                format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"),
+                format!("GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%'"),
+            ]
+        };
+        let upstream = create(Self::UPSTREAM_USER, &self.upstream);
+        for server in &dbs.upstreams {
+            run_sql(server, &upstream.each_ref().map(String::as_str)).await?;
+        }
+        let downstream = create(Self::DOWNSTREAM_USER, &self.downstream);
+        run_sql(&dbs.downstream, &downstream.each_ref().map(String::as_str)).await
+    }
+
+    fn in_worker_file(&self, text: &str) -> String {
+        text.replace(
+            "user = \"root\"\npassword = \"\"",
+            &format!(
+                "user = \"{}\"\npassword = \"{}\"",
+                Self::UPSTREAM_USER,
+                self.upstream
+            ),
+        )
+    }
+
+    fn in_task_file(&self, text: &str) -> String {
+        text.replace(
+            "user: \"root\"\n  password: \"\"",
+            &format!(
+                "user: \"{}\"\n  password: \"{}\"",
+                Self::DOWNSTREAM_USER,
+                self.downstream
+            ),
+        )
+    }
+}
+
+/// [`start_workers`], each worker given the TLS flags `tls`, logging in
+/// with `passwords` when given.
 pub fn start_workers_with(
     ports: Ports,
     dbs: &Databases,
     join: &str,
     dir: &Path,
     tls: Option<&crate::certs::TlsFlags>,
+    passwords: Option<&Passwords>,
 ) -> Result<Vec<crate::ChildGuard>> {
     let binary = crate::workspace_binary("dm-worker")?;
     let mut workers = Vec::new();
@@ -283,9 +354,13 @@ pub fn start_workers_with(
         let n = i + 1;
         let name = format!("dm-worker{n}.toml");
         let mut config = config_dir().join(&name);
-        if ports == Ports::Free {
+        if ports == Ports::Free || passwords.is_some() {
             let text = std::fs::read_to_string(&config)
                 .map_err(|e| HarnessError::io(format!("reading {}", config.display()), e))?;
+            let text = match passwords {
+                Some(passwords) => passwords.in_worker_file(&text),
+                None => text,
+            };
             let text = text
                 .replace(
                     &format!("port = {}", UPSTREAM_PORTS[i]),

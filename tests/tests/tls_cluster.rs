@@ -78,10 +78,11 @@ async fn refusal(addr: &str, flags: &[String]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_tutorial_runs_with_mutual_tls() {
-    let stdout = tutorial::run_program_with(RowMetadata::Full, &["--tls"])
+    let stdout = tutorial::run_program_with(RowMetadata::Full, &["--tls", "--passwords"])
         .await
         .expect("the tutorial replicates exactly over TLS");
     assert!(stdout.contains("== Mutual TLS"), "{stdout}");
+    assert!(stdout.contains("== No plaintext password in "), "{stdout}");
     assert!(
         stdout.contains("--cert-allowed-cn=dm-master,dm-worker,dmctl"),
         "{stdout}"

@@ -14,6 +14,11 @@
 //! `--tls` runs the cluster with mutual TLS: a CA and certificates for the
 //! masters, the workers and dmctl (`scripts/make-certs.sh`), the masters
 //! accepting only those three common names (`cert-allowed-cn`).
+//!
+//! `--passwords` has the workers and the tasks log in as users with
+//! passwords (given in plaintext in the files), and at the end searches
+//! every file under the masters' and the workers' dirs (data, logs) and
+//! every `dm_meta` table for them: none may hold one in plaintext.
 
 use std::process::ExitCode;
 
@@ -33,6 +38,18 @@ struct Args {
     /// Mutual TLS between dmctl, the workers and the masters.
     #[arg(long)]
     tls: bool,
+    /// Log in with passwords, then search the cluster's files and dm_meta
+    /// for them in plaintext.
+    #[arg(long)]
+    passwords: bool,
+}
+
+/// The passwords of `--passwords`.
+fn passwords() -> tutorial::Passwords {
+    tutorial::Passwords {
+        upstream: "tutorial-up-Kq7".into(),
+        downstream: "tutorial-down-Zx3".into(),
+    }
 }
 
 /// Common names of the cluster's certificates, the masters' cert-allowed-cn.
@@ -79,6 +96,15 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         args.binlog_row_metadata
     );
     let dbs = tutorial::start_databases_with(ports, args.binlog_row_metadata).await?;
+    let passwords = args.passwords.then(passwords);
+    if let Some(passwords) = &passwords {
+        passwords.create_users(&dbs).await?;
+        println!(
+            "users {} (upstreams) and {} (downstream), with passwords",
+            tutorial::Passwords::UPSTREAM_USER,
+            tutorial::Passwords::DOWNSTREAM_USER
+        );
+    }
     for (i, server) in dbs.upstreams.iter().enumerate() {
         println!(
             "mysql{}: 127.0.0.1:{} (server-id {})",
@@ -135,6 +161,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         &join,
         work_dir.path(),
         tls.as_ref().map(|t| &t.1),
+        passwords.as_ref(),
     )?;
     for i in 1..=3 {
         let source = format!("mysql{i}");
@@ -148,6 +175,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         "dmtask1.yaml",
         dbs.downstream.port(),
         work_dir.path(),
+        passwords.as_ref(),
     )?;
     let answer = dm_tests::cluster::dmctl(&first, &["start-task", &task1]).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -188,6 +216,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         "dmtask2.yaml",
         dbs.downstream.port(),
         work_dir.path(),
+        passwords.as_ref(),
     )?;
     let answer = dm_tests::cluster::dmctl(&first, &["start-task", &task2]).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -222,6 +251,9 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     println!("\n== dmctl -master-addr {first} query-status");
     let status = dm_tests::cluster::dmctl(&first, &["query-status"]).await?;
     println!("{}", serde_json::to_string_pretty(&status)?);
+    if let Some(passwords) = &passwords {
+        search_for_passwords(passwords, &masters, work_dir.path(), &dbs).await?;
+    }
     println!("\n== Done: the tutorial ran end to end.");
     drop(_workers);
     drop(masters);
@@ -234,13 +266,59 @@ async fn run(args: &Args) -> anyhow::Result<()> {
 
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The task file as the tutorial has it, or (free ports) a copy pointing at
-/// the real downstream port.
-fn task_path(ports: Ports, name: &str, port: u16, dir: &std::path::Path) -> anyhow::Result<String> {
-    Ok(match ports {
-        Ports::AsWritten => tutorial::config_dir().join(name).display().to_string(),
-        Ports::Free => tutorial::task_file(dir, name, port, "all")?,
+/// The task file as the tutorial has it, or (free ports, passwords) a copy
+/// pointing at the real downstream port, logging in with the password.
+fn task_path(
+    ports: Ports,
+    name: &str,
+    port: u16,
+    dir: &std::path::Path,
+    passwords: Option<&tutorial::Passwords>,
+) -> anyhow::Result<String> {
+    Ok(match (ports, passwords) {
+        (Ports::AsWritten, None) => tutorial::config_dir().join(name).display().to_string(),
+        _ => tutorial::task_file_with(dir, name, port, "all", passwords)?,
     })
+}
+
+/// Searches every file under the masters' dir and the workers' dir (data
+/// dirs, logs; not the configuration files written with the passwords) and
+/// every `dm_meta` table for the plaintext passwords.
+async fn search_for_passwords(
+    passwords: &tutorial::Passwords,
+    masters: &dm_tests::cluster::Masters,
+    work_dir: &std::path::Path,
+    dbs: &tutorial::Databases,
+) -> anyhow::Result<()> {
+    use dm_tests::secrets::{files_under, found_in_dm_meta, found_in_files};
+    let secrets = [passwords.upstream.as_str(), passwords.downstream.as_str()];
+    let mut files = files_under(masters.dir());
+    files.extend(files_under(work_dir).into_iter().filter(|f| {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        !(name.starts_with("dm-worker") && name.ends_with(".toml")
+            || name.starts_with("dmtask") && name.ends_with(".yaml"))
+    }));
+    let mut found = found_in_files(&files, &secrets);
+    let (tables, in_meta) = found_in_dm_meta(&dbs.downstream, &secrets).await;
+    found.extend(in_meta);
+    anyhow::ensure!(
+        found.is_empty(),
+        "plaintext passwords: {}",
+        found.join("; ")
+    );
+    anyhow::ensure!(tables > 0, "no dm_meta tables to search");
+    // The control: the user names beside the passwords are found, so the
+    // search reads what the daemons keep.
+    let user = tutorial::Passwords::UPSTREAM_USER;
+    anyhow::ensure!(
+        !found_in_files(&files, &[user]).is_empty(),
+        "the search found not even the user name {user}: it reads nothing"
+    );
+    println!(
+        "\n== No plaintext password in {} files under the masters' and workers' dirs (Raft logs, snapshots, state, logs) nor in {tables} dm_meta tables",
+        files.len()
+    );
+    Ok(())
 }
 
 /// Waits until every subtask of `task` runs the sync unit.
