@@ -92,6 +92,20 @@ struct MasterProcess {
     process: Option<ChildGuard>,
 }
 
+/// `master1..n` on free ports.
+fn free_specs(n: usize) -> Result<Vec<MasterSpec>> {
+    (1..=n)
+        .map(|i| {
+            Ok(MasterSpec {
+                name: format!("master{i}"),
+                client_port: free_port()?,
+                peer_port: free_port()?,
+                advertise_port: None,
+            })
+        })
+        .collect()
+}
+
 /// A set of dm-master processes.
 #[derive(Debug)]
 pub struct Masters {
@@ -105,32 +119,12 @@ pub struct Masters {
 impl Masters {
     /// Starts `n` masters on free ports forming one group (`--initial-cluster`).
     pub fn start(n: usize) -> Result<Self> {
-        let specs = (1..=n)
-            .map(|i| {
-                Ok(MasterSpec {
-                    name: format!("master{i}"),
-                    client_port: free_port()?,
-                    peer_port: free_port()?,
-                    advertise_port: None,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Self::start_with(specs)
+        Self::start_with(free_specs(n)?)
     }
 
     /// Starts `n` masters forming one group, with mutual TLS.
     pub fn start_tls(n: usize, tls: MasterTls) -> Result<Self> {
-        let specs = (1..=n)
-            .map(|i| {
-                Ok(MasterSpec {
-                    name: format!("master{i}"),
-                    client_port: free_port()?,
-                    peer_port: free_port()?,
-                    advertise_port: None,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Self::start_with_tls(specs, Some(tls))
+        Self::start_with_tls(free_specs(n)?, Some(tls))
     }
 
     /// Starts masters with the given names and ports forming one group.

@@ -232,6 +232,35 @@ impl ChildGuard {
     }
 }
 
+/// Spawns `cmd` (output to `log`) and waits up to `deadline` for it to exit
+/// unsuccessfully, as a daemon does when it refuses to start; returns what
+/// it printed.
+pub async fn refused_start(
+    name: &str,
+    cmd: Command,
+    log: &Path,
+    deadline: Duration,
+) -> Result<String> {
+    let mut child = ChildGuard::spawn(name, cmd, log)?;
+    let status = crate::wait::wait_until(
+        &format!("{name} exits"),
+        deadline,
+        Duration::from_millis(50),
+        || {
+            let exited = child.try_exit_status().ok().flatten();
+            async move { exited }
+        },
+    )
+    .await?;
+    if status.success() {
+        return Err(HarnessError::Task(format!(
+            "{name} exited successfully ({status}), not refusing to start"
+        )));
+    }
+    std::fs::read_to_string(log)
+        .map_err(|e| HarnessError::io(format!("reading {}", log.display()), e))
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if self.exit.is_some() {

@@ -1,12 +1,80 @@
 //! Passwords where they must not be: every file under the daemons' dirs is
-//! searched for each plaintext password, byte for byte; and dmctl's
-//! `encrypt` / `decrypt`, whose answers are text, not JSON.
+//! searched for each plaintext password, byte for byte; dmctl's
+//! `encrypt` / `decrypt`, whose answers are text, not JSON; and the
+//! password tests' one-table task (`app.t`, copied then synced) that logs
+//! in to the source and the downstream with the passwords under test.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::binaries::workspace_binary;
+use crate::cluster::{create_source_from, dmctl, wait_bound, Workers};
+use crate::error::{HarnessError, Result};
 use crate::mariadb::MariaDb;
 use crate::scenario::query_rows;
+use crate::tutorial::run_sql;
+use crate::wait::{wait_until, Check};
+
+/// A database login of [`app_task`]: user and password as the file gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    pub user: &'a str,
+    pub password: &'a str,
+}
+
+/// Creates source `mysql1` on `upstream` logging in as `source`, starts
+/// one worker, then task `name` copying and syncing `app.t` to
+/// `downstream` as `target`; inserts row 2 upstream and waits until
+/// `app.t` is equal on both sides (2 rows). Returns the worker, whose dir
+/// holds its logs.
+pub async fn app_task(
+    addrs: &str,
+    dir: &Path,
+    name: &str,
+    (upstream, source): (&MariaDb, Login<'_>),
+    (downstream, target): (&MariaDb, Login<'_>),
+) -> Result<Workers> {
+    let yaml = format!(
+        "source-id: mysql1\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: {}\n  password: \"{}\"\n",
+        upstream.port(),
+        source.user,
+        source.password
+    );
+    create_source_from(addrs, dir, "mysql1", &yaml).await?;
+    let workers = Workers::start(1, addrs, 2)?;
+    wait_bound(addrs, "mysql1", None, Duration::from_secs(60)).await?;
+    let task = format!(
+        "name: {name}\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"{}\"\n  password: \"{}\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
+        downstream.port(),
+        target.user,
+        target.password
+    );
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, task)
+        .map_err(|e| HarnessError::io(format!("writing {}", file.display()), e))?;
+    let answer = dmctl(addrs, &["start-task", &file.display().to_string()]).await?;
+    if answer["result"] != true {
+        return Err(HarnessError::Task(format!("start-task {name}: {answer}")));
+    }
+    run_sql(upstream, &["INSERT INTO app.t VALUES (2, 'synced')"]).await?;
+    let sql = "SELECT id, v FROM app.t ORDER BY id";
+    wait_until(
+        "copied and synced rows downstream",
+        Duration::from_secs(60),
+        Duration::from_millis(50),
+        || async {
+            let up = query_rows(upstream, sql).await;
+            let down = query_rows(downstream, sql).await;
+            if up.len() == 2 && up == down {
+                return Check::Ready(());
+            }
+            let status = dmctl(addrs, &["query-status", name]).await.ok();
+            Check::Pending(format!("{down:?}; {status:?}"))
+        },
+    )
+    .await?;
+    Ok(workers)
+}
 
 /// Every file under `dir`, recursively.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {

@@ -20,12 +20,9 @@ use std::time::Duration;
 
 use dm_tests::certs::CertDir;
 use dm_tests::cluster::{dmctl, Masters};
-use dm_tests::{
-    free_port, http_get, wait_until, workspace_binary, ChildGuard, MariaDb, MariaDbOptions,
-};
+use dm_tests::{free_port, http_get, workspace_binary, MariaDb, MariaDbOptions};
 
 const DEADLINE: Duration = Duration::from_secs(20);
-const POLL: Duration = Duration::from_millis(50);
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -36,20 +33,9 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 /// Spawns `cmd` and waits for it to exit; returns its stderr (and stdout).
 async fn refused_start(name: &str, cmd: Command, dir: &Path) -> String {
     let log = dir.join(format!("{name}.stderr.log"));
-    let mut child = ChildGuard::spawn(name, cmd, &log).expect("spawn");
-    let status = wait_until(&format!("{name} exits"), DEADLINE, POLL, || {
-        let exited = child.try_exit_status().ok().flatten();
-        async move {
-            match exited {
-                Some(status) => dm_tests::Check::Ready(status),
-                None => dm_tests::Check::Pending("still running".to_string()),
-            }
-        }
-    })
-    .await
-    .expect("the daemon refuses to start");
-    assert!(!status.success(), "{status}");
-    std::fs::read_to_string(&log).expect("stderr")
+    dm_tests::process::refused_start(name, cmd, &log, DEADLINE)
+        .await
+        .expect("the daemon refuses to start")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

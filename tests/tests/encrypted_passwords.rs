@@ -5,15 +5,10 @@
 //! snapshots, state), not in the masters' or workers' files and logs, not
 //! in the downstream's `dm_meta`.
 
-use std::time::Duration;
-
-use dm_tests::cluster::{create_source_from, dmctl, wait_bound, Workers};
-use dm_tests::scenario::{masters, query_rows, upstream_and_downstream};
-use dm_tests::secrets::{assert_in_no_file, assert_not_in_dm_meta, files_under};
+use dm_tests::cluster::create_source_from;
+use dm_tests::scenario::{masters, upstream_and_downstream};
+use dm_tests::secrets::{app_task, assert_in_no_file, assert_not_in_dm_meta, files_under, Login};
 use dm_tests::tutorial::run_sql;
-use dm_tests::{wait_until, Check};
-
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `123456` as DM's algorithm encrypts it under DM's key with the IV
 /// 00 01 .. 0f (computed with `openssl enc -aes-256-cfb`; see
@@ -72,49 +67,27 @@ async fn dms_encrypted_passwords_log_in_to_the_upstream_and_the_downstream() {
         .await
         .expect("the master logs in with the decrypted password");
     // The migrated source and the task give theirs in plaintext.
-    let source = format!(
-        "source-id: mysql1\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: plain\n  password: \"{UPSTREAM_PLAIN}\"\n",
-        upstream.port()
-    );
-    create_source_from(&addrs, dir.path(), "mysql1", &source)
-        .await
-        .expect("a plaintext password logs in");
-    let workers = Workers::start(2, &addrs, 2).expect("workers");
-    wait_bound(&addrs, "mysql1", None, DEADLINE)
-        .await
-        .expect("bound");
-
-    let task = format!(
-        "name: secret\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"plain_down\"\n  password: \"{DOWNSTREAM_PLAIN}\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
-        downstream.port(),
-    );
-    let file = dir.path().join("secret.yaml");
-    std::fs::write(&file, task).expect("task file");
-    let answer = dmctl(&addrs, &["start-task", &file.display().to_string()])
-        .await
-        .expect("dmctl answers");
-    assert_eq!(answer["result"], true, "{answer}");
-    run_sql(&upstream, &["INSERT INTO app.t VALUES (2, 'synced')"])
-        .await
-        .expect("a synced row");
-
-    let sql = "SELECT id, v FROM app.t ORDER BY id";
-    wait_until(
-        "copied and synced rows downstream",
-        DEADLINE,
-        Duration::from_millis(50),
-        || async {
-            let up = query_rows(&upstream, sql).await;
-            let down = query_rows(&downstream, sql).await;
-            if up.len() == 2 && up == down {
-                return Check::Ready(());
-            }
-            let status = dmctl(&addrs, &["query-status", "secret"]).await.ok();
-            Check::Pending(format!("{down:?}; {status:?}"))
-        },
+    let workers = app_task(
+        &addrs,
+        dir.path(),
+        "secret",
+        (
+            &upstream,
+            Login {
+                user: "plain",
+                password: UPSTREAM_PLAIN,
+            },
+        ),
+        (
+            &downstream,
+            Login {
+                user: "plain_down",
+                password: DOWNSTREAM_PLAIN,
+            },
+        ),
     )
     .await
-    .expect("rows arrive");
+    .expect("plaintext passwords log in; rows arrive");
 
     // Nowhere in plaintext.
     let mut files = files_under(masters.dir());

@@ -10,11 +10,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use dm_tests::cluster::{create_source_from, dmctl, wait_bound, Workers};
-use dm_tests::scenario::{query_rows, upstream_and_downstream};
-use dm_tests::secrets::{assert_in_no_file, assert_not_in_dm_meta, dmctl_text, files_under};
+use dm_tests::cluster::{create_source_from, dmctl};
+use dm_tests::scenario::upstream_and_downstream;
+use dm_tests::secrets::{
+    app_task, assert_in_no_file, assert_not_in_dm_meta, dmctl_text, files_under, Login,
+};
 use dm_tests::tutorial::run_sql;
-use dm_tests::{free_port, wait_until, workspace_binary, Check, ChildGuard};
+use dm_tests::{free_port, wait_until, workspace_binary, ChildGuard};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
@@ -105,49 +107,30 @@ async fn a_clusters_own_key_encrypts_what_it_keeps_and_its_workers_log_in_with_i
     let mut master1 = master(dir.path(), ports, Some(&key));
     wait_leader(&addr).await;
 
-    // The master logs in with the password the file's key decrypts.
-    let source = format!(
-        "source-id: mysql1\nfrom:\n  host: 127.0.0.1\n  port: {}\n  user: dm\n  password: \"{encrypted}\"\n",
-        upstream.port()
-    );
-    create_source_from(&addr, dir.path(), "mysql1", &source)
-        .await
-        .expect("the source's password decrypts under the cluster's key");
-    let workers = Workers::start(1, &addr, 2).expect("worker");
-    wait_bound(&addr, "mysql1", None, DEADLINE)
-        .await
-        .expect("bound");
-
-    let task = format!(
-        "name: keyed\ntask-mode: all\ntarget-database:\n  host: \"127.0.0.1\"\n  port: {}\n  user: \"dd\"\n  password: \"{DOWNSTREAM_PLAIN}\"\nmysql-instances:\n  - source-id: \"mysql1\"\n    block-allow-list: \"app\"\nblock-allow-list:\n  app:\n    do-dbs: [\"app\"]\n",
-        downstream.port(),
-    );
-    let file = dir.path().join("keyed.yaml");
-    std::fs::write(&file, task).expect("task file");
-    let answer = dmctl(&addr, &["start-task", &file.display().to_string()])
-        .await
-        .expect("dmctl answers");
-    assert_eq!(answer["result"], true, "{answer}");
-    run_sql(&upstream, &["INSERT INTO app.t VALUES (2, 'synced')"])
-        .await
-        .expect("a synced row");
-    let sql = "SELECT id, v FROM app.t ORDER BY id";
-    wait_until(
-        "copied and synced rows downstream",
-        DEADLINE,
-        POLL,
-        || async {
-            let up = query_rows(&upstream, sql).await;
-            let down = query_rows(&downstream, sql).await;
-            if up.len() == 2 && up == down {
-                return Check::Ready(());
-            }
-            let status = dmctl(&addr, &["query-status", "keyed"]).await.ok();
-            Check::Pending(format!("{down:?}; {status:?}"))
-        },
+    // The master logs in with the password the file's key decrypts, the
+    // worker with the key it was handed.
+    let workers = app_task(
+        &addr,
+        dir.path(),
+        "keyed",
+        (
+            &upstream,
+            Login {
+                user: "dm",
+                password: &encrypted,
+            },
+        ),
+        (
+            &downstream,
+            Login {
+                user: "dd",
+                password: DOWNSTREAM_PLAIN,
+            },
+        ),
     )
     .await
-    .expect("the worker logs in with the key it was handed");
+    .expect("the passwords decrypt under the cluster's key; rows arrive");
+    let file = dir.path().join("keyed.yaml");
 
     // What the master keeps is encrypted under the cluster's key.
     let export = dir.path().join("export");
@@ -218,15 +201,9 @@ async fn a_clusters_own_key_encrypts_what_it_keeps_and_its_workers_log_in_with_i
 /// Spawns `cmd` and waits for it to exit unsuccessfully; returns its output.
 async fn refused_start(name: &str, cmd: Command, dir: &Path) -> String {
     let log = dir.join(format!("{name}.log"));
-    let mut child = ChildGuard::spawn(name, cmd, &log).expect("spawn");
-    let status = wait_until(&format!("{name} exits"), DEADLINE, POLL, || {
-        let exited = child.try_exit_status().ok().flatten();
-        async move { exited }
-    })
-    .await
-    .expect("the master refuses to start");
-    assert!(!status.success(), "{status}");
-    std::fs::read_to_string(&log).expect("log")
+    dm_tests::process::refused_start(name, cmd, &log, DEADLINE)
+        .await
+        .expect("the master refuses to start")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
