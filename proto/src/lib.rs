@@ -13,6 +13,7 @@
 //! - `db_conn` (feature `mysql`): the one way the daemons reach a configured
 //!   database, TLS included, with errors that say what to change.
 //! - [`logging`]: DM's log keys on top of `tracing`.
+//! - [`metrics`]: the process's metric families and `GET /metrics`.
 //! - [`private_files`]: the daemons' umask (their files are the owner's).
 //! - [`net`]: the network as an input (connectors for clients).
 //! - [`tls`]: mutual TLS between dmctl, workers and masters.
@@ -31,6 +32,7 @@ pub mod config;
 #[cfg(feature = "mysql")]
 pub mod db_conn;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod private_files;
 pub mod schema_op;
