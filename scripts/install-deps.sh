@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests and the tutorial need on a fresh Debian machine
-# (MariaDB server and client, sysbench), when missing. Needs root for apt-get.
+# (MariaDB server and client, sysbench, Prometheus with promtool), when
+# missing. Needs root for apt-get.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,8 @@ have mariadbd || missing+=(mariadb-server)
 have mariadb-install-db || missing+=(mariadb-server)
 have mariadb || missing+=(mariadb-client)
 have sysbench || missing+=(sysbench)
+have prometheus || missing+=(prometheus)
+have promtool || missing+=(prometheus)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

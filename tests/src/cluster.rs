@@ -485,6 +485,9 @@ impl Workers {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerView {
     pub name: String,
+    /// The address it registered with (`worker-addr`, where it serves
+    /// `/status` and `/metrics`).
+    pub addr: String,
     pub stage: String,
     pub source: String,
 }
@@ -499,6 +502,7 @@ pub async fn workers_view(master_addrs: &str) -> Result<Vec<WorkerView>> {
         .iter()
         .map(|w| WorkerView {
             name: w["name"].as_str().unwrap_or_default().to_string(),
+            addr: w["addr"].as_str().unwrap_or_default().to_string(),
             stage: w["stage"].as_str().unwrap_or_default().to_string(),
             source: w["source"].as_str().unwrap_or_default().to_string(),
         })

@@ -14,6 +14,7 @@
 //! - [`mariadb`]: start/stop MariaDB servers in temp directories ([`MariaDb`]).
 //! - [`cluster`]: real dm-master processes and dmctl.
 //! - [`check_answer`]: the pre-check's results in dmctl's answers.
+//! - [`prometheus`]: a real Prometheus server scraping a cluster, and its HTTP API.
 //! - [`process`]: a guard that stops a spawned child on drop ([`ChildGuard`]).
 //! - [`certs`]: CA and certificates for TLS tests, made by `scripts/make-certs.sh`.
 //! - [`binaries`]: find system programs and workspace binaries ([`workspace_binary`]).
@@ -42,6 +43,7 @@ pub mod http;
 pub mod mariadb;
 pub mod port;
 pub mod process;
+pub mod prometheus;
 pub mod scenario;
 pub mod secrets;
 mod sys;
