@@ -90,6 +90,22 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64>
     }
 }
 
+/// The sum of every `name` sample whose labels include every `labels`
+/// pair (over the lanes, say); `None` when there is none.
+fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.name == name)
+        .filter(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|s| s.value)
+        .collect();
+    (!found.is_empty()).then(|| found.iter().sum())
+}
+
 /// `(file index, pos)` of a `(mysql-bin.000001, 1234)` position text.
 fn position(text: &str) -> Option<(f64, f64)> {
     let (file, pos) = text
@@ -159,20 +175,38 @@ async fn the_workers_metrics_show_what_query_status_shows() {
                 value(&samples, "dm_syncer_replication_lag_count", &tsw),
                 value(&samples, "dm_worker_task_state", &tsw),
             );
-            match got {
+            let lanes = (
+                value(&samples, "dm_syncer_txn_duration_time_count", &tsw),
+                sum(
+                    &samples,
+                    "dm_syncer_replication_transaction_batch_sum",
+                    &[tsw[0], tsw[1], tsw[2], ("type", "rows")],
+                ),
+                value(
+                    &samples,
+                    "dm_syncer_queue_size",
+                    &[ts[0], ts[1], ("queue_id", "q_0")],
+                ),
+            );
+            match (got, lanes) {
                 (
-                    Some(progress),
-                    Some(chunks),
-                    Some(rows),
-                    Some(transactions),
-                    Some(_lag),
-                    Some(_observed),
-                    Some(stage),
+                    (
+                        Some(progress),
+                        Some(chunks),
+                        Some(rows),
+                        Some(transactions),
+                        Some(_lag),
+                        Some(_observed),
+                        Some(stage),
+                    ),
+                    (Some(commits), Some(rows_applied), Some(_queued)),
                 ) if progress == 1.0
                     && chunks >= 1.0
                     && rows == 3.0
                     && transactions >= f64::from(TRANSACTIONS)
-                    && stage == 2.0 =>
+                    && stage == 2.0
+                    && commits >= 1.0
+                    && rows_applied >= f64::from(TRANSACTIONS) =>
                 {
                     Check::Ready(())
                 }
