@@ -475,6 +475,12 @@ impl Workers {
             .map(ChildGuard::pid)
     }
 
+    /// The `worker-addr` of worker `i` (`127.0.0.1:<port>`: `/status`,
+    /// `/metrics`).
+    pub fn addr(&self, i: usize) -> Option<String> {
+        self.workers.get(i).map(|w| format!("127.0.0.1:{}", w.1))
+    }
+
     /// The log file of worker `i`.
     pub fn log_path(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("worker{}.log", i + 1))

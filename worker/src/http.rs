@@ -1,7 +1,8 @@
 //! The worker's HTTP listener on `worker-addr`, as DM's worker has one:
 //! `GET /status` answers the build's version text (DM's `text/plain`
-//! lines: release version, git hash and branch, build time). It is the
-//! listener the worker's metrics will be served on too.
+//! lines: release version, git hash and branch, build time), and
+//! `GET /metrics` the worker's metrics in Prometheus's text format (see
+//! [`crate::metrics`]).
 //!
 //! The address is bound before the worker registers ([`bind`]), so a port
 //! already taken stops the start with an error naming `worker-addr`;
@@ -37,9 +38,9 @@ pub fn bind(worker_addr: &str) -> Result<std::net::TcpListener, BindError> {
     Ok(listener)
 }
 
-/// The routes: `/status`.
+/// The routes: `/status` and `/metrics`.
 fn routes() -> Router {
-    dm_proto::version::status_routes()
+    dm_proto::version::status_routes().merge(dm_proto::metrics::metrics_routes())
 }
 
 /// Serves `listener` until `stop` turns true (or its sender is dropped).

@@ -17,7 +17,8 @@
 //! - [`subtask`]: the subtasks of the bound sources and their stages.
 //! - [`start`]: one worker started in an environment (network, databases,
 //!   clock), the same for the binary and the simulation.
-//! - [`http`]: the HTTP listener on `worker-addr` (`/status`).
+//! - [`http`]: the HTTP listener on `worker-addr` (`/status`, `/metrics`);
+//!   [`metrics`]: the worker's metric families and where they are set.
 //!
 //! `copy` and `sync` see the databases only through the two ports: they
 //! never name the MySQL client library (`tests/walls.rs` checks it). The
@@ -35,6 +36,7 @@ pub mod downstream;
 pub mod http;
 pub mod lease;
 pub mod master_client;
+pub mod metrics;
 pub mod position;
 pub mod schema;
 pub mod sql;

@@ -85,6 +85,6 @@ pub async fn run(cfg: &WorkerConfig, env: Env) -> Result<(), ClientError> {
     let mut client = MasterClient::new(cfg, connector, clock);
     let mut registration_stop = stop.clone();
     client.register(&mut registration_stop).await?;
-    let mut supervisor = Supervisor::new(databases, clock.unix_ms());
+    let mut supervisor = Supervisor::new(&cfg.name, databases, clock.unix_ms());
     client.run(&mut supervisor, stop).await
 }

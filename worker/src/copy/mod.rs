@@ -91,6 +91,8 @@ pub struct CopyJob {
     /// The condition every copied row meets (the instance's
     /// `mydumpers.where`, checked to parse); `None`: every row.
     pub row_filter: Option<String>,
+    /// The subtask's metric handles (chunks and rows copied).
+    pub metrics: Arc<crate::metrics::SubtaskMetrics>,
 }
 
 /// How a copy ended.
@@ -371,6 +373,8 @@ async fn copier(
         };
         match copy_chunk(&job, max_statement_bytes, snapshot.as_mut(), &chunk, cols).await? {
             ChunkOutcome::Done(done) => {
+                job.metrics.chunks_finished.inc();
+                job.metrics.rows_copied.inc_by(done.rows);
                 lock(&progress).chunk_done(
                     &chunk.schema,
                     &chunk.table,

@@ -132,6 +132,19 @@ impl CopyProgress {
         )
     }
 
+    /// Whether a plan was loaded (before, nothing is known).
+    pub fn planned(&self) -> bool {
+        self.planned
+    }
+
+    /// The whole copy's progress in percent, as the status shows it
+    /// (rounded there to two decimals); the metric's value over 100.
+    pub fn percent(&self) -> f64 {
+        let (rows, _, total, _) = self.totals();
+        let (chunks_done, chunks) = self.chunk_totals();
+        share(rows, total, chunks_done, chunks)
+    }
+
     /// DM's load status, with per-table detail.
     pub fn status(&self, now: Instant) -> pb::LoadStatus {
         let elapsed = now.saturating_duration_since(self.started);
@@ -150,10 +163,7 @@ impl CopyProgress {
         pb::LoadStatus {
             finished_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
             total_bytes: i64::try_from(total_bytes).unwrap_or(i64::MAX),
-            progress: {
-                let (chunks_done, chunks) = self.chunk_totals();
-                percent(rows, total, chunks_done, chunks)
-            },
+            progress: percent_text(self.percent()),
             meta_binlog: self
                 .earliest
                 .as_ref()
@@ -212,8 +222,13 @@ fn earlier(current: Option<Position>, candidate: &Position) -> Option<Position> 
 /// chunks when nothing is estimated, and 100 % only once every chunk is
 /// done (nothing planned yet is 0 %).
 fn percent(done: u64, total: u64, chunks_done: u64, chunks: u64) -> String {
+    percent_text(share(done, total, chunks_done, chunks))
+}
+
+/// The share behind [`percent`], 0..=100.
+fn share(done: u64, total: u64, chunks_done: u64, chunks: u64) -> f64 {
     let finished = chunks > 0 && chunks_done >= chunks;
-    let share = if finished {
+    if finished {
         100.0
     } else if total > 0 {
         (done as f64 * 100.0 / total as f64).min(99.99)
@@ -221,7 +236,10 @@ fn percent(done: u64, total: u64, chunks_done: u64, chunks: u64) -> String {
         chunks_done as f64 * 100.0 / chunks as f64
     } else {
         0.0
-    };
+    }
+}
+
+fn percent_text(share: f64) -> String {
     format!("{share:.2} %")
 }
 
@@ -246,8 +264,10 @@ mod tests {
         let now = Instant::now();
         let mut p = CopyProgress::new(now);
         assert_eq!(p.status(now).progress, "0.00 %", "before the plan");
+        assert!(!p.planned());
         p.load_plan(&[], now);
         assert_eq!(p.status(now).progress, "100.00 %", "nothing to copy");
+        assert_eq!(p.percent(), 100.0);
     }
 
     use super::*;
@@ -299,6 +319,7 @@ mod tests {
         assert_eq!(status.finished_rows, 200);
         assert_eq!(status.total_rows, 250);
         assert_eq!(status.progress, "80.00 %");
+        assert_eq!(p.percent(), 80.0, "the metric's source");
         assert_eq!(status.rows_per_second, 50.0);
         assert_eq!(status.meta_binlog, "(bin.000001, 300)");
         assert_eq!(status.tables[0].progress, "100.00 %");

@@ -7,7 +7,9 @@
 //! and report how they ended through shared state; a fenced unit stops its
 //! whole source. A subtask paused by a transient error is resumed as its
 //! source's `checker` says ([`backoff`]). Everything the heartbeat reports
-//! (stage, unit, progress, error, fenced) comes from here.
+//! (stage, unit, progress, error, fenced) comes from here, and so do the
+//! worker's metrics of those values ([`crate::metrics`]), set as the
+//! report is built; a subtask's series go with it.
 
 pub mod backoff;
 pub mod stage;
@@ -27,6 +29,7 @@ use tokio::task::JoinHandle;
 use crate::assignments::{self, Assignments, Change};
 use crate::databases::{Databases, MySqlDatabases};
 use crate::lock;
+use crate::metrics::{Reported, Series, SubtaskMetrics};
 use crate::schema::SchemaOp;
 use crate::sync::binlog_ops::BinlogOp;
 use crate::sync::progress::Progress;
@@ -54,6 +57,10 @@ struct Subtask {
     /// The `binlog` operations the leader holds for this subtask; its sync
     /// sees the latest.
     binlog_ops: watch::Sender<Vec<BinlogOp>>,
+    /// Its metric handles, shared with its runs.
+    metrics: Arc<SubtaskMetrics>,
+    /// Removes its series when the subtask is dropped.
+    _series: Series,
 }
 
 impl Subtask {
@@ -73,6 +80,8 @@ impl Drop for Subtask {
 /// Runs the worker's subtasks.
 #[derive(Debug)]
 pub struct Supervisor {
+    /// The worker's name (the metrics' `worker` label).
+    worker: String,
     assignments: Assignments,
     subtasks: BTreeMap<(String, String), Subtask>,
     wake: Arc<Notify>,
@@ -86,17 +95,18 @@ pub struct Supervisor {
 
 impl Default for Supervisor {
     fn default() -> Self {
-        Self::new(Arc::new(MySqlDatabases), dm_proto::clock::unix_ms())
+        Self::new("", Arc::new(MySqlDatabases), dm_proto::clock::unix_ms())
     }
 }
 
 impl Supervisor {
-    /// A supervisor whose subtasks use `databases`; `jitter_seed` seeds
-    /// the auto-resume's jitter (the simulation passes its own, so a seed
-    /// replays the same retries).
-    pub fn new(databases: Arc<dyn Databases>, jitter_seed: u64) -> Self {
+    /// A supervisor of worker `worker` whose subtasks use `databases`;
+    /// `jitter_seed` seeds the auto-resume's jitter (the simulation passes
+    /// its own, so a seed replays the same retries).
+    pub fn new(worker: &str, databases: Arc<dyn Databases>, jitter_seed: u64) -> Self {
         let (fenced_tx, fenced_rx) = mpsc::unbounded_channel();
         Self {
+            worker: worker.to_string(),
             assignments: Assignments::default(),
             subtasks: BTreeMap::new(),
             wake: Arc::new(Notify::new()),
@@ -154,18 +164,24 @@ impl Supervisor {
                 if self.subtasks.get(&key).is_some_and(|s| s.spec != spec) {
                     self.subtasks.remove(&key);
                 }
-                let entry = self.subtasks.entry(key).or_insert_with(|| Subtask {
-                    policy: checker_policy(&spec.source_json),
-                    spec,
-                    expected,
-                    resume_seq: sub.resume_seq,
-                    state: UnitState::Idle,
-                    auto_resume: AutoResume::new(Instant::now()),
-                    handle: None,
-                    shared: Arc::new(Mutex::new(UnitShared::new())),
-                    shard_ops: watch::channel(None).0,
-                    schema_ops: watch::channel(Vec::new()).0,
-                    binlog_ops: watch::channel(Vec::new()).0,
+                let worker = &self.worker;
+                let entry = self.subtasks.entry(key).or_insert_with(|| {
+                    let (metrics, series) = SubtaskMetrics::new(&spec.task, &spec.source, worker);
+                    Subtask {
+                        policy: checker_policy(&spec.source_json),
+                        spec,
+                        expected,
+                        resume_seq: sub.resume_seq,
+                        state: UnitState::Idle,
+                        auto_resume: AutoResume::new(Instant::now()),
+                        handle: None,
+                        shared: Arc::new(Mutex::new(UnitShared::new())),
+                        shard_ops: watch::channel(None).0,
+                        schema_ops: watch::channel(Vec::new()).0,
+                        binlog_ops: watch::channel(Vec::new()).0,
+                        metrics,
+                        _series: series,
+                    }
                 });
                 entry.expected = expected;
                 entry.resume_seq = sub.resume_seq;
@@ -264,10 +280,12 @@ impl Supervisor {
                 }
                 Some(UnitEnd::Fenced { by_epoch }) => {
                     subtask.handle = None;
+                    subtask.metrics.fenced();
                     fenced.push((subtask.spec.source.clone(), by_epoch));
                 }
                 Some(UnitEnd::Failed { error, transient }) => {
                     subtask.handle = None;
+                    subtask.metrics.exited_with_error(transient);
                     subtask.state = UnitState::Failed {
                         error,
                         resume_seq: subtask.resume_seq,
@@ -328,6 +346,7 @@ impl Supervisor {
                             binlog_ops: subtask.binlog_ops.subscribe(),
                         },
                         self.databases.clone(),
+                        subtask.metrics.clone(),
                     )));
                     subtask.state = UnitState::Running;
                 }
@@ -356,6 +375,7 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
     let unit = shared.unit;
     let sync = shared.sync.as_ref().map(Progress::snapshot);
     let stage = stage::stage(s.expected, &s.state);
+    let copy = lock(&shared.progress);
     let progress = match unit {
         pb::UnitType::Sync => sync.as_ref().map(|p| {
             let mut status = p.status(now.into_std());
@@ -364,11 +384,26 @@ fn subtask_report(task: &str, s: &Subtask, now: Instant) -> pb::SubtaskReport {
             pb::subtask_report::Progress::Sync(status)
         }),
         pb::UnitType::Load => {
-            let status = lock(&shared.progress).status(now.into_std());
+            let status = copy.status(now.into_std());
             Some(pb::subtask_report::Progress::Load(status))
         }
         _ => None,
     };
+    // The same values, for the metrics: the copy's progress also once the
+    // sync runs (a finished copy stays 1).
+    s.metrics.report(&Reported {
+        stage,
+        lag_seconds: sync.as_ref().map(|p| p.lag_seconds),
+        binlog: match (&progress, &sync) {
+            (Some(pb::subtask_report::Progress::Sync(_)), Some(p)) => {
+                Some((&p.committed, p.master()))
+            }
+            _ => None,
+        },
+        copy_progress: (unit == pb::UnitType::Load || copy.planned())
+            .then(|| copy.percent() / 100.0),
+    });
+    drop(copy);
     let error_at = match &s.state {
         UnitState::Failed { .. } => sync.as_ref().and_then(|p| p.error_at.clone()),
         _ => None,

@@ -14,6 +14,7 @@ use crate::copy::{self, CopyJob, CopyOutcome, DEFAULT_ROWS_PER_CHUNK};
 use crate::databases::Databases;
 use crate::downstream::{MetaTables, Position};
 use crate::lock;
+use crate::metrics::SubtaskMetrics;
 use crate::schema::SchemaOp;
 use crate::sync::progress::Progress;
 use crate::sync::{self, SyncError, SyncJob, SyncOutcome};
@@ -97,15 +98,17 @@ impl Default for UnitShared {
     }
 }
 
-/// Runs the subtask and records how it ended; wakes the supervisor.
+/// Runs the subtask and records how it ended; wakes the supervisor. Its
+/// runs count their events in `metrics`.
 pub async fn run(
     spec: UnitSpec,
     shared: Arc<Mutex<UnitShared>>,
     wake: Arc<Notify>,
     leader: FromLeader,
     databases: Arc<dyn Databases>,
+    metrics: Arc<SubtaskMetrics>,
 ) {
-    let end = run_units(&spec, &shared, leader, &*databases).await;
+    let end = run_units(&spec, &shared, leader, &*databases, metrics).await;
     if let Some(end) = end {
         match &end {
             UnitEnd::Failed { error, transient } => {
@@ -129,6 +132,7 @@ async fn run_units(
     shared: &Arc<Mutex<UnitShared>>,
     leader: FromLeader,
     databases: &dyn Databases,
+    metrics: Arc<SubtaskMetrics>,
 ) -> Option<UnitEnd> {
     let failed = |error: String| {
         Some(UnitEnd::Failed {
@@ -202,6 +206,7 @@ async fn run_units(
             row_filter: Some(dumper.where_clause.trim())
                 .filter(|w| !w.is_empty())
                 .map(str::to_string),
+            metrics: metrics.clone(),
         };
         match copy::run(Arc::new(job), progress).await {
             Ok(CopyOutcome::Finished) => {}
@@ -228,6 +233,7 @@ async fn run_units(
         rules_for_sync,
         leader,
         databases,
+        metrics,
     )
     .await
     {
@@ -258,6 +264,7 @@ async fn run_units(
 /// they have any; a first start begins at the earliest copy chunk's
 /// position (safe mode until the latest), else at the task's `meta`, else
 /// at the upstream's current position.
+#[allow(clippy::too_many_arguments)]
 async fn sync_job(
     spec: &UnitSpec,
     task: &TaskConfig,
@@ -266,6 +273,7 @@ async fn sync_job(
     rules: TaskRules,
     leader: FromLeader,
     databases: &dyn Databases,
+    metrics: Arc<SubtaskMetrics>,
 ) -> Result<SyncJob, SyncError> {
     let syncer = task.syncer_for(instance);
     let lanes = usize::try_from(syncer.worker_count)
@@ -336,6 +344,7 @@ async fn sync_job(
         schema_ops: leader.schema_ops.borrow().clone(),
         shard_ops: leader.shard_ops,
         binlog_ops: leader.binlog_ops,
+        metrics,
     })
 }
 

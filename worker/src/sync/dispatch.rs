@@ -25,6 +25,9 @@ const LANE_QUEUE: usize = 4096;
 pub struct Lanes {
     senders: Vec<mpsc::Sender<LaneMsg>>,
     tasks: JoinSet<Result<Option<u64>, SyncError>>,
+    /// The first lane sent a change since the last boundary: the one that
+    /// counts the transaction as finished once it commits its part.
+    counting: Option<usize>,
 }
 
 impl Lanes {
@@ -33,6 +36,7 @@ impl Lanes {
         let mut lanes = Lanes {
             senders: Vec::with_capacity(skips.len()),
             tasks: JoinSet::new(),
+            counting: None,
         };
         for (index, skip) in skips.into_iter().enumerate() {
             let (tx, rx) = mpsc::channel(LANE_QUEUE);
@@ -59,6 +63,7 @@ impl Lanes {
 
     /// Sends `change` to `lane`.
     pub async fn change(&mut self, lane: usize, change: Routed) -> Result<(), Stop> {
+        self.counting.get_or_insert(lane);
         self.send(lane, LaneMsg::Change(Box::new(change))).await
     }
 
@@ -74,12 +79,14 @@ impl Lanes {
 
     /// An upstream transaction ended at `end`, written at `timestamp`.
     pub async fn boundary(&mut self, end: &Position, timestamp: u32) -> Result<(), Stop> {
+        let counting = self.counting.take();
         for lane in 0..self.senders.len() {
             self.send(
                 lane,
                 LaneMsg::Boundary {
                     end: end.clone(),
                     timestamp,
+                    counts: counting == Some(lane),
                 },
             )
             .await?;

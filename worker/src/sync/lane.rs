@@ -31,6 +31,7 @@ use super::progress::Progress;
 use super::resume::Skip;
 use super::{SyncError, SyncJob};
 use crate::downstream::{CheckpointKey, Commit, OpenSync, Position, SyncTx};
+use crate::metrics::LaneMetrics;
 use crate::sql::dml::DmlBuilder;
 use crate::upstream::Column;
 
@@ -78,6 +79,9 @@ pub enum LaneMsg {
     Boundary {
         end: Position,
         timestamp: u32,
+        /// This lane counts the transaction as finished when it commits
+        /// (one lane per transaction that changed rows).
+        counts: bool,
     },
     /// Commit everything up to the last boundary, then answer.
     Barrier(oneshot::Sender<()>),
@@ -88,6 +92,9 @@ struct Streaming {
     tx: Box<dyn SyncTx>,
     builder: DmlBuilder,
     rows: usize,
+    /// Pieces written so far (statements, for the batch metric).
+    pieces: usize,
+    began: std::time::Instant,
 }
 
 /// One lane's state between messages.
@@ -111,6 +118,9 @@ struct Lane {
     open_bytes: usize,
     /// The open transaction, when it is written in pieces.
     streaming: Option<Streaming>,
+    /// Upstream transactions the batch completes (that this lane counts).
+    transactions: u64,
+    metrics: LaneMetrics,
 }
 
 impl Lane {
@@ -122,9 +132,11 @@ impl Lane {
         let statements =
             std::mem::replace(&mut self.builder, DmlBuilder::new(self.job.statement_bytes))
                 .finish();
-        let applied = std::mem::take(&mut self.rows) as u64;
+        let applied = std::mem::take(&mut self.rows);
+        let transactions = std::mem::take(&mut self.transactions);
         self.first_pending = None;
         self.last_commit = Instant::now();
+        let began = std::time::Instant::now();
         match self
             .job
             .downstream
@@ -132,8 +144,16 @@ impl Lane {
             .await?
         {
             Commit::Committed => {
+                if applied > 0 {
+                    self.metrics.committed(
+                        applied,
+                        statements.len(),
+                        transactions,
+                        began.elapsed().as_secs_f64(),
+                    );
+                }
                 self.progress
-                    .lane_committed(self.index, &end, applied, timestamp);
+                    .lane_committed(self.index, &end, applied as u64, timestamp);
                 Ok(None)
             }
             Commit::Fenced { by_epoch } => Ok(Some(by_epoch)),
@@ -173,6 +193,8 @@ impl Lane {
             tx,
             builder: DmlBuilder::new(self.job.statement_bytes),
             rows: 0,
+            pieces: 0,
+            began: std::time::Instant::now(),
         };
         for routed in self.open.drain(..) {
             add(&mut streaming.builder, &routed)?;
@@ -194,13 +216,19 @@ impl Lane {
         }
         let piece =
             std::mem::replace(&mut s.builder, DmlBuilder::new(self.job.statement_bytes)).finish();
+        s.pieces += piece.len();
         s.tx.write(piece).await?;
         Ok(())
     }
 
     /// The open transaction ended at `end`: held, it joins the batch;
     /// streamed, its last piece commits with the checkpoint.
-    async fn boundary(&mut self, end: Position, timestamp: u32) -> Result<Option<u64>, SyncError> {
+    async fn boundary(
+        &mut self,
+        end: Position,
+        timestamp: u32,
+        counts: bool,
+    ) -> Result<Option<u64>, SyncError> {
         if self.streaming.is_some() {
             self.write_piece(true).await?;
             let Some(s) = self.streaming.take() else {
@@ -208,6 +236,12 @@ impl Lane {
             };
             return match s.tx.commit(end.clone()).await? {
                 Commit::Committed => {
+                    self.metrics.committed(
+                        s.rows,
+                        s.pieces,
+                        u64::from(counts),
+                        s.began.elapsed().as_secs_f64(),
+                    );
                     self.progress
                         .lane_committed(self.index, &end, s.rows as u64, timestamp);
                     self.last_commit = Instant::now();
@@ -221,6 +255,7 @@ impl Lane {
             self.rows += 1;
         }
         self.open_bytes = 0;
+        self.transactions += u64::from(counts);
         if self.rows > 0 && self.first_pending.is_none() {
             self.first_pending = Some(Instant::now());
         }
@@ -257,7 +292,10 @@ pub async fn run(
         source: job.source.clone(),
         lane: u32::try_from(index).unwrap_or(u32::MAX),
     };
+    let metrics = job.metrics.lane(index);
     let mut lane = Lane {
+        metrics,
+        transactions: 0,
         index,
         builder: DmlBuilder::new(job.statement_bytes),
         job,
@@ -277,6 +315,7 @@ pub async fn run(
             match tokio::time::timeout(lane.wait(), rx.recv()).await {
                 Ok(msg) => msg,
                 Err(_) => {
+                    lane.metrics.queue(rx.len());
                     if lane.rows > 0 || lane.last_commit.elapsed() >= CHECKPOINT_INTERVAL {
                         if let Some(by) = lane.flush().await? {
                             return Ok(Some(by));
@@ -299,13 +338,18 @@ pub async fn run(
                     lane.change(routed).await?
                 }
             }
-            LaneMsg::Boundary { end, timestamp } => {
+            LaneMsg::Boundary {
+                end,
+                timestamp,
+                counts,
+            } => {
+                lane.metrics.queue(rx.len());
                 if covered(&end) {
                     lane.open.clear();
                     lane.open_bytes = 0;
                     None
                 } else {
-                    lane.boundary(end, timestamp).await?
+                    lane.boundary(end, timestamp, counts).await?
                 }
             }
             LaneMsg::Barrier(done) => {

@@ -122,6 +122,8 @@ pub struct SyncJob {
     /// `binlog skip|replace|inject` operations held for this subtask, as
     /// the leader last sent them (see [`binlog_ops`]).
     pub binlog_ops: binlog_ops::Ops,
+    /// The subtask's metric handles (each lane resolves its own once).
+    pub metrics: Arc<crate::metrics::SubtaskMetrics>,
 }
 
 /// How a sync run ended (it never ends on its own otherwise).

@@ -131,9 +131,14 @@ impl SyncProgress {
         }) && self.lag_seconds == 0
     }
 
+    /// `masterBinlog`: the upstream's end, or what was read when it was
+    /// never asked.
+    pub fn master(&self) -> &Position {
+        self.upstream_end.as_ref().unwrap_or(&self.read)
+    }
+
     pub fn status(&self, now: Instant) -> pb::SyncStatus {
-        // The upstream's end, or what was read when it was never asked.
-        let master = self.upstream_end.as_ref().unwrap_or(&self.read);
+        let master = self.master();
         let elapsed = now.saturating_duration_since(self.started).as_secs_f64();
         let total_tps = if elapsed > 0.0 {
             (self.rows as f64 / elapsed) as i64
