@@ -10,6 +10,7 @@
 //!   settings, privileges and table structure of each upstream.
 //! - [`diff`]: `check-diff`, the task's upstream and downstream tables
 //!   compared by chunk checksums, then row by row where they differ.
+//! - [`metrics`]: the Prometheus families served at `GET /metrics`.
 //! - [`start`]: one master started in an environment (listener, network,
 //!   disk, databases, clock), the same for the binary and the simulation.
 
@@ -22,6 +23,7 @@ pub mod diff;
 pub mod error;
 mod leadership;
 pub mod liveness;
+pub mod metrics;
 pub mod node;
 pub mod precheck;
 pub mod raft;

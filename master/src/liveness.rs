@@ -64,6 +64,11 @@ impl Liveness {
         }
     }
 
+    /// The term of the leadership recorded by [`Liveness::observe`], if any.
+    pub fn leading_term(&self) -> Option<u64> {
+        self.lock().leading.map(|(term, _)| term)
+    }
+
     /// A heartbeat (or registration) from `worker` arrived at `now`.
     pub fn heard(&self, worker: &str, ttl: Duration, now: Instant) {
         self.lock()

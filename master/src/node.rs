@@ -9,7 +9,8 @@
 //! retries.
 //!
 //! Writes go through Raft ([`Node::write`]) and are answered after they are
-//! committed and applied. Reads first confirm leadership with a quorum and
+//! committed and applied (how long that took is
+//! `dm_master_raft_commit_duration_seconds`). Reads first confirm leadership with a quorum and
 //! wait until the state machine has applied everything committed before
 //! ([`Node::read`]), so no answer ever comes from stale state.
 
@@ -240,13 +241,17 @@ impl Node {
             command,
             proposed_at_ms: self.clock.unix_ms(),
         };
+        let proposed = tokio::time::Instant::now();
         let written = tokio::time::timeout(self.write_timeout, self.raft.client_write(request))
             .await
             .map_err(|_| MasterError::NotCommitted {
                 timeout_ms: u64::try_from(self.write_timeout.as_millis()).unwrap_or(u64::MAX),
             })?;
         match written {
-            Ok(reply) => Ok(reply.data),
+            Ok(reply) => {
+                crate::metrics::write_committed(proposed.elapsed());
+                Ok(reply.data)
+            }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(_))) => {
                 Err(MasterError::LeaderMoved)
             }

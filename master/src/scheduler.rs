@@ -62,6 +62,18 @@ pub fn schedule(state: &ClusterState, alive: &BTreeSet<String>) -> Vec<Command> 
     commands
 }
 
+/// Registered workers bound to a source that are not alive: their
+/// keepalive TTL ran out, and [`schedule`] takes their sources away.
+pub fn lapsed_workers(state: &ClusterState, alive: &BTreeSet<String>) -> BTreeSet<String> {
+    state
+        .bindings
+        .values()
+        .map(|b| &b.worker)
+        .filter(|w| state.workers.contains_key(*w) && !alive.contains(*w))
+        .cloned()
+        .collect()
+}
+
 fn bind(source: &str, worker: &str) -> Command {
     Command::Bind {
         source: source.to_string(),
@@ -230,6 +242,19 @@ mod tests {
                 case.name
             );
         }
+    }
+
+    #[test]
+    fn lapsed_workers_are_the_bound_registered_ones_not_alive() {
+        let state = state(
+            &["s1", "s2", "s3", "s4"],
+            &["w1", "w2", "w3", "w4"],
+            &[("s1", "w1"), ("s2", "w2"), ("s3", "w2"), ("s4", "gone")],
+            &[],
+        );
+        // w1 alive; w2 (two sources) dead; w3 dead but free; "gone" is
+        // not registered any more.
+        assert_eq!(lapsed_workers(&state, &set(&["w1", "w4"])), set(&["w2"]));
     }
 
     #[test]

@@ -4,11 +4,13 @@
 //! deleted and one added downstream by hand: the diff reports exactly those
 //! three rows, with their kinds and keys, and only the chunks holding them
 //! differ. An unknown task is refused with its name, and a database that
-//! cannot be reached is named.
+//! cannot be reached is named. The master that ran a diff counts its
+//! tables in `dm_master_check_diff_tables_total`.
 
 use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, wait_syncing};
+use dm_tests::http_get;
 use dm_tests::scenario::TutorialCluster;
 use dm_tests::tutorial::{merged_rows, run_sql, wait_rows};
 use serde_json::Value;
@@ -25,6 +27,19 @@ async fn check_diff(addrs: &str) -> Value {
     assert_eq!(answer["result"], true, "{answer}");
     assert_eq!(answer["task"], TASK, "{answer}");
     answer
+}
+
+/// `dm_master_check_diff_tables_total{task,result}` on the master at
+/// `addr` (0 when it has no such series).
+async fn diff_tables_counted(addr: &str, task: &str, result: &str) -> f64 {
+    let answer = http_get(addr, "/metrics").await.expect("GET /metrics");
+    let (task, result) = (format!("task=\"{task}\""), format!("result=\"{result}\""));
+    answer
+        .lines()
+        .filter(|l| l.starts_with("dm_master_check_diff_tables_total{"))
+        .filter(|l| l.contains(&task) && l.contains(&result))
+        .find_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The one table of the answer, with the shards merged into it.
@@ -278,6 +293,13 @@ async fn check_diff_handles_composite_keys_types_and_tables_without_keys_on_a_fo
             .is_some_and(|e| e.contains("no primary key")),
         "{answer}"
     );
+    // Counted by the master that ran it: two tables equal, the one that
+    // could not be compared different.
+    assert_eq!(diff_tables_counted(&follower, "diffs", "equal").await, 2.0);
+    assert_eq!(
+        diff_tables_counted(&follower, "diffs", "different").await,
+        1.0
+    );
 
     // One row of a middle chunk changed, one NULL made a value.
     run_sql(
@@ -305,6 +327,11 @@ async fn check_diff_handles_composite_keys_types_and_tables_without_keys_on_a_fo
     let types = table(&answer, "`app`.`types`");
     assert_eq!(types["differences"][0]["key"], "id=2", "{answer}");
     assert_eq!(types["differences"][0]["kind"], "changed", "{answer}");
+    assert_eq!(diff_tables_counted(&follower, "diffs", "equal").await, 2.0);
+    assert_eq!(
+        diff_tables_counted(&follower, "diffs", "different").await,
+        4.0
+    );
 
     // Most rows gone downstream: the chunk past its last key holds 43
     // upstream rows and is cut along the upstream's keys, 7 at a time.

@@ -1,5 +1,6 @@
 //! The gRPC server of one master, over any stream of connections, with
-//! DM's `GET /status` (version and build) answered on the same address.
+//! DM's `GET /status` (version and build) and `GET /metrics` (Prometheus,
+//! see [`crate::metrics`]) answered on the same address.
 //!
 //! [`serve`] takes accepted connections and a shutdown future rather than
 //! binding a socket, so the same server runs on real TCP (the binary) and on
@@ -51,7 +52,8 @@ where
         .http2_keepalive_interval(Some(Duration::from_millis(300)))
         .http2_keepalive_timeout(Some(Duration::from_millis(600)))
         .tcp_nodelay(true)
-        // DM's `GET /status` (HTTP/1.1) beside the gRPC services.
+        // DM's `GET /status` and `GET /metrics` (HTTP/1.1) beside the
+        // gRPC services.
         .accept_http1(true);
     match tls {
         None => {
@@ -70,9 +72,9 @@ where
     }
 }
 
-/// `GET /status` and the three gRPC services.
+/// `GET /status`, `GET /metrics` and the three gRPC services.
 fn routes(node: Arc<Node>) -> Routes {
-    Routes::from(dm_proto::version::status_routes())
+    Routes::from(dm_proto::version::status_routes().merge(dm_proto::metrics::metrics_routes()))
         .add_service(MasterServer::new(MasterApi { node: node.clone() }))
         .add_service(WorkerControlServer::new(WorkerApi { node: node.clone() }))
         .add_service(

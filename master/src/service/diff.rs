@@ -69,10 +69,25 @@ pub async fn check_diff(
     let limits = DiffLimits::new(req.chunk_rows, req.max_rows);
     Ok(
         match node.databases.check_diff(&task, &sources, limits).await {
-            Ok(report) => response(&task.name, &report),
+            Ok(report) => {
+                count_tables(&task.name, &report);
+                response(&task.name, &report)
+            }
             Err(e) => fail(format!("task {}: {e}", task.name)),
         },
     )
+}
+
+/// `dm_master_check_diff_tables_total`: a table is equal when every row
+/// matched; one that differs or could not be compared is different.
+fn count_tables(task: &str, report: &DiffReport) {
+    let equal = report
+        .tables
+        .iter()
+        .filter(|t| t.rows_differing == 0 && t.chunks_differing == 0 && t.error.is_none())
+        .count();
+    let different = report.tables.len() - equal;
+    crate::metrics::check_diff_tables(task, equal as u64, different as u64);
 }
 
 /// What the answer says when the task copies only some rows.

@@ -274,13 +274,14 @@ pub async fn start<D: Disk, L: Listen>(
 }
 
 /// The background loops (catch-up, scheduling, checkpoint flushes, who
-/// may lead), until `stopped` turns true.
+/// may lead, metrics), until `stopped` turns true.
 fn spawn_loops(node: &Arc<Node>, stopped: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
     let mut loops = vec![
         tokio::spawn(crate::catch_up::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::scheduling::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::checkpoints::run(node.clone(), stopped.clone())),
         tokio::spawn(crate::leadership::run(node.clone(), stopped.clone())),
+        tokio::spawn(crate::metrics::watch::run(node.clone(), stopped.clone())),
     ];
     if crate::advertise::needed(node) {
         loops.push(tokio::spawn(crate::advertise::run(
