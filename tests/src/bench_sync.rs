@@ -16,7 +16,10 @@
 //!    downstream is timed right after the first, in that order: the
 //!    figures and the compared rate over FULL's (the mean of the FULL runs
 //!    before and after, so a drift of the shared machine's speed cancels)
-//!    are printed. A sync that pauses, or whose checkpoint stops moving for
+//!    are printed. With `--compare-scrape-ms N` the compared run is the
+//!    same FULL workload while every master's and worker's `/metrics` is
+//!    fetched every N ms (what a Prometheus scraping the cluster costs).
+//!    A sync that pauses, or whose checkpoint stops moving for
 //!    a minute, fails the run with the reason instead of waiting.
 //! 3. Lag: with our sync caught up, sysbench writes at a fixed rate while a
 //!    probe inserts a numbered row every 20 ms upstream and watches for it
@@ -51,12 +54,30 @@ pub struct SyncReport {
     pub lag_ms: Vec<f64>,
 }
 
-/// Our sync of the same workload from an upstream with other row metadata,
-/// and once more with FULL metadata after it.
+/// What the compared run changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// The upstream logs this `binlog_row_metadata`.
+    RowMetadata(RowMetadata),
+    /// Every master's and worker's `/metrics` fetched at this interval.
+    Scraped { every_ms: u64 },
+}
+
+impl std::fmt::Display for Compare {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compare::RowMetadata(metadata) => write!(f, "binlog_row_metadata={metadata}"),
+            Compare::Scraped { every_ms } => write!(f, "/metrics scraped every {every_ms} ms"),
+        }
+    }
+}
+
+/// Our sync of the same workload with one thing changed ([`Compare`]),
+/// and once more with FULL metadata, unscraped, after it.
 #[derive(Debug, Clone)]
 pub struct ComparedRun {
-    /// The compared upstream's `binlog_row_metadata`.
-    pub row_metadata: RowMetadata,
+    /// What the compared run changes.
+    pub what: Compare,
     /// Time to apply the workload, or why the run failed.
     pub ours_ms: std::result::Result<f64, String>,
     /// The FULL run after it: time, or why it failed.
@@ -316,7 +337,7 @@ pub async fn sync(
     rate: u32,
     lag_secs: u64,
     parallel_threads: u32,
-    compare: Option<RowMetadata>,
+    compare: Option<Compare>,
 ) -> Result<SyncReport> {
     let servers_needed = if compare.is_some() { 8 } else { 4 };
     let servers = MariaDb::start_many(servers_needed, |i| {
@@ -325,7 +346,9 @@ pub async fn sync(
             .arg("--innodb-log-file-size=256M");
         match compare {
             // The fifth server is the compared upstream.
-            Some(row_metadata) if i == 4 => options.row_metadata(row_metadata),
+            Some(Compare::RowMetadata(row_metadata)) if i == 4 => {
+                options.row_metadata(row_metadata)
+            }
             _ => options,
         }
     })
@@ -342,7 +365,7 @@ pub async fn sync(
     let downstream = next()?;
     // (upstream, downstream) of the compared run, then of the FULL run after it.
     let compared_pairs = match compare {
-        Some(row_metadata) => Some((row_metadata, [(next()?, next()?), (next()?, next()?)])),
+        Some(what) => Some((what, [(next()?, next()?), (next()?, next()?)])),
         None => None,
     };
 
@@ -369,7 +392,7 @@ pub async fn sync(
     }
 
     // Ours: task-mode incremental from the same position.
-    let (_masters, addrs) = crate::scenario::masters().await?;
+    let (masters, addrs) = crate::scenario::masters().await?;
     let dir = tempfile::tempdir().map_err(|e| HarnessError::io("temp dir", e))?;
     create_source(&addrs, dir.path(), "mysql1", upstream.port()).await?;
     let workers = if compare.is_some() { 3 } else { 1 };
@@ -381,7 +404,7 @@ pub async fn sync(
     // from one logging FULL again; a failure is reported next to the
     // figures above, not instead of them.
     let mut compared = None;
-    if let Some((row_metadata, pairs)) = &compared_pairs {
+    if let Some((what, pairs)) = &compared_pairs {
         let mut runs = Vec::new();
         for (n, ((pair_upstream, pair_downstream), pair_load)) in
             pairs.iter().zip(&compared_loads).enumerate()
@@ -391,7 +414,13 @@ pub async fn sync(
             let run = async {
                 create_source(&addrs, dir.path(), &source, pair_upstream.port()).await?;
                 wait_bound(&addrs, &source, None, Duration::from_secs(30)).await?;
-                ours(
+                let scraper = match what {
+                    Compare::Scraped { every_ms } if n == 0 => {
+                        Some(Scraper::start(&masters, &addrs, *every_ms).await?)
+                    }
+                    _ => None,
+                };
+                let ms = ours(
                     &addrs,
                     dir.path(),
                     &task,
@@ -399,13 +428,20 @@ pub async fn sync(
                     pair_downstream,
                     pair_load,
                 )
-                .await
+                .await;
+                if let Some(scraper) = scraper {
+                    let scrapes = scraper.stop().await;
+                    if scrapes == 0 {
+                        return Err(HarnessError::Task("no /metrics scrape answered".into()));
+                    }
+                }
+                ms
             };
             runs.push(run.await.map_err(|e| e.to_string()));
         }
         let mut runs = runs.into_iter();
         compared = Some(ComparedRun {
-            row_metadata: *row_metadata,
+            what: *what,
             ours_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
             full_again_ms: runs.next().unwrap_or_else(|| Err("not run".into())),
         });
@@ -422,6 +458,52 @@ pub async fn sync(
         offered_txn_per_sec: rate,
         lag_ms,
     })
+}
+
+/// Fetches every master's and worker's `/metrics` every `every_ms`, as a
+/// Prometheus scraping the cluster would, until stopped.
+struct Scraper {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl Scraper {
+    async fn start(masters: &crate::cluster::Masters, addrs: &str, every_ms: u64) -> Result<Self> {
+        let mut targets: Vec<String> = (0..masters.len())
+            .filter_map(|i| masters.spec(i).map(|s| s.client_addr()))
+            .collect();
+        targets.extend(
+            crate::cluster::workers_view(addrs)
+                .await?
+                .into_iter()
+                .map(|w| w.addr),
+        );
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut answered = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => return answered,
+                }
+                for target in &targets {
+                    if let Ok(text) = crate::http::http_get(target, "/metrics").await {
+                        if text.starts_with("HTTP/1.1 200") {
+                            answered += 1;
+                        }
+                    }
+                }
+            }
+        });
+        Ok(Self { stop, task })
+    }
+
+    /// Stops; the number of scrapes answered.
+    async fn stop(self) -> u64 {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or(0)
+    }
 }
 
 /// Probe delays (ms) while sysbench offers `rate` transactions per second.
@@ -505,7 +587,7 @@ mod tests {
     #[test]
     fn the_ratio_is_the_compared_rate_over_the_mean_full_rate() {
         let run = |ours_ms, full_again_ms| ComparedRun {
-            row_metadata: RowMetadata::NoLog,
+            what: Compare::RowMetadata(RowMetadata::NoLog),
             ours_ms,
             full_again_ms,
         };

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use dm_tests::bench::{master_failover, summary};
 use dm_tests::bench_copy::full_copy;
-use dm_tests::bench_sync::{sync, ROWS_PER_TRANSACTION};
+use dm_tests::bench_sync::{sync, Compare, ROWS_PER_TRANSACTION};
 use dm_tests::bench_txn::big_transaction;
 use dm_tests::bench_worker::worker_failover;
 use dm_tests::RowMetadata;
@@ -43,8 +43,14 @@ enum Bench {
         /// Also time our sync of the same workload from an upstream with
         /// this `binlog_row_metadata` (NO_LOG or MINIMAL: row events
         /// without column names); prints both figures and their ratio.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "compare_scrape_ms")]
         compare_row_metadata: Option<RowMetadata>,
+        /// Also time our sync of the same workload while every master's
+        /// and worker's `/metrics` is fetched every this many ms (what a
+        /// Prometheus scraping the cluster costs); prints both figures and
+        /// their ratio (target: --target-compared-ratio).
+        #[arg(long)]
+        compare_scrape_ms: Option<u64>,
         /// With --compare-row-metadata: exit non-zero unless the compared
         /// rate / the FULL rate >= this.
         #[arg(long, default_value_t = 0.9)]
@@ -106,15 +112,15 @@ async fn main() -> ExitCode {
             target_ratio,
             target_lag_p99_ms,
             compare_row_metadata,
+            compare_scrape_ms,
             target_compared_ratio,
         } => {
-            let run = sync(
-                transactions,
-                rate,
-                lag_secs,
-                parallel_threads,
-                compare_row_metadata,
-            );
+            let compare = match (compare_row_metadata, compare_scrape_ms) {
+                (Some(metadata), _) => Some(Compare::RowMetadata(metadata)),
+                (None, Some(every_ms)) => Some(Compare::Scraped { every_ms }),
+                (None, None) => None,
+            };
+            let run = sync(transactions, rate, lag_secs, parallel_threads, compare);
             let report = match run.await {
                 Ok(r) => r,
                 Err(e) => {
@@ -151,12 +157,9 @@ async fn main() -> ExitCode {
             let compared_ok = match &report.compared {
                 None => true,
                 Some(compared) => {
-                    let metadata = compared.row_metadata;
+                    let metadata = compared.what;
                     for (label, run) in [
-                        (
-                            format!("binlog_row_metadata={metadata}:"),
-                            &compared.ours_ms,
-                        ),
+                        (format!("{metadata}:"), &compared.ours_ms),
                         ("FULL again, after it:".to_string(), &compared.full_again_ms),
                     ] {
                         match run {
@@ -192,7 +195,7 @@ async fn main() -> ExitCode {
             println!("  lag at {} txn/s ({} writes/s) offered: p50 {p50:.0} ms, p99 {p99:.0} ms, max {:.0} ms ({} probes)", report.offered_txn_per_sec, u64::from(report.offered_txn_per_sec) * ROWS_PER_TRANSACTION, lag.last().copied().unwrap_or(f64::NAN), lag.len());
             let ok = ratio >= target_ratio && p99 < target_lag_p99_ms && compared_ok;
             let compared_target = match &report.compared {
-                Some(c) => format!(", {} / FULL >= {target_compared_ratio:.2}", c.row_metadata),
+                Some(c) => format!(", {} / FULL >= {target_compared_ratio:.2}", c.what),
                 None => String::new(),
             };
             println!(
