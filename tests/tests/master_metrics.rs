@@ -52,6 +52,18 @@ impl Scrape {
 }
 
 /// `GET /metrics` on `addr`, checked to be a 200 in Prometheus's text format.
+/// Two workers' states, the bound sources and the lease expiries.
+type WorkersShown = (Option<f64>, Option<f64>, Option<f64>, Option<f64>);
+
+fn workers_shown(s: &Scrape, first: &str, second: &str) -> WorkersShown {
+    (
+        s.get(first),
+        s.get(second),
+        s.get("dm_master_bindings"),
+        s.get("dm_master_worker_lease_expiries_total"),
+    )
+}
+
 async fn scrape(addr: &str) -> Result<Scrape, String> {
     let answer = http_get(addr, "/metrics")
         .await
@@ -326,12 +338,7 @@ async fn a_dead_worker_shows_offline_and_its_lease_expiry_is_counted() {
         let (addr, state, bound) = (&addr, &state, &bound);
         async move {
             let s = scrape(addr).await?;
-            let shown = (
-                s.get(&state(bound)),
-                s.get(&state(free)),
-                s.get("dm_master_bindings"),
-                s.get("dm_master_worker_lease_expiries_total"),
-            );
+            let shown = workers_shown(&s, &state(bound), &state(free));
             if shown != (Some(2.0), Some(1.0), Some(1.0), Some(0.0)) {
                 return Err(format!("bound, free, bindings, expiries: {shown:?}"));
             }
@@ -348,12 +355,7 @@ async fn a_dead_worker_shows_offline_and_its_lease_expiry_is_counted() {
         let (addr, state, bound) = (&addr, &state, &bound);
         async move {
             let s = scrape(addr).await?;
-            let shown = (
-                s.get(&state(bound)),
-                s.get(&state(free)),
-                s.get("dm_master_bindings"),
-                s.get("dm_master_worker_lease_expiries_total"),
-            );
+            let shown = workers_shown(&s, &state(bound), &state(free));
             if shown != (Some(0.0), Some(2.0), Some(1.0), Some(1.0)) {
                 return Err(format!("dead, other, bindings, expiries: {shown:?}"));
             }
