@@ -53,7 +53,7 @@ pub mod wait;
 
 pub use binaries::{find_program, workspace_binary};
 pub use error::{HarnessError, Result, ServerReport};
-pub use http::http_get;
+pub use http::{http_get, http_get_accepting};
 pub use mariadb::{AutoIncrement, MariaDb, MariaDbOptions, Restart, RowMetadata};
 pub use port::free_port;
 pub use process::ChildGuard;

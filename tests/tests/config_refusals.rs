@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use dm_tests::certs::CertDir;
 use dm_tests::cluster::{dmctl, Masters};
-use dm_tests::{free_port, http_get, workspace_binary, MariaDb, MariaDbOptions};
+use dm_tests::{
+    free_port, http_get, http_get_accepting, workspace_binary, MariaDb, MariaDbOptions,
+};
 
 const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -251,6 +253,22 @@ async fn a_master_answers_status_on_its_client_address() {
     assert!(body.lines().all(|l| l
         .split_once(": ")
         .is_some_and(|(_, v)| !v.trim().is_empty())));
+    // The same facts as JSON to a client that asks for it.
+    let answer = http_get_accepting(&addr, "/status", "application/json")
+        .await
+        .expect("answers");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("a response");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(
+        json["version"],
+        dm_proto::version::RELEASE_VERSION,
+        "{json}"
+    );
     // gRPC still answers on the same address.
     let members = dmctl(&addr, &["list-member"]).await.expect("answers");
     assert_eq!(members["result"], true, "{members}");
