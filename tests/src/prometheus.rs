@@ -2,7 +2,8 @@
 //! `prometheus` binary, started in a temp dir with its own configuration
 //! on a free port, scraping the masters and workers every second and
 //! evaluating alert rules every second; and its HTTP API (`/api/v1/query`,
-//! `/api/v1/alerts`) read back as JSON.
+//! `/api/v1/alerts`) read back as JSON. Also a daemon's own `GET /metrics`
+//! read directly ([`scrape`]), for tests that check one process.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,9 +20,11 @@ use crate::port::free_port;
 use crate::process::ChildGuard;
 use crate::wait::wait_until;
 
-/// One sample of an instant vector: its labels and value.
+/// One sample: its family's name, its labels and value (from a query
+/// answer, the name is the `__name__` label, empty after aggregation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    pub name: String,
     pub labels: BTreeMap<String, String>,
     pub value: f64,
 }
@@ -198,6 +201,10 @@ impl Prometheus {
         Ok(result
             .iter()
             .map(|sample| Sample {
+                name: sample["metric"]["__name__"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 labels: labels(&sample["metric"]),
                 value: sample["value"][1]
                     .as_str()
@@ -224,6 +231,91 @@ impl Prometheus {
             })
             .collect())
     }
+}
+
+/// Parses Prometheus's text format (label values holding no quotes or
+/// commas, as the daemons' are).
+pub fn parse_metrics(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .filter_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    Some((k.to_string(), v.trim_matches('"').to_string()))
+                })
+                .collect();
+            Some(Sample {
+                name: name.to_string(),
+                labels,
+                value: value.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// `GET /metrics` on a daemon's `addr`: the body, which must come with a
+/// 200 in Prometheus's text format (version 0.0.4).
+pub async fn fetch_metrics(addr: &str) -> std::result::Result<String, String> {
+    let answer = crate::http::http_get(addr, "/metrics")
+        .await
+        .map_err(|e| format!("GET /metrics on {addr}: {e}"))?;
+    let (head, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("not an HTTP answer: {answer}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(format!("GET /metrics on {addr}: {head}"));
+    }
+    if !head
+        .to_ascii_lowercase()
+        .contains("content-type: text/plain; version=0.0.4")
+    {
+        return Err(format!("not Prometheus's text format: {head}"));
+    }
+    Ok(body.to_string())
+}
+
+/// [`fetch_metrics`], parsed.
+pub async fn scrape(addr: &str) -> std::result::Result<Vec<Sample>, String> {
+    Ok(parse_metrics(&fetch_metrics(addr).await?))
+}
+
+/// The `name` samples whose labels include every `labels` pair.
+fn matching<'a>(
+    samples: &'a [Sample],
+    name: &'a str,
+    labels: &'a [(&str, &str)],
+) -> impl Iterator<Item = &'a Sample> {
+    samples.iter().filter(move |s| {
+        s.name == name
+            && labels
+                .iter()
+                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+    })
+}
+
+/// The value of `name` whose labels include every `labels` pair, when
+/// exactly one sample matches.
+pub fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<&Sample> = matching(samples, name, labels).collect();
+    match found.as_slice() {
+        [one] => Some(one.value),
+        _ => None,
+    }
+}
+
+/// The sum of every `name` sample whose labels include every `labels`
+/// pair (over the lanes, say); `None` when there is none.
+pub fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let found: Vec<f64> = matching(samples, name, labels).map(|s| s.value).collect();
+    (!found.is_empty()).then(|| found.iter().sum())
 }
 
 fn labels(value: &Value) -> BTreeMap<String, String> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use dm_tests::certs::{CertDir, CertFiles};
 use dm_tests::cluster::{create_source, wait_bound, MasterTls, Masters, Workers};
+use dm_tests::prometheus::fetch_metrics;
 use dm_tests::{find_program, http_get, wait_until, MariaDb, MariaDbOptions};
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -65,22 +66,7 @@ fn workers_shown(s: &Scrape, first: &str, second: &str) -> WorkersShown {
 }
 
 async fn scrape(addr: &str) -> Result<Scrape, String> {
-    let answer = http_get(addr, "/metrics")
-        .await
-        .map_err(|e| format!("GET /metrics on {addr}: {e}"))?;
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("not an HTTP answer: {answer}"))?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return Err(format!("GET /metrics on {addr}: {head}"));
-    }
-    if !head
-        .to_ascii_lowercase()
-        .contains("content-type: text/plain; version=0.0.4")
-    {
-        return Err(format!("not Prometheus's text format: {head}"));
-    }
-    Ok(Scrape::parse(body))
+    Ok(Scrape::parse(&fetch_metrics(addr).await?))
 }
 
 /// Scrapes of the masters `indexes` (by index), once each answers.

@@ -5,13 +5,13 @@
 //! as DM's numbers through a pause, and no series of the task once it is
 //! stopped.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use dm_tests::cluster::{dmctl, subtasks_of, wait_syncing, wait_task_stage};
+use dm_tests::prometheus::{scrape, sum, value};
 use dm_tests::scenario::OneSource;
 use dm_tests::tutorial::run_sql;
-use dm_tests::{http_get, wait_until, Check};
+use dm_tests::{wait_until, Check};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
@@ -20,91 +20,6 @@ const TASK: &str = "name: metrics\ntask-mode: all\ntarget-database:\n  host: \"1
 
 /// Upstream transactions made after the copy.
 const TRANSACTIONS: u32 = 5;
-
-/// One sample: the family's name, its labels, its value.
-#[derive(Debug, Clone)]
-struct Sample {
-    name: String,
-    labels: BTreeMap<String, String>,
-    value: f64,
-}
-
-/// Parses Prometheus's text format (the label values here hold no quotes
-/// or commas).
-fn parse(text: &str) -> Vec<Sample> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (name, labels) = match series.split_once('{') {
-                Some((name, rest)) => (name, rest.strip_suffix('}')?),
-                None => (series, ""),
-            };
-            let labels = labels
-                .split(',')
-                .filter(|p| !p.is_empty())
-                .filter_map(|pair| {
-                    let (k, v) = pair.split_once('=')?;
-                    Some((k.to_string(), v.trim_matches('"').to_string()))
-                })
-                .collect();
-            Some(Sample {
-                name: name.to_string(),
-                labels,
-                value: value.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-/// `GET /metrics` on `addr`: the samples (the answer must be a 200 in
-/// Prometheus's text format).
-async fn scrape(addr: &str) -> Result<Vec<Sample>, String> {
-    let answer = http_get(addr, "/metrics")
-        .await
-        .map_err(|e| e.to_string())?;
-    let (head, body) = answer
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("no HTTP head: {answer}"))?;
-    if !head.starts_with("HTTP/1.1 200") || !head.contains("text/plain; version=0.0.4") {
-        return Err(format!("not Prometheus's text: {head}"));
-    }
-    Ok(parse(body))
-}
-
-/// The value of `name` whose labels include every `labels` pair, when
-/// exactly one sample matches.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let found: Vec<&Sample> = samples
-        .iter()
-        .filter(|s| s.name == name)
-        .filter(|s| {
-            labels
-                .iter()
-                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .collect();
-    match found.as_slice() {
-        [one] => Some(one.value),
-        _ => None,
-    }
-}
-
-/// The sum of every `name` sample whose labels include every `labels`
-/// pair (over the lanes, say); `None` when there is none.
-fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let found: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.name == name)
-        .filter(|s| {
-            labels
-                .iter()
-                .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|s| s.value)
-        .collect();
-    (!found.is_empty()).then(|| found.iter().sum())
-}
 
 /// `(file index, pos)` of a `(mysql-bin.000001, 1234)` position text.
 fn position(text: &str) -> Option<(f64, f64)> {

@@ -61,6 +61,10 @@ pub struct MasterClient {
     masters: Vec<String>,
     target: usize,
     connector: SharedConnector,
+    /// The channel to the master last talked to, kept while it answers:
+    /// one connection (and, with TLS, one handshake) for every heartbeat,
+    /// not one each. Dropped when a call fails, so the next one dials anew.
+    channel: Option<(String, tonic::transport::Channel)>,
     boot_id: u64,
     seq: u64,
     /// The last refusal logged, so that a retry logs only a new one.
@@ -86,6 +90,7 @@ impl MasterClient {
             masters,
             target: 0,
             connector,
+            channel: None,
             boot_id: clock.unix_ms(),
             seq: 0,
             refused: None,
@@ -109,15 +114,21 @@ impl MasterClient {
         Some(REFUSED_RETRY)
     }
 
-    fn client(&self) -> Option<WorkerControlClient<tonic::transport::Channel>> {
+    fn client(&mut self) -> Option<WorkerControlClient<tonic::transport::Channel>> {
         let addr = self.masters.get(self.target)?;
-        self.connector
-            .channel(addr)
-            .ok()
-            .map(WorkerControlClient::new)
+        let channel = match &self.channel {
+            Some((cached, channel)) if cached == addr => channel.clone(),
+            _ => {
+                let channel = self.connector.channel(addr).ok()?;
+                self.channel = Some((addr.clone(), channel.clone()));
+                channel
+            }
+        };
+        Some(WorkerControlClient::new(channel))
     }
 
     fn next_master(&mut self) {
+        self.channel = None;
         if !self.masters.is_empty() {
             self.target = (self.target + 1) % self.masters.len();
         }
